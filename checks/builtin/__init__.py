@@ -1,0 +1,7 @@
+"""The built-in check kinds, one module each. The registry imports them; importing this does not."""
+
+MODULES = (
+    "checks.builtin.env",
+    "checks.builtin.http",
+    "checks.builtin.manual",
+)
