@@ -35,7 +35,11 @@ class Attestation:
         return self.at
 
     def age(self, now: datetime) -> timedelta:
-        return now - self.since
+        """How long the attested state has held. With an ``effective`` date, counted in whole days
+        (submitted on the 13th is 7 days old all through the 20th), else exactly."""
+        if self.effective is not None:
+            return timedelta(days=(now.date() - self.effective).days)
+        return now - self.at
 
     def to_dict(self) -> dict[str, Any]:
         return {

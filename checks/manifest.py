@@ -215,6 +215,8 @@ class EnvVar(Model):
     """Defaults from the type (client secrets, tokens, keys are secret)."""
     seed_placeholder: str = ""
     description: str = ""
+    severity: Severity | None = None
+    """Severity of the generated ``env.NAME`` check; blocking when ``required``, minor otherwise."""
 
     @field_validator("name")
     @classmethod
@@ -373,7 +375,7 @@ class Manifest(Model):
                 item=var.item,
                 kind="env",
                 title=f"{var.name} is set and valid",
-                severity=Severity.BLOCKING if var.required else Severity.MINOR,
+                severity=var.severity or (Severity.BLOCKING if var.required else Severity.MINOR),
                 params={"variable": var.name, "type": var.type, "secret": var.is_secret, "required": var.required},
             )
             for var in self.env

@@ -1,0 +1,700 @@
+"""The history store: runs, results, attestations, waivers and checkpoints, on SQLite or PostgreSQL.
+
+:meth:`Store.open` connects and migrates (Alembic, ``checks/migrations``; the migrations are the source
+of truth for the schema, the models below mirror them). Every timestamp comes back timezone-aware UTC.
+
+The pandas loaders (:func:`results_frame`, :func:`runs_frame`, :func:`area_frame`, :func:`check_frame`)
+each issue one SQL query and build a tidy frame from plain rows; they never load ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from checks.clock import utc
+from checks.facts import Attestation, Waiver
+from checks.result import CheckResult, Condition, Result
+from checks.run import AreaSummary, CriterionResult, Decision, EscalationHit, Run, Verdict
+from checks.status import Severity, Status
+
+__all__ = [
+    "DEFAULT_DB_URL",
+    "Checkpoint",
+    "RunSummary",
+    "Store",
+    "area_frame",
+    "check_frame",
+    "results_frame",
+    "runs_frame",
+]
+
+DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
+VERSION_TABLE = "readiness_alembic_version"
+"""Our own Alembic version table, so the vault's migrations can share the database."""
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 0x52454144  # "READ": serialises concurrent migrations of one PostgreSQL schema
+
+
+# --------------------------------------------------------------------------------------------- models
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Stores UTC; always returns an aware UTC datetime (SQLite keeps no offset, PostgreSQL converts)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else utc(value)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: sa.JSON(), list[Any]: sa.JSON()}
+
+
+class RunRecord(Base):
+    __tablename__ = "runs"
+    __table_args__ = (sa.Index("ix_runs_started_at", "started_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(sa.String(16))
+    reasons: Mapped[list[Any]]
+    manifest_digest: Mapped[str] = mapped_column(sa.String(128))
+    trigger: Mapped[str] = mapped_column(sa.String(32))
+    areas: Mapped[list[Any]]
+    escalations: Mapped[list[Any]]
+    criteria: Mapped[list[Any]]
+
+
+class ResultRecord(Base):
+    __tablename__ = "results"
+    __table_args__ = (
+        sa.Index("ix_results_check_id_run_id", "check_id", "run_id"),
+        sa.Index("ix_results_run_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"))
+    check_id: Mapped[str] = mapped_column(sa.String(200))
+    item: Mapped[str] = mapped_column(sa.String(200))
+    area: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(100))
+    severity: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    summary: Mapped[str] = mapped_column(sa.Text)
+    evidence: Mapped[dict[str, Any]]
+    remediation: Mapped[str] = mapped_column(sa.Text)
+    duration_ms: Mapped[float] = mapped_column(sa.Float)
+    observed_at: Mapped[datetime | None]
+    waived: Mapped[bool]
+    conditions: Mapped[list[Any]]
+
+
+class AttestationRecord(Base):
+    __tablename__ = "attestations"
+    __table_args__ = (sa.Index("ix_attestations_item_at", "item", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(64))
+    by: Mapped[str] = mapped_column(sa.String(200))
+    at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(sa.Text)
+    effective: Mapped[date | None]
+
+
+class WaiverRecord(Base):
+    __tablename__ = "waivers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[str] = mapped_column(sa.String(200))
+    """A check id or an fnmatch pattern over check ids."""
+    reason: Mapped[str] = mapped_column(sa.Text)
+    by: Mapped[str] = mapped_column(sa.String(200))
+    until: Mapped[datetime]
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(200))
+    extra: Mapped[dict[str, Any]]
+
+
+class CheckpointRecord(Base):
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    run_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("runs.id"))
+    manifest_digest: Mapped[str] = mapped_column(sa.String(128))
+    title: Mapped[str] = mapped_column(sa.Text)
+    snapshot: Mapped[dict[str, Any]]
+    decision: Mapped[str | None] = mapped_column(sa.String(16))
+    decided_by: Mapped[str | None] = mapped_column(sa.String(200))
+    decided_at: Mapped[datetime | None]
+    rationale: Mapped[str | None] = mapped_column(sa.Text)
+
+
+# ----------------------------------------------------------------------------------------- row types
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of :meth:`Store.runs`: a run without its results."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime
+    verdict: Decision
+    reasons: list[str]
+    trigger: str
+    manifest_digest: str
+    passed: int
+    """Results that are met (``pass`` or ``warn``)."""
+    total: int
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The weekly checkpoint: a frozen snapshot of a run and the facts in force, and the decision taken."""
+
+    id: int
+    at: datetime
+    run_id: str
+    manifest_digest: str
+    title: str
+    snapshot: dict[str, Any]
+    """``{"verdict", "reasons", "results": [...], "waivers": [...], "attestations": [...]}`` as JSON."""
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    rationale: str | None = None
+
+
+# ----------------------------------------------------------------------------------------------- store
+
+
+class Store:
+    """Reads and writes the history. Safe to share between threads (one engine, short sessions)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        """Wrap an engine whose database is already migrated; prefer :meth:`open`."""
+        self.engine = engine
+        self._session = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Connect to ``url`` (else ``READINESS_DB_URL``, else SQLite under ``./.readiness/``) and migrate.
+
+        SQLite gets WAL journaling and foreign keys, and the database file's directory is created.
+        Opening an up-to-date database again changes nothing.
+        """
+        engine = _create_engine(url or os.environ.get("READINESS_DB_URL") or DEFAULT_DB_URL)
+        upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # runs ------------------------------------------------------------------------------------------
+
+    def record_run(self, run: Run) -> None:
+        """Store a run and all its results in one transaction."""
+        v = run.verdict
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(RunRecord),
+                {
+                    "id": run.id,
+                    "started_at": run.started_at,
+                    "finished_at": run.finished_at,
+                    "verdict": v.decision.value,
+                    "reasons": list(v.reasons),
+                    "manifest_digest": run.manifest_digest,
+                    "trigger": run.trigger,
+                    "areas": [a.to_dict() for a in v.areas],
+                    "escalations": [e.to_dict() for e in v.escalations],
+                    "criteria": [c.to_dict() for c in v.criteria],
+                },
+            )
+            if run.results:
+                conn.execute(sa.insert(ResultRecord), [_result_row(run.id, r) for r in run.results])
+
+    def get_run(self, run_id: str) -> Run | None:
+        """The run with its results in recorded order, or None. ``verdict.waived`` is rebuilt from them."""
+        with self._session() as s:
+            rec = s.get(RunRecord, run_id)
+            if rec is None:
+                return None
+            rows = s.scalars(
+                sa.select(ResultRecord).where(ResultRecord.run_id == run_id).order_by(ResultRecord.id)
+            ).all()
+        results = [_check_result(r) for r in rows]
+        verdict = Verdict(
+            decision=Decision(rec.verdict),
+            reasons=list(rec.reasons),
+            areas=[
+                AreaSummary(a["id"], a["title"], Status(a["status"]), a["passed"], a["total"], a["state"])
+                for a in rec.areas
+            ],
+            escalations=[
+                EscalationHit(
+                    e["rule"], e["item"], utc(datetime.fromisoformat(e["since"])), e["contact"],
+                    e.get("title", ""), e.get("text", ""),
+                )
+                for e in rec.escalations
+            ],
+            criteria=[CriterionResult(c["milestone"], c["text"], c["met"], list(c["checks"])) for c in rec.criteria],
+            waived=sorted(r.id for r in results if r.waived),
+        )
+        return Run(
+            id=rec.id,
+            started_at=rec.started_at,
+            finished_at=rec.finished_at,
+            manifest_digest=rec.manifest_digest,
+            results=results,
+            verdict=verdict,
+            trigger=rec.trigger,
+        )
+
+    def latest_run(self) -> Run | None:
+        """The most recently started run, or None when there is none."""
+        with self.engine.connect() as conn:
+            run_id = conn.scalar(
+                sa.select(RunRecord.id).order_by(RunRecord.started_at.desc(), RunRecord.id.desc()).limit(1)
+            )
+        return None if run_id is None else self.get_run(run_id)
+
+    def runs(self, limit: int | None = None) -> list[RunSummary]:
+        """Runs, newest first, with their pass counts; at most ``limit`` of them."""
+        r = ResultRecord
+        stmt = (
+            sa.select(
+                RunRecord.id, RunRecord.started_at, RunRecord.finished_at, RunRecord.verdict,
+                RunRecord.reasons, RunRecord.trigger, RunRecord.manifest_digest,
+                sa.func.coalesce(sa.func.sum(sa.case((r.status.in_(_OK), 1), else_=0)), 0),
+                sa.func.count(r.id),
+            )
+            .outerjoin(r, r.run_id == RunRecord.id)
+            .group_by(RunRecord.id)
+            .order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            RunSummary(
+                id=row[0], started_at=row[1], finished_at=row[2], verdict=Decision(row[3]),
+                reasons=list(row[4]), trigger=row[5], manifest_digest=row[6],
+                passed=int(row[7]), total=int(row[8]),
+            )
+            for row in rows
+        ]
+
+    def status_since(self, check_ids: Iterable[str] | None = None) -> dict[str, tuple[Status, datetime]]:
+        """For each check, its latest status and when its current unbroken streak of that status began.
+
+        "Began" is the observed time (else the run's start) of the streak's first result, so a check that
+        went pass, fail, fail reports ``(fail, <time of the first fail>)``. One SQL query (gaps and
+        islands over window functions). ``None`` means every check.
+        """
+        r, run = ResultRecord, RunRecord
+        newest_first = (run.started_at.desc(), r.id.desc())
+        ordered = (
+            sa.select(
+                r.check_id,
+                r.status,
+                sa.func.coalesce(r.observed_at, run.started_at).label("t"),
+                sa.func.row_number().over(partition_by=r.check_id, order_by=newest_first).label("n_all"),
+                sa.func.row_number()
+                .over(partition_by=(r.check_id, r.status), order_by=newest_first)
+                .label("n_status"),
+            )
+            .join(run, run.id == r.run_id)
+        )
+        if check_ids is not None:
+            ids = list(check_ids)
+            if not ids:
+                return {}
+            ordered = ordered.where(r.check_id.in_(ids))
+        o = ordered.subquery("ordered")
+        # Rows where both counters agree are exactly the newest streak; its oldest row has the largest n.
+        streak = (
+            sa.select(
+                o.c.check_id,
+                o.c.status,
+                o.c.t,
+                sa.func.row_number().over(partition_by=o.c.check_id, order_by=o.c.n_all.desc()).label("k"),
+            )
+            .where(o.c.n_all == o.c.n_status)
+            .subquery("streak")
+        )
+        stmt = sa.select(
+            streak.c.check_id, streak.c.status, sa.type_coerce(streak.c.t, UTCDateTime())
+        ).where(streak.c.k == 1)
+        with self.engine.connect() as conn:
+            return {cid: (Status(status), since) for cid, status, since in conn.execute(stmt)}
+
+    # attestations ------------------------------------------------------------------------------------
+
+    def add_attestation(self, attestation: Attestation) -> Attestation:
+        """Store an attestation; returns it with its ``id``."""
+        a = attestation
+        rec = AttestationRecord(item=a.item, status=a.status, by=a.by, at=a.at, note=a.note, effective=a.effective)
+        with self._session.begin() as s:
+            s.add(rec)
+            s.flush()
+            return _attestation(rec)
+
+    def attestations(self, item: str | None = None) -> list[Attestation]:
+        """Every attestation (of ``item`` when given), oldest first."""
+        stmt = sa.select(AttestationRecord).order_by(AttestationRecord.at, AttestationRecord.id)
+        if item is not None:
+            stmt = stmt.where(AttestationRecord.item == item)
+        with self._session() as s:
+            return [_attestation(rec) for rec in s.scalars(stmt)]
+
+    def latest_attestations(self, at: datetime | None = None) -> dict[str, Attestation]:
+        """The newest attestation per item, recorded at or before ``at`` when given."""
+        stmt = sa.select(AttestationRecord).order_by(AttestationRecord.at, AttestationRecord.id)
+        if at is not None:
+            stmt = stmt.where(AttestationRecord.at <= at)
+        with self._session() as s:
+            return {rec.item: _attestation(rec) for rec in s.scalars(stmt)}  # later rows overwrite
+
+    # waivers -----------------------------------------------------------------------------------------
+
+    def add_waiver(self, waiver: Waiver) -> Waiver:
+        """Store a waiver; returns it with its ``id``."""
+        w = waiver
+        rec = WaiverRecord(
+            check_id=w.check, reason=w.reason, by=w.by, until=w.until, created_at=w.created_at,
+            revoked_at=None, revoked_by=None, extra=dict(w.extra),
+        )
+        with self._session.begin() as s:
+            s.add(rec)
+            s.flush()
+            return _waiver(rec)
+
+    def waivers(self, active_at: datetime | None = None) -> list[Waiver]:
+        """Waivers not revoked, oldest first; only those in force at ``active_at`` when given."""
+        stmt = sa.select(WaiverRecord).where(WaiverRecord.revoked_at.is_(None))
+        if active_at is not None:
+            stmt = stmt.where(WaiverRecord.created_at <= active_at, WaiverRecord.until > active_at)
+        with self._session() as s:
+            return [_waiver(rec) for rec in s.scalars(stmt.order_by(WaiverRecord.created_at, WaiverRecord.id))]
+
+    def revoke_waiver(self, waiver_id: int, by: str, at: datetime) -> None:
+        """Revoke a waiver. Raises LookupError when there is no such waiver or it is already revoked."""
+        with self._session.begin() as s:
+            rec = s.get(WaiverRecord, waiver_id)
+            if rec is None:
+                raise LookupError(f"no waiver with id {waiver_id}; `readiness waive --list` shows them")
+            if rec.revoked_at is not None:
+                raise LookupError(f"waiver {waiver_id} was already revoked by {rec.revoked_by}")
+            rec.revoked_at, rec.revoked_by = at, by
+
+    # checkpoints -------------------------------------------------------------------------------------
+
+    def record_checkpoint(
+        self,
+        run_id: str,
+        at: datetime,
+        title: str,
+        waivers: Iterable[Waiver],
+        attestations: Iterable[Attestation] | Mapping[str, Attestation],
+    ) -> int:
+        """Freeze a run's results and the given waivers and attestations; returns the checkpoint id."""
+        run = self.get_run(run_id)
+        if run is None:
+            raise LookupError(f"no run with id {run_id}; `readiness history` lists the recorded runs")
+        atts = attestations.values() if isinstance(attestations, Mapping) else attestations
+        snapshot = {
+            "verdict": run.verdict.decision.value,
+            "reasons": list(run.verdict.reasons),
+            "results": [r.to_dict() for r in run.results],
+            "waivers": [{"id": w.id, **w.to_dict()} for w in waivers],
+            "attestations": [{"id": a.id, **a.to_dict()} for a in atts],
+        }
+        rec = CheckpointRecord(
+            at=at, run_id=run_id, manifest_digest=run.manifest_digest, title=title, snapshot=snapshot,
+        )
+        with self._session.begin() as s:
+            s.add(rec)
+            s.flush()
+            return rec.id
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint, newest first."""
+        stmt = sa.select(CheckpointRecord).order_by(CheckpointRecord.at.desc(), CheckpointRecord.id.desc())
+        with self._session() as s:
+            return [
+                Checkpoint(
+                    id=c.id, at=c.at, run_id=c.run_id, manifest_digest=c.manifest_digest, title=c.title,
+                    snapshot=c.snapshot, decision=c.decision, decided_by=c.decided_by,
+                    decided_at=c.decided_at, rationale=c.rationale,
+                )
+                for c in s.scalars(stmt)
+            ]
+
+    def record_decision(
+        self, checkpoint_id: int, decision: Decision | str, by: str, at: datetime, rationale: str
+    ) -> None:
+        """Record the meeting's decision on a checkpoint (a later call replaces it)."""
+        with self._session.begin() as s:
+            rec = s.get(CheckpointRecord, checkpoint_id)
+            if rec is None:
+                raise LookupError(f"no checkpoint with id {checkpoint_id}")
+            rec.decision = decision.value if isinstance(decision, Decision) else decision
+            rec.decided_by, rec.decided_at, rec.rationale = by, at, rationale
+
+
+# ---------------------------------------------------------------------------------- engine, migration
+
+
+def _create_engine(url: str) -> sa.Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, json_serializer=_dumps, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, json_serializer=_dumps)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Run the history migrations up to ``revision`` (on PostgreSQL under an advisory lock)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def _dumps(value: Any) -> str:
+    # Evidence should already be JSON; a stray datetime or Path must not lose the whole run.
+    return json.dumps(value, default=str)
+
+
+# ------------------------------------------------------------------------------------------ mapping
+
+_OK = tuple(s.value for s in Status if s.ok)
+
+
+def _result_row(run_id: str, cr: CheckResult) -> dict[str, Any]:
+    r = cr.result
+    return {
+        "run_id": run_id,
+        "check_id": cr.id,
+        "item": cr.item,
+        "area": cr.area,
+        "kind": cr.kind,
+        "severity": cr.severity.value,
+        "status": r.status.value,
+        "summary": r.summary,
+        "evidence": r.evidence,
+        "remediation": r.remediation,
+        "duration_ms": float(r.duration_ms),
+        "observed_at": r.observed_at,
+        "waived": cr.waived,
+        "conditions": [c.to_dict() for c in r.conditions],
+    }
+
+
+def _check_result(rec: ResultRecord) -> CheckResult:
+    result = Result(
+        status=Status(rec.status),
+        summary=rec.summary,
+        evidence=rec.evidence,
+        remediation=rec.remediation,
+        conditions=tuple(Condition(c["name"], c["passed"], c.get("detail", "")) for c in rec.conditions),
+        duration_ms=rec.duration_ms,
+        observed_at=rec.observed_at,
+    )
+    return CheckResult(rec.check_id, rec.item, rec.area, rec.kind, Severity(rec.severity), result, rec.waived)
+
+
+def _attestation(rec: AttestationRecord) -> Attestation:
+    return Attestation(rec.item, rec.status, rec.by, rec.at, rec.note, rec.effective, rec.id)
+
+
+def _waiver(rec: WaiverRecord) -> Waiver:
+    return Waiver(rec.check_id, rec.reason, rec.by, rec.until, rec.created_at, rec.id, dict(rec.extra))
+
+
+# ------------------------------------------------------------------------------------------ loaders
+
+
+def _raw(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The driver's value, skipping per-row conversion: pandas converts whole columns at once."""
+    return sa.type_coerce(column, sa.types.NullType())
+
+
+def _frame(store: Store, stmt: sa.Select[Any], times: Iterable[str] = ()) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        result = conn.execute(stmt)
+        frame = pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()), coerce_float=True)
+    for name in times:
+        # SQLite hands back naive UTC text, PostgreSQL aware datetimes: both become datetime64[UTC].
+        frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+    return frame
+
+
+def results_frame(
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    checks: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """One row per recorded result, oldest run first.
+
+    Columns: ``run_id``, ``started_at`` (the run's, UTC), ``check_id``, ``item``, ``area``, ``kind``,
+    ``severity``, ``status``, ``waived`` (bool), ``duration_ms`` (float). ``since`` (inclusive) and
+    ``until`` (exclusive) bound the run's start; ``checks`` keeps only those check ids.
+    """
+    r, run = ResultRecord, RunRecord
+    stmt = (
+        sa.select(
+            r.run_id, _raw(run.started_at).label("started_at"), r.check_id, r.item, r.area, r.kind,
+            r.severity, r.status, r.waived, r.duration_ms,
+        )
+        .join(run, run.id == r.run_id)
+        .order_by(run.started_at, r.id)
+    )
+    if since is not None:
+        stmt = stmt.where(run.started_at >= since)
+    if until is not None:
+        stmt = stmt.where(run.started_at < until)
+    if checks is not None:
+        stmt = stmt.where(r.check_id.in_(list(checks)))
+    frame = _frame(store, stmt, ["started_at"])
+    frame["waived"] = frame["waived"].astype(bool)
+    frame["duration_ms"] = frame["duration_ms"].astype(float)
+    return frame
+
+
+def runs_frame(store: Store) -> pd.DataFrame:
+    """One row per run, oldest first.
+
+    Columns: ``run_id``, ``started_at``, ``finished_at`` (UTC), ``verdict`` (GO/CONDITIONAL/NO-GO),
+    ``passed`` and ``total`` (results met, i.e. ``pass`` or ``warn``, out of all), ``blocking_passed``
+    and ``blocking_total`` (the same over blocking checks).
+    """
+    r, run = ResultRecord, RunRecord
+    ok = r.status.in_(_OK)
+    blocking = r.severity == Severity.BLOCKING.value
+    stmt = (
+        sa.select(
+            run.id.label("run_id"),
+            _raw(run.started_at).label("started_at"),
+            _raw(run.finished_at).label("finished_at"),
+            run.verdict,
+            _count(ok).label("passed"),
+            sa.func.count(r.id).label("total"),
+            _count(sa.and_(ok, blocking)).label("blocking_passed"),
+            _count(blocking).label("blocking_total"),
+        )
+        .outerjoin(r, r.run_id == run.id)
+        .group_by(run.id)
+        .order_by(run.started_at, run.id)
+    )
+    frame = _frame(store, stmt, ["started_at", "finished_at"])
+    for name in ("passed", "total", "blocking_passed", "blocking_total"):
+        frame[name] = frame[name].astype("int64")
+    return frame
+
+
+def area_frame(store: Store) -> pd.DataFrame:
+    """One row per run and area, oldest run first.
+
+    Columns: ``run_id``, ``started_at`` (UTC), ``area``, ``passed`` (met: ``pass`` or ``warn``),
+    ``total``, ``share`` (passed / total, a float in [0, 1]).
+    """
+    r, run = ResultRecord, RunRecord
+    stmt = (
+        sa.select(
+            run.id.label("run_id"),
+            _raw(run.started_at).label("started_at"),
+            r.area,
+            _count(r.status.in_(_OK)).label("passed"),
+            sa.func.count(r.id).label("total"),
+        )
+        .join(r, r.run_id == run.id)
+        .group_by(run.id, r.area)
+        .order_by(run.started_at, run.id, r.area)
+    )
+    frame = _frame(store, stmt, ["started_at"])
+    frame["passed"] = frame["passed"].astype("int64")
+    frame["total"] = frame["total"].astype("int64")
+    frame["share"] = (frame["passed"] / frame["total"]).astype(float)
+    return frame
+
+
+def check_frame(store: Store, check_id: str) -> pd.DataFrame:
+    """The history of one check, oldest first.
+
+    Columns: ``run_id``, ``started_at``, ``observed_at`` (UTC; NaT when the runner set none),
+    ``status``, ``severity``, ``waived`` (bool), ``summary``, ``remediation``, ``duration_ms``.
+    """
+    r, run = ResultRecord, RunRecord
+    stmt = (
+        sa.select(
+            r.run_id, _raw(run.started_at).label("started_at"), _raw(r.observed_at).label("observed_at"),
+            r.status, r.severity, r.waived, r.summary, r.remediation, r.duration_ms,
+        )
+        .join(run, run.id == r.run_id)
+        .where(r.check_id == check_id)
+        .order_by(run.started_at, r.id)
+    )
+    frame = _frame(store, stmt, ["started_at", "observed_at"])
+    frame["waived"] = frame["waived"].astype(bool)
+    frame["duration_ms"] = frame["duration_ms"].astype(float)
+    return frame
+
+
+def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)

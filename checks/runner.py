@@ -1,0 +1,202 @@
+"""The runner: every selected check concurrently, on one shared ``httpx.AsyncClient``.
+
+* a concurrency bound (``settings.concurrency``) and a timeout per check (``timeout_s``);
+* a check whose dependency did not pass (``pass`` or ``warn``) is ``skipped``, naming the dependency;
+* an exception becomes an ``error`` result with its type and a scrubbed message, a timeout an ``error``
+  result saying so: a sweep never raises;
+* every summary, remediation and evidence string passes through the scrubber on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from checks import __version__
+from checks.clock import Clock, SystemClock
+from checks.facts import Attestation
+from checks.hookspecs import CheckContext
+from checks.manifest import CheckSpec, Manifest
+from checks.redact import Scrubber
+from checks.registry import Registry, get_registry
+from checks.result import CheckResult, Result
+from checks.status import Status
+
+__all__ = ["ProgressCallback", "run_checks", "select_checks", "user_agent"]
+
+ProgressCallback = Callable[[CheckResult, int, int], None]
+"""Called after each check finishes with (result, done, total)."""
+
+
+def user_agent() -> str:
+    return f"readiness/{__version__} (+release readiness probe)"
+
+
+def select_checks(manifest: Manifest, only: Collection[str] = (), areas: Collection[str] = ()) -> list[CheckSpec]:
+    """Checks chosen by ``--only`` (ids or globs) and ``--area``, plus what they depend on."""
+    chosen = list(manifest.all_checks)
+    if only:
+        chosen = [c for c in chosen if any(fnmatch.fnmatchcase(c.id, p) for p in only)]
+    if areas:
+        chosen = [c for c in chosen if manifest.area_of(c) in areas]
+    wanted = {c.id for c in chosen}
+    frontier = list(wanted)
+    while frontier:
+        for dep in manifest.checks_by_id[frontier.pop()].depends_on:
+            if dep not in wanted:
+                wanted.add(dep)
+                frontier.append(dep)
+    return [c for c in manifest.all_checks if c.id in wanted]
+
+
+async def run_checks(
+    manifest: Manifest,
+    checks: list[CheckSpec] | None = None,
+    *,
+    registry: Registry | None = None,
+    params: Mapping[str, BaseModel] | None = None,
+    clock: Clock | None = None,
+    env: Mapping[str, str] | None = None,
+    attestations: Mapping[str, Attestation] | None = None,
+    client: httpx.AsyncClient | None = None,
+    scrubber: Scrubber | None = None,
+    standins_url: str | None = None,
+    extras: dict[str, Any] | None = None,
+    on_result: ProgressCallback | None = None,
+) -> list[CheckResult]:
+    """Run ``checks`` (default: all) and return their results in manifest order. Never raises for a check."""
+    registry = registry or get_registry()
+    checks = list(manifest.all_checks) if checks is None else checks
+    params = params if params is not None else registry.validate(manifest, checks)
+    clock = clock or SystemClock()
+    env = dict(env or {})
+    scrubber = scrubber or Scrubber(env[name] for name in manifest.iter_secret_env() if env.get(name))
+    semaphore = asyncio.Semaphore(manifest.settings.concurrency)
+    done: dict[str, asyncio.Future[CheckResult]] = {}
+    loop = asyncio.get_running_loop()
+    for check in checks:
+        done[check.id] = loop.create_future()
+    counter = [0]
+
+    own_client = client is None
+    if client is None:
+        client = httpx.AsyncClient(
+            headers={"User-Agent": user_agent()},
+            timeout=manifest.settings.timeout_s,
+            limits=httpx.Limits(max_connections=max(manifest.settings.concurrency, 10)),
+        )
+
+    async def one(check: CheckSpec) -> None:
+        started = time.perf_counter()
+        result = await _run_one(check, started)
+        outcome = CheckResult(
+            id=check.id,
+            item=check.item,
+            area=manifest.area_of(check),
+            kind=check.kind,
+            severity=check.severity,
+            result=_scrubbed(result, scrubber).with_timing((time.perf_counter() - started) * 1000, clock.now()),
+        )
+        done[check.id].set_result(outcome)
+        counter[0] += 1
+        if on_result is not None:
+            try:
+                on_result(outcome, counter[0], len(checks))
+            except Exception:  # a broken progress display must not break the sweep
+                pass
+
+    async def _run_one(check: CheckSpec, started: float) -> Result:
+        blocked = []
+        for dep in check.depends_on:
+            fut = done.get(dep)
+            if fut is None:
+                continue  # not selected in this sweep: judged by its own run
+            dep_result = await fut
+            if not dep_result.status.ok:
+                blocked.append(f"{dep} ({dep_result.status.value})")
+        if blocked:
+            return Result(
+                Status.SKIPPED,
+                f"Skipped: depends on {', '.join(blocked)}; fix that first",
+                {"blocked_by": [b.split(" ")[0] for b in blocked]},
+            )
+        timeout = check.timeout_s or manifest.settings.timeout_s
+        async with semaphore:
+            started_inner = time.perf_counter()
+            try:
+                kind = registry.get(check.kind)
+                ctx = CheckContext(
+                    check=check,
+                    client=client,
+                    clock=clock,
+                    env=env,
+                    manifest=manifest,
+                    attestations=attestations or {},
+                    scrubber=scrubber,
+                    standins_url=standins_url,
+                    extras=extras if extras is not None else {},
+                )
+                async with asyncio.timeout(timeout):
+                    result = await kind.run(params[check.id], ctx)
+                if not isinstance(result, Result):
+                    return Result.errored(
+                        f"Check kind {check.kind!r} returned {type(result).__name__}, not a Result (a bug in the kind)",
+                        error_type="TypeError",
+                    )
+                return result
+            except TimeoutError:
+                waited = time.perf_counter() - started_inner
+                return Result.errored(
+                    f"Timed out after {timeout:g}s: could not tell; retry, or raise timeout_s if the service is slow",
+                    error_type="TimeoutError",
+                    timeout_s=timeout,
+                    waited_s=round(waited, 3),
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # collected, never raised: one bad check must not stop the sweep
+                return Result.errored(
+                    f"Check crashed with {type(exc).__name__}: {scrubber(str(exc))[:300]}",
+                    remediation="This is a bug in the check kind or an answer it did not expect; see the evidence",
+                    error_type=type(exc).__name__,
+                    error=scrubber(str(exc))[:1000],
+                )
+
+    try:
+        await asyncio.gather(*(one(c) for c in checks))
+    finally:
+        if own_client:
+            await client.aclose()
+    return [done[c.id].result() for c in checks]
+
+
+def _scrubbed(result: Result, scrubber: Scrubber) -> Result:
+    from dataclasses import replace
+
+    from checks.result import Condition
+
+    return replace(
+        result,
+        summary=scrubber(result.summary),
+        remediation=scrubber(result.remediation),
+        evidence=_scrub_value(result.evidence, scrubber),
+        conditions=tuple(Condition(c.name, c.passed, scrubber(c.detail)) for c in result.conditions),
+    )
+
+
+def _scrub_value(value: Any, scrubber: Scrubber) -> Any:
+    if isinstance(value, str):
+        return scrubber(value)
+    if isinstance(value, dict):
+        return {str(k): _scrub_value(v, scrubber) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_value(v, scrubber) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrubber(str(value))

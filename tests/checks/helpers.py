@@ -1,0 +1,66 @@
+"""Small manifests built in code for engine tests."""
+
+from __future__ import annotations
+
+from checks.manifest import Manifest, parse_manifest
+
+HEAD = """
+schema = 1
+[release]
+story = "TEST-1"
+title = "Test release"
+release_manager = "rm"
+assessment_date = 2025-10-06
+next_review = 2025-10-11
+decision_point = 2025-10-13
+
+[[areas]]
+id = "a"
+title = "Area A"
+priority = "high"
+
+[[areas]]
+id = "b"
+title = "Area B"
+priority = "low"
+
+[[items]]
+id = "a.one"
+title = "Item one"
+area = "a"
+priority = "critical"
+owner = "platform"
+blocks = ["#65"]
+
+[[items]]
+id = "b.two"
+title = "Item two"
+area = "b"
+priority = "low"
+owner = "platform"
+
+[contacts.platform]
+name = "Platform Team"
+
+[[milestones]]
+id = "week1"
+title = "Week 1"
+"""
+
+
+def check_block(id: str, kind: str = "fixed", item: str = "a.one", severity: str = "blocking",
+                depends_on: list[str] | None = None, timeout_s: float | None = None, **params: object) -> str:
+    lines = ["[[checks]]", f'id = "{id}"', f'kind = "{kind}"', f'item = "{item}"', f'severity = "{severity}"']
+    if depends_on:
+        lines.append("depends_on = [" + ", ".join(f'"{d}"' for d in depends_on) + "]")
+    if timeout_s is not None:
+        lines.append(f"timeout_s = {timeout_s}")
+    if params:
+        lines.append("[checks.params]")
+        for k, v in params.items():
+            lines.append(f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"')
+    return "\n".join(lines) + "\n"
+
+
+def make_manifest(*blocks: str, extra: str = "") -> Manifest:
+    return parse_manifest(HEAD + extra + "\n" + "\n".join(blocks), source="test.toml")

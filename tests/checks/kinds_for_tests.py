@@ -1,0 +1,50 @@
+"""Check kinds used only by the runner tests: sleep, raise, answer a fixed status."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel, ConfigDict
+
+from checks.hookspecs import CheckContext, check_kind
+from checks.result import Result
+from checks.status import Status
+
+
+class FixedParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status = Status.PASS
+    sleep_s: float = 0.0
+    summary: str = "fixed"
+
+
+@check_kind("fixed", params=FixedParams)
+async def fixed(params: FixedParams, ctx: CheckContext) -> Result:
+    """Answers the configured status after sleeping."""
+    if params.sleep_s:
+        await asyncio.sleep(params.sleep_s)
+    return Result(params.status, params.summary, {"slept_s": params.sleep_s})
+
+
+class BoomParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = "boom"
+
+
+@check_kind("boom", params=BoomParams)
+async def boom(params: BoomParams, ctx: CheckContext) -> Result:
+    """Raises, like a kind with a bug."""
+    raise ValueError(params.message)
+
+
+@check_kind("leaky")
+async def leaky(params: BaseModel, ctx: CheckContext) -> Result:
+    """Tries to put a secret into its summary and evidence (the runner must scrub it)."""
+    value = ctx.secret("GOOGLE_OAUTH_CLIENT_SECRET") or ""
+    return Result.failed(f"secret is {value}", remediation=f"not {value}", seen=value, nested={"v": [value]})
+
+
+@check_kind("wrong_type")
+async def wrong_type(params: BaseModel, ctx: CheckContext) -> Result:
+    """Returns something that is not a Result."""
+    return "ok"  # type: ignore[return-value]

@@ -1,0 +1,326 @@
+"""The history store on SQLite and PostgreSQL: round trips, facts, streaks, loaders, migrations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from checks.facts import Attestation, Waiver
+from checks.history import (
+    VERSION_TABLE,
+    Base,
+    Store,
+    area_frame,
+    check_frame,
+    results_frame,
+    runs_frame,
+)
+from checks.result import CheckResult, Condition, Result
+from checks.run import AreaSummary, CriterionResult, Decision, EscalationHit, Run, Verdict
+from checks.status import Severity, Status
+
+T0 = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(db_url):
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+def cr(
+    check_id: str,
+    status: Status,
+    at: datetime,
+    *,
+    area: str = "oauth",
+    severity: Severity = Severity.BLOCKING,
+    waived: bool = False,
+    evidence: dict | None = None,
+) -> CheckResult:
+    result = Result(
+        status,
+        f"{check_id} is {status.value}",
+        evidence or {},
+        remediation="" if status.ok else "fix it",
+        duration_ms=12.5,
+        observed_at=at,
+    )
+    return CheckResult(check_id, check_id.split(".")[0], area, "env", severity, result, waived)
+
+
+def make_run(results: list[CheckResult], at: datetime, decision: Decision = Decision.NO_GO, **kw) -> Run:
+    verdict = Verdict(decision, kw.pop("reasons", ["because"]), **kw)
+    return Run(uuid.uuid4().hex, at, at + timedelta(seconds=3), "sha256:abc", results, verdict)
+
+
+def test_round_trip_preserves_everything(store):
+    local = timezone(timedelta(hours=2))
+    results = [
+        CheckResult(
+            "google.app", "google", "oauth", "oauth_google", Severity.BLOCKING,
+            Result(
+                Status.FAIL, "Client secret rejected", {"http_status": 401, "nested": {"a": [1, 2]}},
+                "Rotate the secret", (Condition("[STATUS] == 200", False, "got 401"),), 41.25,
+                datetime(2025, 10, 6, 11, 0, 1, 123456, tzinfo=local),
+            ),
+            waived=True,
+        ),
+        cr("env.vars", Status.PASS, T0, area="env", severity=Severity.MAJOR),
+        CheckResult("manual.review", "review", "security", "manual", Severity.MINOR, Result(Status.PENDING, "waiting")),
+    ]
+    run = make_run(
+        results,
+        T0,
+        Decision.CONDITIONAL,
+        reasons=["Waived until 2025-10-20"],
+        areas=[AreaSummary("oauth", "OAuth apps", Status.FAIL, 0, 1, "PARTIAL")],
+        escalations=[EscalationHit("verify-7d", "google", T0 - timedelta(days=8), "Ana", "Pending", "call")],
+        criteria=[CriterionResult("M1", "OAuth works", False, ["google.app"])],
+        waived=["google.app"],
+    )
+    store.record_run(run)
+
+    back = store.get_run(run.id)
+    assert back == run
+    assert [r.status for r in back.results] == [Status.FAIL, Status.PASS, Status.PENDING]
+    assert back.results[0].result.evidence == {"http_status": 401, "nested": {"a": [1, 2]}}
+    for ts in (back.started_at, back.finished_at, back.results[0].result.observed_at, back.verdict.escalations[0].since):
+        assert ts.tzinfo is not None and ts.utcoffset() == timedelta(0)
+    assert back.results[0].result.observed_at == datetime(2025, 10, 6, 9, 0, 1, 123456, tzinfo=UTC)
+    assert back.results[2].result.observed_at is None
+    assert back.to_json()["results"][0]["observed_at"] == "2025-10-06T09:00:01.123456+00:00"
+    assert store.get_run("nope") is None
+
+
+def test_latest_run_and_runs(store):
+    assert store.latest_run() is None and store.runs() == []
+    first = make_run([cr("a", Status.PASS, T0), cr("b", Status.WARN, T0), cr("c", Status.FAIL, T0)], T0)
+    second = make_run([cr("a", Status.PASS, T0 + timedelta(days=1))], T0 + timedelta(days=1), Decision.GO)
+    store.record_run(second)
+    store.record_run(first)
+    assert store.latest_run().id == second.id
+    rows = store.runs()
+    assert [r.id for r in rows] == [second.id, first.id]
+    assert (rows[1].passed, rows[1].total, rows[0].verdict) == (2, 3, Decision.GO)
+    assert rows[0].started_at == T0 + timedelta(days=1) and rows[0].started_at.tzinfo is not None
+    assert [r.id for r in store.runs(limit=1)] == [second.id]
+
+
+def test_latest_attestations_respects_at(store):
+    a1 = store.add_attestation(Attestation("google", "submitted", "ana", T0, "sent", date(2025, 10, 3)))
+    store.add_attestation(Attestation("google", "approved", "ana", T0 + timedelta(days=10)))
+    store.add_attestation(Attestation("review", "approved", "bo", T0 + timedelta(days=1)))
+    assert a1.id is not None
+
+    assert store.latest_attestations(T0 - timedelta(seconds=1)) == {}
+    at_start = store.latest_attestations(T0)
+    assert at_start == {"google": a1}
+    assert at_start["google"].effective == date(2025, 10, 3)
+    assert at_start["google"].at.tzinfo is not None
+    mid = store.latest_attestations(T0 + timedelta(days=2))
+    assert {k: v.status for k, v in mid.items()} == {"google": "submitted", "review": "approved"}
+    assert store.latest_attestations()["google"].status == "approved"
+    assert [a.status for a in store.attestations("google")] == ["submitted", "approved"]
+    assert len(store.attestations()) == 3
+
+
+def test_waivers_in_force_expired_revoked(store):
+    def waiver(check, days_from, days_until):
+        return Waiver(check, "vendor delay", "ana", T0 + timedelta(days=days_until), T0 + timedelta(days=days_from))
+
+    live = store.add_waiver(waiver("google.*", 0, 14))
+    expired = store.add_waiver(waiver("twilio.number", -10, -1))
+    future = store.add_waiver(waiver("retell.agent", 5, 20))
+    revoked = store.add_waiver(
+        Waiver("ghl.proxy", "x", "bo", T0 + timedelta(days=30), T0, extra={"ticket": "#65"})
+    )
+    assert revoked.extra == {"ticket": "#65"}
+    store.revoke_waiver(revoked.id, "carol", T0 + timedelta(hours=1))
+
+    assert [w.id for w in store.waivers()] == [expired.id, live.id, future.id]
+    assert [w.id for w in store.waivers(active_at=T0 + timedelta(days=1))] == [live.id]
+    assert [w.id for w in store.waivers(active_at=T0 + timedelta(days=6))] == [live.id, future.id]
+    assert store.waivers(active_at=T0 + timedelta(days=14)) == [store.waivers()[2]]  # until is exclusive
+    got = store.waivers(active_at=T0)[0]
+    assert got == live and got.until.tzinfo is not None and got.in_force(T0)
+    with pytest.raises(LookupError, match="already revoked"):
+        store.revoke_waiver(revoked.id, "carol", T0)
+    with pytest.raises(LookupError, match="no waiver"):
+        store.revoke_waiver(9999, "carol", T0)
+
+
+def test_checkpoints_and_decisions(store):
+    run = make_run([cr("google.app", Status.FAIL, T0)], T0)
+    store.record_run(run)
+    w = store.add_waiver(Waiver("google.app", "vendor", "ana", T0 + timedelta(days=7), T0))
+    a = store.add_attestation(Attestation("google", "submitted", "ana", T0))
+
+    cp_id = store.record_checkpoint(run.id, T0 + timedelta(hours=1), "Week 41", [w], store.latest_attestations())
+    (cp,) = store.checkpoints()
+    assert cp.id == cp_id and cp.run_id == run.id and cp.title == "Week 41"
+    assert cp.manifest_digest == "sha256:abc" and cp.decision is None
+    assert cp.at == T0 + timedelta(hours=1) and cp.at.tzinfo is not None
+    assert cp.snapshot["results"] == [r.to_dict() for r in run.results]
+    assert cp.snapshot["waivers"] == [{"id": w.id, **w.to_dict()}]
+    assert cp.snapshot["attestations"] == [{"id": a.id, **a.to_dict()}]
+
+    store.record_decision(cp_id, Decision.CONDITIONAL, "release manager", T0 + timedelta(hours=2), "waiver holds")
+    (cp,) = store.checkpoints()
+    assert (cp.decision, cp.decided_by, cp.rationale) == ("CONDITIONAL", "release manager", "waiver holds")
+    assert cp.decided_at == T0 + timedelta(hours=2) and cp.decided_at.tzinfo is not None
+
+    later = store.record_checkpoint(run.id, T0 + timedelta(days=7), "Week 42", [], [])
+    assert [c.id for c in store.checkpoints()] == [later, cp_id]
+    with pytest.raises(LookupError):
+        store.record_checkpoint("missing", T0, "x", [], [])
+    with pytest.raises(LookupError):
+        store.record_decision(9999, "GO", "x", T0, "")
+
+
+def test_status_since_streaks(store):
+    day = timedelta(days=1)
+    history = [
+        {"a": Status.PASS, "b": Status.FAIL, "c": Status.PENDING},
+        {"a": Status.FAIL, "b": Status.FAIL, "c": Status.PASS},
+        {"a": Status.FAIL, "b": Status.FAIL, "c": Status.PENDING},
+        {"a": Status.FAIL, "c": Status.PENDING},  # b not run this time
+    ]
+    for i, statuses in enumerate(history):
+        at = T0 + i * day
+        store.record_run(make_run([cr(k, s, at + timedelta(minutes=1)) for k, s in statuses.items()], at))
+
+    since = store.status_since(["a", "b", "c", "never"])
+    assert since == {
+        "a": (Status.FAIL, T0 + day + timedelta(minutes=1)),  # pass, fail, fail, fail: the first fail
+        "b": (Status.FAIL, T0 + timedelta(minutes=1)),  # failing from the start
+        "c": (Status.PENDING, T0 + 2 * day + timedelta(minutes=1)),  # broken by the pass on day 1
+    }
+    assert all(ts.tzinfo is not None for _, ts in since.values())
+    assert store.status_since([]) == {}
+    assert store.status_since(["b"]) == {"b": since["b"]}
+    assert store.status_since() == since
+
+    store.record_run(make_run([cr("a", Status.PASS, T0 + 5 * day)], T0 + 5 * day))
+    assert store.status_since(["a"]) == {"a": (Status.PASS, T0 + 5 * day)}
+
+
+def _seed_for_frames(store):
+    runs = []
+    for i, (x, y) in enumerate([(Status.PASS, Status.FAIL), (Status.WARN, Status.PASS), (Status.FAIL, Status.ERROR)]):
+        at = T0 + timedelta(days=i)
+        run = make_run(
+            [
+                cr("google.app", x, at, area="oauth"),
+                cr("env.vars", y, at, area="env", severity=Severity.MAJOR, waived=(i == 2)),
+                cr("env.key", Status.PASS, at, area="env"),
+            ],
+            at,
+        )
+        store.record_run(run)
+        runs.append(run)
+    return runs
+
+
+def _assert_utc(series):
+    assert isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dt.tz) == "UTC"
+
+
+def test_results_frame(store):
+    empty = results_frame(store)
+    cols = ["run_id", "started_at", "check_id", "item", "area", "kind", "severity", "status", "waived", "duration_ms"]
+    assert list(empty.columns) == cols and len(empty) == 0
+    runs = _seed_for_frames(store)
+
+    df = results_frame(store)
+    assert list(df.columns) == cols and len(df) == 9
+    _assert_utc(df["started_at"])
+    assert df["started_at"].iloc[0] == pd.Timestamp(T0)
+    assert df["run_id"].tolist()[:3] == [runs[0].id] * 3
+    assert df["status"].tolist()[:3] == ["pass", "fail", "pass"]
+    assert df["waived"].dtype == bool and df["waived"].sum() == 1
+    assert df["duration_ms"].dtype == float and (df["duration_ms"] == 12.5).all()
+
+    window = results_frame(store, since=T0 + timedelta(days=1), until=T0 + timedelta(days=2), checks=["google.app"])
+    assert window["run_id"].tolist() == [runs[1].id] and window["status"].tolist() == ["warn"]
+
+
+def test_runs_area_and_check_frames(store):
+    runs = _seed_for_frames(store)
+
+    rf = runs_frame(store)
+    assert list(rf.columns) == [
+        "run_id", "started_at", "finished_at", "verdict", "passed", "total", "blocking_passed", "blocking_total"
+    ]
+    _assert_utc(rf["started_at"])
+    _assert_utc(rf["finished_at"])
+    assert rf["run_id"].tolist() == [r.id for r in runs]
+    assert rf["passed"].tolist() == [2, 3, 1]
+    assert rf["total"].tolist() == [3, 3, 3]
+    assert rf["blocking_passed"].tolist() == [2, 2, 1]
+    assert rf["blocking_total"].tolist() == [2, 2, 2]
+    assert (rf["finished_at"] - rf["started_at"] == pd.Timedelta(seconds=3)).all()
+    assert rf["verdict"].tolist() == ["NO-GO"] * 3
+
+    af = area_frame(store)
+    assert list(af.columns) == ["run_id", "started_at", "area", "passed", "total", "share"]
+    assert len(af) == 6
+    _assert_utc(af["started_at"])
+    env = af[af["area"] == "env"]
+    assert env["passed"].tolist() == [1, 2, 1] and env["total"].tolist() == [2, 2, 2]
+    assert env["share"].tolist() == [0.5, 1.0, 0.5]
+
+    cf = check_frame(store, "google.app")
+    assert list(cf.columns) == [
+        "run_id", "started_at", "observed_at", "status", "severity", "waived", "summary", "remediation", "duration_ms"
+    ]
+    assert cf["status"].tolist() == ["pass", "warn", "fail"]
+    assert cf["summary"].tolist()[2] == "google.app is fail"
+    _assert_utc(cf["observed_at"])
+    assert cf["observed_at"].iloc[1] == pd.Timestamp(T0 + timedelta(days=1))
+    assert len(check_frame(store, "nothing")) == 0
+
+
+def test_migrations_match_models(db_url, store):
+    with store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
+        assert compare_metadata(ctx, Base.metadata) == []
+        tables = set(sa.inspect(conn).get_table_names())
+    assert tables == {"runs", "results", "attestations", "waivers", "checkpoints", VERSION_TABLE}
+
+
+def test_open_twice_is_idempotent(db_url):
+    first = Store.open(db_url)
+    first.add_attestation(Attestation("google", "created", "ana", T0))
+    first.close()
+    second = Store.open(db_url)
+    try:
+        assert len(second.attestations()) == 1
+        with second.engine.connect() as conn:
+            assert conn.scalar(sa.text(f"select version_num from {VERSION_TABLE}")) == "0001"
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        second.close()
+
+
+def test_default_url_creates_readiness_dir(db_url, tmp_path, monkeypatch):
+    # The default is SQLite whatever db_url says; READINESS_DB_URL, when set, wins.
+    monkeypatch.chdir(tmp_path)
+    store = Store.open()
+    try:
+        assert (tmp_path / ".readiness" / "readiness.db").exists()
+        assert store.engine.dialect.name == "sqlite"
+    finally:
+        store.close()
+    monkeypatch.setenv("READINESS_DB_URL", db_url)
+    with Store.open() as from_env:
+        assert from_env.engine.url.get_backend_name() == sa.make_url(db_url).get_backend_name()

@@ -1,0 +1,150 @@
+"""Runner paths: concurrency, timeout, exception, dependency, scrubbing, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from checks.registry import Registry
+from checks.runner import run_checks, select_checks
+from checks.status import Status
+from tests.checks import kinds_for_tests
+from tests.checks.helpers import check_block, make_manifest
+
+
+@pytest.fixture
+def registry() -> Registry:
+    reg = Registry()
+    reg.add_module(kinds_for_tests, "tests")
+    return reg
+
+
+def run(manifest, registry, **kw):
+    return asyncio.run(run_checks(manifest, registry=registry, **kw))
+
+
+def by_id(results):
+    return {r.id: r for r in results}
+
+
+def test_checks_run_concurrently(registry):
+    m = make_manifest(*(check_block(f"c{i}", sleep_s=0.3) for i in range(10)))
+    t0 = time.perf_counter()
+    results = run(m, registry)
+    wall = time.perf_counter() - t0
+    assert [r.status for r in results] == [Status.PASS] * 10
+    assert wall < 0.3 * 10 / 2, f"10 x 0.3 s checks took {wall:.2f}s: not concurrent"
+
+
+def test_concurrency_bound_is_respected(registry):
+    extra = "[settings]\nconcurrency = 2\n"
+    m = make_manifest(*(check_block(f"c{i}", sleep_s=0.2) for i in range(4)), extra=extra)
+    t0 = time.perf_counter()
+    run(m, registry)
+    assert time.perf_counter() - t0 >= 0.38, "4 checks of 0.2 s with concurrency 2 need two rounds"
+
+
+def test_timeout_becomes_error_with_evidence(registry):
+    m = make_manifest(check_block("slow", sleep_s=5, timeout_s=0.2), check_block("fast"))
+    results = by_id(run(m, registry))
+    slow = results["slow"].result
+    assert slow.status is Status.ERROR
+    assert "Timed out after 0.2s" in slow.summary
+    assert slow.evidence["error_type"] == "TimeoutError"
+    assert slow.duration_ms < 2000
+    assert results["fast"].status is Status.PASS
+
+
+def test_exception_becomes_error_naming_its_type(registry):
+    m = make_manifest(check_block("crash", kind="boom", message="bad answer"), check_block("ok"))
+    results = by_id(run(m, registry))
+    crash = results["crash"].result
+    assert crash.status is Status.ERROR
+    assert "ValueError" in crash.summary and "bad answer" in crash.summary
+    assert crash.evidence["error_type"] == "ValueError"
+    assert results["ok"].status is Status.PASS
+
+
+def test_non_result_return_is_an_error(registry):
+    m = make_manifest(check_block("odd", kind="wrong_type"))
+    [r] = run(m, registry)
+    assert r.status is Status.ERROR and "not a Result" in r.result.summary
+
+
+@pytest.mark.parametrize(
+    "dep_status, expected",
+    [("fail", Status.SKIPPED), ("error", Status.SKIPPED), ("pending", Status.SKIPPED),
+     ("warn", Status.PASS), ("pass", Status.PASS)],
+    ids=["dep-fail", "dep-error", "dep-pending", "dep-warn-runs", "dep-pass-runs"],
+)
+def test_dependency_gates_dependants(registry, dep_status, expected):
+    m = make_manifest(
+        check_block("base", status=dep_status, sleep_s=0.05),
+        check_block("child", depends_on=["base"]),
+        check_block("grandchild", depends_on=["child"]),
+    )
+    results = by_id(run(m, registry))
+    assert results["child"].status is expected
+    assert results["grandchild"].status is expected
+    if expected is Status.SKIPPED:
+        assert "base" in results["child"].result.summary
+        assert results["child"].result.evidence["blocked_by"] == ["base"]
+        assert "child" in results["grandchild"].result.summary
+
+
+def test_secret_is_scrubbed_from_every_field(registry):
+    secret = "GOCSPX-abcdefghijklmnopqrstuvwx"
+    extra = '[[env]]\nname = "GOOGLE_OAUTH_CLIENT_SECRET"\ntype = "google_client_secret"\nitem = "a.one"\n'
+    m = make_manifest(check_block("leak", kind="leaky"), extra=extra)
+    results = run(m, registry, env={"GOOGLE_OAUTH_CLIENT_SECRET": secret}, checks=m.match_checks(["leak"]))
+    r = results[0]
+    assert secret not in repr(r) and secret not in str(r.to_dict())
+    assert "sha256:" in r.result.summary
+
+
+def test_exception_message_is_scrubbed(registry):
+    secret = "GOCSPX-zyxwvutsrqponmlkjihgfedc"
+    extra = '[[env]]\nname = "GOOGLE_OAUTH_CLIENT_SECRET"\ntype = "google_client_secret"\nitem = "a.one"\n'
+    m = make_manifest(check_block("crash", kind="boom", message=f"token={secret} rejected"), extra=extra)
+    [r] = run(m, registry, env={"GOOGLE_OAUTH_CLIENT_SECRET": secret}, checks=m.match_checks(["crash"]))
+    assert r.status is Status.ERROR
+    assert secret not in str(r.to_dict())
+
+
+def test_progress_callback_sees_every_check(registry):
+    m = make_manifest(*(check_block(f"c{i}") for i in range(5)))
+    seen = []
+    run(m, registry, on_result=lambda r, done, total: seen.append((r.id, done, total)))
+    assert sorted(s[0] for s in seen) == [f"c{i}" for i in range(5)]
+    assert [s[1] for s in seen] == [1, 2, 3, 4, 5] and {s[2] for s in seen} == {5}
+
+
+def test_broken_progress_callback_does_not_break_the_sweep(registry):
+    m = make_manifest(check_block("c"))
+
+    def explode(*_):
+        raise RuntimeError("display died")
+
+    [r] = run(m, registry, on_result=explode)
+    assert r.status is Status.PASS
+
+
+def test_select_only_pulls_in_dependencies():
+    m = make_manifest(check_block("base"), check_block("child", depends_on=["base"]), check_block("other"))
+    assert [c.id for c in select_checks(m, only=["child"])] == ["base", "child"]
+    assert [c.id for c in select_checks(m, only=["oth*"])] == ["other"]
+
+
+def test_select_by_area():
+    m = make_manifest(check_block("a1"), check_block("b1", item="b.two"))
+    assert [c.id for c in select_checks(m, areas=["b"])] == ["b1"]
+
+
+def test_results_carry_area_timing_and_clock(registry, clock):
+    m = make_manifest(check_block("x", item="b.two", sleep_s=0.05))
+    [r] = run(m, registry, clock=clock)
+    assert r.area == "b" and r.item == "b.two"
+    assert r.result.observed_at == clock.now()
+    assert r.result.duration_ms >= 40

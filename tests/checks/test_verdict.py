@@ -1,0 +1,178 @@
+"""Verdict rules: GO, NO-GO, waivers in force and expired, escalations on a fixed clock, criteria."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from checks.facts import Attestation, Waiver
+from checks.result import CheckResult, Result
+from checks.run import Decision
+from checks.status import Severity, Status
+from checks.verdict import area_state, decide
+from tests.checks.helpers import check_block, make_manifest
+
+NOW = datetime(2025, 10, 20, 12, 0, tzinfo=UTC)
+
+RULES = """
+[[escalations]]
+id = "oauth_approval_delay"
+title = "OAuth Approval Delays"
+text = "If Google/Microsoft approval takes >7 days"
+items = ["a.one"]
+contact = "platform"
+when = { attested = ["submitted"], older_than_days = 7 }
+
+[[escalations]]
+id = "still_failing"
+title = "Failing for two days"
+items = ["b.two"]
+contact = "platform"
+when = { status = ["fail", "error"], older_than_days = 2 }
+
+[[criteria]]
+milestone = "week1"
+text = "Item one done"
+checks = ["one.*"]
+
+[[criteria]]
+milestone = "week1"
+text = "Item two done"
+checks = ["two"]
+"""
+
+
+def manifest():
+    return make_manifest(
+        check_block("one.a"), check_block("one.b"),
+        check_block("two", item="b.two", severity="major"),
+        extra=RULES,
+    )
+
+
+def result(id, status, item="a.one", area="a", severity=Severity.BLOCKING, at=NOW):
+    return CheckResult(id, item, area, "fixed", severity,
+                       Result(Status(status), f"{id} is {status}", observed_at=at))
+
+
+def results(one_a="pass", one_b="pass", two="pass"):
+    return [result("one.a", one_a), result("one.b", one_b),
+            result("two", two, item="b.two", area="b", severity=Severity.MAJOR)]
+
+
+def test_go_when_every_blocking_check_passes():
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW)
+    assert verdict.decision is Decision.GO
+    assert any("Major (does not block)" in r and "two" in r for r in verdict.reasons)
+
+
+def test_warn_counts_as_passing():
+    verdict, _ = decide(manifest(), results(one_a="warn"), now=NOW)
+    assert verdict.decision is Decision.GO
+
+
+@pytest.mark.parametrize("status", ["fail", "error", "pending", "skipped"])
+def test_no_go_when_a_blocking_check_does_not_pass(status):
+    verdict, _ = decide(manifest(), results(one_b=status), now=NOW)
+    assert verdict.decision is Decision.NO_GO
+    assert any("one.b" in r and f"[{status}]" in r and "Item one" in r for r in verdict.reasons)
+
+
+def waiver(check, until, created=NOW - timedelta(days=1)):
+    return Waiver(check=check, reason="mock OAuth flows meanwhile", by="rohan", until=until, created_at=created)
+
+
+def test_waiver_in_force_makes_it_conditional():
+    verdict, marked = decide(manifest(), results(one_b="fail"), now=NOW,
+                             waivers=[waiver("one.b", NOW + timedelta(days=3))])
+    assert verdict.decision is Decision.CONDITIONAL
+    assert verdict.waived == ["one.b"]
+    assert {r.id: r.waived for r in marked} == {"one.a": False, "one.b": True, "two": False}
+    assert any(r.startswith("Waived until") and "rohan" in r and "mock OAuth" in r for r in verdict.reasons)
+
+
+def test_expired_waiver_does_not_count():
+    verdict, marked = decide(manifest(), results(one_b="fail"), now=NOW,
+                             waivers=[waiver("one.b", NOW - timedelta(seconds=1))])
+    assert verdict.decision is Decision.NO_GO
+    assert not any(r.waived for r in marked)
+
+
+def test_waiver_covering_only_some_gaps_is_still_no_go():
+    verdict, _ = decide(manifest(), results(one_a="fail", one_b="fail"), now=NOW,
+                        waivers=[waiver("one.b", NOW + timedelta(days=3))])
+    assert verdict.decision is Decision.NO_GO
+
+
+def test_waiver_glob_covers_matching_checks():
+    verdict, _ = decide(manifest(), results(one_a="fail", one_b="error"), now=NOW,
+                        waivers=[waiver("one.*", NOW + timedelta(days=3))])
+    assert verdict.decision is Decision.CONDITIONAL
+
+
+def test_waiver_on_passing_check_marks_nothing():
+    verdict, marked = decide(manifest(), results(), now=NOW, waivers=[waiver("one.a", NOW + timedelta(days=3))])
+    assert verdict.decision is Decision.GO and verdict.waived == []
+
+
+def submitted(days_ago):
+    return Attestation(item="a.one", status="submitted", by="rohan", at=NOW - timedelta(days=days_ago),
+                       effective=(NOW - timedelta(days=days_ago)).date())
+
+
+@pytest.mark.parametrize("days, escalated", [(3, False), (7, False), (8, True), (20, True)],
+                         ids=["3-days", "7-days-not-yet", "8-days", "20-days"])
+def test_escalation_when_submitted_more_than_7_days(days, escalated):
+    verdict, _ = decide(manifest(), results(), now=NOW, attestations={"a.one": submitted(days)})
+    hits = [e for e in verdict.escalations if e.rule == "oauth_approval_delay"]
+    assert bool(hits) is escalated
+    if escalated:
+        assert hits[0].contact == "Platform Team" and hits[0].item == "a.one"
+        assert hits[0].since.date() == (NOW - timedelta(days=days)).date()
+
+
+def test_no_escalation_once_approved():
+    approved = Attestation(item="a.one", status="approved", by="rohan", at=NOW - timedelta(days=30))
+    verdict, _ = decide(manifest(), results(), now=NOW, attestations={"a.one": approved})
+    assert verdict.escalations == []
+
+
+def test_status_escalation_uses_the_streak_start():
+    fail_since = {"two": (Status.FAIL, NOW - timedelta(days=3))}
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW, status_since=fail_since)
+    [hit] = verdict.escalations
+    assert hit.rule == "still_failing" and hit.since == NOW - timedelta(days=3)
+    # a fresh failure (no earlier streak) does not escalate yet
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW)
+    assert verdict.escalations == []
+
+
+def test_criteria_follow_results():
+    verdict, _ = decide(manifest(), results(one_a="pass", one_b="fail", two="pass"), now=NOW)
+    crit = {c.text: c for c in verdict.criteria}
+    assert crit["Item one done"].met is False and crit["Item one done"].checks == ["one.a", "one.b"]
+    assert crit["Item two done"].met is True
+    verdict, _ = decide(manifest(), results(), now=NOW)
+    assert all(c.met for c in verdict.criteria)
+
+
+def test_areas_count_and_state():
+    verdict, _ = decide(manifest(), results(one_b="fail"), now=NOW)
+    a = {x.id: x for x in verdict.areas}
+    assert (a["a"].passed, a["a"].total, a["a"].status, a["a"].state) == (1, 2, Status.FAIL, "PARTIAL")
+    assert (a["b"].passed, a["b"].total, a["b"].state) == (1, 1, "READY")
+
+
+@pytest.mark.parametrize(
+    "statuses, state",
+    [([], "NOT STARTED"), (["fail", "fail"], "NOT STARTED"), (["pass", "fail"], "PARTIAL"),
+     (["pass", "pending"], "NEEDS VALIDATION"), (["pending"], "NEEDS VALIDATION"), (["pass", "warn"], "READY")],
+)
+def test_area_state_vocabulary(statuses, state):
+    assert area_state([Status(s) for s in statuses]) == state
+
+
+def test_attestation_since_prefers_effective_date():
+    att = Attestation(item="x", status="submitted", by="a", at=NOW, effective=date(2025, 10, 7))
+    assert att.since == datetime(2025, 10, 7, tzinfo=UTC)
