@@ -83,7 +83,7 @@ def _placeholder(value: str) -> str | None:
     if re.match(r"(your|insert|enter|replace|put)[-_ ]", low) or re.search(r"x{6,}", low):
         return "is a placeholder (template text), not a real value"
     if _PLACEHOLDER_TOKENS & set(re.split(r"[^a-z0-9]+", low)):
-        return "contains a placeholder word (e.g. example, changeme)"
+        return "contains a placeholder word, not a real value"
     return None
 
 
@@ -135,7 +135,8 @@ def _microsoft_client_secret(value: str) -> _Finding | None:
     if len(value) < 30:
         return _Finding(
             f"is shorter than Azure's generated secrets ({len(value)} characters, they have 30 or more)",
-            how="check the whole Value was copied from Azure Portal › App registrations › Certificates & secrets",
+            how="check the whole Value was copied from Azure Portal › App registrations › "
+            "Certificates & secrets",
             status=Status.WARN,
         )
     return None
@@ -165,7 +166,9 @@ def _url(value: str) -> _Finding | None:
     if parts.scheme not in ("http", "https") or not host:
         return _Finding("is not an absolute http(s) URL")
     if parts.scheme == "http" and not _loopback(host):
-        return _Finding("uses plain http:// off loopback", how="use https:// (http is allowed only on 127.0.0.1)")
+        return _Finding(
+            "uses plain http:// off loopback", how="use https:// (http is allowed only on 127.0.0.1)"
+        )
     return None
 
 
@@ -257,8 +260,8 @@ _RULES: dict[str, _Rule] = {
     ),
     "vault_key": _Rule(
         "a token vault key (expected base64 of 32 random bytes)",
-        "generate one with `python -c \"import base64, os; "
-        "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\"` and keep it in Secret Manager",
+        'generate one with `python -c "import base64, os; '
+        'print(base64.urlsafe_b64encode(os.urandom(32)).decode())"` and keep it in Secret Manager',
         _vault_key,
     ),
     "id_list": _Rule(
@@ -280,7 +283,7 @@ async def env(params: EnvParams, ctx: CheckContext) -> Result:
     sources = ctx.extras.get("env_sources")
     source = sources.get(name) if isinstance(sources, dict) else None
     evidence: dict[str, object] = {"variable": name, "type": params.type, "present": False, "source": source}
-    where = f"Set {name} in the process environment or in the .env file next to the manifest (the environment wins)"
+    where = f"Set {name} in the process environment or in the .env file next to the manifest (the first wins)"
     if source:
         where += f"; it currently comes from the {source}"
 

@@ -29,7 +29,8 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("READINESS_DB_URL") or DEFAULT_DB_URL
+    url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("READINESS_DB_URL")
+    url = url or DEFAULT_DB_URL
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         _run(conn)

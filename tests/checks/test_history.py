@@ -65,16 +65,26 @@ def test_round_trip_preserves_everything(store):
     local = timezone(timedelta(hours=2))
     results = [
         CheckResult(
-            "google.app", "google", "oauth", "oauth_google", Severity.BLOCKING,
+            "google.app",
+            "google",
+            "oauth",
+            "oauth_google",
+            Severity.BLOCKING,
             Result(
-                Status.FAIL, "Client secret rejected", {"http_status": 401, "nested": {"a": [1, 2]}},
-                "Rotate the secret", (Condition("[STATUS] == 200", False, "got 401"),), 41.25,
+                Status.FAIL,
+                "Client secret rejected",
+                {"http_status": 401, "nested": {"a": [1, 2]}},
+                "Rotate the secret",
+                (Condition("[STATUS] == 200", False, "got 401"),),
+                41.25,
                 datetime(2025, 10, 6, 11, 0, 1, 123456, tzinfo=local),
             ),
             waived=True,
         ),
         cr("env.vars", Status.PASS, T0, area="env", severity=Severity.MAJOR),
-        CheckResult("manual.review", "review", "security", "manual", Severity.MINOR, Result(Status.PENDING, "waiting")),
+        CheckResult(
+            "manual.review", "review", "security", "manual", Severity.MINOR, Result(Status.PENDING, "waiting")
+        ),
     ]
     run = make_run(
         results,
@@ -92,7 +102,12 @@ def test_round_trip_preserves_everything(store):
     assert back == run
     assert [r.status for r in back.results] == [Status.FAIL, Status.PASS, Status.PENDING]
     assert back.results[0].result.evidence == {"http_status": 401, "nested": {"a": [1, 2]}}
-    for ts in (back.started_at, back.finished_at, back.results[0].result.observed_at, back.verdict.escalations[0].since):
+    for ts in (
+        back.started_at,
+        back.finished_at,
+        back.results[0].result.observed_at,
+        back.verdict.escalations[0].since,
+    ):
         assert ts.tzinfo is not None and ts.utcoffset() == timedelta(0)
     assert back.results[0].result.observed_at == datetime(2025, 10, 6, 9, 0, 1, 123456, tzinfo=UTC)
     assert back.results[2].result.observed_at is None
@@ -134,7 +149,9 @@ def test_latest_attestations_respects_at(store):
 
 def test_waivers_in_force_expired_revoked(store):
     def waiver(check, days_from, days_until):
-        return Waiver(check, "vendor delay", "ana", T0 + timedelta(days=days_until), T0 + timedelta(days=days_from))
+        return Waiver(
+            check, "vendor delay", "ana", T0 + timedelta(days=days_until), T0 + timedelta(days=days_from)
+        )
 
     live = store.add_waiver(waiver("google.*", 0, 14))
     expired = store.add_waiver(waiver("twilio.number", -10, -1))
@@ -163,7 +180,9 @@ def test_checkpoints_and_decisions(store):
     w = store.add_waiver(Waiver("google.app", "vendor", "ana", T0 + timedelta(days=7), T0))
     a = store.add_attestation(Attestation("google", "submitted", "ana", T0))
 
-    cp_id = store.record_checkpoint(run.id, T0 + timedelta(hours=1), "Week 41", [w], store.latest_attestations())
+    cp_id = store.record_checkpoint(
+        run.id, T0 + timedelta(hours=1), "Week 41", [w], store.latest_attestations()
+    )
     (cp,) = store.checkpoints()
     assert cp.id == cp_id and cp.run_id == run.id and cp.title == "Week 41"
     assert cp.manifest_digest == "sha256:abc" and cp.decision is None
@@ -172,7 +191,9 @@ def test_checkpoints_and_decisions(store):
     assert cp.snapshot["waivers"] == [{"id": w.id, **w.to_dict()}]
     assert cp.snapshot["attestations"] == [{"id": a.id, **a.to_dict()}]
 
-    store.record_decision(cp_id, Decision.CONDITIONAL, "release manager", T0 + timedelta(hours=2), "waiver holds")
+    store.record_decision(
+        cp_id, Decision.CONDITIONAL, "release manager", T0 + timedelta(hours=2), "waiver holds"
+    )
     (cp,) = store.checkpoints()
     assert (cp.decision, cp.decided_by, cp.rationale) == ("CONDITIONAL", "release manager", "waiver holds")
     assert cp.decided_at == T0 + timedelta(hours=2) and cp.decided_at.tzinfo is not None
@@ -214,7 +235,9 @@ def test_status_since_streaks(store):
 
 def _seed_for_frames(store):
     runs = []
-    for i, (x, y) in enumerate([(Status.PASS, Status.FAIL), (Status.WARN, Status.PASS), (Status.FAIL, Status.ERROR)]):
+    for i, (x, y) in enumerate(
+        [(Status.PASS, Status.FAIL), (Status.WARN, Status.PASS), (Status.FAIL, Status.ERROR)]
+    ):
         at = T0 + timedelta(days=i)
         run = make_run(
             [
@@ -235,7 +258,18 @@ def _assert_utc(series):
 
 def test_results_frame(store):
     empty = results_frame(store)
-    cols = ["run_id", "started_at", "check_id", "item", "area", "kind", "severity", "status", "waived", "duration_ms"]
+    cols = [
+        "run_id",
+        "started_at",
+        "check_id",
+        "item",
+        "area",
+        "kind",
+        "severity",
+        "status",
+        "waived",
+        "duration_ms",
+    ]
     assert list(empty.columns) == cols and len(empty) == 0
     runs = _seed_for_frames(store)
 
@@ -248,7 +282,9 @@ def test_results_frame(store):
     assert df["waived"].dtype == bool and df["waived"].sum() == 1
     assert df["duration_ms"].dtype == float and (df["duration_ms"] == 12.5).all()
 
-    window = results_frame(store, since=T0 + timedelta(days=1), until=T0 + timedelta(days=2), checks=["google.app"])
+    window = results_frame(
+        store, since=T0 + timedelta(days=1), until=T0 + timedelta(days=2), checks=["google.app"]
+    )
     assert window["run_id"].tolist() == [runs[1].id] and window["status"].tolist() == ["warn"]
 
 
@@ -257,7 +293,14 @@ def test_runs_area_and_check_frames(store):
 
     rf = runs_frame(store)
     assert list(rf.columns) == [
-        "run_id", "started_at", "finished_at", "verdict", "passed", "total", "blocking_passed", "blocking_total"
+        "run_id",
+        "started_at",
+        "finished_at",
+        "verdict",
+        "passed",
+        "total",
+        "blocking_passed",
+        "blocking_total",
     ]
     _assert_utc(rf["started_at"])
     _assert_utc(rf["finished_at"])
@@ -279,7 +322,15 @@ def test_runs_area_and_check_frames(store):
 
     cf = check_frame(store, "google.app")
     assert list(cf.columns) == [
-        "run_id", "started_at", "observed_at", "status", "severity", "waived", "summary", "remediation", "duration_ms"
+        "run_id",
+        "started_at",
+        "observed_at",
+        "status",
+        "severity",
+        "waived",
+        "summary",
+        "remediation",
+        "duration_ms",
     ]
     assert cf["status"].tolist() == ["pass", "warn", "fail"]
     assert cf["summary"].tolist()[2] == "google.app is fail"

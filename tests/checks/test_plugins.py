@@ -40,7 +40,7 @@ async def hello(params, ctx):
 
 def make_dist(root: Path, dist: str, module: str, source: str, entry: str) -> None:
     (root / f"{module}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist}-1.0.dist-info"
+    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"  # wheel naming: no dash in the name part
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(f"[readiness.checks]\n{entry}\n")

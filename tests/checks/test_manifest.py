@@ -1,0 +1,571 @@
+"""The STORY-ONB-05 manifest reproduces the seed assessment, and a bad manifest is refused with the file
+and the field path named."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checks.errors import ManifestError
+from checks.manifest import Duration, Manifest, default_manifest_path, load_manifest, parse_manifest
+from checks.status import Severity
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "readiness.toml"
+
+# The seed's "Required Environment Variables" block (lines 98-118): name, group, placeholder.
+SEED_ENV = [
+    ("GOOGLE_OAUTH_CLIENT_ID", "OAuth Configuration", "<from_google_console>"),
+    ("GOOGLE_OAUTH_CLIENT_SECRET", "OAuth Configuration", "<from_google_console>"),
+    ("MICROSOFT_OAUTH_CLIENT_ID", "OAuth Configuration", "<from_azure_portal>"),
+    ("MICROSOFT_OAUTH_CLIENT_SECRET", "OAuth Configuration", "<from_azure_portal>"),
+    ("RETELL_API_KEY", "Provider API Keys (Development)", "<sandbox_key>"),
+    ("TWILIO_ACCOUNT_SID", "Provider API Keys (Development)", "<sandbox_sid>"),
+    ("TWILIO_AUTH_TOKEN", "Provider API Keys (Development)", "<sandbox_token>"),
+    ("TOKEN_VAULT_URL", "Token Vault Service", "<vault_service_endpoint>"),
+    ("TOKEN_VAULT_ENCRYPTION_KEY", "Token Vault Service", "<encryption_key>"),
+    ("GHL_PROXY_URL", "GHL Proxy Configuration", "<existing_proxy_endpoint>"),
+    ("GHL_PROXY_API_KEY", "GHL Proxy Configuration", "<proxy_api_key>"),
+]
+
+WEEK1 = [
+    "Google OAuth application created and submitted for verification",
+    "Microsoft OAuth application created and configured",
+    "Token vault architecture designed and approved by security team",
+    "Provider sandbox accounts requested and setup initiated",
+]
+WEEK2 = [
+    "OAuth applications approved and tested in development",
+    "Token vault service implemented and tested",
+    "Provider sandbox accounts operational with test data",
+    "Development team unblocked and actively working on issues #65, #66",
+]
+
+
+@pytest.fixture(scope="module")
+def manifest() -> Manifest:
+    return load_manifest(MANIFEST)
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, Any]:
+    return tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
+
+
+# --- a tiny TOML writer: every top-level key as one line of inline values ---------------------------
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(type(v))
+
+
+def dump(doc: dict[str, Any]) -> str:
+    return "".join(f"{json.dumps(k)} = {_value(v)}\n" for k, v in doc.items())
+
+
+def problems_of(data: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> ManifestError:
+    doc = copy.deepcopy(data)
+    change(doc)
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(dump(doc), source="bad.toml")
+    err = info.value
+    assert err.path == "bad.toml"
+    assert str(err).startswith("bad.toml: invalid manifest")
+    return err
+
+
+def fields(err: ManifestError) -> dict[str, str]:
+    return dict(err.problems)
+
+
+# --- the default manifest -----------------------------------------------------------------------------
+
+
+def test_dump_round_trips_the_default_manifest(data, manifest):
+    again = parse_manifest(dump(data), source="copy.toml")
+    assert again.model_dump() == manifest.model_dump()
+    assert again.source == "copy.toml"
+
+
+def test_default_manifest_is_the_shipped_symlink(monkeypatch, tmp_path, manifest):
+    shipped = ROOT / "checks" / "default_manifest.toml"
+    assert shipped.is_symlink()
+    assert shipped.resolve() == MANIFEST.resolve()
+    monkeypatch.chdir(tmp_path)  # no ./readiness.toml here, READINESS_MANIFEST stripped by conftest
+    path = default_manifest_path()
+    assert path.name == "default_manifest.toml"
+    assert load_manifest(path).digest == manifest.digest
+    assert load_manifest().digest == manifest.digest
+
+
+def test_release(manifest):
+    r = manifest.release
+    assert (r.story, r.title) == ("STORY-ONB-05", "Portal Connect Accounts Wizard")
+    assert r.issue_url == "https://github.com/raming/max-ai-platform/issues/19"
+    assert r.release_manager == "release_manager.rohan-patel"
+    assert r.assessment_date == date(2025, 10, 6)
+    assert r.seed_status == "CRITICAL - BLOCKING DEVELOPMENT"
+    assert r.summary.startswith(
+        "All infrastructure prerequisites for Connect Accounts Wizard are currently missing"
+    )
+    assert r.summary.endswith("blocking both frontend and backend development teams.")
+    assert (r.next_review, r.next_review_title) == (date(2025, 10, 11), "Infrastructure status checkpoint")
+    assert r.decision_point == date(2025, 10, 13)
+    assert r.decision_text == "Go/No-go for development team work beginning Week 2"
+    assert manifest.digest.startswith("sha256:")
+
+
+def test_areas(manifest):
+    areas = manifest.areas_by_id
+    assert list(areas) == ["oauth", "vault", "sandboxes", "environment"]
+    assert areas["oauth"].timeline == Duration(min=5, max=10, unit="business_days")
+    assert areas["vault"].timeline == Duration(min=2, max=3, unit="weeks")
+    assert areas["sandboxes"].timeline == Duration(min=1, max=2, unit="weeks")
+    assert areas["sandboxes"].priority == "medium"
+    assert areas["environment"].seed_status == "partial"
+    assert areas["oauth"].impact == "Blocks development work on issues #65 and #66"
+
+
+@pytest.mark.parametrize(("name", "group", "placeholder"), SEED_ENV, ids=[n for n, _, _ in SEED_ENV])
+def test_every_seed_variable_is_declared(manifest, name, group, placeholder):
+    var = manifest.env_var(name)
+    assert var is not None, f"{name} from the seed is missing from [[env]]"
+    assert (var.group, var.seed_placeholder, var.item) == (group, placeholder, "environment.variables")
+    assert f"env.{name}" in manifest.checks_by_id
+
+
+def test_design_adds_two_variables(manifest):
+    assert manifest.env_var("MICROSOFT_TENANT_ID").type == "microsoft_tenant_id"
+    assert manifest.env_var("GHL_TEST_LOCATION_IDS").type == "id_list"
+    assert len(manifest.env) == len(SEED_ENV) + 2
+
+
+def test_secrets_are_marked(manifest):
+    secret = set(manifest.iter_secret_env())
+    assert {
+        "GOOGLE_OAUTH_CLIENT_SECRET",
+        "MICROSOFT_OAUTH_CLIENT_SECRET",
+        "TWILIO_AUTH_TOKEN",
+        "RETELL_API_KEY",
+        "TOKEN_VAULT_ENCRYPTION_KEY",
+        "GHL_PROXY_API_KEY",
+    } <= secret
+    assert "GOOGLE_OAUTH_CLIENT_ID" not in secret
+    assert "TOKEN_VAULT_URL" not in secret
+
+
+def test_google_redirect_uris_by_environment(manifest):
+    uris = {r.environment: r.uri for r in manifest.oauth_apps["google"].redirect_uris}
+    assert uris == {
+        "dev": "https://dev.maxai-platform.com/api/auth/oauth/google/callback",
+        "staging": "https://staging.maxai-platform.com/api/auth/oauth/google/callback",
+        "app": "https://app.maxai-platform.com/api/auth/oauth/google/callback",
+    }
+
+
+def test_microsoft_redirect_uris_follow_googles_pattern(manifest):
+    uris = {r.environment: r.uri for r in manifest.oauth_apps["microsoft"].redirect_uris}
+    assert uris == {
+        env: f"https://{env}.maxai-platform.com/api/auth/oauth/microsoft/callback"
+        for env in ("dev", "staging", "app")
+    }
+
+
+def test_scopes_are_the_seeds_verbatim(manifest):
+    assert manifest.oauth_apps["google"].scopes == [
+        "https://www.googleapis.com/auth/calendar.readonly",
+        "https://www.googleapis.com/auth/calendar.events",
+        "https://www.googleapis.com/auth/business.manage",
+    ]
+    assert manifest.oauth_apps["microsoft"].scopes == [
+        "https://graph.microsoft.com/calendars.readwrite",
+        "https://graph.microsoft.com/mail.read",
+        "https://graph.microsoft.com/offline_access",
+    ]
+
+
+def test_oauth_apps(manifest):
+    google, microsoft = manifest.oauth_apps["google"], manifest.oauth_apps["microsoft"]
+    assert google.apis == ["Google Calendar API", "Google Business Profile API"]
+    assert (google.client_id_env, google.client_secret_env) == (
+        "GOOGLE_OAUTH_CLIENT_ID",
+        "GOOGLE_OAUTH_CLIENT_SECRET",
+    )
+    assert google.setup_location == "Google Cloud Console"
+    assert microsoft.apis == ["Microsoft Graph API"]
+    assert microsoft.tenant_id_env == "MICROSOFT_TENANT_ID"
+    assert microsoft.setup_location == "Azure App Registrations"
+    ghl = manifest.ghl_proxy
+    assert ghl is not None and ghl.item == "oauth.ghl"
+    assert (ghl.url_env, ghl.api_key_env, ghl.location_ids_env) == (
+        "GHL_PROXY_URL",
+        "GHL_PROXY_API_KEY",
+        "GHL_TEST_LOCATION_IDS",
+    )
+
+
+def test_durations(manifest):
+    items = manifest.items_by_id
+    assert items["oauth.google"].expected.text == "3-7 business days"
+    assert manifest.oauth_apps["google"].approval_duration == Duration(min=3, max=7, unit="business_days")
+    assert items["oauth.microsoft"].expected.text == "1-3 business days"
+    assert items["vault.service"].expected.text == "2-3 weeks"
+    for sb in manifest.sandboxes:
+        assert items[sb.item].expected.text == "1-2 weeks"
+
+
+def test_items_blocking_65_and_66(manifest):
+    blocking = {i.id for i in manifest.items if {"#65", "#66"} <= set(i.blocks)}
+    assert {"oauth.google", "oauth.microsoft", "oauth.ghl"} <= blocking
+    assert "production deployment" in manifest.items_by_id["vault.service"].blocks
+    assert manifest.items_by_id["vault.security_review"].owner == "security"
+
+
+def test_contingencies_come_from_the_risk_analysis(manifest):
+    google = manifest.items_by_id["oauth.google"]
+    assert google.mitigation == "Submit application immediately with all required documentation"
+    assert google.contingency == "Implement mock OAuth flows for initial development"
+    assert (
+        manifest.items_by_id["vault.service"].contingency
+        == "Start with simplified encryption, enhance iteratively"
+    )
+
+
+def test_vault_requirements(manifest):
+    reqs = manifest.vault.requirements
+    by_cat = {c: [r.title for r in reqs if r.category == c] for c in ("core", "integration", "security")}
+    assert by_cat["core"] == [
+        "Encryption at Rest",
+        "Tenant Isolation",
+        "Automatic Refresh",
+        "Access Auditing",
+        "Rotation Policy",
+    ]
+    assert by_cat["integration"] == [
+        "Secret Manager",
+        "Database",
+        "Background Jobs",
+        "API Gateway",
+        "Monitoring",
+    ]
+    assert by_cat["security"] == [
+        "Zero Client Exposure",
+        "Memory Safety",
+        "Network Security",
+        "Access Control",
+    ]
+    assert (
+        next(r for r in reqs if r.id == "encryption_at_rest").text
+        == "AES-256 encryption for all stored tokens"
+    )
+
+
+def test_sandboxes(manifest):
+    assert [s.id for s in manifest.sandboxes] == [
+        "google_workspace",
+        "microsoft365",
+        "retell",
+        "twilio",
+        "ghl",
+    ]
+    assert all(s.test_data and s.purpose for s in manifest.sandboxes)
+    ghl = next(s for s in manifest.sandboxes if s.id == "ghl")
+    assert "Sample contacts, appointments, workflows" in ghl.test_data[0]
+
+
+def test_criteria_four_and_four_verbatim(manifest):
+    assert [c.text for c in manifest.criteria if c.milestone == "week1"] == WEEK1
+    assert [c.text for c in manifest.criteria if c.milestone == "week2"] == WEEK2
+    for crit in manifest.criteria:
+        assert manifest.match_checks(crit.checks), crit.text
+    first = manifest.criteria[0]
+    assert [c.id for c in manifest.match_checks(first.checks)] == ["oauth.google.submitted"]
+    sandboxes = next(c for c in manifest.criteria if c.text == WEEK1[3])
+    assert len(manifest.match_checks(sandboxes.checks)) == 5
+
+
+def test_milestones(manifest):
+    assert [(m.id, m.title, m.due) for m in manifest.milestones] == [
+        ("week1", "Week 1 Completion", date(2025, 10, 11)),
+        ("week2", "Week 2 Completion", date(2025, 10, 18)),
+    ]
+
+
+def test_escalations_with_contacts(manifest):
+    esc = {e.id: e for e in manifest.escalations}
+    assert len(esc) == 3
+    oauth = esc["oauth_approval_delays"]
+    assert (oauth.items, oauth.contact) == (["oauth.google", "oauth.microsoft"], "platform")
+    assert (oauth.when.attested, oauth.when.older_than_days) == (["submitted"], 7)
+    vault = esc["token_vault_design_conflicts"]
+    assert (vault.items, vault.contact, vault.when.attested) == (
+        ["vault.security_review"],
+        "security",
+        ["conflict"],
+    )
+    blocks = esc["provider_account_blocks"]
+    assert blocks.contact == "platform" and blocks.when.attested == ["denied"]
+    assert sorted(blocks.items) == sorted(s.item for s in manifest.sandboxes)
+    for e in manifest.escalations:
+        assert e.contact in manifest.contacts
+    assert manifest.contacts["security"].scope == "Token vault architecture and compliance review"
+
+
+def test_risks_and_actions(manifest):
+    assert [r.category for r in manifest.risks] == ["critical_path"] * 3 + ["dependency"] * 2
+    assert manifest.risks[3].impact == "Could delay entire M1 milestone delivery"
+    assert manifest.risks[4].resolution == "Engage security team early in design phase"
+    assert [a.milestone for a in manifest.actions] == ["week1"] * 3 + ["week2"] * 2
+    assert manifest.actions[0].urgent
+    assert (
+        manifest.actions[0].steps[0]
+        == "Google Cloud Console: Create project, enable APIs, setup OAuth consent"
+    )
+    assert manifest.actions[-1].steps[-1] == "Create provider API testing framework"
+    assert sum(len(a.steps) for a in manifest.actions) == 15
+
+
+def test_severities_follow_the_decision_point(manifest):
+    sev = {c.id: c.severity for c in manifest.all_checks}
+    for blocking in (
+        "env.GOOGLE_OAUTH_CLIENT_ID",
+        "env.MICROSOFT_OAUTH_CLIENT_SECRET",
+        "oauth.google.submitted",
+        "oauth.microsoft.created",
+        "vault.security_review.approved",
+        "environment.dev_configured",
+    ):
+        assert sev[blocking] is Severity.BLOCKING, blocking
+    for major in (
+        "env.RETELL_API_KEY",
+        "env.TOKEN_VAULT_URL",
+        "oauth.google.approved",
+        "sandbox.twilio.operational",
+        "vault.service.implemented",
+    ):
+        assert sev[major] is Severity.MAJOR, major
+
+
+def test_manual_checks_have_valid_params(manifest):
+    from checks.builtin.manual import ManualParams
+
+    manual = [c for c in manifest.checks if c.kind == "manual"]
+    assert {c.kind for c in manifest.checks} == {"manual"}
+    for check in manual:
+        ManualParams.model_validate(check.params)
+    params = {c.id: c.params for c in manual}
+    assert params["oauth.google.submitted"]["pass_on"] == ["submitted", "approved"]
+    assert params["oauth.google.approved"]["pending_on"] == ["submitted"]
+    for sb in manifest.sandboxes:
+        assert f"sandbox.{sb.id}.requested" in params
+        assert "requested" in params[f"sandbox.{sb.id}.operational"]["pending_on"]
+
+
+def test_env_checks_are_generated_not_listed(manifest):
+    assert not [c for c in manifest.checks if c.kind == "env" or c.id.startswith("env.")]
+    assert [c.id for c in manifest.all_checks[: len(manifest.env)]] == [f"env.{v.name}" for v in manifest.env]
+
+
+# --- refusals: each names the file and the field path ---------------------------------------------
+
+
+def test_unknown_key(data):
+    err = problems_of(data, lambda d: d["release"].__setitem__("colour", "red"))
+    assert "unknown key" in fields(err)["release.colour"]
+    assert "release.colour: unknown key" in str(err)
+
+
+def test_unknown_key_in_a_list(data):
+    err = problems_of(data, lambda d: d["items"][2].__setitem__("ownr", "platform"))
+    assert "unknown key" in fields(err)["items[2].ownr"]
+
+
+def test_bad_redirect_uri(data):
+    def change(d):
+        d["oauth_apps"]["google"]["redirect_uris"][1]["uri"] = "http://staging.maxai-platform.com/cb"
+
+    err = problems_of(data, change)
+    assert "must be an https URL" in fields(err)["oauth_apps.google.redirect_uris[1].uri"]
+    assert "oauth_apps.google.redirect_uris[1].uri: must be an https URL" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        ("release.refresh_interval_s", lambda d: d["release"].__setitem__("refresh_interval_s", "often")),
+        ("release.assessment_date", lambda d: d["release"].__setitem__("assessment_date", "last monday")),
+        ("items[0].blocks", lambda d: d["items"][0].__setitem__("blocks", 65)),
+        ("items[0].priority", lambda d: d["items"][0].__setitem__("priority", "urgent")),
+        ("areas[0].timeline.unit", lambda d: d["areas"][0]["timeline"].__setitem__("unit", "fortnights")),
+        ("checks[0].severity", lambda d: d["checks"][0].__setitem__("severity", "fatal")),
+    ],
+    ids=["int-as-string", "date", "list", "priority", "duration-unit", "severity"],
+)
+def test_wrong_type(data, path, change):
+    assert path in fields(problems_of(data, change))
+
+
+def test_duration_out_of_order(data):
+    err = problems_of(
+        data, lambda d: d["items"][0].__setitem__("expected", {"min": 7, "max": 3, "unit": "days"})
+    )
+    assert "less than min" in fields(err)["items[0].expected"]
+
+
+def test_missing_required_field(data):
+    err = problems_of(data, lambda d: d["release"].pop("story"))
+    assert fields(err)["release.story"] == "required field is missing"
+
+
+def test_invalid_toml():
+    text = MANIFEST.read_text(encoding="utf-8").replace("schema = 1", "schema = = 1", 1)
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text, source="bad.toml")
+    message = str(info.value)
+    assert message.startswith("bad.toml:")
+    assert "not valid TOML" in message
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith("schema = = 1"))
+    assert f"line {line}" in message
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.toml"
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert info.value.path == str(path)
+    assert str(path) in str(info.value) and "file not found" in str(info.value)
+
+
+def test_load_manifest_names_the_file(tmp_path):
+    path = tmp_path / "readiness.toml"
+    path.write_text(MANIFEST.read_text(encoding="utf-8").replace('release_manager = "', 'release_managr = "'))
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert str(info.value).startswith(f"{path}: invalid manifest")
+    assert "release.release_managr" in fields(info.value)
+
+
+UNKNOWN_REFERENCES = [
+    ("items[0].owner", "unknown contact 'nobody'", lambda d: d["items"][0].__setitem__("owner", "nobody")),
+    ("items[0].area", "unknown area 'ui'", lambda d: d["items"][0].__setitem__("area", "ui")),
+    (
+        "escalations[1].contact",
+        "unknown contact 'legal'",
+        lambda d: d["escalations"][1].__setitem__("contact", "legal"),
+    ),
+    (
+        "escalations[0].items[1]",
+        "unknown item 'oauth.apple'",
+        lambda d: d["escalations"][0]["items"].__setitem__(1, "oauth.apple"),
+    ),
+    (
+        "criteria[2].milestone",
+        "unknown milestone 'week3'",
+        lambda d: d["criteria"][2].__setitem__("milestone", "week3"),
+    ),
+    (
+        "actions[0].milestone",
+        "unknown milestone 'someday'",
+        lambda d: d["actions"][0].__setitem__("milestone", "someday"),
+    ),
+    (
+        "oauth_apps.google.item",
+        "unknown item 'oauth.gogle'",
+        lambda d: d["oauth_apps"]["google"].__setitem__("item", "oauth.gogle"),
+    ),
+    (
+        "sandboxes[3].item",
+        "unknown item 'sandbox.twillio'",
+        lambda d: d["sandboxes"][3].__setitem__("item", "sandbox.twillio"),
+    ),
+    ("env[0].item", "unknown item 'env'", lambda d: d["env"][0].__setitem__("item", "env")),
+    ("checks[0].item", "unknown item 'oauth'", lambda d: d["checks"][0].__setitem__("item", "oauth")),
+    (
+        "checks[1].depends_on[0]",
+        "unknown check 'oauth.google.sent'",
+        lambda d: d["checks"][1].__setitem__("depends_on", ["oauth.google.sent"]),
+    ),
+    ("risks[0].items[0]", "unknown item 'google'", lambda d: d["risks"][0].__setitem__("items", ["google"])),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "what", "change"), UNKNOWN_REFERENCES, ids=[p for p, _, _ in UNKNOWN_REFERENCES]
+)
+def test_unknown_reference(data, path, what, change):
+    err = problems_of(data, change)
+    assert what in fields(err)[path]
+
+
+def test_dependency_cycle(data):
+    def change(d):
+        submitted = next(c for c in d["checks"] if c["id"] == "oauth.google.submitted")
+        submitted["depends_on"] = ["oauth.google.approved"]
+
+    err = problems_of(data, change)
+    message = fields(err)["checks"]
+    assert "dependency cycle" in message
+    assert "oauth.google.submitted" in message and "oauth.google.approved" in message
+
+
+def test_duplicate_check_id(data):
+    def change(d):
+        d["checks"].append(dict(d["checks"][0]))
+
+    err = problems_of(data, change)
+    dup = {path: msg for path, msg in err.problems if "duplicate id" in msg}
+    assert dup and "oauth.google.submitted" in next(iter(dup.values()))
+    assert next(iter(dup)).startswith("checks[")
+
+
+def test_duplicate_of_a_generated_env_check(data):
+    def change(d):
+        d["checks"].append(
+            {"id": "env.GHL_PROXY_URL", "item": "oauth.ghl", "kind": "manual", "params": {"pass_on": ["ok"]}}
+        )
+
+    err = problems_of(data, change)
+    assert any("duplicate id 'env.GHL_PROXY_URL'" in msg for _, msg in err.problems)
+
+
+def test_criteria_glob_that_matches_nothing(data):
+    err = problems_of(data, lambda d: d["criteria"][3].__setitem__("checks", ["sandbox.*.requsted"]))
+    assert "matches no check" in fields(err)["criteria[3].checks[0]"]
+
+
+def test_criteria_need_at_least_one_check(data):
+    err = problems_of(data, lambda d: d["criteria"][0].__setitem__("checks", []))
+    assert "criteria[0].checks" in fields(err)
+
+
+def test_escalation_needs_a_trigger(data):
+    err = problems_of(data, lambda d: d["escalations"][0].__setitem__("when", {"older_than_days": 7}))
+    assert "attested" in fields(err)["escalations[0].when"]
+
+
+def test_every_problem_is_reported_at_once(data):
+    def change(d):
+        d["items"][0]["owner"] = "nobody"
+        d["criteria"][0]["milestone"] = "week9"
+
+    err = problems_of(data, change)
+    assert {"items[0].owner", "criteria[0].milestone"} <= set(fields(err))
