@@ -6,7 +6,6 @@ typer gives typed options and ``--help`` from the signatures; rich draws tables 
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 from datetime import UTC, date, datetime, time
 from enum import Enum
@@ -31,7 +30,8 @@ out = Console()
 err = Console(stderr=True)
 
 ManifestOpt = Annotated[
-    Path | None, typer.Option("--manifest", "-m", help="Manifest file [env: READINESS_MANIFEST; default ./readiness.toml]")
+    Path | None,
+    typer.Option("--manifest", "-m", help="Manifest file [env: READINESS_MANIFEST; default ./readiness.toml]"),
 ]
 DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL [env: READINESS_DB_URL]")]
 
@@ -70,7 +70,9 @@ def check(
     manifest: ManifestOpt = None,
     db: DbOpt = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format")] = Format.table,
-    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this check id or glob (repeatable)")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this check id or glob (repeatable)")
+    ] = None,
     area: Annotated[list[str] | None, typer.Option("--area", help="Run only this area (repeatable)")] = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="Do not write the run to history")] = False,
     env_file: Annotated[str | None, typer.Option("--env-file", help="Read variables from this .env file")] = None,
@@ -98,8 +100,15 @@ def check(
                 def advance(result: Any, done: int, total: int) -> None:
                     progress.update(task, completed=done, description=f"{result.id} {result.status.value}")
 
-                run = sweep(m, store=store, only=only or [], areas=area or [], record=not no_record,
-                            env_file=env_file, on_result=advance)
+                run = sweep(
+                    m,
+                    store=store,
+                    only=only or [],
+                    areas=area or [],
+                    record=not no_record,
+                    env_file=env_file,
+                    on_result=advance,
+                )
         else:
             run = sweep(m, store=store, only=only or [], areas=area or [], record=not no_record, env_file=env_file)
     finally:
@@ -117,8 +126,12 @@ def check(
 
 def _progress(total: int) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
 
 
@@ -144,8 +157,9 @@ def _print_table(run: Any) -> None:
     if len(v.reasons) > 25:
         out.print(f"  … and {len(v.reasons) - 25} more (use --format markdown or json)")
     for e in v.escalations:
-        out.print(f"[bold red]ESCALATE[/] {e.title or e.rule}: {e.item} since {e.since.date()} → {e.contact}",
-                  highlight=False)
+        out.print(
+            f"[bold red]ESCALATE[/] {e.title or e.rule}: {e.item} since {e.since.date()} → {e.contact}", highlight=False
+        )
 
 
 @app.command()
@@ -158,8 +172,10 @@ def validate(
 
     m = _manifest(manifest)
     get_registry().validate(m)
-    out.print(f"{m.source}: ok — {len(m.items)} items, {len(m.all_checks)} checks, {len(m.criteria)} criteria",
-              highlight=False)
+    out.print(
+        f"{m.source}: ok — {len(m.items)} items, {len(m.all_checks)} checks, {len(m.criteria)} criteria",
+        highlight=False,
+    )
     if list_checks:
         for c in m.all_checks:
             out.print(f"  {c.id}  ({c.kind}, {c.severity.value})", highlight=False, markup=False)
@@ -216,7 +232,7 @@ def _fmt(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return str(value.strftime("%Y-%m-%d %H:%M"))
     return str(value)
 
 
@@ -252,8 +268,9 @@ def attest(
     store = _store(db)
     try:
         saved = store.add_attestation(
-            Attestation(item=item, status=status.strip(), by=_actor(by), at=SystemClock().now(), note=note,
-                        effective=effective)
+            Attestation(
+                item=item, status=status.strip(), by=_actor(by), at=SystemClock().now(), note=note, effective=effective
+            )
         )
     finally:
         store.close()
@@ -285,7 +302,9 @@ def waive(
         _die(f"--until {until}: already past; a waiver must end in the future")
     store = _store(db)
     try:
-        saved = store.add_waiver(Waiver(check=check_id, reason=reason.strip(), by=_actor(by), until=end, created_at=now))
+        saved = store.add_waiver(
+            Waiver(check=check_id, reason=reason.strip(), by=_actor(by), until=end, created_at=now)
+        )
     finally:
         store.close()
     out.print(f"waived {saved.check} until {day.isoformat()} by {saved.by}", highlight=False)

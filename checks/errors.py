@@ -1,9 +1,9 @@
 """Errors raised by the engine. The whole tree is drawn in :mod:`vault.errors`.
 
-    ReadinessError
-     ├── ManifestError   the manifest cannot be used: the message names the file and the field path
-     ├── CheckError      a check kind or plugin is misused (bad registration, unknown kind)
-     └── VaultError ...  (see vault.errors)
+ReadinessError
+ ├── ManifestError   the manifest cannot be used: the message names the file and the field path
+ ├── CheckError      a check kind or plugin is misused (bad registration, unknown kind)
+ └── VaultError ...  (see vault.errors)
 """
 
 from __future__ import annotations

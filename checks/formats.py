@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from checks.result import CheckResult
 from checks.run import Run
 from checks.status import Status
 
@@ -34,7 +35,7 @@ def to_junit(run: Run) -> str:
     A waived gap is reported as skipped with the waiver in the message, so a CI gate reads it as not failing.
     """
     suites = ET.Element("testsuites", name=f"readiness {run.verdict.decision.value}")
-    by_area: dict[str, list] = {}
+    by_area: dict[str, list[CheckResult]] = {}
     for r in run.results:
         by_area.setdefault(r.area, []).append(r)
     total_failures = total_errors = total_tests = 0
@@ -43,7 +44,10 @@ def to_junit(run: Run) -> str:
         failures = errors = skipped = 0
         for r in results:
             case = ET.SubElement(
-                suite, "testcase", classname=f"readiness.{area}.{r.item}", name=r.id,
+                suite,
+                "testcase",
+                classname=f"readiness.{area}.{r.item}",
+                name=r.id,
                 time=f"{r.result.duration_ms / 1000:.3f}",
             )
             message = r.result.summary
@@ -97,13 +101,14 @@ def to_markdown(run: Run) -> str:
     lines += ["", "### Checks", "", "| | Check | Severity | Summary |", "|---|---|---|---|"]
     for r in run.results:
         waived = " (waived)" if r.waived else ""
-        lines.append(
-            f"| {STATUS_ICON[r.status]} {r.status.value}{waived} | `{r.id}` | {r.severity.value} | {_cell(r.result.summary)} |"
-        )
+        status = f"{STATUS_ICON[r.status]} {r.status.value}{waived}"
+        lines.append(f"| {status} | `{r.id}` | {r.severity.value} | {_cell(r.result.summary)} |")
     if v.escalations:
         lines += ["", "### Escalations", ""]
-        lines += [f"- **{e.title or e.rule}** ({e.item}) since {e.since.date().isoformat()}: contact {e.contact}"
-                  for e in v.escalations]
+        lines += [
+            f"- **{e.title or e.rule}** ({e.item}) since {e.since.date().isoformat()}: contact {e.contact}"
+            for e in v.escalations
+        ]
     if v.criteria:
         lines += ["", "### Success criteria", ""]
         for c in v.criteria:

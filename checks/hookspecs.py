@@ -100,7 +100,7 @@ def check_kind(name: str, *, params: type[BaseModel] = NoParams) -> Callable[[Ca
         if not inspect.iscoroutinefunction(fn):
             raise CheckError(f"check kind {name!r} ({fn.__qualname__}) must be an async function")
         doc = inspect.getdoc(fn) or ""
-        spec = KindSpec(name=name, run=fn, params=params, doc=doc.split("\n\n")[0].strip())
+        spec = KindSpec(name=name, run=fn, params=params, doc=" ".join(doc.split("\n\n")[0].split()))
         setattr(fn, KIND_ATTR, spec)
         return fn
 
@@ -120,10 +120,17 @@ class CheckContext:
     attestations: Mapping[str, Attestation] = field(default_factory=dict)
     """The latest attestation per item."""
     scrubber: Scrubber = field(default_factory=Scrubber)
+    """Shared by the whole sweep: a secret one check registers is masked in every check's output."""
     standins_url: str | None = None
     """``READINESS_STANDINS_URL``: when set, provider URLs are rerouted to it."""
     extras: dict[str, Any] = field(default_factory=dict)
-    """Shared objects other layers hand to kinds (e.g. an open vault). Keyed by name."""
+    """Shared objects other layers hand to kinds, keyed by name: ``env_sources`` (variable name ->
+    ``"environment"`` or ``".env file"``), ``store`` (the history store, when the sweep records)."""
+
+    def value(self, name: str) -> str | None:
+        """The value of a non-secret variable (a URL, an id); None if unset. Not registered with the
+        scrubber, which is shared by the whole sweep: registering a plain URL would mask it everywhere."""
+        return self.env.get(name) or None
 
     def secret(self, name: str) -> str | None:
         """The value of environment variable ``name``, registered with the scrubber; None if unset."""

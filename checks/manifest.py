@@ -464,7 +464,9 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif "[" in part and "]" in part and part.split("[")[0] in ("function-after", "function-before", "function-wrap"):
+        elif (
+            "[" in part and "]" in part and part.split("[")[0] in ("function-after", "function-before", "function-wrap")
+        ):
             continue  # pydantic's validator wrappers are not fields
         else:
             out += f".{part}" if out else part

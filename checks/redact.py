@@ -20,7 +20,9 @@ def fingerprint(value: str | bytes) -> str:
 _PATTERNS = [
     re.compile(r"(?i)(authorization:\s*)(bearer|basic)\s+[^\s,;]+"),
     re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)((?:client_secret|access_token|refresh_token|id_token|api_key|apikey|token|password|code)=)[^&\s]+"),
+    re.compile(
+        r"(?i)((?:client_secret|access_token|refresh_token|id_token|api_key|apikey|token|password|code)=)[^&\s]+"
+    ),
     re.compile(r"(?i)(\"(?:client_secret|access_token|refresh_token|id_token|api_key|password)\"\s*:\s*\")[^\"]*"),
     re.compile(r"(://[^/\s:@]+:)[^@/\s]+(@)"),
     re.compile(r"\bya29\.[A-Za-z0-9_-]{10,}"),
@@ -56,5 +58,5 @@ def _mask(match: re.Match[str]) -> str:
     if len(groups) >= 2 and match.re.pattern.startswith("(://"):
         return f"{groups[0]}***{groups[1]}"
     if groups:
-        return f"{groups[0]}***" if not groups[0].lower() in ("bearer",) else "Bearer ***"
+        return f"{groups[0]}***" if groups[0].lower() not in ("bearer",) else "Bearer ***"
     return "***"

@@ -49,9 +49,7 @@ class Registry:
     def add_module(self, module: ModuleType | Any, source: str) -> int:
         """Register every function in ``module`` marked with ``@check_kind``; returns how many."""
         found = 0
-        candidates: Iterable[Any] = (
-            vars(module).values() if inspect.ismodule(module) else [module]
-        )
+        candidates: Iterable[Any] = vars(module).values() if inspect.ismodule(module) else [module]
         for obj in candidates:
             spec = getattr(obj, KIND_ATTR, None)
             if isinstance(spec, KindSpec):
@@ -87,8 +85,9 @@ class Registry:
             except ValidationError as exc:
                 for err in exc.errors():
                     sub = _loc(err["loc"])
-                    problems.append((f"{where}.params" + (f".{sub}" if sub and not sub.startswith("[") else sub),
-                                     _message(err)))
+                    problems.append(
+                        (f"{where}.params" + (f".{sub}" if sub and not sub.startswith("[") else sub), _message(err))
+                    )
         if problems:
             raise ManifestError(manifest.source, problems)
         return params

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -106,10 +107,8 @@ async def run_checks(
         done[check.id].set_result(outcome)
         counter[0] += 1
         if on_result is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken progress display must not break the sweep
                 on_result(outcome, counter[0], len(checks))
-            except Exception:  # a broken progress display must not break the sweep
-                pass
 
     async def _run_one(check: CheckSpec, started: float) -> Result:
         blocked = []

@@ -137,8 +137,14 @@ def _escalations(
         contact = manifest.contacts[rule.contact].name
         limit = timedelta(days=rule.when.older_than_days)
 
-        def hit(item: str, since: datetime, rule_id: str = rule.id, title: str = rule.title,
-                text: str = rule.text, who: str = contact) -> None:
+        def hit(
+            item: str,
+            since: datetime,
+            rule_id: str = rule.id,
+            title: str = rule.title,
+            text: str = rule.text,
+            who: str = contact,
+        ) -> None:
             hits.setdefault((rule_id, item), EscalationHit(rule_id, item, since, who, title, text))
 
         if rule.when.attested:

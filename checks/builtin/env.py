@@ -33,7 +33,7 @@ class EnvParams(BaseModel):
     type: EnvType = "string"
     """The shape the value must have."""
     secret: bool = True
-    """Informational: the value is handled as a secret either way."""
+    """Register the value with the scrubber. Shown or not, the value never appears in the result."""
     required: bool = True
     """When false, an unset variable passes (a set but invalid one still fails)."""
 
@@ -116,7 +116,7 @@ def _guid(value: str) -> _Finding | None:
 def _microsoft_tenant_id(value: str) -> _Finding | None:
     if value.lower() in ("common", "organizations", "consumers"):
         return _Finding(
-            "is a multi-tenant alias, not a tenant: client credentials need the tenant itself",
+            "is a multi-tenant alias, not a tenant (client credentials need the tenant itself)",
             how="set the Directory (tenant) ID GUID from Azure Portal › App registrations › Overview",
         )
     return None if _GUID.fullmatch(value) or _DOMAIN.fullmatch(value) else _Finding("")
@@ -135,8 +135,7 @@ def _microsoft_client_secret(value: str) -> _Finding | None:
     if len(value) < 30:
         return _Finding(
             f"is shorter than Azure's generated secrets ({len(value)} characters, they have 30 or more)",
-            how="check the whole Value was copied from Azure Portal › App registrations › "
-            "Certificates & secrets",
+            how="check the whole Value was copied from Azure Portal › App registrations › Certificates & secrets",
             status=Status.WARN,
         )
     return None
@@ -166,9 +165,7 @@ def _url(value: str) -> _Finding | None:
     if parts.scheme not in ("http", "https") or not host:
         return _Finding("is not an absolute http(s) URL")
     if parts.scheme == "http" and not _loopback(host):
-        return _Finding(
-            "uses plain http:// off loopback", how="use https:// (http is allowed only on 127.0.0.1)"
-        )
+        return _Finding("uses plain http:// off loopback", how="use https:// (http is allowed only on 127.0.0.1)")
     return None
 
 
@@ -283,7 +280,7 @@ async def env(params: EnvParams, ctx: CheckContext) -> Result:
     sources = ctx.extras.get("env_sources")
     source = sources.get(name) if isinstance(sources, dict) else None
     evidence: dict[str, object] = {"variable": name, "type": params.type, "present": False, "source": source}
-    where = f"Set {name} in the process environment or in the .env file next to the manifest (the first wins)"
+    where = f"Set {name} in the process environment or the .env file next to the manifest (the environment wins)"
     if source:
         where += f"; it currently comes from the {source}"
 
@@ -293,15 +290,16 @@ async def env(params: EnvParams, ctx: CheckContext) -> Result:
             return Result.passed(f"{name} is not set (optional)", **evidence)
         return Result.failed(f"{name} is not set: {rule.how}", remediation=f"{where}.", **evidence)
 
-    value = ctx.secret(name) if raw.strip() else raw  # whitespace is no secret, and would upset the scrubber
+    # Every value is handled as a secret here: never shown. Only secret ones join the sweep's shared
+    # scrubber, which would otherwise mask a plain URL or id list in every other check's output.
+    if params.secret and raw.strip():
+        ctx.secret(name)
     evidence.update(present=True, length=len(raw))
-    if value:
-        evidence["fingerprint"] = fingerprint(value)
+    if raw:
+        evidence["fingerprint"] = fingerprint(raw)
     placeholder = _placeholder(raw)
     if placeholder:
-        return Result.failed(
-            f"{name} {placeholder}: {rule.how}", remediation=f"{where}.", placeholder=True, **evidence
-        )
+        return Result.failed(f"{name} {placeholder}: {rule.how}", remediation=f"{where}.", placeholder=True, **evidence)
     if raw != raw.strip():
         return Result.failed(
             f"{name} has leading or trailing whitespace: remove it", remediation=f"{where}.", **evidence

@@ -40,9 +40,7 @@ def parse_path(path: str) -> list[str | int]:
     while pos < len(path):
         m = _SEGMENT.match(path, pos)
         if not m:
-            raise ValueError(
-                f"JSON path {path!r} cannot be read at {path[pos:]!r}: use .key and [index] steps"
-            )
+            raise ValueError(f"JSON path {path!r} cannot be read at {path[pos:]!r}: use .key and [index] steps")
         steps.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
         pos = m.end()
     return steps
@@ -155,9 +153,7 @@ async def http(params: HttpParams, ctx: CheckContext) -> Result:
         secret_url = bool(declared and declared.is_secret)
         url = (ctx.secret(params.url_env) if secret_url else ctx.env.get(params.url_env)) or ""
         if not url.strip():
-            return Result.failed(
-                f"{params.url_env} is not set: set it to the service's URL", url_env=params.url_env
-            )
+            return Result.failed(f"{params.url_env} is not set: set it to the service's URL", url_env=params.url_env)
         if not re.match(r"^https?://[^/\s]+", url):
             return Result.failed(
                 f"{params.url_env} is not an absolute http(s) URL: fix its value", url_env=params.url_env
@@ -243,9 +239,7 @@ def _judge(
     conditions = [Condition(status_name, code in expected, f"got {code}")]
     if params.max_response_ms is not None:
         fast = elapsed_ms < params.max_response_ms
-        conditions.append(
-            Condition(f"[RESPONSE_TIME] < {params.max_response_ms:g}", fast, f"took {elapsed_ms:.0f} ms")
-        )
+        conditions.append(Condition(f"[RESPONSE_TIME] < {params.max_response_ms:g}", fast, f"took {elapsed_ms:.0f} ms"))
     document: Any = _MISSING
     if params.conditions:
         try:
@@ -287,17 +281,13 @@ def _judge(
 def _hint(code: int) -> str:
     """What to look at for an unexpected, non-5xx status."""
     if code in (401, 403):
-        return (
-            "The credentials were refused: check the headers' environment variables and the key's permissions"
-        )
+        return "The credentials were refused: check the headers' environment variables and the key's permissions"
     if code == 404:
         return "Nothing at that path: check the URL"
     if code == 429:
         return "Rate limited: retry later, or lower how often this check runs"
     if 300 <= code < 400:
-        return (
-            "It redirects (see evidence.location): point the check at the final URL or set follow_redirects"
-        )
+        return "It redirects (see evidence.location): point the check at the final URL or set follow_redirects"
     return ""
 
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from checks.hookspecs import CheckContext, check_kind
 from checks.result import Result
+from checks.status import Status
 
 
 class ManualParams(BaseModel):
@@ -61,7 +62,7 @@ async def manual(params: ManualParams, ctx: CheckContext) -> Result:
     if att.status in params.pass_on:
         return Result.passed(f"{item}: {said}", **evidence)
     if att.status in params.warn_on:
-        return Result.warned(f"{item}: {said}", **evidence)
+        return Result(Status.WARN, f"{item}: {said}", evidence)
     if att.status in params.pending_on:
         return Result.pending(
             f"{item}: {said}, waiting for {wanted} ({age_days:.0f} days so far)",

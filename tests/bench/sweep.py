@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import statistics
 import sys
-import multiprocessing
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -73,7 +73,7 @@ def timed(coro_factory, repeat: int) -> list[float]:
     return times
 
 
-def serve(port_out: "multiprocessing.Queue[int]") -> None:
+def serve(port_out: multiprocessing.Queue[int]) -> None:
     server = Server(("127.0.0.1", 0), Slow)
     port_out.put(server.server_address[1])
     server.serve_forever()
@@ -107,21 +107,25 @@ def main() -> None:
         await asyncio.gather(*(noop(None, None) for _ in range(500)))  # type: ignore[arg-type]
 
     floor = statistics.median(timed(bare, 7))
-    print(json.dumps({
-        "benchmark": "sweep",
-        "http_checks": 50,
-        "server_delay_ms": DELAY_S * 1000,
-        "single_check_s": round(single, 4),
-        "sweep_50_s": round(sweep, 4),
-        "sweep_over_single": round(sweep / single, 3),
-        "sweep_over_single_target": 1.5,
-        "sequential_would_be": 50,
-        "noop_checks": 500,
-        "engine_500_s": round(engine, 4),
-        "engine_per_check_us": round(engine / 500 * 1e6, 1),
-        "bare_gather_500_s": round(floor, 5),
-        "engine_over_bare_gather": round(engine / floor, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "sweep",
+                "http_checks": 50,
+                "server_delay_ms": DELAY_S * 1000,
+                "single_check_s": round(single, 4),
+                "sweep_50_s": round(sweep, 4),
+                "sweep_over_single": round(sweep / single, 3),
+                "sweep_over_single_target": 1.5,
+                "sequential_would_be": 50,
+                "noop_checks": 500,
+                "engine_500_s": round(engine, 4),
+                "engine_per_check_us": round(engine / 500 * 1e6, 1),
+                "bare_gather_500_s": round(floor, 5),
+                "engine_over_bare_gather": round(engine / floor, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,15 @@ title = "Week 1"
 """
 
 
-def check_block(id: str, kind: str = "fixed", item: str = "a.one", severity: str = "blocking",
-                depends_on: list[str] | None = None, timeout_s: float | None = None, **params: object) -> str:
+def check_block(
+    id: str,
+    kind: str = "fixed",
+    item: str = "a.one",
+    severity: str = "blocking",
+    depends_on: list[str] | None = None,
+    timeout_s: float | None = None,
+    **params: object,
+) -> str:
     lines = ["[[checks]]", f'id = "{id}"', f'kind = "{kind}"', f'item = "{item}"', f'severity = "{severity}"']
     if depends_on:
         lines.append("depends_on = [" + ", ".join(f'"{d}"' for d in depends_on) + "]")

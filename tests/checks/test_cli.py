@@ -15,18 +15,36 @@ from tests.valid_env import VALID_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_VARS = [
-    "GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET", "MICROSOFT_OAUTH_CLIENT_ID",
-    "MICROSOFT_OAUTH_CLIENT_SECRET", "RETELL_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
-    "TOKEN_VAULT_URL", "TOKEN_VAULT_ENCRYPTION_KEY", "GHL_PROXY_URL", "GHL_PROXY_API_KEY",
+    "GOOGLE_OAUTH_CLIENT_ID",
+    "GOOGLE_OAUTH_CLIENT_SECRET",
+    "MICROSOFT_OAUTH_CLIENT_ID",
+    "MICROSOFT_OAUTH_CLIENT_SECRET",
+    "RETELL_API_KEY",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TOKEN_VAULT_URL",
+    "TOKEN_VAULT_ENCRYPTION_KEY",
+    "GHL_PROXY_URL",
+    "GHL_PROXY_API_KEY",
 ]
 
 
 def readiness(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(
-        ("GOOGLE_", "MICROSOFT_", "RETELL_", "TWILIO_", "TOKEN_VAULT_", "GHL_", "READINESS_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GOOGLE_", "MICROSOFT_", "RETELL_", "TWILIO_", "TOKEN_VAULT_", "GHL_", "READINESS_"))
+    }
     base["COLUMNS"] = "200"
-    return subprocess.run([sys.executable, "-m", "checks.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**base, **(env or {})}, input=stdin, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "checks.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        input=stdin,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -45,8 +63,18 @@ def test_empty_environment_is_no_go_naming_every_missing_variable(workdir):
     proc, doc = check_json(workdir)
     assert proc.returncode == 1
     assert doc["schema"] == 1 and doc["verdict"] == "NO-GO"
-    assert set(doc) >= {"schema", "verdict", "run_id", "started_at", "finished_at", "reasons", "areas",
-                        "results", "escalations", "criteria"}
+    assert set(doc) >= {
+        "schema",
+        "verdict",
+        "run_id",
+        "started_at",
+        "finished_at",
+        "reasons",
+        "areas",
+        "results",
+        "escalations",
+        "criteria",
+    }
     reasons = "\n".join(doc["reasons"])
     for name in SEED_VARS:
         assert f"{name} is not set" in reasons, name
@@ -55,15 +83,27 @@ def test_empty_environment_is_no_go_naming_every_missing_variable(workdir):
     assert all(r["status"] == "fail" for r in env_results.values())
     assert [a["id"] for a in doc["areas"]] == ["oauth", "vault", "sandboxes", "environment"]
     for r in doc["results"]:
-        assert set(r) >= {"id", "item", "area", "kind", "severity", "status", "summary", "evidence",
-                          "remediation", "duration_ms", "waived"}
+        assert set(r) >= {
+            "id",
+            "item",
+            "area",
+            "kind",
+            "severity",
+            "status",
+            "summary",
+            "evidence",
+            "remediation",
+            "duration_ms",
+            "waived",
+        }
 
 
 def test_valid_looking_values_make_env_checks_pass_and_never_print_them(workdir):
     proc, doc = check_json(workdir, env=VALID_ENV)
     env_results = [r for r in doc["results"] if r["kind"] == "env"]
     assert env_results and all(r["status"] == "pass" for r in env_results), [
-        (r["id"], r["summary"]) for r in env_results if r["status"] != "pass"]
+        (r["id"], r["summary"]) for r in env_results if r["status"] != "pass"
+    ]
     for value in VALID_ENV.values():
         assert value not in proc.stdout and value not in proc.stderr
     assert all(r["evidence"]["fingerprint"].startswith("sha256:") for r in env_results)
@@ -81,9 +121,15 @@ def test_dotenv_file_is_read_and_environment_wins(workdir):
 
 
 def test_bad_manifest_exits_2_naming_file_and_field_without_traceback(workdir):
-    bad = (ROOT / "readiness.toml").read_text().replace(
-        "https://staging.maxai-platform.com/api/auth/oauth/google/callback",
-        "http://staging.maxai-platform.com/api/auth/oauth/google/callback", 1)
+    bad = (
+        (ROOT / "readiness.toml")
+        .read_text()
+        .replace(
+            "https://staging.maxai-platform.com/api/auth/oauth/google/callback",
+            "http://staging.maxai-platform.com/api/auth/oauth/google/callback",
+            1,
+        )
+    )
     (workdir / "bad.toml").write_text(bad)
     proc = readiness("check", "--manifest", "bad.toml", cwd=workdir)
     assert proc.returncode == 2
@@ -156,8 +202,17 @@ def test_waive_turns_env_only_no_go_into_conditional(workdir):
     env = {**VALID_ENV, "GOOGLE_OAUTH_CLIENT_SECRET": "<from_google_console>"}
     proc, doc = check_json(workdir, "--only", "env.*", env=env)
     assert doc["verdict"] == "NO-GO" and proc.returncode == 1
-    proc = readiness("waive", "env.GOOGLE_OAUTH_CLIENT_SECRET", "--reason", "secret being rotated",
-                     "--until", "2999-01-01", "--by", "rohan", cwd=workdir)
+    proc = readiness(
+        "waive",
+        "env.GOOGLE_OAUTH_CLIENT_SECRET",
+        "--reason",
+        "secret being rotated",
+        "--until",
+        "2999-01-01",
+        "--by",
+        "rohan",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     proc, doc = check_json(workdir, "--only", "env.*", env=env)
     assert doc["verdict"] == "CONDITIONAL" and proc.returncode == 0
@@ -170,8 +225,18 @@ def test_waive_turns_env_only_no_go_into_conditional(workdir):
 def test_attest_changes_a_manual_check(workdir):
     _, doc = check_json(workdir, "--only", "oauth.google.submitted", "--no-record")
     assert doc["results"][0]["status"] == "fail"
-    proc = readiness("attest", "oauth.google", "submitted", "--date", "2025-10-07", "--note", "verification form",
-                     "--by", "rohan", cwd=workdir)
+    proc = readiness(
+        "attest",
+        "oauth.google",
+        "submitted",
+        "--date",
+        "2025-10-07",
+        "--note",
+        "verification form",
+        "--by",
+        "rohan",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     _, doc = check_json(workdir, "--only", "oauth.google.submitted", "--no-record")
     assert doc["results"][0]["status"] == "pass"

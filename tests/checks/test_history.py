@@ -82,9 +82,7 @@ def test_round_trip_preserves_everything(store):
             waived=True,
         ),
         cr("env.vars", Status.PASS, T0, area="env", severity=Severity.MAJOR),
-        CheckResult(
-            "manual.review", "review", "security", "manual", Severity.MINOR, Result(Status.PENDING, "waiting")
-        ),
+        CheckResult("manual.review", "review", "security", "manual", Severity.MINOR, Result(Status.PENDING, "waiting")),
     ]
     run = make_run(
         results,
@@ -111,6 +109,7 @@ def test_round_trip_preserves_everything(store):
         assert ts.tzinfo is not None and ts.utcoffset() == timedelta(0)
     assert back.results[0].result.observed_at == datetime(2025, 10, 6, 9, 0, 1, 123456, tzinfo=UTC)
     assert back.results[2].result.observed_at is None
+    assert store.status_since(["manual.review"]) == {}  # nothing observed, no streak
     assert back.to_json()["results"][0]["observed_at"] == "2025-10-06T09:00:01.123456+00:00"
     assert store.get_run("nope") is None
 
@@ -149,16 +148,12 @@ def test_latest_attestations_respects_at(store):
 
 def test_waivers_in_force_expired_revoked(store):
     def waiver(check, days_from, days_until):
-        return Waiver(
-            check, "vendor delay", "ana", T0 + timedelta(days=days_until), T0 + timedelta(days=days_from)
-        )
+        return Waiver(check, "vendor delay", "ana", T0 + timedelta(days=days_until), T0 + timedelta(days=days_from))
 
     live = store.add_waiver(waiver("google.*", 0, 14))
     expired = store.add_waiver(waiver("twilio.number", -10, -1))
     future = store.add_waiver(waiver("retell.agent", 5, 20))
-    revoked = store.add_waiver(
-        Waiver("ghl.proxy", "x", "bo", T0 + timedelta(days=30), T0, extra={"ticket": "#65"})
-    )
+    revoked = store.add_waiver(Waiver("ghl.proxy", "x", "bo", T0 + timedelta(days=30), T0, extra={"ticket": "#65"}))
     assert revoked.extra == {"ticket": "#65"}
     store.revoke_waiver(revoked.id, "carol", T0 + timedelta(hours=1))
 
@@ -180,9 +175,7 @@ def test_checkpoints_and_decisions(store):
     w = store.add_waiver(Waiver("google.app", "vendor", "ana", T0 + timedelta(days=7), T0))
     a = store.add_attestation(Attestation("google", "submitted", "ana", T0))
 
-    cp_id = store.record_checkpoint(
-        run.id, T0 + timedelta(hours=1), "Week 41", [w], store.latest_attestations()
-    )
+    cp_id = store.record_checkpoint(run.id, T0 + timedelta(hours=1), "Week 41", [w], store.latest_attestations())
     (cp,) = store.checkpoints()
     assert cp.id == cp_id and cp.run_id == run.id and cp.title == "Week 41"
     assert cp.manifest_digest == "sha256:abc" and cp.decision is None
@@ -191,9 +184,7 @@ def test_checkpoints_and_decisions(store):
     assert cp.snapshot["waivers"] == [{"id": w.id, **w.to_dict()}]
     assert cp.snapshot["attestations"] == [{"id": a.id, **a.to_dict()}]
 
-    store.record_decision(
-        cp_id, Decision.CONDITIONAL, "release manager", T0 + timedelta(hours=2), "waiver holds"
-    )
+    store.record_decision(cp_id, Decision.CONDITIONAL, "release manager", T0 + timedelta(hours=2), "waiver holds")
     (cp,) = store.checkpoints()
     assert (cp.decision, cp.decided_by, cp.rationale) == ("CONDITIONAL", "release manager", "waiver holds")
     assert cp.decided_at == T0 + timedelta(hours=2) and cp.decided_at.tzinfo is not None
@@ -235,9 +226,7 @@ def test_status_since_streaks(store):
 
 def _seed_for_frames(store):
     runs = []
-    for i, (x, y) in enumerate(
-        [(Status.PASS, Status.FAIL), (Status.WARN, Status.PASS), (Status.FAIL, Status.ERROR)]
-    ):
+    for i, (x, y) in enumerate([(Status.PASS, Status.FAIL), (Status.WARN, Status.PASS), (Status.FAIL, Status.ERROR)]):
         at = T0 + timedelta(days=i)
         run = make_run(
             [
@@ -282,9 +271,7 @@ def test_results_frame(store):
     assert df["waived"].dtype == bool and df["waived"].sum() == 1
     assert df["duration_ms"].dtype == float and (df["duration_ms"] == 12.5).all()
 
-    window = results_frame(
-        store, since=T0 + timedelta(days=1), until=T0 + timedelta(days=2), checks=["google.app"]
-    )
+    window = results_frame(store, since=T0 + timedelta(days=1), until=T0 + timedelta(days=2), checks=["google.app"])
     assert window["run_id"].tolist() == [runs[1].id] and window["status"].tolist() == ["warn"]
 
 

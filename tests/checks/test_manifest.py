@@ -124,9 +124,7 @@ def test_release(manifest):
     assert r.release_manager == "release_manager.rohan-patel"
     assert r.assessment_date == date(2025, 10, 6)
     assert r.seed_status == "CRITICAL - BLOCKING DEVELOPMENT"
-    assert r.summary.startswith(
-        "All infrastructure prerequisites for Connect Accounts Wizard are currently missing"
-    )
+    assert r.summary.startswith("All infrastructure prerequisites for Connect Accounts Wizard are currently missing")
     assert r.summary.endswith("blocking both frontend and backend development teams.")
     assert (r.next_review, r.next_review_title) == (date(2025, 10, 11), "Infrastructure status checkpoint")
     assert r.decision_point == date(2025, 10, 13)
@@ -185,8 +183,7 @@ def test_google_redirect_uris_by_environment(manifest):
 def test_microsoft_redirect_uris_follow_googles_pattern(manifest):
     uris = {r.environment: r.uri for r in manifest.oauth_apps["microsoft"].redirect_uris}
     assert uris == {
-        env: f"https://{env}.maxai-platform.com/api/auth/oauth/microsoft/callback"
-        for env in ("dev", "staging", "app")
+        env: f"https://{env}.maxai-platform.com/api/auth/oauth/microsoft/callback" for env in ("dev", "staging", "app")
     }
 
 
@@ -244,10 +241,7 @@ def test_contingencies_come_from_the_risk_analysis(manifest):
     google = manifest.items_by_id["oauth.google"]
     assert google.mitigation == "Submit application immediately with all required documentation"
     assert google.contingency == "Implement mock OAuth flows for initial development"
-    assert (
-        manifest.items_by_id["vault.service"].contingency
-        == "Start with simplified encryption, enhance iteratively"
-    )
+    assert manifest.items_by_id["vault.service"].contingency == "Start with simplified encryption, enhance iteratively"
 
 
 def test_vault_requirements(manifest):
@@ -273,10 +267,7 @@ def test_vault_requirements(manifest):
         "Network Security",
         "Access Control",
     ]
-    assert (
-        next(r for r in reqs if r.id == "encryption_at_rest").text
-        == "AES-256 encryption for all stored tokens"
-    )
+    assert next(r for r in reqs if r.id == "encryption_at_rest").text == "AES-256 encryption for all stored tokens"
 
 
 def test_sandboxes(manifest):
@@ -336,10 +327,7 @@ def test_risks_and_actions(manifest):
     assert manifest.risks[4].resolution == "Engage security team early in design phase"
     assert [a.milestone for a in manifest.actions] == ["week1"] * 3 + ["week2"] * 2
     assert manifest.actions[0].urgent
-    assert (
-        manifest.actions[0].steps[0]
-        == "Google Cloud Console: Create project, enable APIs, setup OAuth consent"
-    )
+    assert manifest.actions[0].steps[0] == "Google Cloud Console: Create project, enable APIs, setup OAuth consent"
     assert manifest.actions[-1].steps[-1] == "Create provider API testing framework"
     assert sum(len(a.steps) for a in manifest.actions) == 15
 
@@ -425,9 +413,7 @@ def test_wrong_type(data, path, change):
 
 
 def test_duration_out_of_order(data):
-    err = problems_of(
-        data, lambda d: d["items"][0].__setitem__("expected", {"min": 7, "max": 3, "unit": "days"})
-    )
+    err = problems_of(data, lambda d: d["items"][0].__setitem__("expected", {"min": 7, "max": 3, "unit": "days"}))
     assert "less than min" in fields(err)["items[0].expected"]
 
 
@@ -508,9 +494,7 @@ UNKNOWN_REFERENCES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("path", "what", "change"), UNKNOWN_REFERENCES, ids=[p for p, _, _ in UNKNOWN_REFERENCES]
-)
+@pytest.mark.parametrize(("path", "what", "change"), UNKNOWN_REFERENCES, ids=[p for p, _, _ in UNKNOWN_REFERENCES])
 def test_unknown_reference(data, path, what, change):
     err = problems_of(data, change)
     assert what in fields(err)[path]

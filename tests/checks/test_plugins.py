@@ -50,8 +50,13 @@ def make_dist(root: Path, dist: str, module: str, source: str, entry: str) -> No
 @pytest.fixture
 def plugin_path(tmp_path, monkeypatch):
     make_dist(tmp_path, "readiness-hello", "readiness_hello", GOOD, "hello = readiness_hello")
-    make_dist(tmp_path, "readiness-broken", "readiness_broken", "raise ImportError('needs libfoo')\n",
-              "broken = readiness_broken")
+    make_dist(
+        tmp_path,
+        "readiness-broken",
+        "readiness_broken",
+        "raise ImportError('needs libfoo')\n",
+        "broken = readiness_broken",
+    )
     make_dist(tmp_path, "readiness-empty", "readiness_empty", "X = 1\n", "empty = readiness_empty")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
@@ -64,8 +69,9 @@ def test_entry_point_kind_is_discovered_and_runs(plugin_path):
     assert "hello" in reg.kinds
     assert reg.kinds["hello"].source == "entry point hello (readiness-hello)"
     assert reg.kinds["hello"].doc.startswith("Says hello back")
-    m = make_manifest(check_block("greet", kind="hello", greeting="hello"),
-                      check_block("rude", kind="hello", greeting="oi"))
+    m = make_manifest(
+        check_block("greet", kind="hello", greeting="hello"), check_block("rude", kind="hello", greeting="oi")
+    )
     results = {r.id: r for r in asyncio.run(run_checks(m, registry=reg))}
     assert results["greet"].status is Status.PASS
     assert results["rude"].status is Status.FAIL
@@ -101,8 +107,9 @@ def test_unknown_kind_names_the_field():
 
 def test_readiness_plugins_command_lists_sources_and_failures(plugin_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), os.getcwd()]), "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "checks.cli", "plugins"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "checks.cli", "plugins"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert "hello" in proc.stdout and "entry point hello (readiness-hello)" in proc.stdout
     assert "builtin" in proc.stdout
@@ -110,7 +117,9 @@ def test_readiness_plugins_command_lists_sources_and_failures(plugin_path):
 
 
 def test_importing_checks_builds_no_registry():
-    code = ("import sys, checks, checks.hookspecs, checks.manifest, checks.registry; "
-            "print(any(m.startswith('checks.builtin.') for m in sys.modules))")
+    code = (
+        "import sys, checks, checks.hookspecs, checks.manifest, checks.registry; "
+        "print(any(m.startswith('checks.builtin.') for m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr

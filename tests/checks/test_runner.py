@@ -75,8 +75,13 @@ def test_non_result_return_is_an_error(registry):
 
 @pytest.mark.parametrize(
     "dep_status, expected",
-    [("fail", Status.SKIPPED), ("error", Status.SKIPPED), ("pending", Status.SKIPPED),
-     ("warn", Status.PASS), ("pass", Status.PASS)],
+    [
+        ("fail", Status.SKIPPED),
+        ("error", Status.SKIPPED),
+        ("pending", Status.SKIPPED),
+        ("warn", Status.PASS),
+        ("pass", Status.PASS),
+    ],
     ids=["dep-fail", "dep-error", "dep-pending", "dep-warn-runs", "dep-pass-runs"],
 )
 def test_dependency_gates_dependants(registry, dep_status, expected):

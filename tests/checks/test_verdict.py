@@ -45,20 +45,23 @@ checks = ["two"]
 
 def manifest():
     return make_manifest(
-        check_block("one.a"), check_block("one.b"),
+        check_block("one.a"),
+        check_block("one.b"),
         check_block("two", item="b.two", severity="major"),
         extra=RULES,
     )
 
 
 def result(id, status, item="a.one", area="a", severity=Severity.BLOCKING, at=NOW):
-    return CheckResult(id, item, area, "fixed", severity,
-                       Result(Status(status), f"{id} is {status}", observed_at=at))
+    return CheckResult(id, item, area, "fixed", severity, Result(Status(status), f"{id} is {status}", observed_at=at))
 
 
 def results(one_a="pass", one_b="pass", two="pass"):
-    return [result("one.a", one_a), result("one.b", one_b),
-            result("two", two, item="b.two", area="b", severity=Severity.MAJOR)]
+    return [
+        result("one.a", one_a),
+        result("one.b", one_b),
+        result("two", two, item="b.two", area="b", severity=Severity.MAJOR),
+    ]
 
 
 def test_go_when_every_blocking_check_passes():
@@ -84,8 +87,9 @@ def waiver(check, until, created=NOW - timedelta(days=1)):
 
 
 def test_waiver_in_force_makes_it_conditional():
-    verdict, marked = decide(manifest(), results(one_b="fail"), now=NOW,
-                             waivers=[waiver("one.b", NOW + timedelta(days=3))])
+    verdict, marked = decide(
+        manifest(), results(one_b="fail"), now=NOW, waivers=[waiver("one.b", NOW + timedelta(days=3))]
+    )
     assert verdict.decision is Decision.CONDITIONAL
     assert verdict.waived == ["one.b"]
     assert {r.id: r.waived for r in marked} == {"one.a": False, "one.b": True, "two": False}
@@ -93,21 +97,24 @@ def test_waiver_in_force_makes_it_conditional():
 
 
 def test_expired_waiver_does_not_count():
-    verdict, marked = decide(manifest(), results(one_b="fail"), now=NOW,
-                             waivers=[waiver("one.b", NOW - timedelta(seconds=1))])
+    verdict, marked = decide(
+        manifest(), results(one_b="fail"), now=NOW, waivers=[waiver("one.b", NOW - timedelta(seconds=1))]
+    )
     assert verdict.decision is Decision.NO_GO
     assert not any(r.waived for r in marked)
 
 
 def test_waiver_covering_only_some_gaps_is_still_no_go():
-    verdict, _ = decide(manifest(), results(one_a="fail", one_b="fail"), now=NOW,
-                        waivers=[waiver("one.b", NOW + timedelta(days=3))])
+    verdict, _ = decide(
+        manifest(), results(one_a="fail", one_b="fail"), now=NOW, waivers=[waiver("one.b", NOW + timedelta(days=3))]
+    )
     assert verdict.decision is Decision.NO_GO
 
 
 def test_waiver_glob_covers_matching_checks():
-    verdict, _ = decide(manifest(), results(one_a="fail", one_b="error"), now=NOW,
-                        waivers=[waiver("one.*", NOW + timedelta(days=3))])
+    verdict, _ = decide(
+        manifest(), results(one_a="fail", one_b="error"), now=NOW, waivers=[waiver("one.*", NOW + timedelta(days=3))]
+    )
     assert verdict.decision is Decision.CONDITIONAL
 
 
@@ -117,12 +124,20 @@ def test_waiver_on_passing_check_marks_nothing():
 
 
 def submitted(days_ago):
-    return Attestation(item="a.one", status="submitted", by="rohan", at=NOW - timedelta(days=days_ago),
-                       effective=(NOW - timedelta(days=days_ago)).date())
+    return Attestation(
+        item="a.one",
+        status="submitted",
+        by="rohan",
+        at=NOW - timedelta(days=days_ago),
+        effective=(NOW - timedelta(days=days_ago)).date(),
+    )
 
 
-@pytest.mark.parametrize("days, escalated", [(3, False), (7, False), (8, True), (20, True)],
-                         ids=["3-days", "7-days-not-yet", "8-days", "20-days"])
+@pytest.mark.parametrize(
+    "days, escalated",
+    [(3, False), (7, False), (8, True), (20, True)],
+    ids=["3-days", "7-days-not-yet", "8-days", "20-days"],
+)
 def test_escalation_when_submitted_more_than_7_days(days, escalated):
     verdict, _ = decide(manifest(), results(), now=NOW, attestations={"a.one": submitted(days)})
     hits = [e for e in verdict.escalations if e.rule == "oauth_approval_delay"]
@@ -166,8 +181,14 @@ def test_areas_count_and_state():
 
 @pytest.mark.parametrize(
     "statuses, state",
-    [([], "NOT STARTED"), (["fail", "fail"], "NOT STARTED"), (["pass", "fail"], "PARTIAL"),
-     (["pass", "pending"], "NEEDS VALIDATION"), (["pending"], "NEEDS VALIDATION"), (["pass", "warn"], "READY")],
+    [
+        ([], "NOT STARTED"),
+        (["fail", "fail"], "NOT STARTED"),
+        (["pass", "fail"], "PARTIAL"),
+        (["pass", "pending"], "NEEDS VALIDATION"),
+        (["pending"], "NEEDS VALIDATION"),
+        (["pass", "warn"], "READY"),
+    ],
 )
 def test_area_state_vocabulary(statuses, state):
     assert area_state([Status(s) for s in statuses]) == state

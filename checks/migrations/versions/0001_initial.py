@@ -60,6 +60,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_results_check_id_run_id", "results", ["check_id", "run_id"])
     op.create_index("ix_results_run_id", "results", ["run_id"])
+    op.create_index("ix_results_check_id_observed_at", "results", ["check_id", "observed_at"])
 
     op.create_table(
         "attestations",
@@ -110,6 +111,7 @@ def downgrade() -> None:
     op.drop_table("waivers")
     op.drop_index("ix_attestations_item_at", table_name="attestations")
     op.drop_table("attestations")
+    op.drop_index("ix_results_check_id_observed_at", table_name="results")
     op.drop_index("ix_results_run_id", table_name="results")
     op.drop_index("ix_results_check_id_run_id", table_name="results")
     op.drop_table("results")
