@@ -1,0 +1,119 @@
+"""Envelope encryption with AES-256-GCM (cryptography's ``AESGCM``).
+
+* A key-encryption key (KEK, 32 bytes) comes from the key source; versions are named by a fingerprint.
+* One data-encryption key (DEK, 32 bytes) per tenant and DEK version, stored wrapped by the KEK.
+* Each token field is sealed under its tenant's DEK with a fresh 96-bit random nonce and associated data
+  binding tenant, provider, credential id, field and DEK version: a ciphertext copied to another row,
+  tenant or field fails to open.
+
+Every failure to open is one opaque :class:`~vault.errors.IntegrityError`: it never says why.
+Blob layout: ``version byte (1) || nonce (12) || ciphertext || tag (16)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from vault.errors import IntegrityError
+
+__all__ = [
+    "KEY_BYTES",
+    "NONCE_BYTES",
+    "credential_aad",
+    "derive_key",
+    "hmac_fingerprint",
+    "kek_fingerprint",
+    "new_key",
+    "open_blob",
+    "seal",
+    "unwrap_key",
+    "wrap_key",
+]
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_FORMAT = b"\x01"
+
+
+def new_key() -> bytearray:
+    """32 random bytes from the OS CSPRNG."""
+    return bytearray(os.urandom(KEY_BYTES))
+
+
+def kek_fingerprint(kek: bytes | bytearray) -> str:
+    """``kek:<16 hex>``: names a KEK version without revealing anything usable about it."""
+    _need_key(kek)
+    return "kek:" + hashlib.sha256(b"readiness/kek-fingerprint/v1\x00" + bytes(kek)).hexdigest()[:16]
+
+
+def derive_key(key: bytes | bytearray, purpose: str) -> bytes:
+    """HKDF-SHA256 subkey of ``key`` for ``purpose`` (e.g. ``audit-chain``)."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=f"readiness/{purpose}/v1".encode()).derive(bytes(key))
+
+
+def hmac_fingerprint(key: bytes, value: bytes | bytearray) -> str:
+    """``hmac:<16 hex>`` of a secret under ``key``: lets the audit log name a token without revealing it."""
+    return "hmac:" + hmac.new(key, bytes(value), hashlib.sha256).hexdigest()[:16]
+
+
+def credential_aad(tenant: str, provider: str, credential_id: str, field: str, dek_version: int) -> bytes:
+    """Associated data for a token field: any change to these makes the ciphertext fail to open."""
+    return json.dumps(
+        {"v": 1, "tenant": tenant, "provider": provider, "credential": credential_id, "field": field,
+         "dek_version": dek_version},
+        sort_keys=True, separators=(",", ":"),
+    ).encode()
+
+
+def _key_aad(tenant: str, dek_version: int, kek_fp: str, purpose: str) -> bytes:
+    return json.dumps(
+        {"v": 1, "purpose": purpose, "tenant": tenant, "dek_version": dek_version, "kek": kek_fp},
+        sort_keys=True, separators=(",", ":"),
+    ).encode()
+
+
+def seal(key: bytes | bytearray, plaintext: bytes | bytearray, aad: bytes) -> bytes:
+    """Encrypt and authenticate under ``key`` with a fresh random nonce."""
+    _need_key(key)
+    nonce = os.urandom(NONCE_BYTES)
+    return _FORMAT + nonce + AESGCM(bytes(key)).encrypt(nonce, bytes(plaintext), aad)
+
+
+def open_blob(key: bytes | bytearray, blob: bytes, aad: bytes) -> bytearray:
+    """Decrypt a :func:`seal` blob. Raises :class:`IntegrityError` (and nothing else) on any mismatch."""
+    _need_key(key)
+    if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != _FORMAT:
+        raise IntegrityError("ciphertext failed authentication")
+    try:
+        return bytearray(AESGCM(bytes(key)).decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], aad))
+    except InvalidTag:
+        raise IntegrityError("ciphertext failed authentication") from None
+
+
+def wrap_key(kek: bytes | bytearray, dek: bytes | bytearray, tenant: str, dek_version: int, kek_fp: str,
+             purpose: str = "dek") -> bytes:
+    """Wrap a DEK (or the audit key) under the KEK, bound to its tenant, version and KEK fingerprint."""
+    _need_key(dek)
+    return seal(kek, dek, _key_aad(tenant, dek_version, kek_fp, purpose))
+
+
+def unwrap_key(kek: bytes | bytearray, wrapped: bytes, tenant: str, dek_version: int, kek_fp: str,
+               purpose: str = "dek") -> bytearray:
+    key = open_blob(kek, wrapped, _key_aad(tenant, dek_version, kek_fp, purpose))
+    if len(key) != KEY_BYTES:
+        raise IntegrityError("ciphertext failed authentication")
+    return key
+
+
+def _need_key(key: bytes | bytearray) -> None:
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"AES-256 keys are {KEY_BYTES} bytes; got {len(key)}")
