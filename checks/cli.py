@@ -59,10 +59,9 @@ def _manifest(path: Path | None) -> Any:
 
 
 def _store(db: str | None) -> Any:
-    from checks.engine import default_db_url
     from checks.history import Store
 
-    return Store.open(db or default_db_url())
+    return Store.open(db)
 
 
 @app.command()

@@ -6,7 +6,6 @@ This is what the CLI, the dashboard, ``readiness watch`` and the notebooks call.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -92,7 +91,3 @@ def sweep(
     if store is not None and record:
         store.record_run(run)
     return run
-
-
-def default_db_url() -> str:
-    return os.environ.get("READINESS_DB_URL") or "sqlite:///./.readiness/readiness.db"
