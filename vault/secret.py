@@ -8,6 +8,7 @@ a repr, str, format, pickle, log or exception. Reading it takes an explicit :met
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -91,14 +92,14 @@ class Secret:
     def __enter__(self) -> Secret:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.wipe()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # at interpreter shutdown
             _zero(self._buf)
-        except Exception:  # interpreter shutdown
-            pass
 
     def _check(self) -> None:
         if self._wiped:

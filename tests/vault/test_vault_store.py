@@ -1,0 +1,567 @@
+"""The vault store on SQLite and PostgreSQL: round trips, no plaintext at rest, key checks, rotation, caching."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+import vault.store
+from vault import (
+    AccessDenied,
+    Actor,
+    IntegrityError,
+    KeyUnavailable,
+    Role,
+    Secret,
+    StaticKeySource,
+    TokenSet,
+    Vault,
+    VaultError,
+)
+from vault.crypto import kek_fingerprint
+from vault.store import check_transport, refresh_due
+
+K1 = bytes(range(32))
+K2 = bytes(range(100, 132))
+K3 = bytes(range(200, 232))
+ADMIN = Actor("ada", Role.ADMIN)
+SERVICE = Actor("billing-sync", Role.SERVICE, frozenset({"acme"}))
+TOKEN = "ya29.a0AfB_byC-plaintext-access-token-0123456789"
+REFRESH = "1//0gRefresh-plaintext-token-abcdefghijklmnop"
+
+
+@pytest.fixture
+def vault_(db_url, clock):
+    v = Vault.init(db_url, StaticKeySource(K1), clock)
+    yield v
+    v.close()
+
+
+def raw(url: str) -> sa.Engine:
+    return sa.create_engine(url)
+
+
+class CountingSource:
+    """A key source that counts how often the vault asks it for keys."""
+
+    def __init__(self, *keys: bytes) -> None:
+        self.inner = StaticKeySource(*keys)
+        self.name = "counting"
+        self.loads = 0
+
+    def load(self):
+        self.loads += 1
+        return self.inner.load()
+
+
+# ------------------------------------------------------------------------------------------- round trip
+
+
+def test_put_get_round_trip(vault_, clock):
+    expires = clock.now() + timedelta(hours=1)
+    cid = vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN, REFRESH, expires_at=expires,
+                     scopes=["openid", "email"])
+    with vault_.get(ADMIN, "acme", cid) as tokens:
+        assert isinstance(tokens, TokenSet)
+        assert isinstance(tokens.access_token, Secret) and isinstance(tokens.refresh_token, Secret)
+        assert tokens.access_token.reveal() == TOKEN
+        assert tokens.refresh_token.reveal() == REFRESH
+        assert (tokens.tenant, tokens.provider, tokens.account, tokens.credential_id) == (
+            "acme", "google", "ops@acme.test", cid)
+        assert tokens.expires_at == expires
+        assert tokens.scopes == ["openid", "email"]
+        assert TOKEN not in repr(tokens) and REFRESH not in repr(tokens)
+    assert tokens.access_token.wiped
+
+
+def test_put_accepts_a_secret_and_leaves_it_to_the_caller(vault_):
+    secret = Secret(TOKEN)
+    cid = vault_.put(ADMIN, "acme", "google", "a", secret)
+    assert secret.reveal() == TOKEN  # not wiped: the caller owns it
+    assert vault_.get(ADMIN, "acme", cid).access_token == Secret(TOKEN)
+
+
+def test_put_upserts_by_tenant_provider_account_and_keeps_the_refresh_token(vault_):
+    cid = vault_.put(ADMIN, "acme", "google", "a", "old-access", "the-refresh")
+    again = vault_.put(ADMIN, "acme", "google", "a", "new-access")
+    assert again == cid
+    tokens = vault_.get(ADMIN, "acme", cid)
+    assert tokens.access_token.reveal() == "new-access"
+    assert tokens.refresh_token is not None and tokens.refresh_token.reveal() == "the-refresh"
+    assert len(vault_.list(ADMIN, "acme")) == 1
+    other = vault_.put(ADMIN, "acme", "microsoft", "a", "ms-access")
+    assert other != cid
+
+
+def test_put_with_a_chosen_id_and_clashes(vault_):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN, credential_id="cred-1")
+    assert cid == "cred-1"
+    with pytest.raises(VaultError, match="already stored as credential cred-1"):
+        vault_.put(ADMIN, "acme", "google", "a", TOKEN, credential_id="cred-2")
+    with pytest.raises(VaultError, match="already names another credential"):
+        vault_.put(ADMIN, "acme", "google", "b", TOKEN, credential_id="cred-1")
+
+
+def test_get_is_bound_to_the_tenant_named(vault_):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    with pytest.raises(VaultError, match="no credential"):
+        vault_.get(ADMIN, "globex", cid)
+
+
+def test_list_is_metadata_only(vault_, clock):
+    expires = clock.now() + timedelta(minutes=30)
+    vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH, expires_at=expires, scopes=["s1"])
+    vault_.put(ADMIN, "acme", "ghl", "loc-1", TOKEN + "2")
+    vault_.put(ADMIN, "globex", "google", "b", TOKEN + "3")
+    everything = vault_.list(ADMIN)
+    assert [(c.tenant, c.provider, c.account) for c in everything] == [
+        ("acme", "ghl", "loc-1"), ("acme", "google", "a"), ("globex", "google", "b")]
+    assert [c.account for c in vault_.list(ADMIN, "acme", "google")] == ["a"]
+    assert [c.tenant for c in vault_.list(SERVICE)] == ["acme", "acme"]  # scoped actor: own tenants only
+    info = vault_.list(ADMIN, "acme", "google")[0]
+    assert info.has_refresh_token and info.scopes == ("s1",) and info.expires_at == expires
+    assert info.token_fingerprint.startswith("hmac:")
+    assert info.refresh_due_at == expires - timedelta(minutes=6)  # 80 % of a 30-minute lifetime
+    for c in everything:
+        for value in vars(c).values():
+            assert not isinstance(value, bytes | bytearray | Secret)
+        assert TOKEN not in repr(c)
+
+
+def test_revoke_refuses_get_erases_ciphertexts_and_put_reactivates(vault_, db_url):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH)
+    vault_.revoke(ADMIN, "acme", cid)
+    vault_.revoke(ADMIN, "acme", cid)  # idempotent
+    with pytest.raises(VaultError, match="revoked"):
+        vault_.get(ADMIN, "acme", cid)
+    with raw(db_url).connect() as conn:
+        row = conn.execute(sa.text("select access_ct, refresh_ct, state from credentials where id=:id"),
+                           {"id": cid}).one()
+    assert bytes(row.access_ct) == b"" and row.refresh_ct is None and row.state == "revoked"
+    assert vault_.put(ADMIN, "acme", "google", "a", "fresh") == cid
+    assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "fresh"
+    assert vault_.list(ADMIN, "acme")[0].state == "active"
+
+
+def test_expiry_and_refresh_due_follow_the_injected_clock(vault_, clock):
+    vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH, expires_at=clock.now() + timedelta(hours=1))
+    vault_.put(ADMIN, "acme", "google", "b", TOKEN, expires_at=clock.now() + timedelta(days=3))
+    info = {c.account: c for c in vault_.list(ADMIN)}
+    assert info["a"].refresh_due_at == clock.now() + timedelta(minutes=50)
+    assert vault_.stats(ADMIN).expiring_soon == 1
+    clock.advance(timedelta(hours=2))
+    stats = vault_.stats(ADMIN)
+    assert (stats.expired, stats.expiring_soon) == (1, 0)
+    clock.advance(timedelta(days=2))
+    assert vault_.stats(ADMIN).expiring_soon == 1
+
+
+def test_refresh_due():
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    assert refresh_due(now, None) is None
+    assert refresh_due(now, now + timedelta(hours=1)) == now + timedelta(minutes=50)
+    assert refresh_due(now, now + timedelta(minutes=5)) == now + timedelta(minutes=4)
+    assert refresh_due(now, now - timedelta(minutes=1)) == now - timedelta(minutes=1)
+
+
+def test_stats_counts_metadata(vault_, db_url):
+    a = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.put(ADMIN, "acme", "google", "b", TOKEN)
+    vault_.put(ADMIN, "globex", "ghl", "c", TOKEN)
+    vault_.revoke(ADMIN, "acme", a)
+    with raw(db_url).begin() as conn:
+        conn.execute(sa.text("update credentials set failures=2, state='needs_reauth' where account='c'"))
+    stats = vault_.stats(ADMIN)
+    assert (stats.tenants, stats.credentials) == (2, 3)
+    assert stats.by_state == {"active": 1, "revoked": 1, "needs_reauth": 1}
+    assert stats.by_provider == {"google": 2, "ghl": 1}
+    assert stats.by_provider_state["google"] == {"active": 1, "revoked": 1}
+    assert stats.refresh_failing == 1
+    assert stats.primary_kek == kek_fingerprint(K1) and stats.pending_rewrap == {}
+    assert vault_.stats(ADMIN, "globex").credentials == 1
+
+
+# --------------------------------------------------------------------------------------- no plaintext
+
+
+def _as_bytes(value) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()
+
+
+def _needles(token: str) -> dict[str, bytes]:
+    raw_ = token.encode()
+    return {
+        "plaintext": raw_,
+        "base64": base64.b64encode(raw_),
+        "base64 unpadded": base64.b64encode(raw_).rstrip(b"="),
+        "urlsafe base64": base64.urlsafe_b64encode(raw_).rstrip(b"="),
+        "hex": raw_.hex().encode(),
+        "HEX": raw_.hex().upper().encode(),
+    }
+
+
+def scan_database(url: str, token: str) -> list[str]:
+    """Every column of every row of every table, searched for the token in any usual encoding."""
+    engine = raw(url)
+    hits, seen = [], 0
+    with engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+        for table in tables:
+            for row in conn.execute(sa.text(f'select * from "{table}"')):
+                for column, value in row._mapping.items():
+                    seen += 1
+                    blob = _as_bytes(value)
+                    hits += [f"{table}.{column}: {how}" for how, needle in _needles(token).items() if needle in blob]
+    engine.dispose()
+    assert {"credentials", "data_keys", "audit_events", "vault_meta", "tenants"} <= set(tables)
+    assert seen > 0
+    return hits
+
+
+def test_no_plaintext_anywhere_in_the_database(vault_, db_url):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH, scopes=["x"])
+    vault_.put(SERVICE, "acme", "microsoft", "b", TOKEN + "-ms")
+    vault_.get(ADMIN, "acme", cid).wipe()
+    vault_.list(ADMIN)
+    vault_.rotate_dek(ADMIN, "acme")
+    vault_.close()
+    with Vault.open(db_url, StaticKeySource(K2, K1)) as rotated:
+        rotated.rotate_kek(ADMIN)
+        assert rotated.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
+    for token in (TOKEN, REFRESH, TOKEN + "-ms", base64.b64encode(K1).decode(), base64.b64encode(K2).decode()):
+        assert scan_database(db_url, token) == []
+    assert scan_database(db_url, "ops-account-marker") == []
+    # the scan does see what is stored in clear (a positive control)
+    with Vault.open(db_url, StaticKeySource(K2, K1)) as v:
+        v.put(ADMIN, "acme", "google", "ops-account-marker", "x")
+    assert scan_database(db_url, "ops-account-marker")
+
+
+def test_a_ciphertext_moved_to_another_row_fails_to_open(vault_, db_url):
+    a = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    b = vault_.put(ADMIN, "acme", "google", "b", "other-token")
+    c = vault_.put(ADMIN, "globex", "google", "c", "third-token")
+    with raw(db_url).begin() as conn:
+        ct = conn.execute(sa.text("select access_ct from credentials where id=:id"), {"id": a}).scalar_one()
+        conn.execute(sa.text("update credentials set access_ct=:ct where id in (:b, :c)"), {"ct": ct, "b": b, "c": c})
+    for tenant, cid in (("acme", b), ("globex", c)):
+        with pytest.raises(IntegrityError) as err:
+            vault_.get(ADMIN, tenant, cid)
+        assert str(err.value) == "ciphertext failed authentication"
+    assert vault_.get(ADMIN, "acme", a).access_token.reveal() == TOKEN
+
+
+# ---------------------------------------------------------------------------------------- opening, keys
+
+
+def test_open_refuses_a_database_without_a_vault(db_url):
+    with pytest.raises(VaultError, match="no vault yet"):
+        Vault.open(db_url, StaticKeySource(K1))
+
+
+def test_open_refuses_a_key_the_vault_does_not_know(vault_, db_url):
+    vault_.close()
+    with pytest.raises(KeyUnavailable) as err:
+        Vault.open(db_url, StaticKeySource(K2))
+    message = str(err.value)
+    assert "match none this vault knows" in message and kek_fingerprint(K1) in message
+    assert "wrong TOKEN_VAULT_ENCRYPTION_KEY?" in message
+    assert base64.b64encode(K2).decode() not in message
+
+
+def test_init_twice_is_open(vault_, db_url):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    with Vault.init(db_url, StaticKeySource(K1)) as again:
+        assert again.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
+
+
+def test_a_new_primary_is_accepted_next_to_a_known_key_and_recorded(vault_, db_url):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.close()
+    with Vault.open(db_url, StaticKeySource(K2, K1)) as v:
+        assert v.stats(ADMIN).pending_rewrap == {kek_fingerprint(K1): 1}
+        assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN  # DEK still under K1
+        v.put(ADMIN, "globex", "google", "b", TOKEN)  # a new tenant's DEK goes under K2
+        events = v.audit_events(ADMIN, limit=1000)
+        assert [e.target for e in events if e.op == "kek_added"] == [kek_fingerprint(K2)]
+    # K2 is known now, so K3 next to it is a rotation waiting to happen; but K1 still wraps keys
+    with pytest.raises(KeyUnavailable, match=f"audit key is wrapped under {kek_fingerprint(K1)}"):
+        Vault.open(db_url, StaticKeySource(K3, K2))
+    with Vault.open(db_url, StaticKeySource(K3, K2, K1)) as v:
+        assert v.stats(ADMIN).primary_kek == kek_fingerprint(K3)
+    with pytest.raises(KeyUnavailable):
+        Vault.open(db_url, StaticKeySource(bytes(32)))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://vault@db.example.com/vault",
+        "postgresql+psycopg://vault@db.example.com/vault?sslmode=prefer",
+        "postgresql+psycopg://vault@db.example.com/vault?sslmode=disable",
+        "postgresql+psycopg://vault@10.0.0.5:5432/vault?sslmode=allow",
+        "postgresql+psycopg://vault@/vault?host=db.internal",
+        "postgresql://vault:pw@[2001:db8::1]/vault",
+    ],
+    ids=["no-sslmode", "prefer", "disable", "private-ip-allow", "host-in-query", "ipv6"],
+)
+def test_non_loopback_postgresql_without_tls_is_refused_before_connecting(url):
+    with pytest.raises(VaultError, match=r"sslmode=require") as err:
+        Vault.open(url, StaticKeySource(K1))
+    assert "pw" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://vault@db.example.com/vault?sslmode=require",
+        "postgresql+psycopg://vault@db.example.com/vault?sslmode=verify-full",
+        "postgresql+psycopg://vault@10.0.0.5/vault?sslmode=verify-ca",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "postgresql+psycopg://postgres@localhost/test",
+        "postgresql+psycopg://postgres@[::1]/test",
+        "postgresql+psycopg://postgres@/test?host=/var/run/postgresql",
+        "sqlite:///vault.db",
+    ],
+    ids=["require", "verify-full", "verify-ca", "ipv4-loopback", "localhost", "ipv6-loopback", "unix-socket",
+         "sqlite"],
+)
+def test_tls_or_loopback_urls_pass_the_transport_check(url):
+    check_transport(url)
+
+
+def test_an_unreachable_database_is_a_clear_vault_error():
+    with pytest.raises(VaultError, match="could not open the vault database") as err:
+        Vault.open("postgresql+psycopg://vault:hunter2@127.0.0.1:1/vault", StaticKeySource(K1))
+    assert "hunter2" not in str(err.value)
+
+
+def test_the_key_source_is_loaded_once_per_ttl_not_per_operation(db_url, clock, monkeypatch):
+    source = CountingSource(K1)
+    unwraps = []
+    real_unwrap = vault.store.crypto.unwrap_key
+    monkeypatch.setattr(vault.store.crypto, "unwrap_key", lambda *a, **k: unwraps.append(1) or real_unwrap(*a, **k))
+    with Vault.init(db_url, source, clock, dek_cache_ttl=60) as v:
+        assert source.loads == 1
+        ids = [v.put(ADMIN, t, "google", "a", f"{TOKEN}-{t}") for t in ("acme", "globex", "initech")]
+        for _ in range(5):
+            for tenant, cid in zip(("acme", "globex", "initech"), ids, strict=True):
+                v.get(ADMIN, tenant, cid).wipe()
+        v.list(ADMIN)
+        assert source.loads == 1
+        unwraps_within_ttl = len(unwraps)
+        assert unwraps_within_ttl <= 3 + 1  # each tenant's DEK once, the audit key at most once
+        clock.advance(timedelta(seconds=61))
+        assert v.get(ADMIN, "acme", ids[0]).access_token.reveal() == f"{TOKEN}-acme"
+        assert source.loads == 2
+        for _ in range(5):
+            v.get(ADMIN, "acme", ids[0]).wipe()
+        assert source.loads == 2
+        assert len(unwraps) == unwraps_within_ttl + 2  # acme's DEK and the audit key, once each
+
+
+def test_a_failing_key_source_is_key_unavailable_and_says_nothing_more(db_url):
+    class Broken:
+        name = "broken"
+
+        def load(self):
+            raise RuntimeError("secret-material-in-message")
+
+    with pytest.raises(KeyUnavailable) as err:
+        Vault.init(db_url, Broken())
+    assert "secret-material" not in str(err.value) and err.value.__cause__ is None
+
+
+def test_a_dek_under_a_kek_the_source_no_longer_offers_is_key_unavailable(vault_, db_url):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.close()
+    with Vault.open(db_url, StaticKeySource(K2, K1)) as v:
+        v.put(ADMIN, "globex", "google", "b", TOKEN)
+    with Vault.open(db_url, StaticKeySource(K2)) as v, pytest.raises(KeyUnavailable, match=kek_fingerprint(K1)):
+        v.get(ADMIN, "acme", cid)
+
+
+# ------------------------------------------------------------------------------------------- rotation
+
+
+def _fill(v: Vault, tenants: int, per_tenant: int) -> dict[tuple[str, str], str]:
+    ids = {}
+    for t in range(tenants):
+        for n in range(per_tenant):
+            ids[(f"t{t}", f"acct{n}")] = v.put(ADMIN, f"t{t}", "google", f"acct{n}", f"tok-{t}-{n}", f"ref-{t}-{n}")
+    return ids
+
+
+def _assert_all_open(v: Vault, ids: dict[tuple[str, str], str]) -> None:
+    for (tenant, account), cid in ids.items():
+        with v.get(ADMIN, tenant, cid) as tokens:
+            t, n = tenant[1:], account[4:]
+            assert tokens.access_token.reveal() == f"tok-{t}-{n}"
+            assert tokens.refresh_token is not None and tokens.refresh_token.reveal() == f"ref-{t}-{n}"
+
+
+def _keks(url: str) -> dict[str, int]:
+    with raw(url).connect() as conn:
+        return dict(conn.execute(sa.text(
+            "select kek_fingerprint, count(*) from data_keys where state='active' group by kek_fingerprint")).all())
+
+
+def test_rotate_kek_rewraps_every_dek_and_the_audit_key_then_the_old_key_can_go(vault_, db_url, clock):
+    ids = _fill(vault_, tenants=4, per_tenant=2)
+    vault_.close()
+    v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
+    with pytest.raises(VaultError, match=r"still wraps 4 data key\(s\) and the audit key"):
+        v.remove_kek(ADMIN, kek_fingerprint(K1))
+    seen = []
+    report = v.rotate_kek(ADMIN, progress=lambda done, total: seen.append((done, total)), batch=3)
+    assert (report.kind, report.target, report.total, report.rewritten, report.remaining) == (
+        "kek", kek_fingerprint(K2), 5, 5, 0)
+    assert report.complete and seen[-1] == (5, 5)
+    assert _keks(db_url) == {kek_fingerprint(K2): 4}
+    assert v.rotate_kek(ADMIN).rewritten == 0  # idempotent
+    with pytest.raises(VaultError, match="is the primary KEK"):
+        v.remove_kek(ADMIN, kek_fingerprint(K2))
+    v.remove_kek(ADMIN, kek_fingerprint(K1))
+    with pytest.raises(VaultError, match="not a KEK this vault knows"):
+        v.remove_kek(ADMIN, kek_fingerprint(K1))
+    v.close()
+    with Vault.open(db_url, StaticKeySource(K2), clock) as only_new:
+        _assert_all_open(only_new, ids)
+        assert only_new.verify_audit(ADMIN).ok
+    with pytest.raises(KeyUnavailable):
+        Vault.open(db_url, StaticKeySource(K1))
+
+
+class Crash(Exception):
+    pass
+
+
+def test_rotate_kek_resumes_after_a_crash_after_any_row(vault_, db_url, clock):
+    ids = _fill(vault_, tenants=5, per_tenant=1)
+    vault_.close()
+    v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
+    total = 6  # five DEKs and the audit key
+
+    def crash(done, total_):
+        raise Crash
+
+    crashes = 0
+    while True:
+        try:
+            report = v.rotate_kek(ADMIN, progress=crash, batch=1)
+            break
+        except Crash:
+            crashes += 1
+            pending = sum(n for fp, n in _keks(db_url).items() if fp != kek_fingerprint(K2))
+            assert pending == total - crashes  # the audit key first, then one more DEK each run
+            _assert_all_open(v, ids)  # a half-rotated vault is fully usable
+    assert crashes == total and report.complete and report.rewritten == 0
+    assert _keks(db_url) == {kek_fingerprint(K2): 5}
+    errors = [e for e in v.audit_events(ADMIN, limit=1000) if e.op == "rotate_kek" and e.outcome == "error"]
+    assert len(errors) == total
+    v.close()
+
+
+def test_rotate_kek_resumes_after_progress_raises_after_n_rows(vault_, db_url, clock):
+    ids = _fill(vault_, tenants=7, per_tenant=1)
+    vault_.close()
+    v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
+
+    def stop_after_three(done, total):
+        if done >= 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        v.rotate_kek(ADMIN, progress=stop_after_three, batch=2)
+    assert v.stats(ADMIN).rotations_in_progress == ("kek",)
+    report = v.rotate_kek(ADMIN, batch=2)
+    assert (report.total, report.rewritten, report.remaining) == (8 - 3, 5, 0)
+    assert v.stats(ADMIN).rotations_in_progress == ()
+    _assert_all_open(v, ids)
+    v.close()
+
+
+def test_rotate_kek_crash_inside_a_batch_rolls_the_batch_back(vault_, db_url, clock, monkeypatch):
+    ids = _fill(vault_, tenants=6, per_tenant=1)
+    vault_.close()
+    v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
+    real_wrap = vault.store.crypto.wrap_key
+    calls = []
+
+    def flaky_wrap(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:  # the audit key, then the third row of the first batch of DEKs
+            raise Crash
+        return real_wrap(*args, **kwargs)
+
+    monkeypatch.setattr(vault.store.crypto, "wrap_key", flaky_wrap)
+    with pytest.raises(Crash):
+        v.rotate_kek(ADMIN, batch=4)
+    assert _keks(db_url)[kek_fingerprint(K1)] == 6  # the batch rolled back whole
+    monkeypatch.setattr(vault.store.crypto, "wrap_key", real_wrap)
+    assert v.rotate_kek(ADMIN, batch=4).rewritten == 6
+    _assert_all_open(v, ids)
+    v.close()
+
+
+def test_rotate_dek_reseals_one_tenant_and_retires_the_old_dek(vault_, db_url):
+    ids = _fill(vault_, tenants=2, per_tenant=5)
+    seen = []
+    report = vault_.rotate_dek(ADMIN, "t0", progress=lambda d, t: seen.append((d, t)), batch=2)
+    assert (report.kind, report.target, report.total, report.rewritten, report.remaining) == ("dek", "t0@v2", 5, 5, 0)
+    assert report.retired == ("t0@v1",) and seen == [(2, 5), (4, 5), (5, 5)]
+    with raw(db_url).connect() as conn:
+        keys = conn.execute(sa.text(
+            "select tenant, version, state, length(wrapped) as n from data_keys order by tenant, version")).all()
+        versions = dict(conn.execute(sa.text(
+            "select tenant, max(dek_version) from credentials group by tenant")).all())
+    assert [(k.tenant, k.version, k.state) for k in keys] == [
+        ("t0", 1, "retired"), ("t0", 2, "active"), ("t1", 1, "active")]
+    assert keys[0].n == 0  # a retired DEK's wrapped bytes are erased
+    assert versions == {"t0": 2, "t1": 1}
+    _assert_all_open(vault_, ids)
+    new = vault_.put(ADMIN, "t0", "google", "late", "tok-late")
+    assert vault_.list(ADMIN, "t0")[-1].dek_version == 2 and vault_.get(ADMIN, "t0", new).access_token.reveal()
+
+
+def test_rotate_dek_resumes_to_the_same_version_after_a_crash(vault_, db_url):
+    ids = _fill(vault_, tenants=1, per_tenant=7)
+
+    def stop_after_first_batch(done, total):
+        raise Crash
+
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "t0", progress=stop_after_first_batch, batch=3)
+    assert vault_.stats(ADMIN).rotations_in_progress == ("dek:t0",)
+    _assert_all_open(vault_, ids)  # mixed versions still open
+    assert sorted({c.dek_version for c in vault_.list(ADMIN)}) == [1, 2]
+    report = vault_.rotate_dek(ADMIN, "t0", batch=3)
+    assert (report.target, report.total, report.rewritten, report.retired) == ("t0@v2", 4, 4, ("t0@v1",))
+    assert vault_.stats(ADMIN).rotations_in_progress == ()
+    _assert_all_open(vault_, ids)
+    # a second rotation is a new version
+    assert vault_.rotate_dek(ADMIN, "t0").target == "t0@v3"
+    _assert_all_open(vault_, ids)
+
+
+def test_rotate_dek_of_an_unknown_tenant_is_refused(vault_):
+    with pytest.raises(VaultError, match="no tenant 'nobody'"):
+        vault_.rotate_dek(ADMIN, "nobody")
+
+
+def test_a_denied_call_raises_access_denied(vault_):
+    with pytest.raises(AccessDenied):
+        vault_.put(SERVICE, "globex", "google", "a", TOKEN)
+
+
+def test_vault_does_not_import_checks():
+    code = "import sys, vault, vault.store, vault.audit, vault.rbac; " \
+           "sys.exit(any(m == 'checks' or m.startswith('checks.') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,258 @@
+"""The append-only audit log: every vault operation, denials and failures included, chained with an HMAC.
+
+Entry *n* carries ``prev_mac`` (the mac of entry *n-1*, :data:`GENESIS` for the first) and
+
+    mac = HMAC-SHA256(chain_key, canonical_json(seq, at, actor, role, op, tenant, target, outcome,
+                                               detail, prev_mac))
+
+so editing a field, deleting, inserting or reordering entries breaks the chain at the first entry
+touched, and :meth:`AuditChain.verify` names it. Deleting the *last* entries leaves a valid chain, so
+every append also writes a head anchor (``vault_meta['audit_head']``: seq, mac and a tag, an HMAC of
+both): a log that ends before the anchor says has been truncated. (Rolling back the log *and* the anchor
+to an earlier copy of the database is beyond what a chain inside that database can see: ship the
+anchor elsewhere when that matters.)
+
+**The chain key.** ``chain_key = HKDF(audit_key, "audit-chain")``, where ``audit_key`` is 32 random
+bytes made when the vault is initialised and stored *wrapped under the KEK* (``wrap_key(...,
+purpose="audit")``), rewrapped by ``rotate_kek`` like any DEK. Keying the HMAC directly from one KEK
+version would tie the whole log to that version forever: old KEKs could never be removed, and once one
+was, every entry written under it would become unverifiable. With the indirection, KEK rotation costs
+one rewrap and the chain is unbroken across it.
+
+Entries hold no secret: a token appears only as its :func:`~vault.crypto.hmac_fingerprint`, under a
+second subkey of the audit key (``HKDF(audit_key, "token-fingerprint")``). Callers pass ``detail`` as
+plain JSON (str, int, bool, None, lists and dicts of them).
+
+Appends happen in the same transaction as the operation they record: if the entry cannot be written,
+the operation does not happen. Appends serialise on the head anchor's row (``FOR UPDATE`` on
+PostgreSQL; SQLite's write lock otherwise), which is what keeps ``seq`` gapless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from vault.crypto import derive_key
+from vault.models import AuditEventRecord, VaultMeta, utc
+
+__all__ = ["GENESIS", "HEAD_KEY", "AuditChain", "AuditEvent", "AuditReport", "canonical_json"]
+
+GENESIS = "0" * 64
+"""``prev_mac`` of the first entry."""
+HEAD_KEY = "audit_head"
+"""The ``vault_meta`` key of the head anchor."""
+_MAC_FIELDS = ("seq", "at", "actor", "role", "op", "tenant", "target", "outcome", "detail", "prev_mac")
+_REORDER_DEPTH = 8
+
+# Prebuilt Core statements: every vault operation appends, so this is the hot path.
+_EVENTS: sa.Table = AuditEventRecord.metadata.tables["audit_events"]
+_META: sa.Table = VaultMeta.metadata.tables["vault_meta"]
+_SELECT_HEAD_FOR_UPDATE = sa.select(_META.c.value).where(_META.c.key == HEAD_KEY).with_for_update()
+_SELECT_TOP_SEQ = sa.select(sa.func.coalesce(sa.func.max(_EVENTS.c.seq), 0))
+_INSERT_EVENT_PG = pg_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
+_INSERT_EVENT_SQLITE = sqlite_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
+_UPDATE_HEAD = (
+    _META.update().where(_META.c.key == HEAD_KEY).values(value=sa.bindparam("b_value"), updated_at=sa.bindparam("b_at"))
+)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit entry, as ``Vault.audit_events`` returns it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    op: str
+    tenant: str | None
+    target: str | None
+    """What the operation was about: a credential id, a KEK fingerprint, ``tenant@v2``."""
+    outcome: str
+    """``ok``, ``denied`` or ``error``."""
+    detail: dict[str, Any] = field(default_factory=dict)
+    """Plain JSON, never a secret; a token appears only as ``hmac:…``."""
+    prev_mac: str = GENESIS
+    mac: str = ""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What :meth:`AuditChain.verify` found: ``ok``, or the first broken entry and why."""
+
+    ok: bool
+    checked: int
+    """Entries read."""
+    head_seq: int
+    """The last entry's seq (0 for an empty log)."""
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.ok:
+            return f"audit chain intact: {self.checked} entries, head seq {self.head_seq}"
+        return f"audit chain broken at seq {self.first_bad_seq}: {self.reason}"
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation the macs are computed over: sorted keys, no spaces, ASCII."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _at(value: datetime) -> str:
+    return utc(value).isoformat(timespec="microseconds")
+
+
+class AuditChain:
+    """Appends and verifies the chain. Built by the vault from the unwrapped audit key."""
+
+    def __init__(self, audit_key: bytes | bytearray) -> None:
+        self._key = derive_key(audit_key, "audit-chain")
+
+    # ------------------------------------------------------------------------------------- macs
+
+    def mac(self, fields: dict[str, Any]) -> str:
+        """The mac of an entry given as a dict with every field in the chain (``seq`` … ``prev_mac``)."""
+        body = {name: fields[name] for name in _MAC_FIELDS}
+        body["at"] = _at(body["at"])
+        return hmac.new(self._key, canonical_json(body), hashlib.sha256).hexdigest()
+
+    def anchor_tag(self, seq: int, mac: str) -> str:
+        return hmac.new(self._key, canonical_json({"anchor": seq, "mac": mac}), hashlib.sha256).hexdigest()
+
+    # ----------------------------------------------------------------------------------- append
+
+    def append(
+        self,
+        conn: sa.Connection,
+        *,
+        at: datetime,
+        actor: str,
+        role: str,
+        op: str,
+        tenant: str | None,
+        target: str | None,
+        outcome: str,
+        detail: dict[str, Any],
+    ) -> AuditEvent:
+        """Append one entry inside the caller's transaction (which it must commit for the entry to count)."""
+        head = conn.execute(_SELECT_HEAD_FOR_UPDATE).scalar_one_or_none()
+        seq = int(head["seq"]) + 1 if head else 1
+        prev_mac = str(head["mac"]) if head else GENESIS
+        fields: dict[str, Any] = {
+            "seq": seq, "at": utc(at), "actor": actor, "role": role, "op": op, "tenant": tenant,
+            "target": target, "outcome": outcome, "detail": json.loads(canonical_json(detail)), "prev_mac": prev_mac,
+        }
+        insert = _INSERT_EVENT_PG if conn.dialect.name == "postgresql" else _INSERT_EVENT_SQLITE
+        mac = self.mac(fields)
+        if conn.execute(insert, {**fields, "mac": mac}).first() is None:
+            # A row already sits past the anchor (forged, or written outside the vault): append after it rather
+            # than fail every operation from now on; verify() names that row as the first broken entry.
+            fields["seq"] = int(conn.execute(_SELECT_TOP_SEQ).scalar_one()) + 1
+            mac = self.mac(fields)
+            conn.execute(_EVENTS.insert(), {**fields, "mac": mac})
+        anchor = {"seq": fields["seq"], "mac": mac, "tag": self.anchor_tag(fields["seq"], mac)}
+        if head:
+            conn.execute(_UPDATE_HEAD, {"b_value": anchor, "b_at": fields["at"]})
+        else:
+            conn.execute(_META.insert(), {"key": HEAD_KEY, "value": anchor, "updated_at": fields["at"]})
+        return AuditEvent(**fields, mac=mac)
+
+    # ----------------------------------------------------------------------------------- verify
+
+    def verify(self, conn: sa.Connection) -> AuditReport:
+        """Walk the chain from seq 1; report the first broken entry, then check the head anchor."""
+        expected, prev_mac, checked = 1, GENESIS, 0
+        bad: tuple[int, str] | None = None
+        suspect: sa.Row[Any] | None = None
+        query = sa.select(AuditEventRecord).order_by(AuditEventRecord.seq)
+        rows = conn.execute(query.execution_options(yield_per=1000))
+        for row in rows:
+            checked += 1
+            if row.seq != expected:
+                missing = f"seq {expected}" if row.seq == expected + 1 else f"seq {expected}..{row.seq - 1}"
+                bad = (expected, f"gap in seq: {missing} missing (entries deleted)")
+                break
+            if not hmac.compare_digest(self.mac(row._asdict()), row.mac):
+                suspect = row
+                break
+            if row.prev_mac != prev_mac:
+                bad = (row.seq, f"prev_mac mismatch: seq {row.seq} does not follow seq {row.seq - 1}")
+                break
+            prev_mac = row.mac
+            expected += 1
+        rows.close()
+        if suspect is not None:
+            written_as = self._written_as(conn, suspect._asdict(), _REORDER_DEPTH)
+            if written_as is not None:
+                why = f"reorder: the entry at seq {suspect.seq} was written as seq {written_as} (moved or replayed)"
+            else:
+                why = "mac mismatch: the entry was edited or forged"
+            bad = (suspect.seq, why)
+        last = expected - 1
+        if bad is not None:
+            return AuditReport(False, checked, last, bad[0], bad[1])
+        anchor_problem = self._check_anchor(conn, last, prev_mac)
+        if anchor_problem is not None:
+            return AuditReport(False, checked, last, anchor_problem[0], anchor_problem[1])
+        return AuditReport(True, checked, last)
+
+    def _check_anchor(self, conn: sa.Connection, last: int, last_mac: str) -> tuple[int, str] | None:
+        head = conn.execute(sa.select(VaultMeta.value).where(VaultMeta.key == HEAD_KEY)).scalar_one_or_none()
+        if head is None:
+            return None if last == 0 else (last, "head anchor missing (vault_meta was edited)")
+        try:
+            seq, mac, tag = int(head["seq"]), str(head["mac"]), str(head["tag"])
+        except (KeyError, TypeError, ValueError):
+            return (last + 1, "head anchor malformed (vault_meta was edited)")
+        if not hmac.compare_digest(self.anchor_tag(seq, mac), tag):
+            return (min(seq, last + 1), "head anchor forged: its tag does not verify")
+        if seq > last:
+            return (last + 1, f"truncated: the head anchor records seq {seq} but the log ends at seq {last}")
+        if seq < last:
+            return (seq + 1, f"entries after the head anchor (seq {seq}): appended outside the vault")
+        if not hmac.compare_digest(mac, last_mac):
+            return (last, "head anchor mismatch: the last entry is not the one the anchor records")
+        return None
+
+    def _written_as(self, conn: sa.Connection, fields: dict[str, Any], depth: int) -> int | None:
+        """The seq an entry was written with, when it verifies there (it was moved), else ``None``.
+
+        Follows ``prev_mac`` to the entry it was written after, wherever that entry now sits.
+        """
+        if depth <= 0:
+            return None
+        if fields["prev_mac"] == GENESIS:
+            candidate = 1
+        else:
+            pred = conn.execute(
+                sa.select(AuditEventRecord).where(AuditEventRecord.mac == fields["prev_mac"]).limit(1)
+            ).first()
+            if pred is None:
+                return None
+            p = pred._asdict()
+            pred_seq = p["seq"] if hmac.compare_digest(self.mac(p), p["mac"]) else self._written_as(conn, p, depth - 1)
+            if pred_seq is None:
+                return None
+            candidate = pred_seq + 1
+        if candidate != fields["seq"] and hmac.compare_digest(self.mac({**fields, "seq": candidate}), fields["mac"]):
+            return candidate
+        return None
+
+
+def event_from_row(row: Any) -> AuditEvent:
+    """An :class:`AuditEvent` from an ``audit_events`` row."""
+    return AuditEvent(
+        seq=row.seq, at=row.at, actor=row.actor, role=row.role, op=row.op, tenant=row.tenant, target=row.target,
+        outcome=row.outcome, detail=dict(row.detail or {}), prev_mac=row.prev_mac, mac=row.mac,
+    )
