@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import ssl
 import time
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from checks.hookspecs import CheckContext, check_kind
-from checks.redact import Scrubber, fingerprint
+from checks.outbound import client_timeout as _client_timeout
+from checks.outbound import display_url as _display_url
+from checks.outbound import transport_failure as _transport_failure
+from checks.redact import fingerprint
 from checks.result import Condition, Result
 from checks.status import Status
 
@@ -347,84 +347,3 @@ def _is_number(value: Any) -> bool:
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _client_timeout(client: httpx.AsyncClient, exc: httpx.TimeoutException) -> float | None:
-    timeout = client.timeout
-    if isinstance(exc, httpx.ConnectTimeout):
-        return timeout.connect
-    if isinstance(exc, httpx.WriteTimeout):
-        return timeout.write
-    if isinstance(exc, httpx.PoolTimeout):
-        return timeout.pool
-    return timeout.read
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and everything behind it: causes, contexts, members of exception groups."""
-    stack: list[BaseException] = [exc]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-        stack.extend(getattr(current, "exceptions", ()))
-
-
-def _transport_failure(exc: httpx.HTTPError) -> tuple[str, str, str]:
-    """(failure kind for evidence, phrase for the summary, remediation) for a request that got no answer."""
-    chain = list(_causes(exc))
-    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
-        return (
-            "tls",
-            "TLS handshake failed (certificate not trusted)",
-            "The certificate does not verify for this host name: renew or fix it, or use the right host name",
-        )
-    if any(isinstance(e, ssl.SSLError) for e in chain):
-        return (
-            "tls",
-            "TLS handshake failed",
-            "Check the port speaks https (not plain http) and its TLS configuration",
-        )
-    if any(isinstance(e, socket.gaierror) for e in chain):
-        return "dns", "name does not resolve", "Fix the host name in the URL, or its DNS record"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return (
-            "refused",
-            "connection refused",
-            "Nothing listens there: start the service or fix the URL's port",
-        )
-    if isinstance(exc, httpx.ConnectError):
-        return (
-            "connect",
-            "could not connect",
-            "Check the service is up and reachable from here (firewall, VPN)",
-        )
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return (
-            "protocol",
-            "answered with broken HTTP or closed the connection",
-            "Check the URL points at an HTTP service and the service is healthy",
-        )
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "redirects", "redirects in a loop", "Point the check at the final URL"
-    return "transport", f"request failed ({type(exc).__name__})", "Check the URL and the service"
-
-
-def _display_url(url: str, scrubber: Scrubber) -> str:
-    """``url`` fit to show: no user info, secret-looking query values masked, known secrets scrubbed."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError):
-        return scrubber(url)
-    query = "&".join(
-        f"{k}=***" if v and _SECRET_PARAM.search(k) else part
-        for part in parsed.query.decode("ascii", "replace").split("&")
-        if part
-        for k, _, v in [part.partition("=")]
-    )
-    shown = parsed.copy_with(username=None, password=None, fragment=None, query=None)
-    return scrubber(str(shown) + (f"?{query}" if query else ""))
