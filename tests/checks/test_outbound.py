@@ -53,8 +53,13 @@ def call(url, method="GET", **kw):
 
     async def go():
         async with httpx.AsyncClient() as client:
-            ctx = CheckContext(check=m.checks[0], client=client, clock=FixedClock(datetime(2025, 10, 6, tzinfo=UTC)), env={},
-                               manifest=m)
+            ctx = CheckContext(
+                check=m.checks[0],
+                client=client,
+                clock=FixedClock(datetime(2025, 10, 6, tzinfo=UTC)),
+                env={},
+                manifest=m,
+            )
             return await request(ctx, method, url, what="The test API", provider=False, **kw), ctx
 
     return asyncio.run(go())
