@@ -4,4 +4,6 @@ MODULES = (
     "checks.builtin.env",
     "checks.builtin.http",
     "checks.builtin.manual",
+    "checks.builtin.twilio",
+    "checks.builtin.retell",
 )

@@ -232,6 +232,15 @@ class _HTTPServer(ThreadingHTTPServer):
             else:
                 self._connections.discard(conn)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a probe's timeout against the "slow" scenario) leaves a broken pipe:
+        # expected, not worth a traceback on stderr.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         # Keep-alive connections would otherwise keep being served after stop(): a "stopped" stand-in
         # must look like a dead endpoint to clients that pool connections.

@@ -1,0 +1,358 @@
+"""Kind ``twilio`` against the Twilio stand-in on loopback: both probes through every scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from checks.builtin.twilio import TwilioParams, twilio
+from checks.clock import FixedClock
+from checks.hookspecs import KIND_ATTR, CheckContext
+from checks.manifest import CheckSpec
+from checks.redact import Scrubber
+from checks.result import Result
+from checks.runner import run_checks, user_agent
+from checks.standins.server import StandinServer
+from checks.standins.twilio import (
+    DEFAULT_ACCOUNT_SID,
+    DEFAULT_AUTH_TOKEN,
+    DEFAULT_TEST_ACCOUNT_SID,
+    DEFAULT_TEST_AUTH_TOKEN,
+    SCENARIOS,
+    TwilioStandin,
+)
+from checks.status import Status
+from tests.checks.helpers import check_block, make_manifest
+
+SID, TOKEN = DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+ENV = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN}
+MANIFEST = make_manifest(check_block("x"))
+SLOW_TIMEOUT_S = 0.3
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[tuple[StandinServer, TwilioStandin]]:
+    provider = TwilioStandin(slow_s=1.0, retry_after=0)
+    with StandinServer([provider]) as server:
+        yield server, provider
+
+
+@pytest.fixture
+def standin(running: tuple[StandinServer, TwilioStandin]) -> Iterator[tuple[StandinServer, TwilioStandin]]:
+    running[1].reset()
+    yield running
+    running[1].reset()
+
+
+def run_twilio(
+    params: dict[str, Any],
+    url: str,
+    *,
+    env: dict[str, str] | None = None,
+    timeout_s: float | None = 5.0,
+    scrubber: Scrubber | None = None,
+) -> Result:
+    validated = TwilioParams.model_validate(params)
+    check = CheckSpec(id="sandbox.twilio.probe", item="a.one", kind="twilio", timeout_s=timeout_s, params=params)
+
+    async def go() -> Result:
+        async with httpx.AsyncClient(headers={"User-Agent": user_agent()}, trust_env=False) as client:
+            ctx = CheckContext(
+                check=check,
+                client=client,
+                clock=FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC)),
+                env=ENV if env is None else env,
+                manifest=MANIFEST,
+                scrubber=scrubber or Scrubber(),
+                standins_url=url,
+            )
+            return await twilio(validated, ctx)
+
+    return asyncio.run(go())
+
+
+def rendered(result: Result) -> str:
+    return repr(result) + json.dumps(dataclasses.asdict(result), default=str)
+
+
+def assert_no_secret(result: Result, *secrets: str) -> None:
+    text = rendered(result)
+    for secret in (TOKEN, *secrets):
+        assert secret not in text
+    assert "auth_token" not in result.evidence
+
+
+# (scenario, probe, status, words the summary must hold: what is wrong and what to do)
+TABLE = [
+    ("valid", "account", Status.PASS, ["'Readiness sandbox'", "is active", "(Full)"]),
+    ("trial", "account", Status.PASS, ["is active", "Trial", "verified numbers only"]),
+    ("bad_credentials", "account", Status.FAIL, ["bad credentials", "20003", "Twilio Console › Account Info"]),
+    ("suspended", "account", Status.FAIL, ["is suspended", "Billing", "Twilio support"]),
+    ("closed", "account", Status.FAIL, ["is closed", "create a new account", "TWILIO_AUTH_TOKEN"]),
+    ("no_numbers", "account", Status.PASS, ["is active"]),
+    ("test_credentials", "account", Status.FAIL, ["20008", "Test Credentials", "use the live Account SID"]),
+    ("no_account", "account", Status.FAIL, ["no account", "20404", "Account Info into TWILIO_ACCOUNT_SID"]),
+    ("slow", "account", Status.ERROR, ["did not answer within 0.3s", "retry later"]),
+    ("500", "account", Status.ERROR, ["answered 500", "retry later"]),
+    ("429", "account", Status.ERROR, ["rate limiting (429)", "retry later"]),
+    ("garbage", "account", Status.ERROR, ["not a JSON object", "could not tell"]),
+    ("valid", "numbers", Status.PASS, ["2 phone numbers", "2 voice, 1 SMS"]),
+    ("trial", "numbers", Status.PASS, ["1 phone number", "1 voice, 1 SMS"]),
+    ("bad_credentials", "numbers", Status.FAIL, ["bad credentials", "Twilio Console › Account Info"]),
+    ("suspended", "numbers", Status.FAIL, ["suspended or closed", "Twilio Console › Account Info"]),
+    ("closed", "numbers", Status.FAIL, ["suspended or closed", "Twilio Console › Account Info"]),
+    ("no_numbers", "numbers", Status.FAIL, ["no phone numbers", "Phone Numbers › Buy a number"]),
+    ("test_credentials", "numbers", Status.FAIL, ["20008", "cannot read the account or list its numbers"]),
+    ("no_account", "numbers", Status.FAIL, ["no account", "TWILIO_ACCOUNT_SID"]),
+    ("slow", "numbers", Status.ERROR, ["did not answer within 0.3s", "retry later"]),
+    ("500", "numbers", Status.ERROR, ["answered 500", "retry later"]),
+    ("429", "numbers", Status.ERROR, ["rate limiting (429)", "retry later"]),
+    ("garbage", "numbers", Status.ERROR, ["not a JSON object", "could not tell"]),
+]
+
+
+def test_the_table_covers_every_scenario_for_every_probe() -> None:
+    for probe in ("account", "numbers"):
+        assert sorted(s for s, p, *_ in TABLE if p == probe) == sorted(SCENARIOS)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "probe", "status", "words"), TABLE, ids=[f"{probe}-{scenario}" for scenario, probe, *_ in TABLE]
+)
+def test_every_probe_through_every_scenario(standin, scenario, probe, status, words) -> None:
+    server, provider = standin
+    provider.set_scenario(scenario)
+    result = run_twilio({"probe": probe}, server.url, timeout_s=SLOW_TIMEOUT_S if scenario == "slow" else 5.0)
+    assert result.status is status, result.summary
+    for word in words:
+        assert word in result.summary, result.summary
+    if status is not Status.PASS:
+        assert result.remediation
+    assert_no_secret(result)
+    assert provider.user_agents and all(ua.startswith("readiness/") for ua in provider.user_agents)
+
+
+def test_account_evidence_shows_type_and_name_but_never_the_echoed_token(standin) -> None:
+    server, provider = standin
+    account = httpx.get(f"{server.url}/api.twilio.com/2010-04-01/Accounts/{SID}.json", auth=(SID, TOKEN)).json()
+    assert account["auth_token"] == TOKEN  # the real resource echoes it, and so does the stand-in
+    result = run_twilio({"probe": "account"}, server.url)
+    assert result.evidence["type"] == "Full"
+    assert result.evidence["status"] == "active"
+    assert result.evidence["friendly_name"] == "Readiness sandbox"
+    assert result.evidence["account_sid"] == SID
+    assert result.evidence["token_fingerprint"].startswith("sha256:")
+    assert_no_secret(result)
+
+
+def test_the_primary_token_echoed_to_a_secondary_token_is_never_shown() -> None:
+    primary, secondary = "a1" * 16, "b2" * 16
+    provider = TwilioStandin(auth_token=primary, secondary_auth_token=secondary)
+    scrubber = Scrubber()
+    with StandinServer([provider]) as server:
+        env = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": secondary}
+        result = run_twilio({"probe": "account"}, server.url, env=env, scrubber=scrubber)
+    assert result.status is Status.PASS, result.summary
+    assert_no_secret(result, primary, secondary)
+    assert primary not in scrubber(f"token {primary}")  # registered, so no other check can show it either
+
+
+def test_numbers_are_masked_to_their_last_four_digits(standin) -> None:
+    server, _ = standin
+    result = run_twilio({"probe": "numbers"}, server.url)
+    assert result.evidence["numbers"] == [
+        {"number": "…0142", "voice": True, "sms": True},
+        {"number": "…0199", "voice": True, "sms": False},
+    ]
+    assert result.evidence["count"] == 2
+    text = rendered(result)
+    for whole in ("+14155550142", "4155550142", "(415) 555-0142", "555-0199"):
+        assert whole not in text
+
+
+def test_fewer_numbers_than_the_sandbox_needs_fails(standin) -> None:
+    server, _ = standin
+    result = run_twilio({"probe": "numbers", "min_numbers": 3}, server.url)
+    assert result.status is Status.FAIL
+    assert "2 phone numbers (the sandbox's test data needs at least 3)" in result.summary
+    assert "Buy a number" in result.summary
+
+
+def test_numbers_without_sms_warn() -> None:
+    provider = TwilioStandin(numbers=(("+14155550111", {"voice": True, "sms": False}),))
+    with StandinServer([provider]) as server:
+        result = run_twilio({"probe": "numbers"}, server.url)
+    assert result.status is Status.WARN
+    assert "none SMS-capable" in result.summary
+    assert "Buy a number" in result.summary
+
+
+def test_a_second_page_reads_as_at_least() -> None:
+    numbers = tuple((f"+1415555{i:04d}", {"voice": True, "sms": True}) for i in range(60))
+    provider = TwilioStandin(numbers=numbers)
+    with StandinServer([provider]) as server:
+        result = run_twilio({"probe": "numbers"}, server.url)
+    assert result.status is Status.PASS
+    assert "at least 50 phone numbers" in result.summary
+    assert result.evidence["more_pages"] is True
+    assert provider.calls == ["GET /2010-04-01/Accounts/" + SID + "/IncomingPhoneNumbers.json"]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TWILIO_AUTH_TOKEN": TOKEN}, "TWILIO_ACCOUNT_SID is not set"),
+        ({"TWILIO_ACCOUNT_SID": SID}, "TWILIO_AUTH_TOKEN is not set"),
+        ({"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": ""}, "TWILIO_AUTH_TOKEN is not set"),
+        ({}, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"),
+    ],
+    ids=["no-sid", "no-token", "empty-token", "neither"],
+)
+def test_missing_variables_fail_naming_them_without_calling(standin, env, named) -> None:
+    server, provider = standin
+    result = run_twilio({"probe": "account"}, server.url, env=env)
+    assert result.status is Status.FAIL
+    assert result.summary.startswith(named)
+    assert "Twilio Console › Account Info" in result.summary
+    assert provider.calls == []
+
+
+def test_custom_variable_names_are_used(standin) -> None:
+    server, _ = standin
+    env = {"TW_SID": SID, "TW_TOKEN": TOKEN}
+    assert run_twilio({"sid_env": "TW_SID", "token_env": "TW_TOKEN"}, server.url, env=env).status is Status.PASS
+    missing = run_twilio({"sid_env": "TW_SID", "token_env": "TW_TOKEN"}, server.url, env={"TW_SID": SID})
+    assert missing.summary.startswith("TW_TOKEN is not set")
+
+
+@pytest.mark.parametrize(
+    ("sid", "words"),
+    [
+        ("SK" + "0" * 32, "starts with SK (an API key SID), but the Account SID starts with AC"),
+        ("f0" * 16, "starts with neither AC"),
+        ("AC" + "9" * 32, "bad credentials"),
+    ],
+    ids=["api-key-sid", "pasted-token", "other-account"],
+)
+def test_refused_credentials_say_what_is_wrong_with_the_sid(standin, sid, words) -> None:
+    server, _ = standin
+    result = run_twilio({"probe": "account"}, server.url, env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": TOKEN})
+    assert result.status is Status.FAIL
+    assert words in result.summary
+    assert result.evidence["twilio_code"] == 20003
+    if not sid.startswith("AC"):
+        assert sid not in rendered(result)  # it may be a token pasted in the wrong variable
+
+
+def test_the_test_credentials_pair_is_told_apart(standin) -> None:
+    server, _ = standin
+    env = {"TWILIO_ACCOUNT_SID": DEFAULT_TEST_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": DEFAULT_TEST_AUTH_TOKEN}
+    result = run_twilio({"probe": "numbers"}, server.url, env=env)
+    assert result.status is Status.FAIL
+    assert "Test Credentials" in result.summary
+    assert_no_secret(result, DEFAULT_TEST_AUTH_TOKEN)
+
+
+def test_server_errors_are_retried_then_reported(standin) -> None:
+    server, provider = standin
+    provider.set_scenario("500")
+    result = run_twilio({"probe": "account"}, server.url)
+    assert result.status is Status.ERROR
+    assert len(provider.calls) == 3  # one call and two retries: the fetch is idempotent
+    assert result.evidence["status_code"] == 500
+
+
+def test_rate_limit_evidence_keeps_retry_after(standin) -> None:
+    server, provider = standin
+    provider.set_scenario("429")
+    result = run_twilio({"probe": "account"}, server.url)
+    assert result.evidence["retry_after"] == "0"
+    assert '"code": 20429' in result.evidence["body_excerpt"]
+
+
+def test_the_stand_in_answers_like_twilio() -> None:
+    provider = TwilioStandin()
+    with StandinServer([provider]) as server:
+        base = f"{server.url}/api.twilio.com/2010-04-01/Accounts/{SID}"
+        account = httpx.get(f"{base}.json", auth=(SID, TOKEN)).json()
+        refused = httpx.get(f"{base}.json", auth=(SID, "0" * 32))
+        provider.set_scenario("429")
+        limited = httpx.get(f"{base}.json", auth=(SID, TOKEN))
+    assert {"sid", "friendly_name", "status", "type", "date_created", "owner_account_sid", "uri"} <= set(account)
+    assert account["uri"] == f"/2010-04-01/Accounts/{SID}.json"
+    assert account["subresource_uris"]["incoming_phone_numbers"].endswith("/IncomingPhoneNumbers.json")
+    assert parsedate_to_datetime(account["date_created"]).tzinfo is not None  # RFC 2822
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "code": 20003,
+        "message": "Authenticate",
+        "more_info": "https://www.twilio.com/docs/errors/20003",
+        "status": 401,
+    }
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+
+
+def test_scenarios_switch_over_the_control_surface(standin) -> None:
+    server, provider = standin
+    control = f"{server.url}/_standins/api.twilio.com"
+    assert httpx.post(f"{control}/scenario", json={"name": "suspended"}).status_code == 200
+    assert provider.scenario == "suspended"
+    assert run_twilio({"probe": "account"}, server.url).status is Status.FAIL
+    state = httpx.get(f"{control}/state").json()
+    assert state["scenario"] == "suspended" and "slow" in state["scenarios"]
+    assert TOKEN not in json.dumps(state)
+    unknown = httpx.post(f"{control}/scenario", json={"name": "exploded"})
+    assert unknown.status_code == 400 and "valid" in unknown.json()["error"]
+    assert httpx.post(f"{control}/reset").status_code == 200
+    assert provider.scenario == "valid"
+
+
+def test_unknown_scenarios_are_refused_in_python() -> None:
+    with pytest.raises(ValueError, match="no_numbers"):
+        TwilioStandin(scenario="nope")
+
+
+def test_through_the_runner_with_the_standins_url(standin) -> None:
+    server, _ = standin
+    manifest = make_manifest(
+        check_block("sandbox.twilio.account", kind="twilio", severity="major", probe="account"),
+        check_block(
+            "sandbox.twilio.numbers",
+            kind="twilio",
+            severity="major",
+            depends_on=["sandbox.twilio.account"],
+            probe="numbers",
+        ),
+    )
+    results = asyncio.run(run_checks(manifest, env=ENV, standins_url=server.url))
+    assert [(r.id, r.status) for r in results] == [
+        ("sandbox.twilio.account", Status.PASS),
+        ("sandbox.twilio.numbers", Status.PASS),
+    ]
+    assert TOKEN not in json.dumps([r.to_dict() for r in results], default=str)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"probe": "balance"}, {"min_numbers": -1}, {"token": "x"}],
+    ids=["unknown-probe", "negative-min", "unknown-key"],
+)
+def test_params_are_validated(params) -> None:
+    with pytest.raises(ValidationError):
+        TwilioParams.model_validate(params)
+
+
+def test_kind_is_marked_and_documented() -> None:
+    spec = getattr(twilio, KIND_ATTR)
+    assert spec.name == "twilio"
+    assert spec.params is TwilioParams
+    assert "20003" in spec.doc
