@@ -6,4 +6,5 @@ MODULES = (
     "checks.builtin.manual",
     "checks.builtin.twilio",
     "checks.builtin.retell",
+    "checks.builtin.oauth_google",
 )
