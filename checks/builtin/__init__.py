@@ -7,4 +7,5 @@ MODULES = (
     "checks.builtin.twilio",
     "checks.builtin.retell",
     "checks.builtin.oauth_google",
+    "checks.builtin.ghl",
 )
