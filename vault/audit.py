@@ -30,16 +30,19 @@ PostgreSQL; SQLite's write lock otherwise), which is what keeps ``seq`` gapless.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from vault.crypto import derive_key
 from vault.models import AuditEventRecord, VaultMeta, utc
@@ -53,14 +56,95 @@ HEAD_KEY = "audit_head"
 _MAC_FIELDS = ("seq", "at", "actor", "role", "op", "tenant", "target", "outcome", "detail", "prev_mac")
 _REORDER_DEPTH = 8
 
-# Prebuilt Core statements: every vault operation appends, so this is the hot path.
+_Processor = Callable[[Any], Any] | None
+_NO_PARAMS: Mapping[str, Any] = {}
+
+
+class _Plan(NamedTuple):
+    sql: str
+    positional: bool
+    binds: tuple[tuple[str, str, Any, _Processor], ...]
+    """(key the caller passes, name in the SQL, default value, bind processor), in SQL order."""
+    results: tuple[_Processor, ...]
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run on the DBAPI cursor of the caller's connection.
+
+    For the per-operation hot paths (the audit append, ``Vault.get``). It runs the SQL ``conn.execute``
+    would run, in the caller's transaction on the same DBAPI connection, with the same bind and result
+    type processing (the dialect's own processors: UTC datetimes, JSON); it skips SQLAlchemy's
+    per-call execution context, which costs several times what SQLite spends on the statement. A driver
+    error is raised as SQLAlchemy wraps it (``sa.exc.IntegrityError``, ``OperationalError``, ...), with
+    parameters hidden, so callers handle it exactly as they handle ``conn.execute``'s.
+
+    Only for statements with plain bind parameters (no ``IN`` expansion, no literal execution).
+    """
+
+    def __init__(self, statement: sa.ClauseElement) -> None:
+        self.statement = statement
+        self._plans: dict[sa.Dialect, _Plan] = {}  # per dialect instance: bind processors capture its settings
+
+    def _plan(self, dialect: sa.Dialect) -> _Plan:
+        plan = self._plans.get(dialect)
+        if plan is not None:
+            return plan
+        compiled = self.statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        order = list(compiled.positiontup or ()) if compiled.positional else list(by_name)
+        escaped = compiled.escaped_bind_names
+        binds = tuple(
+            (by_name[name].key, escaped.get(name, name), by_name[name].effective_value,
+             by_name[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in order
+        )
+        columns = getattr(self.statement, "exported_columns", ())
+        results = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None) for col in columns)
+        plan = _Plan(compiled.string, bool(compiled.positional), binds, results)
+        self._plans[dialect] = plan  # idempotent: two threads planning at once store equal plans
+        return plan
+
+    def execute(self, conn: sa.Connection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run the statement inside ``conn``'s transaction; the rows it returns (type-processed), if any."""
+        dialect = conn.dialect
+        sql, positional, binds, results = self._plans.get(dialect) or self._plan(dialect)
+        given = params or _NO_PARAMS
+        values = [process(given.get(key, default)) if process is not None else given.get(key, default)
+                  for key, _, default, process in binds]
+        args: Sequence[Any] | dict[str, Any] = (
+            tuple(values) if positional else {name: v for (_, name, _, _), v in zip(binds, values, strict=True)}
+        )
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall() if cursor.description is not None else []
+        except dialect.loaded_dbapi.Error as exc:
+            disconnect = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+            if disconnect:
+                conn.invalidate(exc)
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect,
+                connection_invalidated=disconnect,
+            ) from exc
+        finally:
+            with contextlib.suppress(Exception):  # a dead connection's cursor may refuse to close
+                cursor.close()
+        if not rows or not any(results):
+            return [tuple(row) for row in rows]
+        return [tuple(p(v) if p is not None else v for p, v in zip(results, row, strict=True)) for row in rows]
+
+
+# Prebuilt statements: every vault operation appends, so this is the hot path.
 _EVENTS: sa.Table = AuditEventRecord.metadata.tables["audit_events"]
 _META: sa.Table = VaultMeta.metadata.tables["vault_meta"]
-_SELECT_HEAD_FOR_UPDATE = sa.select(_META.c.value).where(_META.c.key == HEAD_KEY).with_for_update()
+_SELECT_HEAD_FOR_UPDATE = Prepared(sa.select(_META.c.value).where(_META.c.key == HEAD_KEY).with_for_update())
 _SELECT_TOP_SEQ = sa.select(sa.func.coalesce(sa.func.max(_EVENTS.c.seq), 0))
-_INSERT_EVENT_PG = pg_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
-_INSERT_EVENT_SQLITE = sqlite_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
-_UPDATE_HEAD = (
+_INSERT_EVENT_PG = Prepared(pg_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq))
+_INSERT_EVENT_SQLITE = Prepared(
+    sqlite_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
+)
+_UPDATE_HEAD = Prepared(
     _META.update().where(_META.c.key == HEAD_KEY).values(value=sa.bindparam("b_value"), updated_at=sa.bindparam("b_at"))
 )
 
@@ -109,6 +193,21 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
+def _as_stored(detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` as it reads back from the database: ``json.loads(canonical_json(detail))``.
+
+    A flat dict of str keys and str/int/bool/None values (what every vault operation passes) reads back
+    as itself with its keys sorted; build that directly and skip the JSON round trip.
+    """
+    if all(type(k) is str and type(v) in _PLAIN for k, v in detail.items()):
+        return {k: detail[k] for k in sorted(detail)}
+    loaded: dict[str, Any] = json.loads(canonical_json(detail))
+    return loaded
+
+
 def _at(value: datetime) -> str:
     return utc(value).isoformat(timespec="microseconds")
 
@@ -146,16 +245,18 @@ class AuditChain:
         detail: dict[str, Any],
     ) -> AuditEvent:
         """Append one entry inside the caller's transaction (which it must commit for the entry to count)."""
-        head = conn.execute(_SELECT_HEAD_FOR_UPDATE).scalar_one_or_none()
+        rows = _SELECT_HEAD_FOR_UPDATE.execute(conn)
+        head = rows[0][0] if rows else None
         seq = int(head["seq"]) + 1 if head else 1
         prev_mac = str(head["mac"]) if head else GENESIS
+        at = utc(at)
         fields: dict[str, Any] = {
-            "seq": seq, "at": utc(at), "actor": actor, "role": role, "op": op, "tenant": tenant,
-            "target": target, "outcome": outcome, "detail": json.loads(canonical_json(detail)), "prev_mac": prev_mac,
+            "seq": seq, "at": at, "actor": actor, "role": role, "op": op, "tenant": tenant,
+            "target": target, "outcome": outcome, "detail": _as_stored(detail), "prev_mac": prev_mac,
         }
         insert = _INSERT_EVENT_PG if conn.dialect.name == "postgresql" else _INSERT_EVENT_SQLITE
         mac = self.mac(fields)
-        if conn.execute(insert, {**fields, "mac": mac}).first() is None:
+        if not insert.execute(conn, {**fields, "mac": mac}):
             # A row already sits past the anchor (forged, or written outside the vault): append after it rather
             # than fail every operation from now on; verify() names that row as the first broken entry.
             fields["seq"] = int(conn.execute(_SELECT_TOP_SEQ).scalar_one()) + 1
@@ -163,9 +264,9 @@ class AuditChain:
             conn.execute(_EVENTS.insert(), {**fields, "mac": mac})
         anchor = {"seq": fields["seq"], "mac": mac, "tag": self.anchor_tag(fields["seq"], mac)}
         if head:
-            conn.execute(_UPDATE_HEAD, {"b_value": anchor, "b_at": fields["at"]})
+            _UPDATE_HEAD.execute(conn, {"b_value": anchor, "b_at": at})
         else:
-            conn.execute(_META.insert(), {"key": HEAD_KEY, "value": anchor, "updated_at": fields["at"]})
+            conn.execute(_META.insert(), {"key": HEAD_KEY, "value": anchor, "updated_at": at})
         return AuditEvent(**fields, mac=mac)
 
     # ----------------------------------------------------------------------------------- verify

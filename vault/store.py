@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from vault import crypto
-from vault.audit import AuditChain, AuditEvent, AuditReport, event_from_row
+from vault.audit import AuditChain, AuditEvent, AuditReport, Prepared, event_from_row
 from vault.errors import AccessDenied, KeyUnavailable, VaultError
 from vault.keys import KeyRing, KeySource
 from vault.models import AuditEventRecord, Credential, DataKey, Tenant, VaultMeta, dumps, upgrade, utc
@@ -60,8 +60,13 @@ _T = TypeVar("_T")
 # several times the SQL itself.
 _CREDENTIALS: sa.Table = Credential.metadata.tables["credentials"]
 _TENANTS: sa.Table = Tenant.metadata.tables["tenants"]
-_SELECT_CREDENTIAL = sa.select(_CREDENTIALS).where(
-    _CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.tenant == sa.bindparam("b_tenant")
+# get() is the hottest path: only the columns it needs, run through the DBAPI cursor (audit.Prepared).
+_GET_CREDENTIAL = Prepared(
+    sa.select(
+        _CREDENTIALS.c.id, _CREDENTIALS.c.provider, _CREDENTIALS.c.account, _CREDENTIALS.c.state,
+        _CREDENTIALS.c.dek_version, _CREDENTIALS.c.access_ct, _CREDENTIALS.c.refresh_ct, _CREDENTIALS.c.expires_at,
+        _CREDENTIALS.c.scopes, _CREDENTIALS.c.token_fingerprint,
+    ).where(_CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.tenant == sa.bindparam("b_tenant"))
 )
 _SELECT_BY_ACCOUNT_FOR_UPDATE = (
     sa.select(_CREDENTIALS.c.id, _CREDENTIALS.c.refresh_ct, _CREDENTIALS.c.dek_version, _CREDENTIALS.c.version)
@@ -788,29 +793,30 @@ class Vault:
         self.authorize(actor, Op.GET, tenant, credential_id)
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[TokenSet, str | None, dict[str, Any]]:
-            row = conn.execute(_SELECT_CREDENTIAL, {"b_id": credential_id, "b_tenant": tenant}).first()
-            if row is None:
+            rows = _GET_CREDENTIAL.execute(conn, {"b_id": credential_id, "b_tenant": tenant})
+            if not rows:
                 raise VaultError(f"no credential {credential_id!r} in tenant {tenant!r}")
-            if row.state == "revoked":
+            cid, provider, account, state, dek_version, access_ct, refresh_ct, expires_at, scopes, fp = rows[0]
+            if state == "revoked":
                 raise VaultError(f"credential {credential_id} was revoked; store new tokens with put")
-            dek = self._dek_for(conn, ring, tenant, row.dek_version)
-            access = self._open_field(dek, tenant, row.provider, row.id, "access", row.dek_version, row.access_ct)
+            dek = self._dek_for(conn, ring, tenant, dek_version)
+            access = self._open_field(dek, tenant, provider, cid, "access", dek_version, access_ct)
             try:
                 refresh = (
-                    self._open_field(dek, tenant, row.provider, row.id, "refresh", row.dek_version, row.refresh_ct)
-                    if row.refresh_ct else None
+                    self._open_field(dek, tenant, provider, cid, "refresh", dek_version, refresh_ct)
+                    if refresh_ct else None
                 )
             except BaseException:
                 _zero(access)
                 raise
             tokens = TokenSet(
-                tenant=tenant, provider=row.provider, account=row.account, credential_id=row.id,
+                tenant=tenant, provider=provider, account=account, credential_id=cid,
                 access_token=Secret(access), refresh_token=Secret(refresh) if refresh is not None else None,
-                expires_at=row.expires_at, scopes=builtins.list(row.scopes or []),
+                expires_at=expires_at, scopes=builtins.list(scopes or []),
             )
-            return tokens, row.id, {
-                "provider": row.provider, "account": row.account, "fingerprint": row.token_fingerprint,
-                "state": row.state, "dek_version": row.dek_version,
+            return tokens, cid, {
+                "provider": provider, "account": account, "fingerprint": fp, "state": state,
+                "dek_version": dek_version,
             }
 
         return self._run(actor, Op.GET, tenant, credential_id, body)
