@@ -1,6 +1,8 @@
 """One sweep end to end: resolve the environment, run the checks, decide, record.
 
-This is what the CLI, the dashboard, ``readiness watch`` and the notebooks call.
+This is what the CLI, the dashboard, ``readiness watch`` and the notebooks call. :func:`vault_extras` opens
+the token vault for the kinds that read it (``vault``, the sandboxes' ``calendar`` probes); pass what it
+returns as ``sweep(..., extras=...)`` and :func:`close_vault_extras` it afterwards.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -23,7 +26,7 @@ from checks.verdict import decide
 if TYPE_CHECKING:
     from checks.history import Store
 
-__all__ = ["sweep"]
+__all__ = ["close_vault_extras", "sweep", "vault_extras"]
 
 
 def sweep(
@@ -91,3 +94,104 @@ def sweep(
     if store is not None and record:
         store.record_run(run)
     return run
+
+
+SWEEP_VAULT_ACTOR = "readiness-sweep"
+"""The name the sweep's read-only vault actor writes into the vault's audit log."""
+
+
+def vault_extras(
+    environ: Mapping[str, str],
+    *,
+    db_url: str | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """Open the token vault for one sweep's kinds; never raises: a problem is reported in the dict.
+
+    ``environ`` is the resolved environment (:func:`checks.environment.resolve_env`); ``db_url`` the
+    sweep's history database (``--db``), the vault's default like ``READINESS_DB_URL``. The vault is at
+    ``TOKEN_VAULT_DB_URL``, else ``db_url``, else ``READINESS_DB_URL``, else SQLite under ``./.readiness/``,
+    and is opened only when a key is configured (``TOKEN_VAULT_ENCRYPTION_KEY``, or a
+    ``TOKEN_VAULT_KEY_SOURCE`` other than ``env``). A SQLite file that does not exist is not created.
+
+    Keys of the returned dict (all optional):
+
+    * ``vault``: the open :class:`vault.Vault` (close it with :func:`close_vault_extras`);
+    * ``vault_auditor``: an ``auditor`` actor (read-only: list, stats, verify the audit chain), used by
+      the ``vault`` kind;
+    * ``vault_actor``: the actor of ``TOKEN_VAULT_ACTOR`` (``NAME:ROLE[:TENANT,...]``, as for
+      ``readiness vault --as``), only when it is set: the ``calendar`` probes read a test account's
+      token with it, so it needs ``service`` (scoped to the sandbox tenant) or ``admin``; a malformed
+      value leaves it out and says why in ``vault_actor_problem``;
+    * ``vault_db``: the vault's database URL, password hidden;
+    * ``vault_problem`` and ``vault_problem_kind`` when no vault is open: a message that says how to fix
+      it, and one of ``not_configured``, ``not_initialised``, ``key``, ``database``.
+    """
+    import sqlalchemy as sa
+
+    from vault.errors import KeyUnavailable, VaultError
+    from vault.keys import ENV_KEY, ENV_SOURCE, key_source_from_spec
+    from vault.rbac import Actor, Role
+    from vault.store import DEFAULT_DB_URL, Vault
+
+    extras: dict[str, Any] = {"vault_auditor": Actor(SWEEP_VAULT_ACTOR, Role.AUDITOR)}
+    spec = (environ.get(ENV_SOURCE) or "").strip()
+    if spec in ("", "env") and not (environ.get(ENV_KEY) or "").strip():
+        return _vault_problem(extras, "not_configured", f"no vault key is configured: set {ENV_KEY} (or {ENV_SOURCE})")
+    if spec_actor := (environ.get("TOKEN_VAULT_ACTOR") or "").strip():
+        _sweep_actor(spec_actor, extras)
+    url = (environ.get("TOKEN_VAULT_DB_URL") or "").strip() or db_url or environ.get("READINESS_DB_URL")
+    url = url or DEFAULT_DB_URL
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return _vault_problem(extras, "database", "TOKEN_VAULT_DB_URL is not a database URL (value not shown)")
+    shown = parsed.render_as_string(hide_password=True)
+    extras["vault_db"] = shown
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and not database.startswith("file:")
+        and not Path(database).expanduser().exists()
+    ):
+        return _vault_problem(extras, "not_initialised", f"no vault initialised at {shown}: run `readiness vault init`")
+    try:
+        extras["vault"] = Vault.open(url, key_source_from_spec(spec or None, environ), clock)
+    except KeyUnavailable as exc:
+        return _vault_problem(extras, "key", str(exc))
+    except VaultError as exc:
+        if "no vault yet" in str(exc):
+            return _vault_problem(
+                extras, "not_initialised", f"no vault initialised at {shown}: run `readiness vault init`"
+            )
+        return _vault_problem(extras, "database", str(exc))
+    except Exception as exc:  # the sweep goes on; the vault kinds report it
+        return _vault_problem(extras, "database", f"could not open the vault at {shown} ({type(exc).__name__})")
+    return extras
+
+
+def close_vault_extras(extras: Mapping[str, Any]) -> None:
+    """Close the vault :func:`vault_extras` opened (zeroing its cached keys), if it opened one."""
+    vault = extras.get("vault")
+    if vault is not None:
+        vault.close()
+
+
+def _vault_problem(extras: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
+    extras["vault_problem"], extras["vault_problem_kind"] = message, kind
+    return extras
+
+
+def _sweep_actor(spec: str, extras: dict[str, Any]) -> None:
+    """Put the actor ``NAME:ROLE[:TENANT,...]`` in ``extras["vault_actor"]``, or say why not."""
+    from vault.rbac import Actor, Role
+
+    name, _, rest = spec.partition(":")
+    role, _, tenants = rest.partition(":")
+    try:
+        scope = frozenset(t.strip() for t in tenants.split(",") if t.strip()) or None
+        extras["vault_actor"] = Actor(name.strip(), Role(role.strip().lower()), scope)
+    except ValueError as exc:
+        roles = ", ".join(r.value for r in Role)
+        extras["vault_actor_problem"] = f"TOKEN_VAULT_ACTOR must be NAME:ROLE[:TENANT,...] (role: {roles}): {exc}"
