@@ -1,0 +1,15 @@
+"""The dashboard's entry point: page settings and the navigation, nothing else (``streamlit run`` this)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Readiness", page_icon="🚦", layout="wide")
+st.navigation(
+    [
+        st.Page("overview.py", title="Overview", icon="🚦", default=True),
+        st.Page("checks_page.py", title="Checks", icon="✅", url_path="checks"),
+        st.Page("trends.py", title="Trends", icon="📈", url_path="trends"),
+        st.Page("oauth.py", title="OAuth apps", icon="🔑", url_path="oauth"),
+        st.Page("vault_page.py", title="Vault", icon="🔒", url_path="vault"),
+        st.Page("checkpoint.py", title="Checkpoint", icon="📋", url_path="checkpoint"),
+    ]
+).run()

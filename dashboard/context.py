@@ -1,0 +1,249 @@
+"""The dashboard's configuration, who is using it, and the preamble every page runs.
+
+Everything comes from the environment (the same names as the CLI):
+
+=============================  ====================================================================
+``READINESS_MANIFEST``         the manifest (default ``./readiness.toml``, else the packaged one)
+``READINESS_DB_URL``           the history database (default SQLite under ``./.readiness/``)
+``TOKEN_VAULT_DB_URL``         the vault's database (default: the history database)
+``TOKEN_VAULT_KEY_SOURCE``     ``env`` (default), ``file:PATH`` or ``gcp:projects/P/secrets/S``
+``READINESS_DASHBOARD_ROLE``   ``viewer`` (default), ``release_manager``, ``admin`` or ``auditor``
+``READINESS_DASHBOARD_USER``   the operator's name, used as ``by`` when no identity provider is set up
+``READINESS_DASHBOARD_NOW``    pins the dashboard's clock (ISO 8601; the demo and tests)
+=============================  ====================================================================
+
+When Streamlit's identity provider is configured (``[auth]`` in ``secrets.toml``), the person comes from
+``st.user`` and writes wait until they sign in. Values of secret variables are never shown: the
+scrubber built here replaces them with fingerprints wherever a string could carry one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+import streamlit as st
+
+from checks import Clock, FixedClock, Manifest, ManifestError, SystemClock
+from checks.history import DEFAULT_DB_URL, Store
+from checks.manifest import default_manifest_path
+from checks.redact import Scrubber
+from vault import Actor, Role
+
+__all__ = [
+    "ROLES",
+    "WRITE_ROLES",
+    "ConfigError",
+    "Identity",
+    "Page",
+    "Settings",
+    "identity",
+    "load",
+    "mask_url",
+    "settings",
+    "vault_actor",
+]
+
+ROLES = ("viewer", "release_manager", "admin", "auditor")
+WRITE_ROLES = frozenset({"release_manager", "admin"})
+"""Roles that may attest, waive and record decisions."""
+_VAULT_ROLE = {"admin": Role.ADMIN, "auditor": Role.AUDITOR}
+
+
+class ConfigError(Exception):
+    """A dashboard setting is unusable; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    manifest_path: Path
+    db_url: str
+    vault_db_url: str
+    key_source: str
+    """The key source spec (``env``, ``file:…``, ``gcp:…``): a name, never a key."""
+    vault_configured: bool
+    """Any of TOKEN_VAULT_DB_URL, TOKEN_VAULT_KEY_SOURCE or TOKEN_VAULT_ENCRYPTION_KEY is set."""
+    role: str
+    operator: str | None
+    now: datetime | None
+
+
+def settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings; raises :class:`ConfigError` naming the variable when one is unusable."""
+    env = os.environ if environ is None else environ
+    role = (env.get("READINESS_DASHBOARD_ROLE") or "viewer").strip().lower()
+    if role not in ROLES:
+        raise ConfigError(f"READINESS_DASHBOARD_ROLE is {role!r}: use one of {', '.join(ROLES)} (viewer when unset)")
+    now: datetime | None = None
+    pinned = (env.get("READINESS_DASHBOARD_NOW") or "").strip()
+    if pinned:
+        try:
+            now = datetime.fromisoformat(pinned)
+        except ValueError:
+            raise ConfigError(
+                f"READINESS_DASHBOARD_NOW is not an ISO 8601 time ({pinned!r}): e.g. 2025-10-11T09:00:00+00:00"
+            ) from None
+    manifest = env.get("READINESS_MANIFEST") or ""
+    db_url = (env.get("READINESS_DB_URL") or "").strip() or DEFAULT_DB_URL
+    return Settings(
+        manifest_path=Path(manifest) if manifest else default_manifest_path(),
+        db_url=db_url,
+        vault_db_url=(env.get("TOKEN_VAULT_DB_URL") or "").strip() or db_url,
+        key_source=(env.get("TOKEN_VAULT_KEY_SOURCE") or "").strip() or "env",
+        vault_configured=any(
+            (env.get(name) or "").strip()
+            for name in ("TOKEN_VAULT_DB_URL", "TOKEN_VAULT_KEY_SOURCE", "TOKEN_VAULT_ENCRYPTION_KEY")
+        ),
+        role=role,
+        operator=(env.get("READINESS_DASHBOARD_USER") or "").strip() or None,
+        now=now,
+    )
+
+
+def mask_url(url: str) -> str:
+    """A database URL fit to show: the password replaced by ``***``."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: show its scheme only
+        return url.split("://", 1)[0] + "://…" if "://" in url else "(not a database URL)"
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    source: str
+    """``identity provider`` or ``READINESS_DASHBOARD_USER``."""
+
+
+def oidc_configured() -> bool:
+    """Streamlit's identity provider is set up: ``st.user`` then carries ``is_logged_in``."""
+    try:
+        return "is_logged_in" in st.user
+    except Exception:  # outside a script run
+        return False
+
+
+def identity(s: Settings) -> Identity | None:
+    """Who is using the dashboard: the signed-in person when an identity provider is set up, else the operator
+    named by READINESS_DASHBOARD_USER; None when neither (reading works, writing waits for an identity)."""
+    if oidc_configured():
+        if not st.user.get("is_logged_in"):
+            return None
+        for claim in ("email", "preferred_username", "name", "sub"):
+            value = st.user.get(claim)
+            if isinstance(value, str) and value:
+                return Identity(value, "identity provider")
+        return None
+    if s.operator:
+        return Identity(s.operator, "READINESS_DASHBOARD_USER")
+    return None
+
+
+def vault_actor(who: Identity | None, role: str) -> Actor:
+    """The vault actor for the dashboard: its identity, with admin → admin, auditor → auditor, else viewer."""
+    return Actor(who.name if who else "dashboard", _VAULT_ROLE.get(role, Role.VIEWER))
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a page needs: settings, the manifest, the history store, the clock and the person."""
+
+    settings: Settings
+    manifest: Manifest
+    store: Store
+    clock: Clock
+    who: Identity | None
+
+    @property
+    def role(self) -> str:
+        return self.settings.role
+
+    @property
+    def db_url(self) -> str:
+        return self.settings.db_url
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def write_block(self) -> str | None:
+        """Why this session may not write (attest, waive, decide), or None when it may."""
+        if self.role not in WRITE_ROLES:
+            return (
+                f"The dashboard runs as role **{self.role}**, which may only read. Attesting, waiving and "
+                "recording decisions need `release_manager` or `admin`: restart it with "
+                "READINESS_DASHBOARD_ROLE=release_manager."
+            )
+        if self.who is None:
+            if oidc_configured():
+                return "Sign in first (sidebar): what you record is signed with the signed-in identity."
+            return (
+                "No operator identity: set READINESS_DASHBOARD_USER to your name (or configure an identity "
+                "provider, `[auth]` in secrets.toml) and restart; what you record is signed with it."
+            )
+        return None
+
+    def scrubber(self) -> Scrubber:
+        """Masks the values of the manifest's secret variables (and secret-shaped strings) in text."""
+        names = set(self.manifest.iter_secret_env()) | {"TOKEN_VAULT_ENCRYPTION_KEY", "TOKEN_VAULT_PREVIOUS_KEYS"}
+        values: list[str] = []
+        for name in names:
+            values += [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
+        return Scrubber(values)
+
+
+def _fail(message: str) -> None:
+    st.error(message)
+    st.stop()
+
+
+def load() -> Page:
+    """Read the settings, the manifest and the store; on a problem show ``st.error`` with the fix and stop."""
+    from dashboard import data
+
+    try:
+        s = settings()
+    except ConfigError as exc:
+        _fail(f"The dashboard is misconfigured: {exc}")
+        raise
+    try:
+        manifest = data.manifest(str(s.manifest_path))
+    except ManifestError as exc:
+        _fail(
+            f"The manifest is not usable.\n\n```\n{exc}\n```\n\nFix the field(s) named above in "
+            f"`{exc.path}`, or point READINESS_MANIFEST at a "
+            "valid manifest."
+        )
+        raise
+    try:
+        store = data.store(s.db_url)
+    except Exception as exc:  # unreachable, refused, not a URL, a newer schema: say which and how to fix
+        _fail(data.db_error(s.db_url, exc, "READINESS_DB_URL"))
+        raise
+    clock: Clock = FixedClock(s.now) if s.now is not None else SystemClock()
+    page = Page(s, manifest, store, clock, identity(s))
+    _sidebar(page)
+    return page
+
+
+def _sidebar(page: Page) -> None:
+    with st.sidebar:
+        who = page.who
+        if who is not None:
+            st.caption(f"Signed in as **{who.name}** ({who.source}) · role **{page.role}**")
+        else:
+            missing = "not signed in" if oidc_configured() else "no identity: READINESS_DASHBOARD_USER is unset"
+            st.caption(f"Read-only ({missing}) · role **{page.role}**")
+        if oidc_configured():
+            if who is None:
+                st.button("Sign in", on_click=st.login)
+            else:
+                st.button("Sign out", on_click=st.logout)
+        m = page.manifest
+        st.caption(f"{m.release.story}: {m.release.title}  \nManifest `{page.settings.manifest_path}`")
+        st.caption(f"History `{mask_url(page.db_url)}`")
+        if page.settings.now is not None:
+            st.caption(f"Clock pinned at {page.settings.now.isoformat()} (READINESS_DASHBOARD_NOW)")

@@ -1,0 +1,103 @@
+"""OAuth apps: each provider's attested lifecycle, probe results, redirect URIs and scopes; attest and waive."""
+
+import pandas as pd
+import streamlit as st
+
+from checks import views
+from checks.formats import STATUS_ICON
+from checks.status import Status
+from dashboard import context, data, widgets
+
+page = context.load()
+m = page.manifest
+st.title("OAuth apps")
+widgets.show_flash()
+
+run = data.current_run(page.db_url, m)
+attestations = data.attestations(page.db_url)
+clean = page.scrubber()
+
+
+def icon(status):
+    return STATUS_ICON[Status(status)] if status else "➖"
+
+
+if not m.oauth_apps:
+    st.info("The manifest declares no [oauth_apps].")
+for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oauth_apps.values()]), strict=False):
+    with tab:
+        life = views.oauth_lifecycle(m, key, attestations)
+        steps = [
+            f"{'✅' if s.reached else '⬜'} {s.status}" + (f" {s.since.isoformat()}" if s.since else "")
+            for s in life.stages
+        ]
+        st.markdown(f"**Lifecycle** (attested): {' → '.join(steps)}")
+        since = f" since {life.since.isoformat()}" if life.since else ""
+        st.caption(
+            f"Now: **{life.current}**{since} · {app.setup_location} · {app.approval}"
+            + (f" ({app.approval_duration.text})" if app.approval_duration else "")
+        )
+
+        st.markdown("**Probe results**")
+        results = views.item_results(m, app.item, run)
+        if results:
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "check": r.id,
+                            "status": f"{icon(r.status.value)} {r.status.value}",
+                            "severity": r.severity.value,
+                            "summary": clean(r.result.summary),
+                        }
+                        for r in results
+                    ]
+                ),
+                hide_index=True,
+            )
+        else:
+            st.caption("No result yet for this app's checks.")
+
+        st.markdown("**Redirect URIs**")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "environment": r.environment,
+                        "uri": r.uri,
+                        "check": r.check or "",
+                        "status": f"{icon(r.status)} {r.status or ''}".strip(),
+                        "summary": clean(r.summary),
+                    }
+                    for r in views.redirect_rows(m, key, run)
+                ]
+            ),
+            hide_index=True,
+        )
+        st.markdown("**Scopes**\n" + "\n".join(f"- `{s}`" for s in app.scopes))
+        if app.apis:
+            st.markdown("**APIs**: " + ", ".join(app.apis))
+        if life.history:
+            with st.expander(f"Attestations ({len(life.history)})"):
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {"status": a.status, "since": a.since, "by": a.by, "recorded": a.at, "note": a.note}
+                            for a in life.history
+                        ]
+                    ),
+                    hide_index=True,
+                )
+
+st.divider()
+widgets.write_notice(page)
+oauth_items = [a.item for a in m.oauth_apps.values()]
+items = oauth_items + [i.id for i in m.items if i.id not in oauth_items]
+left, right = st.columns(2)
+with left:
+    st.subheader("Attest a status")
+    widgets.attest_form(page, items)
+with right:
+    st.subheader("Waive a check")
+    gaps = [r.id for r in run.results if not r.status.ok and not r.waived] if run is not None else []
+    widgets.waive_form(page, gaps + [c.id for c in m.all_checks if c.id not in gaps])

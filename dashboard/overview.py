@@ -1,0 +1,87 @@
+"""Overview: the verdict and why, time left, the four areas, blockers, escalations, success criteria."""
+
+import streamlit as st
+
+from checks import ManifestError, sweep, views
+from checks.formats import STATUS_ICON
+from checks.status import Status
+from dashboard import context, data, widgets
+
+page = context.load()
+m = page.manifest
+st.title(f"{m.release.story} · {m.release.title}")
+
+if st.button("Run checks now", type="primary", help="Runs every check of the manifest and records the run"):
+    bar = st.progress(0.0, text="Starting the checks…")
+
+    def progress(result, done, total):
+        bar.progress(done / total, text=f"{done} of {total} · {result.id}: {result.status.value}")
+
+    try:
+        run = sweep(m, store=page.store, clock=page.clock, on_result=progress, trigger="dashboard")
+    except ManifestError as exc:
+        st.error(f"The checks could not run: the manifest is not usable.\n\n```\n{exc}\n```")
+    else:
+        data.clear()
+        bar.empty()
+        st.success(f"Run finished: {run.verdict.decision.value}, {len(run.results)} checks.")
+
+
+@st.fragment(run_every=m.release.refresh_interval_s)
+def live():
+    run = data.current_run(page.db_url, m)
+    clean = page.scrubber()
+    banner = views.banner(run)
+    widgets.verdict_banner(banner, clean)
+
+    left = views.time_left(m.release.decision_point, page.now())
+    passed, total = views.blocking_count(run)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Decision point", left.text, help=f"{m.release.decision_point.isoformat()} (UTC)", border=True)
+    c2.metric("Blocking checks passing", f"{passed} of {total}", border=True)
+    c3.metric("Next review", m.release.next_review.isoformat(), help=m.release.next_review_title or None, border=True)
+    st.caption(f"{m.release.decision_text or 'Go/no-go'} on {m.release.decision_point.isoformat()}: {left.text}.")
+
+    st.subheader("Areas")
+    cards = views.area_cards(m, run)
+    for col, card in zip(st.columns(max(1, len(cards))), cards, strict=False):
+        with col.container(border=True):
+            st.markdown(f"**{card.title}**")
+            st.markdown(widgets.state_badge(card.state))
+            st.progress(card.passed / card.total if card.total else 0.0)
+            st.caption(card.caption)
+
+    st.subheader("Blockers")
+    found = views.blockers(m, run)
+    if not found:
+        st.markdown("No open blocking gap." if run is not None else "No run yet.")
+    for b in found:
+        blocks = f" · blocks **{', '.join(b.blocks)}**" if b.blocks else ""
+        with st.container(border=True):
+            st.markdown(f"**{b.title}** ({b.priority}){blocks} · owner **{b.owner}**")
+            for c in b.checks:
+                icon = STATUS_ICON[Status(c.status)]
+                st.markdown(f"{icon} `{c.id}` [{c.status}]: {clean(c.summary)}")
+            if b.contingency:
+                st.caption(f"Contingency: {b.contingency}")
+
+    st.subheader("Escalations")
+    escalations = views.open_escalations(m, run, page.now())
+    if not escalations:
+        st.markdown("None in force.")
+    for e in escalations:
+        scope = f" ({e.contact_scope})" if e.contact_scope else ""
+        what = f": {e.text}" if e.text else ""
+        st.markdown(
+            f"🚨 **{e.title}**: {e.item_title}, since {e.since.date().isoformat()} ({e.days_open:g} days){what} "
+            f"→ contact **{e.contact}**{scope}"
+        )
+
+    st.subheader("Success criteria")
+    for ms in views.criteria_by_milestone(m, run):
+        due = f" (due {ms.due.isoformat()})" if ms.due else ""
+        st.markdown(f"**{ms.title}**{due}: {ms.met} of {len(ms.criteria)} met")
+        st.markdown("\n".join(f"- {'✅' if c.met else '⬜'} {c.text}" for c in ms.criteria))
+
+
+live()
