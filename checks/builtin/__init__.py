@@ -8,4 +8,6 @@ MODULES = (
     "checks.builtin.retell",
     "checks.builtin.oauth_google",
     "checks.builtin.ghl",
+    "checks.builtin.oauth_microsoft",
+    "checks.builtin.vault",
 )
