@@ -5,6 +5,7 @@ typer gives typed options and ``--help`` from the signatures; rich draws tables 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import sys
 from datetime import UTC, date, datetime, time
@@ -77,7 +78,8 @@ def check(
     env_file: Annotated[str | None, typer.Option("--env-file", help="Read variables from this .env file")] = None,
 ) -> None:
     """Run the checks, print the verdict, exit 0 (GO/CONDITIONAL), 1 (NO-GO) or 2 (unusable input)."""
-    from checks.engine import sweep
+    from checks.engine import close_vault_extras, sweep, vault_extras
+    from checks.environment import resolve_env
     from checks.formats import to_json, to_junit, to_markdown
 
     m = _manifest(manifest)
@@ -90,6 +92,7 @@ def check(
     if only and not selected:
         _die(f"--only {' '.join(only)}: matches no check (see `readiness validate --list`)")
     store = _store(db)
+    vault = vault_extras(resolve_env(m, env_file=env_file)[0], db_url=db)  # the vault kinds' vault; never raises
     try:
         progress = _progress(len(selected)) if err.is_terminal else None
         if progress is not None:
@@ -107,11 +110,15 @@ def check(
                     record=not no_record,
                     env_file=env_file,
                     on_result=advance,
+                    extras=vault,
                 )
         else:
-            run = sweep(m, store=store, only=only or [], areas=area or [], record=not no_record, env_file=env_file)
+            run = sweep(
+                m, store=store, only=only or [], areas=area or [], record=not no_record, env_file=env_file, extras=vault
+            )
     finally:
         store.close()
+        close_vault_extras(vault)
     if format is Format.json:
         sys.stdout.write(to_json(run) + "\n")
     elif format is Format.junit:
@@ -307,6 +314,315 @@ def waive(
     finally:
         store.close()
     out.print(f"waived {saved.check} until {day.isoformat()} by {saved.by}", highlight=False)
+
+
+class ReportFormat(str, Enum):
+    md = "md"
+    html = "html"
+
+
+@app.command()
+def report(
+    manifest: ManifestOpt = None,
+    db: DbOpt = None,
+    since: Annotated[
+        str, typer.Option("--since", help="Compare with the previous checkpoint, a date (YYYY-MM-DD), or 'none'")
+    ] = "checkpoint",
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="md or html")] = ReportFormat.md,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout")] = None,
+) -> None:
+    """The checkpoint assessment of the latest run, in the seed's structure, with what changed since."""
+    from checks.report import Since, build_report, render_html, render_markdown
+
+    m = _manifest(manifest)
+    when: Since = None if since == "none" else "checkpoint" if since == "checkpoint" else _parse_day(since, "--since")
+    store = _store(db)
+    try:
+        if store.latest_run() is None:
+            _die("no runs recorded yet: run `readiness check` first")
+        rep = build_report(m, store, since=when)
+        text = render_html(rep, store) if format is ReportFormat.html else render_markdown(rep)
+    finally:
+        store.close()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _die(f"-o {output}: cannot write ({exc.strerror})")
+    out.print(f"wrote {output} ({rep.decision.value}, run {rep.run.id[:12]})", highlight=False)
+
+
+@app.command()
+def checkpoint(
+    title: Annotated[str | None, typer.Option(help="Name it, e.g. 'Week 1 checkpoint'")] = None,
+    manifest: ManifestOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Freeze the latest run, the waivers in force and the latest attestations as the weekly checkpoint."""
+    from checks.report import record_checkpoint
+
+    m = _manifest(manifest)
+    store = _store(db)
+    try:
+        if store.latest_run() is None:
+            _die("no runs recorded yet: run `readiness check` first")
+        cp = record_checkpoint(m, store, title=title)
+    finally:
+        store.close()
+    out.print(
+        f'checkpoint #{cp.id} "{cp.title}": run {cp.run_id[:12]}, {cp.snapshot["verdict"]}, '
+        f"{len(cp.snapshot['results'])} results, {len(cp.snapshot['waivers'])} waivers, "
+        f"{len(cp.snapshot['attestations'])} attestations",
+        highlight=False,
+        markup=False,
+    )
+
+
+# --- the demo: stand-ins, dashboard, the scripted story -------------------------------------------------------
+
+DemoDirOpt = Annotated[Path, typer.Option("--dir", help="The demo's directory (history, vault, key, manifest copy)")]
+AddressOpt = Annotated[
+    str, typer.Option("--address", help="Interface to listen on (loopback unless you mean to share it)")
+]
+
+
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so the stand-ins stop and the Streamlit child is terminated, not orphaned."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (e.g. under a test runner's thread)
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _say(message: str) -> None:
+    # Plain and unwrapped: `eval "$(readiness standins --print-env)"` and a parent process read these lines.
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def standins(
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port)")] = 8765,
+    address: AddressOpt = "127.0.0.1",
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            help="week0, week1 or week2 (the demo story's state then), or a provider scenario applied to every "
+            "stand-in that has it (slow, 500, 429, garbage, ...); default: every client registered and valid",
+        ),
+    ] = None,
+    print_env: Annotated[
+        bool,
+        typer.Option("--print-env", help="Print `export` lines for every variable, demo secrets included, and exit"),
+    ] = False,
+    directory: DemoDirOpt = Path(".readiness/demo"),
+) -> None:
+    """Run the provider stand-ins on loopback until Ctrl-C. Their credentials are demo-only fakes:
+    `eval "$(readiness standins --print-env)"` in another shell points `readiness check` at them."""
+    import shlex
+
+    from checks.standins import DEMO_SECRET_VARIABLES, demo_config, demo_environment, demo_server
+
+    config = demo_config(directory)
+    if print_env:
+        if port == 0:
+            _die("--print-env needs the port the stand-ins listen on: pass --port N (as given to `readiness standins`)")
+        url = f"http://{address}:{port}"
+        _say(f"# Readiness stand-ins at {url}: demo-only fake credentials, never real secrets")
+        for name, value in demo_environment(url, config=config).items():
+            _say(f"export {name}={shlex.quote(value)}")
+        return
+    _interrupt_on_sigterm()
+    server = demo_server(config=config, host=address, port=port)
+    try:
+        server.start()
+    except OSError as exc:
+        _die(f"cannot listen on {address}:{port} ({exc.strerror or exc}); pick another --port")
+    try:
+        if scenario:
+            _standins_scenario(server, config, scenario)
+        env = demo_environment(server.url, config=config)
+        _say(f"Readiness stand-ins listening on {server.url} ({len(server.hosts)} providers)")
+        _say(f"  scenario: {scenario or 'valid (every demo client registered)'}; health: {server.url}/_standins/health")
+        _say("Point the checks at them (non-secret variables):")
+        for name, value in env.items():
+            if name not in DEMO_SECRET_VARIABLES:
+                _say(f"  export {name}={shlex.quote(value)}")
+        _say(
+            "Every variable, the demo's fake secrets included: "
+            f'eval "$(readiness standins --print-env --port {server.port} --dir {shlex.quote(str(directory))})"'
+        )
+        _say("Ctrl-C stops them.")
+    except BaseException:
+        server.stop()
+        raise
+    server.serve_forever()
+
+
+def _standins_scenario(server: Any, config: Any, name: str) -> None:
+    from checks.demo import PHASES, apply_phase
+
+    if name in PHASES:
+        apply_phase(server, config, PHASES[name])
+        return
+    taken = []
+    for host in server.hosts:
+        provider = server.provider(host)
+        try:
+            provider.set_scenario(name)
+        except (AttributeError, TypeError, ValueError):
+            continue
+        taken.append(host)
+    if not taken:
+        server.stop()
+        _die(f"--scenario {name!r}: no stand-in knows it; use {', '.join(PHASES)} or a provider scenario (slow, 500)")
+
+
+@app.command()
+def dashboard(
+    manifest: ManifestOpt = None,
+    db: DbOpt = None,
+    port: Annotated[int, typer.Option("--port", help="Port of the dashboard")] = 8501,
+    address: AddressOpt = "127.0.0.1",
+    role: Annotated[
+        str,
+        typer.Option("--role", envvar="READINESS_DASHBOARD_ROLE", help="viewer, release_manager, admin or auditor"),
+    ] = "viewer",
+    demo: Annotated[bool, typer.Option("--demo", help="Run the demo instead (same as `readiness demo`)")] = False,
+) -> None:
+    """The Streamlit dashboard on the manifest and database, as ROLE, until Ctrl-C (loopback by default)."""
+    import os
+    import subprocess
+
+    from checks.demo import run_until_interrupted, streamlit_command
+
+    if demo:
+        demo_command(port=port, address=address)
+        return
+    roles = ("viewer", "release_manager", "admin", "auditor")  # dashboard.context.ROLES
+    if role not in roles:
+        _die(f"--role {role!r}: use one of {', '.join(roles)}")
+    env = dict(os.environ)
+    if manifest is not None:
+        if not manifest.is_file():
+            _die(f"--manifest {manifest}: file not found")
+        env["READINESS_MANIFEST"] = str(manifest.resolve())
+    if db is not None:
+        env["READINESS_DB_URL"] = db
+    env["READINESS_DASHBOARD_ROLE"] = role
+    _interrupt_on_sigterm()
+    _say(f"Dashboard on http://{address}:{port} as {role}; Ctrl-C stops it.")
+    code = run_until_interrupted(subprocess.Popen(streamlit_command(port=port, address=address), env=env))
+    if code not in (0, -2, -15, 130):
+        raise typer.Exit(code)
+
+
+@app.command("demo")
+def demo_command(
+    directory: DemoDirOpt = Path(".readiness/demo"),
+    port: Annotated[int, typer.Option("--port", help="Port of the dashboard")] = 8501,
+    reset: Annotated[bool, typer.Option("--reset", help="Rebuild from scratch (new key, new history)")] = False,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser")] = False,
+    address: AddressOpt = "127.0.0.1",
+    manifest: ManifestOpt = None,
+    step_hours: Annotated[float, typer.Option("--step-hours", help="Hours between the story's sweeps")] = 6.0,
+) -> None:
+    """The newcomer's first run: provider stand-ins on loopback, three scripted weeks of history made by the
+    real checks, and the dashboard on it (as release_manager) until Ctrl-C. Reuses DIR unless --reset."""
+    import os
+    import subprocess
+    import threading
+    import time as _time
+    import webbrowser
+
+    from checks.demo import (
+        DASHBOARD_NOW,
+        build_demo,
+        demo_dashboard_env,
+        demo_info,
+        reset_demo,
+        run_until_interrupted,
+        stop_process,
+        streamlit_command,
+        wait_until_up,
+    )
+    from checks.standins import demo_server
+
+    _interrupt_on_sigterm()
+    if reset:
+        reset_demo(directory)
+    server = demo_server(directory).start()
+    try:
+        started = _time.monotonic()
+        reused = (directory / "demo.json").is_file() and not reset
+        if reused:
+            _say(f"Reusing the demo in {directory} (--reset rebuilds it)")
+        else:
+            _say(f"Building the demo in {directory}: three weeks of STORY-ONB-05, real checks every {step_hours:g}h")
+        build_demo(directory, server=server, step_hours=step_hours, manifest=manifest, on_progress=_demo_progress())
+        info = demo_info(directory)
+        _say(
+            f"History: {info.get('runs', '?')} runs from Oct 6 to Oct 17, 2025; verdict {info.get('verdict', '?')} "
+            f"({_time.monotonic() - started:.1f}s)"
+        )
+        env = demo_dashboard_env(directory, server.url, os.environ)
+        url = f"http://{'127.0.0.1' if address in ('0.0.0.0', '::') else address}:{port}"
+        _say(f"Stand-ins: {server.url}")
+        _say(f"Dashboard: {url} (role release_manager, clock pinned at {DASHBOARD_NOW:%Y-%m-%d %H:%M} UTC)")
+        _say("Ctrl-C stops everything.")
+        process = subprocess.Popen(streamlit_command(port=port, address=address), env=env)
+        try:
+            if not no_browser:
+
+                def open_when_up() -> None:
+                    if wait_until_up(f"{url}/_stcore/health", process=process):
+                        webbrowser.open(url)
+
+                threading.Thread(target=open_when_up, daemon=True).start()
+            code = run_until_interrupted(process)
+        finally:
+            stop_process(process)
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        server.stop()
+    if code not in (0, -2, -15, 130):
+        raise typer.Exit(code)
+
+
+def _demo_progress() -> Any:
+    """A callback for build_demo: the story's events as lines, the sweeps as a bar (on a terminal)."""
+    state: dict[str, Any] = {}
+
+    def show(p: Any) -> None:
+        if p.verdict is None:
+            _say(f"  {p.at:%a %b %d %H:%M}  {p.message}")
+            return
+        if err.is_terminal:
+            bar = state.get("bar")
+            if bar is None:
+                bar = state["bar"] = _progress(p.total)
+                bar.start()
+                state["task"] = bar.add_task("sweeps", total=p.total)
+            bar.update(state["task"], completed=p.done, description=f"{p.at:%b %d %H:%M} {p.verdict}")
+            if p.done >= p.total:
+                bar.stop()
+        elif p.done == p.total or p.done % 8 == 0:
+            _say(f"  {p.at:%a %b %d %H:%M}  sweep {p.done}/{p.total}: {p.verdict}")
+
+    return show
+
+
+from vault.cli import vault_app  # noqa: E402  (cheap: `vault` is already loaded by checks.errors; commands import lazily)
+
+app.add_typer(vault_app, name="vault")
 
 
 def main() -> None:

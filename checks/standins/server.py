@@ -218,6 +218,7 @@ class StandinServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a sweep opens dozens of connections at once; the default backlog is 5
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], owner: StandinServer) -> None:
         self.owner = owner

@@ -1,0 +1,167 @@
+"""``readiness demo`` in headless Debian Chromium: it comes up, the overview shows the verdict and the four
+areas, "Run checks now" completes, a screenshot is saved, and no demo secret reaches the page's HTML or its
+websocket frames (the Streamlit protocol's protobuf bytes, searched raw).
+
+Skips with a reason when /usr/bin/chromium (or playwright) is missing, unless READINESS_REQUIRE_BROWSER=1
+(set by .ci/run), in which case the skip becomes a failure. Never runs `playwright install`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from checks.standins import demo_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+AREAS = [
+    "OAuth Application Registrations",
+    "Token Vault Service Architecture",
+    "Provider Sandbox Accounts",
+    "Development Environment Setup",
+]
+PAGES = [("checks", "Checks"), ("oauth", "OAuth apps"), ("vault", "Token vault"), ("checkpoint", "Checkpoint")]
+
+pytestmark = pytest.mark.browser
+
+
+def require_browser() -> None:
+    """Skip (or fail, under READINESS_REQUIRE_BROWSER=1) when headless Chromium cannot be driven here."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} not found (Debian: apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed (pip install -e '.[dev]')"
+    if reason is None:
+        return
+    if os.environ.get("READINESS_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}; READINESS_REQUIRE_BROWSER=1 forbids skipping")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"`readiness demo` exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the dashboard did not come up within {timeout:g}s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture
+def demo_app(tmp_path):
+    """``readiness demo --no-browser`` on a free port; the process group is killed afterwards."""
+    port = free_port()
+    directory = tmp_path / "demo"
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "checks.cli", "demo", "--no-browser", "--port", str(port), "--dir", str(directory)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,  # no readiness.toml here: the packaged manifest, as for a newcomer
+            env=dict(os.environ),
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+        yield f"http://127.0.0.1:{port}", directory, log
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def test_demo_in_chromium(demo_app):
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    url, directory, log = demo_app
+    config = demo_config(directory)
+    secrets = config.secret_values()
+    frames: list[bytes] = []
+    htmls: list[str] = []
+    errors: list[str] = []
+
+    def on_websocket(ws):
+        def keep(payload):
+            frames.append(payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogatepass"))
+
+        ws.on("framereceived", keep)
+        ws.on("framesent", keep)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("websocket", on_websocket)
+            page.goto(url)
+
+            expect(page.get_by_role("heading", name="STORY-ONB-05 · Portal Connect Accounts Wizard")).to_be_visible(
+                timeout=60_000
+            )
+            expect(page.get_by_text("CONDITIONAL", exact=True).first).to_be_visible(timeout=60_000)
+            for title in AREAS:
+                expect(page.get_by_text(title, exact=True).first).to_be_visible()
+            expect(page.get_by_text("Provider Account Blocks").first).to_be_visible()
+
+            page.get_by_role("button", name="Run checks now").click()
+            done = page.get_by_text("Run finished:")
+            expect(done).to_be_visible(timeout=120_000)
+            assert "CONDITIONAL" in done.inner_text()
+            expect(page.get_by_text("CONDITIONAL", exact=True).first).to_be_visible()
+            page.mouse.move(5, 990)  # no tooltip over the button in the picture
+            page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside: show it all
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            htmls.append(page.content())
+            page.set_viewport_size({"width": 1400, "height": 1000})
+
+            for path, title in PAGES:
+                page.goto(f"{url}/{path}")
+                expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=60_000)
+                page.wait_for_timeout(1500)  # let the page's elements arrive over the websocket
+                htmls.append(page.content())
+        finally:
+            browser.close()
+
+    assert frames, "no websocket frame was seen"
+    blob = b"".join(frames)
+    text = "\n".join(htmls)
+    assert "Run finished: CONDITIONAL" in text
+    for secret in secrets:
+        assert secret not in text, f"a demo secret ({len(secret)} chars) is in the page's HTML"
+        assert secret.encode() not in blob, f"a demo secret ({len(secret)} chars) is in the websocket frames"
+    assert not errors, errors
+    assert "Traceback" not in text
