@@ -195,3 +195,19 @@ def _sweep_actor(spec: str, extras: dict[str, Any]) -> None:
     except ValueError as exc:
         roles = ", ".join(r.value for r in Role)
         extras["vault_actor_problem"] = f"TOKEN_VAULT_ACTOR must be NAME:ROLE[:TENANT,...] (role: {roles}): {exc}"
+
+
+def sweep_with_vault(manifest: Manifest, *, store: Store | None, db_url: str | None = None, **kwargs: Any) -> Run:
+    """:func:`sweep` with the token vault opened for the vault-reading kinds, then closed.
+
+    What the dashboard's "Run checks now" calls; the vault comes from ``TOKEN_VAULT_DB_URL`` (else
+    ``db_url``) and the key source in the environment. A vault that cannot open never fails the sweep:
+    the vault checks report why.
+    """
+    environ = kwargs.pop("environ", None)
+    env, _ = resolve_env(manifest, environ=environ)
+    extras = vault_extras(env, db_url=db_url, clock=kwargs.get("clock"))
+    try:
+        return sweep(manifest, store=store, environ=environ, extras={**extras, **kwargs.pop("extras", {})}, **kwargs)
+    finally:
+        close_vault_extras(extras)

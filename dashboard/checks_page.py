@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from checks import ManifestError, Severity, Status, plots, sweep, views
+from checks import ManifestError, Severity, Status, plots, views
+from checks.engine import sweep_with_vault
 from checks.formats import STATUS_ICON
 from dashboard import context, data, widgets
 
@@ -82,7 +83,9 @@ with right:
 if st.button("Re-run this check", key="rerun"):
     with st.spinner(f"Running {check_id}…"):
         try:
-            again = sweep(m, store=page.store, clock=page.clock, only=[check_id], record=True, trigger="dashboard")
+            again = sweep_with_vault(
+                m, store=page.store, db_url=page.db_url, clock=page.clock, only=[check_id], trigger="dashboard"
+            )
         except ManifestError as exc:
             st.error(f"The check could not run: the manifest is not usable.\n\n```\n{exc}\n```")
             st.stop()

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from checks import ManifestError, sweep, views
+from checks import ManifestError, views
+from checks.engine import sweep_with_vault
 from checks.formats import STATUS_ICON
 from checks.status import Status
 from dashboard import context, data, widgets
@@ -18,7 +19,9 @@ if st.button("Run checks now", type="primary", help="Runs every check of the man
         bar.progress(done / total, text=f"{done} of {total} · {result.id}: {result.status.value}")
 
     try:
-        run = sweep(m, store=page.store, clock=page.clock, on_result=progress, trigger="dashboard")
+        run = sweep_with_vault(
+            m, store=page.store, db_url=page.db_url, clock=page.clock, on_result=progress, trigger="dashboard"
+        )
     except ManifestError as exc:
         st.error(f"The checks could not run: the manifest is not usable.\n\n```\n{exc}\n```")
     else:

@@ -1179,7 +1179,8 @@ class Vault:
                 what = [f"{deks} data key(s)"] if deks else []
                 what += ["the audit key"] if audit_key else []
                 raise VaultError(
-                    f"{fingerprint} still wraps {' and '.join(what)}: run rotate_kek (`readiness vault rotate-key`) first"
+                    f"{fingerprint} still wraps {' and '.join(what)}: "
+                    "run rotate_kek (`readiness vault rotate-key`) first"
                 )
             known.remove(fingerprint)
             _meta_set(conn, "known_keks", known, self.clock.now())
