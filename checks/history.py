@@ -4,8 +4,9 @@
 of truth for the schema, the models below mirror them). Every timestamp comes back timezone-aware UTC.
 
 The pandas loaders (:func:`results_frame`, :func:`runs_frame`, :func:`area_frame`, :func:`check_frame`)
-each run one SQL query through ``pd.read_sql`` and return a tidy frame with UTC ``datetime64`` columns;
-they never load ORM objects (9,000 runs x 40 checks load in a couple of seconds).
+read one SQL query (``results_frame``: one more, of the runs' start times) straight from the driver,
+convert it as ``pd.read_sql`` does and return a tidy frame with UTC ``datetime64`` columns; they never load
+ORM objects (``results_frame`` of 9,000 runs x 40 checks: about 1.8 s on SQLite, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -614,9 +615,22 @@ def _raw(column: InstrumentedAttribute[Any]) -> sa.ColumnElement[Any]:
     return sa.type_coerce(column, sa.types.NullType())
 
 
+def _read(conn: sa.Connection, stmt: sa.Select[*tuple[Any, ...]]) -> pd.DataFrame:
+    """The rows of ``stmt`` as a frame, converted column by column as ``pd.read_sql`` converts them, but read
+    straight from the DBAPI cursor: a SQLAlchemy ``Row`` per result cost more than the whole conversion.
+    Values arrive as the driver returns them, so select text, numbers, :class:`_UTCText` or :func:`_raw`."""
+    result = conn.execute(stmt)
+    try:
+        columns = list(result.keys())
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+
+
 def _frame(store: Store, stmt: sa.Select[*tuple[Any, ...]], times: Iterable[str] = ()) -> pd.DataFrame:
     with store.engine.connect() as conn:
-        frame = pd.read_sql(stmt, conn)
+        frame = _read(conn, stmt)
     for name in times:
         frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
     return frame
@@ -635,9 +649,15 @@ def results_frame(
     ``until`` (exclusive) bound the run's start; ``checks`` keeps only those check ids.
     """
     r, run = ResultRecord, RunRecord
+    # The run's start comes from one row per run, mapped onto the results in pandas: joining it in SQL
+    # made the database and the driver produce a timestamp string per result.
+    runs = sa.select(run.id.label("run_id"), _UTCText(run.started_at).label("started_at"))
+    if since is not None:
+        runs = runs.where(run.started_at >= since)
+    if until is not None:
+        runs = runs.where(run.started_at < until)
     stmt = sa.select(
         r.run_id,
-        _UTCText(run.started_at).label("started_at"),
         r.check_id,
         r.item,
         r.area,
@@ -647,14 +667,18 @@ def results_frame(
         _raw(r.waived).label("waived"),
         _raw(r.duration_ms).label("duration_ms"),
         r.id.label("result_id"),
-    ).join(run, run.id == r.run_id)
-    if since is not None:
-        stmt = stmt.where(run.started_at >= since)
-    if until is not None:
-        stmt = stmt.where(run.started_at < until)
+    )
+    if since is not None or until is not None:
+        stmt = stmt.where(r.run_id.in_(runs.with_only_columns(run.id)))
     if checks is not None:
         stmt = stmt.where(r.check_id.in_(list(checks)))
-    frame = _frame(store, stmt, ["started_at"])
+    with store.engine.connect() as conn:
+        frame = _read(conn, stmt)
+        # Read second: a run is recorded with its results in one transaction, so every run read above is here.
+        starts = _read(conn, runs)
+    frame.insert(1, "started_at", frame["run_id"].map(pd.Series(starts["started_at"].array, index=starts["run_id"])))
+    # The same text as the join gave, parsed the same way (to_datetime's cache parses each distinct start once).
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
     # Sorting here rather than in SQL spares SQLite a temporary B-tree over every result.
     frame = frame.sort_values(["started_at", "result_id"], kind="stable", ignore_index=True)
     frame["waived"] = frame["waived"].astype(bool)
