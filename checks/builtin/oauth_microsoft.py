@@ -34,6 +34,7 @@ from checks.manifest import OAuthApp
 from checks.outbound import NoAnswer, json_body, request, server_error
 from checks.redact import fingerprint
 from checks.result import Condition, Result
+from checks.sandbox_tokens import sandbox_credential
 from checks.status import Status, worst
 
 if TYPE_CHECKING:
@@ -609,49 +610,19 @@ def _scopes(app: OAuthApp, key: str) -> Result:
 
 
 async def _calendar(params: OAuthMicrosoftParams, ctx: CheckContext) -> Result:
-    from vault.errors import VaultError
-
-    vault, actor = ctx.extras.get("vault"), ctx.extras.get("vault_actor")
-    named = [f"tenant {params.tenant}" if params.tenant else "", f"account {params.account}" if params.account else ""]
-    who = " ".join(x for x in named if x)
-    put_hint = (
-        "run `readiness vault put` with provider microsoft"
-        + (f", tenant {params.tenant}" if params.tenant else "")
-        + (f", account {params.account}" if params.account else "")
-        + " and the test account's tokens (from its consent in the Microsoft 365 developer tenant)"
+    found = await sandbox_credential(
+        ctx,
+        provider="microsoft",
+        label="Microsoft",
+        sandbox="Microsoft 365",
+        where="developer tenant",
+        consent="Microsoft 365 developer tenant",
+        tenant=params.tenant,
+        account=params.account,
     )
-    if vault is None or actor is None:
-        missing = "no vault is open for this sweep" if vault is None else "no vault actor is configured"
-        return Result.pending(
-            f"waiting for a test account's token in the vault ({missing}): {put_hint}",
-            remediation="Open the vault for the sweep (TOKEN_VAULT_DB_URL, TOKEN_VAULT_KEY_SOURCE) and store the "
-            "Microsoft 365 test account's tokens",
-            vault=vault is not None,
-        )
-    try:
-        infos = await asyncio.to_thread(vault.list, actor, params.tenant, "microsoft")
-    except VaultError as exc:
-        return Result.errored(f"the vault refused to list credentials ({type(exc).__name__}: {exc}): could not tell")
-    found = [i for i in infos if params.account is None or i.account == params.account]
-    usable = [i for i in found if i.state == "active"]
-    if not usable:
-        if found:
-            info = found[0]
-            return Result.failed(
-                f"the test account {info.account}'s Microsoft credential is {info.state}: re-authorize it in the "
-                "developer tenant and store the new tokens",
-                remediation=put_hint,
-                credential_id=info.id,
-                state=info.state,
-                last_refresh_error=info.last_refresh_error,
-            )
-        return Result.pending(
-            f"waiting for a test account's token in the vault (no Microsoft credential{' for ' + who if who else ''})"
-            f": {put_hint}",
-            tenant=params.tenant,
-            account=params.account,
-        )
-    return await _read_events(params, ctx, vault, actor, usable[0])
+    if isinstance(found, Result):
+        return found
+    return await _read_events(params, ctx, *found)
 
 
 async def _read_events(
