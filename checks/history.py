@@ -21,7 +21,6 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -31,6 +30,7 @@ from checks.facts import Attestation, Waiver
 from checks.result import CheckResult, Condition, Result
 from checks.run import AreaSummary, CriterionResult, Decision, EscalationHit, Run, Verdict
 from checks.status import Severity, Status
+from vault.models import UTCDateTime  # one UTC column type for both stores; vault is the bottom layer
 
 __all__ = [
     "DEFAULT_DB_URL",
@@ -54,22 +54,6 @@ _PG_MIGRATION_LOCK = 0x52454144  # "READ": serialises concurrent migrations of o
 
 
 # --------------------------------------------------------------------------------------------- models
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Stores UTC; always returns an aware UTC datetime (SQLite keeps no offset, PostgreSQL converts)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = utc(value)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else utc(value)
 
 
 class Base(DeclarativeBase):
