@@ -6,13 +6,14 @@ The ``table`` format is drawn with rich in :mod:`checks.cli`.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from checks.result import CheckResult
 from checks.run import Run
 from checks.status import Status
 
-__all__ = ["to_json", "to_junit", "to_markdown", "STATUS_ICON"]
+__all__ = ["to_json", "to_junit", "to_markdown", "md_text", "STATUS_ICON"]
 
 STATUS_ICON = {
     Status.PASS: "✅",
@@ -81,8 +82,33 @@ def to_junit(run: Run) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#!|~{}+-])")
+_URL = re.compile(r"(?i)\b(?:https?|ftp|mailto|javascript|data):[^\s]*|\bwww\.[^\s]+")
+
+
+def md_text(text: str) -> str:
+    """Text from outside (a summary, a reason, a provider's message) as inert Markdown on one line.
+
+    HTML is entity-escaped (no tag, no comment, no image survives), Markdown punctuation is backslash-
+    escaped (no emphasis, link, heading, table cell or list breaks out), and anything URL-shaped is shown
+    in a code span, so a tracker cannot turn a provider's text into a link.
+    """
+    flat = re.sub(r"\s+", " ", text).strip()
+    out, pos = [], 0
+    for m in _URL.finditer(flat):
+        out.append(_md_plain(flat[pos : m.start()]))
+        out.append("`" + m.group(0).replace("`", "'") + "`")
+        pos = m.end()
+    out.append(_md_plain(flat[pos:]))
+    return "".join(out)
+
+
+def _md_plain(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def to_markdown(run: Run) -> str:

@@ -101,7 +101,7 @@ async def request(
                     failure=failure,
                     url=shown,
                     attempts=attempt + 1,
-                    detail=ctx.scrubber(f"{type(exc).__name__}: {exc}")[:300],
+                    detail=ctx.scrubber.clip(f"{type(exc).__name__}: {exc}", 300),
                 )
             ) from None
         if response.status_code in RETRY_STATUSES and not last:
@@ -125,7 +125,7 @@ def server_error(response: httpx.Response, what: str, url: str, ctx: CheckContex
     evidence = {
         "url": display_url(url, ctx.scrubber),
         "status_code": code,
-        "body_excerpt": ctx.scrubber(response.text[:200]),
+        "body_excerpt": ctx.scrubber.clip(response.text, 200),
     }
     if code == 429:
         evidence["retry_after"] = response.headers.get("retry-after")
@@ -155,7 +155,7 @@ def json_body(response: httpx.Response, what: str, url: str, ctx: CheckContext) 
                 url=display_url(url, ctx.scrubber),
                 status_code=response.status_code,
                 content_type=response.headers.get("content-type", ""),
-                body_excerpt=ctx.scrubber(response.text[:200]),
+                body_excerpt=ctx.scrubber.clip(response.text, 200),
             )
         )
     return data

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from checks.clock import SystemClock
 from checks.errors import ReadinessError
-from checks.formats import STATUS_ICON
+from checks.formats import STATUS_ICON, md_text
 from checks.manifest import Item, Manifest
 from checks.result import CheckResult
 from checks.run import CriterionResult, Decision, EscalationHit, Run
@@ -629,7 +629,7 @@ def day_text(d: date) -> str:
 
 
 def _cell(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return md_text(text)
 
 
 def _change_line(c: Change, titles: Mapping[str, str]) -> str:

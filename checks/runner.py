@@ -161,10 +161,10 @@ async def run_checks(
                 raise
             except Exception as exc:  # collected, never raised: one bad check must not stop the sweep
                 return Result.errored(
-                    f"Check crashed with {type(exc).__name__}: {scrubber(str(exc))[:300]}",
+                    f"Check crashed with {type(exc).__name__}: {scrubber.clip(str(exc), 300)}",
                     remediation="This is a bug in the check kind or an answer it did not expect; see the evidence",
                     error_type=type(exc).__name__,
-                    error=scrubber(str(exc))[:1000],
+                    error=scrubber.clip(str(exc), 1000),
                 )
 
     try:
@@ -182,20 +182,29 @@ def _scrubbed(result: Result, scrubber: Scrubber) -> Result:
 
     return replace(
         result,
-        summary=scrubber(result.summary),
-        remediation=scrubber(result.remediation),
+        summary=scrubber.clip(result.summary, _SUMMARY_MAX),
+        remediation=scrubber.clip(result.remediation, _SUMMARY_MAX),
         evidence=_scrub_value(result.evidence, scrubber),
-        conditions=tuple(Condition(c.name, c.passed, scrubber(c.detail)) for c in result.conditions),
+        conditions=tuple(Condition(scrubber.clip(c.name, 200), c.passed, scrubber.clip(c.detail, _SUMMARY_MAX))
+                         for c in result.conditions),
     )
 
 
-def _scrub_value(value: Any, scrubber: Scrubber) -> Any:
+_SUMMARY_MAX = 2000  # a summary, remediation or condition: long enough for any we write, bounded for any echo
+_EVIDENCE_MAX = 4000  # one evidence string
+_EVIDENCE_DEPTH = 8
+
+
+def _scrub_value(value: Any, scrubber: Scrubber, depth: int = 0) -> Any:
+    """Evidence, scrubbed then cut, keys included (a provider may key a map by what we sent)."""
     if isinstance(value, str):
-        return scrubber(value)
-    if isinstance(value, dict):
-        return {str(k): _scrub_value(v, scrubber) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub_value(v, scrubber) for v in value]
+        return scrubber.clip(value, _EVIDENCE_MAX)
     if value is None or isinstance(value, bool | int | float):
         return value
-    return scrubber(str(value))
+    if depth >= _EVIDENCE_DEPTH:
+        return scrubber.clip(repr(value), 200)
+    if isinstance(value, dict):
+        return {scrubber.clip(str(k), 200): _scrub_value(v, scrubber, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_value(v, scrubber, depth + 1) for v in value]
+    return scrubber.clip(str(value), _EVIDENCE_MAX)

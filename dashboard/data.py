@@ -29,7 +29,7 @@ def db_error(url: str, exc: BaseException, variable: str) -> str:
 
     orig = getattr(exc, "orig", None) or exc
     detail = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
-    detail = Scrubber()(detail)[:300]
+    detail = Scrubber().clip(detail, 300)
     return (
         f"Cannot open the database `{mask_url(url)}` ({type(exc).__name__}"
         + (f": {detail}" if detail else "")

@@ -31,12 +31,24 @@ _STRIPPED_PREFIXES = (
 )
 
 
+TEST_FINGERPRINT_KEY = "tests-fingerprint-key-not-a-secret"
+
+
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Strip provider variables so a developer's shell cannot make a test pass or fail."""
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Strip provider variables so a developer's shell cannot make a test pass or fail; a fixed
+    fingerprint key (not the developer's ~/.config one); the process-wide scrubbing registry emptied
+    after each test, so one test's secrets cannot mask another's text."""
+    from vault import redact
+
     for name in list(os.environ):
         if name.startswith(_STRIPPED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("READINESS_FINGERPRINT_KEY", TEST_FINGERPRINT_KEY)
+    redact._reset_fingerprint_key()
+    yield
+    redact.forget_all()
+    redact._reset_fingerprint_key()
 
 
 @pytest.fixture

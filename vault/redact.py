@@ -1,35 +1,67 @@
-"""A logging filter that keeps secrets out of logs.
+"""The one scrubbing point: every string from outside passes a :class:`Redactor` before it is cut, stored,
+printed, logged or shown.
 
-:class:`RedactingFilter` rewrites each record it sees, before any handler formats it:
+A Redactor knows secrets and masks them in every form a provider could reflect them in:
 
-* known secrets, registered with :meth:`RedactingFilter.add` (as text, and for bytes also their base64,
-  URL-safe base64, hex and ``repr`` forms), become ``***``;
-* token shapes become ``***`` whatever was registered: ``Bearer <token>``, ``Authorization: Basic <..>``,
-  Google access (``ya29.``) and refresh (``1//``) tokens, JWTs (``eyJ..``), ``client_secret=``,
-  ``refresh_token=``, ``access_token=``, ``code=`` and friends in query strings and form bodies, the
-  same names as JSON or Python-dict keys, and the password of ``scheme://user:password@host`` URLs;
-* the message (``msg % args``), a formatted exception (``exc_info`` becomes a scrubbed ``exc_text``),
-  ``stack_info`` and string values of ``extra`` fields are all scrubbed.
+* the raw text, its HTML and JSON escapes, its URL encodings (``quote``, ``quote_plus``, doubled), hex;
+* base64 (standard and URL-safe, padded or not) of the secret *at each of the three byte alignments*, so the
+  base64 of any larger blob that contains it is caught too: ``Basic base64(SID:AUTH_TOKEN)``, a reflected
+  form body, a JWT payload carrying it;
+* a fragment of any of these (12 characters or more) that a provider cut itself, at either end.
 
-Filters on a logger see only records logged to that very logger; filters on a handler see everything
-the handler emits. :func:`install` therefore attaches one filter to every handler of the root logger
-and to the given logger. This module is self-contained: ``vault`` does not import ``checks``.
+Then token *shapes* are masked whatever was registered: ``Bearer <token>``, ``Basic <..>``, JWTs, Google
+access (``ya29.``) and refresh (``1//``) tokens, Google client secrets (``GOCSPX-``), ``client_secret=``,
+``refresh_token=`` and friends in query strings, form bodies (plain or URL-encoded), JSON and dict reprs,
+and the password of ``scheme://user:password@host`` URLs.
+
+Secrets come from three places: a Redactor's own :meth:`Redactor.add` (a sweep's environment secrets),
+and the process-wide registry every Redactor also consults, :func:`remember`, which the vault feeds with
+every token it reveals (:meth:`vault.secret.Secret.reveal`) and which commands feed with the secrets they
+load. "Process-wide" is deliberate: a token revealed to one check must be masked in every other output.
+The registry holds secret forms for the life of the process; :func:`forget_all` drops them.
+
+:meth:`Redactor.clip` scrubs *before* it cuts (a secret straddling the cut cannot leave its first
+characters behind). :class:`RedactingFilter` puts the same Redactor in front of log handlers, and
+:func:`fingerprint` names a secret with an HMAC under a per-installation key, so a fingerprint in
+evidence cannot be used to confirm a guessed low-entropy secret offline.
+
+This module is self-contained: ``vault`` does not import ``checks``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
+import html
+import json
 import logging
+import os
 import re
+import secrets as _secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "RedactingFilter", "install", "scrub_text"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "Redactor",
+    "fingerprint",
+    "forget_all",
+    "install",
+    "process_redactor",
+    "remember",
+    "scrub_text",
+]
 
 MASK = "***"
 _MIN_SECRET = 4  # shorter "secrets" would shred ordinary words
+_FRAGMENT = 12  # a provider-cut piece of a known form this long or longer is masked
+_FP_ENV = "READINESS_FINGERPRINT_KEY"
 
 _NAMES = (
     r"client_secret|client_assertion|access_token|refresh_token|id_token|auth_token|api_key|apikey|"
@@ -38,17 +70,20 @@ _NAMES = (
 # (pattern, replacement): the replacement keeps the name and masks the value.
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization: Bearer|Basic|Token <credential> (header lines, dict reprs, curl -H)
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)[^\s\"',;]+"), r"\1" + MASK),
-    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"), r"\1" + MASK),
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)[^\s\"',;<]+"), r"\1" + MASK),
+    (re.compile(r"(?i)\b((?:bearer|basic)(?:\s+|%20|\+))[A-Za-z0-9._~+/%=-]{6,}"), r"\1" + MASK),
     # JWTs (also JWS/JWE with more segments): header.payload[.signature]
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)*"), MASK),
-    # Google OAuth access and refresh tokens
+    # Google OAuth access and refresh tokens, Google OAuth client secrets
     (re.compile(r"\bya29\.[A-Za-z0-9._-]+"), MASK),
-    (re.compile(r"(?<![A-Za-z0-9])1//[A-Za-z0-9._-]{10,}"), MASK),
-    # name=value in query strings and form bodies (not status_code=, not barcode=)
-    (re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_NAMES})=)[^&\s\"'<>]+"), r"\1" + MASK),
-    # "name": "value" (JSON) and 'name': 'value' (Python reprs)
+    (re.compile(r"(?<![A-Za-z0-9])1(?://|%2F%2F)[A-Za-z0-9._-]{10,}", re.IGNORECASE), MASK),
+    (re.compile(r"\bGOCSPX-[A-Za-z0-9_-]{4,}"), MASK),
+    # name=value in query strings and form bodies, plain or URL-encoded (not status_code=, not barcode=)
+    (re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_NAMES})(?:=|%3D))[^&\s\"'<>%]+(?:%[0-9A-F]{{2}}[^&\s\"'<>%]*)*"),
+     r"\1" + MASK),
+    # "name": "value" (JSON, also JSON inside JSON) and 'name': 'value' (Python reprs)
     (re.compile(rf"(?i)(\"(?:{_NAMES})\"\s*:\s*\")(?:[^\"\\]|\\.)*(\")"), r"\1" + MASK + r"\2"),
+    (re.compile(rf"(?i)(\\\"(?:{_NAMES})\\\"\s*:\s*\\\")(?:[^\\]|\\[^\"])*(\\\")"), r"\1" + MASK + r"\2"),
     (re.compile(rf"(?i)('(?:{_NAMES})'\s*:\s*')(?:[^'\\]|\\.)*(')"), r"\1" + MASK + r"\2"),
     # user:password@ in URLs (Twilio's https://AC...:authtoken@api.twilio.com)
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@/\s]+(@)"), r"\1" + MASK + r"\2"),
@@ -57,59 +92,277 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {"message", "asctime"}
 
 
-def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with the given secrets and every known token shape replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and secret in text:
-            text = text.replace(secret, MASK)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+# --------------------------------------------------------------------------------------------- fingerprints
 
+_fp_key: bytes | None = None
+_fp_lock = threading.Lock()
+
+
+def _fingerprint_key() -> bytes:
+    """The per-installation fingerprint key: ``READINESS_FINGERPRINT_KEY``, else a 32-byte key kept in
+    ``$XDG_CONFIG_HOME/readiness/fingerprint.key`` (created 0600 on first use), else one for this process."""
+    global _fp_key
+    with _fp_lock:
+        if _fp_key is not None:
+            return _fp_key
+        configured = os.environ.get(_FP_ENV, "")
+        if len(configured) >= 16:
+            _fp_key = hashlib.sha256(b"readiness/fingerprint/v1\0" + configured.encode()).digest()
+            return _fp_key
+        home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        path = home / "readiness" / "fingerprint.key"
+        try:
+            _fp_key = path.read_bytes()
+            if len(_fp_key) != 32:
+                raise OSError("bad key length")
+        except OSError:
+            key = _secrets.token_bytes(32)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(key)
+            except FileExistsError:  # another process made it first: use theirs
+                with contextlib.suppress(OSError):
+                    key = path.read_bytes() if len(path.read_bytes()) == 32 else key
+            except OSError:
+                pass  # read-only home: fingerprints are stable within this process only
+            _fp_key = key
+        return _fp_key
+
+
+def fingerprint(value: str | bytes | bytearray) -> str:
+    """``fp:<16 hex>``: a stable name for a secret, an HMAC-SHA256 under the per-installation key.
+
+    Without the key a fingerprint confirms nothing: a guessed secret cannot be checked against it offline.
+    """
+    data = value.encode() if isinstance(value, str) else bytes(value)
+    return "fp:" + hmac.new(_fingerprint_key(), data, hashlib.sha256).hexdigest()[:16]
+
+
+def _reset_fingerprint_key() -> None:
+    """For tests: forget the cached key so the environment or file is read again."""
+    global _fp_key
+    with _fp_lock:
+        _fp_key = None
+
+
+# --------------------------------------------------------------------------------------------- forms
+
+def _b64_cores(raw: bytes) -> set[str]:
+    """Base64 of ``raw`` as it appears inside the base64 of any longer blob, at each byte alignment."""
+    cores: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        start = 4 if offset else 0  # the first group mixes in the bytes before the secret
+        whole = (offset + len(raw)) // 3 * 4  # the last partial group mixes in the bytes after it
+        core = encoded[start:whole]
+        if offset == 0 and len(raw) % 3 == 0:
+            core = encoded
+        cores.add(core)
+    cores.add(base64.b64encode(raw).decode())  # the secret alone, padded
+    return cores
+
+
+def forms_of(secret: str | bytes | bytearray) -> set[str]:
+    """Every form of ``secret`` a provider could reflect (see the module docstring)."""
+    raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+    forms: set[str] = set()
+    text: str | None = secret if isinstance(secret, str) else None
+    if text is None:
+        with contextlib.suppress(UnicodeDecodeError):
+            text = raw.decode()
+    if text is not None:
+        forms |= {
+            text,
+            html.escape(text),
+            json.dumps(text)[1:-1],
+            json.dumps(text, ensure_ascii=False)[1:-1],
+            json.dumps(json.dumps(text)[1:-1])[1:-1],
+            quote(text, safe=""),
+            quote(text),
+            quote_plus(text),
+            quote(quote(text, safe=""), safe=""),
+        }
+    for core in _b64_cores(raw):
+        forms |= {core, core.rstrip("="), core.translate(str.maketrans("+/", "-_")).rstrip("=")}
+    forms |= {raw.hex(), raw.hex().upper(), repr(raw)[2:-1]}
+    return {f for f in forms if len(f) >= _MIN_SECRET}
+
+
+# --------------------------------------------------------------------------------------------- the Redactor
+
+class Redactor:
+    """Masks known secrets (every form, fragments at either end) and token shapes.
+
+    ``label(raw)`` is what replaces a known secret: ``***`` by default; the checks' scrubber shows the
+    secret's keyed :func:`fingerprint` so a person can tell *which* secret a provider reflected.
+    ``inherit``: also mask what the process-wide registry knows (every Redactor but the registry does).
+    """
+
+    def __init__(self, secrets: Iterable[str | bytes | bytearray] = (), *,
+                 label: Callable[[str | bytes], str] | None = None, inherit: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._forms: dict[str, str] = {}  # form -> replacement
+        self._index: tuple[list[tuple[str, str, str, str]], int] | None = None
+        self._label = label or (lambda _raw: MASK)
+        self._inherit = inherit
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | bytes | bytearray | None) -> None:
+        """Register a secret (shorter than 4 characters: ignored) in all its forms."""
+        if secret is None:
+            return
+        raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+        if len(raw) < _MIN_SECRET:
+            return
+        forms = forms_of(secret)
+        with self._lock:
+            if all(f in self._forms for f in forms):
+                return
+            shown = self._label(raw)
+            for form in forms:
+                self._forms.setdefault(form, shown)
+            self._index = None
+
+    @property
+    def forms(self) -> int:
+        """How many secret forms are registered here (never the forms themselves)."""
+        return len(self._forms)
+
+    def __len__(self) -> int:
+        return len(self._forms)
+
+    def _lookup(self) -> tuple[list[tuple[str, str, str, str]], int]:
+        index = self._index
+        if index is None:
+            with self._lock:
+                entries = [(f, r, f[:_FRAGMENT], f[-_FRAGMENT:]) for f, r in self._forms.items()]
+                entries.sort(key=lambda e: len(e[0]), reverse=True)
+                index = self._index = (entries, max((len(e[0]) for e in entries), default=0))
+        return index
+
+    def _spans(self, text: str, spans: list[tuple[int, int, str]]) -> None:
+        entries, _ = self._lookup()
+        for form, shown, head, tail in entries:
+            if len(form) < _FRAGMENT + 4:  # short forms: whole occurrences only
+                start = text.find(form)
+                while start != -1:
+                    spans.append((start, start + len(form), shown))
+                    start = text.find(form, start + 1)
+                continue
+            start = text.find(head)
+            while start != -1:  # a head: extend as far as the text agrees with the form
+                end = start + _FRAGMENT
+                while end < len(text) and end - start < len(form) and text[end] == form[end - start]:
+                    end += 1
+                spans.append((start, end, shown))
+                start = text.find(head, start + 1)
+            stop = text.find(tail)
+            while stop != -1:  # a tail: extend backwards
+                end, begin, k = stop + _FRAGMENT, stop, len(form) - _FRAGMENT - 1
+                while begin > 0 and k >= 0 and text[begin - 1] == form[k]:
+                    begin, k = begin - 1, k - 1
+                spans.append((begin, end, shown))
+                stop = text.find(tail, stop + 1)
+
+    def longest(self) -> int:
+        """Length of the longest registered form, this Redactor's or the registry's."""
+        own = self._lookup()[1]
+        return max(own, _PROCESS._lookup()[1]) if self._inherit and self is not _PROCESS else own
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every registered secret form and every token shape masked."""
+        if not text:
+            return text
+        spans: list[tuple[int, int, str]] = []
+        self._spans(text, spans)
+        if self._inherit and self is not _PROCESS:
+            _PROCESS._spans(text, spans)
+        if spans:
+            spans.sort(key=lambda s: (s[0], -s[1]))
+            out, pos = [], 0
+            for start, end, shown in spans:
+                if end <= pos:
+                    continue
+                if start < pos:  # overlaps the previous mask: extend it
+                    pos = end
+                    continue
+                out.append(text[pos:start])
+                out.append(shown)
+                pos = end
+            out.append(text[pos:])
+            text = "".join(out)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    __call__ = scrub
+
+    def clip(self, text: object, limit: int) -> str:
+        """Scrubbed, *then* cut to ``limit`` characters (with ``…`` when cut).
+
+        Only a window a little longer than ``limit`` is scrubbed, so a 1 MiB body costs what 200 characters
+        do; the window is longer than any registered form, so a secret straddling the cut is masked whole.
+        """
+        raw = text if isinstance(text, str) else str(text)
+        window = raw[: limit + self.longest() + 64]
+        cleaned = self.scrub(window)
+        if len(cleaned) <= limit and len(window) == len(raw):
+            return cleaned
+        return cleaned[: max(limit - 1, 0)] + "…"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self._forms)} secret forms)"
+
+
+_PROCESS = Redactor(inherit=False)
+
+
+def process_redactor() -> Redactor:
+    """The process-wide registry every Redactor consults."""
+    return _PROCESS
+
+
+def remember(secret: str | bytes | bytearray | None) -> None:
+    """Teach the process-wide registry a secret this process handles (revealed, loaded, generated)."""
+    _PROCESS.add(secret)
+
+
+def forget_all() -> None:
+    """Drop every secret the process-wide registry holds (tests; a long-lived process between scopes)."""
+    with _PROCESS._lock:
+        _PROCESS._forms.clear()
+        _PROCESS._index = None
+
+
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with the given secrets, the registry's and every known token shape replaced by ``***``."""
+    return Redactor(secrets).scrub(text)
+
+
+# --------------------------------------------------------------------------------------------- logging
 
 class RedactingFilter(logging.Filter):
     """Rewrites records so that no registered secret and no token-shaped string reaches a handler."""
 
     def __init__(self, secrets: Iterable[str | bytes | bytearray] = (), name: str = "") -> None:
         super().__init__(name)
-        self._lock = threading.Lock()
-        self._secrets: set[str] = set()
-        self._known: re.Pattern[str] | None = None
-        for secret in secrets:
-            self.add(secret)
+        self._redactor = Redactor(secrets)
 
     def add(self, secret: str | bytes | bytearray) -> None:
-        """Register a secret, with its base64 (both alphabets, padded or not), hex and bytes-``repr`` forms."""
-        raw = secret.encode() if isinstance(secret, str) else bytes(secret)
-        if len(raw) < _MIN_SECRET:
-            return
-        forms = {secret} if isinstance(secret, str) else set()
-        with contextlib.suppress(UnicodeDecodeError):
-            forms.add(raw.decode())
-        b64 = base64.b64encode(raw).decode()
-        forms |= {b64, b64.rstrip("="), b64.translate(str.maketrans("+/", "-_")).rstrip("="), raw.hex()}
-        forms.add(repr(raw)[2:-1])
-        forms = {f for f in forms if len(f) >= _MIN_SECRET}
-        if not forms:
-            return
-        with self._lock:
-            self._secrets |= forms
-            ordered = sorted(self._secrets, key=len, reverse=True)  # a secret containing another goes first
-            self._known = re.compile("|".join(re.escape(s) for s in ordered))
+        """Register a secret in all its forms (see :func:`forms_of`)."""
+        self._redactor.add(secret)
 
     @property
     def forms(self) -> int:
         """How many secret forms are registered (never the forms themselves)."""
-        return len(self._secrets)
+        return self._redactor.forms
 
     def scrub(self, text: str) -> str:
         """``text`` with registered secrets and token shapes masked."""
-        known = self._known
-        if known is not None:
-            text = known.sub(MASK, text)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
-        return text
+        return self._redactor.scrub(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -146,7 +399,7 @@ class RedactingFilter(logging.Filter):
         return value
 
     def __repr__(self) -> str:
-        return f"RedactingFilter({len(self._secrets)} secret forms)"
+        return f"RedactingFilter({self.forms} secret forms)"
 
 
 def install(logger: logging.Logger | None = None, redacting: RedactingFilter | None = None) -> RedactingFilter:
@@ -154,6 +407,7 @@ def install(logger: logging.Logger | None = None, redacting: RedactingFilter | N
 
     Idempotent: a filter already installed on ``logger`` is reused (pass ``redacting`` to choose one).
     Handlers added to the root logger later need ``handler.addFilter(filter)`` or another ``install()``.
+    The filter also masks everything the process-wide registry (:func:`remember`) knows.
     """
     target = logger if logger is not None else logging.getLogger()
     if redacting is None:

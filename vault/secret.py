@@ -4,17 +4,22 @@
 interpreter copies freely). What we do: plaintext lives in a ``bytearray`` inside a Secret for the
 shortest time, is wiped (zeroed) when the Secret is wiped or leaves a ``with`` block, and never shows in
 a repr, str, format, pickle, log or exception. Reading it takes an explicit :meth:`Secret.reveal`.
+
+Revealed plaintext is handed to someone who may send it to a provider that echoes it, so
+:meth:`Secret.reveal` registers it with the one scrubbing point (:mod:`vault.redact`), which keeps its
+forms for the life of the process: the price of masking a reflected token in every later output.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, NoReturn
+
+from vault.redact import fingerprint, remember
 
 __all__ = ["Secret", "TokenSet"]
 
@@ -39,12 +44,17 @@ class Secret:
             _zero(value)  # we took a copy: do not leave the caller's buffer behind
 
     def reveal(self) -> str:
-        """The plaintext as ``str``. Use it at the last moment (an Authorization header), never store it."""
+        """The plaintext as ``str``. Use it at the last moment (an Authorization header), never store it.
+
+        The value is taught to the process-wide scrubbing registry (:func:`vault.redact.remember`) first:
+        once plaintext leaves a Secret, every output of this process masks it, in every encoded form."""
         self._check()
+        remember(self._buf)
         return self._buf.decode()
 
     def reveal_bytes(self) -> bytes:
         self._check()
+        remember(self._buf)
         return bytes(self._buf)
 
     def buffer(self) -> bytearray:
@@ -54,9 +64,9 @@ class Secret:
 
     @property
     def fingerprint(self) -> str:
-        """``sha256:ab12cd34…``: a stable, non-reversible name for display."""
+        """``fp:<16 hex>``: a stable name for display, keyed (see :func:`vault.redact.fingerprint`)."""
         self._check()
-        return f"sha256:{hashlib.sha256(self._buf).hexdigest()[:8]}…"
+        return fingerprint(self._buf)
 
     def wipe(self) -> None:
         """Zero the buffer. The Secret is unusable afterwards."""

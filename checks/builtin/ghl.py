@@ -305,7 +305,7 @@ async def _proxy(params: GhlParams, ctx: CheckContext, setup: _Setup) -> Result:
         evidence["with_key_status"] = keyed.status_code
         reason, message = _refusal(keyed)
         if reason is not None and message:
-            evidence["ghl_message"] = ctx.scrubber(message)[:200]
+            evidence["ghl_message"] = ctx.scrubber.clip(message, 200)
         findings.append(_with_key(keyed, params, ctx, where, url, setup.key_env))
     else:
         findings.append(
@@ -375,7 +375,7 @@ def _without_key(response: httpx.Response, ctx: CheckContext, where: str, url: s
         return _Finding(Condition(name, True, got), Status.PASS)
     if forwarded:
         return _Finding(
-            Condition(name, False, f"{got}: GHL's own answer ({ctx.scrubber(message)[:80]!r})"),
+            Condition(name, False, f"{got}: GHL's own answer ({ctx.scrubber.clip(message, 80)!r})"),
             Status.FAIL,
             f"{where} forwards requests without an API key to GHL (GHL itself answered {code}): {lock}",
             "Security: anyone who can reach the proxy can call GHL with its tokens",
@@ -429,7 +429,7 @@ def _with_key(
             + (f" as '{params.auth_scheme} <key>'" if params.auth_scheme else "")
             + "; set the check's auth_header/auth_scheme if the proxy wants another (e.g. X-API-Key, no scheme)",
         )
-    detail = got if reason is None else f"{got}: accepted, GHL answered {ctx.scrubber(message)[:80]!r}"
+    detail = got if reason is None else f"{got}: accepted, GHL answered {ctx.scrubber.clip(message, 80)!r}"
     return _Finding(Condition(name, True, detail), Status.PASS)
 
 
@@ -459,7 +459,7 @@ async def _locations(params: GhlParams, ctx: CheckContext, setup: _Setup) -> Res
             if isinstance(location, dict):
                 outcome.update(
                     outcome="ok",
-                    name=ctx.scrubber(str(location.get("name") or ""))[:100] or None,
+                    name=ctx.scrubber.clip(str(location.get("name") or ""), 100) or None,
                     company_id=location.get("companyId") if isinstance(location.get("companyId"), str) else None,
                 )
                 conditions.append(Condition(f"location {location_id} readable", True, f"200 {outcome['name']!r}"))
@@ -469,13 +469,13 @@ async def _locations(params: GhlParams, ctx: CheckContext, setup: _Setup) -> Res
             conditions.append(Condition(f"location {location_id} readable", False, "200 without a location object"))
             continue
         reason, message = _refusal(response)
-        shown = ctx.scrubber(message)[:200]
+        shown = ctx.scrubber.clip(message, 200)
         if code in (401, 403) and reason is None:
             return Result(
                 Status.FAIL,
                 f"The GHL proxy at {setup.shown} refuses {setup.key_env} ({code}): set it to the key the proxy "
                 "expects (ask its owner)",
-                {**evidence, "status_code": code, "body_excerpt": ctx.scrubber(response.text[:200])},
+                {**evidence, "status_code": code, "body_excerpt": ctx.scrubber.clip(response.text, 200)},
                 f"The key goes in the {params.auth_header} header; set the check's auth_header/auth_scheme if the "
                 "proxy wants another (e.g. X-API-Key, no scheme)",
             )

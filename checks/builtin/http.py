@@ -208,7 +208,7 @@ async def http(params: HttpParams, ctx: CheckContext) -> Result:
             f"{method} {target}: {phrase}",
             remediation=fix,
             failure=failure,
-            detail=ctx.scrubber(f"{type(exc).__name__}: {exc}")[:300],
+            detail=ctx.scrubber.clip(f"{type(exc).__name__}: {exc}", 300),
             **evidence,
         )
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -230,7 +230,7 @@ def _judge(
         status_code=code,
         response_ms=round(elapsed_ms, 1),
         content_type=content_type,
-        body_excerpt=ctx.scrubber(response.text[:200]),
+        body_excerpt=ctx.scrubber.clip(response.text, 200),
     )
     if "location" in response.headers:
         evidence["location"] = _display_url(response.headers["location"], ctx.scrubber)
@@ -251,7 +251,7 @@ def _judge(
                 conditions.append(Condition(cond.name, False, "body is not JSON"))
             else:
                 passed, detail = _evaluate(cond, document)
-                conditions.append(Condition(cond.name, passed, ctx.scrubber(detail)))
+                conditions.append(Condition(cond.name, passed, ctx.scrubber.clip(detail, 120)))
 
     def result(status: Status, summary: str, remediation: str = "") -> Result:
         return Result(status, summary, evidence, remediation, tuple(conditions))
@@ -345,5 +345,6 @@ def _is_number(value: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """The value as JSON, whole: the caller scrubs, then cuts (:meth:`Scrubber.clip`); cutting here first
+    would leave the head of a secret that straddles the cut."""
+    return json.dumps(value, ensure_ascii=False)

@@ -368,7 +368,7 @@ async def _redirect(app: OAuthApp, environment: str, ctx: CheckContext) -> Resul
     return Result.errored(
         f"{what} answered {code} with neither a redirect nor a known error: could not tell whether {uri} is registered",
         remediation="Open the authorize URL in a browser to see what Google shows; retry later",
-        body_excerpt=ctx.scrubber(response.text[:200]),
+        body_excerpt=ctx.scrubber.clip(response.text, 200),
         **evidence,
     )
 
@@ -628,7 +628,7 @@ async def _service_state(
             Result.errored(
                 f"{what} answered 200 without a state for {service}: could not tell",
                 url=url,
-                body_excerpt=ctx.scrubber(response.text[:200]),
+                body_excerpt=ctx.scrubber.clip(response.text, 200),
             )
         )
     status, message, reason = _google_error(body)
@@ -637,7 +637,7 @@ async def _service_state(
         "status_code": code,
         "error_status": status,
         "error_reason": reason,
-        "error_message": ctx.scrubber(message)[:300],
+        "error_message": ctx.scrubber.clip(message, 300),
         "project": project,
     }
     if code == 401:
@@ -698,7 +698,7 @@ async def _business_approval(ctx: CheckContext, headers: dict[str, str]) -> Resu
         "status_code": code,
         "error_status": status,
         "error_reason": reason,
-        "error_message": ctx.scrubber(message)[:300],
+        "error_message": ctx.scrubber.clip(message, 300),
     }
     if code == 429 and status in ("RESOURCE_EXHAUSTED", ""):
         return Result.pending(
@@ -791,7 +791,7 @@ async def _read_events(
             **evidence,
         )
     status, message, reason = _google_error(body)
-    evidence.update(error_status=status, error_reason=reason, error_message=ctx.scrubber(message)[:300])
+    evidence.update(error_status=status, error_reason=reason, error_message=ctx.scrubber.clip(message, 300))
     if code == 401:
         return Result.failed(
             f"Google refuses {info.account}'s token (401 {status}): it expired or was revoked; let the refresher "

@@ -315,7 +315,7 @@ def _refused(
 
 def _aad_error(body: Mapping[str, Any], ctx: CheckContext) -> tuple[list[int], str, str]:
     """(``error_codes``, ``error``, scrubbed ``error_description``) of an identity-platform error body."""
-    description = ctx.scrubber(str(body.get("error_description") or ""))[:500]
+    description = ctx.scrubber.clip(str(body.get("error_description") or ""), 500)
     raw = body.get("error_codes")
     listed = raw if isinstance(raw, list) else []
     codes = [int(c) for c in listed if isinstance(c, int) or (isinstance(c, str) and c.isdigit())]
@@ -530,8 +530,8 @@ def _graph_error(body: Mapping[str, Any], ctx: CheckContext) -> tuple[str, str]:
     """(code, scrubbed message) of Graph's ``{"error": {"code", "message", ...}}``."""
     error = body.get("error")
     if not isinstance(error, dict):
-        return "", ctx.scrubber(str(error or ""))[:300]
-    return str(error.get("code") or ""), ctx.scrubber(str(error.get("message") or ""))[:300]
+        return "", ctx.scrubber.clip(str(error or ""), 300)
+    return str(error.get("code") or ""), ctx.scrubber.clip(str(error.get("message") or ""), 300)
 
 
 # --- scopes: manifest hygiene -----------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def _refused(
     return Result.errored(
         f"{WHAT} answered {status}{f' ({message})' if message else ''}: could not tell",
         remediation="Check https://docs.retellai.com/api-references/list-agents for changes to the endpoint",
-        body_excerpt=ctx.scrubber(response.text[:200]),
+        body_excerpt=ctx.scrubber.clip(response.text, 200),
         **evidence,
     )
 
@@ -168,4 +168,4 @@ def _message(response: httpx.Response, ctx: CheckContext) -> str:
     except ValueError:
         return ""
     message = data.get("message") if isinstance(data, dict) else None
-    return ctx.scrubber(str(message))[:200] if message else ""
+    return ctx.scrubber.clip(str(message), 200) if message else ""

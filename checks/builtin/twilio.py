@@ -190,7 +190,7 @@ def _refused(
     if status == 429 or status >= 500:
         return server_error(response, what, url, ctx)
     body = _twilio_error(response)
-    code, message = body.get("code"), ctx.scrubber(str(body.get("message") or ""))[:200]
+    code, message = body.get("code"), ctx.scrubber.clip(str(body.get("message") or ""), 200)
     evidence.update(status_code=status, twilio_code=code, twilio_message=message, more_info=body.get("more_info"))
     both = f"{params.sid_env} and {params.token_env}"
     if status == 401:
@@ -227,7 +227,7 @@ def _refused(
     return Result.errored(
         f"{what} answered {status}{f' (code {code}: {message})' if code else ''}: could not tell",
         remediation=f"See {body.get('more_info') or 'https://www.twilio.com/docs/errors'}",
-        body_excerpt=ctx.scrubber(response.text[:200]),
+        body_excerpt=ctx.scrubber.clip(response.text, 200),
         **evidence,
     )
 

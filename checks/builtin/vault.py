@@ -393,7 +393,7 @@ def _rate(info: CredentialInfo, now: datetime, params: VaultParams, ctx: CheckCo
         "last_refresh_age": _age(now - info.last_refresh_at) if info.last_refresh_at else None,
         "stored_age": _age(now - info.created_at),
         "failures": info.failures,
-        "last_refresh_error": ctx.scrubber(info.last_refresh_error)[:200] if info.last_refresh_error else None,
+        "last_refresh_error": ctx.scrubber.clip(info.last_refresh_error, 200) if info.last_refresh_error else None,
         "next_attempt_at": info.next_attempt_at.isoformat() if info.next_attempt_at else None,
         "token_fingerprint": info.token_fingerprint,
     }
@@ -469,7 +469,7 @@ async def _service(params: VaultParams, ctx: CheckContext) -> Result:
     except NoAnswer as exc:
         return exc.result
     code = response.status_code
-    evidence.update(status_code=code, body_excerpt=ctx.scrubber(response.text[:200]))
+    evidence.update(status_code=code, body_excerpt=ctx.scrubber.clip(response.text, 200))
     if 200 <= code < 300:
         return Result.passed(f"the token vault service answers {code} at {evidence['url']}", **evidence)
     if code == 429:

@@ -117,7 +117,7 @@ def test_valid_looking_values_make_env_checks_pass_and_never_print_them(workdir)
     ]
     for name in SECRET_VARS:
         assert VALID_ENV[name] not in proc.stdout and VALID_ENV[name] not in proc.stderr
-    assert all(r["evidence"]["fingerprint"].startswith("sha256:") for r in env_results)
+    assert all(r["evidence"]["fingerprint"].startswith("fp:") for r in env_results)
 
 
 def test_dotenv_file_is_read_and_environment_wins(workdir):

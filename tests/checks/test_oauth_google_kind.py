@@ -258,7 +258,7 @@ def test_client_probe_sends_a_bogus_code_and_the_first_redirect_uri(google: Goog
     result = run({"probe": "client"}, google.url)
     assert result.status is Status.PASS
     assert result.evidence["error"] == "invalid_grant"
-    assert result.evidence["client_secret"].startswith("sha256:")
+    assert result.evidence["client_secret"].startswith("fp:")
     assert result.evidence["client_id"] == CLIENT_ID
 
 

@@ -411,7 +411,7 @@ def test_client_evidence_shows_no_token(ms: Microsoft) -> None:
     assert result.status is Status.PASS
     assert result.evidence["token_type"] == "Bearer" and result.evidence["expires_in"] == 3599
     assert result.evidence["roles"] == ["Application.Read.All"]
-    assert result.evidence["client_secret"].startswith("sha256:")
+    assert result.evidence["client_secret"].startswith("fp:")
     assert "access_token" not in result.evidence
     assert ms.tokens(), "a token was issued..."
     assert_clean(result, *ms.tokens())  # ...and appears nowhere in the result

@@ -130,7 +130,7 @@ def test_evidence_holds_names_and_the_key_fingerprint_only(standin) -> None:
     server, _ = standin
     result = run_retell({}, server.url)
     assert result.evidence["agent_names"] == NAMES
-    assert result.evidence["key_fingerprint"].startswith("sha256:")
+    assert result.evidence["key_fingerprint"].startswith("fp:")
     assert KEY not in rendered(result)
 
 

@@ -106,7 +106,7 @@ def test_secret_is_scrubbed_from_every_field(registry):
     results = run(m, registry, env={"GOOGLE_OAUTH_CLIENT_SECRET": secret}, checks=m.match_checks(["leak"]))
     r = results[0]
     assert secret not in repr(r) and secret not in str(r.to_dict())
-    assert "sha256:" in r.result.summary
+    assert "fp:" in r.result.summary
 
 
 def test_exception_message_is_scrubbed(registry):

@@ -150,7 +150,7 @@ def test_account_evidence_shows_type_and_name_but_never_the_echoed_token(standin
     assert result.evidence["status"] == "active"
     assert result.evidence["friendly_name"] == "Readiness sandbox"
     assert result.evidence["account_sid"] == SID
-    assert result.evidence["token_fingerprint"].startswith("sha256:")
+    assert result.evidence["token_fingerprint"].startswith("fp:")
     assert_no_secret(result)
 
 

@@ -154,7 +154,7 @@ def test_checks_page_filters_and_shows_one_check(env):
     assert "**fail** (blocking): GHL_PROXY_API_KEY is a placeholder word" in page
     assert "**Last changed**: 2025-10-11 09:00 UTC to fail (was pass), 2 run(s) since" in page
     evidence = at.json[0].value
-    assert '"variable": "GHL_PROXY_API_KEY"' in evidence and "sha256:" in evidence
+    assert '"variable": "GHL_PROXY_API_KEY"' in evidence and "fp:" in evidence
     assert VALID_ENV["GHL_PROXY_API_KEY"] not in evidence
     assert len(at.get("plotly_chart")) == 1  # the sparkline
 
