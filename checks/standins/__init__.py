@@ -277,6 +277,7 @@ def restore_demo(server: StandinServer, config: DemoConfig) -> None:
     from checks.standins.oauth import GhlOAuthStandin, GoogleOAuthStandin, MicrosoftOAuthStandin
     from checks.standins.secretmanager import SecretManagerStandin
 
+    server.hostile = False
     for host in server.hosts:
         provider: Any = server.provider(host)
         if isinstance(provider, GoogleOAuthStandin):

@@ -8,7 +8,9 @@ A plain JSON control surface lives under ``/_standins/``:
 
 * ``GET /_standins/health``: ``{"ok": true, "providers": [HOST, ...]}``;
 * ``GET|POST /_standins/HOST/ACTION``: the provider's optional ``control(method, action, payload)``,
-  for a test or the demo in another process to change a provider's state (JSON body in, JSON out).
+  for a test or the demo in another process to change a provider's state (JSON body in, JSON out);
+* ``GET|POST /_standins/hostile`` (``{"on": true}``): every provider reflects what it receives
+  (:mod:`checks.standins.hostile`); ``{"on": false}`` restores them.
 
 Adding a provider (one module per provider in this package)::
 
@@ -95,6 +97,9 @@ class StandinServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._address: tuple[str, int] | None = None
+        self.hostile = False
+        """Every provider answers with a reflection of the request (see :mod:`checks.standins.hostile`)."""
+        self._reflector: Any = None
         for provider in providers:
             self.register(provider)
 
@@ -192,11 +197,31 @@ class StandinServer:
             provider = self._providers.get(host)
         if provider is None:
             return json_response(404, {"error": f"no stand-in for host {host!r}; registered: {self.hosts}"})
+        if self.hostile:
+            reflector = self.reflector()
+            if not reflector.passes_through(path):
+                return reflector.answer(host, path, query, headers, body)  # type: ignore[no-any-return]
         return provider.handle(method, path, query, headers, body)
+
+    def reflector(self) -> Any:
+        """The hostile scenario's :class:`~checks.standins.hostile.HostileReflector` (made on first use)."""
+        with self._lock:
+            if self._reflector is None:
+                from checks.standins.hostile import HostileReflector
+
+                self._reflector = HostileReflector()
+            return self._reflector
 
     def _control(self, method: str, path: str, body: bytes) -> Response:
         if path == "/health":
-            return json_response(200, {"ok": True, "providers": self.hosts})
+            return json_response(200, {"ok": True, "providers": self.hosts, "hostile": self.hostile})
+        if path == "/hostile":
+            if method == "POST":
+                try:
+                    self.hostile = bool(json.loads(body or b"{}").get("on", True))
+                except (ValueError, AttributeError):
+                    return json_response(400, {"error": 'hostile takes {"on": true|false}'})
+            return json_response(200, {"hostile": self.hostile, "reflected": self.reflector().reflected})
         host, _, action = path.lstrip("/").partition("/")
         with self._lock:
             provider = self._providers.get(host)
