@@ -626,7 +626,16 @@ app.add_typer(vault_app, name="vault")
 
 
 def main() -> None:
-    """Console-script entry point: ReadinessError becomes a message and exit 2, never a traceback."""
+    """Console-script entry point: ReadinessError becomes a message and exit 2, never a traceback.
+
+    Logging goes through the redacting filter (:mod:`vault.redact`): a library that logs a request at
+    WARNING cannot print a token this process handles."""
+    import logging
+
+    from vault.redact import install
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install()
     try:
         app()
     except ManifestError as exc:

@@ -1,6 +1,13 @@
 """The dashboard's entry point: page settings and the navigation, nothing else (``streamlit run`` this)."""
 
+import logging
+
 import streamlit as st
+
+from vault.redact import install
+
+install()  # the root handlers: every library's records are scrubbed before they are written
+install(logging.getLogger("streamlit"))  # Streamlit's own handlers do not propagate to the root
 
 st.set_page_config(page_title="Readiness", page_icon="🚦", layout="wide")
 st.navigation(

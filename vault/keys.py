@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vault.crypto import KEY_BYTES, kek_fingerprint
 from vault.errors import KeyUnavailable
+from vault.redact import remember
 
 if TYPE_CHECKING:
     from google.api_core.client_options import ClientOptions
@@ -72,6 +73,7 @@ class Kek:
     def __post_init__(self) -> None:
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", kek_fingerprint(self.key))
+        remember(self.key)  # every encoding of key material is masked in this process's outputs and logs
 
     def __repr__(self) -> str:
         return f"Kek({self.fingerprint}, {self.label!r})"

@@ -71,7 +71,7 @@ _NAMES = (
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization: Bearer|Basic|Token <credential> (header lines, dict reprs, curl -H)
     (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)[^\s\"',;<]+"), r"\1" + MASK),
-    (re.compile(r"(?i)\b((?:bearer|basic)(?:\s+|%20|\+))[A-Za-z0-9._~+/%=-]{6,}"), r"\1" + MASK),
+    (re.compile(r"(?i)(?<![A-Za-z])((?:bearer|basic)(?:\s+|%20|\+))[A-Za-z0-9._~+/%=-]{6,}"), r"\1" + MASK),
     # JWTs (also JWS/JWE with more segments): header.payload[.signature]
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)*"), MASK),
     # Google OAuth access and refresh tokens, Google OAuth client secrets

