@@ -29,7 +29,7 @@ from checks.standins.server import Response, json_response
 
 __all__ = ["HostileReflector", "forms_reflected"]
 
-_FILLERS = (60, 75, 95, 150, 190, 196, 270, 290, 480, 495)
+_FILLERS = (0, 10, 35, 60, 75, 95, 150, 185, 190, 196, 290)
 _STATUSES = (400, 401, 403, 404, 500, 200, 429)
 _SHAPES = ("oauth", "google", "twilio", "html", "text", "graph", "retell")
 _PASS_THROUGH = ("/token", "/oauth2/token", "/oauth2/v2.0/token", "/o/oauth2/token", "/oauth/token")
@@ -72,8 +72,10 @@ class HostileReflector:
             n = next(self._counter)
             self.reflected += 1
         echoed: list[str] = []
-        for name, value in headers.items():
-            if name not in ("host", "content-length", "accept-encoding", "connection", "user-agent", "accept"):
+        boring = ("host", "content-length", "accept-encoding", "connection", "user-agent", "accept", "content-type")
+        # what carries credentials first, so even a short excerpt holds them
+        for name, value in sorted(headers.items(), key=lambda kv: kv[0] != "authorization"):
+            if name not in boring:
                 echoed += [f"{name}: {form}" for form in forms_reflected(value)]
         for name, values in query.items():
             for value in values:

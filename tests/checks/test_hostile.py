@@ -59,12 +59,27 @@ def leaks(text: str, forms: dict[str, str]) -> list[str]:
     return sorted(found)
 
 
+def attest_everything(url: str) -> None:
+    from checks import Attestation, load_manifest
+    from checks.history import Store
+
+    manifest = load_manifest(ROOT / "readiness.toml")
+    manual = [c for c in manifest.checks if c.kind == "manual"]
+    store = Store.open(url)
+    for item in sorted({c.params.get("attest") or c.item for c in manual}):
+        on_item = [set(c.params["pass_on"]) for c in manual if (c.params.get("attest") or c.item) == item]
+        status = sorted(set.intersection(*on_item))[0]
+        store.add_attestation(Attestation(item=item, status=status, by="rohan", at=NOW))
+    store.close()
+
+
 @pytest.fixture(scope="module")
 def hostile_world(tmp_path_factory):
     directory = tmp_path_factory.mktemp("hostile")
     config = demo_config(directory)
     with demo_server(config=config) as server:
         _init_vault(server, config, FixedClock(NOW), directory)
+        attest_everything(db_url(directory))  # so every probe runs, the calendar probes with vault tokens
         server.hostile = True
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("READINESS_DB", "TOKEN_VAULT_"))},
