@@ -414,8 +414,9 @@ def standins(
         str | None,
         typer.Option(
             "--scenario",
-            help="week0, week1 or week2 (the demo story's state then), or a provider scenario applied to every "
-            "stand-in that has it (slow, 500, 429, garbage, ...); default: every client registered and valid",
+            help="week0, week1 or week2 (the demo story's state then), hostile (every provider reflects what it "
+            "is sent), or a provider scenario applied to every stand-in that has it (slow, 500, 429, garbage, ...); "
+            "default: every client registered and valid",
         ),
     ] = None,
     print_env: Annotated[
@@ -469,6 +470,9 @@ def standins(
 def _standins_scenario(server: Any, config: Any, name: str) -> None:
     from checks.demo import PHASES, apply_phase
 
+    if name == "hostile":
+        server.hostile = True
+        return
     if name in PHASES:
         apply_phase(server, config, PHASES[name])
         return
@@ -533,6 +537,11 @@ def demo_command(
     address: AddressOpt = "127.0.0.1",
     manifest: ManifestOpt = None,
     step_hours: Annotated[float, typer.Option("--step-hours", help="Hours between the story's sweeps")] = 6.0,
+    hostile: Annotated[
+        bool,
+        typer.Option("--hostile", help="After the story, every provider reflects what it is sent (headers, bodies, "
+                     "queries, encoded every way): press Run checks now and look for a secret on the page"),
+    ] = False,
 ) -> None:
     """The newcomer's first run: provider stand-ins on loopback, three scripted weeks of history made by the
     real checks, and the dashboard on it (as release_manager) until Ctrl-C. Reuses DIR unless --reset."""
@@ -573,6 +582,10 @@ def demo_command(
             f"({_time.monotonic() - started:.1f}s)"
         )
         env = demo_dashboard_env(directory, server.url, os.environ)
+        if hostile:
+            server.hostile = True
+            _say("Hostile scenario: every provider now reflects what it is sent; \"Run checks now\" shows what is "
+                 "left of the echo once scrubbed")
         url = f"http://{'127.0.0.1' if address in ('0.0.0.0', '::') else address}:{port}"
         _say(f"Stand-ins: {server.url}")
         _say(f"Dashboard: {url} (role release_manager, clock pinned at {DASHBOARD_NOW:%Y-%m-%d %H:%M} UTC)")

@@ -172,3 +172,33 @@ def test_no_secret_on_the_dashboard(hostile_world, monkeypatch):
     blob = "\n".join(seen)
     assert "you sent" in blob  # the reflected answers are on the page, scrubbed
     assert not leaks(blob, secret_forms(config))
+
+
+def test_standins_command_serves_the_hostile_scenario(tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "checks.cli", "standins", "--scenario", "hostile", "--port", str(port),
+         "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                health = httpx.get(f"{url}/_standins/health", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert health["hostile"] is True
+        answer = httpx.get(f"{url}/api.twilio.com/2010-04-01/Accounts/AC1.json",
+                           headers={"Authorization": "Basic QUMxOnRva2VuLXZhbHVl"})
+        assert "QUMxOnRva2VuLXZhbHVl" in answer.text and "AC1:token-value" in answer.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
