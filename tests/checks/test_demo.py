@@ -99,7 +99,6 @@ def test_runs_span_the_three_weeks(demo):
     sweeps = [p for p in demo.progress if p.verdict is not None]
     assert [p.done for p in sweeps] == list(range(1, len(times) + 1))
     assert demo_info(demo.directory)["runs"] == len(times)
-    assert demo.seconds < 60, f"building the demo took {demo.seconds:.1f}s"
 
 
 def test_week0_is_the_seeds_no_go(demo):

@@ -80,7 +80,6 @@ class History:
 def history(tmp_path_factory) -> History:
     """One history database for the module, made by the real checks against the stand-ins."""
     directory = tmp_path_factory.mktemp("notebook-history") / "demo"
-    started = time.monotonic()
     try:
         from checks.demo import build_demo, db_url
         from checks.standins import demo_config, demo_server
@@ -204,7 +203,6 @@ def test_the_history_spans_the_story(history):
         runs = store.runs()
         assert len(runs) >= 6 and len(store.checkpoints()) >= 3
         assert {r.started_at.date() for r in runs} >= {date(2025, 10, 6), date(2025, 10, 11)}
-    assert history.seconds < 120, f"building the history took {history.seconds:.1f}s"
 
 
 # ------------------------------------------------------------------------------------------- execution
@@ -283,7 +281,6 @@ def expected_report(history, checkpoint_date=None):
 def test_weekly_checkpoint_runs_headless_and_writes_the_report(history, kernel, tmp_path, checkpoint_date):
     report = expected_report(history, checkpoint_date)
     html_path = tmp_path / "reports" / "checkpoint.html"
-    started = time.monotonic()
     nb = execute(
         WEEKLY,
         tmp_path / "weekly.ipynb",
@@ -295,7 +292,6 @@ def test_weekly_checkpoint_runs_headless_and_writes_the_report(history, kernel, 
         },
         kernel,
     )
-    seconds = time.monotonic() - started
     assert headings(nb)[:2] == ["# Weekly checkpoint", "## Verdict"]
     for heading in ["## Changes since the previous checkpoint", "## Charts", "## HTML report"]:
         assert heading in headings(nb)
@@ -315,18 +311,15 @@ def test_weekly_checkpoint_runs_headless_and_writes_the_report(history, kernel, 
     assert str(html_path) in json.dumps(outputs(nb))  # write_html's result
     for value in [*history.secrets, *secret_env_values()]:
         assert value not in html
-    assert seconds < 120, f"the weekly notebook took {seconds:.1f}s"
 
 
 def test_history_analysis_runs_headless(history, kernel, tmp_path):
-    started = time.monotonic()
     nb = execute(
         HISTORY,
         tmp_path / "history.ipynb",
         {"db_url": history.db_url, "manifest_path": str(history.manifest)},
         kernel,
     )
-    seconds = time.monotonic() - started
     expected = [
         "# History analysis",
         "## Time to green per area",
@@ -347,4 +340,3 @@ def test_history_analysis_runs_headless(history, kernel, tmp_path):
         assert f"<th>{column}</th>" in tables
     assert "Provider Sandbox Accounts" in tables  # area titles from the manifest
     assert_clean(nb, history)
-    assert seconds < 120, f"the history notebook took {seconds:.1f}s"

@@ -36,8 +36,6 @@ def test_every_named_check_passes_on_a_healthy_build(healthy):
     assert all(r.detail and r.duration_ms >= 0 for r in healthy.results)
 
 
-def test_it_is_fast(healthy):
-    assert healthy.duration_ms < 3000  # about 0.3-0.6 s on 2 cores; generous for a loaded CI machine
 
 
 def test_to_dict_is_json_with_every_result(healthy):
