@@ -80,6 +80,7 @@ class History:
 def history(tmp_path_factory) -> History:
     """One history database for the module, made by the real checks against the stand-ins."""
     directory = tmp_path_factory.mktemp("notebook-history") / "demo"
+    started = time.monotonic()
     try:
         from checks.demo import build_demo, db_url
         from checks.standins import demo_config, demo_server
