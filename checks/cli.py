@@ -387,6 +387,28 @@ DemoDirOpt = Annotated[Path, typer.Option("--dir", help="The demo's directory (h
 AddressOpt = Annotated[
     str, typer.Option("--address", help="Interface to listen on (loopback unless you mean to share it)")
 ]
+AllowWritesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unauthenticated-writes",
+        help="Serve a writable dashboard on a non-loopback --address with no identity provider: anyone who "
+        "can reach it may run checks, attest and waive (refused without this flag)",
+    ),
+]
+
+
+def _refuse_exposed_writes(address: str, role: str, allow: bool) -> None:
+    """Exit 2 before anything starts when a writable dashboard would be open to the network without sign-in."""
+    from checks.access import exposure_refusal, identity_provider_configured, is_loopback
+
+    if allow or is_loopback(address):
+        return
+    refusal = exposure_refusal(address, role, identity_provider=identity_provider_configured())
+    if refusal:  # one line however narrow the terminal; "[auth]" is not markup
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/red] {escape(refusal)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
 
 
 def _interrupt_on_sigterm() -> None:
@@ -500,19 +522,23 @@ def dashboard(
         typer.Option("--role", envvar="READINESS_DASHBOARD_ROLE", help="viewer, release_manager, admin or auditor"),
     ] = "viewer",
     demo: Annotated[bool, typer.Option("--demo", help="Run the demo instead (same as `readiness demo`)")] = False,
+    allow_unauthenticated_writes: AllowWritesOpt = False,
 ) -> None:
-    """The Streamlit dashboard on the manifest and database, as ROLE, until Ctrl-C (loopback by default)."""
+    """The Streamlit dashboard on the manifest and database, as ROLE, until Ctrl-C (loopback by default).
+    With an identity provider ([auth] in .streamlit/secrets.toml) each person's role comes from the
+    manifest's [[dashboard.access]] instead of ROLE."""
     import os
     import subprocess
 
     from checks.demo import run_until_interrupted, streamlit_command
 
     if demo:
-        demo_command(port=port, address=address)
+        demo_command(port=port, address=address, allow_unauthenticated_writes=allow_unauthenticated_writes)
         return
     roles = ("viewer", "release_manager", "admin", "auditor")  # dashboard.context.ROLES
     if role not in roles:
         _die(f"--role {role!r}: use one of {', '.join(roles)}")
+    _refuse_exposed_writes(address, role, allow_unauthenticated_writes)
     env = dict(os.environ)
     if manifest is not None:
         if not manifest.is_file():
@@ -542,6 +568,7 @@ def demo_command(
         typer.Option("--hostile", help="After the story, every provider reflects what it is sent (headers, bodies, "
                      "queries, encoded every way): press Run checks now and look for a secret on the page"),
     ] = False,
+    allow_unauthenticated_writes: AllowWritesOpt = False,
 ) -> None:
     """The newcomer's first run: provider stand-ins on loopback, three scripted weeks of history made by the
     real checks, and the dashboard on it (as release_manager) until Ctrl-C. Reuses DIR unless --reset."""
@@ -564,6 +591,7 @@ def demo_command(
     )
     from checks.standins import demo_server
 
+    _refuse_exposed_writes(address, "release_manager", allow_unauthenticated_writes)
     _interrupt_on_sigterm()
     if reset:
         reset_demo(directory)

@@ -28,9 +28,11 @@ from checks.status import Severity, Status
 __all__ = [
     "Action",
     "Area",
+    "AccessRule",
     "CheckSpec",
     "Contact",
     "Criterion",
+    "DashboardSpec",
     "Duration",
     "EnvVar",
     "EscalationRule",
@@ -316,6 +318,51 @@ class CheckSpec(Model):
         return value
 
 
+DASHBOARD_ROLES = ("viewer", "release_manager", "admin", "auditor")
+"""The dashboard's roles; ``release_manager`` and ``admin`` may write (see :mod:`checks.access`)."""
+
+
+class AccessRule(Model):
+    """``[[dashboard.access]]``: people signed in through the identity provider who get ``role``: any whose
+    (verified) email is in ``emails`` or who belongs to one of ``groups``. The first matching rule wins."""
+
+    role: str
+    emails: list[str] = []
+    """Compared case-insensitively with the ``email`` claim; ignored when the provider says it is unverified."""
+    groups: list[str] = []
+    """Compared exactly with the values of the group claim (``[dashboard] group_claim``)."""
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        if value not in DASHBOARD_ROLES:
+            raise ValueError(f"unknown role {value!r}: use one of {', '.join(DASHBOARD_ROLES)}")
+        return value
+
+    @field_validator("emails")
+    @classmethod
+    def _email_shape(cls, value: list[str]) -> list[str]:
+        for email in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", email.strip()):
+                raise ValueError(f"{email!r} is not an email address")
+        return [e.strip().lower() for e in value]
+
+    @model_validator(mode="after")
+    def _someone(self) -> AccessRule:
+        if not self.emails and not self.groups:
+            raise ValueError("names nobody: give emails, groups or both")
+        return self
+
+
+class DashboardSpec(Model):
+    """``[dashboard]``: who gets which role when the dashboard signs people in (Streamlit's ``[auth]``).
+    Without an identity provider the role is READINESS_DASHBOARD_ROLE and this section is not used."""
+
+    group_claim: str = Field(default="groups", min_length=1)
+    """The ID-token claim that lists a person's groups (``groups``, ``roles``, ``cognito:groups``, ...)."""
+    access: list[AccessRule] = []
+
+
 class Settings(Model):
     concurrency: int = Field(default=16, ge=1, le=1000)
     timeout_s: float = Field(default=10.0, gt=0)
@@ -343,6 +390,7 @@ class Manifest(Model):
     actions: list[Action] = []
     checks: list[CheckSpec] = []
     settings: Settings = Settings()
+    dashboard: DashboardSpec = DashboardSpec()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

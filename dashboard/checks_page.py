@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from checks import ManifestError, Severity, Status, plots, views
-from checks.engine import sweep_with_vault
 from checks.formats import STATUS_ICON
 from dashboard import context, data, widgets
 
@@ -80,12 +79,14 @@ with right:
     else:
         st.caption("This check records no separate conditions.")
 
-if st.button("Re-run this check", key="rerun"):
+block = page.sweep_block()
+if st.button("Re-run this check", key="rerun", disabled=bool(block)):
     with st.spinner(f"Running {check_id}…"):
         try:
-            again = sweep_with_vault(
-                m, store=page.store, db_url=page.db_url, clock=page.clock, only=[check_id], trigger="dashboard"
-            )
+            again = page.run_checks(only=[check_id])
+        except context.NotAllowed as exc:
+            st.error(f"Not run: {exc}")
+            st.stop()
         except ManifestError as exc:
             st.error(f"The check could not run: the manifest is not usable.\n\n```\n{exc}\n```")
             st.stop()
@@ -93,3 +94,5 @@ if st.button("Re-run this check", key="rerun"):
     fresh = next((r for r in again.results if r.id == check_id), None)
     if fresh is not None:
         widgets.flash(f"Re-ran {check_id}: {fresh.status.value}: {clean(fresh.result.summary)}")
+if block:
+    st.caption(block)

@@ -7,20 +7,22 @@ Everything comes from the environment (the same names as the CLI):
 ``READINESS_DB_URL``           the history database (default SQLite under ``./.readiness/``)
 ``TOKEN_VAULT_DB_URL``         the vault's database (default: the history database)
 ``TOKEN_VAULT_KEY_SOURCE``     ``env`` (default), ``file:PATH`` or ``gcp:projects/P/secrets/S``
-``READINESS_DASHBOARD_ROLE``   ``viewer`` (default), ``release_manager``, ``admin`` or ``auditor``
+``READINESS_DASHBOARD_ROLE``   ``viewer`` (default), ``release_manager``, ``admin`` or ``auditor``; only
+                               when no identity provider is set up
 ``READINESS_DASHBOARD_USER``   the operator's name, used as ``by`` when no identity provider is set up
 ``READINESS_DASHBOARD_NOW``    pins the dashboard's clock (ISO 8601; the demo and tests)
 =============================  ====================================================================
 
 When Streamlit's identity provider is configured (``[auth]`` in ``secrets.toml``), the person comes from
-``st.user`` and writes wait until they sign in. Values of secret variables are never shown: the
+``st.user``, their role from the manifest's ``[[dashboard.access]]`` (anyone it does not name is a viewer,
+see :func:`checks.access.role_for`), and writes wait until they sign in. Values of secret variables are never shown: the
 scrubber built here replaces them with fingerprints wherever a string could carry one.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,10 +30,12 @@ from pathlib import Path
 import sqlalchemy as sa
 import streamlit as st
 
-from checks import Clock, FixedClock, Manifest, ManifestError, SystemClock
+from checks import Clock, FixedClock, Manifest, ManifestError, Run, SystemClock
+from checks.access import ROLES, WRITE_ROLES, role_for
 from checks.history import DEFAULT_DB_URL, Store
 from checks.manifest import default_manifest_path
 from checks.redact import Scrubber
+from checks.runner import ProgressCallback
 from vault import Actor, Role
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "WRITE_ROLES",
     "ConfigError",
     "Identity",
+    "NotAllowed",
     "Page",
     "Settings",
     "identity",
@@ -48,14 +53,15 @@ __all__ = [
     "vault_actor",
 ]
 
-ROLES = ("viewer", "release_manager", "admin", "auditor")
-WRITE_ROLES = frozenset({"release_manager", "admin"})
-"""Roles that may attest, waive and record decisions."""
 _VAULT_ROLE = {"admin": Role.ADMIN, "auditor": Role.AUDITOR}
 
 
 class ConfigError(Exception):
     """A dashboard setting is unusable; the message names the variable and the fix."""
+
+
+class NotAllowed(PermissionError):
+    """This session's role may not do that (the page should not have offered it; a forged request did)."""
 
 
 @dataclass(frozen=True)
@@ -157,10 +163,9 @@ class Page:
     store: Store
     clock: Clock
     who: Identity | None
-
-    @property
-    def role(self) -> str:
-        return self.settings.role
+    role: str
+    role_source: str = "READINESS_DASHBOARD_ROLE"
+    """Where the role came from: ``READINESS_DASHBOARD_ROLE`` or ``[[dashboard.access]]`` (identity provider)."""
 
     @property
     def db_url(self) -> str:
@@ -172,10 +177,14 @@ class Page:
     def write_block(self) -> str | None:
         """Why this session may not write (attest, waive, decide), or None when it may."""
         if self.role not in WRITE_ROLES:
+            how = (
+                "restart it with READINESS_DASHBOARD_ROLE=release_manager."
+                if self.role_source == "READINESS_DASHBOARD_ROLE"
+                else "sign in with an identity the manifest's [[dashboard.access]] maps to one."
+            )
             return (
                 f"The dashboard runs as role **{self.role}**, which may only read. Attesting, waiving and "
-                "recording decisions need `release_manager` or `admin`: restart it with "
-                "READINESS_DASHBOARD_ROLE=release_manager."
+                f"recording decisions need `release_manager` or `admin`: {how}"
             )
         if self.who is None:
             if oidc_configured():
@@ -185,6 +194,34 @@ class Page:
                 "provider, `[auth]` in secrets.toml) and restart; what you record is signed with it."
             )
         return None
+
+    def sweep_block(self) -> str | None:
+        """Why this session may not run checks (one line), or None when it may. A sweep is a write: it records
+        a run and reads the vault."""
+        if self.role in WRITE_ROLES:
+            return None
+        return (
+            "Running checks records a run and reads the vault: it needs the release_manager or admin role "
+            f"(this session: {self.role})."
+        )
+
+    def run_checks(self, *, only: Sequence[str] = (), on_result: ProgressCallback | None = None) -> Run:
+        """Sweep the manifest's checks (or ``only`` these) and record the run. The role is checked here, not
+        only by the page's button: a forged request from a read-only session raises :class:`NotAllowed`."""
+        block = self.sweep_block()
+        if block:
+            raise NotAllowed(block)
+        from checks.engine import sweep_with_vault
+
+        return sweep_with_vault(
+            self.manifest,
+            store=self.store,
+            db_url=self.db_url,
+            clock=self.clock,
+            only=list(only),
+            on_result=on_result,
+            trigger="dashboard",
+        )
 
     def scrubber(self) -> Scrubber:
         """Masks the values of the manifest's secret variables (and secret-shaped strings) in text."""
@@ -224,7 +261,11 @@ def load() -> Page:
         _fail(data.db_error(s.db_url, exc, "READINESS_DB_URL"))
         raise
     clock: Clock = FixedClock(s.now) if s.now is not None else SystemClock()
-    page = Page(s, manifest, store, clock, identity(s))
+    if oidc_configured():  # READINESS_DASHBOARD_ROLE does not apply: each person's role comes from the manifest
+        role = role_for(st.user, manifest.dashboard)
+        page = Page(s, manifest, store, clock, identity(s), role, "[[dashboard.access]]")
+    else:
+        page = Page(s, manifest, store, clock, identity(s), s.role)
     _sidebar(page)
     return page
 
@@ -233,10 +274,10 @@ def _sidebar(page: Page) -> None:
     with st.sidebar:
         who = page.who
         if who is not None:
-            st.caption(f"Signed in as **{who.name}** ({who.source}) · role **{page.role}**")
+            st.caption(f"Signed in as **{who.name}** ({who.source}) · role **{page.role}** ({page.role_source})")
         else:
             missing = "not signed in" if oidc_configured() else "no identity: READINESS_DASHBOARD_USER is unset"
-            st.caption(f"Read-only ({missing}) · role **{page.role}**")
+            st.caption(f"Read-only ({missing}) · role **{page.role}** ({page.role_source})")
         if oidc_configured():
             if who is None:
                 st.button("Sign in", on_click=st.login)

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from checks import ManifestError, views
-from checks.engine import sweep_with_vault
 from checks.formats import STATUS_ICON
 from checks.status import Status
 from dashboard import context, data, widgets
@@ -12,22 +11,32 @@ page = context.load()
 m = page.manifest
 st.title(f"{m.release.story} · {m.release.title}")
 
-if st.button("Run checks now", type="primary", help="Runs every check of the manifest and records the run"):
+block = page.sweep_block()
+if st.button(
+    "Run checks now",
+    type="primary",
+    key="run_now",
+    disabled=bool(block),
+    help="Runs every check of the manifest and records the run",
+):
     bar = st.progress(0.0, text="Starting the checks…")
 
     def progress(result, done, total):
         bar.progress(done / total, text=f"{done} of {total} · {result.id}: {result.status.value}")
 
     try:
-        run = sweep_with_vault(
-            m, store=page.store, db_url=page.db_url, clock=page.clock, on_result=progress, trigger="dashboard"
-        )
+        run = page.run_checks(on_result=progress)
+    except context.NotAllowed as exc:
+        bar.empty()
+        st.error(f"Not run: {exc}")
     except ManifestError as exc:
         st.error(f"The checks could not run: the manifest is not usable.\n\n```\n{exc}\n```")
     else:
         data.clear()
         bar.empty()
         st.success(f"Run finished: {run.verdict.decision.value}, {len(run.results)} checks.")
+if block:
+    st.caption(block)
 
 
 @st.fragment(run_every=m.release.refresh_interval_s)

@@ -165,3 +165,55 @@ def test_demo_in_chromium(demo_app):
         assert secret.encode() not in blob, f"a demo secret ({len(secret)} chars) is in the websocket frames"
     assert not errors, errors
     assert "Traceback" not in text
+
+
+def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, manifest_path):
+    """`readiness dashboard --role viewer`: "Run checks now" is drawn disabled with the one-line reason, and
+    pressing it anyway records nothing (a sweep is a write)."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    from checks.history import Store
+
+    with Store.open(history_url) as store:
+        before = len(store.runs(limit=1000))
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "TOKEN_VAULT_"))}
+    env.update({"HOME": str(tmp_path), "READINESS_DASHBOARD_NOW": "2025-10-15T10:00:00+00:00"})
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "checks.cli", "dashboard", "--role", "viewer", "--port", str(port),
+                "--manifest", str(manifest_path), "--db", history_url,
+            ],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"http://127.0.0.1:{port}")
+                expect(page.get_by_text("NO-GO", exact=True).first).to_be_visible(timeout=60_000)
+                button = page.get_by_role("button", name="Run checks now")
+                expect(button).to_be_visible()
+                expect(button).to_be_disabled()
+                expect(page.get_by_text("it needs the release_manager or admin role").first).to_be_visible()
+                button.click(force=True)  # a disabled button ignores it; nothing may run
+                page.wait_for_timeout(2000)
+                expect(page.get_by_text("Run finished:")).to_have_count(0)
+            finally:
+                browser.close()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    with Store.open(history_url) as store:
+        assert len(store.runs(limit=1000)) == before
