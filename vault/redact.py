@@ -192,6 +192,11 @@ def forms_of(secret: str | bytes | bytearray) -> set[str]:
 
 # --------------------------------------------------------------------------------------------- the Redactor
 
+def _continues(char: str) -> bool:
+    """Whether ``char`` would continue a token (so a match that stops before it is another token's prefix)."""
+    return char.isalnum() or char in "-_"
+
+
 class Redactor:
     """Masks known secrets (every form, fragments at either end) and token shapes.
 
@@ -257,14 +262,19 @@ class Redactor:
                 end = start + _FRAGMENT
                 while end < len(text) and end - start < len(form) and text[end] == form[end - start]:
                     end += 1
-                spans.append((start, end, shown))
+                # A piece of our secret ends where the text's token ends; text that goes on with other
+                # letters is another token sharing a prefix (every Google token starts ``ya29.a0``):
+                # leave it whole for the token shapes, which mask all of it.
+                if end - start == len(form) or end == len(text) or not _continues(text[end]):
+                    spans.append((start, end, shown))
                 start = text.find(head, start + 1)
             stop = text.find(tail)
             while stop != -1:  # a tail: extend backwards
                 end, begin, k = stop + _FRAGMENT, stop, len(form) - _FRAGMENT - 1
                 while begin > 0 and k >= 0 and text[begin - 1] == form[k]:
                     begin, k = begin - 1, k - 1
-                spans.append((begin, end, shown))
+                if end - begin == len(form) or begin == 0 or not _continues(text[begin - 1]):
+                    spans.append((begin, end, shown))
                 stop = text.find(tail, stop + 1)
 
     def longest(self) -> int:
@@ -273,9 +283,14 @@ class Redactor:
         return max(own, _PROCESS._lookup()[1]) if self._inherit and self is not _PROCESS else own
 
     def scrub(self, text: str) -> str:
-        """``text`` with every registered secret form and every token shape masked."""
+        """``text`` with every token shape and every registered secret form masked.
+
+        Shapes go first: a token is masked whole by its shape before a registered secret that shares its
+        prefix could mask only that prefix."""
         if not text:
             return text
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
         spans: list[tuple[int, int, str]] = []
         self._spans(text, spans)
         if self._inherit and self is not _PROCESS:
@@ -294,8 +309,6 @@ class Redactor:
                 pos = end
             out.append(text[pos:])
             text = "".join(out)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
         return text
 
     __call__ = scrub

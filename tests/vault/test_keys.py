@@ -417,7 +417,7 @@ def test_standin_control_surface_drives_the_real_client(sm, standin, endpoint):
 
     base = f"{standin[0].url}/_standins"
     health = httpx.get(f"{base}/health").json()
-    assert health == {"ok": True, "providers": ["secretmanager.googleapis.com"]}
+    assert health == {"ok": True, "providers": ["secretmanager.googleapis.com"], "hostile": False}
     body = {"project": "p", "secret": "kek", "data_base64": b64(K2)}
     answer = httpx.post(f"{base}/secretmanager.googleapis.com/add_version", json=body)
     assert answer.status_code == 200 and answer.json() == {"name": "projects/p/secrets/kek/versions/1"}

@@ -345,3 +345,11 @@ def test_the_cli_installs_the_redacting_filter(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "POST body" in proc.stderr
     assert "opaque-secret-value" not in proc.stderr and "b3BhcXVlLXNlY3JldC12YWx1" not in proc.stderr
+
+
+def test_a_token_sharing_a_registered_tokens_prefix_is_masked_whole():
+    """Every Google token starts ``ya29.a0``: a registered one must not turn the next one's head into a mask
+    and leave its body for the token shapes to miss."""
+    redactor = Redactor(["ya29.a0selftest-registered-token-1"])
+    out = redactor.scrub("token ya29.a0selftest-OTHERtokenbody99 end")
+    assert "OTHERtokenbody99" not in out and out == "token *** end"

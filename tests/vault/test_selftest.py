@@ -70,7 +70,8 @@ def test_the_scratch_vault_never_uses_the_given_keys(monkeypatch):
             super().__init__(*keys, name=name)
 
     monkeypatch.setattr(vault.selftest, "StaticKeySource", Spy)
-    assert run(StaticKeySource(K1)).ok
+    report = run(StaticKeySource(K1))
+    assert report.ok, [(r.name, r.detail) for r in report.failed]
     assert used and all(K1 not in keys for keys in used)
 
 
