@@ -2,8 +2,9 @@
 
 :class:`RedactingFilter` rewrites each record it sees, before any handler formats it:
 
-* known secrets, registered with :meth:`RedactingFilter.add` (as text, and for bytes also their base64,
-  URL-safe base64, hex and ``repr`` forms), become ``***``;
+* known secrets, registered with :meth:`RedactingFilter.add`, become ``***`` in every form
+  :func:`secret_forms` derives: as text, base64 (both alphabets, padded or not), hex, bytes-``repr``,
+  url-encoded (``quote`` with and without ``/`` kept, ``quote_plus``) and JSON-escaped (also with ``\\/``);
 * token shapes become ``***`` whatever was registered: ``Bearer <token>``, ``Authorization: Basic <..>``,
   Google access (``ya29.``) and refresh (``1//``) tokens, JWTs (``eyJ..``), ``client_secret=``,
   ``refresh_token=``, ``access_token=``, ``code=`` and friends in query strings and form bodies, the
@@ -20,13 +21,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "RedactingFilter", "install", "scrub_text"]
+__all__ = ["MASK", "RedactingFilter", "install", "scrub_text", "secret_forms"]
 
 MASK = "***"
 _MIN_SECRET = 4  # shorter "secrets" would shred ordinary words
@@ -57,8 +60,29 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {"message", "asctime"}
 
 
+def secret_forms(secret: str | bytes | bytearray) -> set[str]:
+    """The ways ``secret`` shows up in text someone else wrote: itself, its base64 (both alphabets, padded
+    or not), hex and bytes-``repr``; url-encoded (``quote`` keeping ``/``, ``quote`` keeping nothing,
+    ``quote_plus``: a form body echoed back); JSON-escaped (with and without ``\\/``: an echoed JSON
+    document). Empty for a secret shorter than four bytes (masking it would shred ordinary words)."""
+    raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+    if len(raw) < _MIN_SECRET:
+        return set()
+    texts = {secret} if isinstance(secret, str) else set()
+    with contextlib.suppress(UnicodeDecodeError):
+        texts.add(raw.decode())
+    b64 = base64.b64encode(raw).decode()
+    forms = set(texts) | {b64, b64.rstrip("="), b64.translate(str.maketrans("+/", "-_")).rstrip("="), raw.hex(),
+                          repr(raw)[2:-1]}
+    for text in texts:
+        escaped = json.dumps(text)[1:-1]
+        forms |= {quote(text), quote(text, safe=""), quote_plus(text), escaped, escaped.replace("/", "\\/")}
+    return {f for f in forms if len(f) >= _MIN_SECRET}
+
+
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with the given secrets and every known token shape replaced by ``***``."""
+    """``text`` with the given secrets (as given: pass :func:`secret_forms` for their derived forms too)
+    and every known token shape replaced by ``***``."""
     for secret in sorted(secrets, key=len, reverse=True):
         if secret and secret in text:
             text = text.replace(secret, MASK)
@@ -79,17 +103,8 @@ class RedactingFilter(logging.Filter):
             self.add(secret)
 
     def add(self, secret: str | bytes | bytearray) -> None:
-        """Register a secret, with its base64 (both alphabets, padded or not), hex and bytes-``repr`` forms."""
-        raw = secret.encode() if isinstance(secret, str) else bytes(secret)
-        if len(raw) < _MIN_SECRET:
-            return
-        forms = {secret} if isinstance(secret, str) else set()
-        with contextlib.suppress(UnicodeDecodeError):
-            forms.add(raw.decode())
-        b64 = base64.b64encode(raw).decode()
-        forms |= {b64, b64.rstrip("="), b64.translate(str.maketrans("+/", "-_")).rstrip("="), raw.hex()}
-        forms.add(repr(raw)[2:-1])
-        forms = {f for f in forms if len(f) >= _MIN_SECRET}
+        """Register a secret in every form :func:`secret_forms` knows."""
+        forms = secret_forms(secret)
         if not forms:
             return
         with self._lock:
