@@ -611,8 +611,8 @@ class Refresher:
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown, "discarded": True})
                 return claim.outcome("superseded", detail=f"credential became {shown} meanwhile; answer discarded")
-            same = self._same_refresh(conn, ring, row, prepared.refresh_token)
-            if not same and (row.version != prepared.version or row.state != "active"):
+            untouched = row.version == prepared.version and row.state == "active"
+            if not untouched and not self._same_refresh(conn, ring, row, prepared.refresh_token):
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "discarded": True})
                 return claim.outcome("superseded", detail="new tokens were stored meanwhile; answer discarded")
             version, dek = vault._active_dek(conn, ring, row.tenant)
