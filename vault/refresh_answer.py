@@ -37,6 +37,7 @@ ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 DESCRIPTION_CHARS = 160
 _MAX_RETRY_AFTER = timedelta(days=1)
 _MIN_DELAY = timedelta(seconds=1)
+_MEDIA_TYPE = re.compile(r"^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,40}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -124,7 +125,8 @@ def _oauth_error(body: Any) -> tuple[str, str]:
 
 
 def _token_answer(body: Any, response: httpx.Response) -> Answer:
-    kind = response.headers.get("content-type", "?").split(";")[0].strip()[:40] or "?"
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = kind if _MEDIA_TYPE.match(kind) else "?"  # a header is provider text too: only a media type's shape
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
         return Answer("transient", f"the token endpoint answered 200 without a JSON access token ({kind})", 200)
     expires_in: int | None = None
