@@ -25,6 +25,7 @@ import functools
 import getpass
 import inspect
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -500,6 +501,7 @@ def refresh(
     MICROSOFT_TENANT_ID, and GHL_OAUTH_CLIENT_ID/_SECRET; READINESS_STANDINS_URL sends the calls to the
     stand-ins. Exit 1 when a credential failed or needs the user to sign in again.
     """
+    from vault.redact import install
     from vault.refresh import Refresher, endpoints_from_env, standins_rewriter
 
     actor = parse_actor(as_)
@@ -507,6 +509,13 @@ def refresh(
     if not endpoints:
         _die("no provider client configured: set GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET (or the "
              "MICROSOFT_ / GHL_ pairs) so the refresher can call the token endpoints")
+    # The refresher logs (its warnings, httpx's requests): scrub them, client secrets included. On the root
+    # logger's handlers, and on the refresher's own logger for records no handler takes (Python's last resort).
+    redacting = install()
+    install(logging.getLogger("vault.refresh"), redacting)
+    for endpoint in endpoints.values():
+        redacting.add(endpoint.client_secret.reveal())
+        redacting.add(f"{endpoint.client_id}:{endpoint.client_secret.reveal()}")
     with _open(db, key_source) as vault, _progress("refreshing") as progress:
         rewriter = standins_rewriter(os.environ.get("READINESS_STANDINS_URL") or None)
         with Refresher(vault, actor, endpoints=endpoints, url_rewriter=rewriter) as refresher:

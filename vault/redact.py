@@ -56,6 +56,7 @@ __all__ = [
     "process_redactor",
     "remember",
     "scrub_text",
+    "secret_forms",
 ]
 
 MASK = "***"
@@ -179,6 +180,7 @@ def forms_of(secret: str | bytes | bytearray) -> set[str]:
             json.dumps(text)[1:-1],
             json.dumps(text, ensure_ascii=False)[1:-1],
             json.dumps(json.dumps(text)[1:-1])[1:-1],
+            json.dumps(text)[1:-1].replace("/", "\\/"),
             quote(text, safe=""),
             quote(text),
             quote_plus(text),
@@ -188,6 +190,10 @@ def forms_of(secret: str | bytes | bytearray) -> set[str]:
         forms |= {core, core.rstrip("="), core.translate(str.maketrans("+/", "-_")).rstrip("=")}
     forms |= {raw.hex(), raw.hex().upper(), repr(raw)[2:-1]}
     return {f for f in forms if len(f) >= _MIN_SECRET}
+
+
+secret_forms = forms_of
+"""The name the refresher knows :func:`forms_of` by."""
 
 
 # --------------------------------------------------------------------------------------------- the Redactor

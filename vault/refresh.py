@@ -6,16 +6,28 @@ One :meth:`Refresher.run_once` is a cycle::
     │         (SQLite: compare-and-set on id, version and an expired lease)
     for each claimed credential:
       re-read ── one transaction: still ours? still due? (another worker may have refreshed it) ──> skip
-      │          else renew the lease and open the refresh token
-      call    ── the provider's token endpoint, outside any transaction (httpx, a timeout, a User-Agent)
-      settle  ── one transaction, audited:
+      │          else renew the lease, mark the refresh in flight (``last_refresh_error`` = "refresh in
+      │          flight since … (owner)"), commit, and open the refresh token
+      call    ── the provider's token endpoint, outside any transaction and row lock (httpx, a timeout)
+      settle  ── one short transaction the moment the answer is read, audited (vault.refresh_answer
+                 classifies it and keeps no provider text raw):
                  200  new access token, the rotated refresh token (or the old one: never wiped), new expiry,
-                      version + 1, lease cleared                                           -> ``refreshed``
+                      version + 1, lease and marker cleared; compare-and-set on the version we read or the
+                      refresh token we sent, so a worker that lost its lease cannot overwrite newer tokens
+                                                                                           -> ``refreshed``
                  429  next_attempt_at = now + Retry-After                                  -> ``backed_off``
                  5xx, timeout, not JSON: exponential backoff with full jitter              -> ``backed_off``
                  invalid_grant: re-read first; a different refresh token means another worker won
-                      (``superseded``), else state ``needs_reauth``                        -> ``needs_reauth``
+                      (``superseded``), else state ``needs_reauth``; if an earlier cycle's in-flight marker
+                      was still there, the error says the refresh was interrupted      -> ``needs_reauth``
                  anything else (invalid_client, …): backoff too, counted as an error       -> ``error``
+
+**The crash window.** A provider that rotates refresh tokens and retires the used one (GHL) makes the
+time between its answer and our commit irreducible: if the process dies there, the only live refresh
+token died with it. The refresher keeps the window to one short transaction written as soon as the answer
+is read (retried at once on a database hiccup), and marks every call in flight, so the ``invalid_grant``
+that follows such a crash is reported as "invalid_grant after an interrupted refresh …; re-authorise"
+(see docs/vault.md, "The refresher's crash window").
 
 **Due**: a credential is due at its ``refresh_due_at``: ``lead`` (10 minutes) before expiry, or at 80 % of
 the token's lifetime when that is later (a 20-minute token at minute 16, not at minute 10), see
@@ -29,20 +41,21 @@ endpoint here.
 else (``put``, ``revoke``, ``rotate_dek``, another refresher) wrote the row.
 
 Nothing here logs, stores or raises a token: the audit log gets HMAC fingerprints only, the database gets
-ciphertexts, and ``last_refresh_error`` gets a short, scrubbed description.
+ciphertexts, and ``last_refresh_error`` gets the OAuth error code, the HTTP status and a scrubbed, cut
+description (:mod:`vault.refresh_answer`).
 """
 
 from __future__ import annotations
 
-import email.utils
 import hmac
 import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,13 +67,14 @@ from vault.errors import VaultError
 from vault.keys import KeyRing
 from vault.models import Credential, utc
 from vault.rbac import Actor, Op
-from vault.redact import scrub_text
+from vault.refresh_answer import Answer, classify
 from vault.secret import Secret
 from vault.store import Clock, Vault
 
 __all__ = [
     "GHL_TOKEN_URL",
     "GOOGLE_TOKEN_URL",
+    "IN_FLIGHT",
     "MICROSOFT_TOKEN_URL",
     "USER_AGENT",
     "ProviderEndpoint",
@@ -80,15 +94,16 @@ GHL_TOKEN_URL = "https://services.leadconnectorhq.com/oauth/token"
 USER_AGENT = "readiness-vault-refresher/1"
 
 DEFAULT_LEAD = timedelta(minutes=10)
-_MAX_RETRY_AFTER = timedelta(days=1)
 _MIN_DELAY = timedelta(seconds=1)
-_ERROR_CHARS = 200
+_STORE_TRIES = 3
+IN_FLIGHT = "refresh in flight"
+"""How ``last_refresh_error`` starts while a refresh call is out (set before the call, replaced by the outcome)."""
 
 _C: sa.Table = Credential.metadata.tables["credentials"]
 _ROW_COLUMNS = (
     _C.c.id, _C.c.tenant, _C.c.provider, _C.c.account, _C.c.state, _C.c.version, _C.c.lease_owner, _C.c.lease_until,
     _C.c.expires_at, _C.c.refresh_due_at, _C.c.refresh_ct, _C.c.dek_version, _C.c.scopes, _C.c.token_fingerprint,
-    _C.c.failures,
+    _C.c.failures, _C.c.last_refresh_error,
 )
 
 # Outcome names, and the report counter each one adds to.
@@ -270,27 +285,8 @@ class _Prepared:
     refresh_token: Secret
     scopes: list[str]
     fingerprint: str
-
-
-@dataclass
-class _Answer:
-    """The token endpoint's answer, classified. Holds the new tokens as Secrets until stored."""
-
-    kind: str
-    """``ok``, ``invalid_grant``, ``rate_limited``, ``transient``, ``error``."""
-    detail: str | None = None
-    status: int | None = None
-    retry_after: timedelta | None = None
-    access_token: Secret | None = None
-    refresh_token: Secret | None = None
-    expires_in: int | None = None
-    scopes: list[str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def wipe(self) -> None:
-        for secret in (self.access_token, self.refresh_token):
-            if secret is not None:
-                secret.wipe()
+    interrupted: str | None = None
+    """The in-flight marker an earlier cycle left behind (it died or lost its lease mid-call), if any."""
 
 
 # ---------------------------------------------------------------------------------------------- refresher
@@ -489,7 +485,7 @@ class Refresher:
     def _process(self, claim: _Claim) -> RefreshOutcome:
         endpoint = self.endpoints[claim.provider]
         prepared: _Prepared | None = None
-        answer: _Answer | None = None
+        answer: Answer | None = None
         try:
             ready = self._prepare(claim)
             if isinstance(ready, RefreshOutcome):
@@ -513,7 +509,9 @@ class Refresher:
 
     def _prepare(self, claim: _Claim) -> _Prepared | RefreshOutcome:
         """Re-read the claimed row: skip it if another worker already refreshed it or took it over; else
-        renew the lease and open the refresh token."""
+        renew the lease, mark the refresh in flight (``last_refresh_error`` = :data:`IN_FLIGHT` …) and open
+        the refresh token. The marker is committed before the call and replaced by whatever outcome is
+        recorded; one still there at the next claim means a cycle died (or lost its lease) mid-call."""
         ring = self.vault._ring()
         with self.vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
@@ -532,14 +530,16 @@ class Refresher:
                              .values(lease_owner=None, lease_until=None))
                 self._audit(conn, ring, claim, "ok", {"result": "already_fresh"})
                 return claim.outcome("already_fresh", detail="already refreshed")
+            earlier = row.last_refresh_error if (row.last_refresh_error or "").startswith(IN_FLIGHT) else None
+            marker = f"{IN_FLIGHT} since {now.isoformat(timespec='seconds')} ({self.owner}); no outcome recorded yet"
             conn.execute(_C.update().where(_C.c.id == claim.id, _C.c.lease_owner == self.owner)
-                         .values(lease_until=now + self.lease))
+                         .values(lease_until=now + self.lease, last_refresh_error=marker))
             dek = self.vault._dek_for(conn, ring, row.tenant, row.dek_version)
             plain = self.vault._open_field(dek, row.tenant, row.provider, row.id, "refresh", row.dek_version,
                                            row.refresh_ct)
-            return _Prepared(row.version, Secret(plain), list(row.scopes or []), row.token_fingerprint)
+            return _Prepared(row.version, Secret(plain), list(row.scopes or []), row.token_fingerprint, earlier)
 
-    def _call(self, endpoint: ProviderEndpoint, prepared: _Prepared) -> _Answer:
+    def _call(self, endpoint: ProviderEndpoint, prepared: _Prepared) -> Answer:
         """POST the refresh grant; classify the answer. Never raises for what the network or provider does."""
         form = {
             "grant_type": "refresh_token",
@@ -554,65 +554,65 @@ class Refresher:
             response = self.http.post(url, data=form, timeout=self.timeout,
                                       headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
         except httpx.TimeoutException:
-            return _Answer("transient", f"timeout after {self.timeout:g} s calling the token endpoint")
+            return Answer("transient", f"timeout after {self.timeout:g} s calling the token endpoint")
         except httpx.HTTPError as exc:
-            return _Answer("transient", f"{type(exc).__name__} calling the token endpoint")
+            return Answer("transient", f"{type(exc).__name__} calling the token endpoint")
         except (httpx.InvalidURL, ValueError) as exc:
-            return _Answer("error", f"unusable token endpoint URL ({type(exc).__name__})")
+            return Answer("error", f"unusable token endpoint URL ({type(exc).__name__})")
         finally:
             form.clear()
-        return self._classify(response, [prepared.refresh_token, endpoint.client_secret])
-
-    def _classify(self, response: httpx.Response, secrets: list[Secret]) -> _Answer:
-        status = response.status_code
-        body: Any = None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if status == 200:
-            return _token_answer(body, response)
-        if status == 429:
-            return _Answer("rate_limited", _limited_detail(response), status,
-                           retry_after=_retry_after(response, self.clock.now()))
-        if status >= 500:
-            return _Answer("transient", f"HTTP {status} from the token endpoint", status)
-        error, description = _oauth_error(body)
-        said = _scrub(description, secrets) if description else ""
-        if error == "invalid_grant" and status in (400, 401):
-            return _Answer("invalid_grant", _clip(f"invalid_grant: {said}" if said else "invalid_grant"), status)
-        shown = f"HTTP {status}" + (f" {error}" if error else "") + (f": {said}" if said else "")
-        if error == "invalid_client":
-            shown += " (check the client id and secret of this provider)"
-        return _Answer("error", _clip(shown), status)
+        return classify(response, refresh_token=prepared.refresh_token, client_id=endpoint.client_id,
+                        client_secret=endpoint.client_secret, now=self.clock.now())
 
     # ---------------------------------------------------------------------------------------------- settle
 
-    def _settle(self, claim: _Claim, prepared: _Prepared, answer: _Answer) -> RefreshOutcome:
+    def _settle(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
         if answer.kind == "ok":
-            return self._store(claim, prepared, answer)
+            return self._store_now(claim, prepared, answer)
         if answer.kind == "invalid_grant":
             return self._invalid_grant(claim, prepared, answer)
         if answer.kind == "rate_limited":  # honour Retry-After; without one, the usual backoff
-            return self._fail(claim, "backed_off", answer.detail, answer.status, answer.retry_after)
+            return self._fail(claim, "backed_off", answer.detail, answer.status, answer.retry_after, answer)
         if answer.kind == "transient":
-            return self._fail(claim, "backed_off", answer.detail, answer.status, None)
-        return self._fail(claim, "error", answer.detail, answer.status, None)
+            return self._fail(claim, "backed_off", answer.detail, answer.status, None, answer)
+        return self._fail(claim, "error", answer.detail, answer.status, None, answer)
 
-    def _store(self, claim: _Claim, prepared: _Prepared, answer: _Answer) -> RefreshOutcome:
-        """New access token, rotated (or kept) refresh token, expiry, version bump, lease cleared: one
-        transaction, with its audit entry."""
+    def _store_now(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
+        """New tokens exist only in this process until stored: a database hiccup (busy, a dropped connection)
+        gets two more tries at once rather than losing a rotated refresh token to a backoff."""
+        for attempt in range(_STORE_TRIES):
+            try:
+                return self._store(claim, prepared, answer)
+            except sa.exc.OperationalError as exc:
+                if attempt + 1 == _STORE_TRIES:
+                    raise
+                log.warning("storing refreshed tokens of credential %s failed (%s); retrying at once", claim.id,
+                            type(exc).__name__)
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _store(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
+        """New access token, rotated (or kept) refresh token, expiry, version bump, lease and in-flight marker
+        cleared: one short transaction, with its audit entry, the moment the answer is read.
+
+        Guarded by compare-and-set on what we started from, not by the lease: the write goes through if the
+        row's ``version`` is the one we read (nobody wrote since, even if our lease ran out meanwhile), or if
+        it still holds the refresh token we exchanged (a write that did not change it, e.g. a failure the
+        lease's next holder recorded, or ``needs_reauth`` it concluded from the ``invalid_grant`` our own
+        exchange caused: our answer holds the only live successor). Anything else means newer tokens were
+        stored, and our answer is discarded rather than written over them."""
         assert answer.access_token is not None
         vault = self.vault
         ring = vault._ring()
         with vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
             now = self.clock.now()
-            if row is None or row.state != "active":
+            if row is None or row.state == "revoked" or not row.refresh_ct:
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown, "discarded": True})
                 return claim.outcome("superseded", detail=f"credential became {shown} meanwhile; answer discarded")
-            if row.version != prepared.version and not self._same_refresh(conn, ring, row, prepared.refresh_token):
+            untouched = row.version == prepared.version and row.state == "active"
+            if not untouched and not self._same_refresh(conn, ring, row, prepared.refresh_token):
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "discarded": True})
                 return claim.outcome("superseded", detail="new tokens were stored meanwhile; answer discarded")
             version, dek = vault._active_dek(conn, ring, row.tenant)
@@ -628,7 +628,7 @@ class Refresher:
                 "access_ct": access_ct, "refresh_ct": refresh_ct, "dek_version": version, "token_fingerprint": fp,
                 "expires_at": expires, "refresh_due_at": due_at(now, expires, self.lead), "last_refresh_at": now,
                 "last_refresh_error": None, "failures": 0, "next_attempt_at": None, "lease_owner": None,
-                "lease_until": None, "version": row.version + 1, "updated_at": now,
+                "lease_until": None, "version": row.version + 1, "updated_at": now, "state": "active",
             }
             if answer.scopes:
                 values["scopes"] = answer.scopes
@@ -639,14 +639,18 @@ class Refresher:
                 "result": "refreshed", "fingerprint": fp, "previous": row.token_fingerprint, "rotated": not keep,
                 "expires_at": expires.isoformat() if expires else None, "dek_version": version,
             }
+            if row.state != "active":
+                detail["revived_from"] = row.state
             if not keep:
                 detail["refresh_fingerprint"] = vault._fingerprint(conn, ring, refresh.buffer())
             self._audit(conn, ring, claim, "ok", detail)
         return claim.outcome("refreshed", status=200, fingerprint=fp, rotated=not keep)
 
-    def _invalid_grant(self, claim: _Claim, prepared: _Prepared, answer: _Answer) -> RefreshOutcome:
+    def _invalid_grant(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
         """Re-read first: if the stored refresh token is no longer the one we sent, another worker won the
-        race (and rotated it); only if it is still ours is the grant really dead."""
+        race (and rotated it); only if it is still ours is the grant really dead. If an earlier cycle was
+        interrupted mid-call (its in-flight marker was still there), say so: the provider may have rotated
+        the token in an answer nobody stored, and only the user can mint a new one."""
         ring = self.vault._ring()
         with self.vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
@@ -663,25 +667,34 @@ class Refresher:
                                                       "note": "refresh token changed meanwhile"})
                 return claim.outcome("superseded", status=answer.status,
                                      detail="invalid_grant for a refresh token another worker had already replaced")
+            detail = answer.detail
+            info: dict[str, Any] = {"result": "needs_reauth", **answer.audit()}
+            if prepared.interrupted:
+                when = prepared.interrupted.removeprefix(IN_FLIGHT).split(";")[0].strip()
+                detail = (f"invalid_grant after an interrupted refresh ({when}): the provider may have rotated the "
+                          "refresh token in an answer that was never stored; re-authorise")
+                info["interrupted"] = prepared.interrupted
             conn.execute(
                 _C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(
-                    state="needs_reauth", failures=row.failures + 1, last_refresh_error=answer.detail,
+                    state="needs_reauth", failures=row.failures + 1, last_refresh_error=detail,
                     next_attempt_at=None, lease_owner=None, lease_until=None, version=row.version + 1, updated_at=now,
                 )
             )
-            self._audit(conn, ring, claim, "error", {"result": "needs_reauth", "error": "invalid_grant",
-                                                     "status": answer.status, "message": answer.detail})
-        return claim.outcome("needs_reauth", detail=answer.detail, status=answer.status)
+            self._audit(conn, ring, claim, "error", info)
+        return claim.outcome("needs_reauth", detail=detail, status=answer.status)
 
     def _fail(self, claim: _Claim, result: str, detail: str | None, status: int | None,
-              delay: timedelta | None, *, audit_only: bool = False) -> RefreshOutcome:
-        """Record a failed attempt: failures + 1, next_attempt_at, a secret-free error, lease cleared."""
+              delay: timedelta | None, answer: Answer | None = None, *, audit_only: bool = False) -> RefreshOutcome:
+        """Record a failed attempt: failures + 1, next_attempt_at, a secret-free error, lease and in-flight
+        marker cleared. ``audit_only``: the vault itself failed; leave the row (and its marker) alone."""
         try:
             ring = self.vault._ring()
             with self.vault._begin() as conn:
                 row = self._select_row(conn, claim.id, lock=True)
                 now = self.clock.now()
                 info: dict[str, Any] = {"result": result, "error": detail, "status": status}
+                if answer is not None and answer.error is not None:
+                    info.update(answer.audit())
                 if audit_only or row is None or row.lease_owner != self.owner:
                     info["recorded"] = False
                     self._audit(conn, ring, claim, "error", info)
@@ -724,64 +737,3 @@ class Refresher:
     def _audit(self, conn: sa.Connection, ring: KeyRing, claim: _Claim, outcome: str, detail: dict[str, Any]) -> None:
         self.vault._append(conn, ring, self.actor, Op.REFRESH, claim.tenant, claim.id, outcome,
                            {"provider": claim.provider, "account": claim.account, "owner": self.owner, **detail})
-
-
-# ------------------------------------------------------------------------------------------- answer parsing
-
-
-def _token_answer(body: Any, response: httpx.Response) -> _Answer:
-    kind = response.headers.get("content-type", "?").split(";")[0].strip() or "?"
-    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
-        return _Answer("transient", f"the token endpoint answered 200 without a JSON access token ({kind})", 200)
-    expires_in: int | None = None
-    if body.get("expires_in") is not None:
-        try:
-            expires_in = int(float(body["expires_in"]))
-        except (TypeError, ValueError):
-            return _Answer("transient", "the token endpoint answered an unreadable expires_in", 200)
-        if expires_in <= 0:
-            return _Answer("transient", "the token endpoint answered a token that has already expired", 200)
-    refresh = body.get("refresh_token")
-    scope = body.get("scope")
-    return _Answer(
-        "ok", status=200, access_token=Secret(body["access_token"]),
-        refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
-        expires_in=expires_in, scopes=scope.split() if isinstance(scope, str) and scope.strip() else None,
-    )
-
-
-def _oauth_error(body: Any) -> tuple[str, str]:
-    if not isinstance(body, dict):
-        return "", ""
-    error = body.get("error")
-    description = body.get("error_description") or body.get("message") or ""
-    return (error if isinstance(error, str) else ""), (description if isinstance(description, str) else "")
-
-
-def _retry_after(response: httpx.Response, now: datetime) -> timedelta | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
-    else:
-        try:
-            wait = utc(email.utils.parsedate_to_datetime(value)) - now
-        except (TypeError, ValueError):
-            return None
-    return min(max(wait, _MIN_DELAY), _MAX_RETRY_AFTER)
-
-
-def _limited_detail(response: httpx.Response) -> str:
-    value = response.headers.get("retry-after", "").strip()
-    shown = f"{value} s" if value.isdigit() else (value[:40] or "not given")
-    return f"HTTP 429 from the token endpoint (Retry-After: {shown})"
-
-
-def _scrub(text: str, secrets: list[Secret]) -> str:
-    known = [s.reveal() for s in secrets if not s.wiped]
-    return scrub_text(" ".join(text.split()), known)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
