@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import builtins
-import ipaddress
 import logging
 import os
 import threading
@@ -24,13 +23,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from vault import crypto
+from vault import crypto, transport
 from vault.audit import AuditChain, AuditEvent, AuditReport, Prepared, event_from_row
 from vault.errors import AccessDenied, KeyUnavailable, VaultError
 from vault.keys import KeyRing, KeySource
 from vault.models import AuditEventRecord, Credential, DataKey, Tenant, VaultMeta, dumps, upgrade, utc
 from vault.rbac import Actor, Op, Role, denial_reason
 from vault.secret import Secret, TokenSet
+from vault.transport import check_transport
 
 __all__ = [
     "DEFAULT_DB_URL",
@@ -53,7 +53,6 @@ SYSTEM_ACTOR = Actor("vault", Role.ADMIN)
 
 _AUDIT_KEY_SCOPE = "__audit__"  # the "tenant" the audit key is wrapped for (its associated data)
 _PG_INIT_LOCK = 0x5641494E  # "VAIN": serialises first-time initialisation of one PostgreSQL schema
-_TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
 _T = TypeVar("_T")
 
 # Prebuilt Core statements for the per-operation paths (put, get): building ORM statements per call costs
@@ -188,51 +187,13 @@ def refresh_due(now: datetime, expires_at: datetime | None) -> datetime | None:
     return expires_at - min(timedelta(minutes=10), lifetime / 5)
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.strip().strip("[]")
-    if not host or host.startswith("/") or host == "localhost":
-        return True  # a Unix socket directory, or the local host
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_transport(url: str | sa.URL) -> None:
-    """Refuse a PostgreSQL URL that would carry vault traffic off this machine without TLS.
-
-    Loopback hosts and Unix sockets are exempt; anything else needs ``sslmode=require``, ``verify-ca``
-    or ``verify-full`` in the URL. Checked before any connection is made.
-    """
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return
-    hosts: builtins.list[str] = []
-    if parsed.host:
-        hosts += parsed.host.split(",")
-    extra = parsed.query.get("host")
-    hosts += [extra] if isinstance(extra, str) else builtins.list(extra or ())
-    if not hosts and os.environ.get("PGHOST"):
-        hosts += os.environ["PGHOST"].split(",")
-    remote = [h for h in hosts if not _is_loopback(h)]
-    if not remote:
-        return
-    mode = parsed.query.get("sslmode")
-    if isinstance(mode, str) and mode in _TLS_MODES:
-        return
-    shown = f"sslmode={mode}" if mode else "no sslmode"
-    raise VaultError(
-        f"refusing to open the vault over an unencrypted connection to {', '.join(remote)} ({shown}): "
-        "add ?sslmode=require (or verify-full) to TOKEN_VAULT_DB_URL; only loopback and Unix-socket "
-        "connections may go without TLS"
-    )
-
-
 def _create_engine(url: str) -> sa.Engine:
     check_transport(url)
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, json_serializer=dumps, pool_pre_ping=True, hide_parameters=True)
+        engine = sa.create_engine(url, json_serializer=dumps, pool_pre_ping=True, hide_parameters=True)
+        transport.install(engine)  # judges every pooled connection on what libpq actually connected to
+        return engine
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
