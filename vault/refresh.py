@@ -51,6 +51,7 @@ import httpx
 import sqlalchemy as sa
 
 from vault.errors import VaultError
+from vault.integrity import CREDENTIAL_COLUMNS
 from vault.keys import KeyRing
 from vault.models import Credential, utc
 from vault.rbac import Actor, Op
@@ -86,9 +87,7 @@ _ERROR_CHARS = 200
 
 _C: sa.Table = Credential.metadata.tables["credentials"]
 _ROW_COLUMNS = (
-    _C.c.id, _C.c.tenant, _C.c.provider, _C.c.account, _C.c.state, _C.c.version, _C.c.lease_owner, _C.c.lease_until,
-    _C.c.expires_at, _C.c.refresh_due_at, _C.c.refresh_ct, _C.c.dek_version, _C.c.scopes, _C.c.token_fingerprint,
-    _C.c.failures,
+    *CREDENTIAL_COLUMNS, _C.c.version, _C.c.lease_owner, _C.c.lease_until, _C.c.refresh_due_at, _C.c.failures,
 )
 
 # Outcome names, and the report counter each one adds to.
@@ -518,6 +517,8 @@ class Refresher:
         with self.vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
             now = self.clock.now()
+            if row is not None:
+                self.vault._rows(conn, ring).check_credential(row)
             if row is None or row.state != "active" or not row.refresh_ct:
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown})
@@ -608,6 +609,8 @@ class Refresher:
         with vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
             now = self.clock.now()
+            if row is not None:
+                vault._rows(conn, ring).check_credential(row)
             if row is None or row.state != "active":
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown, "discarded": True})
@@ -632,6 +635,9 @@ class Refresher:
             }
             if answer.scopes:
                 values["scopes"] = answer.scopes
+            bound = vault._rows(conn, ring).bind("credential", {**row._asdict(), **values},
+                                                 vault._next_seq(conn, ring))
+            values.update(audit_seq=bound["audit_seq"], row_mac=bound["row_mac"])
             done = conn.execute(_C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(**values))
             if done.rowcount != 1:  # the row is locked (PostgreSQL) or the database is (SQLite): cannot happen
                 raise VaultError(f"credential {row.id} changed while locked")
@@ -651,6 +657,8 @@ class Refresher:
         with self.vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
             now = self.clock.now()
+            if row is not None:
+                self.vault._rows(conn, ring).check_credential(row)
             if row is None or row.state != "active" or not row.refresh_ct:
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown})
@@ -663,10 +671,13 @@ class Refresher:
                                                       "note": "refresh token changed meanwhile"})
                 return claim.outcome("superseded", status=answer.status,
                                      detail="invalid_grant for a refresh token another worker had already replaced")
+            bound = self.vault._rows(conn, ring).bind("credential", {**row._asdict(), "state": "needs_reauth"},
+                                                      self.vault._next_seq(conn, ring))
             conn.execute(
                 _C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(
                     state="needs_reauth", failures=row.failures + 1, last_refresh_error=answer.detail,
                     next_attempt_at=None, lease_owner=None, lease_until=None, version=row.version + 1, updated_at=now,
+                    audit_seq=bound["audit_seq"], row_mac=bound["row_mac"],
                 )
             )
             self._audit(conn, ring, claim, "error", {"result": "needs_reauth", "error": "invalid_grant",
