@@ -1049,7 +1049,8 @@ class Vault:
                             f"the audit key is wrapped under {meta['kek']}, which key source {self.key_source.name} "
                             "does not offer: put that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
                         )
-                    macs = self._rows(conn, ring)  # checks the entry's MAC before rewrapping it
+                    macs = self._rows(conn, ring)
+                    macs.check_audit_key(meta)  # never rewrap (and re-MAC) an entry that was edited
                     key = crypto.unwrap_key(old.key, _unb64(meta["wrapped"]), _AUDIT_KEY_SCOPE, 0, old.fingerprint,
                                             purpose=integrity.AUDIT_KEY_PURPOSE)
                     try:
