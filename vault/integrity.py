@@ -44,6 +44,7 @@ __all__ = [
     "DATA_KEY_COLUMNS",
     "LEGACY_AUDIT_KEY_PURPOSE",
     "RowMac",
+    "bind_unbound_rows",
     "check_store",
 ]
 
@@ -144,6 +145,23 @@ class RowMac:
             return
         if not hmac.compare_digest(compute(row), str(mac)):
             raise IntegrityError("ciphertext failed authentication")
+
+
+def bind_unbound_rows(conn: sa.Connection, rows: RowMac, audit_seq: int) -> dict[str, int]:
+    """MAC every row that has no MAC yet, as it stands, recording ``audit_seq``; how many of each kind.
+
+    For binding a vault written before row MACs (``Vault.open`` does it once, audited as ``bind_rows``).
+    """
+    counts = {"credentials": 0, "data_keys": 0}
+    for row in conn.execute(sa.select(*CREDENTIAL_COLUMNS).where(_C.c.row_mac.is_(None))).all():
+        mac = rows.bind("credential", row._asdict(), audit_seq)["row_mac"]
+        conn.execute(_C.update().where(_C.c.id == row.id).values(audit_seq=audit_seq, row_mac=mac))
+        counts["credentials"] += 1
+    for key in conn.execute(sa.select(_D.c.id, *DATA_KEY_COLUMNS).where(_D.c.row_mac.is_(None))).all():
+        mac = rows.bind("data_key", key._asdict(), audit_seq)["row_mac"]
+        conn.execute(_D.update().where(_D.c.id == key.id).values(audit_seq=audit_seq, row_mac=mac))
+        counts["data_keys"] += 1
+    return counts
 
 
 def check_store(conn: sa.Connection, rows: RowMac, audit_key_seq: int, last_seq: int) -> tuple[int | None, str] | None:

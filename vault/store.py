@@ -430,16 +430,7 @@ class Vault:
         finally:
             _zero(key)
         seq = chain.next_seq(conn)
-        counts = {"credentials": 0, "data_keys": 0}
-        for row in conn.execute(sa.select(*CREDENTIAL_COLUMNS).where(_CREDENTIALS.c.row_mac.is_(None))).all():
-            bound = rows.bind("credential", row._asdict(), seq)
-            conn.execute(sa.update(Credential).where(Credential.id == row.id)
-                         .values(audit_seq=seq, row_mac=bound["row_mac"]))
-            counts["credentials"] += 1
-        for row in conn.execute(sa.select(DataKey.id, *DATA_KEY_COLUMNS).where(DataKey.row_mac.is_(None))).all():
-            bound = rows.bind("data_key", row._asdict(), seq)
-            conn.execute(sa.update(DataKey).where(DataKey.id == row.id).values(audit_seq=seq, row_mac=bound["row_mac"]))
-            counts["data_keys"] += 1
+        counts = integrity.bind_unbound_rows(conn, rows, seq)
         now = self.clock.now()
         _meta_set(conn, "audit_key", _audit_key_meta(rows, kek.fingerprint, wrapped, seq), now)
         with self._lock:
