@@ -47,12 +47,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from vault.crypto import derive_key
 from vault.models import AuditEventRecord, VaultMeta, utc
 
-__all__ = ["GENESIS", "HEAD_KEY", "AuditChain", "AuditEvent", "AuditReport", "canonical_json"]
+__all__ = ["GENESIS", "HEAD_KEY", "PENDING_HEAD", "AuditChain", "AuditEvent", "AuditReport", "canonical_json"]
 
 GENESIS = "0" * 64
 """``prev_mac`` of the first entry."""
 HEAD_KEY = "audit_head"
 """The ``vault_meta`` key of the head anchor."""
+PENDING_HEAD = "vault_audit_head"
+"""``conn.info`` key: the head anchor this transaction wrote, for the external anchor once it commits."""
 _MAC_FIELDS = ("seq", "at", "actor", "role", "op", "tenant", "target", "outcome", "detail", "prev_mac")
 _REORDER_DEPTH = 8
 
@@ -179,12 +181,18 @@ class AuditReport:
     head_seq: int
     """The last entry's seq (0 for an empty log)."""
     first_bad_seq: int | None = None
+    """The first entry that is wrong or missing; ``None`` when what broke is a row, not an entry."""
     reason: str | None = None
+    external: str | None = None
+    """What the external anchor showed, when one is configured (``TOKEN_VAULT_AUDIT_ANCHOR``)."""
 
     @property
     def summary(self) -> str:
+        note = f"; {self.external}" if self.external else ""
         if self.ok:
-            return f"audit chain intact: {self.checked} entries, head seq {self.head_seq}"
+            return f"audit chain intact: {self.checked} entries, head seq {self.head_seq}{note}"
+        if self.first_bad_seq is None:
+            return f"vault integrity broken: {self.reason}"
         return f"audit chain broken at seq {self.first_bad_seq}: {self.reason}"
 
 
@@ -229,6 +237,20 @@ class AuditChain:
     def anchor_tag(self, seq: int, mac: str) -> str:
         return hmac.new(self._key, canonical_json({"anchor": seq, "mac": mac}), hashlib.sha256).hexdigest()
 
+    def verify_anchor_tag(self, seq: int, mac: str, tag: str) -> bool:
+        return hmac.compare_digest(self.anchor_tag(seq, mac), tag)
+
+    def vault_id(self) -> str:
+        """Names this vault's chain (in the external anchor) without revealing anything about its key."""
+        return hmac.new(self._key, b"readiness/vault-id/v1", hashlib.sha256).hexdigest()[:16]
+
+    def next_seq(self, conn: sa.Connection) -> int:
+        """The seq this transaction's next entry will get; locks the head anchor (as :meth:`append` does), so
+        rows written before the append can record it (``audit_seq``)."""
+        rows = _SELECT_HEAD_FOR_UPDATE.execute(conn)
+        head = rows[0][0] if rows else None
+        return int(head["seq"]) + 1 if head else 1
+
     # ----------------------------------------------------------------------------------- append
 
     def append(
@@ -267,6 +289,7 @@ class AuditChain:
             _UPDATE_HEAD.execute(conn, {"b_value": anchor, "b_at": at})
         else:
             conn.execute(_META.insert(), {"key": HEAD_KEY, "value": anchor, "updated_at": at})
+        conn.info[PENDING_HEAD] = anchor
         return AuditEvent(**fields, mac=mac)
 
     # ----------------------------------------------------------------------------------- verify

@@ -536,7 +536,9 @@ def refresh(
 
 @_command()
 def audit(
-    verify: Annotated[bool, typer.Option("--verify", help="Verify the HMAC chain; exit 1 when broken")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Verify the HMAC chain, every row's MAC and audit seq, and the external anchor "
+                         "(TOKEN_VAULT_AUDIT_ANCHOR) when set; exit 1 when broken")] = False,
     limit: Annotated[int, typer.Option("--limit", help="How many of the latest entries to show")] = 20,
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's entries")] = None,
     format: FormatOpt = Format.table,
@@ -551,7 +553,8 @@ def audit(
             report = vault.verify_audit(actor)
             if format is Format.json:
                 _json({"ok": report.ok, "checked": report.checked, "head_seq": report.head_seq,
-                       "first_bad_seq": report.first_bad_seq, "reason": report.reason})
+                       "first_bad_seq": report.first_bad_seq, "reason": report.reason,
+                       "external_anchor": report.external})
             elif report.ok:
                 out.print(f"OK: {report.summary}", markup=False)
             else:

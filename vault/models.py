@@ -115,6 +115,10 @@ class DataKey(Base):
     state: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]
+    row_mac: Mapped[str | None] = mapped_column(sa.String(64))
+    """HMAC over tenant, version, KEK fingerprint, state, the wrapped bytes and ``audit_seq`` (vault.integrity)."""
+    audit_seq: Mapped[int | None]
+    """The audit seq of this row's last write: the chain must be at least this long."""
 
 
 class Credential(Base):
@@ -150,6 +154,10 @@ class Credential(Base):
     """Incremented by every write; SQLite writers compare-and-set on it."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    row_mac: Mapped[str | None] = mapped_column(sa.String(64))
+    """HMAC over everything that selects or describes the token (vault.integrity); NULL only before binding."""
+    audit_seq: Mapped[int | None]
+    """The audit seq of the last write of a bound column: the chain must be at least this long."""
 
 
 class AuditEventRecord(Base):

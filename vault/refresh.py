@@ -64,6 +64,7 @@ import httpx
 import sqlalchemy as sa
 
 from vault.errors import VaultError
+from vault.integrity import CREDENTIAL_COLUMNS
 from vault.keys import KeyRing
 from vault.models import Credential, utc
 from vault.rbac import Actor, Op
@@ -101,9 +102,8 @@ IN_FLIGHT = "refresh in flight"
 
 _C: sa.Table = Credential.metadata.tables["credentials"]
 _ROW_COLUMNS = (
-    _C.c.id, _C.c.tenant, _C.c.provider, _C.c.account, _C.c.state, _C.c.version, _C.c.lease_owner, _C.c.lease_until,
-    _C.c.expires_at, _C.c.refresh_due_at, _C.c.refresh_ct, _C.c.dek_version, _C.c.scopes, _C.c.token_fingerprint,
-    _C.c.failures, _C.c.last_refresh_error,
+    *CREDENTIAL_COLUMNS, _C.c.version, _C.c.lease_owner, _C.c.lease_until, _C.c.refresh_due_at, _C.c.failures,
+    _C.c.last_refresh_error,
 )
 
 # Outcome names, and the report counter each one adds to.
@@ -516,6 +516,8 @@ class Refresher:
         with self.vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
             now = self.clock.now()
+            if row is not None:
+                self.vault._rows(conn, ring).check_credential(row)
             if row is None or row.state != "active" or not row.refresh_ct:
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown})
@@ -607,6 +609,8 @@ class Refresher:
         with vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
             now = self.clock.now()
+            if row is not None:
+                vault._rows(conn, ring).check_credential(row)
             if row is None or row.state == "revoked" or not row.refresh_ct:
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown, "discarded": True})
@@ -632,6 +636,9 @@ class Refresher:
             }
             if answer.scopes:
                 values["scopes"] = answer.scopes
+            bound = vault._rows(conn, ring).bind("credential", {**row._asdict(), **values},
+                                                 vault._next_seq(conn, ring))
+            values.update(audit_seq=bound["audit_seq"], row_mac=bound["row_mac"])
             done = conn.execute(_C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(**values))
             if done.rowcount != 1:  # the row is locked (PostgreSQL) or the database is (SQLite): cannot happen
                 raise VaultError(f"credential {row.id} changed while locked")
@@ -655,6 +662,8 @@ class Refresher:
         with self.vault._begin() as conn:
             row = self._select_row(conn, claim.id, lock=True)
             now = self.clock.now()
+            if row is not None:
+                self.vault._rows(conn, ring).check_credential(row)
             if row is None or row.state != "active" or not row.refresh_ct:
                 shown = "gone" if row is None else row.state
                 self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown})
@@ -674,10 +683,13 @@ class Refresher:
                 detail = (f"invalid_grant after an interrupted refresh ({when}): the provider may have rotated the "
                           "refresh token in an answer that was never stored; re-authorise")
                 info["interrupted"] = prepared.interrupted
+            bound = self.vault._rows(conn, ring).bind("credential", {**row._asdict(), "state": "needs_reauth"},
+                                                      self.vault._next_seq(conn, ring))
             conn.execute(
                 _C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(
                     state="needs_reauth", failures=row.failures + 1, last_refresh_error=detail,
                     next_attempt_at=None, lease_owner=None, lease_until=None, version=row.version + 1, updated_at=now,
+                    audit_seq=bound["audit_seq"], row_mac=bound["row_mac"],
                 )
             )
             self._audit(conn, ring, claim, "error", info)

@@ -47,7 +47,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vault import crypto
 from vault.errors import AccessDenied, IntegrityError, ReadinessError, VaultError
+from vault.integrity import CREDENTIAL_COLUMNS
 from vault.keys import KeySource, StaticKeySource
+from vault.models import Credential
 from vault.rbac import Actor, Role
 from vault.redact import MASK, RedactingFilter, scrub_text
 from vault.store import Clock, SystemClock, Vault
@@ -153,7 +155,8 @@ class _Scratch:
         self.path = directory / "selftest.db"
         self.clock = clock
         self.k1, self.k2 = os.urandom(32), os.urandom(32)
-        self.vault = Vault.init(self.url, StaticKeySource(self.k1, name="selftest"), clock, dek_cache_ttl=300)
+        self.vault = Vault.init(self.url, StaticKeySource(self.k1, name="selftest"), clock, dek_cache_ttl=300,
+                                anchor="")
         self.tokens: dict[str, tuple[str, str]] = {}
         self.ids: dict[str, str] = {}
 
@@ -181,8 +184,14 @@ class _Scratch:
         return bytes(value)
 
     def write_blob(self, cid: str, blob: bytes, column: str = "access_ct") -> None:
+        """Write a ciphertext into a row, and re-MAC the row (vault.integrity): the row MAC would refuse any
+        edit first, and these checks are about AES-GCM refusing it on its own."""
+        ring = self.vault._ring()
         with self.vault.engine.begin() as conn:
             conn.execute(sa.text(f"UPDATE credentials SET {column} = :b WHERE id = :id"), {"b": blob, "id": cid})
+            row = conn.execute(sa.select(*CREDENTIAL_COLUMNS).where(Credential.id == cid)).one()
+            mac = self.vault._rows(conn, ring).credential(row)
+            conn.execute(sa.update(Credential).where(Credential.id == cid).values(row_mac=mac))
 
     def refused(self, tenant: str, cid: str) -> str:
         """Detail for a get that must fail authentication; raises _Failed when it does not."""
@@ -293,7 +302,7 @@ def _kek_rotation(s: _Scratch | None) -> str:
     cid = s.put("rotation", tenant)
     old_fp, new_fp = crypto.kek_fingerprint(s.k1), crypto.kek_fingerprint(s.k2)
     s.vault.close()
-    s.vault = Vault.open(s.url, StaticKeySource(s.k2, s.k1, name="selftest"), s.clock)
+    s.vault = Vault.open(s.url, StaticKeySource(s.k2, s.k1, name="selftest"), s.clock, anchor="")
     kek = s.vault.rotate_kek(_ADMIN)
     if not kek.complete:
         raise _Failed(f"rotate_kek left {kek.remaining} rows under the old KEK")
@@ -304,7 +313,7 @@ def _kek_rotation(s: _Scratch | None) -> str:
         raise _Failed("a token stored before the rotation no longer opens")
     s.vault.remove_kek(_ADMIN, old_fp)
     s.vault.close()
-    s.vault = Vault.open(s.url, StaticKeySource(s.k2, name="selftest"), s.clock)
+    s.vault = Vault.open(s.url, StaticKeySource(s.k2, name="selftest"), s.clock, anchor="")
     if not s.opens(tenant, cid):
         raise _Failed("with the old KEK removed, the token no longer opens under the new KEK alone")
     return (f"KEK {old_fp} -> {new_fp}: {kek.rewritten} wrapped key(s) rewrapped, {dek.rewritten} credential(s) "

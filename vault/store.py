@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import builtins
-import ipaddress
+import dataclasses
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,13 +24,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from vault import crypto
-from vault.audit import AuditChain, AuditEvent, AuditReport, Prepared, event_from_row
+from vault import crypto, integrity, transport
+from vault.anchor import ENV_ANCHOR, FileAnchor, anchor_from_spec
+from vault.audit import PENDING_HEAD, AuditChain, AuditEvent, AuditReport, Prepared, event_from_row
 from vault.errors import AccessDenied, KeyUnavailable, VaultError
+from vault.integrity import CREDENTIAL_COLUMNS, DATA_KEY_COLUMNS, RowMac
 from vault.keys import KeyRing, KeySource
 from vault.models import AuditEventRecord, Credential, DataKey, Tenant, VaultMeta, dumps, upgrade, utc
 from vault.rbac import Actor, Op, Role, denial_reason
 from vault.secret import Secret, TokenSet
+from vault.transport import check_transport
 
 __all__ = [
     "DEFAULT_DB_URL",
@@ -53,7 +56,6 @@ SYSTEM_ACTOR = Actor("vault", Role.ADMIN)
 
 _AUDIT_KEY_SCOPE = "__audit__"  # the "tenant" the audit key is wrapped for (its associated data)
 _PG_INIT_LOCK = 0x5641494E  # "VAIN": serialises first-time initialisation of one PostgreSQL schema
-_TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
 _T = TypeVar("_T")
 
 # Prebuilt Core statements for the per-operation paths (put, get): building ORM statements per call costs
@@ -62,14 +64,12 @@ _CREDENTIALS: sa.Table = Credential.metadata.tables["credentials"]
 _TENANTS: sa.Table = Tenant.metadata.tables["tenants"]
 # get() is the hottest path: only the columns it needs, run through the DBAPI cursor (audit.Prepared).
 _GET_CREDENTIAL = Prepared(
-    sa.select(
-        _CREDENTIALS.c.id, _CREDENTIALS.c.provider, _CREDENTIALS.c.account, _CREDENTIALS.c.state,
-        _CREDENTIALS.c.dek_version, _CREDENTIALS.c.access_ct, _CREDENTIALS.c.refresh_ct, _CREDENTIALS.c.expires_at,
-        _CREDENTIALS.c.scopes, _CREDENTIALS.c.token_fingerprint,
-    ).where(_CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.tenant == sa.bindparam("b_tenant"))
+    sa.select(*CREDENTIAL_COLUMNS).where(
+        _CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.tenant == sa.bindparam("b_tenant")
+    )
 )
 _SELECT_BY_ACCOUNT_FOR_UPDATE = (
-    sa.select(_CREDENTIALS.c.id, _CREDENTIALS.c.refresh_ct, _CREDENTIALS.c.dek_version, _CREDENTIALS.c.version)
+    sa.select(*CREDENTIAL_COLUMNS, _CREDENTIALS.c.version)
     .where(
         _CREDENTIALS.c.tenant == sa.bindparam("b_tenant"),
         _CREDENTIALS.c.provider == sa.bindparam("b_provider"),
@@ -188,51 +188,13 @@ def refresh_due(now: datetime, expires_at: datetime | None) -> datetime | None:
     return expires_at - min(timedelta(minutes=10), lifetime / 5)
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.strip().strip("[]")
-    if not host or host.startswith("/") or host == "localhost":
-        return True  # a Unix socket directory, or the local host
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_transport(url: str | sa.URL) -> None:
-    """Refuse a PostgreSQL URL that would carry vault traffic off this machine without TLS.
-
-    Loopback hosts and Unix sockets are exempt; anything else needs ``sslmode=require``, ``verify-ca``
-    or ``verify-full`` in the URL. Checked before any connection is made.
-    """
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return
-    hosts: builtins.list[str] = []
-    if parsed.host:
-        hosts += parsed.host.split(",")
-    extra = parsed.query.get("host")
-    hosts += [extra] if isinstance(extra, str) else builtins.list(extra or ())
-    if not hosts and os.environ.get("PGHOST"):
-        hosts += os.environ["PGHOST"].split(",")
-    remote = [h for h in hosts if not _is_loopback(h)]
-    if not remote:
-        return
-    mode = parsed.query.get("sslmode")
-    if isinstance(mode, str) and mode in _TLS_MODES:
-        return
-    shown = f"sslmode={mode}" if mode else "no sslmode"
-    raise VaultError(
-        f"refusing to open the vault over an unencrypted connection to {', '.join(remote)} ({shown}): "
-        "add ?sslmode=require (or verify-full) to TOKEN_VAULT_DB_URL; only loopback and Unix-socket "
-        "connections may go without TLS"
-    )
-
-
 def _create_engine(url: str) -> sa.Engine:
     check_transport(url)
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, json_serializer=dumps, pool_pre_ping=True, hide_parameters=True)
+        engine = sa.create_engine(url, json_serializer=dumps, pool_pre_ping=True, hide_parameters=True)
+        transport.install(engine)  # judges every pooled connection on what libpq actually connected to
+        return engine
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +293,8 @@ class Vault:
         self._lock = threading.RLock()
         self._ring_cache: tuple[KeyRing, datetime] | None = None
         self._deks: dict[tuple[str, int], tuple[bytearray, datetime]] = {}
-        self._chain_cache: tuple[AuditChain, bytes, datetime] | None = None
+        self._chain_cache: tuple[AuditChain, bytes, RowMac, datetime] | None = None
+        self._anchor: FileAnchor | None = None
 
     # ------------------------------------------------------------------------------------- opening
 
@@ -344,6 +307,7 @@ class Vault:
         *,
         dek_cache_ttl: float = 300.0,
         create: bool = False,
+        anchor: str | None = None,
     ) -> Vault:
         """Connect to ``db_url`` (else TOKEN_VAULT_DB_URL, READINESS_DB_URL, SQLite under ``./.readiness/``),
         migrate, and check the key source against the KEKs this vault knows.
@@ -352,7 +316,12 @@ class Vault:
         primary; otherwise an uninitialised database is refused. A key source whose keys match no known KEK
         is refused (:class:`KeyUnavailable`). A new primary the vault has not seen is accepted only next to
         an older known key (a KEK rotation waiting to happen) and is then recorded.
+
+        ``anchor``: the external audit anchor (``file:/path``, see :mod:`vault.anchor`); ``None`` reads
+        TOKEN_VAULT_AUDIT_ANCHOR, ``""`` means none. A vault from before row MACs is bound on open (once,
+        audited as ``bind_rows``; see :mod:`vault.integrity`).
         """
+        external = anchor_from_spec(os.environ.get(ENV_ANCHOR) if anchor is None else anchor)
         url = db_url or os.environ.get("TOKEN_VAULT_DB_URL") or os.environ.get("READINESS_DB_URL") or DEFAULT_DB_URL
         engine = _create_engine(url)
         try:
@@ -365,6 +334,7 @@ class Vault:
                     "and that the database is reachable"
                 ) from None
             vault = cls(engine, key_source, clock or SystemClock(), dek_cache_ttl)
+            vault._anchor = external
             vault._start(create)
         except BaseException:
             engine.dispose()
@@ -373,10 +343,11 @@ class Vault:
 
     @classmethod
     def init(
-        cls, db_url: str | None, key_source: KeySource, clock: Clock | None = None, *, dek_cache_ttl: float = 300.0
+        cls, db_url: str | None, key_source: KeySource, clock: Clock | None = None, *, dek_cache_ttl: float = 300.0,
+        anchor: str | None = None,
     ) -> Vault:
         """Open, creating the vault when the database holds none yet (``open(..., create=True)``)."""
-        return cls.open(db_url, key_source, clock, dek_cache_ttl=dek_cache_ttl, create=True)
+        return cls.open(db_url, key_source, clock, dek_cache_ttl=dek_cache_ttl, create=True, anchor=anchor)
 
     def close(self) -> None:
         """Forget every cached key (zeroed) and release pooled connections."""
@@ -410,6 +381,8 @@ class Vault:
                 self._initialise(conn, ring)
             else:
                 self._accept_ring(conn, ring)
+                if not (_meta_get(conn, "audit_key") or {}).get("rows"):
+                    self._bind_rows(conn, ring)
         with self._lock:
             self._ring_cache = (ring, self.clock.now() + self._ttl)
 
@@ -418,20 +391,51 @@ class Vault:
         fp = ring.primary.fingerprint
         audit_key = crypto.new_key()
         try:
-            wrapped = crypto.wrap_key(ring.primary.key, audit_key, _AUDIT_KEY_SCOPE, 0, fp, purpose="audit")
-            _meta_set(conn, "primary_kek", fp, now)
-            _meta_set(conn, "known_keks", [fp], now)
-            _meta_set(conn, "audit_key", {"wrapped": _b64(wrapped), "kek": fp}, now)
+            wrapped = crypto.wrap_key(ring.primary.key, audit_key, _AUDIT_KEY_SCOPE, 0, fp,
+                                      purpose=integrity.AUDIT_KEY_PURPOSE)
             chain = AuditChain(audit_key)
             fp_key = crypto.derive_key(audit_key, "token-fingerprint")
+            rows = RowMac(audit_key, required=True)
         finally:
             _zero(audit_key)
+        _meta_set(conn, "primary_kek", fp, now)
+        _meta_set(conn, "known_keks", [fp], now)
+        _meta_set(conn, "audit_key", _audit_key_meta(rows, fp, wrapped, chain.next_seq(conn)), now)
         chain.append(
             conn, at=now, actor=SYSTEM_ACTOR.name, role=SYSTEM_ACTOR.role.value, op="init", tenant=None, target=fp,
             outcome="ok", detail={"kek": fp, "key_source": self.key_source.name},
         )
         with self._lock:
-            self._chain_cache = (chain, fp_key, now + self._ttl)
+            self._chain_cache = (chain, fp_key, rows, now + self._ttl)
+
+    def _bind_rows(self, conn: sa.Connection, ring: KeyRing) -> None:
+        """Bind a vault written before row MACs, once: MAC every row as it stands, record this entry's seq in
+        each, and rewrap the audit key under the bound purpose (which makes a missing MAC tampering from now on).
+        The rows are trusted as they are at this moment; run it (any open) right after upgrading."""
+        meta = _meta_get(conn, "audit_key", lock=True)
+        if not meta or meta.get("rows"):
+            return  # another process bound it first
+        kek = ring.by_fingerprint(meta["kek"])
+        if kek is None:
+            raise KeyUnavailable(
+                f"the audit key is wrapped under {meta['kek']}, which key source {self.key_source.name} does not "
+                "offer: put that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS)"
+            )
+        key = crypto.unwrap_key(kek.key, _unb64(meta["wrapped"]), _AUDIT_KEY_SCOPE, 0, kek.fingerprint,
+                                purpose=integrity.LEGACY_AUDIT_KEY_PURPOSE)
+        try:
+            chain, rows = AuditChain(key), RowMac(key, required=True)
+            wrapped = crypto.wrap_key(kek.key, key, _AUDIT_KEY_SCOPE, 0, kek.fingerprint,
+                                      purpose=integrity.AUDIT_KEY_PURPOSE)
+        finally:
+            _zero(key)
+        seq = chain.next_seq(conn)
+        counts = integrity.bind_unbound_rows(conn, rows, seq)
+        now = self.clock.now()
+        _meta_set(conn, "audit_key", _audit_key_meta(rows, kek.fingerprint, wrapped, seq), now)
+        with self._lock:
+            self._chain_cache = None
+        self._append(conn, ring, SYSTEM_ACTOR, "bind_rows", None, None, "ok", counts)
 
     def _accept_ring(self, conn: sa.Connection, ring: KeyRing) -> None:
         known: builtins.list[str] = builtins.list(_meta_get(conn, "known_keks") or [])
@@ -484,10 +488,22 @@ class Vault:
 
     def _chain(self, conn: sa.Connection, ring: KeyRing) -> tuple[AuditChain, bytes]:
         """The audit chain and the token-fingerprint key, from the audit key (unwrapped once per TTL)."""
+        chain, fp_key, _ = self._audit_keys(conn, ring)
+        return chain, fp_key
+
+    def _rows(self, conn: sa.Connection, ring: KeyRing) -> RowMac:
+        """Computes and checks row MACs (vault.integrity); from the audit key, like the chain."""
+        return self._audit_keys(conn, ring)[2]
+
+    def _next_seq(self, conn: sa.Connection, ring: KeyRing) -> int:
+        """The seq of this transaction's audit entry, for ``audit_seq`` of the rows it writes (locks the head)."""
+        return self._chain(conn, ring)[0].next_seq(conn)
+
+    def _audit_keys(self, conn: sa.Connection, ring: KeyRing) -> tuple[AuditChain, bytes, RowMac]:
         now = self.clock.now()
         with self._lock:
-            if self._chain_cache is not None and now < self._chain_cache[2]:
-                return self._chain_cache[0], self._chain_cache[1]
+            if self._chain_cache is not None and now < self._chain_cache[3]:
+                return self._chain_cache[0], self._chain_cache[1], self._chain_cache[2]
         meta = _meta_get(conn, "audit_key")
         if not meta:
             raise VaultError("the vault's audit key is missing from vault_meta: the database was tampered with")
@@ -497,14 +513,19 @@ class Vault:
                 f"the audit key is wrapped under {meta['kek']}, which key source {self.key_source.name} does not "
                 "offer: put that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS)"
             )
-        key = crypto.unwrap_key(kek.key, _unb64(meta["wrapped"]), _AUDIT_KEY_SCOPE, 0, kek.fingerprint, purpose="audit")
+        bound = bool(meta.get("rows"))
+        purpose = integrity.AUDIT_KEY_PURPOSE if bound else integrity.LEGACY_AUDIT_KEY_PURPOSE
+        key = crypto.unwrap_key(kek.key, _unb64(meta["wrapped"]), _AUDIT_KEY_SCOPE, 0, kek.fingerprint, purpose=purpose)
         try:
             chain, fp_key = AuditChain(key), crypto.derive_key(key, "token-fingerprint")
+            rows = RowMac(key, required=bound)
         finally:
             _zero(key)
+        if bound:
+            rows.check_audit_key(meta)
         with self._lock:
-            self._chain_cache = (chain, fp_key, now + self._ttl)
-        return chain, fp_key
+            self._chain_cache = (chain, fp_key, rows, now + self._ttl)
+        return chain, fp_key, rows
 
     def _dek_for(self, conn: sa.Connection, ring: KeyRing, tenant: str, version: int) -> bytes:
         """``tenant``'s DEK ``version``, unwrapped (cached for ``dek_cache_ttl``)."""
@@ -514,12 +535,11 @@ class Vault:
             if hit is not None and now < hit[1]:
                 return bytes(hit[0])
         row = conn.execute(
-            sa.select(DataKey.wrapped, DataKey.kek_fingerprint, DataKey.state).where(
-                DataKey.tenant == tenant, DataKey.version == version
-            )
+            sa.select(*DATA_KEY_COLUMNS).where(DataKey.tenant == tenant, DataKey.version == version)
         ).first()
         if row is None or row.state != "active" or not row.wrapped:
             raise VaultError(f"tenant {tenant!r} has no usable data key version {version}")
+        self._rows(conn, ring).check_data_key(row)
         kek = ring.by_fingerprint(row.kek_fingerprint)
         if kek is None:
             raise KeyUnavailable(
@@ -573,12 +593,10 @@ class Vault:
     def _insert_dek(self, conn: sa.Connection, ring: KeyRing, tenant: str, version: int, dek: bytearray,
                     now: datetime) -> None:
         fp = ring.primary.fingerprint
-        conn.execute(
-            sa.insert(DataKey).values(
-                tenant=tenant, version=version, wrapped=crypto.wrap_key(ring.primary.key, dek, tenant, version, fp),
-                kek_fingerprint=fp, state="active", created_at=now, retired_at=None,
-            )
-        )
+        wrapped = crypto.wrap_key(ring.primary.key, dek, tenant, version, fp)
+        values = {"tenant": tenant, "version": version, "wrapped": wrapped, "kek_fingerprint": fp, "state": "active"}
+        bound = self._rows(conn, ring).bind("data_key", values, self._next_seq(conn, ring))
+        conn.execute(sa.insert(DataKey).values(**bound, created_at=now, retired_at=None))
 
     @staticmethod
     def _seal_field(dek: bytes, tenant: str, provider: str, credential_id: str, field: str, version: int,
@@ -595,8 +613,29 @@ class Vault:
 
     # ---------------------------------------------------------------------------------- audit, rbac
 
-    def _begin(self) -> AbstractContextManager[sa.Connection]:
-        return self.engine.begin()
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A transaction; once it commits, the audit head it wrote (if any) goes to the external anchor."""
+        with self.engine.begin() as conn:
+            conn.info.pop(PENDING_HEAD, None)
+            try:
+                yield conn
+            finally:
+                head = conn.info.pop(PENDING_HEAD, None)
+        if head is not None and self._anchor is not None:
+            self._write_anchor(head)
+
+    def _write_anchor(self, head: dict[str, Any]) -> None:
+        assert self._anchor is not None
+        with self._lock:
+            cached = self._chain_cache
+        try:
+            if cached is None:
+                raise VaultError("audit key not loaded")
+            self._anchor.record(cached[0], head)
+        except Exception as exc:  # committed already: say so loudly; verify_audit shows the anchor behind
+            log.warning("could not write the external audit anchor %s for seq %s (%s)", self._anchor.spec,
+                        head.get("seq"), type(exc).__name__)
 
     def _append(self, conn: sa.Connection, ring: KeyRing, actor: Actor, op: Op | str, tenant: str | None,
                 target: str | None, outcome: str, detail: dict[str, Any]) -> AuditEvent:
@@ -726,6 +765,9 @@ class Vault:
             existing = conn.execute(
                 _SELECT_BY_ACCOUNT_FOR_UPDATE, {"b_tenant": tenant, "b_provider": provider, "b_account": account}
             ).first()
+            rows = self._rows(conn, ring)
+            if existing is not None:
+                rows.check_credential(existing)  # a forged row must not be rewritten into a valid one
             if existing is not None and credential_id and existing.id != credential_id:
                 raise VaultError(
                     f"{provider} account {account!r} of tenant {tenant!r} is already stored as credential "
@@ -758,6 +800,9 @@ class Vault:
                 "refresh_due_at": refresh_due(now, expires), "last_refresh_error": None, "failures": 0,
                 "next_attempt_at": None, "lease_owner": None, "lease_until": None, "updated_at": now,
             }
+            bound = rows.bind("credential", {**values, "id": cid, "tenant": tenant, "provider": provider,
+                                             "account": account}, self._next_seq(conn, ring))
+            values.update(audit_seq=bound["audit_seq"], row_mac=bound["row_mac"])
             if existing is not None:
                 done = conn.execute(
                     _UPDATE_CREDENTIAL_IF_VERSION,
@@ -796,7 +841,11 @@ class Vault:
             rows = _GET_CREDENTIAL.execute(conn, {"b_id": credential_id, "b_tenant": tenant})
             if not rows:
                 raise VaultError(f"no credential {credential_id!r} in tenant {tenant!r}")
-            cid, provider, account, state, dek_version, access_ct, refresh_ct, expires_at, scopes, fp = rows[0]
+            row = dict(zip([c.name for c in CREDENTIAL_COLUMNS], rows[0], strict=True))
+            self._rows(conn, ring).check_credential(row)
+            cid, provider, account, state = row["id"], row["provider"], row["account"], row["state"]
+            dek_version, access_ct, refresh_ct = row["dek_version"], row["access_ct"], row["refresh_ct"]
+            expires_at, scopes, fp = row["expires_at"], row["scopes"], row["token_fingerprint"]
             if state == "revoked":
                 raise VaultError(f"credential {credential_id} was revoked; store new tokens with put")
             dek = self._dek_for(conn, ring, tenant, dek_version)
@@ -834,10 +883,8 @@ class Vault:
                                                                dict[str, Any]]:
             c = Credential
             query = sa.select(
-                c.id, c.tenant, c.provider, c.account, c.scopes, c.state, c.expires_at,
-                c.refresh_ct.is_not(None).label("has_refresh_token"), c.token_fingerprint, c.dek_version,
-                c.refresh_due_at, c.last_refresh_at, c.last_refresh_error, c.failures, c.next_attempt_at,
-                c.created_at, c.updated_at,
+                *CREDENTIAL_COLUMNS, c.refresh_due_at, c.last_refresh_at, c.last_refresh_error, c.failures,
+                c.next_attempt_at, c.created_at, c.updated_at,
             ).order_by(c.tenant, c.provider, c.account)
             if tenant is not None:
                 query = query.where(c.tenant == tenant)
@@ -845,11 +892,15 @@ class Vault:
                 query = query.where(c.tenant.in_(sorted(actor.tenants)))
             if provider is not None:
                 query = query.where(c.provider == provider)
-            infos = [
-                CredentialInfo(**{**row._asdict(), "scopes": tuple(row.scopes or ()),
-                                  "has_refresh_token": bool(row.has_refresh_token)})
-                for row in conn.execute(query)
-            ]
+            rows = self._rows(conn, ring)
+            infos: builtins.list[CredentialInfo] = []
+            for row in conn.execute(query):
+                rows.check_credential(row)  # list describes tokens: never a forged description
+                fields = row._asdict()
+                for hidden in ("access_ct", "refresh_ct", "audit_seq", "row_mac"):
+                    del fields[hidden]
+                infos.append(CredentialInfo(**{**fields, "scopes": tuple(row.scopes or ()),
+                                               "has_refresh_token": row.refresh_ct is not None}))
             return infos, None, {"provider": provider, "count": len(infos)}
 
         return self._run(actor, Op.LIST, tenant, None, body)
@@ -863,20 +914,24 @@ class Vault:
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[None, str | None, dict[str, Any]]:
             row = conn.execute(
-                sa.select(Credential.state, Credential.version, Credential.provider, Credential.token_fingerprint)
+                sa.select(*CREDENTIAL_COLUMNS, Credential.version)
                 .where(Credential.id == credential_id, Credential.tenant == tenant)
                 .with_for_update()
             ).first()
             if row is None:
                 raise VaultError(f"no credential {credential_id!r} in tenant {tenant!r}")
+            rows = self._rows(conn, ring)
+            rows.check_credential(row)
             detail = {"provider": row.provider, "fingerprint": row.token_fingerprint, "already": row.state == "revoked"}
             if row.state != "revoked":
+                erased = {"state": "revoked", "access_ct": b"", "refresh_ct": None}
+                bound = rows.bind("credential", {**row._asdict(), **erased}, self._next_seq(conn, ring))
                 done = conn.execute(
                     sa.update(Credential)
                     .where(Credential.id == credential_id, Credential.version == row.version)
-                    .values(state="revoked", access_ct=b"", refresh_ct=None, refresh_due_at=None, lease_owner=None,
-                            lease_until=None, next_attempt_at=None, version=row.version + 1,
-                            updated_at=self.clock.now())
+                    .values(**erased, refresh_due_at=None, lease_owner=None, lease_until=None, next_attempt_at=None,
+                            version=row.version + 1, updated_at=self.clock.now(), audit_seq=bound["audit_seq"],
+                            row_mac=bound["row_mac"])
                 )
                 if done.rowcount != 1:
                     raise _Retry()
@@ -985,13 +1040,19 @@ class Vault:
                             f"the audit key is wrapped under {meta['kek']}, which key source {self.key_source.name} "
                             "does not offer: put that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
                         )
+                    macs = self._rows(conn, ring)
+                    macs.check_audit_key(meta)  # never rewrap (and re-MAC) an entry that was edited
                     key = crypto.unwrap_key(old.key, _unb64(meta["wrapped"]), _AUDIT_KEY_SCOPE, 0, old.fingerprint,
-                                            purpose="audit")
+                                            purpose=integrity.AUDIT_KEY_PURPOSE)
                     try:
-                        wrapped = crypto.wrap_key(primary.key, key, _AUDIT_KEY_SCOPE, 0, fp, purpose="audit")
+                        wrapped = crypto.wrap_key(primary.key, key, _AUDIT_KEY_SCOPE, 0, fp,
+                                                  purpose=integrity.AUDIT_KEY_PURPOSE)
                     finally:
                         _zero(key)
-                    _meta_set(conn, "audit_key", {"wrapped": _b64(wrapped), "kek": fp}, self.clock.now())
+                    _meta_set(conn, "audit_key", _audit_key_meta(macs, fp, wrapped, self._next_seq(conn, ring)),
+                              self.clock.now())
+                    with self._lock:
+                        self._chain_cache = None  # the entry changed; the keys did not
                     self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
                                  {"phase": "audit_key", "from": meta["kek"]})
                     done += 1
@@ -1000,14 +1061,17 @@ class Vault:
             while True:
                 with self._begin() as conn:
                     rows = conn.execute(
-                        sa.select(DataKey.id, DataKey.tenant, DataKey.version, DataKey.wrapped, DataKey.kek_fingerprint)
+                        sa.select(DataKey.id, *DATA_KEY_COLUMNS)
                         .where(pending).order_by(DataKey.id).limit(batch).with_for_update()
                     ).all()
                     if not rows:
                         break
                     n = 0
                     olds: set[str] = set()
+                    macs = self._rows(conn, ring)
+                    seq = self._next_seq(conn, ring)
                     for row in rows:
+                        macs.check_data_key(row)
                         old = ring.by_fingerprint(row.kek_fingerprint)
                         if old is None:
                             raise KeyUnavailable(
@@ -1020,10 +1084,11 @@ class Vault:
                             wrapped = crypto.wrap_key(primary.key, dek, row.tenant, row.version, fp)
                         finally:
                             _zero(dek)
+                        bound = macs.bind("data_key", {**row._asdict(), "wrapped": wrapped, "kek_fingerprint": fp}, seq)
                         n += conn.execute(
                             sa.update(DataKey)
                             .where(DataKey.id == row.id, DataKey.kek_fingerprint == row.kek_fingerprint)
-                            .values(wrapped=wrapped, kek_fingerprint=fp)
+                            .values(wrapped=wrapped, kek_fingerprint=fp, audit_seq=seq, row_mac=bound["row_mac"])
                         ).rowcount
                         olds.add(row.kek_fingerprint)
                     self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
@@ -1094,14 +1159,17 @@ class Vault:
             while True:
                 with self._begin() as conn:
                     rows = conn.execute(
-                        sa.select(c.id, c.provider, c.dek_version, c.access_ct, c.refresh_ct, c.version)
+                        sa.select(*CREDENTIAL_COLUMNS, c.version)
                         .where(stale).order_by(c.id).limit(batch).with_for_update()
                     ).all()
                     if not rows:
                         break
                     new_dek = self._dek_for(conn, ring, tenant, to)
                     n = 0
+                    macs = self._rows(conn, ring)
+                    seq = self._next_seq(conn, ring)
                     for row in rows:
+                        macs.check_credential(row)
                         old_dek = self._dek_for(conn, ring, tenant, row.dek_version)
                         values: dict[str, Any] = {}
                         for name, blob in (("access", row.access_ct), ("refresh", row.refresh_ct)):
@@ -1114,10 +1182,12 @@ class Vault:
                                                                         plain)
                             finally:
                                 _zero(plain)
+                        bound = macs.bind("credential", {**row._asdict(), **values, "dek_version": to}, seq)
                         n += conn.execute(
                             sa.update(Credential)
                             .where(c.id == row.id, c.version == row.version)
-                            .values(dek_version=to, version=row.version + 1, updated_at=self.clock.now(), **values)
+                            .values(dek_version=to, version=row.version + 1, updated_at=self.clock.now(),
+                                    audit_seq=seq, row_mac=bound["row_mac"], **values)
                         ).rowcount
                     self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
                                  {"phase": "batch", "resealed": n})
@@ -1136,9 +1206,16 @@ class Vault:
                         .where(c.tenant == tenant, c.dek_version == version, c.state != "revoked")
                     ).scalar_one()
                     if refs == 0:
+                        old = conn.execute(sa.select(*DATA_KEY_COLUMNS).where(DataKey.tenant == tenant,
+                                                                              DataKey.version == version)).one()
+                        macs = self._rows(conn, ring)
+                        macs.check_data_key(old)
+                        bound = macs.bind("data_key", {**old._asdict(), "state": "retired", "wrapped": b""},
+                                          self._next_seq(conn, ring))
                         conn.execute(
                             sa.update(DataKey).where(DataKey.tenant == tenant, DataKey.version == version)
-                            .values(state="retired", wrapped=b"", retired_at=now)
+                            .values(state="retired", wrapped=b"", retired_at=now, audit_seq=bound["audit_seq"],
+                                    row_mac=bound["row_mac"])
                         )
                         retired.append(f"{tenant}@v{version}")
                 remaining = conn.execute(sa.select(sa.func.count()).select_from(Credential).where(stale)).scalar_one()
@@ -1195,11 +1272,32 @@ class Vault:
         self.authorize(actor, Op.AUDIT_VERIFY)
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[AuditReport, str | None, dict[str, Any]]:
-            report = self._chain(conn, ring)[0].verify(conn)
+            report = self._verify(conn, ring)
             return report, None, {"intact": report.ok, "checked": report.checked,
-                                  "first_bad_seq": report.first_bad_seq, "reason": report.reason}
+                                  "first_bad_seq": report.first_bad_seq, "reason": report.reason,
+                                  "external": report.external}
 
         return self._run(actor, Op.AUDIT_VERIFY, None, None, body)
+
+    def _verify(self, conn: sa.Connection, ring: KeyRing) -> AuditReport:
+        """The chain, then every row's MAC and ``audit_seq`` against its length, then the external anchor."""
+        chain, _, rows = self._audit_keys(conn, ring)
+        anchored = self._anchor.latest(chain) if self._anchor is not None else None  # before the walk: see below
+        report = chain.verify(conn)
+        if not report.ok:
+            return report
+        meta = _meta_get(conn, "audit_key") or {}
+        broken = integrity.check_store(conn, rows, int(meta.get("seq") or 0), report.head_seq)
+        if broken is not None:
+            return dataclasses.replace(report, ok=False, first_bad_seq=broken[0], reason=broken[1])
+        if self._anchor is None:
+            return report
+        # The anchor file was read first: every line in it was written after its transaction committed, so the
+        # chain walked after it includes that entry unless the database lost it.
+        external = self._anchor.check(conn, chain, anchored, report.head_seq)
+        if isinstance(external, tuple):
+            return dataclasses.replace(report, ok=False, first_bad_seq=external[0], reason=external[1])
+        return dataclasses.replace(report, external=external)
 
     def audit_events(self, actor: Actor, limit: int = 100, *, tenant: str | None = None,
                      before_seq: int | None = None) -> builtins.list[AuditEvent]:
@@ -1220,6 +1318,12 @@ class Vault:
 
 
 # --------------------------------------------------------------------------------------------- meta
+
+
+def _audit_key_meta(rows: RowMac, kek: str, wrapped: bytes, seq: int) -> dict[str, Any]:
+    """The ``audit_key`` entry of a bound vault: wrapped key, its KEK, the seq of its last write, and their MAC."""
+    text = _b64(wrapped)
+    return {"wrapped": text, "kek": kek, "rows": 1, "seq": seq, "mac": rows.audit_key(kek, text, seq)}
 
 
 def _meta_get(conn: sa.Connection, key: str, *, lock: bool = False) -> Any:

@@ -823,3 +823,16 @@ def test_four_refresher_processes_refresh_every_credential_exactly_once(pg_url):
           f"per worker {share}")
     assert sum(1 for s in share if s) >= 2  # the work really was shared
     vault_.close()
+
+
+def test_a_row_whose_metadata_was_edited_is_not_refreshed_and_the_refusal_is_audited(vault_, standins, make, clock):
+    cid, refresh, _ = put(vault_, standins, clock, "google", "ops@acme.test", timedelta(minutes=5))
+    with vault_.engine.begin() as conn:  # a database writer re-points the credential at another account
+        conn.execute(sa.text("update credentials set account = 'mallory@evil.test' where id = :id"), {"id": cid})
+    clock.advance(timedelta(seconds=30))
+    report = make().run_once()
+    assert (report.claimed, report.refreshed, report.errors) == (1, 0, 1)
+    assert report.outcomes[0].detail == "vault: IntegrityError"
+    assert standins.google.calls_for(refresh) == 0  # the refresh token never left the vault
+    event = refresh_events(vault_, cid)[0]
+    assert event.outcome == "error" and event.detail["error"] == "vault: IntegrityError"

@@ -1,0 +1,314 @@
+"""Vault integrity against a database writer: every row's metadata bound to a MAC, the audit chain's length
+bound to the rows it protects, and an external anchor for what the database alone cannot show.
+
+Every tamper edits the database directly with SQL, as an attacker with write access to it would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from vault import Actor, IntegrityError, Role, StaticKeySource, Vault, VaultError
+from vault.models import AuditEventRecord, Credential
+
+K1 = bytes(range(32))
+ADMIN = Actor("ada", Role.ADMIN)
+AUDITOR = Actor("aud", Role.AUDITOR)
+TOKEN_A = "ya29.integrity-token-of-account-a-0123456789"
+TOKEN_B = "ya29.integrity-token-of-account-b-9876543210"
+
+
+@pytest.fixture
+def vault_(db_url, clock):
+    v = Vault.init(db_url, StaticKeySource(K1), clock)
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def raw(db_url):
+    engine = sa.create_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _two(v: Vault, clock) -> tuple[str, str]:
+    a = v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A, "refresh-a", expires_at=clock.now() + timedelta(hours=1),
+              scopes=["openid"])
+    b = v.put(ADMIN, "acme", "google", "b@acme.test", TOKEN_B, "refresh-b", expires_at=clock.now() + timedelta(hours=1),
+              scopes=["openid"])
+    return a, b
+
+
+def _last_event(raw: sa.Engine) -> dict:
+    with raw.connect() as conn:
+        row = conn.execute(sa.select(AuditEventRecord).order_by(AuditEventRecord.seq.desc()).limit(1)).one()
+    detail = row.detail if isinstance(row.detail, dict) else json.loads(row.detail)
+    return {**row._asdict(), "detail": detail}
+
+
+# ------------------------------------------------------------------------------------ metadata binding
+
+
+def test_swapping_accounts_between_two_rows_is_an_integrity_error_and_audited(vault_, raw, clock):
+    a, b = _two(vault_, clock)
+    with raw.begin() as conn:  # a lookup for a@ would now find b's row, and its token
+        conn.execute(sa.text("update credentials set account='swap' where id=:id"), {"id": a})
+        conn.execute(sa.text("update credentials set account='a@acme.test' where id=:id"), {"id": b})
+        conn.execute(sa.text("update credentials set account='b@acme.test' where id=:id"), {"id": a})
+    with pytest.raises(IntegrityError):
+        vault_.get(ADMIN, "acme", b)
+    last = _last_event(raw)
+    assert (last["op"], last["outcome"], last["target"]) == ("get", "error", b)
+    assert last["detail"]["error"] == "IntegrityError"
+    with pytest.raises(IntegrityError):  # list describes tokens too: it will not describe a forged row
+        vault_.list(ADMIN, "acme")
+    report = vault_.verify_audit(AUDITOR)
+    assert not report.ok and "row MAC" in (report.reason or ""), report.summary
+
+
+TAMPERED = {
+    "account": "mallory@evil.test",
+    "scopes": ["openid", "https://mail.google.com/"],
+    "expires_at": "later",
+    "state": "needs_reauth",
+    "dek_version": 2,
+    "token_fingerprint": "hmac:0000000000000000",
+    "audit_seq": 1,
+    "row_mac": "0" * 64,
+}
+
+
+@pytest.mark.parametrize("column", list(TAMPERED))
+def test_any_bound_column_edited_makes_get_an_integrity_error(vault_, raw, clock, column):
+    a, _ = _two(vault_, clock)
+    value = TAMPERED[column]
+    if value == "later":
+        value = clock.now() + timedelta(days=365)
+    with raw.begin() as conn:
+        conn.execute(sa.update(Credential).where(Credential.id == a).values({column: value}))
+    with pytest.raises(IntegrityError):
+        vault_.get(ADMIN, "acme", a).wipe()
+    assert not vault_.verify_audit(AUDITOR).ok
+
+
+def test_a_row_mac_erased_is_an_integrity_error_not_a_legacy_row(vault_, raw, clock):
+    a, _ = _two(vault_, clock)
+    with raw.begin() as conn:
+        conn.execute(sa.text("update credentials set row_mac=NULL, audit_seq=NULL where id=:id"), {"id": a})
+    with pytest.raises(IntegrityError):
+        vault_.get(ADMIN, "acme", a)
+
+
+def test_a_data_key_row_edited_is_an_integrity_error(vault_, raw, clock, db_url):
+    a, _ = _two(vault_, clock)
+    vault_.close()
+    with raw.begin() as conn:
+        conn.execute(sa.text("update data_keys set audit_seq=1"))
+    with Vault.open(db_url, StaticKeySource(K1), clock) as v, pytest.raises(IntegrityError):
+        v.get(ADMIN, "acme", a)
+
+
+def test_legitimate_writes_keep_rows_verifiable(vault_, clock, db_url):
+    a, b = _two(vault_, clock)
+    vault_.put(ADMIN, "acme", "google", "a@acme.test", "new-token", scopes=["openid", "email"])  # keeps refresh
+    vault_.revoke(ADMIN, "acme", b)
+    vault_.rotate_dek(ADMIN, "acme")
+    with vault_.get(ADMIN, "acme", a) as tokens:
+        assert tokens.access_token.reveal() == "new-token" and tokens.refresh_token.reveal() == "refresh-a"
+    vault_.close()
+    with Vault.open(db_url, StaticKeySource(bytes(range(50, 82)), K1), clock) as v:
+        v.rotate_kek(ADMIN)
+        assert v.get(ADMIN, "acme", a).access_token.reveal() == "new-token"
+        assert len(v.list(ADMIN)) == 2
+        report = v.verify_audit(AUDITOR)
+        assert report.ok, report.summary
+
+
+# ----------------------------------------------------------------------------- the chain cannot shrink
+
+
+def test_deleting_every_audit_entry_and_the_head_anchor_is_detected(vault_, raw, clock):
+    _two(vault_, clock)
+    with raw.begin() as conn:
+        conn.execute(sa.text("delete from audit_events"))
+        conn.execute(sa.text("delete from vault_meta where key='audit_head'"))
+    report = vault_.verify_audit(AUDITOR)
+    assert not report.ok, report.summary
+    assert report.first_bad_seq == 1 and "truncated" in (report.reason or ""), report.summary
+
+
+def test_an_empty_vault_wiped_of_its_audit_log_is_detected(vault_, raw):
+    with raw.begin() as conn:
+        conn.execute(sa.text("delete from audit_events"))
+        conn.execute(sa.text("delete from vault_meta where key='audit_head'"))
+    report = vault_.verify_audit(AUDITOR)
+    assert not report.ok and "truncated" in (report.reason or ""), report.summary
+
+
+def test_a_truncated_tail_with_an_old_head_anchor_put_back_is_caught_by_the_rows(vault_, raw, clock):
+    with raw.connect() as conn:  # the head anchor as it was after init: a valid tag, from an older snapshot
+        old_head = conn.execute(sa.text("select value from vault_meta where key='audit_head'")).scalar_one()
+    _two(vault_, clock)
+    with raw.begin() as conn:
+        conn.execute(sa.text("delete from audit_events where seq > 1"))
+        conn.execute(sa.text("update vault_meta set value=:v where key='audit_head'"),
+                     {"v": old_head if isinstance(old_head, str) else json.dumps(old_head)})
+    report = vault_.verify_audit(AUDITOR)
+    assert not report.ok and "truncated" in (report.reason or ""), report.summary
+    assert report.first_bad_seq == 2
+
+
+# -------------------------------------------------------------------------------------- external anchor
+
+
+def test_the_external_anchor_catches_a_rollback_to_an_older_copy(sqlite_url, tmp_path, clock):
+    anchor = tmp_path / "anchor.log"
+    db = Path(sqlite_url.removeprefix("sqlite:///"))
+    with Vault.init(sqlite_url, StaticKeySource(K1), clock, anchor=f"file:{anchor}") as v:
+        v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A)
+    backup = tmp_path / "backup.db"
+    shutil.copy(db, backup)  # a consistent copy: its chain, rows and anchor all agree
+    with Vault.open(sqlite_url, StaticKeySource(K1), clock, anchor=f"file:{anchor}") as v:
+        v.put(ADMIN, "acme", "google", "b@acme.test", TOKEN_B)
+        v.revoke(ADMIN, "acme", v.list(ADMIN)[0].id)
+    shutil.copy(backup, db)
+    for side in db.parent.glob(db.name + "-*"):
+        side.unlink()
+    with Vault.open(sqlite_url, StaticKeySource(K1), clock) as v:
+        assert v.verify_audit(AUDITOR).ok  # from inside the database, the old copy is consistent
+    with Vault.open(sqlite_url, StaticKeySource(K1), clock, anchor=f"file:{anchor}") as v:
+        report = v.verify_audit(AUDITOR)
+        assert not report.ok and "external anchor" in (report.reason or ""), report.summary
+
+
+def test_the_external_anchor_catches_a_kek_holder_rewriting_the_chain(vault_, raw, clock, db_url, tmp_path):
+    anchor = f"file:{tmp_path / 'anchor.log'}"
+    vault_.close()
+    with Vault.open(db_url, StaticKeySource(K1), clock, anchor=anchor) as v:
+        _two(v, clock)
+        # Whoever holds the KEK can unwrap the audit key and recompute every mac and the head anchor.
+        with v._begin() as conn:
+            chain = v._chain(conn, v._ring())[0]
+        rows = [dict(r._mapping) for r in raw.connect().execute(
+            sa.select(AuditEventRecord).order_by(AuditEventRecord.seq))]
+        with raw.begin() as conn:
+            prev = rows[1]["prev_mac"]
+            for row in rows[1:]:
+                if row["seq"] == 2:
+                    row["actor"] = "somebody-else"
+                row["prev_mac"] = prev
+                row["mac"] = chain.mac(row)
+                prev = row["mac"]
+                conn.execute(sa.update(AuditEventRecord).where(AuditEventRecord.seq == row["seq"])
+                             .values(actor=row["actor"], prev_mac=row["prev_mac"], mac=row["mac"]))
+            head = {"seq": rows[-1]["seq"], "mac": prev, "tag": chain.anchor_tag(rows[-1]["seq"], prev)}
+            conn.execute(sa.text("update vault_meta set value=:v where key='audit_head'"), {"v": json.dumps(head)})
+    with Vault.open(db_url, StaticKeySource(K1), clock) as v:
+        assert v.verify_audit(AUDITOR).ok  # the rewritten chain is self-consistent
+    with Vault.open(db_url, StaticKeySource(K1), clock, anchor=anchor) as v:
+        report = v.verify_audit(AUDITOR)
+        assert not report.ok and "external anchor" in (report.reason or ""), report.summary
+
+
+def test_the_external_anchor_is_append_only_lines_of_seq_and_mac(sqlite_url, tmp_path, clock):
+    anchor = tmp_path / "anchor.log"
+    with Vault.init(sqlite_url, StaticKeySource(K1), clock, anchor=f"file:{anchor}") as v:
+        v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A)
+        report = v.verify_audit(AUDITOR)
+        assert report.ok and "external anchor" in report.summary, report.summary
+    lines = [json.loads(line) for line in anchor.read_text().splitlines()]
+    assert [x["seq"] for x in lines] == sorted(x["seq"] for x in lines) and len(lines) >= 3
+    assert set(lines[-1]) == {"vault", "seq", "mac", "tag"}
+    assert TOKEN_A not in anchor.read_text()
+
+
+def test_an_unusable_anchor_spec_is_refused_at_open(sqlite_url):
+    with pytest.raises(VaultError, match="TOKEN_VAULT_AUDIT_ANCHOR"):
+        Vault.init(sqlite_url, StaticKeySource(K1), anchor="s3://bucket/anchor")
+
+
+def test_cli_audit_verify_reads_the_anchor_from_the_environment_and_exits_1(tmp_path):
+    import base64
+    import os
+
+    anchor = tmp_path / "anchor.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_VAULT_", "READINESS_"))}
+    env.update({"TOKEN_VAULT_DB_URL": f"sqlite:///{tmp_path / 'v.db'}",
+                "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(K1).decode(),
+                "TOKEN_VAULT_AUDIT_ANCHOR": f"file:{anchor}"})
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "checks.cli", "vault", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+
+    assert run("init").returncode == 0
+    ok = run("audit", "--verify", "--as", "aud:auditor")
+    assert ok.returncode == 0 and "external anchor" in ok.stdout, ok.stdout + ok.stderr
+    db = tmp_path / "v.db"
+    with sa.create_engine(f"sqlite:///{db}").begin() as conn:
+        conn.execute(sa.text("delete from audit_events"))
+        conn.execute(sa.text("delete from vault_meta where key='audit_head'"))
+    broken = run("audit", "--verify", "--as", "aud:auditor")
+    assert broken.returncode == 1 and "BROKEN" in broken.stdout, broken.stdout + broken.stderr
+    env["TOKEN_VAULT_AUDIT_ANCHOR"] = "nowhere"
+    bad = run("audit", "--verify", "--as", "aud:auditor")
+    assert bad.returncode == 2 and "TOKEN_VAULT_AUDIT_ANCHOR" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------------------ existing databases
+
+
+def test_a_vault_from_before_row_macs_is_bound_once_on_open_and_audited(db_url, raw, clock):
+    with Vault.init(db_url, StaticKeySource(K1), clock) as v:
+        a, b = _two(v, clock)
+        with v._begin() as conn:
+            _make_legacy(v, conn)
+    _downgrade(raw, "v0001")  # the schema before this change
+    with raw.connect() as conn:
+        assert "row_mac" not in {c["name"] for c in sa.inspect(conn).get_columns("credentials")}
+    with Vault.open(db_url, StaticKeySource(K1), clock) as v:
+        assert v.get(ADMIN, "acme", a).access_token.reveal() == TOKEN_A
+        bound = [e for e in v.audit_events(ADMIN, 50) if e.op == "bind_rows"]
+        assert len(bound) == 1 and bound[0].detail["credentials"] == 2 and bound[0].detail["data_keys"] == 1
+        assert v.verify_audit(AUDITOR).ok
+    with Vault.open(db_url, StaticKeySource(K1), clock) as v:  # once only
+        assert len([e for e in v.audit_events(ADMIN, 50) if e.op == "bind_rows"]) == 1
+    with raw.begin() as conn:
+        conn.execute(sa.text("update credentials set account='b@acme.test.x' where id=:id"), {"id": b})
+    with Vault.open(db_url, StaticKeySource(K1), clock) as v, pytest.raises(IntegrityError):
+        v.get(ADMIN, "acme", b)
+
+
+def _downgrade(engine: sa.Engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    import vault.models
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(vault.models.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def _make_legacy(v: Vault, conn: sa.Connection) -> None:
+    """Turn a vault into what the previous release wrote: audit key wrapped with purpose ``audit``, no row macs."""
+    from vault import crypto
+    from vault.store import _b64, _meta_get, _meta_set, _unb64
+
+    ring = v._ring()
+    meta = _meta_get(conn, "audit_key")
+    kek = ring.by_fingerprint(meta["kek"])
+    key = crypto.unwrap_key(kek.key, _unb64(meta["wrapped"]), "__audit__", 0, kek.fingerprint, purpose="audit+rows")
+    wrapped = crypto.wrap_key(kek.key, key, "__audit__", 0, kek.fingerprint, purpose="audit")
+    _meta_set(conn, "audit_key", {"wrapped": _b64(wrapped), "kek": kek.fingerprint}, v.clock.now())

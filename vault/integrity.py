@@ -1,0 +1,188 @@
+"""Row integrity: what selects or describes a token is bound to a MAC, and to the audit chain's length.
+
+The AEAD's associated data already binds each ciphertext to its tenant, provider, credential id, field and
+DEK version (:func:`vault.crypto.credential_aad`), but not the columns a lookup *selects by* or that
+*describe* the token: ``account`` (swap two rows' accounts and a lookup for one returns the other's token),
+``scopes``, ``expires_at``, ``state``, ``token_fingerprint``. Those change on legitimate writes (refresh,
+revoke), so they are bound by a **row MAC**, recomputed on every write of a bound column:
+
+* key: ``HKDF(audit_key, "row-mac")``; the audit key is wrapped under the KEK, so only a KEK holder can
+  compute it, and it survives KEK and DEK rotation;
+* credentials: id, tenant, provider, account, scopes, expires_at, state, dek_version, token_fingerprint,
+  SHA-256 of each ciphertext, and ``audit_seq``;
+* data keys: tenant, version, KEK fingerprint, state, SHA-256 of the wrapped bytes, and ``audit_seq``;
+* the audit key's ``vault_meta`` entry: KEK fingerprint, wrapped bytes, and ``seq``.
+
+``audit_seq`` is the audit seq of the row's last write. The audit chain must be at least as long as the
+largest one (:func:`check_store`): deleting the whole log, head anchor included, no longer reads as
+"intact, 0 entries".
+
+A vault is *bound* once its audit key is wrapped with purpose ``audit+rows`` (new vaults from ``init``;
+older ones on the first open after upgrading, audited as ``bind_rows``). In a bound vault a row without a
+MAC is an :class:`~vault.errors.IntegrityError`; stripping the marker from ``vault_meta`` does not help an
+attacker, because the key then fails to unwrap under the legacy purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from vault.audit import canonical_json
+from vault.crypto import derive_key
+from vault.errors import IntegrityError
+from vault.models import Credential, DataKey, utc
+
+__all__ = [
+    "AUDIT_KEY_PURPOSE",
+    "CREDENTIAL_COLUMNS",
+    "DATA_KEY_COLUMNS",
+    "LEGACY_AUDIT_KEY_PURPOSE",
+    "RowMac",
+    "bind_unbound_rows",
+    "check_store",
+]
+
+AUDIT_KEY_PURPOSE = "audit+rows"
+"""Wrap purpose of the audit key in a bound vault."""
+LEGACY_AUDIT_KEY_PURPOSE = "audit"
+"""Wrap purpose before row MACs: such a vault is bound (once) on its next open."""
+
+_C: sa.Table = Credential.metadata.tables["credentials"]
+_D: sa.Table = DataKey.metadata.tables["data_keys"]
+CREDENTIAL_COLUMNS = (
+    _C.c.id, _C.c.tenant, _C.c.provider, _C.c.account, _C.c.scopes, _C.c.expires_at, _C.c.state, _C.c.dek_version,
+    _C.c.token_fingerprint, _C.c.access_ct, _C.c.refresh_ct, _C.c.audit_seq, _C.c.row_mac,
+)
+"""Every column a credential's row MAC covers (and the MAC): select these to check a row."""
+DATA_KEY_COLUMNS = (_D.c.tenant, _D.c.version, _D.c.kek_fingerprint, _D.c.state, _D.c.wrapped, _D.c.audit_seq,
+                    _D.c.row_mac)
+
+
+def _get(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
+
+
+def _digest(blob: bytes | None) -> str | None:
+    return None if blob is None else hashlib.sha256(bytes(blob)).hexdigest()
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else utc(value).isoformat(timespec="microseconds")
+
+
+class RowMac:
+    """Computes and checks row MACs. ``required``: the vault is bound, so a missing MAC is tampering."""
+
+    def __init__(self, audit_key: bytes | bytearray, *, required: bool) -> None:
+        self._key = derive_key(audit_key, "row-mac")
+        self.required = required
+
+    def _mac(self, body: dict[str, Any]) -> str:
+        return hmac.new(self._key, canonical_json(body), hashlib.sha256).hexdigest()
+
+    # ------------------------------------------------------------------------------------- compute
+
+    def credential(self, row: Any) -> str:
+        """The MAC of a credential row given as a mapping or a result row with :data:`CREDENTIAL_COLUMNS`."""
+        return self._mac({
+            "row": "credential", "id": _get(row, "id"), "tenant": _get(row, "tenant"),
+            "provider": _get(row, "provider"), "account": _get(row, "account"),
+            "scopes": list(_get(row, "scopes") or []), "expires_at": _when(_get(row, "expires_at")),
+            "state": _get(row, "state"), "dek_version": int(_get(row, "dek_version")),
+            "token_fingerprint": _get(row, "token_fingerprint"), "access": _digest(_get(row, "access_ct")),
+            "refresh": _digest(_get(row, "refresh_ct")), "audit_seq": _get(row, "audit_seq"),
+        })
+
+    def data_key(self, row: Any) -> str:
+        return self._mac({
+            "row": "data_key", "tenant": _get(row, "tenant"), "version": int(_get(row, "version")),
+            "kek": _get(row, "kek_fingerprint"), "state": _get(row, "state"), "wrapped": _digest(_get(row, "wrapped")),
+            "audit_seq": _get(row, "audit_seq"),
+        })
+
+    def audit_key(self, kek: str, wrapped: str, seq: int) -> str:
+        return self._mac({"row": "audit_key", "kek": kek, "wrapped": wrapped, "seq": seq})
+
+    def bind(self, kind: str, values: dict[str, Any], audit_seq: int) -> dict[str, Any]:
+        """``values`` (every column the MAC covers) plus ``audit_seq`` and the matching ``row_mac``."""
+        values = {**values, "audit_seq": audit_seq}
+        values["row_mac"] = self.credential(values) if kind == "credential" else self.data_key(values)
+        return values
+
+    # --------------------------------------------------------------------------------------- check
+
+    def check_credential(self, row: Any) -> None:
+        """Raise :class:`IntegrityError` unless the row's MAC matches its bound columns.
+
+        The error is the same opaque one a ciphertext gives (the row is one sealed record); the audit entry
+        names the credential, and ``verify_audit`` names the row and says "row MAC mismatch".
+        """
+        self._check(row, self.credential)
+
+    def check_data_key(self, row: Any) -> None:
+        self._check(row, self.data_key)
+
+    def check_audit_key(self, meta: Mapping[str, Any]) -> None:
+        try:
+            expected = self.audit_key(str(meta["kek"]), str(meta["wrapped"]), int(meta["seq"]))
+            ok = hmac.compare_digest(expected, str(meta["mac"]))
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise IntegrityError("ciphertext failed authentication")
+
+    def _check(self, row: Any, compute: Any) -> None:
+        mac = _get(row, "row_mac")
+        if mac is None:
+            if self.required:
+                raise IntegrityError("ciphertext failed authentication")
+            return
+        if not hmac.compare_digest(compute(row), str(mac)):
+            raise IntegrityError("ciphertext failed authentication")
+
+
+def bind_unbound_rows(conn: sa.Connection, rows: RowMac, audit_seq: int) -> dict[str, int]:
+    """MAC every row that has no MAC yet, as it stands, recording ``audit_seq``; how many of each kind.
+
+    For binding a vault written before row MACs (``Vault.open`` does it once, audited as ``bind_rows``).
+    """
+    counts = {"credentials": 0, "data_keys": 0}
+    for row in conn.execute(sa.select(*CREDENTIAL_COLUMNS).where(_C.c.row_mac.is_(None))).all():
+        mac = rows.bind("credential", row._asdict(), audit_seq)["row_mac"]
+        conn.execute(_C.update().where(_C.c.id == row.id).values(audit_seq=audit_seq, row_mac=mac))
+        counts["credentials"] += 1
+    for key in conn.execute(sa.select(_D.c.id, *DATA_KEY_COLUMNS).where(_D.c.row_mac.is_(None))).all():
+        mac = rows.bind("data_key", key._asdict(), audit_seq)["row_mac"]
+        conn.execute(_D.update().where(_D.c.id == key.id).values(audit_seq=audit_seq, row_mac=mac))
+        counts["data_keys"] += 1
+    return counts
+
+
+def check_store(conn: sa.Connection, rows: RowMac, audit_key_seq: int, last_seq: int) -> tuple[int | None, str] | None:
+    """Check every credential's and data key's MAC, and that no row (nor the audit key) records an audit
+    seq past the chain's last entry ``last_seq``. ``(first bad seq or None, why)``, or ``None`` when sound."""
+    top, top_what = audit_key_seq, "the audit key"
+    for row in conn.execute(sa.select(*CREDENTIAL_COLUMNS).order_by(_C.c.id)):
+        try:
+            rows.check_credential(row)
+        except IntegrityError:
+            return None, f"credential {row.id}: row MAC mismatch (its metadata was edited in the database)"
+        if row.audit_seq is not None and row.audit_seq > top:
+            top, top_what = row.audit_seq, f"credential {row.id}"
+    for key in conn.execute(sa.select(*DATA_KEY_COLUMNS).order_by(_D.c.tenant, _D.c.version)):
+        try:
+            rows.check_data_key(key)
+        except IntegrityError:
+            return None, f"data key {key.tenant}@v{key.version}: row MAC mismatch (edited in the database)"
+        if key.audit_seq is not None and key.audit_seq > top:
+            top, top_what = key.audit_seq, f"data key {key.tenant}@v{key.version}"
+    if top > last_seq:
+        return last_seq + 1, (f"truncated: {top_what} was last written at audit seq {top} but the log ends at seq "
+                              f"{last_seq} (entries deleted)")
+    return None
