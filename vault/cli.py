@@ -39,6 +39,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vault.dburl import db_option
 from vault.errors import KeyUnavailable, VaultError
 from vault.rbac import Actor, Role
 
@@ -72,6 +73,7 @@ class Format(str, Enum):
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", envvar="TOKEN_VAULT_DB_URL", show_envvar=True,
+                 callback=db_option("--db", ["READINESS_DB_URL"], "sqlite:///./.readiness/readiness.db"),
                  help="Vault database URL [default: READINESS_DB_URL, else sqlite:///./.readiness/readiness.db]"),
 ]
 KeySourceOpt = Annotated[
@@ -118,7 +120,7 @@ def _command(name: str | None = None, **settings: Any) -> Callable[[_F], _F]:
 
 
 def _die(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", markup=True)
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True, soft_wrap=True)  # one line, however long
     raise typer.Exit(code)
 
 
