@@ -15,8 +15,8 @@ Where things come from:
 Tokens go in on standard input only (``put``), never as an argument (arguments land in shell history and
 ``ps``). ``get`` prints metadata and the HMAC fingerprint; it decrypts only with ``--reveal``, which the
 vault's RBAC decides (and audits). Vault errors (``AccessDenied``, ``KeyUnavailable``, …) end the command
-with their message and exit status 2 (``checks.cli.main``); ``audit --verify`` and ``self-test`` exit 1
-when they find a problem.
+with their message and exit status 2 (the error boundary, ``checks.cli_errors``); ``audit --verify`` and
+``self-test`` exit 1 when they find a problem.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _command(name: str | None = None, **settings: Any) -> Callable[[_F], _F]:
         def named_errors(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except VaultError as exc:  # checks.cli.main prints it and exits 2; name the kind (AccessDenied, …)
+            except VaultError as exc:  # checks.cli_errors prints it and exits 2; name the kind (AccessDenied, …)
                 if type(exc) is VaultError or str(exc).startswith(type(exc).__name__):
                     raise
                 raise type(exc)(f"{type(exc).__name__}: {exc}") from exc
