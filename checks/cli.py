@@ -236,7 +236,7 @@ def history(
         if check_id:
             frame = h.check_frame(store, check_id).tail(limit)
             if frame.empty:
-                _die(f"no history for check {check_id!r}", 1)
+                _die(f"no history for check {check_id!r} (see `readiness validate --list` for the ids)")
         else:
             frame = h.runs_frame(store).tail(limit)
     finally:

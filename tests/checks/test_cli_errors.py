@@ -142,6 +142,10 @@ def test_attest_only_the_items_states():
     assert "attested oauth.google = approved by rohan" in ok.stdout
 
 
+def test_history_of_an_unknown_check_is_exit_2_not_no_go():
+    assert_one_line(invoke(["history", "--check", "no.such.check"]), "no history for check 'no.such.check'")
+
+
 def test_history_format_is_a_choice():
     result = invoke(["history", "--format", "csv"])
     assert result.exit_code == 2
