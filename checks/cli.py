@@ -5,8 +5,10 @@ typer gives typed options and ``--help`` from the signatures; rich draws tables 
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import getpass
+import re
 import sys
 from datetime import UTC, date, datetime, time
 from enum import Enum
@@ -15,12 +17,15 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from checks.errors import ManifestError, ReadinessError
+from checks.cli_errors import ErrorBoundary
+from vault.dburl import db_option
 
 app = typer.Typer(
+    cls=ErrorBoundary,  # every command: a known error is exit 2 and one line, never a traceback
     name="readiness",
     help="A live go/no-go view of a release's infrastructure prerequisites.",
     no_args_is_help=True,
@@ -34,7 +39,14 @@ ManifestOpt = Annotated[
     Path | None,
     typer.Option("--manifest", "-m", help="Manifest file [env: READINESS_MANIFEST; default ./readiness.toml]"),
 ]
-DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL [env: READINESS_DB_URL]")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL [env: READINESS_DB_URL]",
+        callback=db_option("--db", ["READINESS_DB_URL"], "sqlite:///./.readiness/readiness.db"),
+    ),
+]
 
 
 class Format(str, Enum):
@@ -49,7 +61,7 @@ VERDICT_STYLE = {"GO": "bold white on green", "CONDITIONAL": "bold black on yell
 
 
 def _die(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True, soft_wrap=True)  # one line
     raise typer.Exit(code)
 
 
@@ -83,6 +95,8 @@ def check(
     from checks.formats import to_json, to_junit, to_markdown
 
     m = _manifest(manifest)
+    if env_file is not None and not Path(env_file).is_file():
+        _die(f"--env-file {env_file}: file not found")
     for a in area or []:
         if a not in m.areas_by_id:
             _die(f"--area {a!r}: no such area (known: {', '.join(m.areas_by_id)})")
@@ -202,12 +216,17 @@ def plugins() -> None:
         out.print(f"[red]failed[/red] {f.name} = {f.target} ({f.distribution}): {f.error}", highlight=False)
 
 
+class HistoryFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 @app.command()
 def history(
     db: DbOpt = None,
     limit: Annotated[int, typer.Option(help="How many runs")] = 20,
     check_id: Annotated[str | None, typer.Option("--check", help="History of one check")] = None,
-    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    format: Annotated[HistoryFormat, typer.Option("--format", help="table or json")] = HistoryFormat.table,
 ) -> None:
     """Recent runs (verdict, passing counts), or one check's history with --check."""
     from checks import history as h
@@ -217,12 +236,12 @@ def history(
         if check_id:
             frame = h.check_frame(store, check_id).tail(limit)
             if frame.empty:
-                _die(f"no history for check {check_id!r}", 1)
+                _die(f"no history for check {check_id!r} (see `readiness validate --list` for the ids)")
         else:
             frame = h.runs_frame(store).tail(limit)
     finally:
         store.close()
-    if format == "json":
+    if format is HistoryFormat.json:
         sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
         return
     if frame.empty:
@@ -247,16 +266,26 @@ def _actor(by: str | None) -> str:
 
 
 def _parse_day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
+    shaped = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value.strip())
+    if not shaped:
         _die(f"{option} {value!r}: expected a date as YYYY-MM-DD")
+    year, month, day = (int(part) for part in shaped.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        pass
+    if not 1 <= month <= 12:
+        _die(f"{option} {value}: {value} is not a date: there is no month {month}")
+    if year < 1:
+        _die(f"{option} {value}: {value} is not a date: there is no year 0")
+    last = calendar.monthrange(year, month)[1]
+    _die(f"{option} {value}: {value} is not a date: {calendar.month_name[month]} has {last} days in {year}")
 
 
 @app.command()
 def attest(
     item: Annotated[str, typer.Argument(help="Item id, e.g. oauth.google")],
-    status: Annotated[str, typer.Argument(help="e.g. created, submitted, approved, rejected")],
+    status: Annotated[str, typer.Argument(help="One of the item's states, e.g. created, submitted, approved")],
     note: Annotated[str, typer.Option(help="What was done, where the evidence is")] = "",
     on: Annotated[str | None, typer.Option("--date", help="When it became true (YYYY-MM-DD); default today")] = None,
     by: Annotated[str | None, typer.Option(help="Who attests (default: the OS user)")] = None,
@@ -266,10 +295,16 @@ def attest(
     """Record a fact no API can tell (an OAuth app submitted, a security review approved)."""
     from checks.clock import SystemClock
     from checks.facts import Attestation
+    from checks.views import attestable_statuses
 
     m = _manifest(manifest)
     if item not in m.items_by_id:
         _die(f"unknown item {item!r} (known: {', '.join(m.items_by_id)})")
+    states = attestable_statuses(m, item)
+    if not states:
+        _die(f"{item} has no state to attest: no manual check or escalation rule of the manifest reads it")
+    if status.strip() not in states:
+        _die(f"{status!r} is not a state of {item}: attest one of {', '.join(states)}")
     effective = _parse_day(on, "--date") if on else None
     store = _store(db)
     try:
@@ -667,24 +702,18 @@ app.add_typer(vault_app, name="vault")
 
 
 def main() -> None:
-    """Console-script entry point: ReadinessError becomes a message and exit 2, never a traceback.
+    """Console-script entry point: whatever stops a command is one line and exit 2 (:mod:`checks.cli_errors`).
 
     Logging goes through the redacting filter (:mod:`vault.redact`): a library that logs a request at
     WARNING cannot print a token this process handles."""
     import logging
 
+    from checks.cli_errors import main as run
     from vault.redact import install
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     install()
-    try:
-        app()
-    except ManifestError as exc:
-        err.print(str(exc), highlight=False, markup=False)
-        sys.exit(2)
-    except ReadinessError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False)
-        sys.exit(2)
+    run(app)
 
 
 if __name__ == "__main__":

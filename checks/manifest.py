@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from checks.errors import ManifestError
+from checks.manifest_limits import MAX_BYTES, MAX_DEPTH, check_data, scan_text
 from checks.status import Severity, Status
 
 __all__ = [
@@ -74,8 +75,14 @@ SECRET_ENV_TYPES = frozenset(
 )
 
 
+SCHEMA_VERSION: Literal[1] = 1
+"""The manifest schema this version reads (``schema = 1`` at the top; the default when absent)."""
+MAX_TIMEOUT_S = 300.0
+"""A check's timeout (``timeout_s``, per check or in ``[settings]``): finite, > 0, at most 5 minutes."""
+
+
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Duration(Model):
@@ -306,8 +313,8 @@ class CheckSpec(Model):
     title: str = ""
     severity: Severity = Severity.BLOCKING
     depends_on: list[str] = []
-    timeout_s: float | None = Field(default=None, gt=0)
-    """Per-check timeout; ``settings.timeout_s`` when unset."""
+    timeout_s: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S)
+    """Per-check timeout in seconds (at most 300); ``settings.timeout_s`` when unset."""
     params: dict[str, Any] = {}
 
     @field_validator("id")
@@ -365,7 +372,7 @@ class DashboardSpec(Model):
 
 class Settings(Model):
     concurrency: int = Field(default=16, ge=1, le=1000)
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)
     env_file: str | None = ".env"
     """Read next to the manifest; the process environment wins over it."""
 
@@ -373,7 +380,7 @@ class Settings(Model):
 class Manifest(Model):
     """The whole manifest. Cross-references are checked by :func:`parse_manifest`."""
 
-    schema_version: int = Field(default=1, alias="schema")
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schema")
     release: Release
     areas: list[Area]
     items: list[Item]
@@ -392,7 +399,7 @@ class Manifest(Model):
     settings: Settings = Settings()
     dashboard: DashboardSpec = DashboardSpec()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     # ``source`` and ``digest`` are set by parse_manifest; they are not manifest fields.
     _source: str = "<manifest>"
@@ -481,20 +488,47 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     """Read and validate a manifest file (default: :func:`default_manifest_path`)."""
     path = Path(path) if path is not None else default_manifest_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # never more than the cap, whatever the file's size
     except FileNotFoundError:
         raise ManifestError(path, [("", "file not found; pass --manifest PATH or set READINESS_MANIFEST")]) from None
     except OSError as exc:
-        raise ManifestError(path, [("", f"cannot be read: {exc.strerror}")]) from None
+        raise ManifestError(path, [("", f"cannot be read: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise ManifestError(path, [("", f"larger than {MAX_BYTES // 1024} KiB, the most a manifest may be")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ManifestError(path, [(f"line {line}", f"not UTF-8 text (byte 0x{raw[exc.start]:02x})")]) from None
     return parse_manifest(text, source=str(path))
 
 
 def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
-    """Validate manifest TOML text. Raises :class:`ManifestError` listing every problem found."""
+    """Validate manifest TOML text. Raises :class:`ManifestError` listing every problem found.
+
+    Size limits (:mod:`checks.manifest_limits`) are checked first, so hostile input is refused fast.
+    """
+    if len(text) > MAX_BYTES:
+        raise ManifestError(source, [("", f"larger than {MAX_BYTES // 1024} KiB, the most a manifest may be")])
+    problems = list(scan_text(text))
+    if problems:
+        raise ManifestError(source, problems)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(source, [("", f"not valid TOML: {exc}")]) from None
+    except ValueError:  # an integer too long for int(): tomllib lets Python's conversion limit escape
+        raise ManifestError(source, [(_where_digits(text), "a number with thousands of digits")]) from None
+    except RecursionError:  # scan_text refuses deep nesting first; this is the backstop
+        raise ManifestError(source, [("", f"nested more than {MAX_DEPTH} levels deep")]) from None
+    problems = list(check_data(data))
+    if problems:
+        raise ManifestError(source, problems)
+    schema = data.get("schema", SCHEMA_VERSION)
+    if schema != SCHEMA_VERSION or isinstance(schema, bool):
+        problem = f"unsupported manifest schema {schema!r}: this readiness reads schema {SCHEMA_VERSION}"
+        raise ManifestError(source, [("schema", problem)])
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
@@ -505,6 +539,18 @@ def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
     manifest._source = source
     manifest._digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     return manifest
+
+
+def _where_digits(text: str) -> str:
+    """Best effort at naming where a number too long to parse is: ``[table].key (line N)``."""
+    long = re.search(r"\d{4000,}", text)
+    if not long:
+        return ""
+    line = text.count("\n", 0, long.start()) + 1
+    headers = re.findall(r"^\s*\[\[?\s*([^\]\n]+?)\s*\]", text[: long.start()], re.MULTILINE)
+    key = re.search(r"([A-Za-z0-9_.\"'-]+)\s*=\s*[-+]?$", text[text.rfind("\n", 0, long.start()) + 1 : long.start()])
+    field = ".".join(part for part in (headers[-1] if headers else "", key.group(1) if key else "") if part)
+    return f"{field} (line {line})" if field else f"line {line}"
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -4,13 +4,14 @@ import logging
 
 import streamlit as st
 
+from dashboard.data import show_database_error
 from vault.redact import install
 
 install()  # the root handlers: every library's records are scrubbed before they are written
 install(logging.getLogger("streamlit"))  # Streamlit's own handlers do not propagate to the root
 
 st.set_page_config(page_title="Readiness", page_icon="🚦", layout="wide")
-st.navigation(
+page = st.navigation(
     [
         st.Page("overview.py", title="Overview", icon="🚦", default=True),
         st.Page("checks_page.py", title="Checks", icon="✅", url_path="checks"),
@@ -19,4 +20,9 @@ st.navigation(
         st.Page("vault_page.py", title="Vault", icon="🔒", url_path="vault"),
         st.Page("checkpoint.py", title="Checkpoint", icon="📋", url_path="checkpoint"),
     ]
-).run()
+)
+try:
+    page.run()
+except Exception as exc:  # the database went away after the page opened it: one line, not a stack trace
+    if not show_database_error(exc):
+        raise

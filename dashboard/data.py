@@ -30,13 +30,27 @@ def db_error(url: str, exc: BaseException, variable: str) -> str:
     orig = getattr(exc, "orig", None) or exc
     detail = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
     detail = Scrubber().clip(detail, 300)
-    return (
+    return (  # one line: what failed, then the fix
         f"Cannot open the database `{mask_url(url)}` ({type(exc).__name__}"
         + (f": {detail}" if detail else "")
-        + f").\n\nCheck that the database server is running and reachable from this machine and that the "
+        + f"). Check that the database server is running and reachable from this machine and that the "
         f"credentials are right, or set {variable} to a database you can reach "
         "(for a local one: `sqlite:///./.readiness/readiness.db`)."
     )
+
+
+def show_database_error(exc: BaseException) -> bool:
+    """Show a database error raised mid-page (the server went away after the page opened it) as one
+    ``st.error`` line naming the database, password masked; False when ``exc`` is not a database error."""
+    import sqlalchemy as sa
+
+    if not isinstance(exc, sa.exc.SQLAlchemyError):
+        return False
+    from dashboard.context import settings
+
+    url = settings().db_url
+    st.error(db_error(url, exc, "READINESS_DB_URL"))
+    return True
 
 
 # ------------------------------------------------------------------------------------- resources

@@ -15,8 +15,8 @@ Where things come from:
 Tokens go in on standard input only (``put``), never as an argument (arguments land in shell history and
 ``ps``). ``get`` prints metadata and the HMAC fingerprint; it decrypts only with ``--reveal``, which the
 vault's RBAC decides (and audits). Vault errors (``AccessDenied``, ``KeyUnavailable``, …) end the command
-with their message and exit status 2 (``checks.cli.main``); ``audit --verify`` and ``self-test`` exit 1
-when they find a problem.
+with their message and exit status 2 (the error boundary, ``checks.cli_errors``); ``audit --verify`` and
+``self-test`` exit 1 when they find a problem.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vault.dburl import db_option
 from vault.errors import KeyUnavailable, VaultError
 from vault.rbac import Actor, Role
 
@@ -73,6 +74,7 @@ class Format(str, Enum):
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", envvar="TOKEN_VAULT_DB_URL", show_envvar=True,
+                 callback=db_option("--db", ["READINESS_DB_URL"], "sqlite:///./.readiness/readiness.db"),
                  help="Vault database URL [default: READINESS_DB_URL, else sqlite:///./.readiness/readiness.db]"),
 ]
 KeySourceOpt = Annotated[
@@ -107,7 +109,7 @@ def _command(name: str | None = None, **settings: Any) -> Callable[[_F], _F]:
         def named_errors(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except VaultError as exc:  # checks.cli.main prints it and exits 2; name the kind (AccessDenied, …)
+            except VaultError as exc:  # checks.cli_errors prints it and exits 2; name the kind (AccessDenied, …)
                 if type(exc) is VaultError or str(exc).startswith(type(exc).__name__):
                     raise
                 raise type(exc)(f"{type(exc).__name__}: {exc}") from exc
@@ -119,7 +121,7 @@ def _command(name: str | None = None, **settings: Any) -> Callable[[_F], _F]:
 
 
 def _die(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", markup=True)
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True, soft_wrap=True)  # one line, however long
     raise typer.Exit(code)
 
 

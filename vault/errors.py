@@ -3,6 +3,7 @@
     ReadinessError                 root of everything Readiness raises on purpose
      ├── ManifestError             (checks.errors) the manifest is unusable; names file and field path
      ├── CheckError                (checks.errors) a check kind or the registry is misused
+     ├── DatabaseUnavailable       a database URL is unusable (not a URL, unsupported backend, no driver)
      └── VaultError                the token vault refused or failed an operation
           ├── AccessDenied         the actor's role does not allow the operation (audited)
           ├── IntegrityError       a ciphertext or audit entry failed authentication (audited);
@@ -15,11 +16,16 @@ The root lives here, in the bottom layer, because ``vault`` must not import ``ch
 
 from __future__ import annotations
 
-__all__ = ["AccessDenied", "IntegrityError", "KeyUnavailable", "ReadinessError", "VaultError"]
+__all__ = ["AccessDenied", "DatabaseUnavailable", "IntegrityError", "KeyUnavailable", "ReadinessError", "VaultError"]
 
 
 class ReadinessError(Exception):
     """Root of every error Readiness raises deliberately. Messages never carry a secret."""
+
+
+class DatabaseUnavailable(ReadinessError):
+    """A database URL (``--db``, ``READINESS_DB_URL``, ``TOKEN_VAULT_DB_URL``) cannot be used: not a URL,
+    a backend or driver this installation lacks. One line, the URL's password masked."""
 
 
 class VaultError(ReadinessError):
