@@ -126,6 +126,9 @@ class CheckContext:
     extras: dict[str, Any] = field(default_factory=dict)
     """Shared objects other layers hand to kinds, keyed by name: ``env_sources`` (variable name ->
     ``"environment"`` or ``".env file"``), ``store`` (the history store, when the sweep records)."""
+    deadline: float | None = None
+    """When this check must be done, on the event loop's clock (``loop.time()``): the earlier of its
+    timeout and the sweep deadline. Set by the runner; None outside a sweep (then: its timeout)."""
 
     def value(self, name: str) -> str | None:
         """The value of a non-secret variable (a URL, an id); None if unset. Not registered with the

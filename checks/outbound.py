@@ -1,20 +1,24 @@
 """Outbound calls to providers, shared by the provider check kinds.
 
 Every call: the sweep's shared client (its User-Agent names readiness and its version), the provider
-URL rerouted by ``READINESS_STANDINS_URL``, the check's timeout, bounded retries with backoff for
-idempotent calls on 429 (honouring a short ``Retry-After``) and 5xx, and failures turned into ``error``
-results with evidence saying which (timeout, refused, DNS, TLS). Nothing here ever shows a secret.
+URL rerouted by ``READINESS_STANDINS_URL``, the check's timeout, the answer streamed and read up to the
+manifest's ``settings.max_response_bytes`` (default 1 MiB; past it: an ``error`` result, the connection
+closed), bounded retries with backoff for idempotent calls on 429 and 5xx (honouring ``Retry-After`` only
+when it fits in the time the check has left; otherwise no sleep, the answer is returned), and failures
+turned into ``error`` results with evidence saying which (timeout, refused, DNS, TLS, too large).
+Nothing here ever shows a secret.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import math
 import random
 import re
 import socket
 import ssl
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -28,15 +32,17 @@ __all__ = [
     "causes",
     "client_timeout",
     "display_url",
+    "fetch",
     "json_body",
     "request",
+    "retry_after_s",
     "server_error",
+    "time_left",
     "transport_failure",
 ]
 
 _SECRET_PARAM = re.compile(r"(?i)key|token|secret|sig|pass|auth|code|session|credential")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER_S = 2.0
 
 
 class NoAnswer(Exception):
@@ -61,8 +67,10 @@ async def request(
     """Send one request (retrying idempotent ones on 429/5xx/transport errors) and return the response.
 
     ``what`` names the call for people ("Google token endpoint"). Raises :class:`NoAnswer` carrying an
-    ``error`` Result when no answer came (timeout, refused, DNS, TLS). A 429/5xx that persists after
-    the retries is returned as the response: the caller decides what it means.
+    ``error`` Result when no answer came (timeout, refused, DNS, TLS) or the answer is longer than the
+    manifest's ``settings.max_response_bytes`` (see :func:`fetch`). A 429/5xx that persists after the
+    retries is returned as the response: the caller decides what it means. So is one whose
+    ``Retry-After`` asks for more time than the check has left (:func:`time_left`): no sleep past it.
     """
     target = ctx.provider_url(url) if provider else url
     if idempotent is None:
@@ -71,13 +79,13 @@ async def request(
         kwargs["timeout"] = ctx.check.timeout_s
     attempts = 1 + (retries if idempotent else 0)
     shown = display_url(url, ctx.scrubber)
+    ends = _ends(ctx)
     for attempt in range(attempts):
         last = attempt == attempts - 1
         try:
-            response = await ctx.client.request(method, target, **kwargs)
+            response = await fetch(ctx, method, target, what=what, shown=shown, **kwargs)
         except httpx.TimeoutException as exc:
-            if not last:
-                await _backoff(attempt)
+            if not last and await _pause(_jitter(attempt), ends):
                 continue
             seconds = ctx.check.timeout_s or client_timeout(ctx.client, exc)
             raise NoAnswer(
@@ -90,8 +98,7 @@ async def request(
                 )
             ) from None
         except httpx.HTTPError as exc:
-            if not last:
-                await _backoff(attempt)
+            if not last and await _pause(_jitter(attempt), ends):
                 continue
             failure, phrase, fix = transport_failure(exc)
             raise NoAnswer(
@@ -105,18 +112,104 @@ async def request(
                 )
             ) from None
         if response.status_code in RETRY_STATUSES and not last:
-            await _backoff(attempt, response.headers.get("retry-after"))
-            continue
+            asked = retry_after_s(response, ctx)
+            if await _pause(max(_jitter(attempt), asked or 0.0), ends):
+                continue
         return response
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _backoff(attempt: int, retry_after: str | None = None) -> None:
-    delay = random.uniform(0, 0.2 * 2**attempt)  # full jitter
-    if retry_after:
-        with contextlib.suppress(ValueError):
-            delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER_S))
+async def fetch(ctx: CheckContext, method: str, url: str, *, what: str, shown: str, **kwargs: Any) -> httpx.Response:
+    """One request on the sweep's client, its body streamed and read up to ``settings.max_response_bytes``
+    (counted after content decoding), then the connection closed. Raises :class:`NoAnswer` with an ``error``
+    Result when the answer announces (``Content-Length``) or turns out to be longer: nothing past the cap
+    is read. The returned response is fully read (``.content``, ``.text``, ``.json()`` work); transport
+    errors are ``httpx`` exceptions, as from ``client.request``. ``shown`` is the URL fit to show."""
+    cap = ctx.manifest.settings.max_response_bytes
+    async with ctx.client.stream(method, url, **kwargs) as response:
+        announced = _content_length(response)
+        read = 0
+        chunks: list[bytes] = []
+        if announced is None or announced <= cap:
+            async for chunk in response.aiter_bytes():
+                read += len(chunk)
+                if read > cap:
+                    break
+                chunks.append(chunk)
+        if read > cap or (announced is not None and announced > cap):
+            raise NoAnswer(_too_large(what, shown, response, read, cap, announced))
+        # What ``Response.aread`` does itself; the stream is consumed and closes with this block.
+        response._content = b"".join(chunks)
+    return response
+
+
+def _too_large(what: str, shown: str, response: httpx.Response, read: int, cap: int, announced: int | None) -> Result:
+    said = f"announced {announced} bytes" if not read else f"read {read} bytes before stopping"
+    return Result.errored(
+        f"{what} answered {response.status_code} with an answer too large: {said}, past the cap of {cap} bytes: "
+        "could not tell",
+        remediation="Check the URL reaches the provider's API and not a download or a proxy's error page; raise "
+        "settings.max_response_bytes in the manifest only if the provider really answers that much",
+        failure="too_large",
+        url=shown,
+        status_code=response.status_code,
+        bytes_read=read,
+        max_response_bytes=cap,
+        content_length=announced,
+        content_type=response.headers.get("content-type", ""),
+    )
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        value = int(response.headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def time_left(ctx: CheckContext) -> float:
+    """Seconds this check has left: until ``ctx.deadline`` (its timeout or the sweep deadline, whichever
+    comes first) inside a sweep, else its timeout."""
+    return _ends(ctx) - asyncio.get_running_loop().time()
+
+
+def _ends(ctx: CheckContext) -> float:
+    if ctx.deadline is not None:
+        return ctx.deadline
+    timeout = ctx.check.timeout_s or ctx.manifest.settings.timeout_s
+    return asyncio.get_running_loop().time() + timeout
+
+
+def retry_after_s(response: httpx.Response, ctx: CheckContext) -> float | None:
+    """The response's ``Retry-After`` in seconds (delta-seconds, or an HTTP-date against ``ctx.clock``);
+    None when absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - ctx.clock.now()).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _jitter(attempt: int) -> float:
+    return random.uniform(0, 0.2 * 2**attempt)  # full jitter
+
+
+async def _pause(delay: float, ends: float) -> bool:
+    """Sleep ``delay`` and say True, or say False at once when the check would have no time left after it."""
+    if delay >= ends - asyncio.get_running_loop().time():
+        return False
     await asyncio.sleep(delay)
+    return True
 
 
 def server_error(response: httpx.Response, what: str, url: str, ctx: CheckContext) -> Result:
@@ -125,12 +218,15 @@ def server_error(response: httpx.Response, what: str, url: str, ctx: CheckContex
     evidence = {
         "url": display_url(url, ctx.scrubber),
         "status_code": code,
-        "body_excerpt": ctx.scrubber(response.text[:200]),
+        "body_excerpt": ctx.scrubber(response.text)[:200],
     }
     if code == 429:
         evidence["retry_after"] = response.headers.get("retry-after")
+        asked = retry_after_s(response, ctx)
+        evidence["retry_after_s"] = None if asked is None else round(asked)
+        when = f": rate-limited, retry after {asked:.0f} s" if asked is not None else ""
         return Result.errored(
-            f"{what} is rate limiting (429): could not tell; retry later",
+            f"{what} is rate limiting (429){when}: could not tell; retry later",
             remediation="Lower how often the check runs, or wait for the provider's quota window",
             **evidence,
         )
@@ -155,7 +251,7 @@ def json_body(response: httpx.Response, what: str, url: str, ctx: CheckContext) 
                 url=display_url(url, ctx.scrubber),
                 status_code=response.status_code,
                 content_type=response.headers.get("content-type", ""),
-                body_excerpt=ctx.scrubber(response.text[:200]),
+                body_excerpt=ctx.scrubber(response.text)[:200],
             )
         )
     return data
