@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -469,22 +470,60 @@ async def _service(params: VaultParams, ctx: CheckContext) -> Result:
     except NoAnswer as exc:
         return exc.result
     code = response.status_code
-    evidence.update(status_code=code, body_excerpt=ctx.scrubber(response.text[:200]))
+    evidence.update(status_code=code, body_excerpt=ctx.scrubber(response.text)[:200])
+    if code == 429 or code >= 500:  # a 503 may mean "unhealthy" as well as "overloaded": could not tell
+        unknown = server_error(response, what, url, ctx)
+        fix = unknown.remediation if code == 429 else _SICK
+        return replace(unknown, remediation=fix, evidence={**evidence, **unknown.evidence})
     if 200 <= code < 300:
-        return Result.passed(f"the token vault service answers {code} at {evidence['url']}", **evidence)
-    if code == 429:
-        return server_error(response, what, url, ctx)
-    if code >= 500:
-        return Result.failed(
-            f"the token vault service reports itself unhealthy: {code} at {evidence['url']}",
-            remediation="Look at the service's logs and its dependencies (database, key source)",
-            **evidence,
-        )
+        return _health_answer(response, ctx, evidence)
     return Result.failed(
         f"the token vault service answered {code} at {evidence['url']}: check {params.url_env} and health_path",
         remediation=f"The health endpoint should answer 2xx without credentials at {params.health_path}",
         **evidence,
     )
+
+
+_SICK = "The service answers but fails (a 503 may mean unhealthy or overloaded): look at its logs and dependencies"
+HEALTHY = frozenset({"ok", "healthy", "pass", "up"})
+"""``status`` values of a healthy answer (case-insensitive): ours, the IETF health-check draft's, Spring's."""
+
+
+def _health_answer(response: httpx.Response, ctx: CheckContext, evidence: dict[str, Any]) -> Result:
+    """Judge a 2xx: a JSON object whose ``status`` is one of :data:`HEALTHY` passes; another ``status`` fails
+    naming it; anything else (HTML, invalid JSON, no ``status``) cannot tell: a 200 alone proves nothing."""
+    code = response.status_code
+    try:
+        data = response.json()
+    except ValueError:  # invalid JSON, or not text at all
+        data = None
+    status = data.get("status") if isinstance(data, dict) else None
+    if not isinstance(status, str):
+        return Result.errored(
+            f"the token vault service answered {code} at {evidence['url']} but not a health answer (expected a JSON "
+            f"object with \"status\": \"ok\"; got {_seen(response, ctx)}): could not tell",
+            remediation="Check the URL reaches the token vault service and not a proxy, a sign-in page or another "
+            "service; its health endpoint answers {\"status\": \"ok\"}",
+            content_type=response.headers.get("content-type", ""),
+            **evidence,
+        )
+    shown = ctx.scrubber(status)[:60]
+    evidence["health_status"] = shown
+    if status.strip().lower() in HEALTHY:
+        return Result.passed(f"the token vault service answers {code} at {evidence['url']}: status {shown!r}",
+                             **evidence)
+    return Result.failed(
+        f"the token vault service reports status {shown!r} at {evidence['url']}: it is up but not healthy",
+        remediation="Look at the service's logs and its dependencies (database, key source)",
+        **evidence,
+    )
+
+
+def _seen(response: httpx.Response, ctx: CheckContext) -> str:
+    """What came back, for a summary: a content type and the start of the body, scrubbed, then cut."""
+    kind = response.headers.get("content-type", "") or "no content type"
+    body = " ".join(ctx.scrubber(response.text)[:60].split())
+    return f"{kind}, {body!r}" if body else f"{kind}, an empty body"
 
 
 def _is_loopback(host: str) -> bool:
