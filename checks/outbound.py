@@ -17,6 +17,7 @@ import random
 import re
 import socket
 import ssl
+import zlib
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -120,27 +121,56 @@ async def request(
 
 
 async def fetch(ctx: CheckContext, method: str, url: str, *, what: str, shown: str, **kwargs: Any) -> httpx.Response:
-    """One request on the sweep's client, its body streamed and read up to ``settings.max_response_bytes``
-    (counted after content decoding), then the connection closed. Raises :class:`NoAnswer` with an ``error``
-    Result when the answer announces (``Content-Length``) or turns out to be longer: nothing past the cap
-    is read. The returned response is fully read (``.content``, ``.text``, ``.json()`` work); transport
-    errors are ``httpx`` exceptions, as from ``client.request``. ``shown`` is the URL fit to show."""
+    """One request on the sweep's client, its body streamed and read up to ``settings.max_response_bytes``,
+    then the connection closed. The cap holds for the bytes read off the network and for the bytes they
+    decode to (gzip and deflate are decoded here, a bounded step at a time, so a small compressed answer
+    cannot expand past it either; no other encoding is offered). Raises :class:`NoAnswer` with an
+    ``error`` Result when the answer announces (``Content-Length``) or turns out to be longer: nothing
+    past the cap is read. The returned response is fully read (``.content``, ``.text``, ``.json()``
+    work); transport errors are ``httpx`` exceptions, as from ``client.request``. ``shown`` is the URL fit
+    to show."""
     cap = ctx.manifest.settings.max_response_bytes
-    async with ctx.client.stream(method, url, **kwargs) as response:
+    headers = httpx.Headers(kwargs.pop("headers", None))
+    headers.setdefault("Accept-Encoding", "gzip, deflate")
+    async with ctx.client.stream(method, url, headers=headers, **kwargs) as response:
         announced = _content_length(response)
         read = 0
         chunks: list[bytes] = []
         if announced is None or announced <= cap:
-            async for chunk in response.aiter_bytes():
-                read += len(chunk)
-                if read > cap:
-                    break
-                chunks.append(chunk)
+            read = await _read_capped(response, cap, chunks)
         if read > cap or (announced is not None and announced > cap):
             raise NoAnswer(_too_large(what, shown, response, read, cap, announced))
         # What ``Response.aread`` does itself; the stream is consumed and closes with this block.
         response._content = b"".join(chunks)
     return response
+
+
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 32 + zlib.MAX_WBITS}
+
+
+async def _read_capped(response: httpx.Response, cap: int, chunks: list[bytes]) -> int:
+    """Append the decoded body to ``chunks`` until it ends or passes ``cap``; return the bytes decoded
+    (``cap + 1`` or more when it passed). Raises ``httpx.DecodingError`` for an encoding it cannot read."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    decoder = zlib.decompressobj(_WBITS[encoding]) if encoding in _WBITS else None
+    if decoder is None and encoding not in ("", "identity"):
+        raise httpx.DecodingError(f"content encoding {encoding[:40]!r} was not offered", request=response.request)
+    read = wire = 0
+    async for raw in response.aiter_raw():
+        wire += len(raw)
+        try:  # at most what is left under the cap, plus one byte to tell "past it"
+            piece = raw if decoder is None else decoder.decompress(raw, cap + 1 - read)
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"{encoding} body does not decode: {exc}", request=response.request) from None
+        read += len(piece)
+        if read > cap or wire > cap:
+            return max(read, wire)
+        chunks.append(piece)
+    if decoder is not None:
+        tail = decoder.flush()
+        read += len(tail)
+        chunks.append(tail)
+    return read
 
 
 def _too_large(what: str, shown: str, response: httpx.Response, read: int, cap: int, announced: int | None) -> Result:

@@ -192,3 +192,25 @@ def test_5xx_retry_after_past_the_time_left_stops_retrying(server):
     t0 = time.perf_counter()
     response, _ = call(url_of(server), timeout_s=0.3)
     assert response.status_code == 503 and server.calls == 1 and time.perf_counter() - t0 < 0.25
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, 9)
+
+
+def test_compressed_answer_is_capped_on_the_decoded_bytes(server):
+    bomb = _gzip(b'{"pad": "' + b"a" * (50 << 20) + b'"}')  # ~50 KB on the wire, 50 MiB decoded
+    assert len(bomb) < 65536  # under the cap on the wire
+    server.script = [(200, bomb, {"Content-Encoding": "gzip", "Content-Type": "application/json"})]
+    with pytest.raises(NoAnswer) as exc:
+        call(url_of(server), settings="max_response_bytes = 65536")
+    evidence = exc.value.result.evidence
+    assert evidence["failure"] == "too_large" and evidence["bytes_read"] == 65537, evidence  # not 64 MiB at once
+
+
+def test_compressed_answer_within_the_cap_is_decoded(server):
+    server.script = [(200, _gzip(b'{"ok": true}'), {"Content-Encoding": "gzip"})]
+    response, ctx = call(url_of(server), settings=CAP)
+    assert json_body(response, "The test API", url_of(server), ctx) == {"ok": True}
