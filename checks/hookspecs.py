@@ -34,8 +34,11 @@ The contract for a kind:
 * return a Result; raise only for bugs. The runner turns an exception into an ``error`` result with its
   type and a scrubbed message, and a timeout into an ``error`` result too, so a kind need not catch
   ``httpx`` errors it cannot explain better;
-* use ``ctx.client`` (one shared ``httpx.AsyncClient``) and ``ctx.provider_url`` for provider URLs, so
-  ``READINESS_STANDINS_URL`` reroutes them; use ``ctx.clock`` for "now";
+* call providers through :func:`checks.outbound.request` (or :func:`checks.outbound.fetch` to judge every
+  answer yourself): they use ``ctx.client`` (one shared ``httpx.AsyncClient``) and ``ctx.provider_url``
+  (so ``READINESS_STANDINS_URL`` reroutes them), read at most the manifest's ``max_response_bytes`` and
+  never sleep past ``ctx.deadline``; ``ctx.client`` used directly gets none of these bounds but the
+  runner's timeout. Use ``ctx.clock`` for "now";
 * read secrets with ``ctx.secret(name)``: the value is registered with the scrubber, so it cannot leak
   into a summary or evidence. Put ``fingerprint(value)`` in evidence, never the value.
 """

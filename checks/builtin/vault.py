@@ -8,7 +8,8 @@ Five probes, each one check (``probe`` picks it):
 * ``audit``: the audit chain verifies (``Vault.verify_audit``), or the first broken entry is named;
 * ``refresh``: each credential's refresh health from metadata: healthy, warning, critical, expired,
   ``needs_reauth``, failing refreshes, and the age of the last successful refresh;
-* ``service``: ``GET {TOKEN_VAULT_URL}/healthz`` over TLS (http only on loopback).
+* ``service``: ``GET {TOKEN_VAULT_URL}/healthz`` over TLS (http only on loopback); healthy is a JSON object
+  with ``status`` ok/healthy/pass/up, anything else on a 2xx cannot tell (or fails, naming another status).
 
 The vault comes from the sweep (``ctx.extras``, filled by :func:`checks.engine.vault_extras`): ``vault``,
 an ``auditor`` actor in ``vault_auditor`` (else ``vault_actor``), and ``vault_problem`` when it could not
@@ -80,8 +81,10 @@ async def vault(params: VaultParams, ctx: CheckContext) -> Result:
     HMAC-chained audit log and names the first broken entry; ``refresh`` rates every credential by time to
     expiry (warning under ``warn_minutes``, critical under ``critical_minutes``, expired) and fails on
     ``needs_reauth``, with the age of each last successful refresh; ``service`` GETs
-    ``{TOKEN_VAULT_URL}/healthz``, which must be https off loopback. Without an open vault the vault-reading
-    probes are pending. Evidence holds fingerprints and metadata, never a key or a token."""
+    ``{TOKEN_VAULT_URL}/healthz``, which must be https off loopback, and passes only on a JSON object whose
+    ``status`` is ok/healthy/pass/up (5xx, or a 2xx that is not such an answer: could not tell). Without an
+    open vault the vault-reading probes are pending. Evidence holds fingerprints and metadata, never a key or a
+    token."""
     if params.probe == "selftest":
         return await _selftest()
     if params.probe == "keys":
