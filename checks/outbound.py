@@ -12,6 +12,7 @@ Nothing here ever shows a secret.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import re
@@ -132,7 +133,21 @@ async def fetch(ctx: CheckContext, method: str, url: str, *, what: str, shown: s
     cap = ctx.manifest.settings.max_response_bytes
     headers = httpx.Headers(kwargs.pop("headers", None))
     headers.setdefault("Accept-Encoding", "gzip, deflate")
-    async with ctx.client.stream(method, url, headers=headers, **kwargs) as response:
+    follow = bool(kwargs.pop("follow_redirects", False))
+    async with contextlib.AsyncExitStack() as stack:
+        response = await stack.enter_async_context(
+            ctx.client.stream(method, url, headers=headers, follow_redirects=False, **kwargs)
+        )
+        hops = 0
+        # Followed here, not by httpx: it reads a redirect's whole body, however long, before moving on.
+        while follow and response.next_request is not None:
+            hops += 1
+            if hops > ctx.client.max_redirects:
+                raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=response.request)
+            following = response.next_request
+            await response.aclose()
+            response = await ctx.client.send(following, stream=True, follow_redirects=False)
+            stack.push_async_callback(response.aclose)
         announced = _content_length(response)
         read = 0
         chunks: list[bytes] = []

@@ -81,11 +81,23 @@ def make_manifest(*blocks: str, extra: str = "") -> Manifest:
 
 class _Flood(BaseHTTPRequestHandler):
     """Answers ``/announced/...`` with a Content-Length and ``/unannounced/...`` without one (the body ends
-    when the connection closes), ``server.size`` bytes of a JSON-looking body, 64 KiB at a time."""
+    when the connection closes), ``server.size`` bytes of a JSON-looking body, 64 KiB at a time;
+    ``/redirect/...`` is a 302 to ``/small`` (a 16-byte JSON answer) carrying such a body."""
 
     def do_GET(self) -> None:  # noqa: N802
         srv: Any = self.server
-        self.send_response(200)
+        if self.path.startswith("/small"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "16")
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok"}')
+            return
+        if self.path.startswith("/redirect"):  # a redirect whose own body is the flood
+            self.send_response(302)
+            self.send_header("Location", "/small")
+        else:
+            self.send_response(200)
         self.send_header("Content-Type", "application/json")
         if self.path.startswith("/announced"):
             self.send_header("Content-Length", str(srv.size))

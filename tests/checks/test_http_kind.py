@@ -542,3 +542,10 @@ def test_answer_past_the_cap_is_an_error_not_a_pass(mode: str) -> None:
     assert result.evidence["failure"] == "too_large" and result.evidence["max_response_bytes"] == 4096
     assert result.evidence["bytes_read"] <= 4096 + 256 * 1024
     assert result.evidence["method"] == "GET" and result.remediation
+
+
+def test_redirect_bodies_are_not_read_when_following() -> None:
+    with flood_server(1 << 30) as base:  # a 1 GiB body on the 302: httpx itself would read it all
+        result = run_http({"url": f"{base}/redirect/x", "follow_redirects": True}, timeout_s=2)
+    assert result.status is Status.PASS, result.summary
+    assert result.evidence["status_code"] == 200 and result.evidence["response_ms"] < 1500
