@@ -39,7 +39,6 @@ __all__ = [
     "request",
     "retry_after_s",
     "server_error",
-    "time_left",
     "transport_failure",
 ]
 
@@ -72,7 +71,7 @@ async def request(
     ``error`` Result when no answer came (timeout, refused, DNS, TLS) or the answer is longer than the
     manifest's ``settings.max_response_bytes`` (see :func:`fetch`). A 429/5xx that persists after the
     retries is returned as the response: the caller decides what it means. So is one whose
-    ``Retry-After`` asks for more time than the check has left (:func:`time_left`): no sleep past it.
+    ``Retry-After`` asks for more time than the check has left (``ctx.deadline``): no sleep past it.
     """
     target = ctx.provider_url(url) if provider else url
     if idempotent is None:
@@ -213,13 +212,8 @@ def _content_length(response: httpx.Response) -> int | None:
     return value if value >= 0 else None
 
 
-def time_left(ctx: CheckContext) -> float:
-    """Seconds this check has left: until ``ctx.deadline`` (its timeout or the sweep deadline, whichever
-    comes first) inside a sweep, else its timeout."""
-    return _ends(ctx) - asyncio.get_running_loop().time()
-
-
 def _ends(ctx: CheckContext) -> float:
+    """When this check must be done, on the loop's clock: ``ctx.deadline`` in a sweep, else its timeout."""
     if ctx.deadline is not None:
         return ctx.deadline
     timeout = ctx.check.timeout_s or ctx.manifest.settings.timeout_s
