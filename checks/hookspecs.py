@@ -34,8 +34,11 @@ The contract for a kind:
 * return a Result; raise only for bugs. The runner turns an exception into an ``error`` result with its
   type and a scrubbed message, and a timeout into an ``error`` result too, so a kind need not catch
   ``httpx`` errors it cannot explain better;
-* use ``ctx.client`` (one shared ``httpx.AsyncClient``) and ``ctx.provider_url`` for provider URLs, so
-  ``READINESS_STANDINS_URL`` reroutes them; use ``ctx.clock`` for "now";
+* call providers through :func:`checks.outbound.request` (or :func:`checks.outbound.fetch` to judge every
+  answer yourself): they use ``ctx.client`` (one shared ``httpx.AsyncClient``) and ``ctx.provider_url``
+  (so ``READINESS_STANDINS_URL`` reroutes them), read at most the manifest's ``max_response_bytes`` and
+  never sleep past ``ctx.deadline``; ``ctx.client`` used directly gets none of these bounds but the
+  runner's timeout. Use ``ctx.clock`` for "now";
 * read secrets with ``ctx.secret(name)``: the value is registered with the scrubber, so it cannot leak
   into a summary or evidence. Put ``fingerprint(value)`` in evidence, never the value.
 """
@@ -126,6 +129,9 @@ class CheckContext:
     extras: dict[str, Any] = field(default_factory=dict)
     """Shared objects other layers hand to kinds, keyed by name: ``env_sources`` (variable name ->
     ``"environment"`` or ``".env file"``), ``store`` (the history store, when the sweep records)."""
+    deadline: float | None = None
+    """When this check must be done, on the event loop's clock (``loop.time()``): the earlier of its
+    timeout and the sweep deadline. Set by the runner; None outside a sweep (then: its timeout)."""
 
     def value(self, name: str) -> str | None:
         """The value of a non-secret variable (a URL, an id); None if unset. Not registered with the

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from functools import cached_property
 from importlib import resources
@@ -78,7 +78,11 @@ SECRET_ENV_TYPES = frozenset(
 SCHEMA_VERSION: Literal[1] = 1
 """The manifest schema this version reads (``schema = 1`` at the top; the default when absent)."""
 MAX_TIMEOUT_S = 300.0
-"""A check's timeout (``timeout_s``, per check or in ``[settings]``): finite, > 0, at most 5 minutes."""
+"""Bound of any check timeout: a provider that has not answered in five minutes will not."""
+MAX_SWEEP_DEADLINE_S = 600.0
+"""Bound of the sweep deadline: twice the largest timeout allowed."""
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+MAX_RESPONSE_BYTES = 64 << 20
 
 
 class Model(BaseModel):
@@ -313,8 +317,8 @@ class CheckSpec(Model):
     title: str = ""
     severity: Severity = Severity.BLOCKING
     depends_on: list[str] = []
-    timeout_s: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S)
-    """Per-check timeout in seconds (at most 300); ``settings.timeout_s`` when unset."""
+    timeout_s: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
+    """Per-check timeout; ``settings.timeout_s`` when unset. Finite, at most ``MAX_TIMEOUT_S``."""
     params: dict[str, Any] = {}
 
     @field_validator("id")
@@ -372,9 +376,21 @@ class DashboardSpec(Model):
 
 class Settings(Model):
     concurrency: int = Field(default=16, ge=1, le=1000)
-    timeout_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)
+    timeout_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
+    """Default per-check timeout (seconds): finite, at most ``MAX_TIMEOUT_S``."""
+    sweep_deadline_s: float | None = Field(default=None, gt=0, le=MAX_SWEEP_DEADLINE_S, allow_inf_nan=False)
+    """Wall-clock bound of one whole sweep, dependency waits included; unset: :meth:`deadline_for`."""
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024, le=MAX_RESPONSE_BYTES)
+    """A provider answer longer than this (after content decoding) is not read further: ``error``."""
     env_file: str | None = ".env"
     """Read next to the manifest; the process environment wins over it."""
+
+    def deadline_for(self, timeouts: Iterable[float]) -> float:
+        """The sweep deadline in seconds: ``sweep_deadline_s``, else twice the largest of ``timeouts`` (the
+        effective timeouts of the checks the sweep runs), never past ``MAX_SWEEP_DEADLINE_S``."""
+        if self.sweep_deadline_s is not None:
+            return self.sweep_deadline_s
+        return min(2 * max(timeouts, default=self.timeout_s), MAX_SWEEP_DEADLINE_S)
 
 
 class Manifest(Model):

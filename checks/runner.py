@@ -1,6 +1,9 @@
 """The runner: every selected check concurrently, on one shared ``httpx.AsyncClient``.
 
 * a concurrency bound (``settings.concurrency``) and a timeout per check (``timeout_s``);
+* a deadline for the whole sweep (``settings.sweep_deadline_s``, default twice the largest timeout of the
+  selected checks): a check still running then is cancelled, one not started by then (waiting on a
+  dependency or a free slot) is not started; both are ``error`` results naming the deadline;
 * a check whose dependency did not pass (``pass`` or ``warn``) is ``skipped``, naming the dependency;
 * an exception becomes an ``error`` result with its type and a scrubbed message, a timeout an ``error``
   result saying so: a sweep never raises;
@@ -110,24 +113,36 @@ async def run_checks(
             with contextlib.suppress(Exception):  # a broken progress display must not break the sweep
                 on_result(outcome, counter[0], len(checks))
 
+    deadline_s = manifest.settings.deadline_for(c.timeout_s or manifest.settings.timeout_s for c in checks)
+    deadline = loop.time() + deadline_s
+
     async def _run_one(check: CheckSpec, started: float) -> Result:
-        blocked = []
-        for dep in check.depends_on:
-            fut = done.get(dep)
-            if fut is None:
-                continue  # not selected in this sweep: judged by its own run
-            dep_result = await fut
-            if not dep_result.status.ok:
-                blocked.append(f"{dep} ({dep_result.status.value})")
+        waiting = [dep for dep in check.depends_on if dep in done]  # others: not selected, judged by their run
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                for dep in waiting:
+                    await asyncio.shield(done[dep])  # a cancelled wait must not cancel the dependency's result
+        known = {dep: done[dep].result() for dep in waiting if done[dep].done()}
+        blocked = [f"{d} ({r.status.value})" for d, r in known.items() if not r.status.ok and not _cut(r.result)]
         if blocked:
             return Result(
                 Status.SKIPPED,
                 f"Skipped: depends on {', '.join(blocked)}; fix that first",
                 {"blocked_by": [b.split(" ")[0] for b in blocked]},
             )
+        late = [dep for dep in waiting if dep not in known or _cut(known[dep].result)]
+        if late or loop.time() >= deadline:
+            what = f"its dependencies ({', '.join(late)})" if late else "its turn"
+            return _not_started(deadline_s, what, waiting_on=late)
         timeout = check.timeout_s or manifest.settings.timeout_s
-        async with semaphore:
+        try:
+            async with asyncio.timeout_at(deadline):
+                await semaphore.acquire()
+        except TimeoutError:
+            return _not_started(deadline_s, f"a free slot (settings.concurrency = {manifest.settings.concurrency})")
+        try:
             started_inner = time.perf_counter()
+            until = min(loop.time() + timeout, deadline)
             try:
                 kind = registry.get(check.kind)
                 ctx = CheckContext(
@@ -140,8 +155,9 @@ async def run_checks(
                     scrubber=scrubber,
                     standins_url=standins_url,
                     extras=extras if extras is not None else {},
+                    deadline=until,
                 )
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout_at(until):
                     result = await kind.run(params[check.id], ctx)
                 if not isinstance(result, Result):
                     return Result.errored(
@@ -151,6 +167,15 @@ async def run_checks(
                 return result
             except TimeoutError:
                 waited = time.perf_counter() - started_inner
+                if until >= deadline:
+                    return Result.errored(
+                        f"Cancelled at the sweep deadline ({deadline_s:g}s) after running {waited:.1f}s: could not "
+                        "tell; fix what is slow, or raise settings.sweep_deadline_s",
+                        error_type=_DEADLINE,
+                        sweep_deadline_s=deadline_s,
+                        timeout_s=timeout,
+                        waited_s=round(waited, 3),
+                    )
                 return Result.errored(
                     f"Timed out after {timeout:g}s: could not tell; retry, or raise timeout_s if the service is slow",
                     error_type="TimeoutError",
@@ -166,6 +191,8 @@ async def run_checks(
                     error_type=type(exc).__name__,
                     error=scrubber.clip(str(exc), 1000),
                 )
+        finally:
+            semaphore.release()
 
     try:
         await asyncio.gather(*(one(c) for c in checks))
@@ -173,6 +200,24 @@ async def run_checks(
         if own_client:
             await client.aclose()
     return [done[c.id].result() for c in checks]
+
+
+_DEADLINE = "SweepDeadline"
+
+
+def _cut(result: Result) -> bool:
+    return result.evidence.get("error_type") == _DEADLINE
+
+
+def _not_started(deadline_s: float, what: str, **evidence: Any) -> Result:
+    """The ``error`` of a check the sweep deadline reached before it could start."""
+    return Result.errored(
+        f"Not started: the sweep deadline ({deadline_s:g}s) passed while it waited for {what}: could not tell; "
+        "fix what is slow, or raise settings.sweep_deadline_s",
+        error_type=_DEADLINE,
+        sweep_deadline_s=deadline_s,
+        **evidence,
+    )
 
 
 def _scrubbed(result: Result, scrubber: Scrubber) -> Result:

@@ -344,12 +344,13 @@ def _health(response: httpx.Response, params: GhlParams, ctx: CheckContext, wher
     if code == 429:
         unknown = server_error(response, "The GHL proxy", url, ctx)
         return _Finding(Condition(name, False, got), Status.ERROR, unknown.summary, unknown.remediation)
-    if code >= 500:
+    if code >= 500:  # "unhealthy" and "overloaded" look alike from here: could not tell
         return _Finding(
             Condition(name, False, got),
-            Status.FAIL,
+            Status.ERROR,
             f"{where} answers GET {params.health_path} with {code}: it is running but "
-            f"{'reports itself unhealthy' if code == 503 else 'failing'}; check its logs and its connection to GHL",
+            f"{'reports itself unhealthy' if code == 503 else 'failing'}: could not tell whether it works; check its "
+            "logs and its connection to GHL",
             "A 503 usually means the proxy cannot reach GHL or its token store; a 502/504 that nothing listens "
             "behind the load balancer",
         )

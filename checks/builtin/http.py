@@ -1,7 +1,8 @@
 """Kind ``http``: a generic endpoint probe in the manner of gatus.
 
 One request, then conditions on what came back: ``[STATUS]``, ``[RESPONSE_TIME]`` and JSON paths.
-Could-not-tell answers (timeout, refused, DNS, TLS, 5xx, non-JSON) are ``error``; a clear "no" is ``fail``.
+Could-not-tell answers (timeout, refused, DNS, TLS, 429, 5xx, non-JSON, an answer past the manifest's
+``settings.max_response_bytes``) are ``error``; a clear "no" is ``fail``.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from checks.hookspecs import CheckContext, check_kind
+from checks.outbound import NoAnswer, fetch, retry_after_s
 from checks.outbound import client_timeout as _client_timeout
 from checks.outbound import display_url as _display_url
 from checks.outbound import transport_failure as _transport_failure
@@ -145,7 +148,7 @@ async def http(params: HttpParams, ctx: CheckContext) -> Result:
     """Sends one HTTP request to a URL (given, or read from an environment variable) and checks the
     status code, the response time and conditions on the JSON body. Fails when the answer is a clear
     "no" (unexpected status, a condition not met); errors when it could not tell (timeout, connection
-    refused, DNS, TLS, 5xx, a non-JSON body)."""
+    refused, DNS, TLS, 429, 5xx, a non-JSON body, an answer too large to read)."""
     method = params.method
     secret_url = False
     if params.url_env:
@@ -191,7 +194,9 @@ async def http(params: HttpParams, ctx: CheckContext) -> Result:
 
     started = time.perf_counter()
     try:
-        response = await ctx.client.request(method, url, **kwargs)
+        response = await fetch(ctx, method, url, what=f"{method} {target}", shown=target, **kwargs)
+    except NoAnswer as exc:  # the answer is longer than settings.max_response_bytes
+        return replace(exc.result, evidence={**evidence, **exc.result.evidence, "url": evidence["url"]})
     except httpx.TimeoutException as exc:
         seconds = ctx.check.timeout_s or _client_timeout(ctx.client, exc)
         after = f" after {seconds:g}s" if seconds else ""
@@ -257,6 +262,15 @@ def _judge(
         return Result(status, summary, evidence, remediation, tuple(conditions))
 
     if code not in expected:
+        if code == 429:
+            asked = retry_after_s(response, ctx)
+            evidence["retry_after_s"] = None if asked is None else round(asked)
+            when = f", retry after {asked:.0f} s" if asked is not None else ", retry later"
+            return result(
+                Status.ERROR,
+                f"{method} {target} answered 429: rate-limited{when}: could not tell whether it works",
+                _hint(code),
+            )
         if code >= 500:
             return result(
                 Status.ERROR,

@@ -8,7 +8,8 @@ Five probes, each one check (``probe`` picks it):
 * ``audit``: the audit chain verifies (``Vault.verify_audit``), or the first broken entry is named;
 * ``refresh``: each credential's refresh health from metadata: healthy, warning, critical, expired,
   ``needs_reauth``, failing refreshes, and the age of the last successful refresh;
-* ``service``: ``GET {TOKEN_VAULT_URL}/healthz`` over TLS (http only on loopback).
+* ``service``: ``GET {TOKEN_VAULT_URL}/healthz`` over TLS (http only on loopback); healthy is a JSON object
+  with ``status`` ok/healthy/pass/up, anything else on a 2xx cannot tell (or fails, naming another status).
 
 The vault comes from the sweep (``ctx.extras``, filled by :func:`checks.engine.vault_extras`): ``vault``,
 an ``auditor`` actor in ``vault_auditor`` (else ``vault_actor``), and ``vault_problem`` when it could not
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -79,8 +81,10 @@ async def vault(params: VaultParams, ctx: CheckContext) -> Result:
     HMAC-chained audit log and names the first broken entry; ``refresh`` rates every credential by time to
     expiry (warning under ``warn_minutes``, critical under ``critical_minutes``, expired) and fails on
     ``needs_reauth``, with the age of each last successful refresh; ``service`` GETs
-    ``{TOKEN_VAULT_URL}/healthz``, which must be https off loopback. Without an open vault the vault-reading
-    probes are pending. Evidence holds fingerprints and metadata, never a key or a token."""
+    ``{TOKEN_VAULT_URL}/healthz``, which must be https off loopback, and passes only on a JSON object whose
+    ``status`` is ok/healthy/pass/up (5xx, or a 2xx that is not such an answer: could not tell). Without an
+    open vault the vault-reading probes are pending. Evidence holds fingerprints and metadata, never a key or a
+    token."""
     if params.probe == "selftest":
         return await _selftest()
     if params.probe == "keys":
@@ -470,21 +474,59 @@ async def _service(params: VaultParams, ctx: CheckContext) -> Result:
         return exc.result
     code = response.status_code
     evidence.update(status_code=code, body_excerpt=ctx.scrubber.clip(response.text, 200))
+    if code == 429 or code >= 500:  # a 503 may mean "unhealthy" as well as "overloaded": could not tell
+        unknown = server_error(response, what, url, ctx)
+        fix = unknown.remediation if code == 429 else _SICK
+        return replace(unknown, remediation=fix, evidence={**evidence, **unknown.evidence})
     if 200 <= code < 300:
-        return Result.passed(f"the token vault service answers {code} at {evidence['url']}", **evidence)
-    if code == 429:
-        return server_error(response, what, url, ctx)
-    if code >= 500:
-        return Result.failed(
-            f"the token vault service reports itself unhealthy: {code} at {evidence['url']}",
-            remediation="Look at the service's logs and its dependencies (database, key source)",
-            **evidence,
-        )
+        return _health_answer(response, ctx, evidence)
     return Result.failed(
         f"the token vault service answered {code} at {evidence['url']}: check {params.url_env} and health_path",
         remediation=f"The health endpoint should answer 2xx without credentials at {params.health_path}",
         **evidence,
     )
+
+
+_SICK = "The service answers but fails (a 503 may mean unhealthy or overloaded): look at its logs and dependencies"
+HEALTHY = frozenset({"ok", "healthy", "pass", "up"})
+"""``status`` values of a healthy answer (case-insensitive): ours, the IETF health-check draft's, Spring's."""
+
+
+def _health_answer(response: httpx.Response, ctx: CheckContext, evidence: dict[str, Any]) -> Result:
+    """Judge a 2xx: a JSON object whose ``status`` is one of :data:`HEALTHY` passes; another ``status`` fails
+    naming it; anything else (HTML, invalid JSON, no ``status``) cannot tell: a 200 alone proves nothing."""
+    code = response.status_code
+    try:
+        data = response.json()
+    except ValueError:  # invalid JSON, or not text at all
+        data = None
+    status = data.get("status") if isinstance(data, dict) else None
+    if not isinstance(status, str):
+        return Result.errored(
+            f"the token vault service answered {code} at {evidence['url']} but not a health answer (expected a JSON "
+            f"object with \"status\": \"ok\"; got {_seen(response, ctx)}): could not tell",
+            remediation="Check the URL reaches the token vault service and not a proxy, a sign-in page or another "
+            "service; its health endpoint answers {\"status\": \"ok\"}",
+            content_type=response.headers.get("content-type", ""),
+            **evidence,
+        )
+    shown = ctx.scrubber.clip(status, 60)
+    evidence["health_status"] = shown
+    if status.strip().lower() in HEALTHY:
+        return Result.passed(f"the token vault service answers {code} at {evidence['url']}: status {shown!r}",
+                             **evidence)
+    return Result.failed(
+        f"the token vault service reports status {shown!r} at {evidence['url']}: it is up but not healthy",
+        remediation="Look at the service's logs and its dependencies (database, key source)",
+        **evidence,
+    )
+
+
+def _seen(response: httpx.Response, ctx: CheckContext) -> str:
+    """What came back, for a summary: a content type and the start of the body, scrubbed, then cut."""
+    kind = response.headers.get("content-type", "") or "no content type"
+    body = " ".join(ctx.scrubber.clip(response.text, 60).split())
+    return f"{kind}, {body!r}" if body else f"{kind}, an empty body"
 
 
 def _is_loopback(host: str) -> bool:

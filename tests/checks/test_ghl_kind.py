@@ -102,10 +102,10 @@ TABLE = [
     ("strips_version", "proxy", Status.PASS, ["accepts it"]),
     ("missing_location", "proxy", Status.PASS, ["is up"]),
     ("slow", "proxy", Status.ERROR, ["did not answer within 0.3s", "retry later"]),
-    ("500", "proxy", Status.FAIL, ["GET /health with 500", "running but failing", "check its logs"]),
+    ("500", "proxy", Status.ERROR, ["GET /health with 500", "running but failing", "could not tell", "check its logs"]),
     ("429", "proxy", Status.ERROR, ["rate limiting (429)", "retry later"]),
     ("garbage", "proxy", Status.ERROR, ["body that is not JSON", "could not tell", "points at the proxy"]),
-    ("down", "proxy", Status.FAIL, ["GET /health with 503", "reports itself unhealthy"]),
+    ("down", "proxy", Status.ERROR, ["GET /health with 503", "reports itself unhealthy", "could not tell"]),
     (
         "valid",
         "locations",

@@ -24,6 +24,7 @@ from checks.manifest import CheckSpec, Manifest, parse_manifest
 from checks.redact import fingerprint
 from checks.result import Result
 from checks.status import Status
+from tests.checks.helpers import flood_server
 
 HEALTH = {
     "status": "ok",
@@ -56,6 +57,11 @@ class Handler(BaseHTTPRequestHandler):
             self._json(500, {"error": "boom"})
         elif route == "404":
             self._json(404, {"error": "not found"})
+        elif route == "429":
+            self.send_response(429)
+            self.send_header("Retry-After", "30")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif route == "401":
             self._json(401, {"error": "unauthorized"})
         elif route == "garbage":
@@ -234,6 +240,8 @@ CASES = [
     ("404-unexpected", "404", {}, None, Status.FAIL, "answered 404: [STATUS] == 200 failed", None),
     ("401-unexpected", "401", {}, None, Status.FAIL, "[STATUS] == 200 failed", None),
     ("500-server-error", "500", {}, None, Status.ERROR, "answered 500 (server error)", None),
+    ("429-rate-limited", "429", {}, None, Status.ERROR, "answered 429: rate-limited, retry after 30 s", None),
+    ("429-expected", "429", {"expect_status": 429}, None, Status.PASS, "answered 429", None),
     (
         "500-with-conditions",
         "500",
@@ -521,3 +529,23 @@ def test_kind_is_marked_and_documented() -> None:
     assert spec.name == "http"
     assert spec.params is HttpParams
     assert "HTTP request" in spec.doc
+
+
+@pytest.mark.parametrize("mode", ["announced", "unannounced"])
+def test_answer_past_the_cap_is_an_error_not_a_pass(mode: str) -> None:
+    capped = parse_manifest(manifest_text("[settings]\nmax_response_bytes = 4096\n"))
+    with flood_server(20 << 20) as base:
+        result = run_http({"url": f"{base}/{mode}/health"}, manifest=capped)
+    assert result.status is Status.ERROR, result.summary
+    assert "too large" in result.summary and "4096 bytes" in result.summary
+    assert result.summary.startswith(f"GET {base}/{mode}/health")
+    assert result.evidence["failure"] == "too_large" and result.evidence["max_response_bytes"] == 4096
+    assert result.evidence["bytes_read"] <= 4096 + 256 * 1024
+    assert result.evidence["method"] == "GET" and result.remediation
+
+
+def test_redirect_bodies_are_not_read_when_following() -> None:
+    with flood_server(1 << 30) as base:  # a 1 GiB body on the 302: httpx itself would read it all
+        result = run_http({"url": f"{base}/redirect/x", "follow_redirects": True}, timeout_s=2)
+    assert result.status is Status.PASS, result.summary
+    assert result.evidence["status_code"] == 200 and result.evidence["response_ms"] < 1500

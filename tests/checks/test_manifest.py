@@ -570,3 +570,40 @@ def test_every_problem_is_reported_at_once(data):
 
     err = problems_of(data, change)
     assert {"items[0].owner", "criteria[0].milestone"} <= set(fields(err))
+
+
+# --- bounds on time and size (issue #9, section 4): a hung provider must not hold a sweep forever ----------
+
+
+@pytest.mark.parametrize(
+    ("path", "change", "words"),
+    [
+        ("settings.timeout_s", lambda d: d["settings"].__setitem__("timeout_s", float("inf")), "finite"),
+        ("settings.timeout_s", lambda d: d["settings"].__setitem__("timeout_s", float("nan")), "finite"),
+        ("settings.timeout_s", lambda d: d["settings"].__setitem__("timeout_s", 1e9), "less than or equal to 300"),
+        ("checks[0].timeout_s", lambda d: d["checks"][0].__setitem__("timeout_s", float("inf")), "finite"),
+        ("checks[0].timeout_s", lambda d: d["checks"][0].__setitem__("timeout_s", 1e9), "less than or equal to 300"),
+        ("settings.sweep_deadline_s", lambda d: d["settings"].__setitem__("sweep_deadline_s", float("inf")), "finite"),
+        ("settings.sweep_deadline_s", lambda d: d["settings"].__setitem__("sweep_deadline_s", 0), "greater than 0"),
+        ("settings.sweep_deadline_s", lambda d: d["settings"].__setitem__("sweep_deadline_s", 1e9), "equal to 600"),
+        ("settings.max_response_bytes", lambda d: d["settings"].__setitem__("max_response_bytes", 0), "1024"),
+        ("settings.max_response_bytes", lambda d: d["settings"].__setitem__("max_response_bytes", 2**40), "67108864"),
+    ],
+    ids=[
+        "timeout-inf", "timeout-nan", "timeout-1e9", "check-timeout-inf", "check-timeout-1e9",
+        "deadline-inf", "deadline-zero", "deadline-1e9", "cap-zero", "cap-1TiB",
+    ],
+)
+def test_unbounded_time_and_size_are_refused_naming_the_field(data, path, change, words):
+    problems = fields(problems_of(data, change))
+    assert path in problems and words in problems[path], problems
+
+
+def test_bounds_default_and_accept_sane_values(manifest):
+    settings = manifest.settings
+    assert settings.max_response_bytes == 1 << 20
+    assert settings.sweep_deadline_s is None
+    assert settings.deadline_for([10.0, 3.0]) == 20.0  # twice the largest timeout of the sweep's checks
+    assert settings.deadline_for([250.0]) == 500.0 and settings.deadline_for([400.0]) == 600.0  # bounded
+    explicit = settings.model_copy(update={"sweep_deadline_s": 45.0})
+    assert explicit.deadline_for([10.0]) == 45.0

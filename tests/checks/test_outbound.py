@@ -14,7 +14,7 @@ from checks.clock import FixedClock
 from checks.hookspecs import CheckContext
 from checks.outbound import NoAnswer, json_body, request, server_error
 from checks.status import Status
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, flood_server, make_manifest
 
 
 class Script(BaseHTTPRequestHandler):
@@ -48,8 +48,8 @@ def server():
     srv.server_close()
 
 
-def call(url, method="GET", **kw):
-    m = make_manifest(check_block("x"))
+def call(url, method="GET", *, settings="", timeout_s=None, **kw):
+    m = make_manifest(check_block("x", timeout_s=timeout_s), extra=f"[settings]\n{settings}\n" if settings else "")
 
     async def go():
         async with httpx.AsyncClient() as client:
@@ -119,3 +119,98 @@ def test_garbage_body_is_an_error_result(server):
         json_body(response, "The test API", url_of(server), ctx)
     assert "not a JSON object" in exc.value.result.summary
     assert exc.value.result.evidence["content_type"] == "text/html"
+
+
+# --- bounded work on hostile answers (issue #9, section 4) ---------------------------------------------------
+
+CAP = "max_response_bytes = 4096"
+
+
+@pytest.mark.parametrize("mode", ["announced", "unannounced"])
+def test_answer_past_the_cap_is_not_read_and_is_an_error(mode):
+    import time
+
+    with flood_server(20 << 20) as base:
+        t0 = time.perf_counter()
+        with pytest.raises(NoAnswer) as exc:
+            call(f"{base}/{mode}/v1/thing", settings=CAP)
+        took = time.perf_counter() - t0
+    result = exc.value.result
+    assert result.status is Status.ERROR
+    assert "too large" in result.summary and "4096" in result.summary, result.summary
+    evidence = result.evidence
+    assert evidence["failure"] == "too_large" and evidence["max_response_bytes"] == 4096
+    assert evidence["status_code"] == 200
+    # stopped at the cap: one network chunk past it at most, never the 20 MiB
+    assert evidence["bytes_read"] <= 4096 + 256 * 1024 and took < 2, (evidence, took)
+    if mode == "announced":
+        assert evidence["content_length"] == 20 << 20 and evidence["bytes_read"] == 0
+    else:
+        assert evidence["bytes_read"] > 4096
+        assert f"read {evidence['bytes_read']} bytes" in result.summary
+
+
+def test_answer_at_the_cap_is_read_whole(server):
+    body = b'{"ok": "' + b"a" * (4096 - 10) + b'"}'
+    assert len(body) == 4096
+    server.script = [(200, body, {"Content-Type": "application/json"})]
+    response, ctx = call(url_of(server), settings=CAP)
+    assert json_body(response, "The test API", url_of(server), ctx)["ok"].startswith("aaa")
+
+
+def test_default_cap_is_one_mebibyte():
+    with flood_server((1 << 20) + 1) as base, pytest.raises(NoAnswer) as exc:
+        call(f"{base}/unannounced/x")
+    assert exc.value.result.evidence["max_response_bytes"] == 1 << 20
+
+
+@pytest.mark.parametrize("retry_after", ["30", "http-date"])
+def test_429_asking_for_more_than_the_time_left_is_rate_limited_without_sleeping(server, retry_after):
+    import time
+    from email.utils import format_datetime
+
+    from checks.clock import FixedClock as _Clock
+
+    if retry_after == "http-date":  # 30 s after the test clock's now
+        now = _Clock(datetime(2025, 10, 6, tzinfo=UTC)).now()
+        retry_after = format_datetime(now.replace(second=30), usegmt=True)
+    server.script = [(429, b'{"error": "slow down"}', {"Retry-After": retry_after}), (200, b"{}", {})]
+    t0 = time.perf_counter()
+    response, ctx = call(url_of(server), timeout_s=0.3)
+    took = time.perf_counter() - t0
+    assert response.status_code == 429 and server.calls == 1 and took < 0.25, (server.calls, took)
+    result = server_error(response, "The test API", url_of(server), ctx)
+    assert result.status is Status.ERROR
+    assert "rate-limited, retry after 30 s" in result.summary, result.summary
+    assert result.evidence["retry_after_s"] == 30
+
+
+def test_5xx_retry_after_past_the_time_left_stops_retrying(server):
+    import time
+
+    server.script = [(503, b"down", {"Retry-After": "30"}), (200, b"{}", {})]
+    t0 = time.perf_counter()
+    response, _ = call(url_of(server), timeout_s=0.3)
+    assert response.status_code == 503 and server.calls == 1 and time.perf_counter() - t0 < 0.25
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, 9)
+
+
+def test_compressed_answer_is_capped_on_the_decoded_bytes(server):
+    bomb = _gzip(b'{"pad": "' + b"a" * (50 << 20) + b'"}')  # ~50 KB on the wire, 50 MiB decoded
+    assert len(bomb) < 65536  # under the cap on the wire
+    server.script = [(200, bomb, {"Content-Encoding": "gzip", "Content-Type": "application/json"})]
+    with pytest.raises(NoAnswer) as exc:
+        call(url_of(server), settings="max_response_bytes = 65536")
+    evidence = exc.value.result.evidence
+    assert evidence["failure"] == "too_large" and evidence["bytes_read"] == 65537, evidence  # not 64 MiB at once
+
+
+def test_compressed_answer_within_the_cap_is_decoded(server):
+    server.script = [(200, _gzip(b'{"ok": true}'), {"Content-Encoding": "gzip"})]
+    response, ctx = call(url_of(server), settings=CAP)
+    assert json_body(response, "The test API", url_of(server), ctx) == {"ok": True}

@@ -153,3 +153,55 @@ def test_results_carry_area_timing_and_clock(registry, clock):
     assert r.area == "b" and r.item == "b.two"
     assert r.result.observed_at == clock.now()
     assert r.result.duration_ms >= 40
+
+
+# --- the sweep deadline (issue #9, section 4): a chain of slow checks must not add up past it ---------------
+
+
+def test_sweep_deadline_cuts_a_slow_chain(registry):
+    m = make_manifest(
+        check_block("c1", sleep_s=0.2),
+        check_block("c2", sleep_s=0.2, depends_on=["c1"]),
+        check_block("c3", sleep_s=0.2, depends_on=["c2"]),
+        check_block("free", sleep_s=0.05),
+        extra="[settings]\nsweep_deadline_s = 0.3\n",
+    )
+    t0 = time.perf_counter()
+    results = by_id(run(m, registry))
+    wall = time.perf_counter() - t0
+    assert wall < 0.55, f"the sweep took {wall:.2f}s past its 0.3 s deadline"
+    assert results["c1"].status is Status.PASS and results["free"].status is Status.PASS
+    running, waiting = results["c2"].result, results["c3"].result
+    assert running.status is Status.ERROR and "Cancelled at the sweep deadline (0.3s)" in running.summary
+    assert running.evidence["sweep_deadline_s"] == 0.3 and running.evidence["error_type"] == "SweepDeadline"
+    assert waiting.status is Status.ERROR and "Not started: the sweep deadline (0.3s)" in waiting.summary
+    assert "c2" in waiting.summary and waiting.evidence["waiting_on"] == ["c2"]
+
+
+def test_default_sweep_deadline_is_twice_the_largest_timeout(registry):
+    m = make_manifest(
+        *(
+            check_block(f"c{i}", sleep_s=0.25, timeout_s=0.3, depends_on=[f"c{i - 1}"] if i > 1 else None)
+            for i in (1, 2, 3)
+        )
+    )
+    results = by_id(run(m, registry))  # cut at 0.6 s, not run to 0.75 s
+    assert results["c1"].status is Status.PASS and results["c2"].status is Status.PASS
+    assert results["c3"].status is Status.ERROR and "sweep deadline (0.6s)" in results["c3"].result.summary
+
+
+def test_sweep_deadline_bounds_waiting_for_a_free_slot(registry):
+    m = make_manifest(
+        *(check_block(f"c{i}", sleep_s=0.2) for i in range(3)),
+        extra="[settings]\nconcurrency = 1\nsweep_deadline_s = 0.3\n",
+    )
+    t0 = time.perf_counter()
+    statuses = [r.status for r in run(m, registry)]
+    assert time.perf_counter() - t0 < 0.55
+    assert statuses == [Status.PASS, Status.ERROR, Status.ERROR]
+
+
+def test_check_timeout_is_cut_to_the_deadline_and_said_so(registry):
+    m = make_manifest(check_block("slow", sleep_s=5, timeout_s=2), extra="[settings]\nsweep_deadline_s = 0.2\n")
+    [r] = run(m, registry)
+    assert r.status is Status.ERROR and "sweep deadline" in r.result.summary and r.result.duration_ms < 1000

@@ -32,6 +32,7 @@ from checks.clock import FixedClock
 from checks.engine import close_vault_extras, vault_extras
 from checks.hookspecs import KIND_ATTR, CheckContext
 from checks.manifest import CheckSpec
+from checks.redact import Scrubber
 from checks.result import Result
 from checks.runner import user_agent
 from checks.standins.oauth import GoogleOAuthStandin
@@ -64,6 +65,7 @@ def run(
     env: dict[str, str] | None = None,
     clock: FixedClock | None = None,
     timeout_s: float = 5.0,
+    scrubber: Scrubber | None = None,
 ) -> Result:
     validated = VaultParams.model_validate(params)
     check = CheckSpec(id="vault.probe", item="a.one", kind="vault", timeout_s=timeout_s, params=params)
@@ -77,6 +79,7 @@ def run(
                 env=ENV if env is None else env,
                 manifest=MANIFEST,
                 extras=extras if extras is not None else {},
+                scrubber=scrubber or Scrubber(),
             )
             return await vault(validated, ctx)
 
@@ -371,7 +374,20 @@ def test_without_an_open_vault(probe: str, extras: dict[str, Any], status: Statu
 
 
 class _Health(BaseHTTPRequestHandler):
-    answers = {"/healthz": (200, b'{"status": "ok"}'), "/sick/healthz": (503, b'{"status": "db down"}')}
+    answers = {
+        "/healthz": (200, b'{"status": "ok"}'),
+        "/sick/healthz": (503, b'{"status": "db down"}'),
+        "/ietf/healthz": (200, b'{"status": "pass", "version": "1"}'),
+        "/shout/healthz": (200, b'{"status": "HEALTHY"}'),
+        "/degraded/healthz": (200, b'{"status": "degraded", "checks": {"db": "slow"}}'),
+        "/portal/healthz": (200, b"<html><body>Sign in to the corporate network</body></html>"),
+        "/broken/healthz": (200, b'{"status": "ok"'),
+        "/list/healthz": (200, b'["ok"]'),
+        "/nostatus/healthz": (200, b'{"healthy": true}'),
+        "/empty/healthz": (200, b""),
+        "/leaky/healthz": (200, b'{"status": "down: token=hunter2-vault-secret-0123456789 rejected"}'),
+        "/long/healthz": (200, b"x" * 5000),
+    }
 
     def do_GET(self) -> None:  # noqa: N802
         code, body = self.answers.get(self.path, (404, b"not found"))
@@ -397,7 +413,15 @@ def health() -> Iterator[str]:
 
 SERVICE_TABLE = [
     ("healthy", "", {}, Status.PASS, "answers 200"),
-    ("unhealthy", "/sick", {}, Status.FAIL, "reports itself unhealthy: 503"),
+    ("healthy-ietf-pass", "/ietf", {}, Status.PASS, "status 'pass'"),
+    ("healthy-any-case", "/shout", {}, Status.PASS, "status 'HEALTHY'"),
+    ("unhealthy-5xx-cannot-tell", "/sick", {}, Status.ERROR, "answered 503 (server error): could not tell"),
+    ("reports-degraded", "/degraded", {}, Status.FAIL, "reports status 'degraded'"),
+    ("html-on-200", "/portal", {}, Status.ERROR, "not a health answer"),
+    ("invalid-json-on-200", "/broken", {}, Status.ERROR, "not a health answer"),
+    ("json-list-on-200", "/list", {}, Status.ERROR, "not a health answer"),
+    ("no-status-field", "/nostatus", {}, Status.ERROR, "not a health answer"),
+    ("empty-200", "/empty", {}, Status.ERROR, "not a health answer"),
     ("wrong-path", "", {"health_path": "/status"}, Status.FAIL, "answered 404"),
 ]
 
@@ -406,8 +430,20 @@ SERVICE_TABLE = [
 def test_service_health_on_loopback(health: str, name: str, suffix: str, params: dict[str, Any], status: Status,
                                     words: str) -> None:
     result = run({"probe": "service", **params}, env={"TOKEN_VAULT_URL": health + suffix})
-    assert result.status is status and words in result.summary
+    assert result.status is status and words in result.summary, result.summary
     assert result.evidence["loopback"] is True and result.evidence["status_code"] in (200, 404, 503)
+    if status is not Status.PASS:
+        assert result.remediation
+
+
+def test_service_answer_is_scrubbed_then_cut(health: str) -> None:
+    secret = "hunter2-vault-secret-0123456789"
+    result = run({"probe": "service"}, env={"TOKEN_VAULT_URL": health + "/leaky"}, scrubber=Scrubber([secret]))
+    assert result.status is Status.FAIL and "reports status" in result.summary
+    assert secret not in rendered(result) and "hunter2" not in rendered(result)
+    long = run({"probe": "service"}, env={"TOKEN_VAULT_URL": health + "/long"})
+    assert long.status is Status.ERROR and len(long.evidence["body_excerpt"]) <= 200
+    assert len(long.summary) < 400
 
 
 def test_service_plain_http_off_loopback_fails_without_calling() -> None:
