@@ -73,7 +73,6 @@ class Kek:
     def __post_init__(self) -> None:
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", kek_fingerprint(self.key))
-        remember(self.key)  # every encoding of key material is masked in this process's outputs and logs
 
     def __repr__(self) -> str:
         return f"Kek({self.fingerprint}, {self.label!r})"
@@ -167,6 +166,8 @@ def _ring(keys: list[tuple[bytes, str]], source: str) -> KeyRing:
         raise KeyUnavailable(f"{source} holds no key; {_GENERATE}")
     seen: set[str] = set()
     keks: list[Kek] = []
+    for raw, _ in keys:
+        remember(raw)  # key material from a real source: every encoding of it is masked in outputs and logs
     for raw, label in keys:
         kek = Kek(raw, label=label)
         if kek.fingerprint not in seen:

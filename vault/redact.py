@@ -62,6 +62,9 @@ __all__ = [
 MASK = "***"
 _MIN_SECRET = 4  # shorter "secrets" would shred ordinary words
 _FRAGMENT = 12  # a provider-cut piece of a known form this long or longer is masked
+MAX_SECRETS = 1000
+"""A Redactor remembers at most this many secrets, forgetting the oldest first: a long-lived process (the
+dashboard, a watcher) reveals new tokens for ever, and every scrub costs time in proportion to what it knows."""
 _FP_ENV = "READINESS_FINGERPRINT_KEY"
 
 _NAMES = (
@@ -215,6 +218,7 @@ class Redactor:
                  label: Callable[[str | bytes], str] | None = None, inherit: bool = True) -> None:
         self._lock = threading.Lock()
         self._forms: dict[str, str] = {}  # form -> replacement
+        self._by_secret: dict[bytes, set[str]] = {}  # insertion order: oldest first, for the cap
         self._index: tuple[list[tuple[str, str, str, str]], int] | None = None
         self._label = label or (lambda _raw: MASK)
         self._inherit = inherit
@@ -228,13 +232,21 @@ class Redactor:
         raw = secret.encode() if isinstance(secret, str) else bytes(secret)
         if len(raw) < _MIN_SECRET:
             return
+        key = hashlib.sha256(raw).digest()
+        with self._lock:
+            if key in self._by_secret:
+                return
         forms = forms_of(secret)
         with self._lock:
-            if all(f in self._forms for f in forms):
-                return
             shown = self._label(raw)
             for form in forms:
                 self._forms.setdefault(form, shown)
+            self._by_secret[key] = forms
+            while len(self._by_secret) > MAX_SECRETS:  # a long-lived process: forget the oldest secret
+                oldest = next(iter(self._by_secret))
+                for form in self._by_secret.pop(oldest):
+                    if not any(form in kept for kept in self._by_secret.values()):
+                        self._forms.pop(form, None)
             self._index = None
 
     @property
@@ -353,6 +365,7 @@ def forget_all() -> None:
     """Drop every secret the process-wide registry holds (tests; a long-lived process between scopes)."""
     with _PROCESS._lock:
         _PROCESS._forms.clear()
+        _PROCESS._by_secret.clear()
         _PROCESS._index = None
 
 

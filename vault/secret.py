@@ -80,6 +80,15 @@ class Secret:
     def __len__(self) -> int:
         return len(self._buf)
 
+    def matches(self, plaintext: str | bytes | None) -> bool:
+        """Whether the Secret holds ``plaintext`` (constant time), without revealing it: nothing is handed
+        out, so nothing is registered with the scrubbing point (the vault's self-test compares this way)."""
+        self._check()
+        if plaintext is None:
+            return False
+        data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+        return hmac.compare_digest(bytes(self._buf), data)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented

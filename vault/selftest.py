@@ -175,8 +175,9 @@ class _Scratch:
     def opens(self, tenant: str, cid: str) -> bool:
         """Whether ``get`` returns the tokens stored for ``cid``."""
         with self.vault.get(_ADMIN, tenant, cid) as tokens:
-            refresh = tokens.refresh_token.reveal() if tokens.refresh_token is not None else None
-            return (tokens.access_token.reveal(), refresh) == self.tokens[cid]
+            access, refresh = self.tokens[cid]
+            same_refresh = tokens.refresh_token.matches(refresh) if tokens.refresh_token is not None else not refresh
+            return tokens.access_token.matches(access) and same_refresh
 
     def blob(self, cid: str, column: str = "access_ct") -> bytes:
         with self.vault.engine.connect() as conn:

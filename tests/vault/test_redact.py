@@ -353,3 +353,30 @@ def test_a_token_sharing_a_registered_tokens_prefix_is_masked_whole():
     redactor = Redactor(["ya29.a0selftest-registered-token-1"])
     out = redactor.scrub("token ya29.a0selftest-OTHERtokenbody99 end")
     assert "OTHERtokenbody99" not in out and out == "token *** end"
+
+
+def test_a_long_lived_process_forgets_the_oldest_secret_past_the_cap(monkeypatch):
+    from vault import redact
+
+    monkeypatch.setattr(redact, "MAX_SECRETS", 3)
+    r = Redactor(inherit=False)
+    for n in range(5):
+        r.add(f"rotating-refresh-token-number-{n}")
+    out = r.scrub(" ".join(f"rotating-refresh-token-number-{n}" for n in range(5)))
+    assert "rotating-refresh-token-number-0" in out and "rotating-refresh-token-number-1" in out  # forgotten
+    assert "number-4" not in out and "number-2" not in out  # the newest three are still masked
+    r.add("rotating-refresh-token-number-4")  # known already: not counted twice
+    assert len(r._by_secret) == 3
+
+
+def test_the_vault_self_test_teaches_the_scrubber_nothing(tmp_path):
+    from vault import redact
+    from vault.keys import StaticKeySource
+    from vault.selftest import run
+
+    redact.forget_all()
+    key = bytes(range(40, 72))
+    report = run(StaticKeySource(key))
+    assert report.ok, [(r.name, r.detail) for r in report.failed]
+    # its scratch tokens never leave the vault: a sweep that runs it every time must not grow the registry
+    assert len(redact.process_redactor()._by_secret) == 0
