@@ -100,18 +100,9 @@ _AUTH_ERRORS: Mapping[str, tuple[str, str]] = {
     ),
 }
 _ERROR_WORDS = re.compile(r"\b(redirect_uri_mismatch|invalid_scope|" + "|".join(_AUTH_ERRORS) + r")\b")
-_SIGNIN_PATHS = (
-    "/v3/signin/",
-    "/signin/v2/",
-    "/signin/identifier",
-    "/ServiceLogin",
-    "/AccountChooser",
-    "/InteractiveLogin",
-    "/signin/oauth/consent",
-    "/signin/oauth/v2/consent",
-    "/signin/oauth/legacy/consent",
-    "/o/oauth2/auth/oauthchooseaccount",
-)
+_SIGNIN_WORDS = re.compile(r"signin|login|accountchooser|chooseaccount", re.IGNORECASE)
+"""Path segments of Google's sign-in and account pages (``/v3/signin/identifier``, ``/ServiceLogin``,
+``/AccountChooser``, ``/signin/oauth/consent``, ``/o/oauth2/auth/oauthchooseaccount``...)."""
 
 
 class OAuthGoogleParams(BaseModel):
@@ -124,7 +115,8 @@ class OAuthGoogleParams(BaseModel):
     environment: str | None = None
     """``redirect``: which of the app's redirect URIs (``dev``, ``staging``, ``app``)."""
     access_token_env: str | None = None
-    """``apis``: variable holding an access token allowed ``serviceusage.services.get`` on the project."""
+    """``apis``: variable holding an access token allowed ``serviceusage.services.get`` and ``.use`` on the
+    project (role Service Usage Consumer: the calls bill the project as quota project)."""
     service_account_env: str | None = None
     """``apis``: variable holding a service-account key (its JSON, or a path to the JSON file)."""
     project_env: str = "GOOGLE_CLOUD_PROJECT"
@@ -384,7 +376,8 @@ def _judge_location(
 ) -> Result:
     parts = urlsplit(location)
     query = parse_qs(parts.query, keep_blank_values=True)
-    if parts.hostname == "accounts.google.com" and parts.path.startswith("/signin/oauth/error"):
+    google = parts.hostname == "accounts.google.com"
+    if google and ("authError" in query or parts.path.startswith("/signin/oauth/error")):
         blob = (query.get("authError") or [""])[0]
         error = read_auth_error(blob)
         if error is None:
@@ -398,7 +391,7 @@ def _judge_location(
         return _judge_error(error, app, environment, uri, scopes, evidence)
     if location.startswith(uri) and "error" in query:
         return _judge_error(AuthError(query["error"][0]), app, environment, uri, scopes, evidence)
-    if parts.hostname == "accounts.google.com" and parts.path.startswith(_SIGNIN_PATHS):
+    if google and _signin_page(parts.path):
         return Result.passed(
             f"Google accepts the {environment} redirect URI {uri}: registered (it sends the user on to sign in)",
             **evidence,
@@ -408,6 +401,16 @@ def _judge_location(
         remediation="Open the authorize URL in a browser to see where it leads",
         **evidence,
     )
+
+
+def _signin_page(path: str) -> bool:
+    """Whether a path of accounts.google.com is a sign-in or account page: under the OAuth endpoints
+    (``/o/oauth2/...``) or with a segment naming sign-in, login or an account chooser; never an error page.
+    A rule rather than a list: Google moves these pages (``/v3/signin/``, ``/o/oauth2/v2/auth/identifier``)."""
+    segments = [s.lower() for s in path.split("/") if s]
+    if not segments or any("error" in s for s in segments):
+        return False
+    return segments[:2] == ["o", "oauth2"] or any(_SIGNIN_WORDS.search(s) for s in segments)
 
 
 def _judge_error(
@@ -466,8 +469,8 @@ async def _apis(app: OAuthApp, params: OAuthGoogleParams, ctx: CheckContext) -> 
         names = " or ".join(credential_vars) or "access_token_env (e.g. GOOGLE_SERVICE_USAGE_TOKEN)"
         return Result.warned(
             f"cannot tell whether the APIs are enabled: set {names} (a credential allowed "
-            f"serviceusage.services.get) and {params.project_env} to let this check ask the Service Usage API."
-            + approval,
+            f"serviceusage.services.get and .use, role Service Usage Consumer) and {params.project_env} to let this "
+            "check ask the Service Usage API." + approval,
             remediation="Meanwhile check APIs & Services › Enabled APIs & services in Google Cloud Console: "
             + ", ".join(app.apis),
             apis=list(app.apis),
@@ -653,12 +656,23 @@ async def _service_state(
             remediation=f"`gcloud services enable serviceusage.googleapis.com --project {project}`",
             **evidence,
         )
+    if reason == "USER_PROJECT_DENIED":
+        return Result.failed(
+            f"Google refuses project {project} as the quota project (403 USER_PROJECT_DENIED): grant the "
+            f"credential's principal serviceusage.services.use on {project} (role Service Usage Consumer)",
+            remediation=f"`gcloud projects add-iam-policy-binding {project} --member=PRINCIPAL "
+            "--role=roles/serviceusage.serviceUsageConsumer` (IAM & Admin › IAM › Grant access › Service Usage "
+            "Consumer); the check bills its calls to the project (X-Goog-User-Project), which needs "
+            "serviceusage.services.use; Service Usage Viewer does not grant it",
+            **evidence,
+        )
     if code == 403:
         return Result.failed(
             f"the Service Usage credential may not read project {project}'s services (403 {status}): grant it "
             "serviceusage.services.get",
-            remediation=f"Give the credential's principal the Service Usage Viewer role (roles/serviceusage."
-            f"serviceUsageViewer) on project {project}, and check {project} is the OAuth client's project",
+            remediation=f"Give the credential's principal the Service Usage Consumer role (roles/serviceusage."
+            f"serviceUsageConsumer: services.get, and services.use for the quota project) on project {project}, "
+            f"and check {project} is the OAuth client's project",
             **evidence,
         )
     if code == 404:
