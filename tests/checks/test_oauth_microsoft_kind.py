@@ -1067,3 +1067,12 @@ class TestStandins:
             ms.graph.set_scenario("bogus")
         with pytest.raises(ValueError, match="unknown scenario"):
             ms.login.set_scenario("bogus")
+
+
+def test_every_aadsts_code_the_kind_reads_is_in_the_docs_table() -> None:
+    from checks.builtin.aadsts import AADSTS
+
+    doc = (ROOT / "docs" / "checks.md").read_text()
+    section = doc[doc.index("## `oauth_microsoft`") : doc.index("## `vault`")]
+    for code, entry in AADSTS.items():
+        assert f"| {code} | {entry.meaning} | {entry.flow} | `{entry.status.value}` |" in section, code
