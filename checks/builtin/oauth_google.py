@@ -184,7 +184,8 @@ async def _client(app: OAuthApp, ctx: CheckContext) -> Result:
     if code == 429 or code >= 500:
         return server_error(response, what, TOKEN_URL, ctx)
     body = json_body(response, what, TOKEN_URL, ctx)
-    error, description = str(body.get("error", "")), ctx.scrubber(str(body.get("error_description", "")))
+    error = ctx.scrubber.clip(str(body.get("error", "")), 64)
+    description = ctx.scrubber.clip(str(body.get("error_description", "")), 300)
     evidence: dict[str, Any] = {
         "url": TOKEN_URL,
         "status_code": code,
@@ -356,7 +357,7 @@ async def _redirect(app: OAuthApp, environment: str, ctx: CheckContext) -> Resul
         invalid = re.search(r"invalid=\[([^\]]*)\]", response.text)
         described = f"invalid=[{invalid.group(1)}]" if invalid else ""
         evidence["source"] = "error page"
-        return _judge_error(AuthError(found.group(1), described), app, environment, uri, scopes, evidence)
+        return _judge_error(AuthError(found.group(1), described), app, environment, uri, scopes, ctx, evidence)
     return Result.errored(
         f"{what} answered {code} with neither a redirect nor a known error: could not tell whether {uri} is registered",
         remediation="Open the authorize URL in a browser to see what Google shows; retry later",
@@ -388,9 +389,9 @@ def _judge_location(
                 auth_error_length=len(blob),
                 **evidence,
             )
-        return _judge_error(error, app, environment, uri, scopes, evidence)
+        return _judge_error(error, app, environment, uri, scopes, ctx, evidence)
     if location.startswith(uri) and "error" in query:
-        return _judge_error(AuthError(query["error"][0]), app, environment, uri, scopes, evidence)
+        return _judge_error(AuthError(query["error"][0]), app, environment, uri, scopes, ctx, evidence)
     if google and _signin_page(parts.path):
         return Result.passed(
             f"Google accepts the {environment} redirect URI {uri}: registered (it sends the user on to sign in)",
@@ -414,9 +415,18 @@ def _signin_page(path: str) -> bool:
 
 
 def _judge_error(
-    error: AuthError, app: OAuthApp, environment: str, uri: str, scopes: list[str], evidence: dict[str, Any]
+    error: AuthError,
+    app: OAuthApp,
+    environment: str,
+    uri: str,
+    scopes: list[str],
+    ctx: CheckContext,
+    evidence: dict[str, Any],
 ) -> Result:
-    evidence.update(auth_error=error.code, auth_error_description=error.description[:300])
+    described = ctx.scrubber.clip(error.description, 300)
+    code = ctx.scrubber.clip(error.code, 64)
+    error = AuthError(code, described)
+    evidence.update(auth_error=error.code, auth_error_description=described)
     if error.code == "redirect_uri_mismatch":
         return Result.failed(
             f"Google answers redirect_uri_mismatch for {uri}: add it to the OAuth client's Authorized redirect URIs",
@@ -440,7 +450,7 @@ def _judge_error(
     fix = fix.format(id_env=app.client_id_env) if fix else "read the evidence and the OAuth client's settings"
     return Result.failed(
         f"Google answers {error.code} for the {environment} redirect URI: {meaning}; {fix}",
-        remediation=error.description[:300],
+        remediation=described,
         **evidence,
     )
 
@@ -555,7 +565,8 @@ async def _service_usage_token(params: OAuthGoogleParams, ctx: CheckContext) -> 
     if response.status_code == 200 and isinstance(token, str) and token:
         ctx.scrubber.add(token)
         return token
-    said = f"{body.get('error', '')}: {ctx.scrubber(str(body.get('error_description', '')))}"
+    said = f"{ctx.scrubber.clip(str(body.get('error', '')), 64)}: "
+    said += ctx.scrubber.clip(str(body.get("error_description", "")), 300)
     return Result.failed(
         f"Google refuses the service-account key in {name} ({said}): create a new key for "
         f"{info.get('client_email', 'the service account')}",

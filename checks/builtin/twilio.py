@@ -98,11 +98,12 @@ def _account(
     evidence.update(
         status=status,
         type=kind,
-        friendly_name=ctx.scrubber(name) if isinstance(name, str) else None,
+        friendly_name=ctx.scrubber.clip(name, 100) if isinstance(name, str) else None,
         date_created=data.get("date_created"),
         subaccount=bool(data.get("owner_account_sid")) and data.get("owner_account_sid") != data.get("sid"),
     )
-    called = f"Twilio account {name!r}" if isinstance(name, str) and name else "The Twilio account"
+    shown = evidence["friendly_name"]
+    called = f"Twilio account {shown!r}" if shown else "The Twilio account"
     if status == "active" and kind == "Trial":
         return Result.passed(
             f"{called} is active (Trial: calls and messages reach verified numbers only; upgrade for more)",
@@ -125,7 +126,8 @@ def _account(
             **evidence,
         )
     return Result.errored(
-        f"{what} answered 200 with account status {str(status)[:40]!r}: could not tell whether it is usable",
+        f"{what} answered 200 with account status {ctx.scrubber.clip(str(status), 40)!r}: could not tell whether "
+        "it is usable",
         remediation="Look at the account in Twilio Console; the expected statuses are active, suspended, closed",
         **evidence,
     )

@@ -1022,3 +1022,23 @@ def test_fault_for_a_number_of_requests_then_recovers(google: Google) -> None:
     assert result.status is Status.PASS, "one 500 is retried away"
     assert time.perf_counter() - started < 3
     assert len(google.accounts.calls) == 2
+
+
+class LeakyAccounts:
+    """accounts.google.com whose authError description reflects a token and runs long."""
+
+    host = "accounts.google.com"
+
+    def handle(self, method, path, query, headers, body):
+        blob = encode_auth_error("access_denied", f"Request details: token={SU_TOKEN} " + "d" * 1000, 403)
+        location = f"https://accounts.google.com/signin/oauth/error?{urlencode({'authError': blob})}"
+        return 302, {"Location": location}, b""
+
+
+def test_redirect_auth_error_description_is_scrubbed_then_cut() -> None:
+    with StandinServer([LeakyAccounts()]) as server:
+        result = run({"probe": "redirect", "environment": "dev"}, server.url)
+    assert result.status is Status.FAIL and "access_denied" in result.summary
+    assert len(result.evidence["auth_error_description"]) <= 300
+    assert len(result.remediation) <= 300
+    assert_clean(result)
