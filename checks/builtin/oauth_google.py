@@ -100,18 +100,9 @@ _AUTH_ERRORS: Mapping[str, tuple[str, str]] = {
     ),
 }
 _ERROR_WORDS = re.compile(r"\b(redirect_uri_mismatch|invalid_scope|" + "|".join(_AUTH_ERRORS) + r")\b")
-_SIGNIN_PATHS = (
-    "/v3/signin/",
-    "/signin/v2/",
-    "/signin/identifier",
-    "/ServiceLogin",
-    "/AccountChooser",
-    "/InteractiveLogin",
-    "/signin/oauth/consent",
-    "/signin/oauth/v2/consent",
-    "/signin/oauth/legacy/consent",
-    "/o/oauth2/auth/oauthchooseaccount",
-)
+_SIGNIN_WORDS = re.compile(r"signin|login|accountchooser|chooseaccount", re.IGNORECASE)
+"""Path segments of Google's sign-in and account pages (``/v3/signin/identifier``, ``/ServiceLogin``,
+``/AccountChooser``, ``/signin/oauth/consent``, ``/o/oauth2/auth/oauthchooseaccount``...)."""
 
 
 class OAuthGoogleParams(BaseModel):
@@ -124,7 +115,8 @@ class OAuthGoogleParams(BaseModel):
     environment: str | None = None
     """``redirect``: which of the app's redirect URIs (``dev``, ``staging``, ``app``)."""
     access_token_env: str | None = None
-    """``apis``: variable holding an access token allowed ``serviceusage.services.get`` on the project."""
+    """``apis``: variable holding an access token allowed ``serviceusage.services.get`` and ``.use`` on the
+    project (role Service Usage Consumer: the calls bill the project as quota project)."""
     service_account_env: str | None = None
     """``apis``: variable holding a service-account key (its JSON, or a path to the JSON file)."""
     project_env: str = "GOOGLE_CLOUD_PROJECT"
@@ -192,7 +184,8 @@ async def _client(app: OAuthApp, ctx: CheckContext) -> Result:
     if code == 429 or code >= 500:
         return server_error(response, what, TOKEN_URL, ctx)
     body = json_body(response, what, TOKEN_URL, ctx)
-    error, description = str(body.get("error", "")), ctx.scrubber(str(body.get("error_description", "")))
+    error = ctx.scrubber.clip(str(body.get("error", "")), 64)
+    description = ctx.scrubber.clip(str(body.get("error_description", "")), 300)
     evidence: dict[str, Any] = {
         "url": TOKEN_URL,
         "status_code": code,
@@ -364,7 +357,7 @@ async def _redirect(app: OAuthApp, environment: str, ctx: CheckContext) -> Resul
         invalid = re.search(r"invalid=\[([^\]]*)\]", response.text)
         described = f"invalid=[{invalid.group(1)}]" if invalid else ""
         evidence["source"] = "error page"
-        return _judge_error(AuthError(found.group(1), described), app, environment, uri, scopes, evidence)
+        return _judge_error(AuthError(found.group(1), described), app, environment, uri, scopes, ctx, evidence)
     return Result.errored(
         f"{what} answered {code} with neither a redirect nor a known error: could not tell whether {uri} is registered",
         remediation="Open the authorize URL in a browser to see what Google shows; retry later",
@@ -384,7 +377,8 @@ def _judge_location(
 ) -> Result:
     parts = urlsplit(location)
     query = parse_qs(parts.query, keep_blank_values=True)
-    if parts.hostname == "accounts.google.com" and parts.path.startswith("/signin/oauth/error"):
+    google = parts.hostname == "accounts.google.com"
+    if google and ("authError" in query or parts.path.startswith("/signin/oauth/error")):
         blob = (query.get("authError") or [""])[0]
         error = read_auth_error(blob)
         if error is None:
@@ -395,10 +389,10 @@ def _judge_location(
                 auth_error_length=len(blob),
                 **evidence,
             )
-        return _judge_error(error, app, environment, uri, scopes, evidence)
+        return _judge_error(error, app, environment, uri, scopes, ctx, evidence)
     if location.startswith(uri) and "error" in query:
-        return _judge_error(AuthError(query["error"][0]), app, environment, uri, scopes, evidence)
-    if parts.hostname == "accounts.google.com" and parts.path.startswith(_SIGNIN_PATHS):
+        return _judge_error(AuthError(query["error"][0]), app, environment, uri, scopes, ctx, evidence)
+    if google and _signin_page(parts.path):
         return Result.passed(
             f"Google accepts the {environment} redirect URI {uri}: registered (it sends the user on to sign in)",
             **evidence,
@@ -410,10 +404,29 @@ def _judge_location(
     )
 
 
+def _signin_page(path: str) -> bool:
+    """Whether a path of accounts.google.com is a sign-in or account page: under the OAuth endpoints
+    (``/o/oauth2/...``) or with a segment naming sign-in, login or an account chooser; never an error page.
+    A rule rather than a list: Google moves these pages (``/v3/signin/``, ``/o/oauth2/v2/auth/identifier``)."""
+    segments = [s.lower() for s in path.split("/") if s]
+    if not segments or any("error" in s for s in segments):
+        return False
+    return segments[:2] == ["o", "oauth2"] or any(_SIGNIN_WORDS.search(s) for s in segments)
+
+
 def _judge_error(
-    error: AuthError, app: OAuthApp, environment: str, uri: str, scopes: list[str], evidence: dict[str, Any]
+    error: AuthError,
+    app: OAuthApp,
+    environment: str,
+    uri: str,
+    scopes: list[str],
+    ctx: CheckContext,
+    evidence: dict[str, Any],
 ) -> Result:
-    evidence.update(auth_error=error.code, auth_error_description=error.description[:300])
+    described = ctx.scrubber.clip(error.description, 300)
+    code = ctx.scrubber.clip(error.code, 64)
+    error = AuthError(code, described)
+    evidence.update(auth_error=error.code, auth_error_description=described)
     if error.code == "redirect_uri_mismatch":
         return Result.failed(
             f"Google answers redirect_uri_mismatch for {uri}: add it to the OAuth client's Authorized redirect URIs",
@@ -437,7 +450,7 @@ def _judge_error(
     fix = fix.format(id_env=app.client_id_env) if fix else "read the evidence and the OAuth client's settings"
     return Result.failed(
         f"Google answers {error.code} for the {environment} redirect URI: {meaning}; {fix}",
-        remediation=error.description[:300],
+        remediation=described,
         **evidence,
     )
 
@@ -466,8 +479,8 @@ async def _apis(app: OAuthApp, params: OAuthGoogleParams, ctx: CheckContext) -> 
         names = " or ".join(credential_vars) or "access_token_env (e.g. GOOGLE_SERVICE_USAGE_TOKEN)"
         return Result.warned(
             f"cannot tell whether the APIs are enabled: set {names} (a credential allowed "
-            f"serviceusage.services.get) and {params.project_env} to let this check ask the Service Usage API."
-            + approval,
+            f"serviceusage.services.get and .use, role Service Usage Consumer) and {params.project_env} to let this "
+            "check ask the Service Usage API." + approval,
             remediation="Meanwhile check APIs & Services › Enabled APIs & services in Google Cloud Console: "
             + ", ".join(app.apis),
             apis=list(app.apis),
@@ -552,7 +565,8 @@ async def _service_usage_token(params: OAuthGoogleParams, ctx: CheckContext) -> 
     if response.status_code == 200 and isinstance(token, str) and token:
         ctx.scrubber.add(token)
         return token
-    said = f"{body.get('error', '')}: {ctx.scrubber(str(body.get('error_description', '')))}"
+    said = f"{ctx.scrubber.clip(str(body.get('error', '')), 64)}: "
+    said += ctx.scrubber.clip(str(body.get("error_description", "")), 300)
     return Result.failed(
         f"Google refuses the service-account key in {name} ({said}): create a new key for "
         f"{info.get('client_email', 'the service account')}",
@@ -653,12 +667,23 @@ async def _service_state(
             remediation=f"`gcloud services enable serviceusage.googleapis.com --project {project}`",
             **evidence,
         )
+    if reason == "USER_PROJECT_DENIED":
+        return Result.failed(
+            f"Google refuses project {project} as the quota project (403 USER_PROJECT_DENIED): grant the "
+            f"credential's principal serviceusage.services.use on {project} (role Service Usage Consumer)",
+            remediation=f"`gcloud projects add-iam-policy-binding {project} --member=PRINCIPAL "
+            "--role=roles/serviceusage.serviceUsageConsumer` (IAM & Admin › IAM › Grant access › Service Usage "
+            "Consumer); the check bills its calls to the project (X-Goog-User-Project), which needs "
+            "serviceusage.services.use; Service Usage Viewer does not grant it",
+            **evidence,
+        )
     if code == 403:
         return Result.failed(
             f"the Service Usage credential may not read project {project}'s services (403 {status}): grant it "
             "serviceusage.services.get",
-            remediation=f"Give the credential's principal the Service Usage Viewer role (roles/serviceusage."
-            f"serviceUsageViewer) on project {project}, and check {project} is the OAuth client's project",
+            remediation=f"Give the credential's principal the Service Usage Consumer role (roles/serviceusage."
+            f"serviceUsageConsumer: services.get, and services.use for the quota project) on project {project}, "
+            f"and check {project} is the OAuth client's project",
             **evidence,
         )
     if code == 404:

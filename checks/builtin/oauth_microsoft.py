@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from checks.builtin.aadsts import Aadsts, lookup
 from checks.hookspecs import CheckContext, check_kind
 from checks.manifest import OAuthApp
 from checks.outbound import NoAnswer, json_body, request, server_error
@@ -98,7 +99,9 @@ async def oauth_microsoft(params: OAuthMicrosoftParams, ctx: CheckContext) -> Re
     """Asks Microsoft about the Entra ID app: ``tenant`` reads the tenant's OpenID discovery document
     (AADSTS90002: no such tenant); ``client`` runs a client-credentials grant for Graph's ``.default`` scope
     against the tenant and reads ``error_codes`` (700016 no such app, 7000215 wrong secret, often the
-    secret's ID pasted for its Value, 7000222 expired secret); ``registration`` reads the app through
+    secret's ID pasted for its Value, 7000222 expired secret, and each code of :mod:`checks.builtin.aadsts`:
+    ``fail`` with the fix when Microsoft says what is wrong, ``error`` only when it cannot tell);
+    ``registration`` reads the app through
     Graph to compare its redirect URIs with the manifest's and warn 30 days before a client secret expires;
     ``scopes`` checks the manifest's scopes (``offline_access`` unprefixed, canonical casing); ``calendar``
     reads the Microsoft 365 developer tenant's sample events with a test account's token from the vault."""
@@ -305,10 +308,48 @@ def _refused(
             f"warns {SECRET_WARN_DAYS} days before the next one expires",
             **evidence,
         )
+    known = lookup(codes)
+    if known is not None:
+        return _from_table(app, tenant, client_id, known, status_code, error, codes, description, evidence)
     return Result.errored(
         f"Microsoft's token endpoint answered {status_code} {_said(error, codes, description)}: could not tell "
         "whether the app's credentials work",
         remediation="Look the code up at https://login.microsoftonline.com/error and read the evidence",
+        **evidence,
+    )
+
+
+def _from_table(
+    app: OAuthApp,
+    tenant: str,
+    client_id: str,
+    known: tuple[int, Aadsts],
+    status_code: int,
+    error: str,
+    codes: list[int],
+    description: str,
+    evidence: dict[str, Any],
+) -> Result:
+    """A code of :data:`~checks.builtin.aadsts.AADSTS`: ``fail`` with its fix, or ``error`` when it cannot tell."""
+    code, entry = known
+    fix = entry.fix.format(
+        client_id=client_id,
+        tenant=tenant,
+        client_id_env=app.client_id_env,
+        secret_env=app.client_secret_env,
+        tenant_env=app.tenant_id_env or "the tenant variable",
+    )
+    evidence["aadsts"] = {"code": code, "meaning": entry.meaning, "flow": entry.flow}
+    if entry.status is Status.FAIL:
+        return Result.failed(
+            f"Microsoft refuses app {client_id} in tenant {tenant} (AADSTS{code}: {entry.meaning}): {fix}",
+            remediation=f"Microsoft said: {_said(error, codes, description)}",
+            **evidence,
+        )
+    return Result.errored(
+        f"Microsoft's token endpoint answered {status_code} AADSTS{code} ({entry.meaning}): could not tell whether "
+        f"the app's credentials work; {fix}",
+        remediation=f"Microsoft said: {_said(error, codes, description)}",
         **evidence,
     )
 

@@ -2,8 +2,10 @@
 
 Reads the account (``GET /2010-04-01/Accounts/{Sid}.json``) or its numbers (``.../IncomingPhoneNumbers.json``)
 with HTTP Basic auth (Account SID, auth token), and reads Twilio's error codes: 20003 bad credentials,
-20008 test credentials, 20404 no such account. The account resource carries ``auth_token``: it is
-registered with the scrubber and never copied into evidence. Numbers are shown by their last 4 digits.
+20008 test credentials, 20404 no such account, 20403 and 20005 an account suspended or closed (settled with
+Twilio: billing or support), 20429 too many requests (``error``: could not tell). The account resource
+carries ``auth_token``: it is registered with the scrubber and never copied into evidence. Numbers are shown
+by their last 4 digits.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ async def twilio(params: TwilioParams, ctx: CheckContext) -> Result:
     reads the account and passes when its status is active (type Trial or Full in the evidence), failing
     when it is suspended or closed; the ``numbers`` probe lists the account's phone numbers and passes
     with at least ``min_numbers``. Twilio's 401 (code 20003) fails as bad credentials, 403 code 20008 as
-    test credentials, 404 code 20404 as no such account; 429/5xx after retries and non-JSON answers are
-    errors. Never shows the auth token; numbers are masked to their last 4 digits."""
+    test credentials, 404 code 20404 as no such account, code 20403 or 20005 as an account suspended or
+    closed (settle it with Twilio); 429 (code 20429)/5xx after retries and non-JSON answers are errors.
+    Never shows the auth token; numbers are masked to their last 4 digits."""
     sid = (ctx.value(params.sid_env) or "").strip()
     token = ctx.secret(params.token_env)
     if not sid or not token:
@@ -95,11 +98,12 @@ def _account(
     evidence.update(
         status=status,
         type=kind,
-        friendly_name=ctx.scrubber(name) if isinstance(name, str) else None,
+        friendly_name=ctx.scrubber.clip(name, 100) if isinstance(name, str) else None,
         date_created=data.get("date_created"),
         subaccount=bool(data.get("owner_account_sid")) and data.get("owner_account_sid") != data.get("sid"),
     )
-    called = f"Twilio account {name!r}" if isinstance(name, str) and name else "The Twilio account"
+    shown = evidence["friendly_name"]
+    called = f"Twilio account {shown!r}" if shown else "The Twilio account"
     if status == "active" and kind == "Trial":
         return Result.passed(
             f"{called} is active (Trial: calls and messages reach verified numbers only; upgrade for more)",
@@ -122,7 +126,8 @@ def _account(
             **evidence,
         )
     return Result.errored(
-        f"{what} answered 200 with account status {str(status)[:40]!r}: could not tell whether it is usable",
+        f"{what} answered 200 with account status {ctx.scrubber.clip(str(status), 40)!r}: could not tell whether "
+        "it is usable",
         remediation="Look at the account in Twilio Console; the expected statuses are active, suspended, closed",
         **evidence,
     )
@@ -193,6 +198,24 @@ def _refused(
     code, message = body.get("code"), ctx.scrubber.clip(str(body.get("message") or ""), 200)
     evidence.update(status_code=status, twilio_code=code, twilio_message=message, more_info=body.get("more_info"))
     both = f"{params.sid_env} and {params.token_env}"
+    settle = (
+        "someone must settle it with Twilio: the account owner checks Twilio Console › Billing (a balance to pay, "
+        "a depleted Trial) or contacts Twilio support (a compliance hold)"
+    )
+    if code == 20403:
+        return Result.failed(
+            f"Twilio answered {status} code 20403 (Forbidden): the account is suspended or closed; {settle}",
+            remediation="Twilio answers 20403 for every request of an account it suspended or closed; only the "
+            "account owner and Twilio support can lift it (a closed account cannot be reopened: create a new one "
+            f"and set {both})",
+            **evidence,
+        )
+    if code == 20005:
+        return Result.failed(
+            f"Twilio answered {status} code 20005: the account is not active (suspended or closed); {settle}",
+            remediation=f"Once it is reactivated nothing changes here; for a new account set {both}",
+            **evidence,
+        )
     if status == 401:
         hint = ""
         if not sid.startswith("AC"):

@@ -25,8 +25,12 @@ or over HTTP with ``POST /_standins/HOST/scenario {"name": ..., ...}``:
 ``deleted_client``      accounts: the client was deleted (``client_id`` for only one)
 ``redirect_mismatch``   accounts: one redirect URI is not registered (``environment`` or ``uri``)
 ``invalid_scope``       accounts: a scope is refused (``scope``, default business.manage)
+``signin_page``         accounts: a registered redirect URI goes on to another page (``path``, default
+                        ``/o/oauth2/v2/auth/identifier``; ``host``, default accounts.google.com)
 ``api_disabled``        Service Usage: a service is DISABLED (``service``, default Business Profile's)
 ``no_permission``       Service Usage: 403 PERMISSION_DENIED for every project
+``quota_denied``        Service Usage: 403 USER_PROJECT_DENIED: the caller may not bill the quota project
+                        (``X-Goog-User-Project``), it lacks ``serviceusage.services.use``
 ``approval_pending``    Business Profile: quota 0, every call answers 429 RESOURCE_EXHAUSTED
 ``no_events``           Calendar: every calendar is empty
 ``token_expired``       Calendar, Service Usage, Business Profile: every bearer token answers 401
@@ -74,8 +78,9 @@ BUSINESS_ACCOUNTS_HOST = "mybusinessaccountmanagement.googleapis.com"
 CALENDAR_HOST = "www.googleapis.com"
 
 SCENARIOS = (
-    "valid", "unknown_client", "deleted_client", "redirect_mismatch", "invalid_scope", "api_disabled",
-    "no_permission", "approval_pending", "no_events", "token_expired", "slow", "500", "429", "garbage",
+    "valid", "unknown_client", "deleted_client", "redirect_mismatch", "invalid_scope", "signin_page",
+    "api_disabled", "no_permission", "quota_denied", "approval_pending", "no_events", "token_expired", "slow",
+    "500", "429", "garbage",
 )  # fmt: skip
 _FAULTS = frozenset({"slow", "500", "429", "garbage"})
 
@@ -318,6 +323,7 @@ class GoogleAccountsStandin(_GoogleStandin):
         super().__init__()
         self._clients: dict[str, _Client] = {}
         self._refused: set[str] = set()
+        self._signin = f"https://{ACCOUNTS_HOST}/v3/signin/identifier"
         for client_id, uris in (clients or {}).items():
             self._clients[client_id] = _Client(_uri_map(uris))
         self._initial = copy.deepcopy(self._clients)
@@ -331,6 +337,7 @@ class GoogleAccountsStandin(_GoogleStandin):
     def _restore(self) -> None:
         self._clients = copy.deepcopy(self._initial)
         self._refused.clear()
+        self._signin = f"https://{ACCOUNTS_HOST}/v3/signin/identifier"
 
     def _scenario(self, name: str, options: Mapping[str, Any]) -> None:
         only = options.get("client_id")
@@ -349,6 +356,9 @@ class GoogleAccountsStandin(_GoogleStandin):
                     del uris[key]
         elif name == "invalid_scope":
             self._refused.add(str(options.get("scope") or SCOPE_PREFIX + "business.manage"))
+        elif name == "signin_page":
+            host = str(options.get("host") or ACCOUNTS_HOST)
+            self._signin = f"https://{host}{options.get('path') or '/o/oauth2/v2/auth/identifier'}"
 
     def _control(self, action: str, payload: Any) -> bool:
         if action == "register_client":
@@ -406,7 +416,8 @@ class GoogleAccountsStandin(_GoogleStandin):
             "service": "lso",
             "flowName": "GeneralOAuthFlow",
         }
-        return _redirect(f"https://{ACCOUNTS_HOST}/v3/signin/identifier?{urlencode(forward)}")
+        joiner = "&" if "?" in self._signin else "?"
+        return _redirect(f"{self._signin}{joiner}{urlencode(forward)}")
 
     def _error(self, client_id: str, code: str, description: str, status: int) -> Response:
         params = {
@@ -463,6 +474,7 @@ class ServiceUsageStandin(_GoogleStandin):
         self._numbers = dict(numbers or {DEFAULT_PROJECT: DEFAULT_PROJECT_NUMBER})
         self._tokens = set(tokens) if tokens is not None else None
         self._denied = False
+        self._quota_denied = False
 
     def add_token(self, token: str) -> None:
         with self._lock:
@@ -475,7 +487,7 @@ class ServiceUsageStandin(_GoogleStandin):
 
     def _restore(self) -> None:
         self._projects = copy.deepcopy(self._initial)
-        self._denied = False
+        self._denied = self._quota_denied = False
 
     def _scenario(self, name: str, options: Mapping[str, Any]) -> None:
         if name == "api_disabled":
@@ -485,6 +497,8 @@ class ServiceUsageStandin(_GoogleStandin):
                     services[service] = "DISABLED"
         elif name == "no_permission":
             self._denied = True
+        elif name == "quota_denied":
+            self._quota_denied = True
 
     def _control(self, action: str, payload: Any) -> bool:
         if action == "set_state":
@@ -505,6 +519,8 @@ class ServiceUsageStandin(_GoogleStandin):
         if not self._bearer_ok(token, self._tokens):
             return _unauthenticated()
         project, service = parts[2], parts[4]
+        if self._quota_denied:
+            return _user_project_denied(project)
         services = self._projects.get(project)
         if services is None or self._denied:
             return google_error(
@@ -546,6 +562,34 @@ class ServiceUsageStandin(_GoogleStandin):
                 "parent": f"projects/{number}",
             },
         )
+
+
+def _user_project_denied(project: str) -> Response:
+    """Google's answer when the caller may not use the ``X-Goog-User-Project`` it names as quota project."""
+    return google_error(
+        403,
+        f"Caller does not have required permission to use project {project}. Grant the caller the "
+        "roles/serviceusage.serviceUsageConsumer role, or a custom role with the serviceusage.services.use "
+        f"permission, by visiting https://console.developers.google.com/iam-admin/iam/project?project={project} "
+        "and then retry. Propagation of the new permission may take a few minutes.",
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [
+                    {
+                        "description": "Google developer console IAM admin",
+                        "url": f"https://console.developers.google.com/iam-admin/iam/project?project={project}",
+                    }
+                ],
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "USER_PROJECT_DENIED",
+                "domain": "googleapis.com",
+                "metadata": {"consumer": f"projects/{project}", "service": "serviceusage.googleapis.com"},
+            },
+        ],
+    )
 
 
 def _unauthenticated() -> Response:

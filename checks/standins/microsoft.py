@@ -36,7 +36,8 @@ the other), set with :meth:`GraphStandin.set_scenario`, :func:`set_scenario` (se
 ``garbage``                 200 with an HTML body
 ==========================  ===========================================================================
 
-``unknown_tenant``, ``wrong_secret`` and ``secret_id_pasted`` change only the identity platform. A fault
+``unknown_tenant``, ``wrong_secret``, ``secret_id_pasted`` and ``aadsts`` (``code``: any code of
+:data:`~checks.standins.oauth.AADSTS_ANSWERS`) change only the identity platform. A fault
 (``slow``, ``500``, ``429``, ``garbage``) lasts until replaced, or for ``times`` requests. ``calls`` records
 each request (method, path, query, whether a bearer token came), never the token.
 """
@@ -428,6 +429,7 @@ def set_scenario(providers: Iterable[Any], name: str, **options: Any) -> None:
                 status=int(options.get("status", 500)),
                 retry_after=options.get("retry_after", 1),
                 times=options.get("times"),
+                code=options.get("code"),
             )
 
 

@@ -481,6 +481,55 @@ class GoogleOAuthStandin(_TokenStandin):
 # ---------------------------------------------------------------------------------------------- Microsoft
 
 
+AADSTS_ANSWERS: Mapping[int, tuple[int, str, str]] = {
+    7000112: (400, "unauthorized_client", "Application '{app}'(MaxAI) is disabled."),
+    7000229: (400, "invalid_client", "The client application {app} is missing service principal in the tenant "
+              "{tenant}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119"),
+    70002: (400, "invalid_client", "The client does not exist or is not enabled for consumers."),
+    700025: (401, "invalid_client", "Client is public so neither 'client_assertion' nor 'client_secret' should be "
+             "presented."),
+    53003: (400, "access_denied", "Access has been blocked by Conditional Access policies. The access policy does "
+            "not allow token issuance."),
+    50194: (400, "invalid_request", "Application '{app}'(MaxAI) is not configured as a multi-tenant application. "
+            "Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use "
+            "a tenant-specific endpoint or configure the application to be multi-tenant."),
+    900023: (400, "invalid_request", "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a "
+             "valid external domain."),
+    50059: (400, "invalid_request", "No tenant-identifying information found in either the request or implied by "
+            "any provided credentials."),
+    7000218: (401, "invalid_client", "The request body must contain the following parameter: 'client_assertion' "
+              "or 'client_secret'."),
+    700027: (401, "invalid_client", "Client assertion failed signature validation."),
+    90014: (400, "invalid_request", "The required field 'client_secret' is missing from the credential. Ensure "
+            "that you have all the necessary parameters for the login request."),
+    900144: (400, "invalid_request", "The request body must contain the following parameter: 'client_id'."),
+    70011: (400, "invalid_scope", "The provided request must include a 'scope' input parameter. The provided value "
+            "for the input parameter 'scope' is not valid."),
+    90009: (400, "invalid_request", "Application '{app}'(MaxAI) is requesting a token for itself. This scenario is "
+            "supported only if resource is specified using the GUID based App Identifier."),
+    500011: (400, "invalid_resource", "The resource principal named https://graph.microsoft.com was not found in "
+             "the tenant named {tenant}. This can happen if the application has not been installed by the "
+             "administrator of the tenant or consented to by any user in the tenant."),
+    65001: (400, "invalid_grant", "The user or administrator has not consented to use the application with ID "
+            "'{app}' named 'MaxAI'. Send an interactive authorization request for this user and resource."),
+    50011: (400, "invalid_request", "The redirect URI 'https://app.example/callback' specified in the request does "
+            "not match the redirect URIs configured for the application '{app}'."),
+    700054: (400, "invalid_request", "response_type 'id_token' is not enabled for the application."),
+    9002313: (400, "invalid_request", "Invalid request. Request is malformed or invalid."),
+    50034: (400, "invalid_grant", "The user account {{EUII Hidden}} does not exist in the {tenant} directory."),
+    50126: (400, "invalid_grant", "Error validating credentials due to invalid username or password."),
+    50076: (400, "invalid_grant", "Due to a configuration change made by your administrator, or because you moved "
+            "to a new location, you must use multi-factor authentication to access 'MaxAI'."),
+    50079: (400, "interaction_required", "Due to a configuration change made by your administrator, or because you "
+            "moved to a new location, you must enroll in multi-factor authentication to access 'MaxAI'."),
+    50053: (400, "invalid_grant", "Your account is locked because you've tried to sign in too many times with an "
+            "incorrect user ID or password."),
+    50196: (400, "invalid_request", "The server terminated an operation because it encountered a client request "
+            "loop. Please contact your app vendor."),
+}
+"""Codes the ``aadsts`` scenario can answer: code -> (HTTP status, ``error``, the message after ``AADSTSn: ``),
+as login.microsoftonline.com words them (``{app}``, ``{tenant}`` filled in)."""
+
 _MS_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
 _MS_SHARED_TENANTS = frozenset({"common", "organizations", "consumers"})
 
@@ -503,6 +552,8 @@ class MicrosoftOAuthStandin(_TokenStandin):
       names about the other): ``valid``; ``unknown_tenant`` (every tenant but the shared aliases is unknown:
       AADSTS90002); ``unknown_client`` (AADSTS700016); ``wrong_secret`` and ``secret_id_pasted`` (AADSTS7000215:
       the server cannot tell what was pasted, so the two answer alike); ``expired_secret`` (AADSTS7000222);
+      ``aadsts`` (``code``: the client-credentials grant answers that code of :data:`AADSTS_ANSWERS` with
+      Microsoft's own status, ``error`` and message);
       ``slow``, ``500``, ``429``, ``garbage`` as in the module docstring, for the discovery document too.
     """
 
@@ -513,11 +564,11 @@ class MicrosoftOAuthStandin(_TokenStandin):
     scenarios: ClassVar[tuple[str, ...]] = (
         "valid", "unknown_tenant", "unknown_client", "wrong_secret", "secret_id_pasted", "expired_secret",
         "secret_expiring", "redirect_missing", "registration_forbidden", "no_events", "token_expired",
-        "slow", "500", "429", "garbage",
+        "aadsts", "slow", "500", "429", "garbage",
     )
     """Named scenarios of the Microsoft stand-ins (this one and ``graph.microsoft.com``)."""
     _STATE_SCENARIOS: ClassVar[frozenset[str]] = frozenset(
-        {"unknown_tenant", "unknown_client", "wrong_secret", "secret_id_pasted", "expired_secret"}
+        {"unknown_tenant", "unknown_client", "wrong_secret", "secret_id_pasted", "expired_secret", "aadsts"}
     )
     _DISCOVERY: ClassVar[re.Pattern[str]] = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration/?$")
     _GUID: ClassVar[re.Pattern[str]] = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
@@ -534,6 +585,7 @@ class MicrosoftOAuthStandin(_TokenStandin):
         self._client_roles: dict[str, list[str]] = {}
         self._app_tokens: dict[str, tuple[str, str, list[str], int]] = {}  # token -> (client_id, tid, roles, exp)
         self._state_scenario = "valid"
+        self._aadsts = 0
 
     def register_client(self, client_id: str, client_secret: str, **extra: Any) -> None:
         """Also takes ``tenant`` (a GUID or domain): the directory the app is registered in, and ``roles``:
@@ -556,8 +608,13 @@ class MicrosoftOAuthStandin(_TokenStandin):
                 self._tenant_ids[domain] = tenant
 
     def set_scenario(self, name: str, *, seconds: float = 0.0, status: int = 500, retry_after: int | str | None = None,
-                     times: int | None = None, refresh_token: str | None = None) -> None:
+                     times: int | None = None, refresh_token: str | None = None, code: int | None = None) -> None:
         """The token endpoint's own scenarios (module docstring) and the Microsoft ones (:attr:`scenarios`)."""
+        if name == "aadsts" and int(code or 0) not in AADSTS_ANSWERS:
+            raise ValueError(f"scenario 'aadsts' needs code, one of {', '.join(map(str, AADSTS_ANSWERS))}")
+        if name == "aadsts":
+            with self._lock:
+                self._aadsts = int(code or 0)
         if name in ("valid", "ok"):
             with self._lock:
                 self._state_scenario = "valid"
@@ -615,6 +672,9 @@ class MicrosoftOAuthStandin(_TokenStandin):
             return 200, self.state()
         if action == "add_tenant" and method == "POST":
             self.add_tenant(str(payload["tenant"]), domains=[str(d) for d in payload.get("domains") or ()])
+            return 200, {"ok": True}
+        if action == "scenario" and method == "POST" and payload.get("name") == "aadsts":
+            self.set_scenario("aadsts", code=payload.get("code"))
             return 200, {"ok": True}
         return super().control(method, action, payload)
 
@@ -803,6 +863,9 @@ class MicrosoftOAuthStandin(_TokenStandin):
             return self._bad_secret(call)
         if self._state_scenario == "expired_secret":
             return self._expired_secret(call)
+        if self._state_scenario == "aadsts":
+            status, error, message = AADSTS_ANSWERS[self._aadsts]
+            return self._aad(status, error, self._aadsts, message.format(app=call.client_id, tenant=call.tenant))
         return None
 
     def _bad_secret(self, call: _Call) -> Response:

@@ -20,6 +20,8 @@ Named scenarios (:data:`SCENARIOS`), set with :meth:`TwilioStandin.set_scenario`
 ``bad_credentials`` (401 20003 for everything, as after a token rotation), ``suspended`` and ``closed``
 (the account says so; other resources refuse with 401 20003, as Twilio does for an inactive account),
 ``no_numbers``, ``test_credentials`` (403 20008 for everything), ``no_account`` (404 20404),
+``forbidden`` (403 20403 for everything, as for an account Twilio suspended or closed), ``not_active``
+(401 20005 "Account not active" for everything),
 ``slow`` (answers after ``slow_s`` seconds), ``500``, ``429`` (with ``Retry-After``), ``garbage``
 (an HTML page with status 200).
 """
@@ -67,6 +69,8 @@ SCENARIOS = (
     "suspended",
     "closed",
     "no_numbers",
+    "forbidden",
+    "not_active",
     "test_credentials",
     "no_account",
     "slow",
@@ -174,6 +178,10 @@ class TwilioStandin:
         live = presented[0] == self.account_sid and presented[1] in tokens
         if scenario == "bad_credentials" or not (test or live):
             return _authenticate()
+        if scenario == "forbidden":
+            return _error(403, 20403, "Forbidden")
+        if scenario == "not_active":
+            return _error(401, 20005, "Account not active")
         if test or scenario == "test_credentials":
             return _error(403, 20008, "Resource not accessible with Test Account Credentials")
         if scenario == "no_account" or sid != self.account_sid:

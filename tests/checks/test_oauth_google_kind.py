@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -330,6 +331,46 @@ def test_redirect_probe(google: Google, arrange: Arrange, environment: str, stat
         assert result.evidence["redirect_uri"] == REDIRECTS[environment]
 
 
+SIGNIN_CASES: list[tuple[str, str, str, Status, str]] = [
+    ("oauth2-v2-identifier", "accounts.google.com", "/o/oauth2/v2/auth/identifier", Status.PASS, "registered"),
+    ("v3-signin-identifier", "accounts.google.com", "/v3/signin/identifier", Status.PASS, "registered"),
+    ("v3-signin-accountchooser", "accounts.google.com", "/v3/signin/accountchooser", Status.PASS, "registered"),
+    ("AccountChooser", "accounts.google.com", "/AccountChooser", Status.PASS, "registered"),
+    ("ServiceLogin", "accounts.google.com", "/ServiceLogin", Status.PASS, "registered"),
+    ("signin-oauth-id", "accounts.google.com", "/signin/oauth/id", Status.PASS, "registered"),
+    ("signin-oauth-v2-consent", "accounts.google.com", "/signin/oauth/v2/consentsummary", Status.PASS, "registered"),
+    ("oauthchooseaccount", "accounts.google.com", "/o/oauth2/auth/oauthchooseaccount", Status.PASS, "registered"),
+    ("unknown-path", "accounts.google.com", "/b/0/ManageAccount", Status.ERROR, "redirected somewhere unexpected"),
+    ("error-page-without-autherror", "accounts.google.com", "/signin/oauth/error", Status.ERROR, "could not read"),
+    ("unknown-host", "accounts.google.com.evil.example", "/v3/signin/identifier", Status.ERROR, "unexpected"),
+    ("other-google-host", "myaccount.google.com", "/signin/oauth/id", Status.ERROR, "redirected somewhere unexpected"),
+]
+
+
+@pytest.mark.parametrize(
+    ("host", "path", "status", "words"), [c[1:] for c in SIGNIN_CASES], ids=[c[0] for c in SIGNIN_CASES]
+)
+def test_redirect_to_any_google_signin_page_is_registered(
+    google: Google, host: str, path: str, status: Status, words: str
+) -> None:
+    google.scenario("signin_page", host=host, path=path)
+    result = run({"probe": "redirect", "environment": "dev"}, google.url)
+    assert result.status is status, result
+    assert words in result.summary
+    assert_clean(result)
+
+
+def test_a_signin_page_carrying_an_auth_error_is_decoded(google: Google) -> None:
+    google.scenario(
+        "signin_page",
+        path="/v3/signin/identifier?"
+        + urlencode({"authError": encode_auth_error("disabled_client", "The OAuth client was disabled.", 401)}),
+    )
+    result = run({"probe": "redirect", "environment": "dev"}, google.url)
+    assert result.status is Status.FAIL, result
+    assert "Google answers disabled_client for the dev redirect URI: the OAuth client is disabled" in result.summary
+
+
 def test_redirect_mismatch_summary_is_exactly_actionable(google: Google) -> None:
     google.scenario("redirect_mismatch", environment="staging")
     result = run({"probe": "redirect", "environment": "staging"}, google.url)
@@ -582,6 +623,13 @@ APIS_CASES: list[tuple[str, Arrange, Status, str]] = [
         "may not read project maxai-readiness's services (403 PERMISSION_DENIED): grant it serviceusage.services.get",
     ),
     (
+        "quota_denied",
+        scenario("quota_denied"),
+        Status.FAIL,
+        "Google refuses project maxai-readiness as the quota project (403 USER_PROJECT_DENIED): grant the "
+        "credential's principal serviceusage.services.use on maxai-readiness (role Service Usage Consumer)",
+    ),
+    (
         "approval_pending",
         scenario("approval_pending"),
         Status.PENDING,
@@ -616,6 +664,16 @@ def test_apis_probe_asks_for_each_service_with_the_project_billed(google: Google
     assert all(c.bearer for c in google.usage.calls + google.business.calls)
     assert google.business.calls[-1].headers.get("x-goog-user-project") == PROJECT
     assert [c.name for c in result.conditions][-1] == "Business Profile access approved"
+
+
+@pytest.mark.parametrize("name", ["quota_denied", "no_permission"], ids=["user-project-denied", "permission-denied"])
+def test_service_usage_403_names_the_consumer_role_never_the_viewer(google: Google, name: str) -> None:
+    google.scenario(name)
+    result = run(APIS, google.url)
+    assert result.status is Status.FAIL, result
+    assert "roles/serviceusage.serviceUsageConsumer" in result.remediation
+    assert "Viewer role" not in result.remediation
+    assert result.evidence["error_reason"] in ("USER_PROJECT_DENIED", "AUTH_PERMISSION_DENIED")
 
 
 def test_approval_pending_says_what_google_waits_for(google: Google) -> None:
@@ -964,3 +1022,23 @@ def test_fault_for_a_number_of_requests_then_recovers(google: Google) -> None:
     assert result.status is Status.PASS, "one 500 is retried away"
     assert time.perf_counter() - started < 3
     assert len(google.accounts.calls) == 2
+
+
+class LeakyAccounts:
+    """accounts.google.com whose authError description reflects a token and runs long."""
+
+    host = "accounts.google.com"
+
+    def handle(self, method, path, query, headers, body):
+        blob = encode_auth_error("access_denied", f"Request details: token={SU_TOKEN} " + "d" * 1000, 403)
+        location = f"https://accounts.google.com/signin/oauth/error?{urlencode({'authError': blob})}"
+        return 302, {"Location": location}, b""
+
+
+def test_redirect_auth_error_description_is_scrubbed_then_cut() -> None:
+    with StandinServer([LeakyAccounts()]) as server:
+        result = run({"probe": "redirect", "environment": "dev"}, server.url)
+    assert result.status is Status.FAIL and "access_denied" in result.summary
+    assert len(result.evidence["auth_error_description"]) <= 300
+    assert len(result.remediation) <= 300
+    assert_clean(result)

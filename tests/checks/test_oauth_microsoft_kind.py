@@ -436,9 +436,9 @@ class OddTokenEndpoint:
             401,
             {
                 "error": "invalid_client",
-                "error_description": "AADSTS700025: Client is public so neither 'client_assertion' nor "
+                "error_description": "AADSTS7009999: Client is odd so neither 'client_assertion' nor "
                 f"'client_secret' should be presented. Secret was {SECRET}. Trace ID: abc Correlation ID: def",
-                "error_codes": [700025],
+                "error_codes": [7009999],
             },
         )
 
@@ -448,10 +448,79 @@ def test_client_other_codes_cannot_tell_and_are_scrubbed() -> None:
         result = run({"probe": "client"}, server.url)
     assert result.status is Status.ERROR
     assert result.summary.startswith(
-        "Microsoft's token endpoint answered 401 invalid_client AADSTS700025 (Client is public so neither"
+        "Microsoft's token endpoint answered 401 invalid_client AADSTS7009999 (Client is odd so neither"
     )
-    assert result.evidence["error_codes"] == [700025]
+    assert result.evidence["error_codes"] == [7009999]
     assert_clean(result)
+
+
+REFUSED = f"Microsoft refuses app {CLIENT_ID} in tenant {TENANT_ID}"
+NA = "could not tell whether the app's credentials work; this probe signs no user in"
+AADSTS_CASES: list[tuple[str, int, Status, str]] = [
+    ("app-disabled", 7000112, Status.FAIL, f"{REFUSED} (AADSTS7000112: the application is disabled): enable it"),
+    (
+        "no-service-principal",
+        7000229,
+        Status.FAIL,
+        "(AADSTS7000229: the app has no service principal in the tenant): "
+        f"create it: `az ad sp create --id {CLIENT_ID}`",
+    ),
+    ("not-enabled-for-accounts", 70002, Status.FAIL, "(AADSTS70002: the client does not exist"),
+    ("public-client", 700025, Status.FAIL, "(AADSTS700025: the app is a public client"),
+    ("conditional-access", 53003, Status.FAIL, "(AADSTS53003: Conditional Access blocked the app)"),
+    ("not-multi-tenant", 50194, Status.FAIL, "(AADSTS50194: the app is not multi-tenant)"),
+    ("invalid-tenant-id", 900023, Status.FAIL, f"Microsoft does not accept as a tenant {TENANT_ID} (AADSTS900023)"),
+    (
+        "no-tenant-in-request",
+        50059,
+        Status.FAIL,
+        "(AADSTS50059: no tenant named in the request): set MICROSOFT_TENANT_ID",
+    ),
+    ("secret-or-assertion-required", 7000218, Status.FAIL, "(AADSTS7000218: neither a client secret nor"),
+    ("bad-client-assertion", 700027, Status.FAIL, "(AADSTS700027: the client assertion failed signature validation)"),
+    ("missing-field", 90014, Status.FAIL, "(AADSTS90014: a required field is missing from the request)"),
+    ("missing-client-id", 900144, Status.FAIL, "(AADSTS900144: a required parameter is missing"),
+    ("invalid-scope", 70011, Status.FAIL, "(AADSTS70011: invalid scope): ask for RESOURCE/.default"),
+    (
+        "token-for-itself",
+        90009,
+        Status.FAIL,
+        f"(AADSTS90009: the app asks a token for itself by name): name the "
+        f"resource by its GUID-based App ID URI (api://{CLIENT_ID}/.default)",
+    ),
+    ("resource-not-in-tenant", 500011, Status.FAIL, "(AADSTS500011: the resource principal is not in the tenant)"),
+    ("consent-not-granted", 65001, Status.FAIL, "(AADSTS65001: consent not granted): grant admin consent"),
+    ("reply-url-mismatch", 50011, Status.FAIL, "(AADSTS50011: the reply (redirect) URI does not match the app's)"),
+    ("id-token-not-enabled", 700054, Status.FAIL, "(AADSTS700054: response_type id_token is not enabled for the app)"),
+    ("malformed-request", 9002313, Status.ERROR, "AADSTS9002313 (invalid request, without saying which part)"),
+    ("user-not-found-na", 50034, Status.ERROR, f"AADSTS50034 (the user account does not exist): {NA}"),
+    ("bad-password-na", 50126, Status.ERROR, f"AADSTS50126 (invalid user name or password): {NA}"),
+    ("mfa-na", 50076, Status.ERROR, f"AADSTS50076 (multi-factor authentication required): {NA}"),
+    ("mfa-enroll-na", 50079, Status.ERROR, f"AADSTS50079 (the user must enroll in multi-factor authentication): {NA}"),
+    ("locked-throttled", 50053, Status.ERROR, "AADSTS50053 (sign-in locked or blocked"),
+    ("request-loop-throttled", 50196, Status.ERROR, "AADSTS50196 (client request loop (throttled)): could not tell"),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "words"), [c[1:] for c in AADSTS_CASES], ids=[c[0] for c in AADSTS_CASES])
+def test_client_reads_every_aadsts_code_a_misconfigured_app_draws(
+    ms: Microsoft, code: int, status: Status, words: str
+) -> None:
+    ms.scenario("aadsts", code=code)
+    result = run({"probe": "client"}, ms.url)
+    assert result.status is status, result
+    assert words in result.summary
+    assert f"AADSTS{code}" in result.summary
+    assert "could not tell" in result.summary or status is Status.FAIL
+    assert result.evidence["error_codes"] == [code]
+    assert_clean(result, *ms.tokens())
+
+
+def test_the_aadsts_scenario_over_the_control_surface(ms: Microsoft) -> None:
+    control = f"{ms.url}/_standins/login.microsoftonline.com"
+    assert httpx.post(f"{control}/scenario", json={"name": "aadsts", "code": 7000229}).status_code == 200
+    result = run({"probe": "client"}, ms.url)
+    assert result.status is Status.FAIL and "AADSTS7000229" in result.summary
 
 
 def test_client_credentials_go_to_the_tenant_with_the_default_scope(ms: Microsoft) -> None:
@@ -998,3 +1067,12 @@ class TestStandins:
             ms.graph.set_scenario("bogus")
         with pytest.raises(ValueError, match="unknown scenario"):
             ms.login.set_scenario("bogus")
+
+
+def test_every_aadsts_code_the_kind_reads_is_in_the_docs_table() -> None:
+    from checks.builtin.aadsts import AADSTS
+
+    doc = (ROOT / "docs" / "checks.md").read_text()
+    section = doc[doc.index("## `oauth_microsoft`") : doc.index("## `vault`")]
+    for code, entry in AADSTS.items():
+        assert f"| {code} | {entry.meaning} | {entry.flow} | `{entry.status.value}` |" in section, code
