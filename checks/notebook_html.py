@@ -48,7 +48,7 @@ CSS = """
 .readiness-nb table { border-collapse: collapse; width: 100%; margin: 6px 0; }
 .readiness-nb th, .readiness-nb td { text-align: left; border-bottom: 1px solid var(--line); padding: 3px 8px;
   vertical-align: top; }
-.readiness-nb th { color: var(--muted); font-weight: 600; }
+.readiness-nb th { color: var(--muted); font-weight: 600; } .readiness-nb td.when { white-space: nowrap; }
 .readiness-nb code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; }
 .readiness-nb h3, .readiness-nb h4 { margin: 10px 0 4px; }
 """
@@ -82,9 +82,7 @@ def _reasons(reasons: Sequence[str]) -> str:
     return "<h4>Reasons</h4><ul>" + "".join(f"<li>{_e(r)}</li>" for r in reasons) + "</ul>"
 
 
-def _results(results: Sequence[CheckResult]) -> str:
-    if not results:
-        return ""
+def _rows(results: Iterable[CheckResult]) -> str:
     rows = []
     for r in sorted(results, key=lambda r: (r.status.rank, r.severity.value, r.id)):
         waived = ' <span class="tag">waived</span>' if r.waived else ""
@@ -93,7 +91,19 @@ def _results(results: Sequence[CheckResult]) -> str:
             f"<td>{_e(r.severity.value)}</td><td>{_e(r.result.summary)}</td></tr>"
         )
     head = "<tr><th>Status</th><th>Check</th><th>Area</th><th>Severity</th><th>Summary</th></tr>"
-    return f"<h4>Results</h4><table>{head}{''.join(rows)}</table>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _results(results: Sequence[CheckResult]) -> str:
+    """Every result not passing, worst first; the passing ones folded below (a click opens them)."""
+    if not results:
+        return ""
+    gaps = [r for r in results if r.status is not Status.PASS]
+    passing = [r for r in results if r.status is Status.PASS]
+    out = f"<h4>Results: {len(gaps)} not passing of {len(results)}</h4>" + (_rows(gaps) if gaps else "")
+    if passing:
+        out += f"<details><summary>Passing: {len(passing)}</summary>{_rows(passing)}</details>"
+    return out
 
 
 def _blocking_line(results: Sequence[CheckResult]) -> str:
@@ -172,7 +182,7 @@ def check_history_html(history: CheckHistory) -> str:
     ):
         waived = ' <span class="tag">waived</span>' if bool(waived_) else ""
         rows.append(
-            f"<tr><td>{at:%Y-%m-%d %H:%M}</td><td>{_badge(str(status))}{waived}</td>"
+            f'<tr><td class="when">{at:%Y-%m-%d %H:%M}</td><td>{_badge(str(status))}{waived}</td>'
             f"<td>{_e(summary)}</td><td>{float(ms):.0f}</td></tr>"
         )
     head = "<tr><th>Run (UTC)</th><th>Status</th><th>Summary</th><th>ms</th></tr>"

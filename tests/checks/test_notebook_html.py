@@ -53,6 +53,8 @@ def test_run_draws_the_go_no_go_view(decision):
     assert "<h4>Reasons</h4>" in html
     assert ">fail</span>" in html and ">pass</span>" in html  # status as text in the results table
     assert "<code>google.app</code>" in html and "1 of 2 blocking checks pass" in html
+    assert "Results: 1 not passing of 2" in html
+    assert html.index("<details><summary>Passing: 1</summary>") < html.index("<code>env.vars</code>")  # folded
     assert_safe(html)
 
 
