@@ -12,13 +12,17 @@ timezone-aware UTC; a check "passes" when its status is ``pass`` or ``warn`` (``
 * :func:`provider_latency` and :func:`latency_samples`: ``duration_ms`` per check or kind;
 * :func:`waiver_use`: the waivers, whether each is in force, and how many runs each covered a gap in;
 * :func:`checkpoint_diff` and :func:`changes_frame`: :func:`checks.report.compare` as a frame;
-* :func:`checkpoint_report` and :func:`write_html`: what the weekly checkpoint notebook calls.
+* :func:`checkpoint_report` and :func:`write_html`: what the weekly checkpoint notebook calls;
+* :func:`history_or_demo`: the history a notebook reads, or the demo's when none is recorded yet;
+* :func:`check_history`: one check's history, drawn as a table in a notebook.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,9 +30,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from checks.clock import Clock, SystemClock, utc
+from checks.clock import Clock, FixedClock, SystemClock, utc
 from checks.errors import ReadinessError
-from checks.history import WaiverRecord, results_frame, runs_frame
+from checks.history import WaiverRecord, check_frame, results_frame, runs_frame
+from checks.notebook_html import CheckHistory
 from checks.result import CheckResult, Result
 from checks.status import Severity, Status
 
@@ -39,10 +44,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHANGE_KINDS",
+    "DEMO_DIR",
+    "NotebookHistory",
     "changes_frame",
+    "check_history",
     "checkpoint_diff",
     "checkpoint_report",
     "flaky_checks",
+    "history_or_demo",
     "latency_samples",
     "provider_latency",
     "recovery_times",
@@ -435,3 +444,123 @@ def write_html(report: Report, store: Store | None, path: str | Path | None) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_html(report, store), encoding="utf-8")
     return target
+
+
+# ------------------------------------------------------------------------------ which history a notebook reads
+
+DEMO_DIR = Path(".readiness/demo")
+"""Where :func:`history_or_demo` builds the demo, as ``readiness demo`` does (relative to the working directory)."""
+
+
+@dataclass
+class NotebookHistory:
+    """The history a notebook reads, and a sentence saying which one it is (print it)."""
+
+    store: Store
+    manifest: Manifest
+    note: str
+    """E.g. ``No history in sqlite:///...: built the demo's three scripted weeks ...``."""
+    source: Literal["recorded", "sweep", "demo"]
+    """``recorded``: runs were there; ``sweep``: none, and the notebook sweeps first; ``demo``: the demo's."""
+    db_url: str
+    """The database read, password hidden."""
+    clock: Clock
+    """The wall clock, or for the demo the story's end (so "days left" reads as at the Week 2 checkpoint)."""
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __str__(self) -> str:
+        return self.note
+
+
+def _shown(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(READINESS_DB_URL, not a database URL; value not shown)"
+
+
+def _has_runs(url: str) -> bool:
+    """Whether ``url`` holds a recorded run; a SQLite file that does not exist is not created to find out."""
+    from checks.history import Store
+
+    parsed = sa.make_url(url)
+    database = parsed.database or ""
+    local = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if local and not database.startswith("file:") and not Path(database).expanduser().is_file():
+        return False
+    with Store.open(url) as store:
+        return bool(store.runs(limit=1))
+
+
+def _dir_text(directory: Path) -> str:
+    return f"{directory.as_posix().rstrip('/')}/" if directory.is_absolute() else f"./{directory.as_posix()}/"
+
+
+def history_or_demo(
+    db_url: str | None = None,
+    manifest_path: str | Path | None = None,
+    *,
+    run_sweep: bool = False,
+    demo_dir: str | Path = DEMO_DIR,
+    step_hours: float = 24.0,
+) -> NotebookHistory:
+    """Open the history at ``db_url`` (else ``READINESS_DB_URL``, else SQLite under ``./.readiness/``).
+
+    With no run recorded there, a newcomer still gets the checkpoint: with ``run_sweep`` the notebook sweeps
+    first (``checkpoint_report(..., run_sweep=True)``) into that database; without, the demo's three scripted
+    weeks are built (or reused) with the real checks against the local provider stand-ins and fake
+    credentials, in ``demo_dir`` as ``readiness demo`` does, and read instead. ``note`` says which.
+    ``manifest_path`` is the manifest (default: the usual lookup); the demo works on its own copy of it.
+    ``step_hours``: hours between the demo's sweeps (one a day, plus the checkpoints: a minute or so; ``readiness
+    demo`` sweeps every 6 hours, four times the work).
+    """
+    from checks.history import DEFAULT_DB_URL, Store
+    from checks.manifest import default_manifest_path, load_manifest
+
+    url = db_url or os.environ.get("READINESS_DB_URL") or DEFAULT_DB_URL
+    shown = _shown(url)
+    if _has_runs(url):
+        store = Store.open(url)
+        latest = store.runs(limit=1)[0]
+        note = (
+            f"History: the runs recorded in {shown} (latest {latest.id[:12]} of "
+            f"{latest.started_at:%Y-%m-%d %H:%M} UTC, {latest.verdict.value})"
+        )
+        return NotebookHistory(store, load_manifest(manifest_path), note, "recorded", shown, SystemClock())
+    if run_sweep:
+        note = f"No history in {shown}: sweeping now (run_sweep=True) with this process's environment, recorded there"
+        return NotebookHistory(Store.open(url), load_manifest(manifest_path), note, "sweep", shown, SystemClock())
+
+    from checks.demo import DASHBOARD_NOW, MANIFEST_FILE, build_demo, demo_info
+    from checks.demo import db_url as demo_db_url
+    from checks.standins import demo_server
+
+    directory = Path(demo_dir)
+    before = demo_info(directory)
+    source = Path(manifest_path) if manifest_path is not None else default_manifest_path()
+    with demo_server(directory) as server:
+        build_demo(directory, server=server, step_hours=step_hours, manifest=source)
+    # build_demo rewrites its marker only when it builds: an unchanged marker means the demo was reused.
+    verb = (
+        "reused the demo's three scripted weeks built"
+        if before and demo_info(directory) == before
+        else "built the demo's three scripted weeks"
+    )
+    note = f"No history in {shown}: {verb} against the local stand-ins (fake credentials) in {_dir_text(directory)}"
+    demo_url = demo_db_url(directory)
+    return NotebookHistory(
+        Store.open(demo_url),
+        load_manifest(directory / MANIFEST_FILE),
+        note,
+        "demo",
+        _shown(demo_url),
+        FixedClock(DASHBOARD_NOW),
+    )
+
+
+def check_history(store: Store, check_id: str, limit: int = 50) -> CheckHistory:
+    """One check's recorded history (:func:`checks.history.check_frame` in ``.frame``); in a notebook it draws
+    as the latest status and a table of its runs, newest first (at most ``limit``)."""
+    return CheckHistory(check_id, check_frame(store, check_id), limit)

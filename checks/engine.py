@@ -8,10 +8,11 @@ returns as ``sweep(..., extras=...)`` and :func:`close_vault_extras` it afterwar
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from checks.history import Store
 
 __all__ = ["close_vault_extras", "sweep", "vault_extras"]
+
+T = TypeVar("T")
 
 
 def sweep(
@@ -62,7 +65,7 @@ def sweep(
         extras.setdefault("store", store)
 
     started = clock.now()
-    results = asyncio.run(
+    results = _run_to_completion(
         run_checks(
             manifest,
             select_checks(manifest, only, areas),
@@ -94,6 +97,17 @@ def sweep(
     if store is not None and record:
         store.record_run(run)
     return run
+
+
+def _run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)``; when this thread already runs an event loop (a Jupyter kernel does), on a thread of
+    its own instead, since ``asyncio.run`` refuses to nest: ``checks.sweep(...)`` in a notebook cell just works."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="readiness-sweep") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 SWEEP_VAULT_ACTOR = "readiness-sweep"

@@ -243,6 +243,12 @@ class Report:
     manifest_changed: bool = False
     """The run was made under another manifest (digest differs); items are described by the current one."""
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the STATUS line, summary, areas, reasons and results (the full page: ``render_html``)."""
+        from checks.notebook_html import report_html
+
+        return report_html(self)
+
     @property
     def decision(self) -> Decision:
         return self.run.verdict.decision

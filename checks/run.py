@@ -91,6 +91,12 @@ class Verdict:
     waived: list[str] = field(default_factory=list)
     """Ids of checks covered by a waiver in force."""
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the banner (word and colour), the areas and the reasons."""
+        from checks.notebook_html import verdict_html
+
+        return verdict_html(self)
+
 
 @dataclass(frozen=True)
 class Run:
@@ -108,6 +114,12 @@ class Run:
     def exit_code(self) -> int:
         """0 for GO or CONDITIONAL, 1 for NO-GO (DESIGN's contract)."""
         return 1 if self.verdict.decision is Decision.NO_GO else 0
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the go/no-go view of this sweep (verdict, areas, reasons, results)."""
+        from checks.notebook_html import run_html
+
+        return run_html(self)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--format json`` object, exactly as DESIGN.md lists it (extra keys are additive)."""

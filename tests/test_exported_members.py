@@ -18,3 +18,14 @@ def test_vault_all_is_exactly_the_public_surface():
     assert exported <= public
     modules = {name for name in public - exported if type(getattr(vault, name)).__name__ == "module"}
     assert public - exported - modules == set(), "public names missing from __all__"
+
+
+def test_the_notebook_modules_export_what_the_notebooks_call():
+    from checks import analysis, notebook_html
+
+    for module, names in [
+        (analysis, {"history_or_demo", "NotebookHistory", "check_history", "DEMO_DIR"}),
+        (notebook_html, {"CheckHistory", "run_html", "verdict_html", "report_html", "check_history_html"}),
+    ]:
+        assert names <= set(module.__all__)
+        assert all(hasattr(module, name) for name in module.__all__)

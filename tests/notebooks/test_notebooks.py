@@ -257,6 +257,10 @@ def stream_text(nb) -> str:
     return "".join(o.get("text", "") for o in outputs(nb) if o.output_type == "stream")
 
 
+def html_text(nb) -> str:
+    return "".join(o["data"].get("text/html", "") for o in outputs(nb) if "data" in o)
+
+
 def headings(nb) -> list[str]:
     return [ln for c in nb.cells if c.cell_type == "markdown" for ln in c.source.splitlines() if ln.startswith("#")]
 
@@ -323,6 +327,7 @@ def test_history_analysis_runs_headless(history, kernel, tmp_path):
     )
     expected = [
         "# History analysis",
+        "## Latest run",
         "## Time to green per area",
         "## Time to green per item",
         "## Flaky checks",
@@ -336,8 +341,67 @@ def test_history_analysis_runs_headless(history, kernel, tmp_path):
     assert len(titles) == 6 and titles[0] == "Time to green per area (hours)" and titles[-2] == "Provider latency (ms)"
     latency = figures[-2]
     assert {trace["type"] for trace in latency["data"]} == {"box"}
-    tables = "".join(o["data"].get("text/html", "") for o in outputs(nb) if "data" in o)
+    tables = html_text(nb)
     for column in ["first_red", "flip_rate", "recovered_at", "p90", "times_used"]:
         assert f"<th>{column}</th>" in tables
     assert "Provider Sandbox Accounts" in tables  # area titles from the manifest
     assert_clean(nb, history)
+
+
+# ------------------------------------------------------------------------------------ on a fresh clone
+
+BUILT = (
+    "No history in sqlite:///./.readiness/readiness.db: built the demo's three scripted weeks against the local "
+    "stand-ins (fake credentials) in ./.readiness/demo/"
+)
+REUSED = (
+    "No history in sqlite:///./.readiness/readiness.db: reused the demo's three scripted weeks built against the "
+    "local stand-ins (fake credentials) in ./.readiness/demo/"
+)
+
+
+def run_as_is(notebook: Path, cwd: Path, kernel: str) -> tuple[nbformat.NotebookNode, float]:
+    """Execute the committed notebook as a newcomer would: no parameter injected, kernel started in ``cwd``."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    started = time.monotonic()
+    NotebookClient(nb, kernel_name=kernel, timeout=900, resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb, time.monotonic() - started
+
+
+def test_on_a_fresh_clone_both_notebooks_use_the_demo_and_say_so(kernel, tmp_path):
+    """No READINESS_DB_URL (the autouse fixture strips it), no ./.readiness: the weekly notebook builds the demo's
+    history, the history notebook reuses it; each says which, and draws the verdict as HTML."""
+    from checks.history import Store
+    from checks.report_html import VERDICT_CLASS
+    from checks.standins import demo_config
+
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    shutil.copyfile(ROOT / "readiness.toml", clone / "readiness.toml")
+    for path in NOTEBOOKS:
+        shutil.copyfile(path, clone / "notebooks" / path.name)
+    cwd = clone / "notebooks"  # Jupyter starts a notebook's kernel in the notebook's directory
+    assert "READINESS_DB_URL" not in os.environ and not (cwd / ".readiness").exists()
+
+    weekly, weekly_s = run_as_is(cwd / WEEKLY.name, cwd, kernel)
+    history, history_s = run_as_is(cwd / HISTORY.name, cwd, kernel)
+    print(f"fresh clone: weekly_checkpoint {weekly_s:.1f}s (builds the demo), history_analysis {history_s:.1f}s")
+
+    assert BUILT in stream_text(weekly)
+    assert REUSED in stream_text(history)
+    assert not (cwd / ".readiness" / "readiness.db").exists(), "looking for history created an empty database"
+    with Store.open(f"sqlite:///{cwd / '.readiness' / 'demo' / 'readiness.db'}") as store:
+        latest = store.latest_run()
+    assert latest is not None
+    decision = latest.verdict.decision
+    secrets = list(demo_config(cwd / ".readiness" / "demo").secret_values())
+    for nb in (weekly, history):
+        html = html_text(nb)
+        assert f'class="verdict {VERDICT_CLASS[decision]}"' in html
+        assert decision.value in html
+        assert not [o for o in outputs(nb) if o.output_type == "error"]
+        text = json.dumps(outputs(nb))
+        assert not [v for v in secrets if v and v in text], "a demo secret reached the outputs"
+    assert "STATUS: " in html_text(weekly)
