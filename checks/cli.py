@@ -56,10 +56,6 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
-STYLE = {"pass": "green", "warn": "yellow", "pending": "cyan", "skipped": "dim", "fail": "red", "error": "magenta"}
-VERDICT_STYLE = {"GO": "bold white on green", "CONDITIONAL": "bold black on yellow", "NO-GO": "bold white on red"}
-
-
 def _die(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True, soft_wrap=True)  # one line
     raise typer.Exit(code)
@@ -114,7 +110,7 @@ def check(
                 task = progress.add_task("checking", total=len(selected))
 
                 def advance(result: Any, done: int, total: int) -> None:
-                    progress.update(task, completed=done, description=f"{result.id} {result.status.value}")
+                    progress.update(task, completed=done, description=escape(f"{result.id} {result.status.value}"))
 
                 run = sweep(
                     m,
@@ -140,7 +136,9 @@ def check(
     elif format is Format.markdown:
         sys.stdout.write(to_markdown(run))
     else:
-        _print_table(run)
+        from checks.terminal import print_run
+
+        print_run(out, run)
     raise typer.Exit(run.exit_code)
 
 
@@ -153,33 +151,6 @@ def _progress(total: int) -> Progress:
         console=err,
         transient=True,
     )
-
-
-def _print_table(run: Any) -> None:
-    v = run.verdict
-    table = Table(title=None, show_lines=False, expand=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("sev", no_wrap=True)
-    table.add_column("summary")
-    for area in v.areas:
-        table.add_section()
-        table.add_row("", f"[bold]{area.title}[/bold]", "", f"[bold]{area.state}[/bold]  {area.passed}/{area.total}")
-        for r in run.results:
-            if r.area != area.id:
-                continue
-            status = r.status.value + (" (waived)" if r.waived else "")
-            table.add_row(f"[{STYLE[r.status.value]}]{status}[/]", r.id, r.severity.value, r.result.summary)
-    out.print(table)
-    out.print(f"[{VERDICT_STYLE[v.decision.value]}] {v.decision.value} [/]  run {run.id[:12]}", highlight=False)
-    for reason in v.reasons[:25]:
-        out.print(f"  • {reason}", highlight=False, markup=False)
-    if len(v.reasons) > 25:
-        out.print(f"  … and {len(v.reasons) - 25} more (use --format markdown or json)")
-    for e in v.escalations:
-        out.print(
-            f"[bold red]ESCALATE[/] {e.title or e.rule}: {e.item} since {e.since.date()} → {e.contact}", highlight=False
-        )
 
 
 @app.command()
@@ -247,18 +218,12 @@ def history(
     if frame.empty:
         out.print("no runs recorded yet: run `readiness check`")
         return
-    table = Table(*[str(c) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        table.add_row(*[_fmt(v) for v in row])
-    out.print(table)
+    from checks.terminal import print_check_history, print_history
 
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if hasattr(value, "strftime"):
-        return str(value.strftime("%Y-%m-%d %H:%M"))
-    return str(value)
+    if check_id:
+        print_check_history(out, check_id, frame)
+    else:
+        print_history(out, frame)
 
 
 def _actor(by: str | None) -> str:
