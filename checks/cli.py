@@ -22,10 +22,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from checks.cli_errors import ErrorBoundary
+from checks.cli_help import plain_help
 from vault.dburl import db_option
 
+
+class ReadinessGroup(ErrorBoundary):
+    """The ``readiness`` group: the error boundary, and click's usual ``--help`` for every command under it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plain_help(self)
+
+
 app = typer.Typer(
-    cls=ErrorBoundary,  # every command: a known error is exit 2 and one line, never a traceback
+    cls=ReadinessGroup,  # every command: a known error is exit 2 and one line, never a traceback
     name="readiness",
     help="A live go/no-go view of a release's infrastructure prerequisites.",
     no_args_is_help=True,
