@@ -209,7 +209,7 @@ def history(
     check_id: Annotated[str | None, typer.Option("--check", help="History of one check")] = None,
     format: Annotated[HistoryFormat, typer.Option("--format", help="table or json")] = HistoryFormat.table,
 ) -> None:
-    """Recent runs (verdict, passing counts), or one check's history with --check."""
+    """Recent runs, newest first (verdict, passing counts), or one check's history with --check."""
     from checks import history as h
 
     store = _store(db)
