@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from checks.cli_errors import ErrorBoundary
 from checks.cli_help import plain_help
@@ -176,6 +177,7 @@ def validate(
     out.print(
         f"{m.source}: ok — {len(m.items)} items, {len(m.all_checks)} checks, {len(m.criteria)} criteria",
         highlight=False,
+        markup=False,
     )
     if list_checks:
         for c in m.all_checks:
@@ -191,10 +193,12 @@ def plugins() -> None:
     table = Table("kind", "source", "what it does")
     for name in sorted(reg.kinds):
         spec = reg.kinds[name]
-        table.add_row(name, spec.source, spec.doc)
+        table.add_row(Text(name), Text(spec.source), Text(spec.doc))  # a plugin's text is not markup
     out.print(table)
     for f in reg.failures:
-        out.print(f"[red]failed[/red] {f.name} = {f.target} ({f.distribution}): {f.error}", highlight=False)
+        line = Text("failed", style="red")
+        line.append(f" {f.name} = {f.target} ({f.distribution}): {f.error}")
+        out.print(line, highlight=False)
 
 
 class HistoryFormat(str, Enum):
@@ -290,7 +294,7 @@ def attest(
         )
     finally:
         store.close()
-    out.print(f"attested {saved.item} = {saved.status} by {saved.by}", highlight=False)
+    out.print(f"attested {saved.item} = {saved.status} by {saved.by}", highlight=False, markup=False)
 
 
 @app.command()
@@ -323,7 +327,7 @@ def waive(
         )
     finally:
         store.close()
-    out.print(f"waived {saved.check} until {day.isoformat()} by {saved.by}", highlight=False)
+    out.print(f"waived {saved.check} until {day.isoformat()} by {saved.by}", highlight=False, markup=False)
 
 
 class ReportFormat(str, Enum):
@@ -362,7 +366,7 @@ def report(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         _die(f"-o {output}: cannot write ({exc.strerror})")
-    out.print(f"wrote {output} ({rep.decision.value}, run {rep.run.id[:12]})", highlight=False)
+    out.print(f"wrote {output} ({rep.decision.value}, run {rep.run.id})", highlight=False, markup=False)
 
 
 @app.command()
@@ -383,7 +387,7 @@ def checkpoint(
     finally:
         store.close()
     out.print(
-        f'checkpoint #{cp.id} "{cp.title}": run {cp.run_id[:12]}, {cp.snapshot["verdict"]}, '
+        f'checkpoint #{cp.id} "{cp.title}": run {cp.run_id}, {cp.snapshot["verdict"]}, '
         f"{len(cp.snapshot['results'])} results, {len(cp.snapshot['waivers'])} waivers, "
         f"{len(cp.snapshot['attestations'])} attestations",
         highlight=False,

@@ -34,6 +34,7 @@ INDENT = 4  # continuation lines of the footer
 ROW = 2  # a check's line under its area's heading
 SUMMARY = 6  # a check's summary under its line
 LABEL = 9  # the widest status label, "SKIPPED"/"PENDING", and two spaces
+MEASURE = 120  # wider than this, wrapped prose gets hard to follow
 
 
 def verdict_line(run: Run) -> str:
@@ -123,7 +124,7 @@ def _wrapped(console: Console, text: Text, indent: int, *, hanging: bool = False
     With ``hanging`` the first line is printed as it is (it carries its own indent) and only the
     continuation lines are indented. No line is padded with trailing spaces.
     """
-    width = max(console.width, 40)
+    width = max(min(console.width, MEASURE), 40)
     text = text.copy()
     text.overflow = "fold"  # a word longer than the line (a URL) is folded, never cut
     if hanging:
