@@ -20,12 +20,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from checks.cli_errors import ErrorBoundary
+from checks.cli_help import plain_help
 from vault.dburl import db_option
 
+
+class ReadinessGroup(ErrorBoundary):
+    """The ``readiness`` group: the error boundary, and click's usual ``--help`` for every command under it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plain_help(self)
+
+
 app = typer.Typer(
-    cls=ErrorBoundary,  # every command: a known error is exit 2 and one line, never a traceback
+    cls=ReadinessGroup,  # every command: a known error is exit 2 and one line, never a traceback
     name="readiness",
     help="A live go/no-go view of a release's infrastructure prerequisites.",
     no_args_is_help=True,
@@ -54,10 +65,6 @@ class Format(str, Enum):
     json = "json"
     junit = "junit"
     markdown = "markdown"
-
-
-STYLE = {"pass": "green", "warn": "yellow", "pending": "cyan", "skipped": "dim", "fail": "red", "error": "magenta"}
-VERDICT_STYLE = {"GO": "bold white on green", "CONDITIONAL": "bold black on yellow", "NO-GO": "bold white on red"}
 
 
 def _die(message: str, code: int = 2) -> NoReturn:
@@ -114,7 +121,7 @@ def check(
                 task = progress.add_task("checking", total=len(selected))
 
                 def advance(result: Any, done: int, total: int) -> None:
-                    progress.update(task, completed=done, description=f"{result.id} {result.status.value}")
+                    progress.update(task, completed=done, description=escape(f"{result.id} {result.status.value}"))
 
                 run = sweep(
                     m,
@@ -140,7 +147,9 @@ def check(
     elif format is Format.markdown:
         sys.stdout.write(to_markdown(run))
     else:
-        _print_table(run)
+        from checks.terminal import print_run
+
+        print_run(out, run)
     raise typer.Exit(run.exit_code)
 
 
@@ -153,33 +162,6 @@ def _progress(total: int) -> Progress:
         console=err,
         transient=True,
     )
-
-
-def _print_table(run: Any) -> None:
-    v = run.verdict
-    table = Table(title=None, show_lines=False, expand=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("sev", no_wrap=True)
-    table.add_column("summary")
-    for area in v.areas:
-        table.add_section()
-        table.add_row("", f"[bold]{area.title}[/bold]", "", f"[bold]{area.state}[/bold]  {area.passed}/{area.total}")
-        for r in run.results:
-            if r.area != area.id:
-                continue
-            status = r.status.value + (" (waived)" if r.waived else "")
-            table.add_row(f"[{STYLE[r.status.value]}]{status}[/]", r.id, r.severity.value, r.result.summary)
-    out.print(table)
-    out.print(f"[{VERDICT_STYLE[v.decision.value]}] {v.decision.value} [/]  run {run.id[:12]}", highlight=False)
-    for reason in v.reasons[:25]:
-        out.print(f"  • {reason}", highlight=False, markup=False)
-    if len(v.reasons) > 25:
-        out.print(f"  … and {len(v.reasons) - 25} more (use --format markdown or json)")
-    for e in v.escalations:
-        out.print(
-            f"[bold red]ESCALATE[/] {e.title or e.rule}: {e.item} since {e.since.date()} → {e.contact}", highlight=False
-        )
 
 
 @app.command()
@@ -195,6 +177,7 @@ def validate(
     out.print(
         f"{m.source}: ok — {len(m.items)} items, {len(m.all_checks)} checks, {len(m.criteria)} criteria",
         highlight=False,
+        markup=False,
     )
     if list_checks:
         for c in m.all_checks:
@@ -210,10 +193,12 @@ def plugins() -> None:
     table = Table("kind", "source", "what it does")
     for name in sorted(reg.kinds):
         spec = reg.kinds[name]
-        table.add_row(name, spec.source, spec.doc)
+        table.add_row(Text(name), Text(spec.source), Text(spec.doc))  # a plugin's text is not markup
     out.print(table)
     for f in reg.failures:
-        out.print(f"[red]failed[/red] {f.name} = {f.target} ({f.distribution}): {f.error}", highlight=False)
+        line = Text("failed", style="red")
+        line.append(f" {f.name} = {f.target} ({f.distribution}): {f.error}")
+        out.print(line, highlight=False)
 
 
 class HistoryFormat(str, Enum):
@@ -228,7 +213,7 @@ def history(
     check_id: Annotated[str | None, typer.Option("--check", help="History of one check")] = None,
     format: Annotated[HistoryFormat, typer.Option("--format", help="table or json")] = HistoryFormat.table,
 ) -> None:
-    """Recent runs (verdict, passing counts), or one check's history with --check."""
+    """Recent runs, newest first (verdict, passing counts), or one check's history with --check."""
     from checks import history as h
 
     store = _store(db)
@@ -247,18 +232,12 @@ def history(
     if frame.empty:
         out.print("no runs recorded yet: run `readiness check`")
         return
-    table = Table(*[str(c) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        table.add_row(*[_fmt(v) for v in row])
-    out.print(table)
+    from checks.terminal import print_check_history, print_history
 
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if hasattr(value, "strftime"):
-        return str(value.strftime("%Y-%m-%d %H:%M"))
-    return str(value)
+    if check_id:
+        print_check_history(out, check_id, frame)
+    else:
+        print_history(out, frame)
 
 
 def _actor(by: str | None) -> str:
@@ -315,7 +294,7 @@ def attest(
         )
     finally:
         store.close()
-    out.print(f"attested {saved.item} = {saved.status} by {saved.by}", highlight=False)
+    out.print(f"attested {saved.item} = {saved.status} by {saved.by}", highlight=False, markup=False)
 
 
 @app.command()
@@ -348,7 +327,7 @@ def waive(
         )
     finally:
         store.close()
-    out.print(f"waived {saved.check} until {day.isoformat()} by {saved.by}", highlight=False)
+    out.print(f"waived {saved.check} until {day.isoformat()} by {saved.by}", highlight=False, markup=False)
 
 
 class ReportFormat(str, Enum):
@@ -387,7 +366,7 @@ def report(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         _die(f"-o {output}: cannot write ({exc.strerror})")
-    out.print(f"wrote {output} ({rep.decision.value}, run {rep.run.id[:12]})", highlight=False)
+    out.print(f"wrote {output} ({rep.decision.value}, run {rep.run.id})", highlight=False, markup=False)
 
 
 @app.command()
@@ -408,7 +387,7 @@ def checkpoint(
     finally:
         store.close()
     out.print(
-        f'checkpoint #{cp.id} "{cp.title}": run {cp.run_id[:12]}, {cp.snapshot["verdict"]}, '
+        f'checkpoint #{cp.id} "{cp.title}": run {cp.run_id}, {cp.snapshot["verdict"]}, '
         f"{len(cp.snapshot['results'])} results, {len(cp.snapshot['waivers'])} waivers, "
         f"{len(cp.snapshot['attestations'])} attestations",
         highlight=False,

@@ -89,7 +89,7 @@ class CheckResult:
         return self.result.status
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``results[]`` element of the JSON contract in DESIGN.md."""
+        """The ``results[]`` element of the JSON contract (docs/cli.md)."""
         r = self.result
         return {
             "id": self.id,

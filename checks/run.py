@@ -112,7 +112,7 @@ class Run:
 
     @property
     def exit_code(self) -> int:
-        """0 for GO or CONDITIONAL, 1 for NO-GO (DESIGN's contract)."""
+        """0 for GO or CONDITIONAL, 1 for NO-GO (the contract in docs/cli.md)."""
         return 1 if self.verdict.decision is Decision.NO_GO else 0
 
     def _repr_html_(self) -> str:
@@ -122,7 +122,7 @@ class Run:
         return run_html(self)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--format json`` object, exactly as DESIGN.md lists it (extra keys are additive)."""
+        """The ``--format json`` object, every field documented in docs/cli.md (fields are only ever added)."""
         return {
             "schema": SCHEMA,
             "verdict": self.verdict.decision.value,

@@ -571,7 +571,8 @@ def audit(
     table = Table("seq", "at", "actor", "role", "op", "tenant", "target", "outcome", "detail")
     for e in events:
         style = {"denied": "yellow", "error": "red"}.get(e.outcome, "")
-        table.add_row(str(e.seq), _when(e.at), e.actor, e.role, e.op, e.tenant or "-", e.target or "-",
+        table.add_row(str(e.seq), _when(e.at), escape(e.actor), e.role, e.op, escape(e.tenant or "-"),
+                      escape(e.target or "-"),
                       f"[{style}]{e.outcome}[/]" if style else e.outcome,
                       escape(json.dumps(e.detail, sort_keys=True)[:120]))
     out.print(table)
