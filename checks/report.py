@@ -559,7 +559,7 @@ def _last_run_before(store: Store, cut: datetime, exclude: str) -> Run | None:
     stmt = (
         sa.select(RunRecord.id)
         .where(RunRecord.started_at < cut, RunRecord.id != exclude)
-        .order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+        .order_by(RunRecord.seq.desc())
         .limit(1)
     )
     with store.engine.connect() as conn:
