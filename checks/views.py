@@ -58,6 +58,8 @@ __all__ = [
     "blockers",
     "blocking_count",
     "blocking_share",
+    "box_for_decision",
+    "box_for_status",
     "check_table",
     "checkpoint_points",
     "criteria_by_milestone",
@@ -131,6 +133,21 @@ def banner(run: Run | None) -> Banner:
     reasons = [r for r in run.verdict.reasons if not r.startswith(_MAJOR)]
     notes = [r.removeprefix(_MAJOR).lstrip(": ") for r in run.verdict.reasons if r.startswith(_MAJOR)]
     return Banner(decision.value, headline, reasons, notes, run.id, run.started_at, run.trigger)
+
+
+def box_for_decision(decision: Decision | str) -> str:
+    """The Streamlit box that announces a finished sweep: ``success`` only for GO, ``warning`` for
+    CONDITIONAL, ``error`` for NO-GO (a green box must never say NO-GO)."""
+    value = decision.value if isinstance(decision, Decision) else str(decision)
+    return {Decision.GO.value: "success", Decision.CONDITIONAL.value: "warning"}.get(value, "error")
+
+
+def box_for_status(status: Status) -> str:
+    """The box for one check's fresh result: ``success`` only for pass, ``warning`` for warn, pending and
+    skipped (met with a note, waiting, not checked), ``error`` for fail and error."""
+    if status is Status.PASS:
+        return "success"
+    return "error" if status in (Status.FAIL, Status.ERROR) else "warning"
 
 
 def blocking_count(run: Run | None) -> tuple[int, int]:

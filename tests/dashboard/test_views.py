@@ -508,3 +508,18 @@ def test_sparkline_and_credentials_figures(store):
     assert list(fig.data[0].x) == ["google", "microsoft"] and list(fig.data[0].y) == [2, 1]
     assert list(fig.data[1].y) == [1, 0]
     assert fig.layout.barmode == "stack"
+
+
+def test_a_finished_sweep_is_green_only_when_it_is_go():
+    from checks.run import Decision
+
+    assert [views.box_for_decision(d) for d in Decision] == ["success", "warning", "error"]
+    assert views.box_for_decision("NO-GO") == "error"
+    assert {s.value: views.box_for_status(s) for s in Status} == {
+        "error": "error",
+        "fail": "error",
+        "pending": "warning",
+        "warn": "warning",
+        "skipped": "warning",
+        "pass": "success",
+    }
