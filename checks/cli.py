@@ -164,7 +164,7 @@ def _print_table(run: Any) -> None:
     table.add_column("summary")
     for area in v.areas:
         table.add_section()
-        table.add_row("", f"[bold]{area.title}[/bold]", "", f"[bold]{area.state}[/bold]  {area.passed}/{area.total}")
+        table.add_row("", f"[bold]{area.title}[/bold]", "", f"[bold]{area.state}[/bold]  {area.tally}")
         for r in run.results:
             if r.area != area.id:
                 continue

@@ -263,7 +263,16 @@ class Store:
             decision=Decision(rec.verdict),
             reasons=list(rec.reasons),
             areas=[
-                AreaSummary(a["id"], a["title"], Status(a["status"]), a["passed"], a["total"], a["state"])
+                AreaSummary(
+                    a["id"],
+                    a["title"],
+                    Status(a["status"]),
+                    a["passed"],
+                    a["total"],
+                    a["state"],
+                    a.get("pending", 0),
+                    a.get("not_checked", 0),
+                )
                 for a in rec.areas
             ],
             escalations=[

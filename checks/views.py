@@ -29,6 +29,7 @@ from checks.redact import Scrubber
 from checks.result import CheckResult
 from checks.run import Decision, Run
 from checks.status import Severity, Status
+from checks.tally import Tally
 from checks.verdict import area_state, decide
 
 if TYPE_CHECKING:
@@ -208,10 +209,16 @@ class AreaCard:
     """Status value -> number of the area's checks, worst first."""
 
     @property
+    def tally(self) -> Tally:
+        """Passed, pending, not checked, failing; without a run every check is not checked."""
+        if not self.counts:
+            return Tally(0, not_checked=self.total)
+        return Tally.of(Status(s) for s, n in self.counts.items() for _ in range(n))
+
+    @property
     def caption(self) -> str:
-        """E.g. ``2 of 5 checks pass · 1 pending · 2 fail``."""
-        rest = [f"{n} {s}" for s, n in self.counts.items() if not Status(s).ok and n]
-        return " · ".join([f"{self.passed} of {self.total} checks pass", *rest])
+        """E.g. ``3 passed, 2 not checked, 2 failing of 7``."""
+        return str(self.tally)
 
 
 def area_cards(manifest: Manifest, run: Run | None) -> list[AreaCard]:

@@ -141,7 +141,7 @@ def test_markdown_has_the_seed_sections_in_order(store):
     assert "[#19](https://github.com/raming/max-ai-platform/issues/19) STORY-ONB-05 — Portal Connect Accounts" in md
     assert "**STATUS: 🔴 NO-GO" in md
     oauth = section(md, "### 1. OAuth Application Registrations")
-    assert "**Status**: 🔴 NOT STARTED - HIGH PRIORITY (0/5 checks pass)" in oauth
+    assert "**Status**: 🔴 NOT STARTED - HIGH PRIORITY (0 passed, 2 not checked, 3 failing of 5)" in oauth
     assert "**Impact**: Blocks development work on issues #65 and #66" in oauth
     assert "**Timeline Required**: 5-10 business days" in oauth
     google = section(md, "#### Google OAuth application")

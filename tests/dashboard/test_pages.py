@@ -90,10 +90,10 @@ def test_overview_counts_down_to_the_decision_point(env):
 def test_overview_area_cards_in_the_seeds_words(env):
     page = text(render("overview.py"))
     for title, state, caption in [
-        ("OAuth Application Registrations", "PARTIAL", "2 of 5 checks pass · 2 fail · 1 pending"),
-        ("Token Vault Service Architecture", "NEEDS VALIDATION", "0 of 2 checks pass · 1 pending · 1 skipped"),
-        ("Provider Sandbox Accounts", "NEEDS VALIDATION", "5 of 10 checks pass · 5 pending"),
-        ("Development Environment Setup", "PARTIAL", "12 of 15 checks pass · 2 fail · 1 skipped"),
+        ("OAuth Application Registrations", "PARTIAL", "2 passed, 1 pending, 2 failing of 5"),
+        ("Token Vault Service Architecture", "NEEDS VALIDATION", "0 passed, 1 pending, 1 not checked of 2"),
+        ("Provider Sandbox Accounts", "NEEDS VALIDATION", "5 passed, 5 pending of 10"),
+        ("Development Environment Setup", "PARTIAL", "12 passed, 1 not checked, 2 failing of 15"),
     ]:
         assert f"**{title}**\n:" in page or f"**{title}**" in page
         assert f"-background[{state}]" in page

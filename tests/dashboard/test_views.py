@@ -113,8 +113,9 @@ def test_area_cards_in_the_seeds_words(store):
     }
     assert (cards["oauth"].passed, cards["oauth"].total) == (2, 5)
     assert cards["oauth"].counts == {"fail": 2, "pending": 1, "pass": 2}
-    assert cards["oauth"].caption == "2 of 5 checks pass · 2 fail · 1 pending"
-    assert cards["sandboxes"].caption == "5 of 10 checks pass · 5 pending"
+    assert cards["oauth"].caption == "2 passed, 1 pending, 2 failing of 5"
+    assert cards["sandboxes"].caption == "5 passed, 5 pending of 10"
+    assert cards["vault"].caption == "0 passed, 1 pending, 1 not checked of 2"  # skipped is not checked, not passed
 
 
 def test_area_cards_without_a_run():
