@@ -342,6 +342,15 @@ class Store:
             for row in rows
         ]
 
+    def run_seqs(self, run_ids: Iterable[str]) -> dict[str, int]:
+        """Each recorded run's place in recording order (``runs.seq``); ids not recorded are left out."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(RunRecord.id, RunRecord.seq).where(RunRecord.id.in_(ids))).all()
+        return {row[0]: int(row[1]) for row in rows}
+
     def status_since(self, check_ids: Iterable[str] | None = None) -> dict[str, tuple[Status, datetime]]:
         """For each check, its latest status and when its current unbroken streak of that status began.
 

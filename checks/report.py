@@ -538,9 +538,15 @@ def _changes(manifest: Manifest, store: Store, run: Run, since: Since, checkpoin
 
 
 def _previous_checkpoint(store: Store, run: Run, checkpoints: list[Checkpoint]) -> Checkpoint | None:
-    """The newest checkpoint of an earlier run than ``run`` (checkpoints come newest first)."""
+    """The newest checkpoint of a run recorded before ``run`` (checkpoints come newest first); by recording
+    order, so a pinned clock (every run starting at one instant) still finds it."""
+    seqs = store.run_seqs({cp.run_id for cp in checkpoints} | {run.id})
     for cp in checkpoints:
         if cp.run_id == run.id:
+            continue
+        if run.id in seqs and cp.run_id in seqs:
+            if seqs[cp.run_id] < seqs[run.id]:
+                return cp
             continue
         if cp.at <= run.started_at:
             return cp

@@ -225,6 +225,15 @@ def test_changes_between_checkpoints(store):
     assert ch.still_blocking == []
 
 
+def test_under_a_pinned_clock_the_previous_checkpoint_is_the_earlier_recorded_run(store):
+    # Every run starts at the same instant (the demo's clock); the checkpoint is taken after the first.
+    week0(store)
+    again = run_at(store, W0, PROXY_ONLY)
+    md = render_markdown(build_report(MANIFEST, store, run=again.id, now=W0 + timedelta(hours=2)))
+    changes = section(md, "## Changes Since Last Checkpoint")
+    assert 'Compared with checkpoint #1 "Week 0"' in changes and "NO-GO → NO-GO" in changes
+
+
 def test_since_a_date_compares_with_the_last_run_before_it(store):
     week0(store, checkpoint=False)
     week1(store)
