@@ -122,8 +122,8 @@ def to_markdown(run: Run) -> str:
     ]
     if v.reasons:
         lines += ["### Reasons", ""] + [f"- {_cell(r)}" for r in v.reasons] + [""]
-    lines += ["### Areas", "", "| Area | State | Passing |", "|---|---|---|"]
-    lines += [f"| {a.title} | {a.state} | {a.passed}/{a.total} |" for a in v.areas]
+    lines += ["### Areas", "", "| Area | State | Checks |", "|---|---|---|"]
+    lines += [f"| {a.title} | {a.state} | {a.tally} |" for a in v.areas]
     lines += ["", "### Checks", "", "| | Check | Severity | Summary |", "|---|---|---|---|"]
     for r in run.results:
         waived = " (waived)" if r.waived else ""

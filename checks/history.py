@@ -68,9 +68,11 @@ class Base(DeclarativeBase):
 
 class RunRecord(Base):
     __tablename__ = "runs"
-    __table_args__ = (sa.Index("ix_runs_started_at", "started_at"),)
+    __table_args__ = (sa.Index("ix_runs_started_at", "started_at"), sa.Index("ix_runs_seq", "seq", unique=True))
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    """Insertion order (migration 0002): "latest", "newest first" and "previous" go by it, never by a clock."""
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
     verdict: Mapped[str] = mapped_column(sa.String(16))
@@ -223,9 +225,14 @@ class Store:
     def record_run(self, run: Run) -> None:
         """Store a run and all its results in one transaction."""
         v = run.verdict
+        insert = sa.insert(RunRecord)
+        if self.engine.dialect.name != "postgresql":
+            # PostgreSQL numbers runs from its sequence; SQLite has one writer at a time, so max + 1 in the
+            # inserting statement itself is the next number.
+            insert = insert.values(seq=sa.select(sa.func.coalesce(sa.func.max(RunRecord.seq), 0) + 1).scalar_subquery())
         with self.engine.begin() as conn:
             conn.execute(
-                sa.insert(RunRecord),
+                insert,
                 {
                     "id": run.id,
                     "started_at": run.started_at,
@@ -256,7 +263,16 @@ class Store:
             decision=Decision(rec.verdict),
             reasons=list(rec.reasons),
             areas=[
-                AreaSummary(a["id"], a["title"], Status(a["status"]), a["passed"], a["total"], a["state"])
+                AreaSummary(
+                    a["id"],
+                    a["title"],
+                    Status(a["status"]),
+                    a["passed"],
+                    a["total"],
+                    a["state"],
+                    a.get("pending", 0),
+                    a.get("not_checked", 0),
+                )
                 for a in rec.areas
             ],
             escalations=[
@@ -284,15 +300,13 @@ class Store:
         )
 
     def latest_run(self) -> Run | None:
-        """The most recently started run, or None when there is none."""
+        """The most recently recorded run, or None when there is none."""
         with self.engine.connect() as conn:
-            run_id = conn.scalar(
-                sa.select(RunRecord.id).order_by(RunRecord.started_at.desc(), RunRecord.id.desc()).limit(1)
-            )
+            run_id = conn.scalar(sa.select(RunRecord.id).order_by(RunRecord.seq.desc()).limit(1))
         return None if run_id is None else self.get_run(run_id)
 
     def runs(self, limit: int | None = None) -> list[RunSummary]:
-        """Runs, newest first, with their pass counts; at most ``limit`` of them."""
+        """Runs, newest (most recently recorded) first, with their pass counts; at most ``limit`` of them."""
         r = ResultRecord
         count = sa.select(sa.func.count(r.id)).where(r.run_id == RunRecord.id)
         # Correlated counts rather than GROUP BY: evaluated only for the runs the limit keeps.
@@ -308,7 +322,7 @@ class Store:
                 count.where(r.status.in_(_OK)).scalar_subquery(),
                 count.scalar_subquery(),
             )
-            .order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+            .order_by(RunRecord.seq.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
@@ -327,6 +341,15 @@ class Store:
             )
             for row in rows
         ]
+
+    def run_seqs(self, run_ids: Iterable[str]) -> dict[str, int]:
+        """Each recorded run's place in recording order (``runs.seq``); ids not recorded are left out."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(RunRecord.id, RunRecord.seq).where(RunRecord.id.in_(ids))).all()
+        return {row[0]: int(row[1]) for row in rows}
 
     def status_since(self, check_ids: Iterable[str] | None = None) -> dict[str, tuple[Status, datetime]]:
         """For each check, its latest status and when its current unbroken streak of that status began.
@@ -693,7 +716,7 @@ def runs_frame(store: Store) -> pd.DataFrame:
         )
         .outerjoin(r, r.run_id == run.id)
         .group_by(run.id)
-        .order_by(run.started_at, run.id)
+        .order_by(run.started_at, run.seq)
     )
     frame = _frame(store, stmt, ["started_at", "finished_at"])
     for name in ("passed", "total", "blocking_passed", "blocking_total"):
@@ -718,7 +741,7 @@ def area_frame(store: Store) -> pd.DataFrame:
         )
         .join(r, r.run_id == run.id)
         .group_by(run.id, r.area)
-        .order_by(run.started_at, run.id, r.area)
+        .order_by(run.started_at, run.seq, r.area)
     )
     frame = _frame(store, stmt, ["started_at"])
     frame["passed"] = frame["passed"].astype("int64")

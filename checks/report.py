@@ -11,7 +11,6 @@ weekly meeting. Nothing here reads the environment: results carry no secret, and
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +23,7 @@ from checks.manifest import Item, Manifest
 from checks.result import CheckResult
 from checks.run import CriterionResult, Decision, EscalationHit, Run
 from checks.status import Severity, Status
+from checks.tally import Tally
 from checks.verdict import area_state
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class ItemStatus:
     state: str
     """NOT STARTED, PARTIAL, NEEDS VALIDATION, READY, or NOT CHECKED (no check of it in the run)."""
     detail: str
-    """What the state rests on, e.g. ``1 of 2 checks pass (1 pending); attested submitted by ...``."""
+    """What the state rests on, e.g. ``1 passed, 1 pending of 2; attested submitted by ...``."""
     green: bool
     """Every one of its checks passes (``pass`` or ``warn``)."""
     blocks: list[str]
@@ -97,7 +97,7 @@ class ItemStatus:
 
     @property
     def words(self) -> str:
-        """The status line after the icon, e.g. ``PARTIAL: 1 of 2 checks pass (1 pending)``."""
+        """The status line after the icon, e.g. ``PARTIAL: 1 passed, 1 pending of 2``."""
         return f"{self.state}: {self.detail}"
 
 
@@ -113,6 +113,8 @@ class AreaStatus:
     impact: str
     timeline: str
     items: list[ItemStatus]
+    tally: Tally = Tally(0)
+    """Passed, pending, not checked and failing, e.g. ``3 passed, 2 not checked, 2 failing of 7``."""
 
     @property
     def icon(self) -> str:
@@ -120,12 +122,12 @@ class AreaStatus:
 
     @property
     def priority_line(self) -> str:
-        """E.g. ``HIGH PRIORITY (0/5 checks pass)``."""
-        return f"{self.priority.upper()} PRIORITY ({self.passed}/{self.total} checks pass)"
+        """E.g. ``HIGH PRIORITY (0 passed, 2 not checked, 3 failing of 5)``."""
+        return f"{self.priority.upper()} PRIORITY ({self.tally})"
 
     @property
     def status_line(self) -> str:
-        """The seed's form, e.g. ``NOT STARTED - HIGH PRIORITY (0/5 checks pass)``."""
+        """The seed's form, e.g. ``NOT STARTED - HIGH PRIORITY (0 passed, 5 failing of 5)``."""
         return f"{self.state} - {self.priority_line}"
 
 
@@ -394,11 +396,7 @@ def _item(
     mine = [results[c.id] for c in specs]
     statuses = [r.status for r in mine]
     state = area_state(statuses) if mine else "NOT CHECKED"
-    passed = sum(1 for s in statuses if s.ok)
-    words = f"{passed} of {len(mine)} checks pass" if mine else "none of its checks ran"
-    others = Counter(s.value for s in statuses if not s.ok)
-    if others:
-        words += " (" + ", ".join(f"{n} {s}" for s, n in others.items()) + ")"
+    words = str(Tally.of(statuses)) if mine else "none of its checks ran"
     gaps = [r for r in mine if not r.status.ok]
     if gaps and all(r.waived for r in gaps):
         words += "; every gap waived"
@@ -464,6 +462,7 @@ def _areas(manifest: Manifest, run: Run, items: list[ItemStatus]) -> list[AreaSt
                 state=s.state if s else "NOT STARTED",
                 passed=s.passed if s else 0,
                 total=s.total if s else 0,
+                tally=s.tally if s else Tally(0),
                 impact=area.impact,
                 timeline=area.timeline.text if area.timeline else "",
                 items=[i for i in items if manifest.items_by_id[i.id].area == area.id],
@@ -494,7 +493,7 @@ def _summary(manifest: Manifest, run: Run) -> str:
             f"{len(gaps) - len(waived)} of {len(blocking)} blocking checks are not met{also}: NO-GO for {what} "
             f"until they are. Blocked on: {', '.join(titles)}."
         )
-    areas = "; ".join(f"{a.title} {a.state} ({a.passed}/{a.total})" for a in run.verdict.areas)
+    areas = "; ".join(f"{a.title} {a.state} ({a.tally})" for a in run.verdict.areas)
     return f"{text} Areas: {areas}."
 
 
@@ -545,9 +544,15 @@ def _changes(manifest: Manifest, store: Store, run: Run, since: Since, checkpoin
 
 
 def _previous_checkpoint(store: Store, run: Run, checkpoints: list[Checkpoint]) -> Checkpoint | None:
-    """The newest checkpoint of an earlier run than ``run`` (checkpoints come newest first)."""
+    """The newest checkpoint of a run recorded before ``run`` (checkpoints come newest first); by recording
+    order, so a pinned clock (every run starting at one instant) still finds it."""
+    seqs = store.run_seqs({cp.run_id for cp in checkpoints} | {run.id})
     for cp in checkpoints:
         if cp.run_id == run.id:
+            continue
+        if run.id in seqs and cp.run_id in seqs:
+            if seqs[cp.run_id] < seqs[run.id]:
+                return cp
             continue
         if cp.at <= run.started_at:
             return cp
@@ -565,7 +570,7 @@ def _last_run_before(store: Store, cut: datetime, exclude: str) -> Run | None:
     stmt = (
         sa.select(RunRecord.id)
         .where(RunRecord.started_at < cut, RunRecord.id != exclude)
-        .order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+        .order_by(RunRecord.seq.desc())
         .limit(1)
     )
     with store.engine.connect() as conn:

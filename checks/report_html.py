@@ -215,7 +215,7 @@ def render_html(report: Report, store: Store | None = None) -> str:
         add(
             f'<div class="card"><div class="t">{a.number}. {_e(a.title)}</div>'
             f"{_badge(STATE_CLASS.get(a.state, 'fail'), a.state)} "
-            f'<span class="muted">{a.passed}/{a.total} checks pass</span>'
+            f'<span class="muted">{_e(str(a.tally))}</span>'
             f'<div class="bar"><i style="width:{share:.0f}%"></i></div></div>'
         )
     add("</div>")

@@ -64,6 +64,11 @@ class Result:
         return cls(Status.PENDING, summary, evidence, remediation)
 
     @classmethod
+    def skipped(cls, summary: str, remediation: str = "", **evidence: Any) -> Result:
+        """Not checked: e.g. ``not configured: set X to let this check ask Y`` (never counted as passing)."""
+        return cls(Status.SKIPPED, summary, evidence, remediation)
+
+    @classmethod
     def warned(cls, summary: str, remediation: str = "", **evidence: Any) -> Result:
         return cls(Status.WARN, summary, evidence, remediation)
 

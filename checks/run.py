@@ -9,6 +9,7 @@ from typing import Any
 
 from checks.result import CheckResult
 from checks.status import Status
+from checks.tally import Tally
 
 __all__ = ["AreaSummary", "CriterionResult", "Decision", "EscalationHit", "Run", "Verdict", "SCHEMA"]
 
@@ -34,9 +35,19 @@ class AreaSummary:
     status: Status
     """The worst status among the area's checks."""
     passed: int
+    """Checks met (``pass`` or ``warn``); never one that was skipped or errored."""
     total: int
     state: str
     """In the seed's words: NOT STARTED, PARTIAL, NEEDS VALIDATION or READY."""
+    pending: int = 0
+    not_checked: int = 0
+    """Checks that could not look: ``skipped`` (not configured, a dependency failed) or ``error``."""
+
+    @property
+    def tally(self) -> Tally:
+        """E.g. ``3 passed, 2 not checked, 2 failing of 7``."""
+        failing = self.total - self.passed - self.pending - self.not_checked
+        return Tally(self.passed, self.pending, self.not_checked, max(failing, 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +57,8 @@ class AreaSummary:
             "passed": self.passed,
             "total": self.total,
             "state": self.state,
+            "pending": self.pending,
+            "not_checked": self.not_checked,
         }
 
 

@@ -20,7 +20,7 @@ class Status(str, Enum):
     WARN = "warn"
     """Met, with something to fix soon (a secret expiring, a scope spelled oddly)."""
     SKIPPED = "skipped"
-    """Not run because a check it depends on did not pass."""
+    """Not checked: a check it depends on did not pass, or what it needs to look is not configured."""
     PASS = "pass"
     """The prerequisite is met."""
 
@@ -32,6 +32,12 @@ class Status(str, Enum):
     def ok(self) -> bool:
         """Passing for a dependency: ``pass`` or ``warn``."""
         return self in (Status.PASS, Status.WARN)
+
+    @property
+    def checked(self) -> bool:
+        """The check looked: not ``skipped`` (not configured, or a dependency failed) nor ``error`` (could not
+        tell). A check that did not look is never counted as passing."""
+        return self not in (Status.SKIPPED, Status.ERROR)
 
     def __str__(self) -> str:
         return self.value

@@ -77,7 +77,7 @@ def print_run(console: Console, run: Run) -> None:
         area = titles.get(area_id)
         heading = Text(area.title if area else area_id, style="bold")
         if area is not None:
-            heading.append(f"  {area.state}, {area.passed} of {area.total} passing", style="bold")
+            heading.append(f"  {area.state}: {area.tally}", style="bold")
         _wrapped(console, heading, 0)
         for r in results:
             _print_result(console, r)

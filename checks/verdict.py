@@ -1,6 +1,7 @@
 """The verdict: GO / CONDITIONAL / NO-GO from the blocking checks, with reasons in words.
 
-* ``GO``: every blocking check passes (``warn`` counts as passing: met, with a note);
+* ``GO``: every blocking check passes (``warn`` counts as passing: met, with a note; ``skipped`` and
+  ``error`` never do: a check that could not look has not shown anything is met);
 * ``CONDITIONAL``: every blocking gap is covered by a waiver in force (expired waivers do not count);
 * ``NO-GO``: otherwise.
 
@@ -18,6 +19,7 @@ from checks.manifest import Manifest
 from checks.result import CheckResult
 from checks.run import AreaSummary, CriterionResult, Decision, EscalationHit, Verdict
 from checks.status import Severity, Status, worst
+from checks.tally import Tally
 
 __all__ = ["area_state", "decide"]
 
@@ -103,25 +105,32 @@ def _areas(manifest: Manifest, results: list[CheckResult]) -> list[AreaSummary]:
     out = []
     for area in manifest.areas:
         mine = [r.status for r in results if r.area == area.id]
+        tally = Tally.of(mine)
         out.append(
             AreaSummary(
                 id=area.id,
                 title=area.title,
                 status=worst(mine),
-                passed=sum(1 for s in mine if s.ok),
+                passed=tally.passed,
                 total=len(mine),
                 state=area_state(mine),
+                pending=tally.pending,
+                not_checked=tally.not_checked,
             )
         )
     return out
 
 
 def _criteria(manifest: Manifest, results: list[CheckResult]) -> list[CriterionResult]:
+    """A criterion is met when every check it names ran and passed: one not run (``--only``), skipped or
+    errored leaves it open."""
+    by_id = {r.id: r for r in results}
     out = []
     for crit in manifest.criteria:
-        matched = [r for r in results if any(fnmatch.fnmatchcase(r.id, p) for p in crit.checks)]
-        met = bool(matched) and all(r.status.ok for r in matched)
-        out.append(CriterionResult(crit.milestone, crit.text, met, [r.id for r in matched]))
+        named = [c.id for c in manifest.match_checks(crit.checks)]
+        named += [r.id for r in results if r.id not in named and any(fnmatch.fnmatchcase(r.id, p) for p in crit.checks)]
+        met = bool(named) and all(i in by_id and by_id[i].status.ok for i in named)
+        out.append(CriterionResult(crit.milestone, crit.text, met, named))
     return out
 
 

@@ -29,6 +29,7 @@ from checks.redact import Scrubber
 from checks.result import CheckResult
 from checks.run import Decision, Run
 from checks.status import Severity, Status
+from checks.tally import Tally
 from checks.verdict import area_state, decide
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ __all__ = [
     "blockers",
     "blocking_count",
     "blocking_share",
+    "box_for_decision",
+    "box_for_status",
     "check_table",
     "checkpoint_points",
     "criteria_by_milestone",
@@ -133,6 +136,21 @@ def banner(run: Run | None) -> Banner:
     return Banner(decision.value, headline, reasons, notes, run.id, run.started_at, run.trigger)
 
 
+def box_for_decision(decision: Decision | str) -> str:
+    """The Streamlit box that announces a finished sweep: ``success`` only for GO, ``warning`` for
+    CONDITIONAL, ``error`` for NO-GO (a green box must never say NO-GO)."""
+    value = decision.value if isinstance(decision, Decision) else str(decision)
+    return {Decision.GO.value: "success", Decision.CONDITIONAL.value: "warning"}.get(value, "error")
+
+
+def box_for_status(status: Status) -> str:
+    """The box for one check's fresh result: ``success`` only for pass, ``warning`` for warn, pending and
+    skipped (met with a note, waiting, not checked), ``error`` for fail and error."""
+    if status is Status.PASS:
+        return "success"
+    return "error" if status in (Status.FAIL, Status.ERROR) else "warning"
+
+
 def blocking_count(run: Run | None) -> tuple[int, int]:
     """(passing, total) blocking checks of ``run``; (0, 0) without one."""
     if run is None:
@@ -191,10 +209,16 @@ class AreaCard:
     """Status value -> number of the area's checks, worst first."""
 
     @property
+    def tally(self) -> Tally:
+        """Passed, pending, not checked, failing; without a run every check is not checked."""
+        if not self.counts:
+            return Tally(0, not_checked=self.total)
+        return Tally.of(Status(s) for s, n in self.counts.items() for _ in range(n))
+
+    @property
     def caption(self) -> str:
-        """E.g. ``2 of 5 checks pass · 1 pending · 2 fail``."""
-        rest = [f"{n} {s}" for s, n in self.counts.items() if not Status(s).ok and n]
-        return " · ".join([f"{self.passed} of {self.total} checks pass", *rest])
+        """E.g. ``3 passed, 2 not checked, 2 failing of 7``."""
+        return str(self.tally)
 
 
 def area_cards(manifest: Manifest, run: Run | None) -> list[AreaCard]:

@@ -93,6 +93,7 @@ if st.button("Re-run this check", key="rerun", disabled=bool(block)):
     data.clear()
     fresh = next((r for r in again.results if r.id == check_id), None)
     if fresh is not None:
-        widgets.flash(f"Re-ran {check_id}: {fresh.status.value}: {clean(fresh.result.summary)}")
+        said = f"Re-ran {check_id}: {fresh.status.value}: {clean(fresh.result.summary)}"
+        widgets.flash(said, views.box_for_status(fresh.status))
 if block:
     st.caption(block)

@@ -34,7 +34,8 @@ if st.button(
     else:
         data.clear()
         bar.empty()
-        st.success(f"Run finished: {run.verdict.decision.value}, {len(run.results)} checks.")
+        decision = run.verdict.decision
+        widgets.box(views.box_for_decision(decision), f"Run finished: {decision.value}, {len(run.results)} checks.")
 if block:
     st.caption(block)
 

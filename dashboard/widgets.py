@@ -38,16 +38,21 @@ def until_end_of(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
-def flash(message: str) -> None:
-    """Show ``message`` as a success after the rerun that redraws the page with the new data."""
-    st.session_state["_flash"] = message
+def box(kind: str, message: str) -> None:
+    """``message`` in the Streamlit box ``kind`` names: ``success``, ``warning`` or ``error``."""
+    {"success": st.success, "warning": st.warning}.get(kind, st.error)(message)
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """Show ``message`` in the box ``kind`` (see :func:`box`) after the rerun that redraws the page."""
+    st.session_state["_flash"] = (kind, message)
     st.rerun()
 
 
 def show_flash() -> None:
-    message = st.session_state.pop("_flash", None)
-    if message:
-        st.success(message)
+    flashed = st.session_state.pop("_flash", None)
+    if flashed:
+        box(*flashed)
 
 
 def write_notice(page: Page) -> None:

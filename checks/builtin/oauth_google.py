@@ -466,7 +466,10 @@ def _services(api: str) -> tuple[str, ...]:
 
 async def _apis(app: OAuthApp, params: OAuthGoogleParams, ctx: CheckContext) -> Result:
     if not app.apis:
-        return Result.warned(f"the manifest lists no APIs for [oauth_apps.{params.app}]: nothing to check")
+        return Result.skipped(
+            f"not configured: the manifest lists no APIs for [oauth_apps.{params.app}], so there is nothing to check",
+            remediation=f"List the APIs the app needs in [oauth_apps.{params.app}] apis",
+        )
     approval = (
         " Business Profile access also needs Google's approval (until then its quota is 0)."
         if any(a.lower() == _BUSINESS_PROFILE.lower() for a in app.apis)
@@ -477,10 +480,10 @@ async def _apis(app: OAuthApp, params: OAuthGoogleParams, ctx: CheckContext) -> 
     has_credential = any(ctx.env.get(v) for v in credential_vars)
     if not project or not has_credential:
         names = " or ".join(credential_vars) or "access_token_env (e.g. GOOGLE_SERVICE_USAGE_TOKEN)"
-        return Result.warned(
-            f"cannot tell whether the APIs are enabled: set {names} (a credential allowed "
-            f"serviceusage.services.get and .use, role Service Usage Consumer) and {params.project_env} to let this "
-            "check ask the Service Usage API." + approval,
+        return Result.skipped(
+            f"not configured: could not check whether the APIs are enabled; set {names} (a credential allowed "
+            f"serviceusage.services.get and .use, role Service Usage Consumer) and {params.project_env} to let "
+            "this check ask the Service Usage API." + approval,
             remediation="Meanwhile check APIs & Services › Enabled APIs & services in Google Cloud Console: "
             + ", ".join(app.apis),
             apis=list(app.apis),
@@ -733,8 +736,8 @@ async def _business_approval(ctx: CheckContext, headers: dict[str, str]) -> Resu
             "my-business/content/prereqs); once approved the quota becomes non-zero (check IAM & Admin › Quotas)",
             **evidence,
         )
-    return Result.warned(
-        f"cannot tell whether Business Profile access is approved: {what} answered {code} {status}",
+    return Result.errored(
+        f"could not tell whether Business Profile access is approved: {what} answered {code} {status}",
         remediation="The Service Usage credential may lack the business.manage scope; this is not a verdict",
         **evidence,
     )

@@ -415,19 +415,19 @@ async def _registration(app: OAuthApp, ctx: CheckContext) -> Result:
     error, message = _graph_error(body, ctx)
     evidence.update(error_code=error, error_message=message)
     if code == 403:
-        return Result.warned(
-            f"the app may not read its own registration (403 {error}): grant Application.Read.All (admin consent) "
-            "to let this check compare redirect URIs and secret expiry",
+        return Result.errored(
+            f"could not tell: the app may not read its own registration (403 {error}); grant Application.Read.All "
+            "(admin consent) to let this check compare redirect URIs and secret expiry",
             remediation=f"{PORTAL} › your app › API permissions › Add a permission › Microsoft Graph › Application "
             "permissions › Application.Read.All › Grant admin consent. Meanwhile compare Authentication › Redirect "
             "URIs and Certificates & secrets by hand",
             **evidence,
         )
     if code == 404:
-        return Result.warned(
-            f"Graph finds no application {got.client_id} in tenant {got.tenant} (404 {error}): the app is registered "
-            f"in another (home) tenant; point {app.tenant_id_env} at it to let this check compare redirect URIs and "
-            "secret expiry",
+        return Result.errored(
+            f"could not tell: Graph finds no application {got.client_id} in tenant {got.tenant} (404 {error}); the "
+            f"app is registered in another (home) tenant; point {app.tenant_id_env} at it to let this check compare "
+            "redirect URIs and secret expiry",
             remediation="A multi-tenant app's registration lives in its home tenant; the tenant asked holds only "
             "its service principal",
             **evidence,

@@ -206,8 +206,9 @@ async def _keys(ctx: CheckContext) -> Result:
     if store is None or actor is None:
         kind, problem = ctx.extras.get("vault_problem_kind"), ctx.extras.get("vault_problem")
         if kind == "not_initialised":
-            return Result.warned(
-                f"key source {source.name} loads (primary {ring.primary.fingerprint}), but {problem}",
+            return Result.skipped(
+                f"not checked against the vault: key source {source.name} loads (primary {ring.primary.fingerprint}), "
+                f"but {problem}",
                 remediation="`readiness vault init` makes this key the vault's primary KEK",
                 **evidence,
             )
@@ -327,8 +328,8 @@ async def _refresh(params: VaultParams, store: Vault, actor: Actor, ctx: CheckCo
     live = [i for i in infos if i.state != "revoked"]
     scope = " ".join(p for p in (params.provider, f"tenant {params.tenant}" if params.tenant else None) if p)
     if not live:
-        return Result.warned(
-            f"the vault holds no {scope + ' ' if scope else ''}credentials yet"
+        return Result.skipped(
+            f"nothing to check: the vault holds no {scope + ' ' if scope else ''}credentials yet"
             + (f" ({len(infos)} revoked)" if infos else ""),
             remediation="Store a test account's tokens with `readiness vault put TENANT PROVIDER ACCOUNT < token.txt`",
             credentials=0,

@@ -47,6 +47,29 @@ def test_week0_without_configuration_is_no_go_with_the_seeds_reasons(world, tmp_
     store.close()
 
 
+def test_nothing_configured_is_not_checked_rather_than_passed(world, tmp_path):
+    """Issue 10: with nothing configured, ``oauth.google.apis`` could not look; the report said "Google OAuth
+    application: 1 of 7 checks pass"."""
+    from checks.report import build_report, render_markdown
+
+    server, _ = world
+    store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+    environ = {"READINESS_STANDINS_URL": server.url}
+    run = sweep(MANIFEST, store=store, clock=FixedClock(NOW), environ=environ, env_file="/dev/null")
+    apis = next(r for r in run.results if r.id == "oauth.google.apis")
+    assert apis.status.value == "skipped" and apis.result.summary.startswith("not configured")
+    # The one warn left is a real finding (the manifest's scope spelling), not a check that could not look.
+    assert [r.id for r in run.results if r.status.value == "warn"] == ["oauth.microsoft.scopes"]
+    google = [r for r in run.results if r.item == "oauth.google"]
+    assert not any(r.status.ok for r in google)
+    md = render_markdown(build_report(MANIFEST, store, now=NOW))
+    line = next(x for x in md.splitlines() if x.startswith("- **Status**") and "of 7" in x)
+    assert "0 passed" in line and "not checked" in line and "1 of 7 checks pass" not in md
+    oauth = next(a for a in run.to_json()["areas"] if a["id"] == "oauth")
+    assert oauth["passed"] == 1 and oauth["not_checked"] >= 1  # the passing one: the scope review above
+    store.close()
+
+
 def test_all_valid_and_attested_is_go(world, tmp_path):
     server, env = world
     store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")

@@ -118,14 +118,90 @@ def test_latest_run_and_runs(store):
     assert store.latest_run() is None and store.runs() == []
     first = make_run([cr("a", Status.PASS, T0), cr("b", Status.WARN, T0), cr("c", Status.FAIL, T0)], T0)
     second = make_run([cr("a", Status.PASS, T0 + timedelta(days=1))], T0 + timedelta(days=1), Decision.GO)
-    store.record_run(second)
     store.record_run(first)
+    store.record_run(second)
     assert store.latest_run().id == second.id
     rows = store.runs()
     assert [r.id for r in rows] == [second.id, first.id]
     assert (rows[1].passed, rows[1].total, rows[0].verdict) == (2, 3, Decision.GO)
     assert rows[0].started_at == T0 + timedelta(days=1) and rows[0].started_at.tzinfo is not None
     assert [r.id for r in store.runs(limit=1)] == [second.id]
+
+
+def _run_with_id(run_id: str, at: datetime, decision: Decision) -> Run:
+    verdict = Verdict(decision, [decision.value])
+    return Run(run_id, at, at + timedelta(seconds=3), "sha256:abc", [cr("a", Status.PASS, at)], verdict)
+
+
+def test_the_latest_recorded_run_is_the_latest_whatever_the_clock_and_ids_say(store):
+    # The demo's pinned clock: every run starts and ends at the same instant. Ids are chosen to sort the wrong
+    # way (each newer one smaller), so a tie-break on the id puts the oldest first.
+    ids = [f"run-{999 - n:04d}" for n in range(40)]
+    for n, run_id in enumerate(ids):
+        store.record_run(_run_with_id(run_id, T0, Decision.CONDITIONAL if n < 39 else Decision.NO_GO))
+    latest = store.latest_run()
+    assert (latest.id, latest.verdict.decision) == (ids[-1], Decision.NO_GO)
+    assert [r.id for r in store.runs()] == ids[::-1]
+    assert [r.id for r in store.runs(limit=3)] == ids[:-4:-1]
+
+
+def test_a_run_recorded_later_is_later_even_when_it_started_earlier(store):
+    # Insertion order, not the clock: a sweep recorded after another is the newer answer.
+    late = _run_with_id(uuid.uuid4().hex, T0 + timedelta(hours=1), Decision.GO)
+    store.record_run(late)
+    early = _run_with_id(uuid.uuid4().hex, T0, Decision.NO_GO)
+    store.record_run(early)
+    assert store.latest_run().id == early.id
+    assert [r.id for r in store.runs()] == [early.id, late.id]
+
+
+def test_migration_numbers_existing_runs_in_start_order(db_url):
+    from checks.history import _create_engine, upgrade
+
+    engine = _create_engine(db_url)
+    upgrade(engine, "0001")
+    rows = [  # (id, started_at, finished_at): inserted out of order on purpose
+        ("c", T0 + timedelta(hours=2), T0 + timedelta(hours=2)),
+        ("b2", T0, T0 + timedelta(seconds=9)),
+        ("b1", T0, T0 + timedelta(seconds=9)),
+        ("a", T0, T0 + timedelta(seconds=1)),
+        ("z", T0 - timedelta(days=1), T0),
+    ]
+    runs = sa.table(
+        "runs",
+        *(sa.column(n) for n in ("id", "verdict", "reasons", "manifest_digest", "trigger", "areas")),
+        sa.column("started_at", sa.DateTime(timezone=True)),
+        sa.column("finished_at", sa.DateTime(timezone=True)),
+        sa.column("escalations"),
+        sa.column("criteria"),
+    )
+    with engine.begin() as conn:
+        for run_id, started, finished in rows:
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    started_at=started,
+                    finished_at=finished,
+                    verdict="NO-GO",
+                    reasons="[]",
+                    manifest_digest="sha256:abc",
+                    trigger="cli",
+                    areas="[]",
+                    escalations="[]",
+                    criteria="[]",
+                )
+            )
+    upgrade(engine)
+    engine.dispose()
+    with Store.open(db_url) as store:
+        with store.engine.connect() as conn:
+            numbered = conn.execute(sa.text("select id, seq from runs order by seq")).all()
+        assert numbered == [("z", 1), ("a", 2), ("b1", 3), ("b2", 4), ("c", 5)]
+        assert store.latest_run().id == "c"
+        fresh = _run_with_id("0-new", T0 - timedelta(days=30), Decision.GO)
+        store.record_run(fresh)  # the next number, though it sorts first by time and by id
+        assert store.latest_run().id == "0-new"
+        assert [r.id for r in store.runs()] == ["0-new", "c", "b2", "b1", "a", "z"]
 
 
 def test_latest_attestations_respects_at(store):
@@ -342,7 +418,7 @@ def test_open_twice_is_idempotent(db_url):
     try:
         assert len(second.attestations()) == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text(f"select version_num from {VERSION_TABLE}")) == "0001"
+            assert conn.scalar(sa.text(f"select version_num from {VERSION_TABLE}")) == "0002"
             if conn.dialect.name == "sqlite":
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -684,6 +684,13 @@ def test_approval_pending_says_what_google_waits_for(google: Google) -> None:
     assert len(google.business.calls) == 1, "a quota of 0 is not retried"
 
 
+def test_approval_that_could_not_be_read_is_an_error_not_a_pass(google: Google) -> None:
+    google.business.set_scenario("token_expired")  # Business Profile alone refuses the token: 401
+    result = run(APIS, google.url)
+    assert result.status is Status.ERROR and not result.status.ok
+    assert result.summary.startswith("could not tell whether Business Profile access is approved")
+
+
 def test_disabled_business_profile_is_not_asked_for_approval(google: Google) -> None:
     google.scenario("api_disabled")
     google.scenario("approval_pending")
@@ -701,10 +708,13 @@ def test_disabled_business_profile_is_not_asked_for_approval(google: Google) -> 
     ],
     ids=["no-token", "no-project", "nothing"],
 )
-def test_apis_without_a_credential_warns_which_would_tell(google: Google, env: dict[str, str], words: str) -> None:
+def test_apis_without_a_credential_is_not_checked(google: Google, env: dict[str, str], words: str) -> None:
+    # Could not look is not passed: skipped "not configured", never warn (which counts as met).
     result = run(APIS, google.url, env=env)
-    assert result.status is Status.WARN
-    assert result.summary.startswith("cannot tell whether the APIs are enabled: set GOOGLE_SERVICE_USAGE_TOKEN")
+    assert result.status is Status.SKIPPED and not result.status.ok
+    assert result.summary.startswith(
+        "not configured: could not check whether the APIs are enabled; set GOOGLE_SERVICE_USAGE_TOKEN"
+    )
     assert words in result.summary
     assert "Business Profile access also needs Google's approval" in result.summary
     assert google.usage.calls == []
@@ -712,7 +722,7 @@ def test_apis_without_a_credential_warns_which_would_tell(google: Google, env: d
 
 def test_apis_without_credential_params_names_the_params(google: Google) -> None:
     result = run({"probe": "apis"}, google.url)
-    assert result.status is Status.WARN and "access_token_env (e.g. GOOGLE_SERVICE_USAGE_TOKEN)" in result.summary
+    assert result.status is Status.SKIPPED and "access_token_env (e.g. GOOGLE_SERVICE_USAGE_TOKEN)" in result.summary
 
 
 def test_apis_unknown_api_name_cannot_tell(google: Google) -> None:

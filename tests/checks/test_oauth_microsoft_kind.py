@@ -568,15 +568,15 @@ REGISTRATION_CASES: list[tuple[str, Arrange, Status, str]] = [
     (
         "registration_forbidden",
         scenario("registration_forbidden"),
-        Status.WARN,
-        "the app may not read its own registration (403 Authorization_RequestDenied): grant Application.Read.All "
-        "(admin consent) to let this check compare redirect URIs and secret expiry",
+        Status.ERROR,
+        "could not tell: the app may not read its own registration (403 Authorization_RequestDenied); grant "
+        "Application.Read.All (admin consent) to let this check compare redirect URIs and secret expiry",
     ),
     (
         "unknown_client-graph",
         graph_only("unknown_client"),
-        Status.WARN,
-        f"Graph finds no application {CLIENT_ID} in tenant {TENANT_ID} (404 Request_ResourceNotFound)",
+        Status.ERROR,
+        f"could not tell: Graph finds no application {CLIENT_ID} in tenant {TENANT_ID} (404 Request_ResourceNotFound)",
     ),
     (
         "token_expired",

@@ -141,7 +141,7 @@ def test_markdown_has_the_seed_sections_in_order(store):
     assert "[#19](https://github.com/raming/max-ai-platform/issues/19) STORY-ONB-05 — Portal Connect Accounts" in md
     assert "**STATUS: 🔴 NO-GO" in md
     oauth = section(md, "### 1. OAuth Application Registrations")
-    assert "**Status**: 🔴 NOT STARTED - HIGH PRIORITY (0/5 checks pass)" in oauth
+    assert "**Status**: 🔴 NOT STARTED - HIGH PRIORITY (0 passed, 2 not checked, 3 failing of 5)" in oauth
     assert "**Impact**: Blocks development work on issues #65 and #66" in oauth
     assert "**Timeline Required**: 5-10 business days" in oauth
     google = section(md, "#### Google OAuth application")
@@ -223,6 +223,15 @@ def test_changes_between_checkpoints(store):
     assert [c.check for c in ch.regressed] == ["sandbox.twilio.requested"]  # requested, then denied
     assert ch.newly_waived == []
     assert ch.still_blocking == []
+
+
+def test_under_a_pinned_clock_the_previous_checkpoint_is_the_earlier_recorded_run(store):
+    # Every run starts at the same instant (the demo's clock); the checkpoint is taken after the first.
+    week0(store)
+    again = run_at(store, W0, PROXY_ONLY)
+    md = render_markdown(build_report(MANIFEST, store, run=again.id, now=W0 + timedelta(hours=2)))
+    changes = section(md, "## Changes Since Last Checkpoint")
+    assert 'Compared with checkpoint #1 "Week 0"' in changes and "NO-GO → NO-GO" in changes
 
 
 def test_since_a_date_compares_with_the_last_run_before_it(store):

@@ -227,7 +227,8 @@ def test_keys_that_do_not_load_fail_with_how_to_fix(env: dict[str, str], words: 
 def test_keys_without_a_vault(tmp_path: Path) -> None:
     missing = vault_extras(ENV, db_url=f"sqlite:///{tmp_path / 'none.db'}")
     result = run({"probe": "keys"}, extras=missing)
-    assert result.status is Status.WARN and "run `readiness vault init`" in result.summary
+    assert result.status is Status.SKIPPED and "run `readiness vault init`" in result.summary
+    assert result.summary.startswith("not checked against the vault: key source env loads")
     assert result.evidence["primary"].startswith("kek:")
     pending = run({"probe": "keys"}, extras={})
     assert pending.status is Status.PENDING and "not configured for this sweep" in pending.summary
@@ -344,13 +345,13 @@ def test_refresh_failures_warn(opened: Vault, clock: FixedClock, google: Google)
     assert result.evidence["by_credential"][0]["failures"] == 1
 
 
-def test_refresh_with_no_credentials_warns(opened: Vault, clock: FixedClock) -> None:
+def test_refresh_with_no_credentials_is_not_checked(opened: Vault, clock: FixedClock) -> None:
     result = run({"probe": "refresh"}, extras=sweep_extras(opened), clock=clock)
-    assert result.status is Status.WARN and "vault holds no credentials yet" in result.summary
+    assert result.status is Status.SKIPPED and "nothing to check: the vault holds no credentials yet" in result.summary
     cid = put(opened, clock, "a@acme.test", timedelta(hours=1))
     opened.revoke(ADMIN, "acme", cid)
     revoked = run({"probe": "refresh", "provider": "google"}, extras=sweep_extras(opened), clock=clock)
-    assert revoked.status is Status.WARN and "no google credentials yet (1 revoked)" in revoked.summary
+    assert revoked.status is Status.SKIPPED and "no google credentials yet (1 revoked)" in revoked.summary
 
 
 @pytest.mark.parametrize("probe", ["audit", "refresh"])
@@ -538,7 +539,7 @@ def test_readiness_check_only_vault_end_to_end(tmp_path: Path, health: str) -> N
 
     before = cli("check", "--manifest", str(manifest), "--only", "vault.*", "--format", "json", "--no-record")
     results = {r["id"]: r for r in json.loads(before.stdout)["results"]}
-    assert results["vault.keys"]["status"] == "warn" and "readiness vault init" in results["vault.keys"]["summary"]
+    assert results["vault.keys"]["status"] == "skipped" and "readiness vault init" in results["vault.keys"]["summary"]
     assert results["vault.audit"]["status"] == "pending"
 
     init = cli("vault", "init")

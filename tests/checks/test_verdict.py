@@ -172,6 +172,37 @@ def test_criteria_follow_results():
     assert all(c.met for c in verdict.criteria)
 
 
+@pytest.mark.parametrize("not_looked", ["skipped", "error"])
+def test_a_check_that_could_not_look_never_counts_as_passing(not_looked):
+    verdict, _ = decide(manifest(), results(one_b=not_looked), now=NOW)
+    assert verdict.decision is Decision.NO_GO
+    area = next(a for a in verdict.areas if a.id == "a")
+    assert (area.passed, area.not_checked, area.total) == (1, 1, 2)
+    assert str(area.tally) == "1 passed, 1 not checked of 2"
+    assert area.to_dict()["not_checked"] == 1 and {"id", "title", "status", "passed", "total"} <= set(area.to_dict())
+    assert next(c for c in verdict.criteria if c.text == "Item one done").met is False
+
+
+def test_an_area_line_tells_passed_not_checked_and_failing_apart():
+    four = [
+        *results(one_a="pass", one_b="skipped", two="error"),
+        result("one.c", "fail"),
+        result("one.d", "warn"),
+        result("one.e", "pending"),
+    ]
+    verdict, _ = decide(manifest(), four, now=NOW)
+    (area,) = [a for a in verdict.areas if a.id == "a"]
+    assert str(area.tally) == "2 passed, 1 pending, 1 not checked, 1 failing of 5"
+
+
+def test_a_criterion_whose_checks_did_not_run_is_not_met():
+    # `readiness check --only one.a`: one.b never ran, so "Item one done" is not known to be met.
+    verdict, _ = decide(manifest(), [result("one.a", "pass"), result("two", "pass", item="b.two")], now=NOW)
+    crit = {c.text: c for c in verdict.criteria}
+    assert crit["Item one done"].met is False and crit["Item one done"].checks == ["one.a", "one.b"]
+    assert crit["Item two done"].met is True
+
+
 def test_areas_count_and_state():
     verdict, _ = decide(manifest(), results(one_b="fail"), now=NOW)
     a = {x.id: x for x in verdict.areas}

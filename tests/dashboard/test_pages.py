@@ -90,10 +90,10 @@ def test_overview_counts_down_to_the_decision_point(env):
 def test_overview_area_cards_in_the_seeds_words(env):
     page = text(render("overview.py"))
     for title, state, caption in [
-        ("OAuth Application Registrations", "PARTIAL", "2 of 5 checks pass · 2 fail · 1 pending"),
-        ("Token Vault Service Architecture", "NEEDS VALIDATION", "0 of 2 checks pass · 1 pending · 1 skipped"),
-        ("Provider Sandbox Accounts", "NEEDS VALIDATION", "5 of 10 checks pass · 5 pending"),
-        ("Development Environment Setup", "PARTIAL", "12 of 15 checks pass · 2 fail · 1 skipped"),
+        ("OAuth Application Registrations", "PARTIAL", "2 passed, 1 pending, 2 failing of 5"),
+        ("Token Vault Service Architecture", "NEEDS VALIDATION", "0 passed, 1 pending, 1 not checked of 2"),
+        ("Provider Sandbox Accounts", "NEEDS VALIDATION", "5 passed, 5 pending of 10"),
+        ("Development Environment Setup", "PARTIAL", "12 passed, 1 not checked, 2 failing of 15"),
     ]:
         assert f"**{title}**\n:" in page or f"**{title}**" in page
         assert f"-background[{state}]" in page
@@ -125,7 +125,8 @@ def test_run_checks_now_on_an_empty_database(env, tmp_path):
     assert "NO RUN" in text(at)
     at.button[0].click().run()
     assert not at.exception
-    assert "Run finished: NO-GO, 32 checks." in [s.value for s in at.success]
+    assert "Run finished: NO-GO, 32 checks." in [e.value for e in at.error]
+    assert not any("NO-GO" in s.value for s in at.success)  # never in a green box
     page = text(at)
     assert "**Google OAuth application** (critical) · blocks **#65, #66** · owner **Platform Team**" in page
     assert ":red-background[NO-GO]" in page
@@ -133,6 +134,33 @@ def test_run_checks_now_on_an_empty_database(env, tmp_path):
         (run,) = store.runs()
     assert run.trigger == "dashboard" and run.total == 32
     assert run.started_at == datetime.fromisoformat(NOW)  # the pinned clock
+
+
+def test_run_checks_now_under_a_pinned_clock_shows_the_new_run(env, history2_url):
+    """The demo's pinned clock: the new sweep starts at the very instant of the last recorded ones (CONDITIONAL,
+    copied 30 times under random ids). The verdict card must show the new NO-GO, now and after a reload."""
+    import uuid
+    from dataclasses import replace
+
+    env.mp.setenv("READINESS_DB_URL", history2_url)
+    with Store.open(history2_url) as store:
+        last = store.latest_run()
+        for _ in range(30):
+            store.record_run(replace(last, id=uuid.uuid4().hex))
+    env.mp.setenv("READINESS_DASHBOARD_NOW", last.started_at.isoformat())
+    as_role(env, "release_manager")
+    at = render("overview.py")
+    assert ":orange-background[CONDITIONAL]" in text(at)
+    at.button(key="run_now").click().run()
+    assert not at.exception
+    assert "Run finished: NO-GO, 32 checks." in [e.value for e in at.error]
+    assert not at.success
+    assert ":red-background[NO-GO]" in text(at) and "CONDITIONAL" not in text(at)
+    again = text(render("overview.py"))
+    assert ":red-background[NO-GO]" in again and ":orange-background[CONDITIONAL]" not in again
+    with Store.open(history2_url) as store:
+        newest = store.runs(limit=1)[0]
+    assert (newest.trigger, newest.started_at) == ("dashboard", last.started_at)
 
 
 # -------------------------------------------------------------------------------------------- checks
@@ -178,6 +206,16 @@ def test_rerun_one_check(env):
     assert latest.total == 1 and latest.trigger == "dashboard"
     page = text(render("overview.py"))
     assert "2 of 12 blocking checks open" in page  # the re-run is laid over the last full sweep
+
+
+def test_rerun_that_fails_is_not_announced_in_green(env):
+    as_role(env, "release_manager")
+    at = render("checks_page.py")
+    at.selectbox(key="check").select("env.GHL_PROXY_API_KEY").run()
+    at.button(key="rerun").click().run()
+    assert not at.exception
+    assert any(e.value.startswith("Re-ran env.GHL_PROXY_API_KEY: fail") for e in at.error)
+    assert not any(s.value.startswith("Re-ran") for s in at.success)
 
 
 # -------------------------------------------------------------------------------------------- trends
@@ -566,8 +604,8 @@ def test_every_page_renders_with_the_repositorys_manifest(env, tmp_path):
     as_role(env, "admin")
     at = AppTest.from_file(str(DASH / "app.py"), default_timeout=TIMEOUT).run()
     at.button[0].click().run()
-    assert not at.exception and not at.error
-    assert any(s.value.startswith("Run finished: NO-GO") for s in at.success)
+    assert not at.exception and [e.value for e in at.error if not e.value.startswith("Run finished")] == []
+    assert any(e.value.startswith("Run finished: NO-GO") for e in at.error)
     for name in PAGES[1:]:
         at.switch_page(name).run()
         assert not at.exception, name

@@ -113,8 +113,9 @@ def test_area_cards_in_the_seeds_words(store):
     }
     assert (cards["oauth"].passed, cards["oauth"].total) == (2, 5)
     assert cards["oauth"].counts == {"fail": 2, "pending": 1, "pass": 2}
-    assert cards["oauth"].caption == "2 of 5 checks pass · 2 fail · 1 pending"
-    assert cards["sandboxes"].caption == "5 of 10 checks pass · 5 pending"
+    assert cards["oauth"].caption == "2 passed, 1 pending, 2 failing of 5"
+    assert cards["sandboxes"].caption == "5 passed, 5 pending of 10"
+    assert cards["vault"].caption == "0 passed, 1 pending, 1 not checked of 2"  # skipped is not checked, not passed
 
 
 def test_area_cards_without_a_run():
@@ -508,3 +509,18 @@ def test_sparkline_and_credentials_figures(store):
     assert list(fig.data[0].x) == ["google", "microsoft"] and list(fig.data[0].y) == [2, 1]
     assert list(fig.data[1].y) == [1, 0]
     assert fig.layout.barmode == "stack"
+
+
+def test_a_finished_sweep_is_green_only_when_it_is_go():
+    from checks.run import Decision
+
+    assert [views.box_for_decision(d) for d in Decision] == ["success", "warning", "error"]
+    assert views.box_for_decision("NO-GO") == "error"
+    assert {s.value: views.box_for_status(s) for s in Status} == {
+        "error": "error",
+        "fail": "error",
+        "pending": "warning",
+        "warn": "warning",
+        "skipped": "warning",
+        "pass": "success",
+    }
