@@ -40,7 +40,9 @@ def secret_forms(config) -> dict[str, str]:
         for form in {*forms_reflected(secret), quote_plus(secret), json.dumps(json.dumps(secret))}:
             forms[form] = name
     pair = f"{config.twilio_account_sid}:{config.twilio_auth_token}"
-    forms[base64.b64encode(pair.encode()).decode()] = "twilio basic"
+    # the Basic header's base64, from the first group that carries auth-token bytes (the SID is not secret)
+    start = (len(config.twilio_account_sid) + 1) // 3 * 4 + 4
+    forms[base64.b64encode(pair.encode()).decode()[start:]] = "twilio basic"
     return forms
 
 
