@@ -89,7 +89,7 @@ def demo_app(tmp_path):
             start_new_session=True,
         )
     try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log, timeout=420)  # the demo builds 3 weeks
         yield f"http://127.0.0.1:{port}", directory, log
     finally:
         try:
@@ -247,6 +247,7 @@ OVERFLOW = """() => {
 FULL_HEIGHT = "() => Math.max(...Array.from(document.querySelectorAll('*')).map(e => e.scrollHeight))"
 
 
+@pytest.mark.timeout(1200)  # the demo builds three weeks of history first; twelve pages after
 def test_every_page_at_two_widths_in_chromium(demo_app):
     """Each page at 1440 and 800 px: nothing wider than the viewport, no emoji (font-dependent signs), no
     Deploy button or developer menu; the verdict, state badges and bars in their state's colour; met and open
