@@ -130,7 +130,7 @@ def review_due(day: date, now: datetime) -> ReviewDue:
     return ReviewDue(day, delta < 0, abs(delta))
 
 
-_ATTEST = re.compile(r"(?:Run )?`readiness attest (?P<item>\S+) [^`]*`")
+_ATTEST = re.compile(r"(?P<run>[Rr]un )?`readiness attest (?P<item>\S+) [^`]*`")
 
 
 def dashboard_remediation(text: str) -> str:
@@ -138,7 +138,7 @@ def dashboard_remediation(text: str) -> str:
     ``readiness attest …`` (the CLI and the reports keep the command)."""
 
     def point(m: re.Match[str]) -> str:
-        lead = "Use" if m.group(0).startswith("Run ") else "use"
+        lead = "Use" if m.group("run") == "Run " else "use"
         return f"{lead} the Attest form on the OAuth apps page (item `{m.group('item')}`)"
 
     return _ATTEST.sub(point, text)

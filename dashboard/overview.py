@@ -46,9 +46,12 @@ def live():
 
     left = views.time_left(m.release.decision_point, page.now())
     passed, total = views.blocking_count(run)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Decision point", left.text, help=f"{m.release.decision_point.isoformat()} (UTC)", border=True)
-    c2.metric("Blocking checks passing", f"{passed} of {total}", border=True)
+    # wrapping rows of fixed-width boxes rather than st.columns: at 800 px three columns cut the values
+    # ("pass…") and four broke the area titles mid-word
+    row = st.container(horizontal=True, wrap=True)
+    c1 = c2 = c3 = row
+    c1.metric("Decision point", left.text, help=f"{m.release.decision_point.isoformat()} (UTC)", border=True, width=260)
+    c2.metric("Blocking checks passing", f"{passed} of {total}", border=True, width=260)
     review = pagetext.review_due(m.release.next_review, page.now())
     c3.metric(
         "Next review",
@@ -58,6 +61,7 @@ def live():
         delta_arrow="off",
         help=m.release.next_review_title or None,
         border=True,
+        width=260,
     )
     if review.overdue:
         st.warning(
@@ -69,8 +73,9 @@ def live():
 
     st.subheader("Areas")
     cards = views.area_cards(m, run)
-    for col, card in zip(st.columns(max(1, len(cards))), cards, strict=False):
-        with col.container(border=True):
+    row = st.container(horizontal=True, wrap=True)
+    for card in cards:
+        with row.container(border=True, width=240):
             st.markdown(f"**{card.title}**")
             widgets.area_state(card.state, card.passed, card.total)
             st.caption(card.caption)

@@ -244,7 +244,7 @@ OVERFLOW = """() => {
   }
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: w, bad: bad.slice(0, 8)};
 }"""
-FULL_HEIGHT = "() => Math.max(...Array.from(document.querySelectorAll('*')).map(e => e.scrollHeight))"
+FULL_HEIGHT = "() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight + 150"
 
 
 @pytest.mark.timeout(1200)  # the demo builds three weeks of history first; twelve pages after
@@ -268,7 +268,7 @@ def test_every_page_at_two_widths_in_chromium(demo_app):
                     page.goto(f"{url}/{path}")
                     heading = page.get_by_role("heading", name=title) if title else page.get_by_text("CONDITIONAL")
                     expect(heading.first).to_be_visible(timeout=60_000)
-                    page.wait_for_timeout(2500)  # the rest of the page, the charts drawn
+                    settle(page)
                     where = f"{name} at {width} px"
                     if (
                         page.get_by_role("button", name="Deploy").count()
@@ -286,11 +286,28 @@ def test_every_page_at_two_widths_in_chromium(demo_app):
                     page.mouse.move(width - 5, 5)
                     height = min(int(page.evaluate(FULL_HEIGHT)) + 100, 7000)
                     page.set_viewport_size({"width": width, "height": max(height, 1000)})  # Streamlit scrolls inside
-                    page.wait_for_timeout(800)
+                    settle(page)
                     page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
+
+
+ICONS = """() => Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer] span'))
+  .filter(e => e.children.length === 0 && /^[a-z_]+$/.test(e.textContent))
+  .map(e => [e.textContent, getComputedStyle(e).fontFamily])"""
+"""The Material icons in the page's markdown: (name, font family)."""
+
+
+def settle(page) -> None:
+    """Wait until the script run is over and every table and chart is drawn (not a grey placeholder)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSkeleton]') && "
+        "Array.from(document.querySelectorAll('[data-testid=stDataFrame]')).every(d => d.querySelector('canvas'))",
+        timeout=120_000,
+    )
+    page.wait_for_timeout(1500)
 
 
 def overview_colours(page, where: str) -> list[str]:
@@ -321,11 +338,11 @@ def overview_colours(page, where: str) -> list[str]:
         state = badge.inner_text()
         if badge.evaluate("e => getComputedStyle(e).backgroundColor") != colours.get(state):
             out.append(f"{where}: the {state} badge is not in its colour")
-    icons = page.get_by_test_id("stIconMaterial")
-    names = set(icons.all_inner_texts())
+    icons = page.evaluate(ICONS)
+    names = {name for name, _ in icons}
     if not {"check_circle", "radio_button_unchecked"} <= names:
         out.append(f"{where}: met and open criteria are not drawn with different icons: {sorted(names)[:10]}")
-    family = icons.first.evaluate("e => getComputedStyle(e).fontFamily") if icons.count() else ""
-    if "Material" not in family:
-        out.append(f"{where}: icons not drawn with Streamlit's Material font ({family!r})")
+    fonts = {font for name, font in icons if name in ("check_circle", "radio_button_unchecked")}
+    if not fonts or not all("Material" in f for f in fonts):
+        out.append(f"{where}: icons not drawn with Streamlit's Material font ({fonts})")
     return out

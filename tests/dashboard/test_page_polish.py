@@ -146,12 +146,18 @@ def test_remediation_points_at_the_attest_form(env):  # noqa: F811
     at = render("checks_page.py")
     at.selectbox(key="check").select("oauth.ghl.validated").run()
     remediation = next(m.value for m in at.markdown if m.value.startswith("**Remediation**"))
-    assert "readiness attest" not in remediation
+    assert "readiness attest" not in remediation and "run use" not in remediation.lower()
     assert "Attest form on the OAuth apps page" in remediation and "`oauth.ghl`" in remediation
 
 
 def test_dashboard_remediation_keeps_other_text():
     assert pagetext.dashboard_remediation("Set X in .env") == "Set X in .env"
+    assert pagetext.dashboard_remediation("When it is approved, run `readiness attest a.b <status> --note '...'`") == (
+        "When it is approved, use the Attest form on the OAuth apps page (item `a.b`)"
+    )
+    assert pagetext.dashboard_remediation("Run `readiness attest a.b <status> --note '...'` (pass: x)") == (
+        "Use the Attest form on the OAuth apps page (item `a.b`) (pass: x)"
+    )
     said = pagetext.dashboard_remediation(
         "Confirm it is still true and attest again: `readiness attest vault.review <status> --note '...'`"
     )
