@@ -49,11 +49,12 @@ def live():
     # wrapping rows of fixed-width boxes rather than st.columns: at 800 px three columns cut the values
     # ("pass…") and four broke the area titles mid-word
     row = st.container(horizontal=True, wrap=True)
-    c1 = c2 = c3 = row
-    c1.metric("Decision point", left.text, help=f"{m.release.decision_point.isoformat()} (UTC)", border=True, width=260)
-    c2.metric("Blocking checks passing", f"{passed} of {total}", border=True, width=260)
+    row.metric(
+        "Decision point", left.text, help=f"{m.release.decision_point.isoformat()} (UTC)", border=True, width=305
+    )
+    row.metric("Blocking checks passing", f"{passed} of {total}", border=True, width=305)
     review = pagetext.review_due(m.release.next_review, page.now())
-    c3.metric(
+    row.metric(
         "Next review",
         m.release.next_review.isoformat(),
         delta=review.text,
@@ -61,7 +62,7 @@ def live():
         delta_arrow="off",
         help=m.release.next_review_title or None,
         border=True,
-        width=260,
+        width=305,
     )
     if review.overdue:
         st.warning(
@@ -75,7 +76,7 @@ def live():
     cards = views.area_cards(m, run)
     row = st.container(horizontal=True, wrap=True)
     for card in cards:
-        with row.container(border=True, width=240):
+        with row.container(border=True, width=228):
             st.markdown(f"**{card.title}**")
             widgets.area_state(card.state, card.passed, card.total)
             st.caption(card.caption)

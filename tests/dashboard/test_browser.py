@@ -304,8 +304,9 @@ def settle(page) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=stSkeleton]') && "
-        "Array.from(document.querySelectorAll('[data-testid=stDataFrame]')).every(d => d.querySelector('canvas'))",
-        timeout=120_000,
+        "Array.from(document.querySelectorAll('[data-testid=stDataFrame]'))"
+        ".filter(d => d.offsetParent !== null).every(d => d.querySelector('canvas'))",  # hidden tabs draw none
+        timeout=60_000,
     )
     page.wait_for_timeout(1500)
 
