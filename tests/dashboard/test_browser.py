@@ -300,15 +300,10 @@ ICONS = """() => Array.from(document.querySelectorAll('[data-testid=stMarkdownCo
 
 
 def settle(page) -> None:
-    """Wait until the script run is over and every table and chart is drawn (not a grey placeholder)."""
+    """Wait until the script run is over and its placeholders are gone, then let tables and charts draw."""
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stSkeleton]') && "
-        "Array.from(document.querySelectorAll('[data-testid=stDataFrame]'))"
-        ".filter(d => d.offsetParent !== null).every(d => d.querySelector('canvas'))",  # hidden tabs draw none
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')", timeout=60_000)
+    page.wait_for_timeout(2500)
 
 
 def overview_colours(page, where: str) -> list[str]:
