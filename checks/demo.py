@@ -609,13 +609,15 @@ DASHBOARD_NOW = END + timedelta(minutes=30)
 
 
 def streamlit_command(*, port: int, address: str) -> list[str]:
-    """``streamlit run`` of the dashboard app: headless (the caller opens a browser), no usage statistics."""
+    """``streamlit run`` of the dashboard app: headless (the caller opens a browser), no usage statistics, and
+    the toolbar in viewer mode (no "Deploy" button, no developer menu: this is a product, not a sketch)."""
     return [
         sys.executable, "-m", "streamlit", "run", str(dashboard_app()),
         "--server.port", str(port),
         "--server.address", address,
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
 
 

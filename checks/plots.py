@@ -45,7 +45,12 @@ STATUS_COLOR = {
 STATE_COLOR = {"NOT STARTED": "#cf222e", "PARTIAL": "#d4a72c", "NEEDS VALIDATION": "#0969da", "READY": "#1a7f37"}
 CREDENTIAL_STATE_COLOR = {"active": "#1a7f37", "needs_reauth": "#bf8700", "revoked": "#6e7781"}
 _KIND_COLOR = {"expected": "rgba(9,105,218,0.25)", "attested": "#1a7f37", "ongoing": "#bf8700"}
-_LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 50, "r": 20, "t": 40, "b": 40}}
+_LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 70, "r": 40, "t": 90, "b": 70}}
+"""Room on every side: a date axis draws its year on a second line under the ticks (b), a checkpoint's label
+over the first point sticks out left of the plot (l), the legend sits above the plot, under the title (t)."""
+_LEGEND_TOP: dict[str, Any] = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}
+"""The legend above the plot area: below it, it sat on the x axis title."""
+_TITLE: dict[str, Any] = {"x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"}
 
 
 def _naive(at: Any) -> datetime:
@@ -103,7 +108,15 @@ def blocking_trend(series: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] 
                 name="checkpoints",
                 marker={"symbol": "diamond", "size": 13, "color": "#0969da", "line": {"color": "#fff", "width": 1}},
                 text=[c.title for c in checkpoints],
-                textposition="top center",
+                # the first label starts at its point (centred, "Week 0" over the first run was cut at the
+                # left edge), the last ends at it; the rest are centred
+                textposition=[
+                    "top right" if n == 0 else "top left" if n == len(checkpoints) - 1 else "top center"
+                    for n in range(len(checkpoints))
+                ]
+                if len(checkpoints) > 1
+                else "top right",
+                cliponaxis=False,
                 customdata=[c.verdict for c in checkpoints],
                 hovertemplate="%{text}<br>%{x|%Y-%m-%d %H:%M} UTC<br>%{y:.0f}% passing, %{customdata}"
                 "<extra>checkpoint</extra>",
@@ -128,10 +141,10 @@ def blocking_trend(series: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] 
         shapes=lines,
         **_LAYOUT,
         height=360,
-        title={"text": "Blocking checks passing"},
+        title={"text": "Blocking checks passing", **_TITLE},
         yaxis={"title": {"text": "passing (%)"}, "range": [0, 112], "ticksuffix": "%"},
-        xaxis={"title": {"text": "UTC"}},
-        legend={"orientation": "h", "y": -0.2, "x": 0},
+        xaxis={"title": {"text": "UTC", "standoff": 12}, "automargin": True},
+        legend=_LEGEND_TOP,
     )
     return fig
 
@@ -176,7 +189,7 @@ def status_heatmap(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         **_LAYOUT,
         height=120 + 45 * max(1, len(titles)),
-        title={"text": "Areas over time"},
+        title={"text": "Areas over time", **_TITLE},
         yaxis={"autorange": "reversed"},
         xaxis={"type": "category", "nticks": 12},
     )
@@ -204,11 +217,11 @@ def time_to_green(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         **_LAYOUT,
         height=120 + 28 * max(1, len(frame)),
-        title={"text": "Time to green per item"},
-        xaxis={"title": {"text": "days"}},
+        title={"text": "Time to green per item", **_TITLE},
+        xaxis={"title": {"text": "days", "standoff": 12}, "automargin": True},
         yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": frame["title"].tolist()},
         barmode="overlay",
-        legend={"orientation": "h", "y": -0.15, "x": 0},
+        legend=_LEGEND_TOP,
     )
     return fig
 
@@ -241,12 +254,12 @@ def approval_gantt(rows: Sequence[GanttRow], now: datetime | None = None) -> go.
     fig.update_layout(
         **_LAYOUT,
         height=140 + 60 * max(1, len({r.app for r in rows})),
-        title={"text": "OAuth approval timeline vs expected"},
-        xaxis={"type": "date", "title": {"text": "UTC"}},
+        title={"text": "OAuth approval timeline vs expected", **_TITLE},
+        xaxis={"type": "date", "title": {"text": "UTC", "standoff": 12}, "automargin": True},
         yaxis={"autorange": "reversed"},
         barmode="group",
         bargap=0.25,
-        legend={"orientation": "h", "y": -0.25, "x": 0},
+        legend=_LEGEND_TOP,
     )
     return fig
 
@@ -304,7 +317,8 @@ def credentials_by_provider(by_provider_state: Mapping[str, Mapping[str, int]]) 
         **_LAYOUT,
         height=300,
         barmode="stack",
-        title={"text": "Credentials by provider and state"},
-        yaxis={"title": {"text": "credentials"}},
+        title={"text": "Credentials by provider and state", **_TITLE},
+        yaxis={"title": {"text": "credentials"}, "dtick": 1, "tickformat": "d", "rangemode": "tozero"},
+        legend=_LEGEND_TOP,
     )
     return fig

@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> None:
         args += ["--server.address", "127.0.0.1"]
     if not any(a.startswith("--browser.gatherUsageStats") for a in args):
         args += ["--browser.gatherUsageStats", "false"]
+    if not any(a.startswith("--client.toolbarMode") for a in args):
+        args += ["--client.toolbarMode", "viewer"]  # no "Deploy" button, no developer menu
     sys.argv = ["streamlit", "run", str(app_path()), *args]
     sys.exit(stcli.main())
 

@@ -13,12 +13,12 @@ install(logging.getLogger("streamlit"))  # Streamlit's own handlers do not propa
 st.set_page_config(page_title="Readiness", page_icon="🚦", layout="wide")
 page = st.navigation(
     [
-        st.Page("overview.py", title="Overview", icon="🚦", default=True),
-        st.Page("checks_page.py", title="Checks", icon="✅", url_path="checks"),
-        st.Page("trends.py", title="Trends", icon="📈", url_path="trends"),
-        st.Page("oauth.py", title="OAuth apps", icon="🔑", url_path="oauth"),
-        st.Page("vault_page.py", title="Vault", icon="🔒", url_path="vault"),
-        st.Page("checkpoint.py", title="Checkpoint", icon="📋", url_path="checkpoint"),
+        st.Page("overview.py", title="Overview", icon=":material/traffic:", default=True),
+        st.Page("checks_page.py", title="Checks", icon=":material/checklist:", url_path="checks"),
+        st.Page("trends.py", title="Trends", icon=":material/trending_up:", url_path="trends"),
+        st.Page("oauth.py", title="OAuth apps", icon=":material/key:", url_path="oauth"),
+        st.Page("vault_page.py", title="Vault", icon=":material/lock:", url_path="vault"),
+        st.Page("checkpoint.py", title="Checkpoint", icon=":material/assignment:", url_path="checkpoint"),
     ]
 )
 try:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from checks import ReadinessError, views
+from checks import ReadinessError, pagetext, views
 from checks.report import build_report, record_checkpoint, render_html, render_markdown
 from checks.run import Decision
 from dashboard import context, data, widgets
@@ -39,7 +39,7 @@ if record:
 
 checkpoints = data.checkpoints(page.db_url)
 labels = {None: f"Latest run ({base_id[:12]})"} | {
-    cp.id: f"#{cp.id} {cp.title} ({cp.at:%Y-%m-%d %H:%M})" for cp in checkpoints
+    cp.id: f"#{cp.id} {cp.title} ({pagetext.format_utc(cp.at)})" for cp in checkpoints
 }
 chosen = st.selectbox("Report on", list(labels), format_func=lambda k: labels[k], key="report_on")
 run_id = base_id if chosen is None else next(cp.run_id for cp in checkpoints if cp.id == chosen)
@@ -55,19 +55,13 @@ if changes.baseline is None:
     st.info(changes.note)
 else:
     st.caption(f"Compared with {changes.baseline.label}: {changes.baseline.verdict} → {report.decision.value}")
-    cols = st.columns(4)
-    for col, (name, found) in zip(
-        cols,
-        [
-            ("Newly green", changes.newly_green),
-            ("Regressed", changes.regressed),
-            ("Newly waived", changes.newly_waived),
-            ("Still blocking", changes.still_blocking),
-        ],
-        strict=True,
-    ):
-        with col:
-            widgets.change_list(name, found, report.item_titles)
+    for name, found in [
+        ("Newly green", changes.newly_green),
+        ("Regressed", changes.regressed),
+        ("Newly waived", changes.newly_waived),
+        ("Still blocking", changes.still_blocking),
+    ]:  # one full-width row each: four narrow columns broke the check ids mid-word
+        widgets.change_list(name, found, report.item_titles)
 
 st.subheader("Go/no-go decision")
 if not checkpoints:
@@ -105,17 +99,18 @@ else:
                 {
                     "checkpoint": cp.id,
                     "title": cp.title,
-                    "at": cp.at,
-                    "verdict": cp.snapshot.get("verdict"),
+                    "at": pagetext.format_utc(cp.at),
+                    "verdict": cp.snapshot.get("verdict") or "",
                     "decision": cp.decision or "",
                     "by": cp.decided_by or "",
-                    "decided at": cp.decided_at,
+                    "decided at": pagetext.format_utc(cp.decided_at),
                     "rationale": cp.rationale or "",
                 }
                 for cp in checkpoints
             ]
         ),
         hide_index=True,
+        height="content",
     )
 
 st.subheader("Report")

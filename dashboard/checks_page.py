@@ -3,8 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from checks import ManifestError, Severity, Status, plots, views
-from checks.formats import STATUS_ICON
+from checks import ManifestError, Severity, Status, pagetext, plots, views
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -25,7 +24,7 @@ pick_status = c2.multiselect("Status", [s.value for s in Status], key="f_status"
 pick_severity = c3.multiselect("Severity", [s.value for s in Severity], key="f_severity")
 shown = views.filter_checks(frame, pick_areas, pick_status, pick_severity)
 st.dataframe(
-    shown.assign(status=[f"{STATUS_ICON[Status(s)]} {s}" for s in shown["status"]]),
+    shown,
     hide_index=True,
     column_order=["id", "status", "severity", "waived", "area", "item", "summary", "last_changed", "title"],
     column_config={
@@ -42,13 +41,13 @@ check_id = st.selectbox("Check", list(shown["id"]), format_func=lambda i: f"{i} 
 result = next(r for r in run.results if r.id == check_id)
 clean = page.scrubber()
 
-st.subheader(f"{STATUS_ICON[result.status]} {titles.get(check_id, check_id)}")
+st.subheader(f"{pagetext.status_sign(result.status)} {titles.get(check_id, check_id)}")
 st.markdown(
     f"**{result.status.value}** ({result.severity.value}{', waived' if result.waived else ''}): "
     f"{clean(result.result.summary)}"
 )
 if result.result.remediation:
-    st.markdown(f"**Remediation**: {clean(result.result.remediation)}")
+    st.markdown(f"**Remediation**: {pagetext.dashboard_remediation(clean(result.result.remediation))}")
 
 history = data.check_history(page.db_url, check_id)
 change = views.last_change(history)
@@ -70,7 +69,7 @@ with right:
         st.dataframe(
             pd.DataFrame(
                 [
-                    {"": "✅" if c.passed else "❌", "condition": c.name, "observed": clean(c.detail)}
+                    {"result": "pass" if c.passed else "FAIL", "condition": c.name, "observed": clean(c.detail)}
                     for c in result.result.conditions
                 ]
             ),

@@ -3,9 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from checks import views
-from checks.formats import STATUS_ICON
-from checks.status import Status
+from checks import pagetext, views
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -18,20 +16,12 @@ attestations = data.attestations(page.db_url)
 clean = page.scrubber()
 
 
-def icon(status):
-    return STATUS_ICON[Status(status)] if status else "➖"
-
-
 if not m.oauth_apps:
     st.info("The manifest declares no [oauth_apps].")
 for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oauth_apps.values()]), strict=False):
     with tab:
         life = views.oauth_lifecycle(m, key, attestations)
-        steps = [
-            f"{'✅' if s.reached else '⬜'} {s.status}" + (f" {s.since.isoformat()}" if s.since else "")
-            for s in life.stages
-        ]
-        st.markdown(f"**Lifecycle** (attested): {' → '.join(steps)}")
+        st.markdown(f"**Lifecycle** (attested): {pagetext.lifecycle_line(life)}")
         since = f" since {life.since.isoformat()}" if life.since else ""
         st.caption(
             f"Now: **{life.current}**{since} · {app.setup_location} · {app.approval}"
@@ -46,7 +36,7 @@ for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oau
                     [
                         {
                             "check": r.id,
-                            "status": f"{icon(r.status.value)} {r.status.value}",
+                            "status": r.status.value,
                             "severity": r.severity.value,
                             "summary": clean(r.result.summary),
                         }
@@ -66,7 +56,7 @@ for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oau
                         "environment": r.environment,
                         "uri": r.uri,
                         "check": r.check or "",
-                        "status": f"{icon(r.status)} {r.status or ''}".strip(),
+                        "status": r.status or "not run",
                         "summary": clean(r.summary),
                     }
                     for r in views.redirect_rows(m, key, run)
@@ -82,7 +72,13 @@ for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oau
                 st.dataframe(
                     pd.DataFrame(
                         [
-                            {"status": a.status, "since": a.since, "by": a.by, "recorded": a.at, "note": a.note}
+                            {
+                                "status": a.status,
+                                "since": pagetext.format_utc(a.since),
+                                "by": a.by,
+                                "recorded": pagetext.format_utc(a.at),
+                                "note": a.note,
+                            }
                             for a in life.history
                         ]
                     ),

@@ -2,9 +2,7 @@
 
 import streamlit as st
 
-from checks import ManifestError, views
-from checks.formats import STATUS_ICON
-from checks.status import Status
+from checks import ManifestError, pagetext, views
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -49,19 +47,39 @@ def live():
 
     left = views.time_left(m.release.decision_point, page.now())
     passed, total = views.blocking_count(run)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Decision point", left.text, help=f"{m.release.decision_point.isoformat()} (UTC)", border=True)
-    c2.metric("Blocking checks passing", f"{passed} of {total}", border=True)
-    c3.metric("Next review", m.release.next_review.isoformat(), help=m.release.next_review_title or None, border=True)
+    # wrapping rows of fixed-width boxes rather than st.columns: at 800 px three columns cut the values
+    # ("pass…") and four broke the area titles mid-word
+    row = st.container(horizontal=True, wrap=True)
+    row.metric(
+        "Decision point", left.text, help=f"{m.release.decision_point.isoformat()} (UTC)", border=True, width=305
+    )
+    row.metric("Blocking checks passing", f"{passed} of {total}", border=True, width=305)
+    review = pagetext.review_due(m.release.next_review, page.now())
+    row.metric(
+        "Next review",
+        m.release.next_review.isoformat(),
+        delta=review.text,
+        delta_color="inverse" if review.overdue else "off",
+        delta_arrow="off",
+        help=m.release.next_review_title or None,
+        border=True,
+        width=305,
+    )
+    if review.overdue:
+        st.warning(
+            f"The review planned for {review.day.isoformat()} is **overdue** by {review.days} day(s): hold it, or "
+            "set the next date (`next_review` in the manifest).",
+            icon=":material/event_busy:",
+        )
     st.caption(f"{m.release.decision_text or 'Go/no-go'} on {m.release.decision_point.isoformat()}: {left.text}.")
 
     st.subheader("Areas")
     cards = views.area_cards(m, run)
-    for col, card in zip(st.columns(max(1, len(cards))), cards, strict=False):
-        with col.container(border=True):
+    row = st.container(horizontal=True, wrap=True)
+    for card in cards:
+        with row.container(border=True, width=228):
             st.markdown(f"**{card.title}**")
-            st.markdown(widgets.state_badge(card.state))
-            st.progress(card.passed / card.total if card.total else 0.0)
+            widgets.area_state(card.state, card.passed, card.total)
             st.caption(card.caption)
 
     st.subheader("Blockers")
@@ -73,8 +91,7 @@ def live():
         with st.container(border=True):
             st.markdown(f"**{b.title}** ({b.priority}){blocks} · owner **{b.owner}**")
             for c in b.checks:
-                icon = STATUS_ICON[Status(c.status)]
-                st.markdown(f"{icon} `{c.id}` [{c.status}]: {clean(c.summary)}")
+                st.markdown(f"{pagetext.status_sign(c.status)} `{c.id}` [{c.status}]: {clean(c.summary)}")
             if b.contingency:
                 st.caption(f"Contingency: {b.contingency}")
 
@@ -86,7 +103,8 @@ def live():
         scope = f" ({e.contact_scope})" if e.contact_scope else ""
         what = f": {e.text}" if e.text else ""
         st.markdown(
-            f"🚨 **{e.title}**: {e.item_title}, since {e.since.date().isoformat()} ({e.days_open:g} days){what} "
+            f":red[:material/notifications_active:] **{e.title}**: {e.item_title}, "
+            f"since {e.since.date().isoformat()} ({e.days_open:g} days){what} "
             f"→ contact **{e.contact}**{scope}"
         )
 
@@ -94,7 +112,7 @@ def live():
     for ms in views.criteria_by_milestone(m, run):
         due = f" (due {ms.due.isoformat()})" if ms.due else ""
         st.markdown(f"**{ms.title}**{due}: {ms.met} of {len(ms.criteria)} met")
-        st.markdown("\n".join(f"- {'✅' if c.met else '⬜'} {c.text}" for c in ms.criteria))
+        st.markdown("\n".join(f"- {pagetext.criterion_sign(c.met)} {c.text}" for c in ms.criteria))
 
 
 live()

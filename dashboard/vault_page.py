@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from checks import plots, views
+from checks import pagetext, plots, views
 from dashboard import context, data, widgets
 from vault import KeyUnavailable, VaultError
 from vault.rbac import Op, allows
@@ -41,9 +41,8 @@ except VaultError as exc:
     st.error(f"The vault refused or failed: {exc}")
     st.stop()
 stats, creds = state["stats"], state["credentials"]
-st.caption(
-    f"`{context.mask_url(s.vault_db_url)}` · key source `{s.key_source}` · acting as {actor.name} ({actor.role.value})"
-)
+st.caption(f"`{context.mask_url(s.vault_db_url)}` · key source `{s.key_source}`")
+st.caption(pagetext.vault_role_note(page.role, actor.role.value, actor.name))
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Tenants", stats.tenants, border=True)
@@ -52,7 +51,7 @@ c3.metric("Expiring within 24 h", stats.expiring_soon, border=True)
 c4.metric("Refresh failing", stats.refresh_failing, border=True)
 
 st.subheader("Key versions")
-st.dataframe(pd.DataFrame(state["keys"]), hide_index=True)
+st.dataframe(pd.DataFrame(state["keys"]), hide_index=True, height="content")
 if stats.pending_rewrap:
     st.warning(
         "Data keys still wrapped under an older KEK: "
@@ -72,7 +71,7 @@ else:
         providers=("provider", lambda p: ", ".join(sorted(set(p)))),
         data_keys=("dek", lambda d: ", ".join(sorted(set(d)))),
     )
-    st.dataframe(tenants.reset_index(), hide_index=True)
+    st.dataframe(tenants.reset_index(), hide_index=True, height="content")
     st.dataframe(creds, hide_index=True)
 
     st.subheader("Expiring soon")
@@ -108,6 +107,7 @@ st.dataframe(
         ]
     ),
     hide_index=True,
+    height="content",
 )
 
 st.subheader("Audit chain")

@@ -7,19 +7,16 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from checks import Attestation, Waiver, views
-from checks.formats import STATUS_ICON
+from checks import Attestation, Waiver, pagetext, views
 from checks.report import Change
 from dashboard import data
 from dashboard.context import Page
 
-VERDICT_COLOR = {"GO": "green", "CONDITIONAL": "orange", "NO-GO": "red", "NO RUN": "gray"}
-STATE_COLOR = {"NOT STARTED": "red", "PARTIAL": "orange", "NEEDS VALIDATION": "blue", "READY": "green"}
-
 
 def verdict_banner(b: views.Banner, clean: Callable[[str], str]) -> None:
     with st.container(border=True):
-        st.markdown(f"## :{VERDICT_COLOR.get(b.decision, 'gray')}-background[{b.decision}] {b.headline}")
+        st.html(pagetext.verdict_html(b.decision))
+        st.markdown(f"### {b.headline}")
         if b.started_at is not None and b.run_id:
             st.caption(f"Run `{b.run_id[:12]}` started {b.started_at:%Y-%m-%d %H:%M} UTC ({b.trigger})")
         if b.reasons:
@@ -29,8 +26,9 @@ def verdict_banner(b: views.Banner, clean: Callable[[str], str]) -> None:
                 st.markdown("\n".join(f"- {clean(r)}" for r in b.notes))
 
 
-def state_badge(state: str) -> str:
-    return f":{STATE_COLOR.get(state, 'gray')}-background[{state}]"
+def area_state(state: str, passed: int, total: int) -> None:
+    """The area's state badge and progress bar in the state's colour, with the state in words."""
+    st.html(pagetext.area_card_html(state, passed, total))
 
 
 def until_end_of(day: date) -> datetime:
@@ -63,7 +61,11 @@ def write_notice(page: Page) -> None:
 
 
 def attest_form(page: Page, items: Sequence[str]) -> None:
-    """Attest an item's status (item, status, date, note); ``by`` is the session's identity."""
+    """Attest an item's status (item, status, date, note); ``by`` is the session's identity.
+
+    No status is preset (one click must not record anything), and a step backwards in an OAuth app's
+    lifecycle (e.g. submitted → created) needs a note and a ticked confirmation.
+    """
     m = page.manifest
     block = page.write_block()
     titles = {i.id: i.title for i in m.items}
@@ -71,13 +73,19 @@ def attest_form(page: Page, items: Sequence[str]) -> None:
         "Item", items, format_func=lambda i: f"{titles.get(i, i)} ({i})", key="attest_item", disabled=bool(block)
     )
     statuses = views.attestable_statuses(m, item) if item else []
+    current = pagetext.latest_status(data.attestations(page.db_url), item) if item else None
     with st.form("attest", clear_on_submit=True):
         if statuses:
-            status = st.selectbox("Status", statuses, key="attest_status")
+            status = st.selectbox("Status", statuses, index=None, placeholder="Choose a status", key="attest_status")
         else:
             status = st.text_input("Status", key="attest_status", help="e.g. approved, operational")
+        if current:
+            st.caption(f"Latest attested status: **{current}**.")
         effective = st.date_input("Date it became true", value=page.now().date(), key="attest_date")
-        note = st.text_input("Note", key="attest_note")
+        note = st.text_input("Note", key="attest_note", help="Required for a step backwards")
+        confirm_back = st.checkbox(
+            "I confirm a step backwards in the lifecycle (e.g. submitted → created)", key="attest_back"
+        )
         if page.who is not None:
             st.caption(f"Recorded as **{page.who.name}** ({page.who.source}).")
         submitted = st.form_submit_button("Attest", disabled=bool(block))
@@ -88,9 +96,14 @@ def attest_form(page: Page, items: Sequence[str]) -> None:
         if not item or not (status or "").strip():
             st.error("Not recorded: choose an item and a status.")
             return
-        att = page.store.add_attestation(
-            Attestation(item, status.strip(), page.who.name, page.now(), note.strip(), effective)
-        )
+        status = (status or "").strip()
+        if pagetext.is_step_back(views.OAUTH_LIFECYCLE, current, status) and not (confirm_back and note.strip()):
+            st.error(
+                f"Not recorded: {status} is a step backwards from {current}. Say why in the note and tick "
+                "the confirmation."
+            )
+            return
+        att = page.store.add_attestation(Attestation(item, status, page.who.name, page.now(), note.strip(), effective))
         data.clear()
         flash(f"Attested {item}: {att.status} (effective {effective.isoformat()}) by {att.by}.")
 
@@ -100,7 +113,7 @@ def waive_form(page: Page, checks: Sequence[str]) -> None:
     block = page.write_block()
     today = page.now().date()
     with st.form("waive", clear_on_submit=True):
-        check = st.selectbox("Check", checks, key="waive_check")
+        check = st.selectbox("Check", checks, index=None, placeholder="Choose a check", key="waive_check")
         reason = st.text_input("Reason", key="waive_reason", help="Why the gap is acceptable until then")
         until = st.date_input("Until (inclusive)", value=today + timedelta(days=7), min_value=today, key="waive_until")
         if page.who is not None:
@@ -125,9 +138,8 @@ def change_list(title: str, changes: Sequence[Change], titles: dict[str, str]) -
         return
     lines = []
     for c in changes:
-        before = f"{STATUS_ICON[c.before]} {c.before.value}" if c.before else "new"
+        before = f"{pagetext.status_sign(c.before)} {c.before.value}" if c.before else "new"
         waived = " (waived)" if c.waived else ""
-        lines.append(
-            f"- {titles.get(c.item, c.item)} `{c.check}`: {before} → {STATUS_ICON[c.after]} {c.after.value}{waived}"
-        )
+        after = f"{pagetext.status_sign(c.after)} {c.after.value}"
+        lines.append(f"- {titles.get(c.item, c.item)} `{c.check}`: {before} → {after}{waived}")
     st.markdown("\n".join(lines))

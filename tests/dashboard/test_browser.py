@@ -9,6 +9,7 @@ Skips with a reason when /usr/bin/chromium (or playwright) is missing, unless RE
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,7 +89,7 @@ def demo_app(tmp_path):
             start_new_session=True,
         )
     try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log, timeout=420)  # the demo builds 3 weeks
         yield f"http://127.0.0.1:{port}", directory, log
     finally:
         try:
@@ -217,3 +218,127 @@ def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, man
             proc.wait(timeout=10)
     with Store.open(history_url) as store:
         assert len(store.runs(limit=1000)) == before
+
+
+EMOJI = re.compile("[\u2300-\u23ff\u2460-\u27bf\u2b00-\u2bff\u2e80-\u2eff\U0001f000-\U0001faff\ufe0f]")
+"""Pictographs a plain Debian Chromium has no font for: ✅ and ⬜ both come out as the same empty box."""
+WIDTHS = (1440, 800)
+EVERY_PAGE = [("", "overview", None), *((path, path, title) for path, title in PAGES), ("trends", "trends", "Trends")]
+OVERFLOW = """() => {
+  const w = window.innerWidth;
+  const clipped = (e) => {  // inside a container that scrolls or clips within the viewport (a table's grid)
+    for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.overflowX !== 'visible' && a.getBoundingClientRect().right <= w + 1) return true;
+    }
+    return false;
+  };
+  const bad = [];
+  for (const e of document.querySelectorAll('body *')) {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.right <= 0) continue;
+    if ((r.right > w + 1 || r.width > w + 1) && !clipped(e)) {
+      bad.push(`${e.tagName} ${e.getAttribute('data-testid') || ''} ${String(e.className).slice(0, 40)} `
+        + `right=${Math.round(r.right)} "${(e.innerText || '').slice(0, 40)}"`);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: w, bad: bad.slice(0, 8)};
+}"""
+FULL_HEIGHT = "() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight + 150"
+
+
+@pytest.mark.timeout(1200)  # the demo builds three weeks of history first; twelve pages after
+def test_every_page_at_two_widths_in_chromium(demo_app):
+    """Each page at 1440 and 800 px: nothing wider than the viewport, no emoji (font-dependent signs), no
+    Deploy button or developer menu; the verdict, state badges and bars in their state's colour; met and open
+    criteria drawn differently. Screenshots: tests/artifacts/<page>-<width>.png."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _, _ = demo_app
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            for width in WIDTHS:
+                for path, name, title in EVERY_PAGE:
+                    page.set_viewport_size({"width": width, "height": 1000})
+                    page.goto(f"{url}/{path}")
+                    heading = page.get_by_role("heading", name=title) if title else page.get_by_text("CONDITIONAL")
+                    expect(heading.first).to_be_visible(timeout=60_000)
+                    settle(page)
+                    where = f"{name} at {width} px"
+                    if (
+                        page.get_by_role("button", name="Deploy").count()
+                        or page.get_by_test_id("stAppDeployButton").count()
+                    ):
+                        problems.append(f"{where}: Streamlit's Deploy button is shown")
+                    body = page.evaluate("() => document.body.innerText")
+                    if found := sorted(set(EMOJI.findall(body))):
+                        problems.append(f"{where}: emoji that depend on a font: {found}")
+                    box = page.evaluate(OVERFLOW)
+                    if box["scrollWidth"] > box["innerWidth"] or box["bad"]:
+                        problems.append(f"{where}: wider than the viewport: {box}")
+                    if name == "overview":
+                        problems += overview_colours(page, where)
+                    page.mouse.move(width - 5, 5)
+                    height = min(int(page.evaluate(FULL_HEIGHT)) + 100, 7000)
+                    page.set_viewport_size({"width": width, "height": max(height, 1000)})  # Streamlit scrolls inside
+                    settle(page)
+                    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+
+
+ICONS = """() => Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer] span'))
+  .filter(e => e.children.length === 0 && /^[a-z_]+$/.test(e.textContent))
+  .map(e => [e.textContent, getComputedStyle(e).fontFamily])"""
+"""The Material icons in the page's markdown: (name, font family)."""
+
+
+def settle(page) -> None:
+    """Wait until the script run is over and its placeholders are gone, then let tables and charts draw."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')", timeout=60_000)
+    page.wait_for_timeout(2500)
+
+
+def overview_colours(page, where: str) -> list[str]:
+    """The verdict and each area's badge and bar in the state's colour; met and open criteria different."""
+    out = []
+    verdict = page.locator(".readiness-verdict").first
+    if not verdict.count():
+        return [f"{where}: no coloured verdict badge"]
+    if verdict.inner_text() != "CONDITIONAL" or verdict.evaluate("e => getComputedStyle(e).backgroundColor") != (
+        "rgb(154, 103, 0)"
+    ):
+        out.append(f"{where}: the CONDITIONAL verdict is not amber")
+    colours = {
+        "NOT STARTED": "rgb(207, 34, 46)",
+        "PARTIAL": "rgb(154, 103, 0)",
+        "NEEDS VALIDATION": "rgb(9, 105, 218)",
+        "READY": "rgb(26, 127, 55)",
+    }
+    bars = page.locator(".readiness-bar").all()
+    if len(bars) != 4:
+        out.append(f"{where}: {len(bars)} state bars, not 4")
+    for bar in bars:
+        state = bar.get_attribute("data-state")
+        fill = bar.locator(".readiness-bar-fill").evaluate("e => getComputedStyle(e).backgroundColor")
+        if fill != colours.get(state or ""):
+            out.append(f"{where}: the {state} bar is {fill}")
+    for badge in page.locator(".readiness-state").all():
+        state = badge.inner_text()
+        if badge.evaluate("e => getComputedStyle(e).backgroundColor") != colours.get(state):
+            out.append(f"{where}: the {state} badge is not in its colour")
+    icons = page.evaluate(ICONS)
+    names = {name for name, _ in icons}
+    if not {"check_circle", "radio_button_unchecked"} <= names:
+        out.append(f"{where}: met and open criteria are not drawn with different icons: {sorted(names)[:10]}")
+    fonts = {font for name, font in icons if name in ("check_circle", "radio_button_unchecked")}
+    if not fonts or not all("Material" in f for f in fonts):
+        out.append(f"{where}: icons not drawn with Streamlit's Material font ({fonts})")
+    return out

@@ -84,6 +84,8 @@ def test_database_gone_mid_session_is_one_error_line(pg_url, tmp_path, monkeypat
     assert not at.exception, [e.value for e in at.exception]
     (error,) = at.error
     assert "\n" not in error.value
-    assert error.value.startswith(f"Cannot open the database `postgresql+psycopg://postgres:***@127.0.0.1:{relay.port}/")
+    assert error.value.startswith(
+        f"Cannot open the database `postgresql+psycopg://postgres:***@127.0.0.1:{relay.port}/"
+    )
     assert "OperationalError" in error.value and "READINESS_DB_URL" in error.value
     assert PASSWORD not in error.value

@@ -61,6 +61,11 @@ def text(at):
     return "\n".join(parts)
 
 
+def html(at):
+    """The page's ``st.html`` bodies (the verdict and area badges)."""
+    return "\n".join(h.proto.body for h in at.get("html"))
+
+
 def store_of(env):
     return Store.open(env.db)
 
@@ -71,7 +76,10 @@ def store_of(env):
 def test_overview_shows_the_verdict_and_its_reasons(env):
     at = render("overview.py")
     page = text(at)
-    assert ":red-background[NO-GO] 3 of 12 blocking checks open" in page
+    assert "### 3 of 12 blocking checks open" in page
+    verdict = html(at)
+    assert 'class="readiness-verdict" data-state="NO-GO"' in verdict and "background:#cf222e" in verdict
+    assert "release blocked" in verdict  # in words, not colour alone
     assert "GHL_PROXY_API_KEY is a placeholder" in page
     assert "Waived until 2025-10-20 by rohan: oauth.ghl.validated [fail] (proxy validated next week)" in page
     assert at.expander[0].label == "9 major gap(s), named but not blocking"
@@ -88,7 +96,8 @@ def test_overview_counts_down_to_the_decision_point(env):
 
 
 def test_overview_area_cards_in_the_seeds_words(env):
-    page = text(render("overview.py"))
+    at = render("overview.py")
+    page = text(at)
     for title, state, caption in [
         ("OAuth Application Registrations", "PARTIAL", "2 passed, 1 pending, 2 failing of 5"),
         ("Token Vault Service Architecture", "NEEDS VALIDATION", "0 passed, 1 pending, 1 not checked of 2"),
@@ -96,7 +105,7 @@ def test_overview_area_cards_in_the_seeds_words(env):
         ("Development Environment Setup", "PARTIAL", "12 passed, 1 not checked, 2 failing of 15"),
     ]:
         assert f"**{title}**\n:" in page or f"**{title}**" in page
-        assert f"-background[{state}]" in page
+        assert f'class="readiness-state" data-state="{state}"' in html(at)
         assert caption in page
 
 
@@ -112,8 +121,8 @@ def test_overview_blockers_escalations_and_criteria(env):
     assert "**OAuth Approval Delays**: Google OAuth application, since 2025-10-07 (8.4 days)" in page
     assert "contact **Platform Team** (Infrastructure and OAuth setup support)" in page
     assert "**Week 1 Completion** (due 2025-10-11): 3 of 4 met" in page
-    assert "- ✅ Google OAuth application created and submitted for verification" in page
-    assert "- ⬜ Token vault architecture designed and approved by security team" in page
+    assert "- :green[:material/check_circle:] **met** Google OAuth application created and submitted" in page
+    assert "- :red[:material/radio_button_unchecked:] **open** Token vault architecture designed and approved" in page
     assert "**Week 2 Completion** (due 2025-10-18): 0 of 4 met" in page
 
 
@@ -122,14 +131,14 @@ def test_run_checks_now_on_an_empty_database(env, tmp_path):
     env.mp.setenv("READINESS_DB_URL", url)
     as_role(env, "release_manager")  # a sweep is a write (tests/dashboard/test_access.py: viewers cannot)
     at = render("overview.py")
-    assert "NO RUN" in text(at)
+    assert ">NO RUN<" in html(at) and "nothing checked yet" in html(at)
     at.button[0].click().run()
     assert not at.exception
     assert "Run finished: NO-GO, 32 checks." in [e.value for e in at.error]
     assert not any("NO-GO" in s.value for s in at.success)  # never in a green box
     page = text(at)
     assert "**Google OAuth application** (critical) · blocks **#65, #66** · owner **Platform Team**" in page
-    assert ":red-background[NO-GO]" in page
+    assert ">NO-GO<" in html(at)
     with Store.open(url) as store:
         (run,) = store.runs()
     assert run.trigger == "dashboard" and run.total == 32
@@ -238,7 +247,11 @@ def test_trends_draws_four_charts(env):
 
 def test_oauth_page_shows_lifecycle_uris_and_scopes(env):
     page = text(render("oauth.py"))
-    assert "✅ created 2025-10-06 → ✅ submitted 2025-10-07 → ⬜ approved" in page
+    assert (
+        "**Lifecycle** (attested): :green[:material/check_circle:] created 2025-10-06 → "
+        ":green[:material/check_circle:] submitted 2025-10-07 → :gray[:material/radio_button_unchecked:] approved "
+        "(not yet)"
+    ) in page
     assert "Now: **submitted** since 2025-10-07" in page
     assert "`https://www.googleapis.com/auth/calendar.readonly`" in page
     at = render("oauth.py")
@@ -266,7 +279,7 @@ def test_attest_form_writes_an_attestation_by_the_operator(env):
         "submitted with screenshots",
     )
     assert att.at == datetime.fromisoformat(NOW)
-    assert "✅ submitted 2025-10-14" in text(at)  # the page redrew with it
+    assert ":green[:material/check_circle:] submitted 2025-10-14" in text(at)  # the page redrew with it
 
 
 def test_waive_form_writes_a_waiver_by_the_operator(env):
