@@ -198,8 +198,9 @@ def test_the_external_anchor_catches_a_kek_holder_rewriting_the_chain(vault_, ra
         # Whoever holds the KEK can unwrap the audit key and recompute every mac and the head anchor.
         with v._begin() as conn:
             chain = v._chain(conn, v._ring())[0]
-        rows = [dict(r._mapping) for r in raw.connect().execute(
-            sa.select(AuditEventRecord).order_by(AuditEventRecord.seq))]
+        with raw.connect() as read:  # closed at once: an open read would hold a lock the schema drop waits on
+            rows = [dict(r._mapping) for r in read.execute(
+                sa.select(AuditEventRecord).order_by(AuditEventRecord.seq))]
         with raw.begin() as conn:
             prev = rows[1]["prev_mac"]
             for row in rows[1:]:
