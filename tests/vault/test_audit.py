@@ -30,20 +30,6 @@ SERVICE = Actor("svc", Role.SERVICE, frozenset({"acme"}))
 TOKEN = "ya29.audit-plaintext-token-0123456789"
 
 
-@pytest.fixture
-def vault_(db_url, clock):
-    v = Vault.init(db_url, StaticKeySource(K1), clock)
-    yield v
-    v.close()
-
-
-@pytest.fixture
-def raw(db_url):
-    engine = sa.create_engine(db_url)
-    yield engine
-    engine.dispose()
-
-
 def _events(raw: sa.Engine) -> list[dict]:
     with raw.connect() as conn:
         query = sa.select(AuditEventRecord).order_by(AuditEventRecord.seq)

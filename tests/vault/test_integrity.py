@@ -26,20 +26,6 @@ TOKEN_A = "ya29.integrity-token-of-account-a-0123456789"
 TOKEN_B = "ya29.integrity-token-of-account-b-9876543210"
 
 
-@pytest.fixture
-def vault_(db_url, clock):
-    v = Vault.init(db_url, StaticKeySource(K1), clock)
-    yield v
-    v.close()
-
-
-@pytest.fixture
-def raw(db_url):
-    engine = sa.create_engine(db_url)
-    yield engine
-    engine.dispose()
-
-
 def _two(v: Vault, clock) -> tuple[str, str]:
     a = v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A, "refresh-a", expires_at=clock.now() + timedelta(hours=1),
               scopes=["openid"])

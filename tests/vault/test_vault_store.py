@@ -35,13 +35,6 @@ TOKEN = "ya29.a0AfB_byC-plaintext-access-token-0123456789"
 REFRESH = "1//0gRefresh-plaintext-token-abcdefghijklmnop"
 
 
-@pytest.fixture
-def vault_(db_url, clock):
-    v = Vault.init(db_url, StaticKeySource(K1), clock)
-    yield v
-    v.close()
-
-
 def raw(url: str) -> sa.Engine:
     return sa.create_engine(url)
 
