@@ -86,3 +86,19 @@ def make_history(db_url: str, manifest_path: Path, weeks: int = 1) -> None:
             run_at(manifest, store, W2, WEEK2_ENV)
     finally:
         store.close()
+
+
+def stop_group(proc) -> None:
+    """SIGTERM a process started in its own session (and its children), SIGKILL if it lingers."""
+    import os
+    import signal
+    import subprocess
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from checks.standins import demo_config
+from tests.dashboard.story import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -92,14 +92,7 @@ def demo_app(tmp_path):
         wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log, timeout=420)  # the demo builds 3 weeks
         yield f"http://127.0.0.1:{port}", directory, log
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
 
 
 def test_demo_in_chromium(demo_app):
@@ -208,14 +201,7 @@ def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, man
             finally:
                 browser.close()
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
     with Store.open(history_url) as store:
         assert len(store.runs(limit=1000)) == before
 

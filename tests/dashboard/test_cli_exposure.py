@@ -7,7 +7,6 @@ started) unless ``--allow-unauthenticated-writes`` says it is meant; then the da
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dashboard.story import copy_manifest
+from tests.dashboard.story import copy_manifest, stop_group
 
 REFUSAL = "refusing to serve a writable dashboard"
 
@@ -145,12 +144,5 @@ def test_override_flag_serves_for_real(tmp_path):
             time.sleep(0.5)
         assert f"Dashboard on http://0.0.0.0:{port} as release_manager" in log.read_text()
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
     assert not listening(port)
