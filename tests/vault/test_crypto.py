@@ -116,6 +116,8 @@ TAMPERED = {
     "tag": (_flip(BLOB, len(BLOB) - 1), AAD),
     "aad": (BLOB, credential_aad("acme", "google", "cred-1", "refresh_token", 1)),
     "other-tenant": (BLOB, credential_aad("globex", "google", "cred-1", "access_token", 1)),
+    "same-tenant-other-provider": (BLOB, credential_aad("acme", "microsoft", "cred-1", "access_token", 1)),
+    "other-credential": (BLOB, credential_aad("acme", "google", "cred-2", "access_token", 1)),
     "dek-version": (BLOB, credential_aad("acme", "google", "cred-1", "access_token", 2)),
     "truncated": (BLOB[:-1], AAD),
     "too-short": (BLOB[: 1 + NONCE_BYTES + 15], AAD),
