@@ -527,6 +527,37 @@ def test_lease_held_by_another_owner_is_not_stolen_until_it_expires(vault_, stan
     assert refresh_events(vault_, cid)[0].detail["result"] == "already_fresh"
 
 
+def test_a_worker_that_lost_its_lease_does_not_refresh_a_credential_still_due(vault_, standins, make, clock):
+    """A stalls past its lease; B takes the credential over and is mid-call when A wakes up. The credential is
+    still due, so only the lease says A must not call: a second exchange of GHL's rotating refresh token
+    would burn it (B's call would then fail with invalid_grant, or A's answer would be lost)."""
+    cid, first, _ = put(vault_, standins, clock, "ghl", "lease@ghl.test", timedelta(minutes=5))
+    a = make(owner="worker-a")
+    (a_claim,) = a._claim()
+    clock.advance(timedelta(minutes=2, seconds=1))  # A's 2-minute lease has run out
+    a_outcomes = []
+
+    def while_b_is_calling(request):
+        if not a_outcomes:
+            assert row(vault_, cid)["lease_owner"] == "worker-b"
+            a_outcomes.append(a._process(a_claim))  # A comes back while the credential is still due
+
+    with httpx.Client(event_hooks={"request": [while_b_is_calling]}) as client:
+        b_report = make(owner="worker-b", http=client).run_once()
+    assert [o.result for o in a_outcomes] == ["lost_lease"]
+    assert a_outcomes[0].detail == "another worker took it over"
+    assert (b_report.refreshed, b_report.skipped_already_fresh, b_report.needs_reauth) == (1, 0, 0)
+    assert standins.ghl.counters() == {"total": 1, "by_account": {"lease@ghl.test": 1}}  # exactly one exchange
+    assert standins.ghl.calls_for(first) == 1
+    with vault_.get(ADMIN, "acme", cid) as tokens:
+        assert tokens.refresh_token.reveal() == standins.ghl.latest("lease@ghl.test") != first
+    meta = info(vault_, cid)
+    assert meta.state == "active" and meta.failures == 0 and meta.last_refresh_error is None
+    skipped = [e for e in refresh_events(vault_, cid) if e.detail["result"] == "lost_lease"]
+    assert len(skipped) == 1 and skipped[0].detail["owner"] == "worker-a"
+    assert skipped[0].detail["lease_owner"] == "worker-b"
+
+
 def test_reread_after_lease_skips_a_credential_stored_meanwhile(vault_, standins, make, clock):
     cid, refresh, _ = put(vault_, standins, clock, "google", "reread@acme.test", timedelta(minutes=5))
     refresher = make()
