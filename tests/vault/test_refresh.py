@@ -368,6 +368,52 @@ def test_429_with_an_http_date_retry_after(vault_, standins, make, clock):
     assert info(vault_, cid).next_attempt_at == clock.now() + timedelta(seconds=300)
 
 
+DAY = timedelta(days=1)  # the refresher's cap on a provider's Retry-After
+
+
+def _retry_after_date(clock, ahead: timedelta) -> str:
+    return format_datetime(clock.now() + ahead, usegmt=True)
+
+
+RETRY_AFTER_CAP = [
+    ("just-under", lambda clock: "86399", timedelta(seconds=86399)),
+    ("at-the-cap", lambda clock: "86400", DAY),
+    ("just-over", lambda clock: "86401", DAY),
+    ("nine-nines", lambda clock: "999999999", DAY),
+    ("past-timedelta", lambda clock: "9" * 20, DAY),  # more seconds than a timedelta can hold
+    ("date-just-under", lambda clock: _retry_after_date(clock, DAY - timedelta(seconds=1)), DAY - timedelta(seconds=1)),
+    ("date-just-over", lambda clock: _retry_after_date(clock, DAY + timedelta(seconds=1)), DAY),
+    ("date-years-ahead", lambda clock: _retry_after_date(clock, timedelta(days=3650)), DAY),
+    ("date-year-9999", lambda clock: "Fri, 31 Dec 9999 23:59:59 GMT", DAY),
+    ("unicode-digits", lambda clock: "\u00b9\u00b2", timedelta(seconds=30)),  # not a number: the usual backoff
+]
+
+
+@pytest.mark.parametrize("header, expected", [c[1:] for c in RETRY_AFTER_CAP], ids=[c[0] for c in RETRY_AFTER_CAP])
+def test_429_retry_after_is_capped_at_a_day(vault_, standins, make, clock, header, expected):
+    cid = put(vault_, standins, clock, "google", "capped@acme.test", timedelta(minutes=5))[0]
+    standins.google.set_scenario("429", retry_after=header(clock))
+    report = make(rng=MaxRandom()).run_once()
+    assert (report.backed_off, report.errors) == (1, 0)
+    assert report.outcomes[0].next_attempt_at == clock.now() + expected
+    meta = info(vault_, cid)
+    assert meta.next_attempt_at == clock.now() + expected
+    assert meta.last_refresh_error.startswith("HTTP 429") and len(meta.last_refresh_error) <= 120
+    assert ("waiting the cap, 86400 s" in meta.last_refresh_error) == (expected == DAY and header(clock) != "86400")
+
+
+def test_a_credential_parked_by_a_huge_retry_after_comes_back_after_exactly_a_day(vault_, standins, make, clock):
+    cid, refresh, _ = put(vault_, standins, clock, "google", "parked@acme.test", timedelta(minutes=5))
+    standins.google.set_scenario("429", retry_after=999999999, times=1)
+    refresher = make()
+    assert refresher.run_once().backed_off == 1
+    clock.advance(DAY - timedelta(seconds=1))
+    assert refresher.run_once().claimed == 0
+    clock.advance(timedelta(seconds=1))
+    assert refresher.run_once().refreshed == 1
+    assert standins.google.calls_for(refresh) == 2 and info(vault_, cid).next_attempt_at is None
+
+
 def test_429_without_retry_after_backs_off(vault_, standins, make, clock):
     cid = put(vault_, standins, clock, "google", "noretry@acme.test", timedelta(minutes=5))[0]
     standins.google.set_scenario("429")
