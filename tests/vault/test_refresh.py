@@ -206,19 +206,32 @@ def test_due_selection_lead_time_and_80_percent(vault_, standins, make, clock):
 
 
 def test_the_lead_schedules_the_next_refresh(vault_, standins, make, clock):
+    def at(h, m, s, us=0):
+        return datetime(2025, 10, 6, h, m, s, us, tzinfo=UTC)
+
+    assert clock.now() == at(9, 0, 0)
     cid = put(vault_, standins, clock, "google", "a@acme.test", timedelta(minutes=5))[0]
     refresher = make(lead=timedelta(minutes=5))
     assert refresher.run_once().refreshed == 1
-    # 3599 s lifetime: a fifth is 12 minutes, so the 5-minute lead wins
-    assert info(vault_, cid).refresh_due_at == clock.now() + timedelta(seconds=3599) - timedelta(minutes=5)
-    clock.advance(timedelta(seconds=3599) - timedelta(minutes=5, seconds=1))
+    # Google's tokens last 3599 s: expiry 09:59:59; a fifth of the lifetime (11:59.8) exceeds the 5-minute lead
+    assert info(vault_, cid).expires_at == at(9, 59, 59)
+    assert info(vault_, cid).refresh_due_at == at(9, 54, 59)
+    clock.set(at(9, 54, 58))
     assert refresher.run_once().claimed == 0
-    clock.advance(timedelta(seconds=1))
+    clock.set(at(9, 54, 59))
     assert refresher.run_once().refreshed == 1
-    # a lead longer than a fifth of the lifetime gives way to the 80 % rule
-    make(lead=timedelta(minutes=30))  # (just constructs)
-    assert due_at(clock.now(), clock.now() + timedelta(seconds=3599), timedelta(minutes=30)) == (
-        clock.now() + timedelta(seconds=3599) - timedelta(seconds=3599) / 5)
+    assert info(vault_, cid).refresh_due_at == at(10, 49, 58)  # expiry 10:54:58, 5 minutes before
+    # a lead longer than a fifth of the lifetime gives way to the 80 % rule: expiry 11:49:57 less 719.8 s
+    clock.set(at(10, 49, 58))
+    longer = make(lead=timedelta(minutes=30))
+    assert longer.run_once().refreshed == 1
+    assert info(vault_, cid).expires_at == at(11, 49, 57)
+    assert info(vault_, cid).refresh_due_at == at(11, 37, 57, 200000)
+    clock.set(at(11, 37, 57, 199999))
+    assert longer.run_once().claimed == 0
+    clock.set(at(11, 37, 57, 200000))
+    assert longer.run_once().refreshed == 1
+    assert standins.google.counters()["total"] == 4
 
 
 def test_not_due_credentials_are_untouched(vault_, standins, make, clock):
