@@ -167,11 +167,27 @@ def everything_stored(vault_) -> str:
 # --------------------------------------------------------------------------------------------- due rules
 
 
+DUE_AFTER = [  # (token lifetime, when it is due counted from issue): the earlier of 10 min before expiry or 80 %
+    (timedelta(minutes=2), timedelta(minutes=1, seconds=36)),
+    (timedelta(minutes=20), timedelta(minutes=16)),
+    (timedelta(minutes=50), timedelta(minutes=40)),
+    (timedelta(minutes=51), timedelta(minutes=41)),
+    (timedelta(hours=1), timedelta(minutes=50)),
+    (timedelta(days=1), timedelta(hours=23, minutes=50)),
+    (timedelta(0), timedelta(0)),  # already expired: due at once, at its expiry
+    (-timedelta(minutes=1), -timedelta(minutes=1)),
+]
+
+
+@pytest.mark.parametrize("life, due_after", DUE_AFTER, ids=[str(d[0]) for d in DUE_AFTER])
+def test_due_at_and_the_store_rule_give_the_literal_due_time(clock, life, due_after):
+    now = clock.now()
+    assert due_at(now, now + life) == now + due_after
+    assert refresh_due(now, now + life) == now + due_after
+
+
 def test_due_at_matches_the_store_rule_and_the_80_percent_rule(clock):
     now = clock.now()
-    for life in (timedelta(minutes=2), timedelta(minutes=20), timedelta(minutes=50), timedelta(hours=1),
-                 timedelta(days=1), timedelta(0), -timedelta(minutes=1)):
-        assert due_at(now, now + life) == refresh_due(now, now + life)
     assert due_at(now, now + timedelta(hours=1)) == now + timedelta(minutes=50)  # 10 minutes first
     assert due_at(now, now + timedelta(minutes=20)) == now + timedelta(minutes=16)  # 80 % first
     assert due_at(now, now + timedelta(hours=1), timedelta(minutes=30)) == now + timedelta(minutes=48)
@@ -470,8 +486,18 @@ def test_transient_failures_back_off_with_growing_delays(vault_, standins, make,
 
 def test_full_jitter_stays_within_the_ceiling(vault_, standins, make, clock):
     refresher = make(rng=random.Random(7), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
-    for failures in range(1, 12):
-        ceiling = min(timedelta(minutes=5), timedelta(seconds=10) * 2 ** (failures - 1))
+    ceilings = [10, 20, 40, 80, 160, 300, 300, 300, 300, 300, 300]  # seconds: doubling from 10, capped at 5 min
+    at_ceiling = make(rng=MaxRandom(), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
+    assert [at_ceiling._backoff(f).total_seconds() for f in range(1, 12)] == ceilings
+    assert at_ceiling._backoff(1000).total_seconds() == 300  # a long outage: no overflow, still the cap
+
+    class MinRandom(random.Random):
+        def random(self):
+            return 0.0
+
+    assert make(rng=MinRandom())._backoff(3) == timedelta(seconds=1)  # never sooner than a second
+    for failures, seconds in enumerate(ceilings, 1):
+        ceiling = timedelta(seconds=seconds)
         delays = {refresher._backoff(failures) for _ in range(50)}
         assert all(timedelta(seconds=1) <= d <= ceiling for d in delays)
         assert len(delays) > 40  # jittered, not one value
@@ -549,10 +575,11 @@ def test_invalid_grant_after_another_worker_rotated_is_not_needs_reauth(vault_, 
 def test_invalid_client_is_an_error_not_needs_reauth(vault_, standins, make, clock):
     cid = put(vault_, standins, clock, "google", "cfg@acme.test", timedelta(minutes=5))[0]
     wrong = "GOCSPX-wrong-" + secrets.token_urlsafe(12)
-    report = make(endpoints=endpoints({"google": wrong})).run_once()
+    report = make(endpoints=endpoints({"google": wrong}), rng=MaxRandom()).run_once()
     assert report.errors == 1 and report.needs_reauth == 0
     meta = info(vault_, cid)
-    assert meta.state == "active" and meta.next_attempt_at is not None
+    assert meta.state == "active" and meta.failures == 1
+    assert meta.next_attempt_at == clock.now() + timedelta(seconds=30)  # retried after the first backoff step
     assert "invalid_client" in meta.last_refresh_error and "Unauthorized" in meta.last_refresh_error
     assert wrong not in meta.last_refresh_error and CLIENTS["google"][1] not in meta.last_refresh_error
 
