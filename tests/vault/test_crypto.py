@@ -93,8 +93,9 @@ def test_a_dek_wrapped_by_an_earlier_release_unwraps_through_our_code():
     assert unwrap_key(STORED_KEK, STORED_WRAPPED_DEK, "acme", 1, STORED_KEK_FP) == STORED_DEK
 
 
-@pytest.mark.parametrize("index", [0, 1, len(STORED_FIELD_AAD) // 2, len(STORED_FIELD_AAD) - 1],
-                         ids=["first", "second", "middle", "last"])
+@pytest.mark.parametrize(
+    "index", [0, 1, len(STORED_FIELD_AAD) // 2, len(STORED_FIELD_AAD) - 1], ids=["first", "second", "middle", "last"]
+)
 def test_the_stored_field_with_one_aad_byte_changed_does_not_open(index):
     aad = bytearray(STORED_FIELD_AAD)
     aad[index] ^= 0x20
@@ -262,9 +263,7 @@ RFC5869_CASE_1 = {
     "ikm": bytes([0x0B] * 22),
     "salt": bytes(range(0x00, 0x0D)),
     "info": bytes(range(0xF0, 0xFA)),
-    "okm": bytes.fromhex(
-        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
-    ),
+    "okm": bytes.fromhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"),
 }
 
 
