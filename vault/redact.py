@@ -266,13 +266,14 @@ class Redactor:
                 index = self._index = (entries, max((len(e[0]) for e in entries), default=0))
         return index
 
-    def _spans(self, text: str, spans: list[tuple[int, int, str]]) -> None:
+    def _spans(self, text: str, spans: list[tuple[int, int, str, bool]]) -> None:
+        """Append ``(start, end, mask, fragment)`` for every registered form (or piece of one) in ``text``."""
         entries, _ = self._lookup()
         for form, shown, head, tail in entries:
             if len(form) < _FRAGMENT + 4:  # short forms: whole occurrences only
                 start = text.find(form)
                 while start != -1:
-                    spans.append((start, start + len(form), shown))
+                    spans.append((start, start + len(form), shown, False))
                     start = text.find(form, start + 1)
                 continue
             start = text.find(head)
@@ -284,7 +285,7 @@ class Redactor:
                 # letters is another token sharing a prefix (every Google token starts ``ya29.a0``):
                 # leave it whole for the token shapes, which mask all of it.
                 if end - start == len(form) or end == len(text) or not _continues(text[end]):
-                    spans.append((start, end, shown))
+                    spans.append((start, end, shown, end - start < len(form)))
                 start = text.find(head, start + 1)
             stop = text.find(tail)
             while stop != -1:  # a tail: extend backwards
@@ -292,7 +293,7 @@ class Redactor:
                 while begin > 0 and k >= 0 and text[begin - 1] == form[k]:
                     begin, k = begin - 1, k - 1
                 if end - begin == len(form) or begin == 0 or not _continues(text[begin - 1]):
-                    spans.append((begin, end, shown))
+                    spans.append((begin, end, shown, end - begin < len(form)))
                 stop = text.find(tail, stop + 1)
 
     def longest(self) -> int:
@@ -309,14 +310,16 @@ class Redactor:
             return text
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
-        spans: list[tuple[int, int, str]] = []
+        spans: list[tuple[int, int, str, bool]] = []
         self._spans(text, spans)
         if self._inherit and self is not _PROCESS:
             _PROCESS._spans(text, spans)
         if spans:
-            spans.sort(key=lambda s: (s[0], -s[1]))
+            # Longest first; for the same text a whole registered secret names it, not a longer secret that
+            # merely starts or ends the same way (the Scrubber's fingerprint must say which secret it was).
+            spans.sort(key=lambda s: (s[0], -s[1], s[3]))
             out, pos = [], 0
-            for start, end, shown in spans:
+            for start, end, shown, _ in spans:
                 if end <= pos:
                     continue
                 if start < pos:  # overlaps the previous mask: extend it

@@ -37,6 +37,8 @@ ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 DESCRIPTION_CHARS = 160
 _MAX_RETRY_AFTER = timedelta(days=1)
 _MIN_DELAY = timedelta(seconds=1)
+_SECONDS = re.compile(r"[0-9]+")
+"""Retry-After as delay-seconds (RFC 9110 §10.2.3): ASCII digits only (``str.isdigit`` also takes ``²``)."""
 _MEDIA_TYPE = re.compile(r"^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,40}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -150,8 +152,10 @@ def _retry_after(response: httpx.Response, now: datetime) -> timedelta | None:
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
+    if _SECONDS.fullmatch(value):
+        # compare as an int first: a provider's 20-digit answer is more seconds than a timedelta holds
+        seconds = int(value)
+        wait = _MAX_RETRY_AFTER if seconds >= _MAX_RETRY_AFTER.total_seconds() else timedelta(seconds=seconds)
     else:
         try:
             wait = utc(email.utils.parsedate_to_datetime(value)) - now
@@ -163,5 +167,12 @@ def _retry_after(response: httpx.Response, now: datetime) -> timedelta | None:
 def _limited_detail(response: httpx.Response, wait: timedelta | None) -> str:
     """The header's own text only when it is a number of seconds; a date as the wait it means."""
     value = response.headers.get("retry-after", "").strip()
-    shown = f"{value} s" if value.isdigit() else f"a date, {wait.total_seconds():g} s" if wait else "not given"
+    seconds = _SECONDS.fullmatch(value) is not None
+    if seconds:
+        shown = f"{value} s" if len(value) <= 12 else f"a {len(value)}-digit number of seconds"
+    else:
+        shown = f"a date, {wait.total_seconds():g} s" if wait else "not given"
+    cap = _MAX_RETRY_AFTER.total_seconds()
+    if wait == _MAX_RETRY_AFTER and not (seconds and int(value) == cap):
+        shown += f"; waiting the cap, {cap:g} s"
     return f"HTTP 429 from the token endpoint (Retry-After: {shown})"

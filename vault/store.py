@@ -80,7 +80,14 @@ _SELECT_BY_ACCOUNT_FOR_UPDATE = (
 _UPDATE_CREDENTIAL_IF_VERSION = _CREDENTIALS.update().where(
     _CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.version == sa.bindparam("b_version")
 )
-_SELECT_ACTIVE_DEK_VERSION = sa.select(_TENANTS.c.active_dek_version).where(_TENANTS.c.id == sa.bindparam("b_tenant"))
+_SELECT_ACTIVE_DEK_VERSION = (
+    sa.select(_TENANTS.c.active_dek_version).where(_TENANTS.c.id == sa.bindparam("b_tenant")).with_for_update(read=True)
+)
+"""Shares the tenant row's lock until the writer commits (PostgreSQL; SQLite's write lock does it already):
+``rotate_dek`` locks that row before it moves the tenant to a new DEK, so it waits for every writer that is
+sealing under the old version, and then finds (re-seals) what they wrote before it retires that version.
+Without it a writer that read the old version (and holds its DEK in its cache) could commit a credential
+under a DEK rotation had just erased: unreadable for ever."""
 
 
 class Clock(Protocol):

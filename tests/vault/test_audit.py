@@ -190,6 +190,19 @@ def edit_the_actor(conn, rows):
     return 3, "mac mismatch"
 
 
+def edit_the_fingerprint_in_detail(conn, rows):
+    # seq 2 is the put of credential "a": point its audit trail at another token, touching nothing but detail
+    assert rows[1]["op"] == "put" and _detail(rows[1])["fingerprint"].startswith("hmac:")
+    _update(conn, 2, {"detail": {**_detail(rows[1]), "fingerprint": "hmac:" + "0" * 16}})
+    return 2, "mac mismatch"
+
+
+def edit_the_provider_in_detail(conn, rows):
+    assert _detail(rows[1])["provider"] == "google"
+    _update(conn, 2, {"detail": {**_detail(rows[1]), "provider": "microsoft"}})
+    return 2, "mac mismatch"
+
+
 def delete_a_row(conn, rows):
     conn.execute(sa.text("delete from audit_events where seq=4"))
     return 4, "gap in seq: seq 4 missing"
@@ -249,7 +262,8 @@ def truncate_and_forge_the_anchor(conn, rows):
 
 
 TAMPERING = [
-    edit_a_field, edit_the_actor, delete_a_row, delete_the_first_rows, insert_a_forged_row_at_the_end,
+    edit_a_field, edit_the_actor, edit_the_fingerprint_in_detail, edit_the_provider_in_detail,
+    delete_a_row, delete_the_first_rows, insert_a_forged_row_at_the_end,
     insert_a_forged_row_in_the_middle, replay_a_row_at_the_end, swap_two_rows, swap_adjacent_rows,
     truncate_the_tail, truncate_and_forge_the_anchor,
 ]
@@ -263,6 +277,7 @@ def test_tampering_is_detected_at_the_first_broken_entry(vault_, raw, tamper):
     assert len(rows) == 10
     with raw.begin() as conn:
         seq, reason = tamper(conn, rows)
+    assert _events(raw) != rows  # the edit landed
     report = vault_.verify_audit(AUDITOR)
     assert not report.ok
     assert report.first_bad_seq == seq, report.summary

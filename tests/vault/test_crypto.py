@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +26,7 @@ from vault.crypto import (
     wrap_key,
 )
 from vault.errors import IntegrityError
+from vault.store import Vault
 
 # McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)", Appendix B, Test Case 16:
 # 256-bit key, 96-bit IV, 60-byte plaintext, 20 bytes of associated data.
@@ -53,10 +59,48 @@ def _hex(vector: dict[str, str], name: str) -> bytes:
     return bytes.fromhex(vector[name])
 
 
-@VECTORS
-def test_known_answer_through_raw_aesgcm(vector):
-    out = AESGCM(_hex(vector, "key")).encrypt(_hex(vector, "iv"), _hex(vector, "plaintext"), _hex(vector, "aad"))
-    assert out == _hex(vector, "ciphertext") + _hex(vector, "tag")
+# Our envelope format, pinned: a token field and a wrapped DEK as a vault stores them (fixed keys and nonces,
+# built once with AES-GCM and the associated data spelled out below). A stored credential from an earlier
+# release must still open: a change to the blob layout, the AAD's fields or their serialisation, or the
+# wrap's binding fails these.
+STORED_DEK = bytes(range(0x40, 0x60))
+STORED_FIELD_AAD = (
+    b'{"credential":"cred-0001","dek_version":1,"field":"access","provider":"google","tenant":"acme","v":1}'
+)
+STORED_FIELD = bytes.fromhex(
+    "01000102030405060708090a0b43645e4159ed748da97cefb5d6c0add5f0b3487b412dce308b539bbb35de023b2e83af8bbf3b"
+    "aa62fcfddaac0f1e455de0"
+)
+STORED_PLAINTEXT = b"ya29.a0-known-answer-access-token"
+STORED_KEK = bytes(range(0xA0, 0xC0))
+STORED_KEK_FP = "kek:e1a68fef0423231d"
+STORED_WRAPPED_DEK = bytes.fromhex(
+    "010c0d0e0f10111213141516173e953efa0f0b0b98556d2357c5d4a55bf7fd5f9e776b3da6e142ddfd7ced2ce31b264c0f0bc4"
+    "4226680a4e1a8435f384"
+)
+
+
+def test_a_field_sealed_by_an_earlier_release_opens_through_our_code():
+    aad = credential_aad("acme", "google", "cred-0001", "access", 1)
+    assert aad == STORED_FIELD_AAD
+    assert open_blob(STORED_DEK, STORED_FIELD, aad) == STORED_PLAINTEXT
+    # and through the vault's own field path, which builds the AAD itself
+    assert Vault._open_field(STORED_DEK, "acme", "google", "cred-0001", "access", 1, STORED_FIELD) == STORED_PLAINTEXT
+
+
+def test_a_dek_wrapped_by_an_earlier_release_unwraps_through_our_code():
+    assert kek_fingerprint(STORED_KEK) == STORED_KEK_FP
+    assert unwrap_key(STORED_KEK, STORED_WRAPPED_DEK, "acme", 1, STORED_KEK_FP) == STORED_DEK
+
+
+@pytest.mark.parametrize(
+    "index", [0, 1, len(STORED_FIELD_AAD) // 2, len(STORED_FIELD_AAD) - 1], ids=["first", "second", "middle", "last"]
+)
+def test_the_stored_field_with_one_aad_byte_changed_does_not_open(index):
+    aad = bytearray(STORED_FIELD_AAD)
+    aad[index] ^= 0x20
+    with pytest.raises(IntegrityError, match="^ciphertext failed authentication$"):
+        open_blob(STORED_DEK, STORED_FIELD, bytes(aad))
 
 
 @VECTORS
@@ -116,6 +160,8 @@ TAMPERED = {
     "tag": (_flip(BLOB, len(BLOB) - 1), AAD),
     "aad": (BLOB, credential_aad("acme", "google", "cred-1", "refresh_token", 1)),
     "other-tenant": (BLOB, credential_aad("globex", "google", "cred-1", "access_token", 1)),
+    "same-tenant-other-provider": (BLOB, credential_aad("acme", "microsoft", "cred-1", "access_token", 1)),
+    "other-credential": (BLOB, credential_aad("acme", "google", "cred-2", "access_token", 1)),
     "dek-version": (BLOB, credential_aad("acme", "google", "cred-1", "access_token", 2)),
     "truncated": (BLOB[:-1], AAD),
     "too-short": (BLOB[: 1 + NONCE_BYTES + 15], AAD),
@@ -146,6 +192,8 @@ def test_key_length_enforced():
 
 KEK = bytes(range(100, 132))
 KEK_FP = kek_fingerprint(KEK)
+AUDIT_CHAIN_SUBKEY_OF_KEK = "db410b8ac253a72ce4ce5c44fc2c6b3abbf5ca294292fb7211907771c861aa4a"
+"""HKDF-SHA256(KEK, salt none, info "readiness/audit-chain/v1", 32 bytes), computed with ``_hkdf_rfc5869``."""
 
 
 def test_wrap_unwrap_round_trip():
@@ -201,8 +249,42 @@ def test_hmac_fingerprint_stable_and_key_dependent():
     assert "ya29" not in fp
 
 
-def test_derive_key_is_deterministic():
-    assert derive_key(KEK, "audit-chain") == derive_key(bytearray(KEK), "audit-chain")
+def _hkdf_rfc5869(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-SHA256 written out from RFC 5869 §2.2 (extract) and §2.3 (expand), independent of our code."""
+    prk = hmac.new(salt or bytes(32), ikm, hashlib.sha256).digest()  # no salt: HashLen zero bytes
+    okm, block = b"", b""
+    for counter in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        okm += block
+    return okm[:length]
+
+
+RFC5869_CASE_1 = {
+    "ikm": bytes([0x0B] * 22),
+    "salt": bytes(range(0x00, 0x0D)),
+    "info": bytes(range(0xF0, 0xFA)),
+    "okm": bytes.fromhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"),
+}
+
+
+def test_hkdf_rfc5869_test_case_1_through_the_reference_and_the_library_call_we_make():
+    case = RFC5869_CASE_1
+    assert _hkdf_rfc5869(case["ikm"], case["salt"], case["info"], 42) == case["okm"]
+    # the HKDF class and hash derive_key uses, with the RFC's salt and info (derive_key fixes both)
+    okm = HKDF(algorithm=hashes.SHA256(), length=42, salt=case["salt"], info=case["info"]).derive(case["ikm"])
+    assert okm == case["okm"]
+
+
+@pytest.mark.parametrize("purpose", ["audit-chain", "token-fingerprint", "row-mac"])
+def test_derive_key_is_rfc5869_hkdf_sha256_with_no_salt_and_our_info(purpose):
+    expected = _hkdf_rfc5869(KEK, b"", f"readiness/{purpose}/v1".encode(), 32)
+    assert derive_key(KEK, purpose) == expected
+    assert derive_key(bytearray(KEK), purpose) == expected
+
+
+def test_derive_key_of_the_audit_chain_is_pinned():
+    # Every stored audit mac and row mac depends on this subkey: it may never change for an existing vault.
+    assert derive_key(KEK, "audit-chain").hex() == AUDIT_CHAIN_SUBKEY_OF_KEK
 
 
 @settings(max_examples=200, deadline=None)

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from vault import Actor, IntegrityError, Role, StaticKeySource, Vault, VaultError
+from vault.integrity import CREDENTIAL_COLUMNS
 from vault.models import AuditEventRecord, Credential
 
 K1 = bytes(range(32))
@@ -84,6 +85,43 @@ def test_any_bound_column_edited_makes_get_an_integrity_error(vault_, raw, clock
     with pytest.raises(IntegrityError):
         vault_.get(ADMIN, "acme", a).wipe()
     assert not vault_.verify_audit(AUDITOR).ok
+
+
+def _rebind(v: Vault, credential_id: str, changes: dict) -> None:
+    """Edit a credential row and recompute its row MAC, as a writer holding the audit key could: what is left to
+    refuse the edit is the AEAD's associated data."""
+    ring = v._ring()
+    with v.engine.begin() as conn:
+        row = conn.execute(sa.select(*CREDENTIAL_COLUMNS).where(Credential.id == credential_id)).one()
+        bound = v._rows(conn, ring).bind("credential", {**row._asdict(), **changes}, row.audit_seq)
+        conn.execute(sa.update(Credential).where(Credential.id == credential_id).values(**bound))
+
+
+def _ms_row(v: Vault) -> tuple[str, str]:
+    google = v.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN_A, "refresh-g")
+    microsoft = v.put(ADMIN, "acme", "microsoft", "ops@acme.test", TOKEN_B, "refresh-m")
+    return google, microsoft
+
+
+def test_a_ciphertext_moved_to_another_provider_row_of_the_same_tenant_does_not_open(vault_, clock):
+    google, microsoft = _ms_row(vault_)
+    with vault_.engine.connect() as conn:
+        google_ct = conn.execute(sa.select(Credential.access_ct).where(Credential.id == google)).scalar_one()
+    _rebind(vault_, microsoft, {"access_ct": google_ct})
+    with pytest.raises(IntegrityError) as err:
+        vault_.get(ADMIN, "acme", microsoft)
+    assert str(err.value) == "ciphertext failed authentication"
+    assert vault_.get(ADMIN, "acme", google).access_token.reveal() == TOKEN_A  # the source row is untouched
+
+
+def test_a_row_relabelled_to_another_provider_of_the_same_tenant_does_not_open(vault_, clock):
+    """Same tenant, same credential id, same DEK: only the provider differs, so only the AAD's provider refuses."""
+    google = vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN_A, "refresh-g")
+    _rebind(vault_, google, {"provider": "microsoft"})
+    with pytest.raises(IntegrityError) as err:
+        vault_.get(ADMIN, "acme", google)
+    assert str(err.value) == "ciphertext failed authentication"
+    assert err.value.__cause__ is None and (err.value.__context__ is None or err.value.__suppress_context__)
 
 
 def test_a_row_mac_erased_is_an_integrity_error_not_a_legacy_row(vault_, raw, clock):

@@ -167,11 +167,27 @@ def everything_stored(vault_) -> str:
 # --------------------------------------------------------------------------------------------- due rules
 
 
+DUE_AFTER = [  # (token lifetime, when it is due counted from issue): the earlier of 10 min before expiry or 80 %
+    (timedelta(minutes=2), timedelta(minutes=1, seconds=36)),
+    (timedelta(minutes=20), timedelta(minutes=16)),
+    (timedelta(minutes=50), timedelta(minutes=40)),
+    (timedelta(minutes=51), timedelta(minutes=41)),
+    (timedelta(hours=1), timedelta(minutes=50)),
+    (timedelta(days=1), timedelta(hours=23, minutes=50)),
+    (timedelta(0), timedelta(0)),  # already expired: due at once, at its expiry
+    (-timedelta(minutes=1), -timedelta(minutes=1)),
+]
+
+
+@pytest.mark.parametrize("life, due_after", DUE_AFTER, ids=[str(d[0]) for d in DUE_AFTER])
+def test_due_at_and_the_store_rule_give_the_literal_due_time(clock, life, due_after):
+    now = clock.now()
+    assert due_at(now, now + life) == now + due_after
+    assert refresh_due(now, now + life) == now + due_after
+
+
 def test_due_at_matches_the_store_rule_and_the_80_percent_rule(clock):
     now = clock.now()
-    for life in (timedelta(minutes=2), timedelta(minutes=20), timedelta(minutes=50), timedelta(hours=1),
-                 timedelta(days=1), timedelta(0), -timedelta(minutes=1)):
-        assert due_at(now, now + life) == refresh_due(now, now + life)
     assert due_at(now, now + timedelta(hours=1)) == now + timedelta(minutes=50)  # 10 minutes first
     assert due_at(now, now + timedelta(minutes=20)) == now + timedelta(minutes=16)  # 80 % first
     assert due_at(now, now + timedelta(hours=1), timedelta(minutes=30)) == now + timedelta(minutes=48)
@@ -206,19 +222,32 @@ def test_due_selection_lead_time_and_80_percent(vault_, standins, make, clock):
 
 
 def test_the_lead_schedules_the_next_refresh(vault_, standins, make, clock):
+    def at(h, m, s, us=0):
+        return datetime(2025, 10, 6, h, m, s, us, tzinfo=UTC)
+
+    assert clock.now() == at(9, 0, 0)
     cid = put(vault_, standins, clock, "google", "a@acme.test", timedelta(minutes=5))[0]
     refresher = make(lead=timedelta(minutes=5))
     assert refresher.run_once().refreshed == 1
-    # 3599 s lifetime: a fifth is 12 minutes, so the 5-minute lead wins
-    assert info(vault_, cid).refresh_due_at == clock.now() + timedelta(seconds=3599) - timedelta(minutes=5)
-    clock.advance(timedelta(seconds=3599) - timedelta(minutes=5, seconds=1))
+    # Google's tokens last 3599 s: expiry 09:59:59; a fifth of the lifetime (11:59.8) exceeds the 5-minute lead
+    assert info(vault_, cid).expires_at == at(9, 59, 59)
+    assert info(vault_, cid).refresh_due_at == at(9, 54, 59)
+    clock.set(at(9, 54, 58))
     assert refresher.run_once().claimed == 0
-    clock.advance(timedelta(seconds=1))
+    clock.set(at(9, 54, 59))
     assert refresher.run_once().refreshed == 1
-    # a lead longer than a fifth of the lifetime gives way to the 80 % rule
-    make(lead=timedelta(minutes=30))  # (just constructs)
-    assert due_at(clock.now(), clock.now() + timedelta(seconds=3599), timedelta(minutes=30)) == (
-        clock.now() + timedelta(seconds=3599) - timedelta(seconds=3599) / 5)
+    assert info(vault_, cid).refresh_due_at == at(10, 49, 58)  # expiry 10:54:58, 5 minutes before
+    # a lead longer than a fifth of the lifetime gives way to the 80 % rule: expiry 11:49:57 less 719.8 s
+    clock.set(at(10, 49, 58))
+    longer = make(lead=timedelta(minutes=30))
+    assert longer.run_once().refreshed == 1
+    assert info(vault_, cid).expires_at == at(11, 49, 57)
+    assert info(vault_, cid).refresh_due_at == at(11, 37, 57, 200000)
+    clock.set(at(11, 37, 57, 199999))
+    assert longer.run_once().claimed == 0
+    clock.set(at(11, 37, 57, 200000))
+    assert longer.run_once().refreshed == 1
+    assert standins.google.counters()["total"] == 4
 
 
 def test_not_due_credentials_are_untouched(vault_, standins, make, clock):
@@ -285,7 +314,11 @@ def test_rotated_refresh_token_is_stored(vault_, standins, make, clock, provider
         assert tokens.refresh_token.reveal() == second
         assert tokens.access_token.reveal() == stand.last_access_token(account)
     event = refresh_events(vault_, cid)[0]
-    assert event.outcome == "ok" and event.detail["rotated"] and event.detail["refresh_fingerprint"].startswith("hmac:")
+    assert event.outcome == "ok" and event.detail["rotated"]
+    with vault_.engine.connect() as conn:  # the audit names the token now stored, not the one exchanged
+        named = {t: vault_._fingerprint(conn, vault_._ring(), t.encode()) for t in (first, second)}
+    assert event.detail["refresh_fingerprint"] == named[second] != named[first]
+    assert event.detail["fingerprint"] == info(vault_, cid).token_fingerprint
     # the next cycle uses the rotated token, which the provider accepts
     clock.advance(timedelta(seconds=stand.expires_in))
     assert make().run_once().refreshed == 1
@@ -368,6 +401,52 @@ def test_429_with_an_http_date_retry_after(vault_, standins, make, clock):
     assert info(vault_, cid).next_attempt_at == clock.now() + timedelta(seconds=300)
 
 
+DAY = timedelta(days=1)  # the refresher's cap on a provider's Retry-After
+
+
+def _retry_after_date(clock, ahead: timedelta) -> str:
+    return format_datetime(clock.now() + ahead, usegmt=True)
+
+
+RETRY_AFTER_CAP = [
+    ("just-under", lambda clock: "86399", timedelta(seconds=86399)),
+    ("at-the-cap", lambda clock: "86400", DAY),
+    ("just-over", lambda clock: "86401", DAY),
+    ("nine-nines", lambda clock: "999999999", DAY),
+    ("past-timedelta", lambda clock: "9" * 20, DAY),  # more seconds than a timedelta can hold
+    ("date-just-under", lambda clock: _retry_after_date(clock, DAY - timedelta(seconds=1)), DAY - timedelta(seconds=1)),
+    ("date-just-over", lambda clock: _retry_after_date(clock, DAY + timedelta(seconds=1)), DAY),
+    ("date-years-ahead", lambda clock: _retry_after_date(clock, timedelta(days=3650)), DAY),
+    ("date-year-9999", lambda clock: "Fri, 31 Dec 9999 23:59:59 GMT", DAY),
+    ("unicode-digits", lambda clock: "\u00b9\u00b2", timedelta(seconds=30)),  # not a number: the usual backoff
+]
+
+
+@pytest.mark.parametrize("header, expected", [c[1:] for c in RETRY_AFTER_CAP], ids=[c[0] for c in RETRY_AFTER_CAP])
+def test_429_retry_after_is_capped_at_a_day(vault_, standins, make, clock, header, expected):
+    cid = put(vault_, standins, clock, "google", "capped@acme.test", timedelta(minutes=5))[0]
+    standins.google.set_scenario("429", retry_after=header(clock))
+    report = make(rng=MaxRandom()).run_once()
+    assert (report.backed_off, report.errors) == (1, 0)
+    assert report.outcomes[0].next_attempt_at == clock.now() + expected
+    meta = info(vault_, cid)
+    assert meta.next_attempt_at == clock.now() + expected
+    assert meta.last_refresh_error.startswith("HTTP 429") and len(meta.last_refresh_error) <= 120
+    assert ("waiting the cap, 86400 s" in meta.last_refresh_error) == (expected == DAY and header(clock) != "86400")
+
+
+def test_a_credential_parked_by_a_huge_retry_after_comes_back_after_exactly_a_day(vault_, standins, make, clock):
+    cid, refresh, _ = put(vault_, standins, clock, "google", "parked@acme.test", timedelta(minutes=5))
+    standins.google.set_scenario("429", retry_after=999999999, times=1)
+    refresher = make()
+    assert refresher.run_once().backed_off == 1
+    clock.advance(DAY - timedelta(seconds=1))
+    assert refresher.run_once().claimed == 0
+    clock.advance(timedelta(seconds=1))
+    assert refresher.run_once().refreshed == 1
+    assert standins.google.calls_for(refresh) == 2 and info(vault_, cid).next_attempt_at is None
+
+
 def test_429_without_retry_after_backs_off(vault_, standins, make, clock):
     cid = put(vault_, standins, clock, "google", "noretry@acme.test", timedelta(minutes=5))[0]
     standins.google.set_scenario("429")
@@ -411,8 +490,18 @@ def test_transient_failures_back_off_with_growing_delays(vault_, standins, make,
 
 def test_full_jitter_stays_within_the_ceiling(vault_, standins, make, clock):
     refresher = make(rng=random.Random(7), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
-    for failures in range(1, 12):
-        ceiling = min(timedelta(minutes=5), timedelta(seconds=10) * 2 ** (failures - 1))
+    ceilings = [10, 20, 40, 80, 160, 300, 300, 300, 300, 300, 300]  # seconds: doubling from 10, capped at 5 min
+    at_ceiling = make(rng=MaxRandom(), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
+    assert [at_ceiling._backoff(f).total_seconds() for f in range(1, 12)] == ceilings
+    assert at_ceiling._backoff(1000).total_seconds() == 300  # a long outage: no overflow, still the cap
+
+    class MinRandom(random.Random):
+        def random(self):
+            return 0.0
+
+    assert make(rng=MinRandom())._backoff(3) == timedelta(seconds=1)  # never sooner than a second
+    for failures, seconds in enumerate(ceilings, 1):
+        ceiling = timedelta(seconds=seconds)
         delays = {refresher._backoff(failures) for _ in range(50)}
         assert all(timedelta(seconds=1) <= d <= ceiling for d in delays)
         assert len(delays) > 40  # jittered, not one value
@@ -490,10 +579,11 @@ def test_invalid_grant_after_another_worker_rotated_is_not_needs_reauth(vault_, 
 def test_invalid_client_is_an_error_not_needs_reauth(vault_, standins, make, clock):
     cid = put(vault_, standins, clock, "google", "cfg@acme.test", timedelta(minutes=5))[0]
     wrong = "GOCSPX-wrong-" + secrets.token_urlsafe(12)
-    report = make(endpoints=endpoints({"google": wrong})).run_once()
+    report = make(endpoints=endpoints({"google": wrong}), rng=MaxRandom()).run_once()
     assert report.errors == 1 and report.needs_reauth == 0
     meta = info(vault_, cid)
-    assert meta.state == "active" and meta.next_attempt_at is not None
+    assert meta.state == "active" and meta.failures == 1
+    assert meta.next_attempt_at == clock.now() + timedelta(seconds=30)  # retried after the first backoff step
     assert "invalid_client" in meta.last_refresh_error and "Unauthorized" in meta.last_refresh_error
     assert wrong not in meta.last_refresh_error and CLIENTS["google"][1] not in meta.last_refresh_error
 
@@ -525,6 +615,37 @@ def test_lease_held_by_another_owner_is_not_stolen_until_it_expires(vault_, stan
     assert late.result == "already_fresh"
     assert standins.google.calls_for(refresh) == 1
     assert refresh_events(vault_, cid)[0].detail["result"] == "already_fresh"
+
+
+def test_a_worker_that_lost_its_lease_does_not_refresh_a_credential_still_due(vault_, standins, make, clock):
+    """A stalls past its lease; B takes the credential over and is mid-call when A wakes up. The credential is
+    still due, so only the lease says A must not call: a second exchange of GHL's rotating refresh token
+    would burn it (B's call would then fail with invalid_grant, or A's answer would be lost)."""
+    cid, first, _ = put(vault_, standins, clock, "ghl", "lease@ghl.test", timedelta(minutes=5))
+    a = make(owner="worker-a")
+    (a_claim,) = a._claim()
+    clock.advance(timedelta(minutes=2, seconds=1))  # A's 2-minute lease has run out
+    a_outcomes = []
+
+    def while_b_is_calling(request):
+        if not a_outcomes:
+            assert row(vault_, cid)["lease_owner"] == "worker-b"
+            a_outcomes.append(a._process(a_claim))  # A comes back while the credential is still due
+
+    with httpx.Client(event_hooks={"request": [while_b_is_calling]}) as client:
+        b_report = make(owner="worker-b", http=client).run_once()
+    assert [o.result for o in a_outcomes] == ["lost_lease"]
+    assert a_outcomes[0].detail == "another worker took it over"
+    assert (b_report.refreshed, b_report.skipped_already_fresh, b_report.needs_reauth) == (1, 0, 0)
+    assert standins.ghl.counters() == {"total": 1, "by_account": {"lease@ghl.test": 1}}  # exactly one exchange
+    assert standins.ghl.calls_for(first) == 1
+    with vault_.get(ADMIN, "acme", cid) as tokens:
+        assert tokens.refresh_token.reveal() == standins.ghl.latest("lease@ghl.test") != first
+    meta = info(vault_, cid)
+    assert meta.state == "active" and meta.failures == 0 and meta.last_refresh_error is None
+    skipped = [e for e in refresh_events(vault_, cid) if e.detail["result"] == "lost_lease"]
+    assert len(skipped) == 1 and skipped[0].detail["owner"] == "worker-a"
+    assert skipped[0].detail["lease_owner"] == "worker-b"
 
 
 def test_reread_after_lease_skips_a_credential_stored_meanwhile(vault_, standins, make, clock):

@@ -111,7 +111,9 @@ def test_get_is_masked_unless_revealed_by_a_role_that_may(cli):
     masked = cli.ok("get", "acme", cid, "--format", "json")  # the OS user as viewer may see metadata
     data = json.loads(masked.stdout)
     assert data["access_token"] == "***" and data["refresh_token"] == "***"
-    assert data["token_fingerprint"].startswith("hmac:")
+    listed = json.loads(cli.ok("list", "--tenant", "acme", "--format", "json", *ADMIN).stdout)
+    assert re.fullmatch(r"hmac:[0-9a-f]{16}", data["token_fingerprint"])
+    assert data["token_fingerprint"] == listed[0]["token_fingerprint"]  # one token, one name everywhere
     _no_plaintext(cli)
 
     revealed = json.loads(cli.ok("get", "acme", cid, "--reveal", "--format", "json", *ADMIN).stdout)

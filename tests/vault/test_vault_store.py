@@ -544,6 +544,77 @@ def test_rotate_dek_resumes_to_the_same_version_after_a_crash(vault_, db_url):
     _assert_all_open(vault_, ids)
 
 
+def test_a_put_sealing_under_the_old_dek_holds_off_its_retirement(pg_url, clock):
+    """Rotation race across two processes (two Vault objects): the writer has read the tenant's active DEK
+    version (v1, cached) and is still sealing when another process rotates the tenant to v2 and retires v1.
+    The rotation must wait for that writer and re-seal what it stored: a credential committed under a DEK
+    whose wrapped bytes were just erased could never be read again."""
+    import threading
+    import time
+
+    rotator = Vault.init(pg_url, StaticKeySource(K1), clock)
+    writer = Vault.open(pg_url, StaticKeySource(K1), clock)
+    first = writer.put(ADMIN, "acme", "google", "a", TOKEN)
+    writer.get(ADMIN, "acme", first).wipe()  # a long-lived process: acme's v1 is in its DEK cache
+    paused, resume = threading.Event(), threading.Event()
+    put_thread: list[threading.Thread] = []
+
+    def pause_after_reading_the_active_version(conn, cursor, statement, params, context, executemany):
+        if threading.current_thread() in put_thread and "active_dek_version" in statement and "UPDATE" not in statement:
+            paused.set()
+            resume.wait(30)
+
+    sa.event.listen(writer.engine, "after_cursor_execute", pause_after_reading_the_active_version)
+    outcome: dict[str, object] = {}
+
+    def run(name, fn):
+        try:
+            outcome[name] = fn()
+        except BaseException as exc:  # reported by the asserts below
+            outcome[name] = exc
+
+    putter = threading.Thread(target=run, args=("put", lambda: writer.put(ADMIN, "acme", "google", "b", REFRESH)))
+    put_thread.append(putter)
+    putter.start()
+    assert paused.wait(30)
+    rotation = threading.Thread(target=run, args=("rotate", lambda: rotator.rotate_dek(ADMIN, "acme")))
+    rotation.start()
+    watcher = sa.create_engine(pg_url)
+    deadline = time.monotonic() + 30
+    with watcher.connect() as conn:  # until the rotation finished, or waits for the writer's lock on the tenant
+        while rotation.is_alive() and time.monotonic() < deadline:
+            waiting = conn.execute(sa.text(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                "and query like '%FROM tenants%FOR UPDATE%'")).scalar_one()
+            if waiting:
+                break
+            time.sleep(0.005)
+    watcher.dispose()
+    resume.set()
+    putter.join(30)
+    rotation.join(30)
+    sa.event.remove(writer.engine, "after_cursor_execute", pause_after_reading_the_active_version)
+    try:
+        second = outcome["put"]
+        report = outcome["rotate"]
+        assert isinstance(second, str), second
+        assert not isinstance(report, BaseException), report
+        assert report.target == "acme@v2" and report.retired == ("acme@v1",) and report.remaining == 0
+        with raw(pg_url).connect() as conn:
+            orphans = conn.execute(sa.text(
+                "select c.id from credentials c left join data_keys k on k.tenant = c.tenant "
+                "and k.version = c.dek_version where c.state <> 'revoked' and (k.state is null or k.state <> 'active')"
+            )).scalars().all()
+        assert orphans == []  # no live credential points at a retired (erased) DEK
+        for v in (rotator, writer):
+            assert v.get(ADMIN, "acme", first).access_token.reveal() == TOKEN
+            assert v.get(ADMIN, "acme", second).access_token.reveal() == REFRESH
+        assert {c.dek_version for c in rotator.list(ADMIN)} == {2}
+    finally:
+        writer.close()
+        rotator.close()
+
+
 def test_rotate_dek_of_an_unknown_tenant_is_refused(vault_):
     with pytest.raises(VaultError, match="no tenant 'nobody'"):
         vault_.rotate_dek(ADMIN, "nobody")
