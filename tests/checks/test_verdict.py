@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from checks.facts import Attestation, Waiver
+from checks.manifest import Manifest
 from checks.result import CheckResult, Result
 from checks.run import Decision
 from checks.status import Severity, Status
@@ -201,6 +202,24 @@ def test_a_criterion_whose_checks_did_not_run_is_not_met():
     crit = {c.text: c for c in verdict.criteria}
     assert crit["Item one done"].met is False and crit["Item one done"].checks == ["one.a", "one.b"]
     assert crit["Item two done"].met is True
+
+
+def test_a_criterion_none_of_whose_checks_ran_is_not_met():
+    # `readiness check --area b`: no result matches "Item one done" at all; it must stay open, not be ticked.
+    verdict, _ = decide(manifest(), [result("two", "pass", item="b.two", area="b")], now=NOW)
+    crit = {c.text: (c.met, c.checks) for c in verdict.criteria}
+    assert crit == {"Item one done": (False, ["one.a", "one.b"]), "Item two done": (True, ["two"])}
+
+
+def test_a_criterion_that_names_no_check_is_never_met():
+    # parse_manifest refuses such a criterion; a Manifest built in a notebook (model_validate skips the
+    # cross-references) can still hold one, and an empty list of checks must not read as "all of them passed".
+    data = manifest().model_dump(by_alias=True)
+    data["checks"] = [c for c in data["checks"] if c["id"] == "two"]
+    m = Manifest.model_validate(data)
+    verdict, _ = decide(m, [result("two", "pass", item="b.two", area="b")], now=NOW)
+    crit = {c.text: (c.met, c.checks) for c in verdict.criteria}
+    assert crit == {"Item one done": (False, []), "Item two done": (True, ["two"])}
 
 
 def test_areas_count_and_state():
