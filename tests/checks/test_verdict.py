@@ -105,6 +105,25 @@ def test_expired_waiver_does_not_count():
     assert not any(r.waived for r in marked)
 
 
+@pytest.mark.parametrize(
+    "now, in_force",
+    [
+        (NOW - timedelta(days=1) - timedelta(microseconds=1), False),
+        (NOW - timedelta(days=1), True),
+        (NOW + timedelta(days=3) - timedelta(microseconds=1), True),
+        (NOW + timedelta(days=3), False),
+    ],
+    ids=["before-created", "at-created", "just-before-until", "at-until"],
+)
+def test_a_waiver_counts_from_its_creation_up_to_but_not_at_its_until(now, in_force):
+    # `until` is the instant it expires: at that instant the gap is open again (Waiver.in_force).
+    w = waiver("one.b", NOW + timedelta(days=3), created=NOW - timedelta(days=1))
+    assert w.in_force(now) is in_force
+    verdict, _ = decide(manifest(), results(one_b="fail"), now=now, waivers=[w])
+    assert verdict.decision is (Decision.CONDITIONAL if in_force else Decision.NO_GO)
+    assert verdict.waived == (["one.b"] if in_force else [])
+
+
 def test_waiver_covering_only_some_gaps_is_still_no_go():
     verdict, _ = decide(
         manifest(), results(one_a="fail", one_b="fail"), now=NOW, waivers=[waiver("one.b", NOW + timedelta(days=3))]
@@ -162,6 +181,53 @@ def test_status_escalation_uses_the_streak_start():
     # a fresh failure (no earlier streak) does not escalate yet
     verdict, _ = decide(manifest(), results(two="fail"), now=NOW)
     assert verdict.escalations == []
+
+
+def test_a_fresh_failure_does_not_inherit_an_earlier_streak_of_another_status():
+    # Pending for a month, failing since this morning's sweep: the failure is hours old, not a month.
+    long_pending = {"two": (Status.PENDING, NOW - timedelta(days=30))}
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW, status_since=long_pending)
+    assert verdict.escalations == []
+    # ... and once the failure itself is two days old, it escalates from when it began.
+    failing = {"two": (Status.FAIL, NOW - timedelta(days=2))}
+    verdict, _ = decide(manifest(), results(two="error"), now=NOW, status_since=failing)
+    assert verdict.escalations == [], "fail then error is a new streak too"
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW, status_since=failing)
+    assert [(e.rule, e.item, e.since) for e in verdict.escalations] == [
+        ("still_failing", "b.two", NOW - timedelta(days=2))
+    ]
+
+
+@pytest.mark.parametrize(
+    "age, escalated",
+    [
+        (timedelta(days=2) - timedelta(microseconds=1), False),
+        (timedelta(days=2), True),
+        (timedelta(days=2) + timedelta(microseconds=1), True),
+    ],
+    ids=["just-under-2-days", "exactly-2-days", "just-over-2-days"],
+)
+def test_a_status_escalation_fires_once_the_streak_is_exactly_as_old_as_the_limit(age, escalated):
+    # `older_than_days` for check statuses: the streak has lasted at least that long (0 days: at once).
+    since = {"two": (Status.FAIL, NOW - age)}
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW, status_since=since)
+    assert [e.rule for e in verdict.escalations] == (["still_failing"] if escalated else [])
+
+
+@pytest.mark.parametrize(
+    "age, escalated",
+    [
+        (timedelta(days=7), False),
+        (timedelta(days=7, microseconds=1), True),
+    ],
+    ids=["exactly-7-days", "just-over-7-days"],
+)
+def test_an_attested_escalation_fires_only_past_the_limit(age, escalated):
+    # `older_than_days` for attestations: strictly more (the seed's "approval takes >7 days"); without an
+    # effective date, counted to the instant.
+    att = Attestation(item="a.one", status="submitted", by="rohan", at=NOW - age)
+    verdict, _ = decide(manifest(), results(), now=NOW, attestations={"a.one": att})
+    assert [e.rule for e in verdict.escalations] == (["oauth_approval_delay"] if escalated else [])
 
 
 def test_criteria_follow_results():
