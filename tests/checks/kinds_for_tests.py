@@ -61,3 +61,17 @@ async def stuck(params: BaseModel, ctx: CheckContext) -> Result:
         with contextlib.suppress(asyncio.CancelledError):
             await release.wait()
     return Result(Status.PASS, "released")
+
+
+@check_kind("inflight", params=FixedParams)
+async def inflight(params: FixedParams, ctx: CheckContext) -> Result:
+    """Counts the checks of its kind running at once in ``ctx.extras["inflight"]`` (``now`` and ``max``)
+    while it sleeps ``sleep_s``."""
+    seen = ctx.extras["inflight"]
+    seen["now"] += 1
+    seen["max"] = max(seen["max"], seen["now"])
+    try:
+        await asyncio.sleep(params.sleep_s)
+    finally:
+        seen["now"] -= 1
+    return Result(params.status, params.summary)

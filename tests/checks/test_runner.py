@@ -38,12 +38,14 @@ def test_checks_run_concurrently(registry):
     assert wall < 0.3 * 10 / 2, f"10 x 0.3 s checks took {wall:.2f}s: not concurrent"
 
 
-def test_concurrency_bound_is_respected(registry):
-    extra = "[settings]\nconcurrency = 2\n"
-    m = make_manifest(*(check_block(f"c{i}", sleep_s=0.2) for i in range(4)), extra=extra)
-    t0 = time.perf_counter()
-    run(m, registry)
-    assert time.perf_counter() - t0 >= 0.38, "4 checks of 0.2 s with concurrency 2 need two rounds"
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_bound_is_respected_and_reached(registry, concurrency):
+    extra = f"[settings]\nconcurrency = {concurrency}\n"
+    m = make_manifest(*(check_block(f"c{i}", kind="inflight", sleep_s=0.02) for i in range(8)), extra=extra)
+    seen = {"now": 0, "max": 0}
+    results = run(m, registry, extras={"inflight": seen})
+    assert [r.status for r in results] == [Status.PASS] * 8
+    assert seen == {"now": 0, "max": concurrency}, f"at most {concurrency} checks in flight, and that many"
 
 
 def test_timeout_becomes_error_with_evidence(registry):
