@@ -101,8 +101,8 @@ async def oauth_microsoft(params: OAuthMicrosoftParams, ctx: CheckContext) -> Re
     against the tenant and reads ``error_codes`` (700016 no such app, 7000215 wrong secret, often the
     secret's ID pasted for its Value, 7000222 expired secret, and each code of :mod:`checks.builtin.aadsts`:
     ``fail`` with the fix when Microsoft says what is wrong, ``error`` only when it cannot tell);
-    ``registration`` reads the app through
-    Graph to compare its redirect URIs with the manifest's and warn 30 days before a client secret expires;
+    ``registration`` reads the app through Graph to compare its redirect URIs with the manifest's and warn
+    while a client secret has 30 or fewer whole days left;
     ``scopes`` checks the manifest's scopes (``offline_access`` unprefixed, canonical casing); ``calendar``
     reads the Microsoft 365 developer tenant's sample events with a test account's token from the vault."""
     try:

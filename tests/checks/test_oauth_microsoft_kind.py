@@ -658,6 +658,35 @@ def test_spa_only_redirect_uri_warns(ms: Microsoft) -> None:
     )
 
 
+IN_USE = "the client secret in use (readiness)"
+EXPIRY_CASES: list[tuple[str, timedelta, Status, str]] = [
+    ("expired-a-second-ago", -timedelta(seconds=1), Status.FAIL, f"{IN_USE} expired on 2025-10-06: create a new one"),
+    ("expires-this-instant", timedelta(0), Status.FAIL, f"{IN_USE} expired on 2025-10-06: create a new one"),
+    ("a-second-left", timedelta(seconds=1), Status.WARN, f"{IN_USE} expires in 0 days (2025-10-06): create a new"),
+    ("exactly-30-days", timedelta(days=30), Status.WARN, f"{IN_USE} expires in 30 days (2025-11-05): create a new"),
+    (
+        "a-second-short-of-31-days",
+        timedelta(days=31, seconds=-1),
+        Status.WARN,
+        f"{IN_USE} expires in 30 days (2025-11-06): create a new",
+    ),
+    ("exactly-31-days", timedelta(days=31), Status.PASS, f"{IN_USE} expires in 31 days (2025-11-06)"),
+    ("31-days-and-a-second", timedelta(days=31, seconds=1), Status.PASS, f"{IN_USE} expires in 31 days (2025-11-06)"),
+]
+
+
+@pytest.mark.parametrize(("left", "status", "words"), [c[1:] for c in EXPIRY_CASES], ids=[c[0] for c in EXPIRY_CASES])
+def test_secret_expiry_thresholds(ms: Microsoft, left: timedelta, status: Status, words: str) -> None:
+    # Expired at the instant of its endDateTime; warns while the days shown (whole days left) are 30 or fewer.
+    in_use = password_credential("readiness", NOW + left, hint=SECRET[:3], key_id=SECRET_KEY_ID)
+    ms.graph.register_app(registration(secrets=[in_use]))
+    ms.graph.reset()
+    result = run({"probe": "registration"}, ms.url)
+    assert result.status is status, result
+    assert words in result.summary
+    assert result.evidence["secret_days_left"] == (left // timedelta(days=1))
+
+
 def unidentified(*ends: datetime) -> AppRegistration:
     """Secrets without hints: the kind cannot tell which one is in use."""
     return registration(secrets=[password_credential(f"s{i}", end) for i, end in enumerate(ends)])
