@@ -516,6 +516,20 @@ def test_client_reads_every_aadsts_code_a_misconfigured_app_draws(
     assert_clean(result, *ms.tokens())
 
 
+def test_an_invalid_tenant_identifier_fails_with_the_fix(ms: Microsoft) -> None:
+    # AADSTS900023 (neither a GUID nor a DNS name): the release manager is told which variable to fix and how.
+    ms.scenario("aadsts", code=900023)
+    result = run({"probe": "client"}, ms.url)
+    assert result.status is Status.FAIL, result
+    assert result.summary == (
+        f"Microsoft does not accept as a tenant {TENANT_ID} (AADSTS900023): fix MICROSOFT_TENANT_ID: a GUID or "
+        "verified domain from Azure Portal › App registrations › your app › Overview"
+    )
+    assert result.remediation.startswith("Use the GUID (or a verified domain such as contoso.onmicrosoft.com)")
+    assert result.evidence["error_codes"] == [900023]
+    assert_clean(result, *ms.tokens())
+
+
 def test_the_aadsts_scenario_over_the_control_surface(ms: Microsoft) -> None:
     control = f"{ms.url}/_standins/login.microsoftonline.com"
     assert httpx.post(f"{control}/scenario", json={"name": "aadsts", "code": 7000229}).status_code == 200
