@@ -68,7 +68,7 @@ def results(one_a="pass", one_b="pass", two="pass"):
 def test_go_when_every_blocking_check_passes():
     verdict, _ = decide(manifest(), results(two="fail"), now=NOW)
     assert verdict.decision is Decision.GO
-    assert any("Major (does not block)" in r and "two" in r for r in verdict.reasons)
+    assert verdict.reasons == ["All 2 blocking checks pass", "Major (does not block): two [fail]: two is fail"]
 
 
 def test_warn_counts_as_passing():
@@ -80,7 +80,12 @@ def test_warn_counts_as_passing():
 def test_no_go_when_a_blocking_check_does_not_pass(status):
     verdict, _ = decide(manifest(), results(one_b=status), now=NOW)
     assert verdict.decision is Decision.NO_GO
-    assert any("one.b" in r and f"[{status}]" in r and "Item one" in r for r in verdict.reasons)
+    assert verdict.reasons == [f"Item one [{status}] one.b: one.b is {status}"]
+
+
+def test_no_go_reasons_list_the_worst_gap_first():
+    verdict, _ = decide(manifest(), results(one_a="pending", one_b="error"), now=NOW)
+    assert verdict.reasons == ["Item one [error] one.b: one.b is error", "Item one [pending] one.a: one.a is pending"]
 
 
 def waiver(check, until, created=NOW - timedelta(days=1)):
@@ -94,7 +99,7 @@ def test_waiver_in_force_makes_it_conditional():
     assert verdict.decision is Decision.CONDITIONAL
     assert verdict.waived == ["one.b"]
     assert {r.id: r.waived for r in marked} == {"one.a": False, "one.b": True, "two": False}
-    assert any(r.startswith("Waived until") and "rohan" in r and "mock OAuth" in r for r in verdict.reasons)
+    assert verdict.reasons == ["Waived until 2025-10-23 by rohan: one.b [fail] (mock OAuth flows meanwhile)"]
 
 
 def test_expired_waiver_does_not_count():
