@@ -65,6 +65,8 @@ class Waiver:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def in_force(self, now: datetime) -> bool:
+        """From ``created_at`` (included) to ``until`` (excluded): ``until`` is the instant it expires, so at
+        that instant the gap is open again; a waiver until 2025-10-20T00:00Z covers all of the 19th."""
         return self.created_at <= now < self.until
 
     def to_dict(self) -> dict[str, Any]:

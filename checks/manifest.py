@@ -262,6 +262,10 @@ class EscalationWhen(Model):
     status: list[Status] = []
     """Check statuses that start the clock, e.g. ``["fail", "error"]``."""
     older_than_days: float = Field(default=0, ge=0)
+    """For ``status``: fires once the current streak of that status is at least this old (``0``: at once;
+    a streak of another status before it does not count). For ``attested``: fires once the attested state
+    is strictly older (the seed's "approval takes >7 days"), in whole days when the attestation has an
+    ``effective`` date."""
 
     @model_validator(mode="after")
     def _something(self) -> EscalationWhen:

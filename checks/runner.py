@@ -7,6 +7,8 @@
 * a check whose dependency did not pass (``pass`` or ``warn``) is ``skipped``, naming the dependency;
 * an exception becomes an ``error`` result with its type and a scrubbed message, a timeout an ``error``
   result saying so: a sweep never raises;
+* a kind that does not stop when cancelled (a retry loop that swallows the cancellation) is abandoned
+  after a short grace: its check ends as ``error`` on time, and neither its dependants nor the sweep hang;
 * every summary, remediation and evidence string passes through the scrubber on the way out.
 """
 
@@ -16,7 +18,7 @@ import asyncio
 import contextlib
 import fnmatch
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import httpx
@@ -87,6 +89,7 @@ async def run_checks(
     for check in checks:
         done[check.id] = loop.create_future()
     counter = [0]
+    abandoned: set[asyncio.Task[Result]] = set()  # kinds that ignored cancellation, still running
 
     own_client = client is None
     if client is None:
@@ -95,6 +98,26 @@ async def run_checks(
             timeout=manifest.settings.timeout_s,
             limits=httpx.Limits(max_connections=max(manifest.settings.concurrency, 10)),
         )
+
+    async def _bounded(work: Awaitable[Result], until: float) -> Result:
+        """``work`` until ``until``, then cancelled; raises ``TimeoutError`` (``_Abandoned`` when it did not
+        stop within ``_GRACE_S`` of the cancellation: left running, never awaited again)."""
+        task = asyncio.ensure_future(work)
+        try:
+            finished, _ = await asyncio.wait({task}, timeout=max(until - loop.time(), 0))
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if finished:
+            return task.result()
+        task.cancel()
+        finished, _ = await asyncio.wait({task}, timeout=_GRACE_S)
+        if finished:
+            _ = task.cancelled() or task.exception()  # answered or raised while being cancelled: too late
+            raise TimeoutError
+        abandoned.add(task)
+        task.add_done_callback(_forget(abandoned))
+        raise _Abandoned
 
     async def one(check: CheckSpec) -> None:
         started = time.perf_counter()
@@ -157,30 +180,37 @@ async def run_checks(
                     extras=extras if extras is not None else {},
                     deadline=until,
                 )
-                async with asyncio.timeout_at(until):
-                    result = await kind.run(params[check.id], ctx)
+                result = await _bounded(kind.run(params[check.id], ctx), until)
                 if not isinstance(result, Result):
                     return Result.errored(
                         f"Check kind {check.kind!r} returned {type(result).__name__}, not a Result (a bug in the kind)",
                         error_type="TypeError",
                     )
                 return result
-            except TimeoutError:
+            except TimeoutError as exc:
                 waited = time.perf_counter() - started_inner
+                stuck = (
+                    " (it ignored the cancellation and was abandoned: a bug in the check kind)"
+                    if isinstance(exc, _Abandoned)
+                    else ""
+                )
                 if until >= deadline:
                     return Result.errored(
-                        f"Cancelled at the sweep deadline ({deadline_s:g}s) after running {waited:.1f}s: could not "
-                        "tell; fix what is slow, or raise settings.sweep_deadline_s",
+                        f"Cancelled at the sweep deadline ({deadline_s:g}s) after running {waited:.1f}s{stuck}: "
+                        "could not tell; fix what is slow, or raise settings.sweep_deadline_s",
                         error_type=_DEADLINE,
                         sweep_deadline_s=deadline_s,
                         timeout_s=timeout,
                         waited_s=round(waited, 3),
+                        abandoned=bool(stuck),
                     )
                 return Result.errored(
-                    f"Timed out after {timeout:g}s: could not tell; retry, or raise timeout_s if the service is slow",
+                    f"Timed out after {timeout:g}s{stuck}: could not tell; retry, or raise timeout_s if the service "
+                    "is slow",
                     error_type="TimeoutError",
                     timeout_s=timeout,
                     waited_s=round(waited, 3),
+                    abandoned=bool(stuck),
                 )
             except asyncio.CancelledError:
                 raise
@@ -203,6 +233,21 @@ async def run_checks(
 
 
 _DEADLINE = "SweepDeadline"
+_GRACE_S = 0.1
+"""How long a cancelled kind may take to stop before the runner stops waiting for it."""
+
+
+class _Abandoned(TimeoutError):
+    """The kind did not stop when cancelled."""
+
+
+def _forget(tasks: set[asyncio.Task[Result]]) -> Callable[[asyncio.Task[Result]], None]:
+    def done(task: asyncio.Task[Result]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an abandoned kind's late failure is not an unhandled-task warning
+
+    return done
 
 
 def _cut(result: Result) -> bool:

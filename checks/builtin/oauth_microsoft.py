@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from checks.builtin.aadsts import Aadsts, lookup
+from checks.builtin.aadsts import AADSTS, Aadsts, lookup
 from checks.hookspecs import CheckContext, check_kind
 from checks.manifest import OAuthApp
 from checks.outbound import NoAnswer, json_body, request, server_error
@@ -101,8 +101,8 @@ async def oauth_microsoft(params: OAuthMicrosoftParams, ctx: CheckContext) -> Re
     against the tenant and reads ``error_codes`` (700016 no such app, 7000215 wrong secret, often the
     secret's ID pasted for its Value, 7000222 expired secret, and each code of :mod:`checks.builtin.aadsts`:
     ``fail`` with the fix when Microsoft says what is wrong, ``error`` only when it cannot tell);
-    ``registration`` reads the app through
-    Graph to compare its redirect URIs with the manifest's and warn 30 days before a client secret expires;
+    ``registration`` reads the app through Graph to compare its redirect URIs with the manifest's and warn
+    while a client secret has 30 or fewer whole days left;
     ``scopes`` checks the manifest's scopes (``offline_access`` unprefixed, canonical casing); ``calendar``
     reads the Microsoft 365 developer tenant's sample events with a test account's token from the vault."""
     try:
@@ -202,9 +202,9 @@ async def _tenant(app: OAuthApp, ctx: CheckContext) -> Result:
 def _no_tenant(app: OAuthApp, tenant: str, codes: list[int], evidence: dict[str, Any]) -> Result:
     code = 90002 if 90002 in codes else 900023
     meaning = "knows no tenant" if code == 90002 else "does not accept as a tenant"
+    fix = AADSTS[code].fix.format(tenant_env=app.tenant_id_env)  # the fix docs/checks.md shows for the code
     return Result.failed(
-        f"Microsoft {meaning} {tenant} (AADSTS{code}): fix {app.tenant_id_env}: copy the Directory (tenant) ID "
-        f"from {PORTAL} › your app › Overview",
+        f"Microsoft {meaning} {tenant} (AADSTS{code}): {fix}",
         remediation="Use the GUID (or a verified domain such as contoso.onmicrosoft.com) of the directory the app "
         "is registered in; a typo, another cloud (Azure Government, China) or a deleted tenant answers this way",
         **evidence,

@@ -6,7 +6,7 @@ One provider class per host, each a :class:`~checks.standins.server.Provider`:
   with their redirect URIs; answers as Google does, with a 302 either to the sign-in page
   (``/v3/signin/identifier?...``) or to ``/signin/oauth/error?authError=...``, where ``authError`` is
   base64 of a real protobuf message (field 1 the error code, 2 its description, 4 the HTTP status):
-  ``invalid_client``, ``deleted_client``, ``redirect_uri_mismatch``, ``invalid_scope``;
+  ``invalid_client``, ``deleted_client``, ``disabled_client``, ``redirect_uri_mismatch``, ``invalid_scope``;
 * :class:`ServiceUsageStandin`: ``serviceusage.googleapis.com`` ``GET /v1/projects/P/services/S``:
   ``{"name", "config", "state", "parent"}``; 403 PERMISSION_DENIED and 401 UNAUTHENTICATED in Google's
   error shape;
@@ -23,6 +23,8 @@ or over HTTP with ``POST /_standins/HOST/scenario {"name": ..., ...}``:
 ``valid``               back to the state the provider was built with, no fault
 ``unknown_client``      accounts: no client is registered (``client_id`` to remove only one)
 ``deleted_client``      accounts: the client was deleted (``client_id`` for only one)
+``disabled_client``     accounts: the client was disabled (``client_id`` for only one); the token endpoint's
+                        counterpart is ``GoogleOAuthStandin.disable_client``
 ``redirect_mismatch``   accounts: one redirect URI is not registered (``environment`` or ``uri``)
 ``invalid_scope``       accounts: a scope is refused (``scope``, default business.manage)
 ``signin_page``         accounts: a registered redirect URI goes on to another page (``path``, default
@@ -78,7 +80,7 @@ BUSINESS_ACCOUNTS_HOST = "mybusinessaccountmanagement.googleapis.com"
 CALENDAR_HOST = "www.googleapis.com"
 
 SCENARIOS = (
-    "valid", "unknown_client", "deleted_client", "redirect_mismatch", "invalid_scope", "signin_page",
+    "valid", "unknown_client", "deleted_client", "disabled_client", "redirect_mismatch", "invalid_scope", "signin_page",
     "api_disabled", "no_permission", "quota_denied", "approval_pending", "no_events", "token_expired", "slow",
     "500", "429", "garbage",
 )  # fmt: skip
@@ -311,6 +313,7 @@ class _Client:
     redirect_uris: dict[str, str]
     """Environment (or the URI itself) -> URI."""
     deleted: bool = False
+    disabled: bool = False
 
 
 class GoogleAccountsStandin(_GoogleStandin):
@@ -348,6 +351,9 @@ class GoogleAccountsStandin(_GoogleStandin):
         elif name == "deleted_client":
             for client_id in chosen:
                 self._clients[client_id].deleted = True
+        elif name == "disabled_client":
+            for client_id in chosen:
+                self._clients[client_id].disabled = True
         elif name == "redirect_mismatch":
             which = options.get("environment") or options.get("uri")
             for client_id in chosen:
@@ -367,7 +373,10 @@ class GoogleAccountsStandin(_GoogleStandin):
         return False
 
     def _state(self) -> dict[str, Any]:
-        clients = {cid: {"redirect_uris": c.redirect_uris, "deleted": c.deleted} for cid, c in self._clients.items()}
+        clients = {
+            cid: {"redirect_uris": c.redirect_uris, "deleted": c.deleted, "disabled": c.disabled}
+            for cid, c in self._clients.items()
+        }
         return {**super()._state(), "clients": clients, "refused_scopes": sorted(self._refused)}
 
     def _answer(self, method: str, path: str, query: Mapping[str, list[str]], token: str | None) -> Response:
@@ -382,6 +391,8 @@ class GoogleAccountsStandin(_GoogleStandin):
             return self._error(client_id, "invalid_client", "The OAuth client was not found.", 401)
         if client.deleted:
             return self._error(client_id, "deleted_client", "The OAuth client was deleted.", 401)
+        if client.disabled:
+            return self._error(client_id, "disabled_client", "The OAuth client was disabled.", 401)
         if redirect_uri not in client.redirect_uris.values():
             return self._error(
                 client_id,

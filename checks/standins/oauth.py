@@ -451,6 +451,25 @@ class GoogleOAuthStandin(_TokenStandin):
     expires_in = 3599
     default_scope = "https://www.googleapis.com/auth/calendar.readonly"
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._disabled: set[str] = set()
+
+    def disable_client(self, client_id: str) -> None:
+        """The client was disabled in the Cloud Console: every token request answers 401 ``disabled_client``."""
+        with self._lock:
+            self._disabled.add(client_id)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self._disabled.clear()
+
+    def _check_client(self, call: _Call) -> Response | None:
+        if call.client_id in self._disabled and call.client_id in self._clients:
+            return self._error(401, "disabled_client", "The OAuth client was disabled.")
+        return super()._check_client(call)
+
     def _match_path(self, path: str) -> str | None:
         return "" if path.rstrip("/") == "/token" else None
 

@@ -1,8 +1,10 @@
-"""Check kinds used only by the runner tests: sleep, raise, answer a fixed status."""
+"""Check kinds used only by the runner tests: sleep, raise, answer a fixed status, ignore cancellation, count
+the checks in flight."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,3 +50,28 @@ async def leaky(params: BaseModel, ctx: CheckContext) -> Result:
 async def wrong_type(params: BaseModel, ctx: CheckContext) -> Result:
     """Returns something that is not a Result."""
     return "ok"  # type: ignore[return-value]
+
+
+@check_kind("stuck")
+async def stuck(params: BaseModel, ctx: CheckContext) -> Result:
+    """Blocks until the test sets ``ctx.extras["release"]`` (an ``asyncio.Event``), swallowing every
+    cancellation meanwhile, like a kind whose retry loop catches everything."""
+    release: asyncio.Event = ctx.extras["release"]
+    while not release.is_set():
+        with contextlib.suppress(asyncio.CancelledError):
+            await release.wait()
+    return Result(Status.PASS, "released")
+
+
+@check_kind("inflight", params=FixedParams)
+async def inflight(params: FixedParams, ctx: CheckContext) -> Result:
+    """Counts the checks of its kind running at once in ``ctx.extras["inflight"]`` (``now`` and ``max``)
+    while it sleeps ``sleep_s``."""
+    seen = ctx.extras["inflight"]
+    seen["now"] += 1
+    seen["max"] = max(seen["max"], seen["now"])
+    try:
+        await asyncio.sleep(params.sleep_s)
+    finally:
+        seen["now"] -= 1
+    return Result(params.status, params.summary)

@@ -7,7 +7,6 @@ sweeps every 6) to keep the module fast.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -295,13 +294,32 @@ def test_standins_print_env_is_evaluable(tmp_path):
     lines = [ln for ln in out.splitlines() if ln.startswith("export ")]
     assert out.startswith("# Readiness stand-ins at http://127.0.0.1:8765: demo-only fake credentials")
     env = subprocess.run(
-        ["bash", "-c", out + "\nenv"], capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]}
+        ["bash", "-c", out + "\nenv -0"], capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]}
     ).stdout
-    expected = demo_environment("http://127.0.0.1:8765", tmp_path / "d")
-    assert len(lines) == len(expected)
-    for name, value in expected.items():
-        assert f"{name}={value}" in env
-    assert json.loads(json.dumps(expected))  # plain strings
+    evaluated = dict(item.split("=", 1) for item in env.split("\0") if item)
+    key_file = (tmp_path / "d" / "vault.key").read_text().splitlines()
+    (vault_key,) = [ln for ln in key_file if ln and not ln.startswith("#")]  # the one generated value
+    expected = {  # the demo story's fixed, fake values, pointing at the port asked for
+        "READINESS_STANDINS_URL": "http://127.0.0.1:8765",
+        "GOOGLE_OAUTH_CLIENT_ID": "480215637902-rd3m0onlyfakeclient7q2x.apps.googleusercontent.com",
+        "GOOGLE_OAUTH_CLIENT_SECRET": "GOCSPX-DemoOnlyNotReal_k3Yq9Lw2Pz7Vb",
+        "GOOGLE_CLOUD_PROJECT": "maxai-readiness",
+        "GOOGLE_SERVICE_USAGE_TOKEN": "ya29.a0DemoOnlyServiceUsageNotReal4f8e2c1a9b",
+        "MICROSOFT_OAUTH_CLIENT_ID": "c2d9e4f1-7a36-4b8c-9e05-d1a2b3c4e5f6",
+        "MICROSOFT_OAUTH_CLIENT_SECRET": "Qm8~DemoOnlyNotReal.u5Tk2Hy7Wc3Rn9Lp4Xs6Zd",
+        "MICROSOFT_TENANT_ID": "3f6c2a9e-8b41-4d7a-a5e2-91c0d4b7e6f3",
+        "RETELL_API_KEY": "key_d3m0NotReal7c4e1a9f5b2d8c6e0a3f",
+        "TWILIO_ACCOUNT_SID": "ACd3e0a1b2c3d4e5f6d3e0a1b2c3d4e5f6",
+        "TWILIO_AUTH_TOKEN": "0d3e4f5a6b7c8d9e0d3e4f5a6b7c8d9e",
+        "TOKEN_VAULT_URL": "http://127.0.0.1:8765/token-vault.standin.local",
+        "TOKEN_VAULT_ENCRYPTION_KEY": vault_key,
+        "TOKEN_VAULT_ACTOR": "readiness-probe:service:sandbox",
+        "GHL_PROXY_URL": "http://127.0.0.1:8765/ghl-proxy.standin.local",
+        "GHL_PROXY_API_KEY": "ghlpx_demo_NotReal_9b2e7c4a1f6d",
+        "GHL_TEST_LOCATION_IDS": "ve9EPM428h8vShlRW1KT,Kx2pQ7mN4bV8cZ1aR6tY",
+    }
+    assert [ln.split("=", 1)[0].removeprefix("export ") for ln in lines] == list(expected)
+    assert {name: evaluated.get(name) for name in expected} == expected
 
 
 def test_standins_print_env_needs_a_port(tmp_path):

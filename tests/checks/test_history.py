@@ -300,6 +300,59 @@ def test_status_since_streaks(store):
     assert store.status_since(["a"]) == {"a": (Status.PASS, T0 + 5 * day)}
 
 
+def test_a_long_pending_streak_then_a_fresh_fail_does_not_escalate(store):
+    from checks.verdict import decide
+    from tests.checks.helpers import check_block, make_manifest
+
+    rule = """
+[[escalations]]
+id = "still_failing"
+title = "Failing for two days"
+items = ["b.two"]
+contact = "platform"
+when = { status = ["fail"], older_than_days = 2 }
+"""
+    manifest = make_manifest(check_block("two", item="b.two"), extra=rule)
+    day = timedelta(days=1)
+    for i in range(10):  # pending every day for ten days
+        store.record_run(make_run([cr("two", Status.PENDING, T0 + i * day)], T0 + i * day))
+    fail_at = T0 + 10 * day
+    store.record_run(make_run([cr("two", Status.FAIL, fail_at)], fail_at))
+    assert store.status_since(["two"]) == {"two": (Status.FAIL, fail_at)}
+
+    def escalations(now):
+        latest = store.latest_run().results
+        verdict, _ = decide(manifest, latest, now=now, status_since=store.status_since(["two"]))
+        return [(e.rule, e.since) for e in verdict.escalations]
+
+    assert escalations(fail_at + timedelta(hours=1)) == []
+    store.record_run(make_run([cr("two", Status.FAIL, fail_at + 2 * day)], fail_at + 2 * day))
+    assert escalations(fail_at + 2 * day) == [("still_failing", fail_at)]
+
+
+def test_the_latest_status_is_the_latest_observed_then_the_latest_recorded(store):
+    # A backfilled run (recorded after, observed before) does not become the current status; two results
+    # observed at the same instant (the demo's pinned clock) are told apart by the order they were recorded.
+    store.record_run(make_run([cr("a", Status.FAIL, T0 + timedelta(days=1))], T0 + timedelta(days=1)))
+    store.record_run(make_run([cr("a", Status.PASS, T0)], T0))  # backfilled
+    store.record_run(make_run([cr("b", Status.FAIL, T0)], T0))
+    store.record_run(make_run([cr("b", Status.PASS, T0)], T0))  # same instant, recorded later
+    assert store.status_since(["a", "b"]) == {
+        "a": (Status.FAIL, T0 + timedelta(days=1)),
+        "b": (Status.PASS, T0),
+    }
+
+
+def test_checkpoints_newest_first_by_time_then_by_recording(store):
+    run = make_run([cr("a", Status.PASS, T0)], T0)
+    store.record_run(run)
+    later = store.record_checkpoint(run.id, T0 + timedelta(days=7), "Week 42", [], [])
+    earlier = store.record_checkpoint(run.id, T0, "Week 41", [], [])  # recorded after, dated before
+    first_tie = store.record_checkpoint(run.id, T0 + timedelta(days=14), "Week 43", [], [])
+    second_tie = store.record_checkpoint(run.id, T0 + timedelta(days=14), "Week 43 again", [], [])
+    assert [c.id for c in store.checkpoints()] == [second_tie, first_tie, later, earlier]
+
+
 def _seed_for_frames(store):
     runs = []
     for i, (x, y) in enumerate([(Status.PASS, Status.FAIL), (Status.WARN, Status.PASS), (Status.FAIL, Status.ERROR)]):

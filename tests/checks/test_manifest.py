@@ -528,6 +528,16 @@ def test_dependency_cycle(data):
     assert "oauth.google.submitted" in message and "oauth.google.approved" in message
 
 
+def test_a_check_that_depends_on_itself_is_refused(data):
+    # A self-loop would leave the check waiting on its own result until the sweep deadline.
+    def change(d):
+        submitted = next(c for c in d["checks"] if c["id"] == "oauth.google.submitted")
+        submitted["depends_on"] = ["oauth.google.submitted"]
+
+    err = problems_of(data, change)
+    assert fields(err)["checks"] == "dependency cycle: oauth.google.submitted -> oauth.google.submitted"
+
+
 def test_duplicate_check_id(data):
     def change(d):
         d["checks"].append(dict(d["checks"][0]))

@@ -8,6 +8,7 @@ The named cases are the ones issue #9 found (a 4,301-digit integer, 500+ levels 
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 import subprocess
 import sys
@@ -125,7 +126,10 @@ def test_control_characters_cannot_forge_lines_or_escape_sequences():
 
 
 def test_the_default_manifest_is_within_every_limit():
-    assert parse_manifest(TEXT).digest
+    m = parse_manifest(TEXT)  # refused (ManifestError) if any limit were below what it holds
+    assert m.digest == "sha256:" + hashlib.sha256(TEXT.encode()).hexdigest()
+    assert [c.id for c in m.checks] == [c["id"] for c in DATA["checks"]], "every check kept, none cut"
+    assert [e.name for e in m.env] == [e["name"] for e in DATA["env"]]
 
 
 # --- the property: any mutation of the default manifest is accepted or refused cleanly -------------

@@ -255,6 +255,30 @@ def test_client_probe(google: Google, arrange: Arrange, env: dict[str, str], sta
     assert_clean(result, env.get("GOOGLE_OAUTH_CLIENT_SECRET", SECRET))
 
 
+def test_a_disabled_client_fails_at_the_token_endpoint_with_the_fix(google: Google) -> None:
+    google.token.disable_client(CLIENT_ID)
+    result = run({"probe": "client"}, google.url)
+    assert result.status is Status.FAIL, result
+    assert result.summary == (
+        "Google answers disabled_client: The OAuth client was disabled.: the OAuth client is disabled; "
+        "enable it in Google Cloud Console › APIs & Services › Credentials"
+    )
+    assert (result.evidence["error"], result.evidence["status_code"]) == ("disabled_client", 401)
+    assert_clean(result)
+
+
+def test_a_disabled_client_fails_at_the_authorize_endpoint_with_the_fix(google: Google) -> None:
+    google.scenario("disabled_client")
+    result = run({"probe": "redirect", "environment": "dev"}, google.url)
+    assert result.status is Status.FAIL, result
+    assert result.summary.startswith(
+        "Google answers disabled_client for the dev redirect URI: the OAuth client is disabled; "
+        "enable it in Google Cloud Console › APIs & Services › Credentials"
+    )
+    assert result.evidence["auth_error"] == "disabled_client"
+    assert_clean(result)
+
+
 def test_client_probe_sends_a_bogus_code_and_the_first_redirect_uri(google: Google) -> None:
     result = run({"probe": "client"}, google.url)
     assert result.status is Status.PASS

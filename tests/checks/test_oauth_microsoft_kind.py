@@ -516,6 +516,20 @@ def test_client_reads_every_aadsts_code_a_misconfigured_app_draws(
     assert_clean(result, *ms.tokens())
 
 
+def test_an_invalid_tenant_identifier_fails_with_the_fix(ms: Microsoft) -> None:
+    # AADSTS900023 (neither a GUID nor a DNS name): the release manager is told which variable to fix and how.
+    ms.scenario("aadsts", code=900023)
+    result = run({"probe": "client"}, ms.url)
+    assert result.status is Status.FAIL, result
+    assert result.summary == (
+        f"Microsoft does not accept as a tenant {TENANT_ID} (AADSTS900023): fix MICROSOFT_TENANT_ID: a GUID or "
+        "verified domain from Azure Portal › App registrations › your app › Overview"
+    )
+    assert result.remediation.startswith("Use the GUID (or a verified domain such as contoso.onmicrosoft.com)")
+    assert result.evidence["error_codes"] == [900023]
+    assert_clean(result, *ms.tokens())
+
+
 def test_the_aadsts_scenario_over_the_control_surface(ms: Microsoft) -> None:
     control = f"{ms.url}/_standins/login.microsoftonline.com"
     assert httpx.post(f"{control}/scenario", json={"name": "aadsts", "code": 7000229}).status_code == 200
@@ -656,6 +670,35 @@ def test_spa_only_redirect_uri_warns(ms: Microsoft) -> None:
     assert result.summary.startswith(
         f"the app redirect URI {REDIRECTS['app']} is registered for a single-page application, not Web"
     )
+
+
+IN_USE = "the client secret in use (readiness)"
+EXPIRY_CASES: list[tuple[str, timedelta, Status, str]] = [
+    ("expired-a-second-ago", -timedelta(seconds=1), Status.FAIL, f"{IN_USE} expired on 2025-10-06: create a new one"),
+    ("expires-this-instant", timedelta(0), Status.FAIL, f"{IN_USE} expired on 2025-10-06: create a new one"),
+    ("a-second-left", timedelta(seconds=1), Status.WARN, f"{IN_USE} expires in 0 days (2025-10-06): create a new"),
+    ("exactly-30-days", timedelta(days=30), Status.WARN, f"{IN_USE} expires in 30 days (2025-11-05): create a new"),
+    (
+        "a-second-short-of-31-days",
+        timedelta(days=31, seconds=-1),
+        Status.WARN,
+        f"{IN_USE} expires in 30 days (2025-11-06): create a new",
+    ),
+    ("exactly-31-days", timedelta(days=31), Status.PASS, f"{IN_USE} expires in 31 days (2025-11-06)"),
+    ("31-days-and-a-second", timedelta(days=31, seconds=1), Status.PASS, f"{IN_USE} expires in 31 days (2025-11-06)"),
+]
+
+
+@pytest.mark.parametrize(("left", "status", "words"), [c[1:] for c in EXPIRY_CASES], ids=[c[0] for c in EXPIRY_CASES])
+def test_secret_expiry_thresholds(ms: Microsoft, left: timedelta, status: Status, words: str) -> None:
+    # Expired at the instant of its endDateTime; warns while the days shown (whole days left) are 30 or fewer.
+    in_use = password_credential("readiness", NOW + left, hint=SECRET[:3], key_id=SECRET_KEY_ID)
+    ms.graph.register_app(registration(secrets=[in_use]))
+    ms.graph.reset()
+    result = run({"probe": "registration"}, ms.url)
+    assert result.status is status, result
+    assert words in result.summary
+    assert result.evidence["secret_days_left"] == (left // timedelta(days=1))
 
 
 def unidentified(*ends: datetime) -> AppRegistration:

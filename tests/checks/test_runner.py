@@ -38,12 +38,14 @@ def test_checks_run_concurrently(registry):
     assert wall < 0.3 * 10 / 2, f"10 x 0.3 s checks took {wall:.2f}s: not concurrent"
 
 
-def test_concurrency_bound_is_respected(registry):
-    extra = "[settings]\nconcurrency = 2\n"
-    m = make_manifest(*(check_block(f"c{i}", sleep_s=0.2) for i in range(4)), extra=extra)
-    t0 = time.perf_counter()
-    run(m, registry)
-    assert time.perf_counter() - t0 >= 0.38, "4 checks of 0.2 s with concurrency 2 need two rounds"
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_bound_is_respected_and_reached(registry, concurrency):
+    extra = f"[settings]\nconcurrency = {concurrency}\n"
+    m = make_manifest(*(check_block(f"c{i}", kind="inflight", sleep_s=0.02) for i in range(8)), extra=extra)
+    seen = {"now": 0, "max": 0}
+    results = run(m, registry, extras={"inflight": seen})
+    assert [r.status for r in results] == [Status.PASS] * 8
+    assert seen == {"now": 0, "max": concurrency}, f"at most {concurrency} checks in flight, and that many"
 
 
 def test_timeout_becomes_error_with_evidence(registry):
@@ -217,3 +219,60 @@ def test_check_timeout_is_cut_to_the_deadline_and_said_so(registry):
     m = make_manifest(check_block("slow", sleep_s=5, timeout_s=2), extra="[settings]\nsweep_deadline_s = 0.2\n")
     [r] = run(m, registry)
     assert r.status is Status.ERROR and "sweep deadline" in r.result.summary and r.result.duration_ms < 1000
+
+
+# --- a dependency that never finishes: its kind ignores cancellation ------------------------------------------
+
+
+def run_with_stuck_kind(manifest, registry, budget_s=3.0):
+    """The sweep's results and wall time. The stuck kind is released once the sweep returns, or after
+    ``budget_s`` if it has not (a hung sweep then shows as a slow one instead of hanging the test run)."""
+    release = asyncio.Event()
+    out = {}
+
+    async def sweep():
+        t0 = time.perf_counter()
+        out["results"] = by_id(await run_checks(manifest, registry=registry, extras={"release": release}))
+        out["wall"] = time.perf_counter() - t0
+
+    async def bounded():
+        task = asyncio.ensure_future(sweep())
+        await asyncio.wait({task}, timeout=budget_s)
+        release.set()
+        await task
+
+    asyncio.run(bounded())
+    return out["results"], out["wall"]
+
+
+def test_a_dependency_stuck_past_the_deadline_ends_its_dependant_as_error(registry):
+    m = make_manifest(
+        check_block("stuck", kind="stuck", timeout_s=5),
+        check_block("child", depends_on=["stuck"]),
+        check_block("free"),
+        extra="[settings]\nsweep_deadline_s = 0.3\n",
+    )
+    results, wall = run_with_stuck_kind(m, registry)
+    assert wall < 1.0, f"the sweep took {wall:.2f}s past its 0.3 s deadline"
+    stuck, child = results["stuck"].result, results["child"].result
+    assert stuck.status is Status.ERROR
+    assert stuck.summary.startswith("Cancelled at the sweep deadline (0.3s) after running 0.")
+    assert "(it ignored the cancellation and was abandoned: a bug in the check kind)" in stuck.summary
+    assert stuck.evidence["abandoned"] is True
+    assert child.status is Status.ERROR
+    assert child.summary.startswith(
+        "Not started: the sweep deadline (0.3s) passed while it waited for its dependencies (stuck)"
+    )
+    assert child.evidence["waiting_on"] == ["stuck"]
+    assert results["free"].status is Status.PASS
+
+
+def test_a_dependency_stuck_past_its_timeout_skips_its_dependant(registry):
+    m = make_manifest(check_block("stuck", kind="stuck", timeout_s=0.2), check_block("child", depends_on=["stuck"]))
+    results, wall = run_with_stuck_kind(m, registry)
+    assert wall < 1.0, f"a 0.2 s timeout took {wall:.2f}s"
+    stuck = results["stuck"].result
+    assert stuck.status is Status.ERROR and stuck.evidence["error_type"] == "TimeoutError"
+    assert stuck.summary.startswith("Timed out after 0.2s (it ignored the cancellation and was abandoned")
+    assert results["child"].status is Status.SKIPPED
+    assert results["child"].result.summary == "Skipped: depends on stuck (error); fix that first"

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from checks.facts import Attestation, Waiver
+from checks.manifest import Manifest
 from checks.result import CheckResult, Result
 from checks.run import Decision
 from checks.status import Severity, Status
@@ -67,7 +68,7 @@ def results(one_a="pass", one_b="pass", two="pass"):
 def test_go_when_every_blocking_check_passes():
     verdict, _ = decide(manifest(), results(two="fail"), now=NOW)
     assert verdict.decision is Decision.GO
-    assert any("Major (does not block)" in r and "two" in r for r in verdict.reasons)
+    assert verdict.reasons == ["All 2 blocking checks pass", "Major (does not block): two [fail]: two is fail"]
 
 
 def test_warn_counts_as_passing():
@@ -79,7 +80,12 @@ def test_warn_counts_as_passing():
 def test_no_go_when_a_blocking_check_does_not_pass(status):
     verdict, _ = decide(manifest(), results(one_b=status), now=NOW)
     assert verdict.decision is Decision.NO_GO
-    assert any("one.b" in r and f"[{status}]" in r and "Item one" in r for r in verdict.reasons)
+    assert verdict.reasons == [f"Item one [{status}] one.b: one.b is {status}"]
+
+
+def test_no_go_reasons_list_the_worst_gap_first():
+    verdict, _ = decide(manifest(), results(one_a="pending", one_b="error"), now=NOW)
+    assert verdict.reasons == ["Item one [error] one.b: one.b is error", "Item one [pending] one.a: one.a is pending"]
 
 
 def waiver(check, until, created=NOW - timedelta(days=1)):
@@ -93,7 +99,7 @@ def test_waiver_in_force_makes_it_conditional():
     assert verdict.decision is Decision.CONDITIONAL
     assert verdict.waived == ["one.b"]
     assert {r.id: r.waived for r in marked} == {"one.a": False, "one.b": True, "two": False}
-    assert any(r.startswith("Waived until") and "rohan" in r and "mock OAuth" in r for r in verdict.reasons)
+    assert verdict.reasons == ["Waived until 2025-10-23 by rohan: one.b [fail] (mock OAuth flows meanwhile)"]
 
 
 def test_expired_waiver_does_not_count():
@@ -102,6 +108,25 @@ def test_expired_waiver_does_not_count():
     )
     assert verdict.decision is Decision.NO_GO
     assert not any(r.waived for r in marked)
+
+
+@pytest.mark.parametrize(
+    "now, in_force",
+    [
+        (NOW - timedelta(days=1) - timedelta(microseconds=1), False),
+        (NOW - timedelta(days=1), True),
+        (NOW + timedelta(days=3) - timedelta(microseconds=1), True),
+        (NOW + timedelta(days=3), False),
+    ],
+    ids=["before-created", "at-created", "just-before-until", "at-until"],
+)
+def test_a_waiver_counts_from_its_creation_up_to_but_not_at_its_until(now, in_force):
+    # `until` is the instant it expires: at that instant the gap is open again (Waiver.in_force).
+    w = waiver("one.b", NOW + timedelta(days=3), created=NOW - timedelta(days=1))
+    assert w.in_force(now) is in_force
+    verdict, _ = decide(manifest(), results(one_b="fail"), now=now, waivers=[w])
+    assert verdict.decision is (Decision.CONDITIONAL if in_force else Decision.NO_GO)
+    assert verdict.waived == (["one.b"] if in_force else [])
 
 
 def test_waiver_covering_only_some_gaps_is_still_no_go():
@@ -163,6 +188,53 @@ def test_status_escalation_uses_the_streak_start():
     assert verdict.escalations == []
 
 
+def test_a_fresh_failure_does_not_inherit_an_earlier_streak_of_another_status():
+    # Pending for a month, failing since this morning's sweep: the failure is hours old, not a month.
+    long_pending = {"two": (Status.PENDING, NOW - timedelta(days=30))}
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW, status_since=long_pending)
+    assert verdict.escalations == []
+    # ... and once the failure itself is two days old, it escalates from when it began.
+    failing = {"two": (Status.FAIL, NOW - timedelta(days=2))}
+    verdict, _ = decide(manifest(), results(two="error"), now=NOW, status_since=failing)
+    assert verdict.escalations == [], "fail then error is a new streak too"
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW, status_since=failing)
+    assert [(e.rule, e.item, e.since) for e in verdict.escalations] == [
+        ("still_failing", "b.two", NOW - timedelta(days=2))
+    ]
+
+
+@pytest.mark.parametrize(
+    "age, escalated",
+    [
+        (timedelta(days=2) - timedelta(microseconds=1), False),
+        (timedelta(days=2), True),
+        (timedelta(days=2) + timedelta(microseconds=1), True),
+    ],
+    ids=["just-under-2-days", "exactly-2-days", "just-over-2-days"],
+)
+def test_a_status_escalation_fires_once_the_streak_is_exactly_as_old_as_the_limit(age, escalated):
+    # `older_than_days` for check statuses: the streak has lasted at least that long (0 days: at once).
+    since = {"two": (Status.FAIL, NOW - age)}
+    verdict, _ = decide(manifest(), results(two="fail"), now=NOW, status_since=since)
+    assert [e.rule for e in verdict.escalations] == (["still_failing"] if escalated else [])
+
+
+@pytest.mark.parametrize(
+    "age, escalated",
+    [
+        (timedelta(days=7), False),
+        (timedelta(days=7, microseconds=1), True),
+    ],
+    ids=["exactly-7-days", "just-over-7-days"],
+)
+def test_an_attested_escalation_fires_only_past_the_limit(age, escalated):
+    # `older_than_days` for attestations: strictly more (the seed's "approval takes >7 days"); without an
+    # effective date, counted to the instant.
+    att = Attestation(item="a.one", status="submitted", by="rohan", at=NOW - age)
+    verdict, _ = decide(manifest(), results(), now=NOW, attestations={"a.one": att})
+    assert [e.rule for e in verdict.escalations] == (["oauth_approval_delay"] if escalated else [])
+
+
 def test_criteria_follow_results():
     verdict, _ = decide(manifest(), results(one_a="pass", one_b="fail", two="pass"), now=NOW)
     crit = {c.text: c for c in verdict.criteria}
@@ -201,6 +273,24 @@ def test_a_criterion_whose_checks_did_not_run_is_not_met():
     crit = {c.text: c for c in verdict.criteria}
     assert crit["Item one done"].met is False and crit["Item one done"].checks == ["one.a", "one.b"]
     assert crit["Item two done"].met is True
+
+
+def test_a_criterion_none_of_whose_checks_ran_is_not_met():
+    # `readiness check --area b`: no result matches "Item one done" at all; it must stay open, not be ticked.
+    verdict, _ = decide(manifest(), [result("two", "pass", item="b.two", area="b")], now=NOW)
+    crit = {c.text: (c.met, c.checks) for c in verdict.criteria}
+    assert crit == {"Item one done": (False, ["one.a", "one.b"]), "Item two done": (True, ["two"])}
+
+
+def test_a_criterion_that_names_no_check_is_never_met():
+    # parse_manifest refuses such a criterion; a Manifest built in a notebook (model_validate skips the
+    # cross-references) can still hold one, and an empty list of checks must not read as "all of them passed".
+    data = manifest().model_dump(by_alias=True)
+    data["checks"] = [c for c in data["checks"] if c["id"] == "two"]
+    m = Manifest.model_validate(data)
+    verdict, _ = decide(m, [result("two", "pass", item="b.two", area="b")], now=NOW)
+    crit = {c.text: (c.met, c.checks) for c in verdict.criteria}
+    assert crit == {"Item one done": (False, []), "Item two done": (True, ["two"])}
 
 
 def test_areas_count_and_state():
