@@ -11,6 +11,13 @@ touched, and nothing is remembered between runs: every run starts fresh.
     python tests/bench/mutation.py                        # every core module (tens of minutes on 2 cores)
     python tests/bench/mutation.py vault/crypto.py ...    # only these modules
     python tests/bench/mutation.py --survivors-diff F     # also write each survivor's diff to F
+    python tests/bench/mutation.py --sample 0.1           # a seeded tenth of each module's mutants
+    python tests/bench/mutation.py vault/crypto.py --tests tests/vault/test_crypto.py   # quick lower bound
+
+A full run of every module is about 10,000 mutants and hours on 2 cores. ``--sample F`` tests a fraction
+of the mutants, chosen by a hash of each mutant's name (the same mutants every run of the same code), and
+reports the score with its 95 % interval: the way to compare two trees quickly. The aim is judged on full
+runs of a module.
 
 The baseline of the score is the score itself: killed / (mutants - listed equivalents). Mutants listed in
 docs/testing.md ("Equivalent mutants") are behaviour-preserving rewrites; they are reported apart, with the
@@ -21,6 +28,8 @@ survivors. A mutant that makes the tests time out counts as killed (it hangs a s
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -36,6 +45,103 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+
+# What "the core" is, function by function. Whole modules for the engine's decisions and the vault; for
+# the provider kinds, the functions that classify an answer (the HTTP plumbing around them is exercised
+# by every kind test but is not where a wrong verdict comes from); for history, the store's reads and
+# writes (ordering, streaks, waivers), not the DataFrame helpers the pages draw from.
+ALL = ("*",)
+SCOPE: dict[str, tuple[str, ...]] = {
+    "checks/status.py": ALL,
+    "checks/facts.py": ALL,
+    "checks/verdict.py": ALL,
+    "checks/runner.py": ALL,
+    "checks/redact.py": ALL,
+    "checks/manifest.py": ALL,
+    "checks/history.py": ("xǁStoreǁ*", "x__result_row", "x__check_result", "x__waiver", "x__attestation"),
+    "checks/builtin/aadsts.py": ALL,
+    "checks/builtin/oauth_google.py": (
+        "x_read_auth_error",
+        "x__judge_location",
+        "x__signin_page",
+        "x__judge_error",
+        "x__google_error",
+    ),
+    "checks/builtin/oauth_microsoft.py": (
+        "x__no_tenant",
+        "x__refused",
+        "x__from_table",
+        "x__aad_error",
+        "x__said",
+        "x__judge_registration",
+        "x__judge_secrets",
+        "x__near_miss",
+        "x__graph_error",
+        "x_review_scopes",
+    ),
+    "checks/builtin/twilio.py": ("x__account", "x__numbers", "x__refused", "x__twilio_error"),
+    "checks/builtin/retell.py": ("x__judge", "x__refused", "x__message"),
+    "checks/builtin/ghl.py": (
+        "x__url_problem",
+        "x__refusal",
+        "x__ghl_message",
+        "x__health",
+        "x__without_key",
+        "x__with_key",
+        "x__judge",
+    ),
+    "vault/redact.py": ALL,
+    "vault/crypto.py": ALL,
+    "vault/audit.py": ALL,
+    "vault/rbac.py": ALL,
+    "vault/store.py": ALL,
+    "vault/refresh.py": ALL,
+}
+
+
+def name_globs(modules: list[str]) -> list[str]:
+    """mutmut mutant-name patterns for the chosen modules: ``pkg.mod.x_func__mutmut_*``."""
+    globs = []
+    for module in modules:
+        dotted = module[: -len(".py")].replace("/", ".")
+        globs += [f"{dotted}.{fn}__mutmut_*" for fn in SCOPE[module]]
+    return globs
+
+
+def in_scope(name: str, modules: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, g) for g in name_globs(modules))
+
+
+def sampled(name: str, fraction: float) -> bool:
+    """A stable choice: the same mutant name is in or out of a sample of this fraction on every run."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big") < fraction * 2**64
+
+
+def interval(killed: int, n: int) -> list[float] | None:
+    """Wilson 95 % interval of a proportion: where the full run's score lies, from a sample."""
+    if n == 0:
+        return None
+    z = 1.96
+    p = killed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
+GENERATE = """
+import mutmut.__main__ as m
+m.set_mutant_under_test("mutant_generation")
+m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); m.create_mutants(2)
+"""
+
+
+def generated_names(work: Path, modules: list[str]) -> list[str]:
+    """Every mutant mutmut generated for the modules in scope (after ``mutmut run`` has made them)."""
+    names = []
+    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+        names += [n for n in json.loads(meta.read_text())["exit_code_by_key"] if in_scope(n, modules)]
+    return names
 
 
 def working_tree_files() -> list[Path]:
@@ -66,7 +172,7 @@ def equivalents() -> dict[str, str]:
     return found
 
 
-def scratch_copy(dest: Path, modules: list[str]) -> None:
+def scratch_copy(dest: Path, modules: list[str], tests: list[str]) -> None:
     for rel in working_tree_files():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,23 +181,34 @@ def scratch_copy(dest: Path, modules: list[str]) -> None:
         py = dest / "pyproject.toml"
         text = py.read_text()
         listed = tomllib.loads(text)["tool"]["mutmut"]["only_mutate"]
-        unknown = [m for m in modules if m not in listed]
+        unknown = [m for m in modules if m not in listed or m not in SCOPE]
         if unknown:
             sys.exit(f"not a core module in [tool.mutmut] only_mutate: {', '.join(unknown)}")
         chosen = ", ".join(json.dumps(m) for m in modules)
         text = re.sub(r"only_mutate = \[.*?\]", f"only_mutate = [{chosen}]", text, count=1, flags=re.S)
         py.write_text(text)
+    if tests:
+        py = dest / "pyproject.toml"
+        chosen = ", ".join(json.dumps(t) for t in tests)
+        pattern = r"pytest_add_cli_args_test_selection = \[.*?\]"
+        text = re.sub(pattern, f"pytest_add_cli_args_test_selection = [{chosen}]", py.read_text(), count=1, flags=re.S)
+        py.write_text(text)
 
 
-def read_results(work: Path) -> dict[str, dict[str, str]]:
-    """module path -> {mutant name: status}, from the .meta files mutmut writes beside each mutant."""
+def read_results(work: Path, modules: list[str]) -> dict[str, dict[str, str]]:
+    """module path -> {mutant name: status} for the mutants in scope, from the .meta files mutmut writes
+    beside each mutant."""
     from mutmut.stats import status_by_exit_code
 
     results: dict[str, dict[str, str]] = {}
     for meta in sorted((work / "mutants").rglob("*.py.meta")):
         module = meta.relative_to(work / "mutants").as_posix()[: -len(".meta")]
         data = json.loads(meta.read_text())
-        results[module] = {name: status_by_exit_code[code] for name, code in data["exit_code_by_key"].items()}
+        results[module] = {
+            name: status_by_exit_code[code]
+            for name, code in data["exit_code_by_key"].items()
+            if in_scope(name, modules) and code is not None
+        }
     return results
 
 
@@ -103,6 +220,7 @@ def score(statuses: dict[str, str], equivalent: dict[str, str]) -> dict[str, Any
     survivors = sorted(n for n, s in statuses.items() if s not in KILLED and n not in equivalent)
     judged = total - len(equiv)
     return {
+        "interval_95": interval(killed, judged),
         "mutants": total,
         "killed": killed,
         "survived": counts.get("survived", 0),
@@ -120,7 +238,16 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help="core modules to mutate (default: all in [tool.mutmut])")
     parser.add_argument("--survivors-diff", type=Path, help="write every survivor's diff to this file")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copy and print where it is")
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=[],
+        help="only these test files (a quick lower bound while writing tests; the score is judged on the full list)",
+    )
+    parser.add_argument("--sample", type=float, default=1.0, help="fraction of each module's mutants to test")
+    parser.add_argument("--max-children", type=int, default=4, help="mutants tested at once (default 4)")
     args = parser.parse_args()
+    modules = args.modules or list(SCOPE)
 
     try:
         import mutmut
@@ -131,11 +258,20 @@ def main() -> int:
     started = time.perf_counter()
     log = work / "mutmut.log"
     try:
-        scratch_copy(work, args.modules)
+        configured = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"]
+        if sorted(configured) != sorted(SCOPE):
+            sys.exit("[tool.mutmut] only_mutate and SCOPE in tests/bench/mutation.py list different modules")
+        scratch_copy(work, args.modules, args.tests)
         print(f"mutation run in {work} (log: {log})", file=sys.stderr)
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         with log.open("w") as out:
-            proc = subprocess.Popen(["mutmut", "run"], cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+            names = name_globs(modules)
+            if args.sample < 1.0:
+                # Make the mutants (mutmut's own first step of a run) to learn their names, then choose.
+                subprocess.run([sys.executable, "-c", GENERATE], cwd=work, env=env, stdout=out, stderr=out, check=True)
+                names = [n for n in generated_names(work, modules) if sampled(n, args.sample)]
+            command = ["mutmut", "run", f"--max-children={args.max_children}", *names]
+            proc = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
             last = ""
             while proc.poll() is None:
                 time.sleep(5)
@@ -149,9 +285,10 @@ def main() -> int:
             sys.exit(f"mutmut failed with exit code {proc.returncode}; log above")
 
         equivalent = equivalents()
-        per_module = {m: score(s, equivalent) for m, s in read_results(work).items()}
+        results = read_results(work, modules)
+        per_module = {m: score(s, equivalent) for m, s in results.items()}
         every: dict[str, str] = {}
-        for statuses in read_results(work).values():
+        for statuses in results.values():
             every.update(statuses)
         total = score(every, equivalent)
         total.pop("survivors")
@@ -167,7 +304,9 @@ def main() -> int:
         report = {
             "benchmark": "mutation",
             "tool": f"mutmut {mutmut.__version__}",
-            "command": "python tests/bench/mutation.py " + " ".join(args.modules),
+            "command": " ".join(["python tests/bench/mutation.py", *sys.argv[1:]]),
+            "sample": args.sample,
+            "tests": args.tests or "the [tool.mutmut] selection",
             "wall_s": round(time.perf_counter() - started, 1),
             "aim": 0.85,
             "total": total,

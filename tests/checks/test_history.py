@@ -249,16 +249,47 @@ def test_checkpoints_and_decisions(store):
     run = make_run([cr("google.app", Status.FAIL, T0)], T0)
     store.record_run(run)
     w = store.add_waiver(Waiver("google.app", "vendor", "ana", T0 + timedelta(days=7), T0))
-    a = store.add_attestation(Attestation("google", "submitted", "ana", T0))
+    a = store.add_attestation(Attestation("google", "submitted", "ana", T0, "form 7", effective=date(2025, 10, 3)))
 
     cp_id = store.record_checkpoint(run.id, T0 + timedelta(hours=1), "Week 41", [w], store.latest_attestations())
     (cp,) = store.checkpoints()
     assert cp.id == cp_id and cp.run_id == run.id and cp.title == "Week 41"
     assert cp.manifest_digest == "sha256:abc" and cp.decision is None
     assert cp.at == T0 + timedelta(hours=1) and cp.at.tzinfo is not None
-    assert cp.snapshot["results"] == [r.to_dict() for r in run.results]
-    assert cp.snapshot["waivers"] == [{"id": w.id, **w.to_dict()}]
-    assert cp.snapshot["attestations"] == [{"id": a.id, **a.to_dict()}]
+    # The frozen record, written out: what the checkpoint report shows a week later.
+    assert cp.snapshot["verdict"] == "NO-GO" and cp.snapshot["reasons"] == ["because"]
+    (result,) = cp.snapshot["results"]
+    assert {k: result[k] for k in ("id", "item", "area", "kind", "severity", "status", "summary", "waived")} == {
+        "id": "google.app",
+        "item": "google",
+        "area": "oauth",
+        "kind": "env",
+        "severity": "blocking",
+        "status": "fail",
+        "summary": "google.app is fail",
+        "waived": False,
+    }
+    assert cp.snapshot["waivers"] == [
+        {
+            "id": w.id,
+            "check": "google.app",
+            "reason": "vendor",
+            "by": "ana",
+            "until": "2025-10-13T09:00:00+00:00",
+            "created_at": "2025-10-06T09:00:00+00:00",
+        }
+    ]
+    assert cp.snapshot["attestations"] == [
+        {
+            "id": a.id,
+            "item": "google",
+            "status": "submitted",
+            "by": "ana",
+            "at": "2025-10-06T09:00:00+00:00",
+            "note": "form 7",
+            "effective": "2025-10-03",
+        }
+    ]
 
     store.record_decision(cp_id, Decision.CONDITIONAL, "release manager", T0 + timedelta(hours=2), "waiver holds")
     (cp,) = store.checkpoints()
