@@ -136,12 +136,26 @@ m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); m.create_mut
 """
 
 
-def generated_names(work: Path, modules: list[str]) -> list[str]:
-    """Every mutant mutmut generated for the modules in scope (after ``mutmut run`` has made them)."""
-    names = []
+SKIPPED = 34  # mutmut's exit code for "skipped"
+
+
+def chosen(name: str, modules: list[str], fraction: float) -> bool:
+    return in_scope(name, modules) and sampled(name, fraction)
+
+
+def skip_unchosen(work: Path, modules: list[str], fraction: float) -> int:
+    """Mark the generated mutants outside the scope or the sample as skipped; returns how many remain."""
+    count = 0
     for meta in sorted((work / "mutants").rglob("*.py.meta")):
-        names += [n for n in json.loads(meta.read_text())["exit_code_by_key"] if in_scope(n, modules)]
-    return names
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        for name in codes:
+            if chosen(name, modules, fraction):
+                count += 1
+            else:
+                codes[name] = SKIPPED
+        meta.write_text(json.dumps(data))
+    return count
 
 
 def working_tree_files() -> list[Path]:
@@ -195,7 +209,7 @@ def scratch_copy(dest: Path, modules: list[str], tests: list[str]) -> None:
         py.write_text(text)
 
 
-def read_results(work: Path, modules: list[str]) -> dict[str, dict[str, str]]:
+def read_results(work: Path, modules: list[str], fraction: float) -> dict[str, dict[str, str]]:
     """module path -> {mutant name: status} for the mutants in scope, from the .meta files mutmut writes
     beside each mutant."""
     from mutmut.stats import status_by_exit_code
@@ -207,7 +221,7 @@ def read_results(work: Path, modules: list[str]) -> dict[str, dict[str, str]]:
         results[module] = {
             name: status_by_exit_code[code]
             for name, code in data["exit_code_by_key"].items()
-            if in_scope(name, modules) and code is not None
+            if chosen(name, modules, fraction) and code is not None
         }
     return results
 
@@ -265,12 +279,13 @@ def main() -> int:
         print(f"mutation run in {work} (log: {log})", file=sys.stderr)
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         with log.open("w") as out:
-            names = name_globs(modules)
-            if args.sample < 1.0:
-                # Make the mutants (mutmut's own first step of a run) to learn their names, then choose.
-                subprocess.run([sys.executable, "-c", GENERATE], cwd=work, env=env, stdout=out, stderr=out, check=True)
-                names = [n for n in generated_names(work, modules) if sampled(n, args.sample)]
-            command = ["mutmut", "run", f"--max-children={args.max_children}", *names]
+            # Make the mutants (mutmut's own first step of a run), then mark every mutant outside the scope
+            # (or the sample) as skipped, so that a plain `mutmut run` tests exactly the chosen ones. Passing
+            # their names instead makes mutmut run its clean pass by test id, which pytest refuses here.
+            subprocess.run([sys.executable, "-c", GENERATE], cwd=work, env=env, stdout=out, stderr=out, check=True)
+            chosen = skip_unchosen(work, modules, args.sample)
+            print(f"{chosen} mutants chosen", file=sys.stderr)
+            command = ["mutmut", "run", f"--max-children={args.max_children}"]
             proc = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
             last = ""
             while proc.poll() is None:
@@ -285,7 +300,7 @@ def main() -> int:
             sys.exit(f"mutmut failed with exit code {proc.returncode}; log above")
 
         equivalent = equivalents()
-        results = read_results(work, modules)
+        results = read_results(work, modules, args.sample)
         per_module = {m: score(s, equivalent) for m, s in results.items()}
         every: dict[str, str] = {}
         for statuses in results.values():
