@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -629,3 +630,205 @@ def test_vault_does_not_import_checks():
     code = "import sys, vault, vault.store, vault.audit, vault.rbac; " \
            "sys.exit(any(m == 'checks' or m.startswith('checks.') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def _json(value):
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def _rotation_trail(v: Vault, op: str) -> list[tuple[str, str | None, str, dict]]:
+    """(actor, target, outcome, detail) of every ``op`` audit entry, oldest first."""
+    events = sorted((e for e in v.audit_events(ADMIN, limit=1000) if e.op == op), key=lambda e: e.seq)
+    return [(e.actor, e.target, e.outcome, e.detail) for e in events]
+
+
+def test_rotate_dek_reports_records_and_audits_each_phase(vault_, db_url, clock):
+    """What a security reviewer reads after a DEK rotation: the checkpoint while it runs, one audit entry per
+    phase with its counts, the report's times, each resealed row's updated_at; a revoked credential under the
+    old DEK does not keep that DEK alive."""
+    ids = _fill(vault_, tenants=1, per_tenant=3)
+    gone = vault_.put(ADMIN, "t0", "google", "revoked-one", "tok-r", "ref-r")
+    vault_.revoke(ADMIN, "t0", gone)
+    start = clock.now()
+    checkpoints = []
+
+    def progress(done, total):
+        with raw(db_url).connect() as conn:
+            checkpoints.append(conn.execute(sa.text(
+                "select value from vault_meta where key = 'dek_rotation:t0'")).scalar_one())
+        clock.advance(timedelta(minutes=1))
+
+    report = vault_.rotate_dek(ADMIN, "t0", progress=progress, batch=2)
+    assert report == vault.store.RotationReport("dek", "t0@v2", 3, 3, 0, ("t0@v1",), start,
+                                                start + timedelta(minutes=2))
+    assert _json(checkpoints[0]) == {"to": 2, "from": 1, "started_at": start.isoformat()}
+    assert _rotation_trail(vault_, "rotate_dek") == [
+        ("ada", "t0@v2", "ok", {"phase": "start", "to": 2, "resumed": False, "pending": 3}),
+        ("ada", "t0@v2", "ok", {"phase": "batch", "resealed": 2}),
+        ("ada", "t0@v2", "ok", {"phase": "batch", "resealed": 1}),
+        ("ada", "t0@v2", "ok", {"phase": "done", "resealed": 3, "remaining": 0, "retired": ["t0@v1"]}),
+    ]
+    updated = {c.id: c.updated_at for c in vault_.list(ADMIN, "t0")}
+    assert sorted(updated[cid] for cid in ids.values()) == [start, start, start + timedelta(minutes=1)]  # per batch
+    assert vault_.verify_audit(ADMIN).ok
+    _assert_all_open(vault_, ids)
+
+
+def test_rotate_dek_resumed_says_so_and_a_batch_below_one_is_refused(vault_):
+    _fill(vault_, tenants=1, per_tenant=3)
+
+    def stop(done, total):
+        raise Crash
+
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "t0", progress=stop, batch=2)
+    vault_.rotate_dek(ADMIN, "t0")
+    starts = [d for _, _, _, d in _rotation_trail(vault_, "rotate_dek") if d.get("phase") == "start"]
+    assert starts == [{"phase": "start", "to": 2, "resumed": False, "pending": 3},
+                      {"phase": "start", "to": 2, "resumed": True, "pending": 1}]
+    for rotate in (lambda: vault_.rotate_dek(ADMIN, "t0", batch=0), lambda: vault_.rotate_kek(ADMIN, batch=0)):
+        with pytest.raises(ValueError) as err:
+            rotate()
+        assert str(err.value) == "batch must be at least 1"
+
+
+def test_a_failed_dek_rotation_is_audited_as_the_callers_error(vault_):
+    with pytest.raises(VaultError):
+        vault_.rotate_dek(ADMIN, "nobody")
+    assert _rotation_trail(vault_, "rotate_dek") == [
+        ("ada", "nobody", "error", {"error": "VaultError",
+                                    "message": "no tenant 'nobody' in this vault (nothing stored for it yet)"}),
+    ]
+
+
+def test_a_database_failure_mid_rotation_is_a_vault_error_naming_the_progress(vault_, db_url):
+    """The database goes away between two batches: the caller gets a VaultError that says how far it got and
+    to rerun; the audit log names who and what; the rerun completes."""
+    ids = _fill(vault_, tenants=1, per_tenant=3)
+
+    def lose_the_table(done, total):
+        with raw(db_url).begin() as conn:
+            conn.execute(sa.text("alter table credentials rename to credentials_away"))
+
+    try:
+        with pytest.raises(VaultError) as err:
+            vault_.rotate_dek(ADMIN, "t0", progress=lose_the_table, batch=2)
+    finally:
+        with raw(db_url).begin() as conn:
+            conn.execute(sa.text("alter table credentials_away rename to credentials"))
+    assert str(err.value).startswith("DEK rotation interrupted after 2 rows (")
+    assert str(err.value).endswith("); rerun it")
+    actor, target, outcome, detail = _rotation_trail(vault_, "rotate_dek")[-1]
+    cause = type(err.value.__cause__).__name__
+    assert (actor, target, outcome, detail["error"]) == ("ada", "t0@v2", "error", cause)
+    assert vault_.rotate_dek(ADMIN, "t0").complete
+    _assert_all_open(vault_, ids)
+
+
+class SwitchableSource:
+    """A key source an operator edits while the vault runs (a secret version disabled, a key file rewritten)."""
+
+    def __init__(self, *keys: bytes) -> None:
+        self.name = "switchable"
+        self.switch(*keys)
+
+    def switch(self, *keys: bytes) -> None:
+        self.inner = StaticKeySource(*keys) if keys else None
+
+    def load(self):
+        if self.inner is None:
+            raise KeyUnavailable("the key source offers no key now")
+        return self.inner.load()
+
+
+def test_rotate_kek_reports_records_and_audits_each_phase(vault_, db_url, clock):
+    _fill(vault_, tenants=3, per_tenant=1)
+    vault_.close()
+    v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
+    start = clock.now()
+    seen, checkpoints = [], []
+
+    def progress(done, total):
+        seen.append((done, total))
+        with raw(db_url).connect() as conn:
+            checkpoints.append(conn.execute(sa.text(
+                "select value from vault_meta where key = 'kek_rotation'")).scalar_one())
+        clock.advance(timedelta(minutes=1))
+
+    report = v.rotate_kek(ADMIN, progress=progress, batch=2)
+    fp1, fp2 = kek_fingerprint(K1), kek_fingerprint(K2)
+    assert report == vault.store.RotationReport("kek", fp2, 4, 4, 0, (), start, start + timedelta(minutes=3))
+    assert seen == [(1, 4), (3, 4), (4, 4)]
+    assert _json(checkpoints[0]) == {"to": fp2, "started_at": start.isoformat(), "total": 4}
+    assert _rotation_trail(v, "rotate_kek") == [
+        ("ada", fp2, "ok", {"phase": "start", "pending": 4}),
+        ("ada", fp2, "ok", {"phase": "audit_key", "from": fp1}),
+        ("ada", fp2, "ok", {"phase": "batch", "rewrapped": 2, "from": [fp1]}),
+        ("ada", fp2, "ok", {"phase": "batch", "rewrapped": 1, "from": [fp1]}),
+        ("ada", fp2, "ok", {"phase": "done", "rewrapped": 4, "remaining": 0}),
+    ]
+    assert v.verify_audit(ADMIN).ok
+    v.close()
+
+
+def test_rotate_kek_without_the_old_key_names_the_key_to_put_back(vault_, db_url, clock):
+    """The operator drops the old KEK from the key source too early: the rotation stops with a KeyUnavailable
+    that names the key still needed and what it wraps; with the key back, a rerun completes."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.close()
+    fp1 = kek_fingerprint(K1)
+    source = SwitchableSource(K2, K1)
+    with Vault.open(db_url, source, clock) as v:
+        source.switch(K3, K2)
+        with pytest.raises(KeyUnavailable) as err:
+            v.rotate_kek(ADMIN)
+        assert str(err.value) == (
+            f"the audit key is wrapped under {fp1}, which key source switchable does not offer: put that key "
+            "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun")
+        source.switch(K2, K1)
+
+        def stop(done, total):
+            raise Crash
+
+        with pytest.raises(Crash):
+            v.rotate_kek(ADMIN, progress=stop)  # the audit key moves to K2; acme's DEK stays under K1
+        source.switch(K3, K2)
+        with pytest.raises(KeyUnavailable) as err:
+            v.rotate_kek(ADMIN)
+        assert str(err.value) == (
+            f"tenant 'acme''s data key v1 is wrapped under {fp1}, which key source switchable does not offer: put "
+            "that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun")
+        source.switch(K3, K2, K1)
+        assert v.rotate_kek(ADMIN).complete
+        assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
+
+
+def test_a_key_source_failing_at_rotation_is_audited_as_the_rotations_error(vault_, db_url, clock):
+    vault_.close()
+    source = SwitchableSource(K1)
+    with Vault.open(db_url, source, clock) as v:
+        source.switch()
+        with pytest.raises(KeyUnavailable):
+            v.rotate_kek(ADMIN)
+        source.switch(K1)
+        assert _rotation_trail(v, "rotate_kek") == [
+            ("ada", None, "error", {"error": "KeyUnavailable", "message": "the key source offers no key now"}),
+        ]
+
+
+def test_a_vault_that_caches_no_key_does_everything(db_url, clock):
+    """``dek_cache_ttl=0``: every operation loads the key source and unwraps what it needs afresh (a
+    deployment that wants no key material kept between calls). Every path must then get the key ring it
+    was handed, not lean on a cache."""
+    with Vault.init(db_url, StaticKeySource(K1), clock, dek_cache_ttl=0) as v:
+        ids = _fill(v, tenants=2, per_tenant=2)
+        gone = v.put(ADMIN, "t0", "google", "gone", "tok-gone")
+        v.revoke(ADMIN, "t0", gone)
+        _assert_all_open(v, ids)
+        assert len(v.list(ADMIN)) == 5 and v.stats(ADMIN).credentials == 5
+        assert v.rotate_dek(ADMIN, "t0", batch=1).complete
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock, dek_cache_ttl=0) as v:
+        assert v.rotate_kek(ADMIN, batch=1).complete
+        v.remove_kek(ADMIN, kek_fingerprint(K1))
+        _assert_all_open(v, ids)
+        assert v.verify_audit(ADMIN).ok
