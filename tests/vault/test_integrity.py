@@ -256,6 +256,23 @@ def test_the_external_anchor_is_append_only_lines_of_seq_and_mac(sqlite_url, tmp
     assert TOKEN_A not in anchor.read_text()
 
 
+def test_an_anchor_that_cannot_be_written_warns_and_the_write_stands(sqlite_url, tmp_path, clock, caplog):
+    """The anchor file became unwritable (here: a directory where the file was): the operation has committed,
+    so it stands, and the operator gets a warning naming the anchor, the seq it misses and why."""
+    anchor = tmp_path / "anchor.log"
+    with Vault.init(sqlite_url, StaticKeySource(K1), clock, anchor=f"file:{anchor}") as v:
+        anchor.unlink()
+        anchor.mkdir()
+        with caplog.at_level("WARNING", logger="vault"):
+            cid = v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A)
+            warned = [r.getMessage() for r in caplog.records if r.name == "vault"]
+        seq = max(e.seq for e in v.audit_events(ADMIN, 5) if e.op == "put")
+    assert warned == [
+        f"could not write the external audit anchor file:{anchor} for seq {seq} (IsADirectoryError)"]
+    with Vault.open(sqlite_url, StaticKeySource(K1), clock, anchor="") as v:
+        assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN_A
+
+
 def test_an_unusable_anchor_spec_is_refused_at_open(sqlite_url):
     with pytest.raises(VaultError, match="TOKEN_VAULT_AUDIT_ANCHOR"):
         Vault.init(sqlite_url, StaticKeySource(K1), anchor="s3://bucket/anchor")
