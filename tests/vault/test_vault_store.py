@@ -832,3 +832,112 @@ def test_a_vault_that_caches_no_key_does_everything(db_url, clock):
         v.remove_kek(ADMIN, kek_fingerprint(K1))
         _assert_all_open(v, ids)
         assert v.verify_audit(ADMIN).ok
+
+
+# ------------------------------------------------------------------------------- messages and metadata
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        (("", "google", "a"), "tenant must be a non-empty string"),
+        (("acme", " ", "a"), "provider must be a non-empty string"),
+        (("acme", "google", "\t"), "account must be a non-empty string"),
+        (("acme", "google", None), "account must be a non-empty string"),
+    ],
+    ids=["tenant", "provider", "account", "account-none"],
+)
+def test_put_refuses_a_blank_name_and_says_which(vault_, names, message):
+    with pytest.raises(VaultError) as err:
+        vault_.put(ADMIN, *names, TOKEN)
+    assert str(err.value) == message
+    assert vault_.list(ADMIN) == []
+
+
+def test_remove_kek_says_what_still_needs_the_key(vault_, db_url, clock):
+    """Each refusal names the key and what to do; the removal itself is audited with what stays known."""
+    vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.put(ADMIN, "globex", "google", "a", TOKEN)
+    vault_.close()
+    fp1, fp2, fp3 = kek_fingerprint(K1), kek_fingerprint(K2), kek_fingerprint(K3)
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock) as v:
+        refusals = []
+        for fp in (fp3, fp2, fp1):
+            with pytest.raises(VaultError) as err:
+                v.remove_kek(ADMIN, fp)
+            refusals.append(str(err.value))
+
+        def after_the_audit_key(done, total):
+            raise Crash
+
+        with pytest.raises(Crash):
+            v.rotate_kek(ADMIN, progress=after_the_audit_key)
+        with pytest.raises(VaultError) as err:
+            v.remove_kek(ADMIN, fp1)
+        refusals.append(str(err.value))
+        assert refusals == [
+            f"{fp3} is not a KEK this vault knows (known: {fp1}, {fp2})",
+            f"{fp2} is the primary KEK: make another key primary and rotate_kek first",
+            f"{fp1} still wraps 2 data key(s) and the audit key: run rotate_kek (`readiness vault rotate-key`) first",
+            f"{fp1} still wraps 2 data key(s): run rotate_kek (`readiness vault rotate-key`) first",
+        ]
+        v.rotate_kek(ADMIN)
+        v.remove_kek(ADMIN, fp1)
+        removed = [e for e in v.audit_events(ADMIN, limit=50) if e.op == "remove_kek" and e.outcome == "ok"]
+        assert [(e.target, e.detail) for e in removed] == [(fp1, {"kek": fp1, "known": [fp2]})]
+
+
+def test_reprs_name_the_database_and_key_source_but_no_secret(db_url, clock):
+    assert repr(vault.store.SystemClock()) == "SystemClock()"
+    now = vault.store.SystemClock().now()
+    assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
+    with Vault.init(db_url, StaticKeySource(K1, name="ops-keys"), clock) as v:
+        assert repr(v) == f"Vault({sa.make_url(db_url).render_as_string(hide_password=True)!r}, 'ops-keys')"
+
+
+def test_the_database_url_comes_from_the_environment_when_not_given(tmp_path, monkeypatch, clock):
+    """TOKEN_VAULT_DB_URL first, then READINESS_DB_URL; a SQLite file's missing folders are made."""
+    first, second = tmp_path / "a" / "b" / "vault.db", tmp_path / "c" / "readiness.db"
+    monkeypatch.setenv("TOKEN_VAULT_DB_URL", f"sqlite:///{first}")
+    monkeypatch.setenv("READINESS_DB_URL", f"sqlite:///{second}")
+    with Vault.init(None, StaticKeySource(K1), clock) as v:
+        assert v.engine.url.database == str(first)
+    monkeypatch.delenv("TOKEN_VAULT_DB_URL")
+    with Vault.init(None, StaticKeySource(K1), clock) as v:
+        assert v.engine.url.database == str(second)
+    assert first.is_file() and second.is_file()
+
+
+def test_stats_windows_scopes_and_rotations(vault_, clock):
+    now = clock.now()
+    vault_.put(ADMIN, "acme", "google", "expired-now", TOKEN, expires_at=now)
+    vault_.put(ADMIN, "acme", "google", "edge-of-window", TOKEN, expires_at=now + timedelta(hours=2))
+    vault_.put(ADMIN, "acme", "google", "past-window", TOKEN, expires_at=now + timedelta(hours=2, seconds=1))
+    vault_.put(ADMIN, "acme", "ghl", "no-expiry", TOKEN)
+    vault_.put(ADMIN, "globex", "google", "elsewhere", TOKEN, expires_at=now + timedelta(minutes=1))
+    stats = vault_.stats(Actor("acme-board", Role.VIEWER, frozenset({"acme"})), expiring_within=timedelta(hours=2))
+    assert (stats.at, stats.tenants, stats.credentials, stats.expired, stats.expiring_soon) == (now, 1, 4, 1, 1)
+    assert stats.by_provider == {"google": 3, "ghl": 1}
+    assert stats.by_provider_state == {"google": {"active": 3}, "ghl": {"active": 1}}
+    assert (vault_.stats(ADMIN).tenants, vault_.stats(ADMIN, "globex").tenants) == (2, 1)
+    assert vault_.stats(ADMIN, expiring_within=timedelta(hours=2)).expiring_soon == 2
+
+    def stop(done, total):
+        raise Crash
+
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "acme", progress=stop, batch=1)
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "globex", progress=stop, batch=1)
+    assert vault_.stats(ADMIN).rotations_in_progress == ("dek:acme", "dek:globex")
+
+
+def test_audit_events_pages_back_by_seq_and_filters_by_tenant(vault_):
+    for account in ("a", "b", "c"):
+        vault_.put(ADMIN, "acme", "google", account, TOKEN)
+    vault_.put(ADMIN, "globex", "google", "d", TOKEN)
+    newest = vault_.audit_events(ADMIN, 2)
+    assert [e.seq for e in newest] == [5, 4]
+    assert [e.seq for e in vault_.audit_events(ADMIN, 2, before_seq=4)] == [3, 2]
+    assert [(e.seq, e.tenant) for e in vault_.audit_events(ADMIN, 10, tenant="acme", before_seq=4)] == [
+        (3, "acme"), (2, "acme")]
