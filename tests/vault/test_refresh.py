@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -779,6 +780,96 @@ def test_endpoints_from_env():
 def test_lease_must_outlast_the_timeout(vault_):
     with pytest.raises(ValueError, match="lease"):
         Refresher(vault_, BOT, endpoints={}, lease=timedelta(seconds=15), timeout=10)
+
+
+LEAD_RULE = "lead and base_backoff must be positive, and max_backoff at least base_backoff"
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"batch": 0}, "batch must be at least 1"),
+        ({"timeout": 0}, "timeout must be positive"),
+        ({"timeout": -1.0}, "timeout must be positive"),
+        ({"lease": timedelta(seconds=20), "timeout": 10},
+         "lease (0:00:20) must be longer than twice the HTTP timeout (10 s), or a slow provider lets another worker "
+         "take the credential mid-refresh"),
+        ({"lead": timedelta(0)}, LEAD_RULE),
+        ({"base_backoff": timedelta(0)}, LEAD_RULE),
+        ({"max_backoff": timedelta(seconds=29)}, LEAD_RULE),
+    ],
+    ids=["batch", "timeout-zero", "timeout-negative", "lease-exactly-twice", "lead", "base-backoff", "max-backoff"],
+)
+def test_refresher_settings_are_refused_with_what_to_fix(vault_, settings, message):
+    with pytest.raises(ValueError) as err:
+        Refresher(vault_, BOT, endpoints={}, **settings)
+    assert str(err.value) == message
+
+
+def test_refresher_defaults_and_the_edges_it_accepts(vault_, clock):
+    with Refresher(vault_, BOT, endpoints=endpoints(), batch=1, lease=timedelta(seconds=20.001), timeout=10,
+                   max_backoff=timedelta(seconds=30), lead=timedelta(microseconds=1)) as edge:
+        assert (edge.batch, edge.max_backoff) == (1, edge.base_backoff)
+    r = Refresher(vault_, BOT, endpoints=endpoints())
+    host, pid, tag = r.owner.rsplit(":", 2)
+    assert (host, pid, len(tag), int(tag, 16) >= 0) == (socket.gethostname(), str(os.getpid()), 8, True)
+    assert (r.lead, r.lease, r.batch, r.timeout, r.base_backoff, r.max_backoff) == (
+        timedelta(minutes=10), timedelta(minutes=2), 50, 10.0, timedelta(seconds=30), timedelta(hours=1))
+    assert r.clock is clock and r.url_rewriter(GOOGLE_TOKEN_URL) == GOOGLE_TOKEN_URL
+    assert (r.http.headers["User-Agent"], r.http.follow_redirects, r.http.timeout) == (
+        "readiness-vault-refresher/1", False, httpx.Timeout(10.0))
+    assert repr(r) == f"Refresher(owner={r.owner!r}, providers=['ghl', 'google', 'microsoft'])"
+    r.close()
+    assert r.http.is_closed
+    with httpx.Client() as theirs:
+        Refresher(vault_, BOT, endpoints={}, http=theirs, owner="w1").close()
+        assert not theirs.is_closed  # not the refresher's to close
+
+
+def test_report_as_dict_is_the_json_the_cli_prints(clock):
+    from vault.refresh import RefreshOutcome
+
+    later = clock.now() + timedelta(minutes=5)
+    report = RefreshReport("w1", clock.now(), later, refreshed=1, backed_off=1, outcomes=(
+        RefreshOutcome("c1", "acme", "google", "a", "refreshed", status=200, fingerprint="hmac:ab", rotated=True),
+        RefreshOutcome("c2", "acme", "ghl", "b", "backed_off", detail="HTTP 503", status=503, next_attempt_at=later),
+    ))
+    assert report.claimed == 2
+    assert report.as_dict() == {
+        "owner": "w1", "started_at": clock.now().isoformat(), "finished_at": later.isoformat(), "refreshed": 1,
+        "skipped_already_fresh": 0, "needs_reauth": 0, "backed_off": 1, "errors": 0,
+        "outcomes": [
+            {"credential_id": "c1", "tenant": "acme", "provider": "google", "account": "a", "result": "refreshed",
+             "detail": None, "status": 200, "rotated": True, "fingerprint": "hmac:ab", "next_attempt_at": None},
+            {"credential_id": "c2", "tenant": "acme", "provider": "ghl", "account": "b", "result": "backed_off",
+             "detail": "HTTP 503", "status": 503, "rotated": False, "fingerprint": None,
+             "next_attempt_at": later.isoformat()},
+        ],
+    }
+
+
+def test_endpoints_their_urls_and_the_standins_rule_literally():
+    assert repr(ProviderEndpoint.ghl("cid", "s3cret")) == (
+        f"ProviderEndpoint({GHL_TOKEN_URL!r}, client_id='cid', client_secret=Secret(***))")
+    env = {"GOOGLE_OAUTH_CLIENT_ID": " g ", "GOOGLE_OAUTH_CLIENT_SECRET": "gs", "GHL_OAUTH_CLIENT_ID": "h",
+           "GHL_OAUTH_CLIENT_SECRET": "hs", "MICROSOFT_OAUTH_CLIENT_ID": "m", "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
+           "MICROSOFT_TENANT_ID": f" {TENANT_ID} "}
+    found = endpoints_from_env(env)
+    assert {name: (e.token_url, e.client_id, e.client_secret.reveal(), e.send_scope) for name, e in found.items()} == {
+        "google": (GOOGLE_TOKEN_URL, "g", "gs", False),
+        "microsoft": (f"https://{MICROSOFT_HOST}/{TENANT_ID}/oauth2/v2.0/token", "m", "ms", True),
+        "ghl": (GHL_TOKEN_URL, "h", "hs", False),
+    }
+    assert endpoints_from_env({"GHL_OAUTH_CLIENT_ID": "  ", "GHL_OAUTH_CLIENT_SECRET": "hs",
+                               "GOOGLE_OAUTH_CLIENT_ID": "g"}) == {}
+    assert endpoints_from_env({**env, "MICROSOFT_TENANT_ID": " "}).keys() == {"google", "ghl"}
+    with pytest.raises(ValueError) as err:
+        ProviderEndpoint.microsoft(" ", "id", "s")
+    assert str(err.value) == "a Microsoft token endpoint needs the tenant: set MICROSOFT_TENANT_ID"
+    rewrite = standins_rewriter("http://127.0.0.1:9999//")
+    assert rewrite("https://example.test") == "http://127.0.0.1:9999/example.test/"
+    assert rewrite("https://example.test/a/b") == "http://127.0.0.1:9999/example.test/a/b"
+    assert standins_rewriter("")(GHL_TOKEN_URL) == GHL_TOKEN_URL
 
 
 # ------------------------------------------------------------------------------------------ the stand-ins
