@@ -941,3 +941,29 @@ def test_audit_events_pages_back_by_seq_and_filters_by_tenant(vault_):
     assert [e.seq for e in vault_.audit_events(ADMIN, 2, before_seq=4)] == [3, 2]
     assert [(e.seq, e.tenant) for e in vault_.audit_events(ADMIN, 10, tenant="acme", before_seq=4)] == [
         (3, "acme"), (2, "acme")]
+
+
+def test_on_postgresql_the_meta_entries_an_operation_rewrites_are_read_locked(pg_url, clock):
+    """The locking protocol (``Vault`` docstring: on PostgreSQL lock what you rewrite): a rotation's checkpoint,
+    the audit key a KEK rotation rewraps and the KEK list remove_kek edits are read FOR UPDATE, so two
+    operators running the same command at once queue instead of both acting on what they read."""
+    with Vault.init(pg_url, StaticKeySource(K1), clock) as v:
+        v.put(ADMIN, "t0", "google", "a", TOKEN)
+    locked: list[str] = []
+
+    def record(conn, cursor, statement, params, context, executemany):
+        if "FROM vault_meta" in statement and statement.rstrip().endswith("FOR UPDATE"):
+            locked.extend(value for value in (params or {}).values() if isinstance(value, str))
+
+    with Vault.open(pg_url, StaticKeySource(K2, K1), clock) as v:
+        sa.event.listen(v.engine, "before_cursor_execute", record)
+        seen = {}
+        for name, op in (
+            ("rotate_dek", lambda: v.rotate_dek(ADMIN, "t0")),
+            ("rotate_kek", lambda: v.rotate_kek(ADMIN)),
+            ("remove_kek", lambda: v.remove_kek(ADMIN, kek_fingerprint(K1))),
+        ):
+            locked.clear()
+            op()
+            seen[name] = sorted(set(locked))
+    assert seen == {"rotate_dek": ["dek_rotation:t0"], "rotate_kek": ["audit_key"], "remove_kek": ["known_keks"]}
