@@ -41,6 +41,7 @@ from vault.refresh import (
     GOOGLE_TOKEN_URL,
     ProviderEndpoint,
     Refresher,
+    RefreshOutcome,
     RefreshReport,
     due_at,
     endpoints_from_env,
@@ -714,6 +715,48 @@ def test_audit_entries_for_each_outcome_hold_no_token(vault_, standins, make, cl
         assert base64.b64encode(token.encode()).decode() not in stored
 
 
+def test_each_outcome_and_its_audit_entry_whole(vault_, standins, make, clock):
+    """What the report and the audit log say for a refresh, a backoff and a dead grant, field by field."""
+    ok = put(vault_, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+    busy = put(vault_, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+    dead = put(vault_, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+    previous = info(vault_, ok[0]).token_fingerprint
+    standins.microsoft.revoke(dead[1])
+    standins.google.set_scenario("500", status=503, times=1)
+    report = make(owner="w1", rng=MaxRandom()).run_once()
+    now = clock.now()
+    by_id = {o.credential_id: o for o in report.outcomes}
+    fp = info(vault_, ok[0]).token_fingerprint
+    reauth = by_id[dead[0]].detail
+    assert reauth.startswith("invalid_grant: AADSTS70000: ")
+    assert by_id == {
+        ok[0]: RefreshOutcome(ok[0], "acme", "ghl", "ok@ghl.test", "refreshed", status=200, fingerprint=fp,
+                              rotated=True),
+        busy[0]: RefreshOutcome(busy[0], "acme", "google", "busy@acme.test", "backed_off",
+                                detail="HTTP 503 from the token endpoint", status=503,
+                                next_attempt_at=now + timedelta(seconds=30)),
+        dead[0]: RefreshOutcome(dead[0], "acme", "microsoft", "dead@contoso.test", "needs_reauth", detail=reauth,
+                                status=400),
+    }
+    events = {e.target: e for e in refresh_events(vault_)}
+    assert {e.actor for e in events.values()} == {"refresher"}
+    refreshed = dict(events[ok[0]].detail)
+    assert refreshed.pop("refresh_fingerprint").startswith("hmac:")
+    assert (events[ok[0]].outcome, refreshed) == ("ok", {
+        "provider": "ghl", "account": "ok@ghl.test", "owner": "w1", "result": "refreshed", "fingerprint": fp,
+        "previous": previous, "rotated": True, "expires_at": (now + timedelta(seconds=86399)).isoformat(),
+        "dek_version": 1})
+    assert (events[busy[0]].outcome, events[busy[0]].detail) == ("error", {
+        "provider": "google", "account": "busy@acme.test", "owner": "w1", "result": "backed_off",
+        "error": "HTTP 503 from the token endpoint", "status": 503, "failures": 1, "retry_in_s": 30.0})
+    assert (events[dead[0]].outcome, events[dead[0]].detail) == ("error", {
+        "provider": "microsoft", "account": "dead@contoso.test", "owner": "w1", "result": "needs_reauth",
+        "error": "invalid_grant", "description": reauth.removeprefix("invalid_grant: "), "status": 400})
+    assert (info(vault_, busy[0]).last_refresh_error, info(vault_, dead[0]).last_refresh_error) == (
+        "HTTP 503 from the token endpoint", reauth)
+    assert info(vault_, ok[0]).refresh_due_at == now + timedelta(seconds=86399 - 600)
+
+
 def test_progress_callback(vault_, standins, make, clock):
     for n in range(4):
         put(vault_, standins, clock, "google", f"p{n}@acme.test", timedelta(minutes=1))
@@ -827,8 +870,6 @@ def test_refresher_defaults_and_the_edges_it_accepts(vault_, clock):
 
 
 def test_report_as_dict_is_the_json_the_cli_prints(clock):
-    from vault.refresh import RefreshOutcome
-
     later = clock.now() + timedelta(minutes=5)
     report = RefreshReport("w1", clock.now(), later, refreshed=1, backed_off=1, outcomes=(
         RefreshOutcome("c1", "acme", "google", "a", "refreshed", status=200, fingerprint="hmac:ab", rotated=True),
