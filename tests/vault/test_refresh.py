@@ -686,6 +686,31 @@ def test_interrupted_run_releases_unprocessed_leases(vault_, standins, make, clo
     assert make().run_once().refreshed == 2
 
 
+def test_leases_that_cannot_be_given_back_are_left_to_expire_with_a_warning(vault_, standins, make, clock, caplog):
+    """The database goes away while a run is interrupted: the interruption still reaches the caller, and the
+    operator is told how many leases will only free themselves when they expire."""
+    for n in range(3):
+        put(vault_, standins, clock, "google", f"w{n}@acme.test", timedelta(minutes=1))
+    engine = sa.create_engine(str(vault_.engine.url.render_as_string(hide_password=False)))
+
+    def stop(done, total):
+        if done == 1:
+            with engine.begin() as conn:
+                conn.execute(sa.text("alter table credentials rename to credentials_away"))
+            raise KeyboardInterrupt
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="vault.refresh"), pytest.raises(KeyboardInterrupt):
+            make().run_once(progress=stop)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("alter table credentials_away rename to credentials"))
+        engine.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vault.refresh"]
+    assert len(warnings) == 1 and warnings[0].startswith("could not release 2 refresh leases (")
+    assert warnings[0].endswith("); they expire on their own")
+
+
 # -------------------------------------------------------------------------------- audit, rbac, progress
 
 
@@ -902,7 +927,8 @@ def test_endpoints_their_urls_and_the_standins_rule_literally():
         "ghl": (GHL_TOKEN_URL, "h", "hs", False),
     }
     assert endpoints_from_env({"GHL_OAUTH_CLIENT_ID": "  ", "GHL_OAUTH_CLIENT_SECRET": "hs",
-                               "GOOGLE_OAUTH_CLIENT_ID": "g"}) == {}
+                               "GOOGLE_OAUTH_CLIENT_ID": "g", "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
+                               "MICROSOFT_TENANT_ID": TENANT_ID}) == {}
     assert endpoints_from_env({**env, "MICROSOFT_TENANT_ID": " "}).keys() == {"google", "ghl"}
     with pytest.raises(ValueError) as err:
         ProviderEndpoint.microsoft(" ", "id", "s")
