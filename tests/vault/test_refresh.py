@@ -711,6 +711,72 @@ def test_leases_that_cannot_be_given_back_are_left_to_expire_with_a_warning(vaul
     assert warnings[0].endswith("); they expire on their own")
 
 
+@pytest.mark.parametrize("answer", ["ok", "invalid_grant"])
+def test_a_credential_revoked_during_the_call_stays_revoked_whatever_the_answer(vault_, standins, make, clock,
+                                                                                answer):
+    """The user revokes while the provider is being asked: the answer is not written over the revocation, and
+    the outcome and audit entry say the credential is revoked (not gone)."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "rv@acme.test", timedelta(minutes=5))
+    if answer == "invalid_grant":
+        standins.google.set_scenario("invalid_grant", refresh_token=refresh)
+
+    def revoke_first(request):
+        vault_.revoke(ADMIN, "acme", cid)
+
+    with httpx.Client(event_hooks={"request": [revoke_first]}) as client:
+        (outcome,) = make(owner="w1", http=client).run_once().outcomes
+    detail, status, audit = {
+        "ok": ("credential became revoked meanwhile; answer discarded", None,
+               {"result": "superseded", "state": "revoked", "discarded": True}),
+        "invalid_grant": ("credential is revoked", 400, {"result": "superseded", "state": "revoked"}),
+    }[answer]
+    assert (outcome.result, outcome.detail, outcome.status) == ("superseded", detail, status)
+    assert refresh_events(vault_, cid)[0].detail == {"provider": "google", "account": "rv@acme.test", "owner": "w1",
+                                                     **audit}
+    assert info(vault_, cid).state == "revoked"
+
+
+def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clock):
+    """``dek_cache_ttl=0``: every step of a refresh gets its keys afresh from the ring it was handed."""
+    with Vault.init(db_url, StaticKeySource(KEY), clock, dek_cache_ttl=0) as v:
+        ok = put(v, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+        busy = put(v, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+        dead = put(v, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+        standins.microsoft.revoke(dead[1])
+        standins.google.set_scenario("500", status=503, times=1)
+        report = make(vault=v).run_once()
+        assert {o.credential_id: o.result for o in report.outcomes} == {
+            ok[0]: "refreshed", busy[0]: "backed_off", dead[0]: "needs_reauth"}
+        gone = put(v, standins, clock, "google", "gone@acme.test", timedelta(minutes=5))[0]
+        refresher = make(vault=v)
+        (claim,) = refresher._claim()
+        v.revoke(ADMIN, "acme", gone)
+        assert refresher._process(claim).detail == "credential is revoked"
+        assert v.verify_audit(ADMIN).ok
+
+
+def test_on_postgresql_every_reread_of_a_claimed_row_is_locked(pg_url, standins, clock):
+    """The re-read before the call and the one before each outcome is written hold the row (FOR UPDATE), so
+    a put, a revoke or another refresher cannot slip between the check and the write."""
+    with Vault.init(pg_url, StaticKeySource(KEY), clock) as v:
+        put(v, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+        put(v, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+        dead = put(v, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+        standins.microsoft.revoke(dead[1])
+        standins.google.set_scenario("500", status=503, times=1)
+        rereads: list[bool] = []
+
+        def record(conn, cursor, statement, params, context, executemany):
+            if "credentials.last_refresh_error" in statement and statement.lstrip().startswith("SELECT"):
+                rereads.append(statement.rstrip().endswith("FOR UPDATE"))
+
+        sa.event.listen(v.engine, "before_cursor_execute", record)
+        with Refresher(v, BOT, endpoints=endpoints(), clock=clock,
+                       url_rewriter=standins_rewriter(standins.server.url)) as refresher:
+            assert refresher.run_once().claimed == 3
+        assert rereads == [True] * 6  # each credential: before the call, and before its outcome is written
+
+
 # -------------------------------------------------------------------------------- audit, rbac, progress
 
 
