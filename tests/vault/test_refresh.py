@@ -490,6 +490,36 @@ def test_transient_failures_back_off_with_growing_delays(vault_, standins, make,
     assert info(vault_, cid).failures == 0
 
 
+@pytest.mark.parametrize(
+    "where, result, error",
+    [
+        ("invalid-url", "error", "unusable token endpoint URL (InvalidURL)"),
+        ("ftp", "backed_off", "UnsupportedProtocol calling the token endpoint"),
+        ("refused", "backed_off", "ConnectError calling the token endpoint"),
+        ("slow", "backed_off", "timeout after 0.2 s calling the token endpoint"),
+    ],
+)
+def test_a_token_endpoint_that_cannot_be_reached_is_recorded_literally(vault_, standins, make, clock, where, result,
+                                                                       error):
+    """What the release manager reads in ``last_refresh_error`` when the call never got an answer."""
+    cid = put(vault_, standins, clock, "google", "net@acme.test", timedelta(minutes=5))[0]
+    rewriter = standins_rewriter(standins.server.url)
+    if where == "invalid-url":
+        rewriter = lambda url: "http://[::1"  # noqa: E731
+    elif where == "ftp":
+        rewriter = lambda url: "ftp://127.0.0.1/token"  # noqa: E731
+    elif where == "refused":
+        dead = StandinServer().start()
+        rewriter = standins_rewriter(dead.url)
+        dead.stop()
+    else:
+        standins.google.set_scenario("slow", seconds=0.6)
+    (outcome,) = make(url_rewriter=rewriter, timeout=0.2, rng=MaxRandom()).run_once().outcomes
+    assert (outcome.result, outcome.detail, outcome.status, outcome.next_attempt_at) == (
+        result, error, None, clock.now() + timedelta(seconds=30))
+    assert (info(vault_, cid).last_refresh_error, info(vault_, cid).failures) == (error, 1)
+
+
 def test_full_jitter_stays_within_the_ceiling(vault_, standins, make, clock):
     refresher = make(rng=random.Random(7), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
     ceilings = [10, 20, 40, 80, 160, 300, 300, 300, 300, 300, 300]  # seconds: doubling from 10, capped at 5 min
