@@ -608,6 +608,33 @@ def test_invalid_grant_after_another_worker_rotated_is_not_needs_reauth(vault_, 
     assert last.detail["result"] == "superseded" and last.outcome == "ok"
 
 
+def test_invalid_grant_for_a_replaced_token_gives_back_a_lease_its_owner_name_holds(vault_, standins, make, clock):
+    """Two refreshers configured with one owner name: A's call outlives its lease, the user re-consents (a new
+    refresh token) and B (same name) claims the row again. A's invalid_grant is for the replaced token, so it
+    is superseded, and the lease under the shared name is given back rather than left to expire."""
+    cid, old, _ = put(vault_, standins, clock, "google", "same@acme.test", timedelta(minutes=5))
+    b = make(owner="cron")
+
+    def meanwhile(request):
+        clock.advance(timedelta(minutes=3))
+        fresh = standins.google.grant("same@acme.test", CLIENTS["google"][0])
+        vault_.put(ADMIN, "acme", "google", "same@acme.test", "ya29.re" + secrets.token_urlsafe(20), fresh,
+                   expires_at=clock.now() + timedelta(minutes=1))
+        clock.advance(timedelta(seconds=50))
+        assert len(b._claim()) == 1
+        standins.google.revoke(old)
+
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+        (outcome,) = make(owner="cron", http=client).run_once().outcomes
+    assert (outcome.result, outcome.detail, outcome.status) == (
+        "superseded", "invalid_grant for a refresh token another worker had already replaced", 400)
+    assert refresh_events(vault_, cid)[0].detail == {
+        "provider": "google", "account": "same@acme.test", "owner": "cron", "result": "superseded",
+        "error": "invalid_grant", "note": "refresh token changed meanwhile"}
+    assert (row(vault_, cid)["lease_owner"], row(vault_, cid)["lease_until"]) == (None, None)
+    assert info(vault_, cid).state == "active"
+
+
 def test_invalid_client_is_an_error_not_needs_reauth(vault_, standins, make, clock):
     cid = put(vault_, standins, clock, "google", "cfg@acme.test", timedelta(minutes=5))[0]
     wrong = "GOCSPX-wrong-" + secrets.token_urlsafe(12)
