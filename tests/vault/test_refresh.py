@@ -635,6 +635,27 @@ def test_invalid_grant_for_a_replaced_token_gives_back_a_lease_its_owner_name_ho
     assert info(vault_, cid).state == "active"
 
 
+def test_invalid_grant_after_an_interrupted_refresh_says_so(vault_, standins, make, clock):
+    """Worker A marks the refresh in flight and dies before the provider's answer is stored; the provider had
+    rotated the token in that lost answer. B's invalid_grant is then reported as what it is, with when and who."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "lost@acme.test", timedelta(minutes=5))
+    a = make(owner="worker-a")
+    (claim,) = a._claim()
+    started = clock.now()
+    a._prepare(claim).refresh_token.wipe()  # A dies here, mid-call
+    marker = f"refresh in flight since {started.isoformat(timespec='seconds')} (worker-a); no outcome recorded yet"
+    assert info(vault_, cid).last_refresh_error == marker
+    standins.google.revoke(refresh)
+    clock.advance(timedelta(minutes=3))
+    (outcome,) = make(owner="worker-b").run_once().outcomes
+    expected = (f"invalid_grant after an interrupted refresh (since {started.isoformat(timespec='seconds')} "
+                "(worker-a)): the provider may have rotated the refresh token in an answer that was never stored; "
+                "re-authorise")
+    assert (outcome.result, outcome.detail) == ("needs_reauth", expected)
+    assert (info(vault_, cid).state, info(vault_, cid).last_refresh_error) == ("needs_reauth", expected)
+    assert refresh_events(vault_, cid)[0].detail["interrupted"] == marker
+
+
 def test_invalid_client_is_an_error_not_needs_reauth(vault_, standins, make, clock):
     cid = put(vault_, standins, clock, "google", "cfg@acme.test", timedelta(minutes=5))[0]
     wrong = "GOCSPX-wrong-" + secrets.token_urlsafe(12)
