@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from vault import Actor, IntegrityError, Role, StaticKeySource, Vault, VaultError
+from vault import Actor, IntegrityError, KeyUnavailable, Role, StaticKeySource, Vault, VaultError
 from vault.integrity import CREDENTIAL_COLUMNS
 from vault.models import AuditEventRecord, Credential
 
@@ -341,6 +341,21 @@ def _downgrade(engine: sa.Engine, revision: str) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def test_binding_a_vault_whose_audit_key_kek_is_not_offered_names_the_key(db_url, clock):
+    from vault.crypto import kek_fingerprint
+
+    k2 = bytes(range(100, 132))
+    with Vault.init(db_url, StaticKeySource(K1), clock):
+        pass
+    with Vault.open(db_url, StaticKeySource(k2, K1), clock) as v, v._begin() as conn:
+        _make_legacy(v, conn)  # an old vault whose audit key is still under K1
+    with pytest.raises(KeyUnavailable) as err:
+        Vault.open(db_url, StaticKeySource(k2), clock)
+    assert str(err.value) == (
+        f"the audit key is wrapped under {kek_fingerprint(K1)}, which key source static does not offer: put that key "
+        "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS)")
 
 
 def _make_legacy(v: Vault, conn: sa.Connection) -> None:

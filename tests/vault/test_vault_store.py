@@ -636,6 +636,16 @@ def _json(value):
     return value if isinstance(value, dict) else json.loads(value)
 
 
+def _batch_seqs(v: Vault, op: str) -> list[int]:
+    """The seq of each ``batch`` audit entry of ``op``: the ``audit_seq`` the rows it rewrote must carry."""
+    return sorted(e.seq for e in v.audit_events(ADMIN, limit=1000) if e.op == op and e.detail.get("phase") == "batch")
+
+
+def _row_seqs(url: str, table: str, where: str) -> list[int]:
+    with raw(url).connect() as conn:
+        return sorted({n for (n,) in conn.execute(sa.text(f"select audit_seq from {table} where {where}"))})
+
+
 def _rotation_trail(v: Vault, op: str) -> list[tuple[str, str | None, str, dict]]:
     """(actor, target, outcome, detail) of every ``op`` audit entry, oldest first."""
     events = sorted((e for e in v.audit_events(ADMIN, limit=1000) if e.op == op), key=lambda e: e.seq)
@@ -670,6 +680,7 @@ def test_rotate_dek_reports_records_and_audits_each_phase(vault_, db_url, clock)
     ]
     updated = {c.id: c.updated_at for c in vault_.list(ADMIN, "t0")}
     assert sorted(updated[cid] for cid in ids.values()) == [start, start, start + timedelta(minutes=1)]  # per batch
+    assert _row_seqs(db_url, "credentials", "state = 'active'") == _batch_seqs(vault_, "rotate_dek")
     assert vault_.verify_audit(ADMIN).ok
     _assert_all_open(vault_, ids)
 
@@ -767,6 +778,7 @@ def test_rotate_kek_reports_records_and_audits_each_phase(vault_, db_url, clock)
         ("ada", fp2, "ok", {"phase": "batch", "rewrapped": 1, "from": [fp1]}),
         ("ada", fp2, "ok", {"phase": "done", "rewrapped": 4, "remaining": 0}),
     ]
+    assert _row_seqs(db_url, "data_keys", "1 = 1") == _batch_seqs(v, "rotate_kek")
     assert v.verify_audit(ADMIN).ok
     v.close()
 
@@ -967,3 +979,13 @@ def test_on_postgresql_the_meta_entries_an_operation_rewrites_are_read_locked(pg
             op()
             seen[name] = sorted(set(locked))
     assert seen == {"rotate_dek": ["dek_rotation:t0"], "rotate_kek": ["audit_key"], "remove_kek": ["known_keks"]}
+
+
+def test_rotating_a_tenant_whose_credentials_are_all_revoked_retires_its_old_dek(vault_):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.revoke(ADMIN, "acme", cid)
+    report = vault_.rotate_dek(ADMIN, "acme")
+    assert (report.target, report.total, report.rewritten, report.remaining, report.retired) == (
+        "acme@v2", 0, 0, 0, ("acme@v1",))
+    assert vault_.put(ADMIN, "acme", "google", "a", "fresh") == cid
+    assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "fresh"
