@@ -520,6 +520,37 @@ def test_a_token_endpoint_that_cannot_be_reached_is_recorded_literally(vault_, s
     assert (info(vault_, cid).last_refresh_error, info(vault_, cid).failures) == (error, 1)
 
 
+@pytest.mark.parametrize("hiccups", [1, 3], ids=["once", "every-try"])
+def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, standins, make, clock, caplog,
+                                                                       hiccups):
+    """The provider's answer is the only copy of the new tokens: a busy or dropped database gets two more tries
+    at once (each one logged). If all three fail, the outcome says the vault failed, and the in-flight marker
+    stays for the next cycle to read."""
+    cid = put(vault_, standins, clock, "google", "busy-db@acme.test", timedelta(minutes=5))[0]
+    failed = []
+
+    def hiccup(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("UPDATE credentials SET") and "access_ct" in statement and len(failed) < hiccups:
+            failed.append(statement)
+            raise conn.dialect.dbapi.OperationalError("database is locked")
+
+    sa.event.listen(vault_.engine, "before_cursor_execute", hiccup)
+    try:
+        with caplog.at_level(logging.WARNING, logger="vault.refresh"):
+            (outcome,) = make().run_once().outcomes
+    finally:
+        sa.event.remove(vault_.engine, "before_cursor_execute", hiccup)
+    warned = [r.getMessage() for r in caplog.records if r.name == "vault.refresh"]
+    retry = f"storing refreshed tokens of credential {cid} failed (OperationalError); retrying at once"
+    if hiccups == 1:
+        assert (outcome.result, warned) == ("refreshed", [retry])
+        assert info(vault_, cid).last_refresh_error is None
+    else:
+        assert (outcome.result, outcome.detail) == ("error", "vault: OperationalError")
+        assert warned == [retry, retry, f"refresh of credential {cid} failed inside the vault (OperationalError)"]
+        assert info(vault_, cid).last_refresh_error.startswith("refresh in flight since ")
+
+
 def test_full_jitter_stays_within_the_ceiling(vault_, standins, make, clock):
     refresher = make(rng=random.Random(7), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
     ceilings = [10, 20, 40, 80, 160, 300, 300, 300, 300, 300, 300]  # seconds: doubling from 10, capped at 5 min
@@ -569,6 +600,22 @@ def test_invalid_grant_marks_needs_reauth(vault_, standins, make, clock):
                expires_at=clock.now() + timedelta(minutes=1))
     clock.advance(timedelta(seconds=48))  # 80 % of its minute
     assert refresher.run_once().refreshed == 1
+
+
+def test_needs_reauth_after_a_backoff_counts_the_failure_and_clears_the_schedule(vault_, standins, make, clock):
+    """A credential that backed off once and then hits invalid_grant: parked for a person, with both failures
+    counted, no retry time and no lease left behind."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "twice@acme.test", timedelta(minutes=5))
+    standins.google.set_scenario("500", status=503, times=1)
+    refresher = make(rng=MaxRandom())
+    assert refresher.run_once().backed_off == 1
+    clock.set(info(vault_, cid).next_attempt_at)
+    standins.google.revoke(refresh)
+    assert refresher.run_once().needs_reauth == 1
+    stored = row(vault_, cid)
+    assert (stored["state"], stored["failures"], stored["next_attempt_at"], stored["lease_owner"],
+            stored["lease_until"], stored["version"]) == ("needs_reauth", 2, None, None, None, 3)
+    assert info(vault_, cid).updated_at == clock.now()
 
 
 @pytest.mark.parametrize("provider", ["microsoft", "ghl"])
