@@ -837,28 +837,34 @@ def test_leases_that_cannot_be_given_back_are_left_to_expire_with_a_warning(vaul
 
 
 @pytest.mark.parametrize("answer", ["ok", "invalid_grant"])
-def test_a_credential_revoked_during_the_call_stays_revoked_whatever_the_answer(vault_, standins, make, clock,
-                                                                                answer):
-    """The user revokes while the provider is being asked: the answer is not written over the revocation, and
-    the outcome and audit entry say the credential is revoked (not gone)."""
+@pytest.mark.parametrize("change", ["revoked", "gone"])
+def test_a_credential_revoked_or_deleted_during_the_call_is_not_written(vault_, standins, make, clock, answer,
+                                                                          change):
+    """The user revokes (or a database admin deletes the row) while the provider is being asked: the answer is
+    not written over it, and the outcome and audit entry say what became of the credential."""
     cid, refresh, _ = put(vault_, standins, clock, "google", "rv@acme.test", timedelta(minutes=5))
     if answer == "invalid_grant":
         standins.google.set_scenario("invalid_grant", refresh_token=refresh)
 
-    def revoke_first(request):
-        vault_.revoke(ADMIN, "acme", cid)
+    def meanwhile(request):
+        if change == "revoked":
+            vault_.revoke(ADMIN, "acme", cid)
+        else:
+            with vault_.engine.begin() as conn:
+                conn.execute(sa.text("delete from credentials where id = :id"), {"id": cid})
 
-    with httpx.Client(event_hooks={"request": [revoke_first]}) as client:
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
         (outcome,) = make(owner="w1", http=client).run_once().outcomes
     detail, status, audit = {
-        "ok": ("credential became revoked meanwhile; answer discarded", None,
-               {"result": "superseded", "state": "revoked", "discarded": True}),
-        "invalid_grant": ("credential is revoked", 400, {"result": "superseded", "state": "revoked"}),
+        "ok": (f"credential became {change} meanwhile; answer discarded", None,
+               {"result": "superseded", "state": change, "discarded": True}),
+        "invalid_grant": (f"credential is {change}", 400, {"result": "superseded", "state": change}),
     }[answer]
     assert (outcome.result, outcome.detail, outcome.status) == ("superseded", detail, status)
-    assert refresh_events(vault_, cid)[0].detail == {"provider": "google", "account": "rv@acme.test", "owner": "w1",
-                                                     **audit}
-    assert info(vault_, cid).state == "revoked"
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "rv@acme.test", "owner": "w1",
+                                                    **audit})
+    assert [i.state for i in vault_.list(ADMIN)] == (["revoked"] if change == "revoked" else [])
 
 
 def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clock):
