@@ -867,6 +867,34 @@ def test_a_credential_revoked_or_deleted_during_the_call_is_not_written(vault_, 
     assert [i.state for i in vault_.list(ADMIN)] == (["revoked"] if change == "revoked" else [])
 
 
+@pytest.mark.parametrize("new_refresh", [True, False], ids=["new-refresh-token", "same-refresh-token"])
+def test_an_answer_is_discarded_only_if_newer_tokens_were_stored_during_the_call(vault_, standins, make, clock,
+                                                                                  new_refresh):
+    """A put lands while the provider is being asked. With a new refresh token it is newer than our answer,
+    which is discarded; with the refresh token we sent still stored, our answer is the live successor and
+    is written."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "mid@acme.test", timedelta(minutes=5))
+    theirs = "ya29.theirs" + secrets.token_urlsafe(20)
+
+    def meanwhile(request):
+        fresh = standins.google.grant("mid@acme.test", CLIENTS["google"][0]) if new_refresh else None
+        vault_.put(ADMIN, "acme", "google", "mid@acme.test", theirs, fresh, expires_at=clock.now() + timedelta(hours=1))
+
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+        (outcome,) = make(owner="w1", http=client).run_once().outcomes
+    (event,) = refresh_events(vault_, cid)
+    with vault_.get(ADMIN, "acme", cid) as tokens:
+        stored = tokens.access_token.reveal()
+    if new_refresh:
+        assert (outcome.result, outcome.detail) == ("superseded", "new tokens were stored meanwhile; answer discarded")
+        assert event.detail == {"provider": "google", "account": "mid@acme.test", "owner": "w1",
+                                "result": "superseded", "discarded": True}
+        assert stored == theirs
+    else:
+        assert (outcome.result, event.detail["result"]) == ("refreshed", "refreshed")
+        assert stored == standins.google.last_access_token("mid@acme.test") != theirs
+
+
 def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clock):
     """``dek_cache_ttl=0``: every step of a refresh gets its keys afresh from the ring it was handed."""
     with Vault.init(db_url, StaticKeySource(KEY), clock, dek_cache_ttl=0) as v:
