@@ -810,6 +810,8 @@ def test_rotate_kek_without_the_old_key_names_the_key_to_put_back(vault_, db_url
         assert str(err.value) == (
             f"tenant 'acme''s data key v1 is wrapped under {fp1}, which key source switchable does not offer: put "
             "that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun")
+        assert _rotation_trail(v, "rotate_kek")[-1] == (
+            "ada", kek_fingerprint(K3), "error", {"error": "KeyUnavailable", "message": str(err.value)})
         source.switch(K3, K2, K1)
         assert v.rotate_kek(ADMIN).complete
         assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
@@ -931,6 +933,7 @@ def test_stats_windows_scopes_and_rotations(vault_, clock):
     assert (stats.at, stats.tenants, stats.credentials, stats.expired, stats.expiring_soon) == (now, 1, 4, 1, 1)
     assert stats.by_provider == {"google": 3, "ghl": 1}
     assert stats.by_provider_state == {"google": {"active": 3}, "ghl": {"active": 1}}
+    assert (stats.refresh_failing, vault_.stats(ADMIN).refresh_failing) == (0, 0)
     assert (vault_.stats(ADMIN).tenants, vault_.stats(ADMIN, "globex").tenants) == (2, 1)
     assert vault_.stats(ADMIN, expiring_within=timedelta(hours=2)).expiring_soon == 2
 
