@@ -992,3 +992,24 @@ def test_rotating_a_tenant_whose_credentials_are_all_revoked_retires_its_old_dek
         "acme@v2", 0, 0, 0, ("acme@v1",))
     assert vault_.put(ADMIN, "acme", "google", "a", "fresh") == cid
     assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "fresh"
+
+
+def test_revoke_is_bound_to_the_tenant_named_and_clears_the_row_once(vault_, db_url):
+    """A scoped actor cannot revoke another tenant's credential by naming its own tenant; a revoke clears every
+    refresh field and bumps the version once; revoking again changes nothing."""
+    theirs = vault_.put(ADMIN, "globex", "google", "b", TOKEN)
+    with pytest.raises(VaultError) as err:
+        vault_.revoke(SERVICE, "acme", theirs)
+    assert str(err.value) == f"no credential {theirs!r} in tenant 'acme'"
+    assert [(e.target, e.outcome) for e in vault_.audit_events(ADMIN, 1)] == [(theirs, "error")]
+    assert vault_.list(ADMIN, "globex")[0].state == "active"
+    mine = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    with raw(db_url).begin() as conn:  # a refresher holds its lease
+        conn.execute(sa.text("update credentials set lease_owner='w1', lease_until=:t where id=:id"),
+                     {"t": datetime(2030, 1, 1), "id": mine})
+    columns = "state, version, refresh_due_at, lease_owner, lease_until, next_attempt_at"
+    for _ in range(2):
+        vault_.revoke(SERVICE, "acme", mine)
+        with raw(db_url).connect() as conn:
+            assert tuple(conn.execute(sa.text(f"select {columns} from credentials where id=:id"),
+                                      {"id": mine}).one()) == ("revoked", 2, None, None, None, None)
