@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -75,6 +76,57 @@ def test_every_operation_is_recorded_with_its_outcome(vault_):
     assert [e.op for e in vault_.audit_events(ADMIN, limit=3, tenant="globex")] == ["get"]
 
 
+def test_each_operations_entry_names_who_what_and_its_detail_whole(vault_, clock):
+    """What a security reviewer reads for each kind of call: actor, role, op, tenant, target, outcome and
+    the detail, literally (a token only as its fingerprint)."""
+    expires = clock.now() + timedelta(hours=1)
+    vault_.put(ADMIN, "acme", "google", "a", TOKEN, "refresh-1", expires_at=expires, scopes=["openid"],
+               credential_id="cred-a")
+    vault_.put(SERVICE, "acme", "google", "a", TOKEN + "-2")
+    vault_.get(SERVICE, "acme", "cred-a").wipe()
+    vault_.list(ADMIN, "acme", "google")
+    vault_.list(SERVICE)
+    vault_.revoke(ADMIN, "acme", "cred-a")
+    vault_.revoke(ADMIN, "acme", "cred-a")
+    with pytest.raises(VaultError):
+        vault_.get(ADMIN, "acme", "cred-a")
+    with pytest.raises(AccessDenied) as denied:
+        vault_.get(SERVICE, "globex", "cred-b")
+    vault_.stats(AUDITOR, "acme")
+    vault_.audit_events(AUDITOR, 5, tenant="acme")
+    report = vault_.verify_audit(AUDITOR)
+    reason = "actor 'svc' is scoped to tenants acme, not 'globex'"
+    assert str(denied.value) == f"access denied: {reason}"
+    events = sorted(vault_.audit_events(ADMIN, limit=100), key=lambda e: e.seq)[1:]
+    fp1, fp2 = events[0].detail["fingerprint"], vault_.list(ADMIN)[0].token_fingerprint
+    assert fp1.startswith("hmac:") and fp1 != fp2
+    assert {e.at for e in events} == {clock.now()}
+    assert [(e.actor, e.role, e.op, e.tenant, e.target, e.outcome, e.detail) for e in events] == [
+        ("ada", "admin", "put", "acme", "cred-a", "ok", {
+            "provider": "google", "account": "a", "fingerprint": fp1, "dek_version": 1, "created": True,
+            "has_refresh_token": True, "scopes": ["openid"], "expires_at": expires.isoformat()}),
+        ("svc", "service", "put", "acme", "cred-a", "ok", {
+            "provider": "google", "account": "a", "fingerprint": fp2, "dek_version": 1, "created": False,
+            "has_refresh_token": True, "scopes": [], "expires_at": None}),
+        ("svc", "service", "get", "acme", "cred-a", "ok", {
+            "provider": "google", "account": "a", "fingerprint": fp2, "state": "active", "dek_version": 1}),
+        ("ada", "admin", "list", "acme", None, "ok", {"provider": "google", "count": 1}),
+        ("svc", "service", "list", None, None, "ok", {"provider": None, "count": 1}),
+        ("ada", "admin", "revoke", "acme", "cred-a", "ok", {"provider": "google", "fingerprint": fp2,
+                                                            "already": False}),
+        ("ada", "admin", "revoke", "acme", "cred-a", "ok", {"provider": "google", "fingerprint": fp2,
+                                                            "already": True}),
+        ("ada", "admin", "get", "acme", "cred-a", "error", {
+            "error": "VaultError", "message": "credential cred-a was revoked; store new tokens with put"}),
+        ("svc", "service", "get", "globex", "cred-b", "denied", {"reason": reason}),
+        ("aud", "auditor", "stats", "acme", None, "ok", {"credentials": 1}),
+        ("aud", "auditor", "audit_read", None, None, "ok", {"count": 5, "tenant": "acme"}),
+        ("aud", "auditor", "audit_verify", None, None, "ok", {
+            "intact": True, "checked": report.checked, "first_bad_seq": None, "reason": None, "external": None}),
+    ]
+    assert report.checked == events[-1].seq - 1
+
+
 def test_a_token_appears_in_the_audit_log_only_as_its_hmac_fingerprint(vault_, raw):
     cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
     vault_.get(ADMIN, "acme", cid).wipe()
@@ -142,6 +194,12 @@ def _read_only_trigger(conn: sa.Connection) -> None:
             "for each row execute function audit_read_only()"))
 
 
+def _not_performed(op: str) -> str:
+    """The whole message a caller gets when an operation's audit entry could not be written."""
+    return (rf"^{op} was not performed: its audit entry could not be written \((OperationalError|ProgrammingError|"
+            r"IntegrityError|InternalError)\); nothing was changed and nothing is returned$")
+
+
 @pytest.mark.parametrize("breakage", [_drop_audit_table, _read_only_trigger], ids=["dropped", "read-only-trigger"])
 def test_when_the_audit_entry_cannot_be_written_the_operation_fails(vault_, raw, monkeypatch, breakage):
     cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
@@ -156,13 +214,13 @@ def test_when_the_audit_entry_cannot_be_written_the_operation_fails(vault_, raw,
 
     monkeypatch.setattr(vault.store, "Secret", Spy)
     result = None
-    with pytest.raises(VaultError, match="not performed"):
+    with pytest.raises(VaultError, match=_not_performed("get")):
         result = vault_.get(ADMIN, "acme", cid)
     assert result is None
     assert made and all(s.wiped for s in made)  # the decrypted tokens were wiped, not handed out
-    with pytest.raises(VaultError, match="not performed"):
+    with pytest.raises(VaultError, match=_not_performed("put")):
         vault_.put(ADMIN, "acme", "google", "b", "another-token")
-    with pytest.raises(VaultError, match="not performed"):
+    with pytest.raises(VaultError, match=_not_performed("revoke")):
         vault_.revoke(ADMIN, "acme", cid)
     with raw.connect() as conn:
         rows = conn.execute(sa.text("select account, state from credentials")).all()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from vault import Actor, IntegrityError, Role, StaticKeySource, Vault, VaultError
+from vault import Actor, IntegrityError, KeyUnavailable, Role, StaticKeySource, Vault, VaultError
 from vault.integrity import CREDENTIAL_COLUMNS
 from vault.models import AuditEventRecord, Credential
 
@@ -256,6 +256,23 @@ def test_the_external_anchor_is_append_only_lines_of_seq_and_mac(sqlite_url, tmp
     assert TOKEN_A not in anchor.read_text()
 
 
+def test_an_anchor_that_cannot_be_written_warns_and_the_write_stands(sqlite_url, tmp_path, clock, caplog):
+    """The anchor file became unwritable (here: a directory where the file was): the operation has committed,
+    so it stands, and the operator gets a warning naming the anchor, the seq it misses and why."""
+    anchor = tmp_path / "anchor.log"
+    with Vault.init(sqlite_url, StaticKeySource(K1), clock, anchor=f"file:{anchor}") as v:
+        anchor.unlink()
+        anchor.mkdir()
+        with caplog.at_level("WARNING", logger="vault"):
+            cid = v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A)
+            warned = [r.getMessage() for r in caplog.records if r.name == "vault"]
+        seq = max(e.seq for e in v.audit_events(ADMIN, 5) if e.op == "put")
+    assert warned == [
+        f"could not write the external audit anchor file:{anchor} for seq {seq} (IsADirectoryError)"]
+    with Vault.open(sqlite_url, StaticKeySource(K1), clock, anchor="") as v:
+        assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN_A
+
+
 def test_an_unusable_anchor_spec_is_refused_at_open(sqlite_url):
     with pytest.raises(VaultError, match="TOKEN_VAULT_AUDIT_ANCHOR"):
         Vault.init(sqlite_url, StaticKeySource(K1), anchor="s3://bucket/anchor")
@@ -324,6 +341,21 @@ def _downgrade(engine: sa.Engine, revision: str) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def test_binding_a_vault_whose_audit_key_kek_is_not_offered_names_the_key(db_url, clock):
+    from vault.crypto import kek_fingerprint
+
+    k2 = bytes(range(100, 132))
+    with Vault.init(db_url, StaticKeySource(K1), clock):
+        pass
+    with Vault.open(db_url, StaticKeySource(k2, K1), clock) as v, v._begin() as conn:
+        _make_legacy(v, conn)  # an old vault whose audit key is still under K1
+    with pytest.raises(KeyUnavailable) as err:
+        Vault.open(db_url, StaticKeySource(k2), clock)
+    assert str(err.value) == (
+        f"the audit key is wrapped under {kek_fingerprint(K1)}, which key source static does not offer: put that key "
+        "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS)")
 
 
 def _make_legacy(v: Vault, conn: sa.Connection) -> None:

@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ from vault.refresh import (
     GOOGLE_TOKEN_URL,
     ProviderEndpoint,
     Refresher,
+    RefreshOutcome,
     RefreshReport,
     due_at,
     endpoints_from_env,
@@ -488,6 +490,67 @@ def test_transient_failures_back_off_with_growing_delays(vault_, standins, make,
     assert info(vault_, cid).failures == 0
 
 
+@pytest.mark.parametrize(
+    "where, result, error",
+    [
+        ("invalid-url", "error", "unusable token endpoint URL (InvalidURL)"),
+        ("ftp", "backed_off", "UnsupportedProtocol calling the token endpoint"),
+        ("refused", "backed_off", "ConnectError calling the token endpoint"),
+        ("slow", "backed_off", "timeout after 0.2 s calling the token endpoint"),
+    ],
+)
+def test_a_token_endpoint_that_cannot_be_reached_is_recorded_literally(vault_, standins, make, clock, where, result,
+                                                                       error):
+    """What the release manager reads in ``last_refresh_error`` when the call never got an answer."""
+    cid = put(vault_, standins, clock, "google", "net@acme.test", timedelta(minutes=5))[0]
+    rewriter = standins_rewriter(standins.server.url)
+    if where == "invalid-url":
+        rewriter = lambda url: "http://[::1"  # noqa: E731
+    elif where == "ftp":
+        rewriter = lambda url: "ftp://127.0.0.1/token"  # noqa: E731
+    elif where == "refused":
+        dead = StandinServer().start()
+        rewriter = standins_rewriter(dead.url)
+        dead.stop()
+    else:
+        standins.google.set_scenario("slow", seconds=0.6)
+    (outcome,) = make(url_rewriter=rewriter, timeout=0.2, rng=MaxRandom()).run_once().outcomes
+    assert (outcome.result, outcome.detail, outcome.status, outcome.next_attempt_at) == (
+        result, error, None, clock.now() + timedelta(seconds=30))
+    assert (info(vault_, cid).last_refresh_error, info(vault_, cid).failures) == (error, 1)
+
+
+@pytest.mark.parametrize("hiccups", [1, 3], ids=["once", "every-try"])
+def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, standins, make, clock, caplog,
+                                                                       hiccups):
+    """The provider's answer is the only copy of the new tokens: a busy or dropped database gets two more tries
+    at once (each one logged). If all three fail, the outcome says the vault failed, and the in-flight marker
+    stays for the next cycle to read."""
+    cid = put(vault_, standins, clock, "google", "busy-db@acme.test", timedelta(minutes=5))[0]
+    failed = []
+
+    def hiccup(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("UPDATE credentials SET") and "access_ct" in statement and len(failed) < hiccups:
+            failed.append(statement)
+            raise conn.dialect.dbapi.OperationalError("database is locked")
+
+    sa.event.listen(vault_.engine, "before_cursor_execute", hiccup)
+    try:
+        with caplog.at_level(logging.WARNING, logger="vault.refresh"):
+            (outcome,) = make().run_once().outcomes
+    finally:
+        sa.event.remove(vault_.engine, "before_cursor_execute", hiccup)
+    warned = [r.getMessage() for r in caplog.records if r.name == "vault.refresh"]
+    retry = f"storing refreshed tokens of credential {cid} failed (OperationalError); retrying at once"
+    if hiccups == 1:
+        assert (outcome.result, warned) == ("refreshed", [retry])
+        assert info(vault_, cid).last_refresh_error is None
+    else:
+        assert (outcome.result, outcome.detail) == ("error", "vault: OperationalError")
+        assert warned == [retry, retry, f"refresh of credential {cid} failed inside the vault (OperationalError)"]
+        assert info(vault_, cid).last_refresh_error.startswith("refresh in flight since ")
+
+
 def test_full_jitter_stays_within_the_ceiling(vault_, standins, make, clock):
     refresher = make(rng=random.Random(7), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
     ceilings = [10, 20, 40, 80, 160, 300, 300, 300, 300, 300, 300]  # seconds: doubling from 10, capped at 5 min
@@ -539,6 +602,22 @@ def test_invalid_grant_marks_needs_reauth(vault_, standins, make, clock):
     assert refresher.run_once().refreshed == 1
 
 
+def test_needs_reauth_after_a_backoff_counts_the_failure_and_clears_the_schedule(vault_, standins, make, clock):
+    """A credential that backed off once and then hits invalid_grant: parked for a person, with both failures
+    counted, no retry time and no lease left behind."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "twice@acme.test", timedelta(minutes=5))
+    standins.google.set_scenario("500", status=503, times=1)
+    refresher = make(rng=MaxRandom())
+    assert refresher.run_once().backed_off == 1
+    clock.set(info(vault_, cid).next_attempt_at)
+    standins.google.revoke(refresh)
+    assert refresher.run_once().needs_reauth == 1
+    stored = row(vault_, cid)
+    assert (stored["state"], stored["failures"], stored["next_attempt_at"], stored["lease_owner"],
+            stored["lease_until"], stored["version"]) == ("needs_reauth", 2, None, None, None, 3)
+    assert info(vault_, cid).updated_at == clock.now()
+
+
 @pytest.mark.parametrize("provider", ["microsoft", "ghl"])
 def test_invalid_grant_in_each_dialect(vault_, standins, make, clock, provider):
     cid, refresh, _ = put(vault_, standins, clock, provider, "dead@x.test", timedelta(minutes=5))
@@ -574,6 +653,54 @@ def test_invalid_grant_after_another_worker_rotated_is_not_needs_reauth(vault_, 
     assert standins.ghl.calls_for(first) == 2  # B's success and A's invalid_grant
     last = refresh_events(vault_, cid)[0]
     assert last.detail["result"] == "superseded" and last.outcome == "ok"
+
+
+def test_invalid_grant_for_a_replaced_token_gives_back_a_lease_its_owner_name_holds(vault_, standins, make, clock):
+    """Two refreshers configured with one owner name: A's call outlives its lease, the user re-consents (a new
+    refresh token) and B (same name) claims the row again. A's invalid_grant is for the replaced token, so it
+    is superseded, and the lease under the shared name is given back rather than left to expire."""
+    cid, old, _ = put(vault_, standins, clock, "google", "same@acme.test", timedelta(minutes=5))
+    b = make(owner="cron")
+
+    def meanwhile(request):
+        clock.advance(timedelta(minutes=3))
+        fresh = standins.google.grant("same@acme.test", CLIENTS["google"][0])
+        vault_.put(ADMIN, "acme", "google", "same@acme.test", "ya29.re" + secrets.token_urlsafe(20), fresh,
+                   expires_at=clock.now() + timedelta(minutes=1))
+        clock.advance(timedelta(seconds=50))
+        assert len(b._claim()) == 1
+        standins.google.revoke(old)
+
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+        (outcome,) = make(owner="cron", http=client).run_once().outcomes
+    assert (outcome.result, outcome.detail, outcome.status) == (
+        "superseded", "invalid_grant for a refresh token another worker had already replaced", 400)
+    assert refresh_events(vault_, cid)[0].detail == {
+        "provider": "google", "account": "same@acme.test", "owner": "cron", "result": "superseded",
+        "error": "invalid_grant", "note": "refresh token changed meanwhile"}
+    assert (row(vault_, cid)["lease_owner"], row(vault_, cid)["lease_until"]) == (None, None)
+    assert info(vault_, cid).state == "active"
+
+
+def test_invalid_grant_after_an_interrupted_refresh_says_so(vault_, standins, make, clock):
+    """Worker A marks the refresh in flight and dies before the provider's answer is stored; the provider had
+    rotated the token in that lost answer. B's invalid_grant is then reported as what it is, with when and who."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "lost@acme.test", timedelta(minutes=5))
+    a = make(owner="worker-a")
+    (claim,) = a._claim()
+    started = clock.now()
+    a._prepare(claim).refresh_token.wipe()  # A dies here, mid-call
+    marker = f"refresh in flight since {started.isoformat(timespec='seconds')} (worker-a); no outcome recorded yet"
+    assert info(vault_, cid).last_refresh_error == marker
+    standins.google.revoke(refresh)
+    clock.advance(timedelta(minutes=3))
+    (outcome,) = make(owner="worker-b").run_once().outcomes
+    expected = (f"invalid_grant after an interrupted refresh (since {started.isoformat(timespec='seconds')} "
+                "(worker-a)): the provider may have rotated the refresh token in an answer that was never stored; "
+                "re-authorise")
+    assert (outcome.result, outcome.detail) == ("needs_reauth", expected)
+    assert (info(vault_, cid).state, info(vault_, cid).last_refresh_error) == ("needs_reauth", expected)
+    assert refresh_events(vault_, cid)[0].detail["interrupted"] == marker
 
 
 def test_invalid_client_is_an_error_not_needs_reauth(vault_, standins, make, clock):
@@ -684,6 +811,131 @@ def test_interrupted_run_releases_unprocessed_leases(vault_, standins, make, clo
     assert make().run_once().refreshed == 2
 
 
+def test_leases_that_cannot_be_given_back_are_left_to_expire_with_a_warning(vault_, standins, make, clock, caplog):
+    """The database goes away while a run is interrupted: the interruption still reaches the caller, and the
+    operator is told how many leases will only free themselves when they expire."""
+    for n in range(3):
+        put(vault_, standins, clock, "google", f"w{n}@acme.test", timedelta(minutes=1))
+    engine = sa.create_engine(str(vault_.engine.url.render_as_string(hide_password=False)))
+
+    def stop(done, total):
+        if done == 1:
+            with engine.begin() as conn:
+                conn.execute(sa.text("alter table credentials rename to credentials_away"))
+            raise KeyboardInterrupt
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="vault.refresh"), pytest.raises(KeyboardInterrupt):
+            make().run_once(progress=stop)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("alter table credentials_away rename to credentials"))
+        engine.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vault.refresh"]
+    assert len(warnings) == 1 and warnings[0].startswith("could not release 2 refresh leases (")
+    assert warnings[0].endswith("); they expire on their own")
+
+
+@pytest.mark.parametrize("answer", ["ok", "invalid_grant"])
+@pytest.mark.parametrize("change", ["revoked", "gone"])
+def test_a_credential_revoked_or_deleted_during_the_call_is_not_written(vault_, standins, make, clock, answer,
+                                                                          change):
+    """The user revokes (or a database admin deletes the row) while the provider is being asked: the answer is
+    not written over it, and the outcome and audit entry say what became of the credential."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "rv@acme.test", timedelta(minutes=5))
+    if answer == "invalid_grant":
+        standins.google.set_scenario("invalid_grant", refresh_token=refresh)
+
+    def meanwhile(request):
+        if change == "revoked":
+            vault_.revoke(ADMIN, "acme", cid)
+        else:
+            with vault_.engine.begin() as conn:
+                conn.execute(sa.text("delete from credentials where id = :id"), {"id": cid})
+
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+        (outcome,) = make(owner="w1", http=client).run_once().outcomes
+    detail, status, audit = {
+        "ok": (f"credential became {change} meanwhile; answer discarded", None,
+               {"result": "superseded", "state": change, "discarded": True}),
+        "invalid_grant": (f"credential is {change}", 400, {"result": "superseded", "state": change}),
+    }[answer]
+    assert (outcome.result, outcome.detail, outcome.status) == ("superseded", detail, status)
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "rv@acme.test", "owner": "w1",
+                                                    **audit})
+    assert [i.state for i in vault_.list(ADMIN)] == (["revoked"] if change == "revoked" else [])
+
+
+@pytest.mark.parametrize("new_refresh", [True, False], ids=["new-refresh-token", "same-refresh-token"])
+def test_an_answer_is_discarded_only_if_newer_tokens_were_stored_during_the_call(vault_, standins, make, clock,
+                                                                                  new_refresh):
+    """A put lands while the provider is being asked. With a new refresh token it is newer than our answer,
+    which is discarded; with the refresh token we sent still stored, our answer is the live successor and
+    is written."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "mid@acme.test", timedelta(minutes=5))
+    theirs = "ya29.theirs" + secrets.token_urlsafe(20)
+
+    def meanwhile(request):
+        fresh = standins.google.grant("mid@acme.test", CLIENTS["google"][0]) if new_refresh else None
+        vault_.put(ADMIN, "acme", "google", "mid@acme.test", theirs, fresh, expires_at=clock.now() + timedelta(hours=1))
+
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+        (outcome,) = make(owner="w1", http=client).run_once().outcomes
+    (event,) = refresh_events(vault_, cid)
+    with vault_.get(ADMIN, "acme", cid) as tokens:
+        stored = tokens.access_token.reveal()
+    if new_refresh:
+        assert (outcome.result, outcome.detail) == ("superseded", "new tokens were stored meanwhile; answer discarded")
+        assert event.detail == {"provider": "google", "account": "mid@acme.test", "owner": "w1",
+                                "result": "superseded", "discarded": True}
+        assert stored == theirs
+    else:
+        assert (outcome.result, event.detail["result"]) == ("refreshed", "refreshed")
+        assert stored == standins.google.last_access_token("mid@acme.test") != theirs
+
+
+def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clock):
+    """``dek_cache_ttl=0``: every step of a refresh gets its keys afresh from the ring it was handed."""
+    with Vault.init(db_url, StaticKeySource(KEY), clock, dek_cache_ttl=0) as v:
+        ok = put(v, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+        busy = put(v, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+        dead = put(v, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+        standins.microsoft.revoke(dead[1])
+        standins.google.set_scenario("500", status=503, times=1)
+        report = make(vault=v).run_once()
+        assert {o.credential_id: o.result for o in report.outcomes} == {
+            ok[0]: "refreshed", busy[0]: "backed_off", dead[0]: "needs_reauth"}
+        gone = put(v, standins, clock, "google", "gone@acme.test", timedelta(minutes=5))[0]
+        refresher = make(vault=v)
+        (claim,) = refresher._claim()
+        v.revoke(ADMIN, "acme", gone)
+        assert refresher._process(claim).detail == "credential is revoked"
+        assert v.verify_audit(ADMIN).ok
+
+
+def test_on_postgresql_every_reread_of_a_claimed_row_is_locked(pg_url, standins, clock):
+    """The re-read before the call and the one before each outcome is written hold the row (FOR UPDATE), so
+    a put, a revoke or another refresher cannot slip between the check and the write."""
+    with Vault.init(pg_url, StaticKeySource(KEY), clock) as v:
+        put(v, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+        put(v, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+        dead = put(v, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+        standins.microsoft.revoke(dead[1])
+        standins.google.set_scenario("500", status=503, times=1)
+        rereads: list[bool] = []
+
+        def record(conn, cursor, statement, params, context, executemany):
+            if "credentials.last_refresh_error" in statement and statement.lstrip().startswith("SELECT"):
+                rereads.append(statement.rstrip().endswith("FOR UPDATE"))
+
+        sa.event.listen(v.engine, "before_cursor_execute", record)
+        with Refresher(v, BOT, endpoints=endpoints(), clock=clock,
+                       url_rewriter=standins_rewriter(standins.server.url)) as refresher:
+            assert refresher.run_once().claimed == 3
+        assert rereads == [True] * 6  # each credential: before the call, and before its outcome is written
+
+
 # -------------------------------------------------------------------------------- audit, rbac, progress
 
 
@@ -711,6 +963,48 @@ def test_audit_entries_for_each_outcome_hold_no_token(vault_, standins, make, cl
         assert token not in stored
         assert token not in logged
         assert base64.b64encode(token.encode()).decode() not in stored
+
+
+def test_each_outcome_and_its_audit_entry_whole(vault_, standins, make, clock):
+    """What the report and the audit log say for a refresh, a backoff and a dead grant, field by field."""
+    ok = put(vault_, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+    busy = put(vault_, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+    dead = put(vault_, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+    previous = info(vault_, ok[0]).token_fingerprint
+    standins.microsoft.revoke(dead[1])
+    standins.google.set_scenario("500", status=503, times=1)
+    report = make(owner="w1", rng=MaxRandom()).run_once()
+    now = clock.now()
+    by_id = {o.credential_id: o for o in report.outcomes}
+    fp = info(vault_, ok[0]).token_fingerprint
+    reauth = by_id[dead[0]].detail
+    assert reauth.startswith("invalid_grant: AADSTS70000: ")
+    assert by_id == {
+        ok[0]: RefreshOutcome(ok[0], "acme", "ghl", "ok@ghl.test", "refreshed", status=200, fingerprint=fp,
+                              rotated=True),
+        busy[0]: RefreshOutcome(busy[0], "acme", "google", "busy@acme.test", "backed_off",
+                                detail="HTTP 503 from the token endpoint", status=503,
+                                next_attempt_at=now + timedelta(seconds=30)),
+        dead[0]: RefreshOutcome(dead[0], "acme", "microsoft", "dead@contoso.test", "needs_reauth", detail=reauth,
+                                status=400),
+    }
+    events = {e.target: e for e in refresh_events(vault_)}
+    assert {e.actor for e in events.values()} == {"refresher"}
+    refreshed = dict(events[ok[0]].detail)
+    assert refreshed.pop("refresh_fingerprint").startswith("hmac:")
+    assert (events[ok[0]].outcome, refreshed) == ("ok", {
+        "provider": "ghl", "account": "ok@ghl.test", "owner": "w1", "result": "refreshed", "fingerprint": fp,
+        "previous": previous, "rotated": True, "expires_at": (now + timedelta(seconds=86399)).isoformat(),
+        "dek_version": 1})
+    assert (events[busy[0]].outcome, events[busy[0]].detail) == ("error", {
+        "provider": "google", "account": "busy@acme.test", "owner": "w1", "result": "backed_off",
+        "error": "HTTP 503 from the token endpoint", "status": 503, "failures": 1, "retry_in_s": 30.0})
+    assert (events[dead[0]].outcome, events[dead[0]].detail) == ("error", {
+        "provider": "microsoft", "account": "dead@contoso.test", "owner": "w1", "result": "needs_reauth",
+        "error": "invalid_grant", "description": reauth.removeprefix("invalid_grant: "), "status": 400})
+    assert (info(vault_, busy[0]).last_refresh_error, info(vault_, dead[0]).last_refresh_error) == (
+        "HTTP 503 from the token endpoint", reauth)
+    assert info(vault_, ok[0]).refresh_due_at == now + timedelta(seconds=86399 - 600)
 
 
 def test_progress_callback(vault_, standins, make, clock):
@@ -779,6 +1073,95 @@ def test_endpoints_from_env():
 def test_lease_must_outlast_the_timeout(vault_):
     with pytest.raises(ValueError, match="lease"):
         Refresher(vault_, BOT, endpoints={}, lease=timedelta(seconds=15), timeout=10)
+
+
+LEAD_RULE = "lead and base_backoff must be positive, and max_backoff at least base_backoff"
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"batch": 0}, "batch must be at least 1"),
+        ({"timeout": 0}, "timeout must be positive"),
+        ({"timeout": -1.0}, "timeout must be positive"),
+        ({"lease": timedelta(seconds=20), "timeout": 10},
+         "lease (0:00:20) must be longer than twice the HTTP timeout (10 s), or a slow provider lets another worker "
+         "take the credential mid-refresh"),
+        ({"lead": timedelta(0)}, LEAD_RULE),
+        ({"base_backoff": timedelta(0)}, LEAD_RULE),
+        ({"max_backoff": timedelta(seconds=29)}, LEAD_RULE),
+    ],
+    ids=["batch", "timeout-zero", "timeout-negative", "lease-exactly-twice", "lead", "base-backoff", "max-backoff"],
+)
+def test_refresher_settings_are_refused_with_what_to_fix(vault_, settings, message):
+    with pytest.raises(ValueError) as err:
+        Refresher(vault_, BOT, endpoints={}, **settings)
+    assert str(err.value) == message
+
+
+def test_refresher_defaults_and_the_edges_it_accepts(vault_, clock):
+    with Refresher(vault_, BOT, endpoints=endpoints(), batch=1, lease=timedelta(seconds=20.001), timeout=10,
+                   max_backoff=timedelta(seconds=30), lead=timedelta(microseconds=1)) as edge:
+        assert (edge.batch, edge.max_backoff) == (1, edge.base_backoff)
+    r = Refresher(vault_, BOT, endpoints=endpoints())
+    host, pid, tag = r.owner.rsplit(":", 2)
+    assert (host, pid, len(tag), int(tag, 16) >= 0) == (socket.gethostname(), str(os.getpid()), 8, True)
+    assert (r.lead, r.lease, r.batch, r.timeout, r.base_backoff, r.max_backoff) == (
+        timedelta(minutes=10), timedelta(minutes=2), 50, 10.0, timedelta(seconds=30), timedelta(hours=1))
+    assert r.clock is clock and r.url_rewriter(GOOGLE_TOKEN_URL) == GOOGLE_TOKEN_URL
+    assert (r.http.headers["User-Agent"], r.http.follow_redirects, r.http.timeout) == (
+        "readiness-vault-refresher/1", False, httpx.Timeout(10.0))
+    assert repr(r) == f"Refresher(owner={r.owner!r}, providers=['ghl', 'google', 'microsoft'])"
+    r.close()
+    assert r.http.is_closed
+    with httpx.Client() as theirs:
+        Refresher(vault_, BOT, endpoints={}, http=theirs, owner="w1").close()
+        assert not theirs.is_closed  # not the refresher's to close
+
+
+def test_report_as_dict_is_the_json_the_cli_prints(clock):
+    later = clock.now() + timedelta(minutes=5)
+    report = RefreshReport("w1", clock.now(), later, refreshed=1, backed_off=1, outcomes=(
+        RefreshOutcome("c1", "acme", "google", "a", "refreshed", status=200, fingerprint="hmac:ab", rotated=True),
+        RefreshOutcome("c2", "acme", "ghl", "b", "backed_off", detail="HTTP 503", status=503, next_attempt_at=later),
+    ))
+    assert report.claimed == 2
+    assert report.as_dict() == {
+        "owner": "w1", "started_at": clock.now().isoformat(), "finished_at": later.isoformat(), "refreshed": 1,
+        "skipped_already_fresh": 0, "needs_reauth": 0, "backed_off": 1, "errors": 0,
+        "outcomes": [
+            {"credential_id": "c1", "tenant": "acme", "provider": "google", "account": "a", "result": "refreshed",
+             "detail": None, "status": 200, "rotated": True, "fingerprint": "hmac:ab", "next_attempt_at": None},
+            {"credential_id": "c2", "tenant": "acme", "provider": "ghl", "account": "b", "result": "backed_off",
+             "detail": "HTTP 503", "status": 503, "rotated": False, "fingerprint": None,
+             "next_attempt_at": later.isoformat()},
+        ],
+    }
+
+
+def test_endpoints_their_urls_and_the_standins_rule_literally():
+    assert repr(ProviderEndpoint.ghl("cid", "s3cret")) == (
+        f"ProviderEndpoint({GHL_TOKEN_URL!r}, client_id='cid', client_secret=Secret(***))")
+    env = {"GOOGLE_OAUTH_CLIENT_ID": " g ", "GOOGLE_OAUTH_CLIENT_SECRET": "gs", "GHL_OAUTH_CLIENT_ID": "h",
+           "GHL_OAUTH_CLIENT_SECRET": "hs", "MICROSOFT_OAUTH_CLIENT_ID": "m", "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
+           "MICROSOFT_TENANT_ID": f" {TENANT_ID} "}
+    found = endpoints_from_env(env)
+    assert {name: (e.token_url, e.client_id, e.client_secret.reveal(), e.send_scope) for name, e in found.items()} == {
+        "google": (GOOGLE_TOKEN_URL, "g", "gs", False),
+        "microsoft": (f"https://{MICROSOFT_HOST}/{TENANT_ID}/oauth2/v2.0/token", "m", "ms", True),
+        "ghl": (GHL_TOKEN_URL, "h", "hs", False),
+    }
+    assert endpoints_from_env({"GHL_OAUTH_CLIENT_ID": "  ", "GHL_OAUTH_CLIENT_SECRET": "hs",
+                               "GOOGLE_OAUTH_CLIENT_ID": "g", "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
+                               "MICROSOFT_TENANT_ID": TENANT_ID}) == {}
+    assert endpoints_from_env({**env, "MICROSOFT_TENANT_ID": " "}).keys() == {"google", "ghl"}
+    with pytest.raises(ValueError) as err:
+        ProviderEndpoint.microsoft(" ", "id", "s")
+    assert str(err.value) == "a Microsoft token endpoint needs the tenant: set MICROSOFT_TENANT_ID"
+    rewrite = standins_rewriter("http://127.0.0.1:9999//")
+    assert rewrite("https://example.test") == "http://127.0.0.1:9999/example.test/"
+    assert rewrite("https://example.test/a/b") == "http://127.0.0.1:9999/example.test/a/b"
+    assert standins_rewriter("")(GHL_TOKEN_URL) == GHL_TOKEN_URL
 
 
 # ------------------------------------------------------------------------------------------ the stand-ins

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -629,3 +630,386 @@ def test_vault_does_not_import_checks():
     code = "import sys, vault, vault.store, vault.audit, vault.rbac; " \
            "sys.exit(any(m == 'checks' or m.startswith('checks.') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def _json(value):
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def _batch_seqs(v: Vault, op: str) -> list[int]:
+    """The seq of each ``batch`` audit entry of ``op``: the ``audit_seq`` the rows it rewrote must carry."""
+    return sorted(e.seq for e in v.audit_events(ADMIN, limit=1000) if e.op == op and e.detail.get("phase") == "batch")
+
+
+def _row_seqs(url: str, table: str, where: str) -> list[int]:
+    with raw(url).connect() as conn:
+        return sorted({n for (n,) in conn.execute(sa.text(f"select audit_seq from {table} where {where}"))})
+
+
+def _rotation_trail(v: Vault, op: str) -> list[tuple[str, str | None, str, dict]]:
+    """(actor, target, outcome, detail) of every ``op`` audit entry, oldest first."""
+    events = sorted((e for e in v.audit_events(ADMIN, limit=1000) if e.op == op), key=lambda e: e.seq)
+    return [(e.actor, e.target, e.outcome, e.detail) for e in events]
+
+
+def test_rotate_dek_reports_records_and_audits_each_phase(vault_, db_url, clock):
+    """What a security reviewer reads after a DEK rotation: the checkpoint while it runs, one audit entry per
+    phase with its counts, the report's times, each resealed row's updated_at; a revoked credential under the
+    old DEK does not keep that DEK alive."""
+    ids = _fill(vault_, tenants=1, per_tenant=3)
+    gone = vault_.put(ADMIN, "t0", "google", "revoked-one", "tok-r", "ref-r")
+    vault_.revoke(ADMIN, "t0", gone)
+    start = clock.now()
+    checkpoints = []
+
+    def progress(done, total):
+        with raw(db_url).connect() as conn:
+            checkpoints.append(conn.execute(sa.text(
+                "select value from vault_meta where key = 'dek_rotation:t0'")).scalar_one())
+        clock.advance(timedelta(minutes=1))
+
+    report = vault_.rotate_dek(ADMIN, "t0", progress=progress, batch=2)
+    assert report == vault.store.RotationReport("dek", "t0@v2", 3, 3, 0, ("t0@v1",), start,
+                                                start + timedelta(minutes=2))
+    assert _json(checkpoints[0]) == {"to": 2, "from": 1, "started_at": start.isoformat()}
+    assert _rotation_trail(vault_, "rotate_dek") == [
+        ("ada", "t0@v2", "ok", {"phase": "start", "to": 2, "resumed": False, "pending": 3}),
+        ("ada", "t0@v2", "ok", {"phase": "batch", "resealed": 2}),
+        ("ada", "t0@v2", "ok", {"phase": "batch", "resealed": 1}),
+        ("ada", "t0@v2", "ok", {"phase": "done", "resealed": 3, "remaining": 0, "retired": ["t0@v1"]}),
+    ]
+    updated = {c.id: c.updated_at for c in vault_.list(ADMIN, "t0")}
+    assert sorted(updated[cid] for cid in ids.values()) == [start, start, start + timedelta(minutes=1)]  # per batch
+    assert _row_seqs(db_url, "credentials", "state = 'active'") == _batch_seqs(vault_, "rotate_dek")
+    assert vault_.verify_audit(ADMIN).ok
+    _assert_all_open(vault_, ids)
+
+
+def test_rotate_dek_resumed_says_so_and_a_batch_below_one_is_refused(vault_):
+    _fill(vault_, tenants=1, per_tenant=3)
+
+    def stop(done, total):
+        raise Crash
+
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "t0", progress=stop, batch=2)
+    vault_.rotate_dek(ADMIN, "t0")
+    starts = [d for _, _, _, d in _rotation_trail(vault_, "rotate_dek") if d.get("phase") == "start"]
+    assert starts == [{"phase": "start", "to": 2, "resumed": False, "pending": 3},
+                      {"phase": "start", "to": 2, "resumed": True, "pending": 1}]
+    for rotate in (lambda: vault_.rotate_dek(ADMIN, "t0", batch=0), lambda: vault_.rotate_kek(ADMIN, batch=0)):
+        with pytest.raises(ValueError) as err:
+            rotate()
+        assert str(err.value) == "batch must be at least 1"
+
+
+def test_a_failed_dek_rotation_is_audited_as_the_callers_error(vault_):
+    with pytest.raises(VaultError):
+        vault_.rotate_dek(ADMIN, "nobody")
+    assert _rotation_trail(vault_, "rotate_dek") == [
+        ("ada", "nobody", "error", {"error": "VaultError",
+                                    "message": "no tenant 'nobody' in this vault (nothing stored for it yet)"}),
+    ]
+
+
+def test_a_database_failure_mid_rotation_is_a_vault_error_naming_the_progress(vault_, db_url):
+    """The database goes away between two batches: the caller gets a VaultError that says how far it got and
+    to rerun; the audit log names who and what; the rerun completes."""
+    ids = _fill(vault_, tenants=1, per_tenant=3)
+
+    def lose_the_table(done, total):
+        with raw(db_url).begin() as conn:
+            conn.execute(sa.text("alter table credentials rename to credentials_away"))
+
+    try:
+        with pytest.raises(VaultError) as err:
+            vault_.rotate_dek(ADMIN, "t0", progress=lose_the_table, batch=2)
+    finally:
+        with raw(db_url).begin() as conn:
+            conn.execute(sa.text("alter table credentials_away rename to credentials"))
+    assert str(err.value).startswith("DEK rotation interrupted after 2 rows (")
+    assert str(err.value).endswith("); rerun it")
+    actor, target, outcome, detail = _rotation_trail(vault_, "rotate_dek")[-1]
+    cause = type(err.value.__cause__).__name__
+    assert (actor, target, outcome, detail["error"]) == ("ada", "t0@v2", "error", cause)
+    assert vault_.rotate_dek(ADMIN, "t0").complete
+    _assert_all_open(vault_, ids)
+
+
+class SwitchableSource:
+    """A key source an operator edits while the vault runs (a secret version disabled, a key file rewritten)."""
+
+    def __init__(self, *keys: bytes) -> None:
+        self.name = "switchable"
+        self.switch(*keys)
+
+    def switch(self, *keys: bytes) -> None:
+        self.inner = StaticKeySource(*keys) if keys else None
+
+    def load(self):
+        if self.inner is None:
+            raise KeyUnavailable("the key source offers no key now")
+        return self.inner.load()
+
+
+def test_rotate_kek_reports_records_and_audits_each_phase(vault_, db_url, clock):
+    _fill(vault_, tenants=3, per_tenant=1)
+    vault_.close()
+    v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
+    start = clock.now()
+    seen, checkpoints = [], []
+
+    def progress(done, total):
+        seen.append((done, total))
+        with raw(db_url).connect() as conn:
+            checkpoints.append(conn.execute(sa.text(
+                "select value from vault_meta where key = 'kek_rotation'")).scalar_one())
+        clock.advance(timedelta(minutes=1))
+
+    report = v.rotate_kek(ADMIN, progress=progress, batch=2)
+    fp1, fp2 = kek_fingerprint(K1), kek_fingerprint(K2)
+    assert report == vault.store.RotationReport("kek", fp2, 4, 4, 0, (), start, start + timedelta(minutes=3))
+    assert seen == [(1, 4), (3, 4), (4, 4)]
+    assert _json(checkpoints[0]) == {"to": fp2, "started_at": start.isoformat(), "total": 4}
+    assert _rotation_trail(v, "rotate_kek") == [
+        ("ada", fp2, "ok", {"phase": "start", "pending": 4}),
+        ("ada", fp2, "ok", {"phase": "audit_key", "from": fp1}),
+        ("ada", fp2, "ok", {"phase": "batch", "rewrapped": 2, "from": [fp1]}),
+        ("ada", fp2, "ok", {"phase": "batch", "rewrapped": 1, "from": [fp1]}),
+        ("ada", fp2, "ok", {"phase": "done", "rewrapped": 4, "remaining": 0}),
+    ]
+    assert _row_seqs(db_url, "data_keys", "1 = 1") == _batch_seqs(v, "rotate_kek")
+    assert v.verify_audit(ADMIN).ok
+    v.close()
+
+
+def test_rotate_kek_without_the_old_key_names_the_key_to_put_back(vault_, db_url, clock):
+    """The operator drops the old KEK from the key source too early: the rotation stops with a KeyUnavailable
+    that names the key still needed and what it wraps; with the key back, a rerun completes."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.close()
+    fp1 = kek_fingerprint(K1)
+    source = SwitchableSource(K2, K1)
+    with Vault.open(db_url, source, clock) as v:
+        source.switch(K3, K2)
+        with pytest.raises(KeyUnavailable) as err:
+            v.rotate_kek(ADMIN)
+        assert str(err.value) == (
+            f"the audit key is wrapped under {fp1}, which key source switchable does not offer: put that key "
+            "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun")
+        source.switch(K2, K1)
+
+        def stop(done, total):
+            raise Crash
+
+        with pytest.raises(Crash):
+            v.rotate_kek(ADMIN, progress=stop)  # the audit key moves to K2; acme's DEK stays under K1
+        source.switch(K3, K2)
+        with pytest.raises(KeyUnavailable) as err:
+            v.rotate_kek(ADMIN)
+        assert str(err.value) == (
+            f"tenant 'acme''s data key v1 is wrapped under {fp1}, which key source switchable does not offer: put "
+            "that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun")
+        assert _rotation_trail(v, "rotate_kek")[-1] == (
+            "ada", kek_fingerprint(K3), "error", {"error": "KeyUnavailable", "message": str(err.value)})
+        source.switch(K3, K2, K1)
+        assert v.rotate_kek(ADMIN).complete
+        assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
+
+
+def test_a_key_source_failing_at_rotation_is_audited_as_the_rotations_error(vault_, db_url, clock):
+    vault_.close()
+    source = SwitchableSource(K1)
+    with Vault.open(db_url, source, clock) as v:
+        source.switch()
+        with pytest.raises(KeyUnavailable):
+            v.rotate_kek(ADMIN)
+        source.switch(K1)
+        assert _rotation_trail(v, "rotate_kek") == [
+            ("ada", None, "error", {"error": "KeyUnavailable", "message": "the key source offers no key now"}),
+        ]
+
+
+def test_a_vault_that_caches_no_key_does_everything(db_url, clock):
+    """``dek_cache_ttl=0``: every operation loads the key source and unwraps what it needs afresh (a
+    deployment that wants no key material kept between calls). Every path must then get the key ring it
+    was handed, not lean on a cache."""
+    with Vault.init(db_url, StaticKeySource(K1), clock, dek_cache_ttl=0) as v:
+        ids = _fill(v, tenants=2, per_tenant=2)
+        gone = v.put(ADMIN, "t0", "google", "gone", "tok-gone")
+        v.revoke(ADMIN, "t0", gone)
+        _assert_all_open(v, ids)
+        assert len(v.list(ADMIN)) == 5 and v.stats(ADMIN).credentials == 5
+        assert v.rotate_dek(ADMIN, "t0", batch=1).complete
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock, dek_cache_ttl=0) as v:
+        assert v.rotate_kek(ADMIN, batch=1).complete
+        v.remove_kek(ADMIN, kek_fingerprint(K1))
+        _assert_all_open(v, ids)
+        assert v.verify_audit(ADMIN).ok
+
+
+# ------------------------------------------------------------------------------- messages and metadata
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        (("", "google", "a"), "tenant must be a non-empty string"),
+        (("acme", " ", "a"), "provider must be a non-empty string"),
+        (("acme", "google", "\t"), "account must be a non-empty string"),
+        (("acme", "google", None), "account must be a non-empty string"),
+    ],
+    ids=["tenant", "provider", "account", "account-none"],
+)
+def test_put_refuses_a_blank_name_and_says_which(vault_, names, message):
+    with pytest.raises(VaultError) as err:
+        vault_.put(ADMIN, *names, TOKEN)
+    assert str(err.value) == message
+    assert vault_.list(ADMIN) == []
+
+
+def test_remove_kek_says_what_still_needs_the_key(vault_, db_url, clock):
+    """Each refusal names the key and what to do; the removal itself is audited with what stays known."""
+    vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.put(ADMIN, "globex", "google", "a", TOKEN)
+    vault_.close()
+    fp1, fp2, fp3 = kek_fingerprint(K1), kek_fingerprint(K2), kek_fingerprint(K3)
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock) as v:
+        refusals = []
+        for fp in (fp3, fp2, fp1):
+            with pytest.raises(VaultError) as err:
+                v.remove_kek(ADMIN, fp)
+            refusals.append(str(err.value))
+
+        def after_the_audit_key(done, total):
+            raise Crash
+
+        with pytest.raises(Crash):
+            v.rotate_kek(ADMIN, progress=after_the_audit_key)
+        with pytest.raises(VaultError) as err:
+            v.remove_kek(ADMIN, fp1)
+        refusals.append(str(err.value))
+        assert refusals == [
+            f"{fp3} is not a KEK this vault knows (known: {fp1}, {fp2})",
+            f"{fp2} is the primary KEK: make another key primary and rotate_kek first",
+            f"{fp1} still wraps 2 data key(s) and the audit key: run rotate_kek (`readiness vault rotate-key`) first",
+            f"{fp1} still wraps 2 data key(s): run rotate_kek (`readiness vault rotate-key`) first",
+        ]
+        v.rotate_kek(ADMIN)
+        v.remove_kek(ADMIN, fp1)
+        removed = [e for e in v.audit_events(ADMIN, limit=50) if e.op == "remove_kek" and e.outcome == "ok"]
+        assert [(e.target, e.detail) for e in removed] == [(fp1, {"kek": fp1, "known": [fp2]})]
+
+
+def test_reprs_name_the_database_and_key_source_but_no_secret(db_url, clock):
+    assert repr(vault.store.SystemClock()) == "SystemClock()"
+    now = vault.store.SystemClock().now()
+    assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
+    with Vault.init(db_url, StaticKeySource(K1, name="ops-keys"), clock) as v:
+        assert repr(v) == f"Vault({sa.make_url(db_url).render_as_string(hide_password=True)!r}, 'ops-keys')"
+
+
+def test_the_database_url_comes_from_the_environment_when_not_given(tmp_path, monkeypatch, clock):
+    """TOKEN_VAULT_DB_URL first, then READINESS_DB_URL; a SQLite file's missing folders are made."""
+    first, second = tmp_path / "a" / "b" / "vault.db", tmp_path / "c" / "readiness.db"
+    monkeypatch.setenv("TOKEN_VAULT_DB_URL", f"sqlite:///{first}")
+    monkeypatch.setenv("READINESS_DB_URL", f"sqlite:///{second}")
+    with Vault.init(None, StaticKeySource(K1), clock) as v:
+        assert v.engine.url.database == str(first)
+    monkeypatch.delenv("TOKEN_VAULT_DB_URL")
+    with Vault.init(None, StaticKeySource(K1), clock) as v:
+        assert v.engine.url.database == str(second)
+    assert first.is_file() and second.is_file()
+
+
+def test_stats_windows_scopes_and_rotations(vault_, clock):
+    now = clock.now()
+    vault_.put(ADMIN, "acme", "google", "expired-now", TOKEN, expires_at=now)
+    vault_.put(ADMIN, "acme", "google", "edge-of-window", TOKEN, expires_at=now + timedelta(hours=2))
+    vault_.put(ADMIN, "acme", "google", "past-window", TOKEN, expires_at=now + timedelta(hours=2, seconds=1))
+    vault_.put(ADMIN, "acme", "ghl", "no-expiry", TOKEN)
+    vault_.put(ADMIN, "globex", "google", "elsewhere", TOKEN, expires_at=now + timedelta(minutes=1))
+    stats = vault_.stats(Actor("acme-board", Role.VIEWER, frozenset({"acme"})), expiring_within=timedelta(hours=2))
+    assert (stats.at, stats.tenants, stats.credentials, stats.expired, stats.expiring_soon) == (now, 1, 4, 1, 1)
+    assert stats.by_provider == {"google": 3, "ghl": 1}
+    assert stats.by_provider_state == {"google": {"active": 3}, "ghl": {"active": 1}}
+    assert (stats.refresh_failing, vault_.stats(ADMIN).refresh_failing) == (0, 0)
+    assert (vault_.stats(ADMIN).tenants, vault_.stats(ADMIN, "globex").tenants) == (2, 1)
+    assert vault_.stats(ADMIN, expiring_within=timedelta(hours=2)).expiring_soon == 2
+
+    def stop(done, total):
+        raise Crash
+
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "acme", progress=stop, batch=1)
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "globex", progress=stop, batch=1)
+    assert vault_.stats(ADMIN).rotations_in_progress == ("dek:acme", "dek:globex")
+
+
+def test_audit_events_pages_back_by_seq_and_filters_by_tenant(vault_):
+    for account in ("a", "b", "c"):
+        vault_.put(ADMIN, "acme", "google", account, TOKEN)
+    vault_.put(ADMIN, "globex", "google", "d", TOKEN)
+    newest = vault_.audit_events(ADMIN, 2)
+    assert [e.seq for e in newest] == [5, 4]
+    assert [e.seq for e in vault_.audit_events(ADMIN, 2, before_seq=4)] == [3, 2]
+    assert [(e.seq, e.tenant) for e in vault_.audit_events(ADMIN, 10, tenant="acme", before_seq=4)] == [
+        (3, "acme"), (2, "acme")]
+
+
+def test_on_postgresql_the_meta_entries_an_operation_rewrites_are_read_locked(pg_url, clock):
+    """The locking protocol (``Vault`` docstring: on PostgreSQL lock what you rewrite): a rotation's checkpoint,
+    the audit key a KEK rotation rewraps and the KEK list remove_kek edits are read FOR UPDATE, so two
+    operators running the same command at once queue instead of both acting on what they read."""
+    with Vault.init(pg_url, StaticKeySource(K1), clock) as v:
+        v.put(ADMIN, "t0", "google", "a", TOKEN)
+    locked: list[str] = []
+
+    def record(conn, cursor, statement, params, context, executemany):
+        if "FROM vault_meta" in statement and statement.rstrip().endswith("FOR UPDATE"):
+            locked.extend(value for value in (params or {}).values() if isinstance(value, str))
+
+    with Vault.open(pg_url, StaticKeySource(K2, K1), clock) as v:
+        sa.event.listen(v.engine, "before_cursor_execute", record)
+        seen = {}
+        for name, op in (
+            ("rotate_dek", lambda: v.rotate_dek(ADMIN, "t0")),
+            ("rotate_kek", lambda: v.rotate_kek(ADMIN)),
+            ("remove_kek", lambda: v.remove_kek(ADMIN, kek_fingerprint(K1))),
+        ):
+            locked.clear()
+            op()
+            seen[name] = sorted(set(locked))
+    assert seen == {"rotate_dek": ["dek_rotation:t0"], "rotate_kek": ["audit_key"], "remove_kek": ["known_keks"]}
+
+
+def test_rotating_a_tenant_whose_credentials_are_all_revoked_retires_its_old_dek(vault_):
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    vault_.revoke(ADMIN, "acme", cid)
+    report = vault_.rotate_dek(ADMIN, "acme")
+    assert (report.target, report.total, report.rewritten, report.remaining, report.retired) == (
+        "acme@v2", 0, 0, 0, ("acme@v1",))
+    assert vault_.put(ADMIN, "acme", "google", "a", "fresh") == cid
+    assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "fresh"
+
+
+def test_revoke_is_bound_to_the_tenant_named_and_clears_the_row_once(vault_, db_url):
+    """A scoped actor cannot revoke another tenant's credential by naming its own tenant; a revoke clears every
+    refresh field and bumps the version once; revoking again changes nothing."""
+    theirs = vault_.put(ADMIN, "globex", "google", "b", TOKEN)
+    with pytest.raises(VaultError) as err:
+        vault_.revoke(SERVICE, "acme", theirs)
+    assert str(err.value) == f"no credential {theirs!r} in tenant 'acme'"
+    assert [(e.target, e.outcome) for e in vault_.audit_events(ADMIN, 1)] == [(theirs, "error")]
+    assert vault_.list(ADMIN, "globex")[0].state == "active"
+    mine = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    with raw(db_url).begin() as conn:  # a refresher holds its lease
+        conn.execute(sa.text("update credentials set lease_owner='w1', lease_until=:t where id=:id"),
+                     {"t": datetime(2030, 1, 1), "id": mine})
+    columns = "state, version, refresh_due_at, lease_owner, lease_until, next_attempt_at"
+    for _ in range(2):
+        vault_.revoke(SERVICE, "acme", mine)
+        with raw(db_url).connect() as conn:
+            assert tuple(conn.execute(sa.text(f"select {columns} from credentials where id=:id"),
+                                      {"id": mine}).one()) == ("revoked", 2, None, None, None, None)
