@@ -441,3 +441,34 @@ def test_listings_are_counted_and_shown(params, body, expected, summary, remedia
     assert (result.status, result.summary, result.remediation) == (expected, summary, remediation)
     ev = result.evidence
     assert (ev["agent_count"], ev["more_pages"], ev["agent_names"]) == counted
+
+
+class Raw(Scripted):
+    """A one-answer stand-in whose body is not JSON (a proxy's or load balancer's page)."""
+
+    def handle(self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes):
+        return self.status, {"Content-Type": "text/html"}, self.body
+
+
+def test_a_refusal_without_a_json_body_reads_as_the_status_text() -> None:
+    with StandinServer([Raw(401, b"<html><body>Unauthorized</body></html>")]) as server:
+        result = run_retell({}, server.url)
+    assert result.summary == (
+        "Retell refused RETELL_API_KEY (401 Unauthorized): key refused; copy a current API key from the Retell "
+        "dashboard › API Keys"
+    )
+    assert result.evidence["retell_message"] == ""
+
+
+def test_an_unexpected_answer_keeps_a_clipped_excerpt_of_its_body() -> None:
+    with StandinServer([Raw(418, b"x" * 300)]) as server:
+        result = run_retell({}, server.url)
+    assert result.summary == "Retell's list-agents API answered 418: could not tell"
+    assert result.evidence["body_excerpt"] == "x" * 199 + "…"
+
+
+def test_a_server_error_names_retells_api(standin) -> None:
+    server, provider = standin
+    provider.set_scenario("500")
+    result = run_retell({}, server.url)
+    assert result.summary == "Retell's list-agents API answered 500 (server error): could not tell; retry later"
