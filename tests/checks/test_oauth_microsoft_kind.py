@@ -1119,3 +1119,84 @@ def test_every_aadsts_code_the_kind_reads_is_in_the_docs_table() -> None:
     section = doc[doc.index("## `oauth_microsoft`") : doc.index("## `vault`")]
     for code, entry in AADSTS.items():
         assert f"| {code} | {entry.meaning} | {entry.flow} | `{entry.status.value}` |" in section, code
+
+
+# What the release manager reads for a code of each kind, whole: the summary with the fix (its template filled
+# with the app's ids and variables), and Microsoft's own words (error, code, description without its "AADSTS...:"
+# prefix, cut at 200 characters) as the remediation.
+AADSTS_WHOLE = [
+    (
+        7000112,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS7000112: the application is disabled): enable it: Microsoft Entra admin center › "
+        "Enterprise applications › the app › Properties › Enabled for users to sign in = Yes",
+        f"Microsoft said: unauthorized_client AADSTS7000112 (Application '{CLIENT_ID}'(MaxAI) is disabled.)",
+        {"code": 7000112, "meaning": "the application is disabled", "flow": "client"},
+    ),
+    (
+        50194,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS50194: the app is not multi-tenant): ask a tenant-specific endpoint (MICROSOFT_TENANT_ID), "
+        "or set Azure Portal › App registrations › your app › Authentication › Supported account types to multitenant",
+        f"Microsoft said: invalid_request AADSTS50194 (Application '{CLIENT_ID}'(MaxAI) is not configured as a "
+        "multi-tenant application. Usage of the /common endpoint is not supported for such applications created "
+        "after '10/15/201)",
+        {"code": 50194, "meaning": "the app is not multi-tenant", "flow": "client"},
+    ),
+    (
+        500011,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS500011: the resource principal is not in the tenant): check the scope's resource URI, and "
+        f"grant admin consent so the resource's service principal exists in {TENANT_ID}",
+        "Microsoft said: invalid_resource AADSTS500011 (The resource principal named https://graph.microsoft.com was "
+        f"not found in the tenant named {TENANT_ID}. This can happen if the application has not been installed by the "
+        "admini)",
+        {"code": 500011, "meaning": "the resource principal is not in the tenant", "flow": "client"},
+    ),
+    (
+        90009,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS90009: the app asks a token for itself by name): name the resource by its GUID-based App ID "
+        f"URI (api://{CLIENT_ID}/.default), or ask Graph",
+        f"Microsoft said: invalid_request AADSTS90009 (Application '{CLIENT_ID}'(MaxAI) is requesting a token for "
+        "itself. This scenario is supported only if resource is specified using the GUID based App Identifier.)",
+        {"code": 90009, "meaning": "the app asks a token for itself by name", "flow": "client"},
+    ),
+    (
+        50011,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS50011: the reply (redirect) URI does not match the app's): add the redirect URI exactly "
+        "under Azure Portal › App registrations › your app › Authentication › Web",
+        "Microsoft said: invalid_request AADSTS50011 (The redirect URI 'https://app.example/callback' specified in the "
+        f"request does not match the redirect URIs configured for the application '{CLIENT_ID}'.)",
+        {"code": 50011, "meaning": "the reply (redirect) URI does not match the app's", "flow": "authorize"},
+    ),
+    (
+        50126,
+        Status.ERROR,
+        "Microsoft's token endpoint answered 400 AADSTS50126 (invalid user name or password): could not tell whether "
+        "the app's credentials work; this probe signs no user in (client-credentials grant): the code is about a "
+        "user's sign-in, not the app",
+        "Microsoft said: invalid_grant AADSTS50126 (Error validating credentials due to invalid username or password.)",
+        {"code": 50126, "meaning": "invalid user name or password", "flow": "user"},
+    ),
+    (
+        50196,
+        Status.ERROR,
+        "Microsoft's token endpoint answered 400 AADSTS50196 (client request loop (throttled)): could not tell whether "
+        "the app's credentials work; wait and retry; the app asked for tokens too often",
+        "Microsoft said: invalid_request AADSTS50196 (The server terminated an operation because it encountered a "
+        "client request loop. Please contact your app vendor.)",
+        {"code": 50196, "meaning": "client request loop (throttled)", "flow": "client"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "summary", "remediation", "aadsts"), AADSTS_WHOLE, ids=[str(c[0]) for c in AADSTS_WHOLE]
+)
+def test_an_aadsts_code_reads_whole(ms: Microsoft, code, status, summary, remediation, aadsts) -> None:
+    ms.scenario("aadsts", code=code)
+    result = run({"probe": "client"}, ms.url)
+    assert (result.status, result.summary, result.remediation) == (status, summary, remediation)
+    assert result.evidence["aadsts"] == aadsts
