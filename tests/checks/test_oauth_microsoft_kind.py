@@ -1200,3 +1200,100 @@ def test_an_aadsts_code_reads_whole(ms: Microsoft, code, status, summary, remedi
     result = run({"probe": "client"}, ms.url)
     assert (result.status, result.summary, result.remediation) == (status, summary, remediation)
     assert result.evidence["aadsts"] == aadsts
+
+
+# The registration probe as the release manager reads it, whole: summary, fix, each condition and what the
+# evidence says the registration holds. {dev}, {staging}, {app} are the redirect URIs; {key_id} the secret's id.
+ALL_WEB = [
+    ("dev redirect URI {dev} registered", True, "web"),
+    ("staging redirect URI {staging} registered", True, "web"),
+    ("app redirect URI {app} registered", True, "web"),
+]
+REGISTRATION_WHOLE = [
+    (
+        "valid",
+        registration(),
+        Status.PASS,
+        "the app registration MaxAI Platform lists all 3 redirect URIs (dev, staging, app); the client secret in use "
+        "(readiness) expires in 200 days (2026-04-24)",
+        "",
+        [*ALL_WEB, ("the client secret in use (readiness) valid over 30 days", True, "200 days left")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
+    (
+        "near-miss-spa-public",
+        registration(
+            web={"dev": REDIRECTS["dev"], "staging": REDIRECTS["staging"] + "/", "local": "https://localhost:3000/cb"},
+            spa=[REDIRECTS["app"]],
+            public_client=["msal://redirect"],
+        ),
+        Status.FAIL,
+        "the app registration lacks the staging redirect URI {staging} (registered as {staging}/: the URI must match "
+        "exactly): add it under Authentication › Web › Redirect URIs in Azure Portal › App registrations (and 1 more)",
+        "Each environment's callback must be registered exactly (scheme, host, path, no trailing slash) under the Web "
+        "platform; Microsoft answers AADSTS50011 at sign-in otherwise",
+        [
+            ("dev redirect URI {dev} registered", True, "web"),
+            ("staging redirect URI {staging} registered", False, "missing"),
+            ("app redirect URI {app} registered", True, "spa only"),
+            ("the client secret in use (readiness) valid over 30 days", True, "200 days left"),
+        ],
+        {
+            "web": ["{dev}", "{staging}/", "https://localhost:3000/cb"],
+            "spa": ["{app}"],
+            "publicClient": ["msal://redirect"],
+        },
+    ),
+    (
+        "every-secret-expired",
+        registration(
+            secrets=[
+                password_credential("a", NOW - timedelta(days=3), hint="zzz"),
+                password_credential("b", NOW - timedelta(days=1), hint="yyy"),
+            ]
+        ),
+        Status.FAIL,
+        "every client secret of the app has expired (2): create a new one in Azure Portal › App registrations › your "
+        "app › Certificates & secrets and update MICROSOFT_OAUTH_CLIENT_SECRET",
+        "Add a new client secret in Azure Portal › App registrations › your app › Certificates & secrets, put its "
+        "Value in MICROSOFT_OAUTH_CLIENT_SECRET, then delete the old one",
+        [*ALL_WEB, ("a client secret is unexpired", False, "2 expired")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
+    (
+        "unnamed-secret-not-identified",
+        registration(
+            secrets=[
+                password_credential("", NOW + timedelta(days=90), hint="zzz", key_id=SECRET_KEY_ID),
+                password_credential("later", NOW + timedelta(days=120), hint="yyy"),
+            ]
+        ),
+        Status.PASS,
+        "the app registration MaxAI Platform lists all 3 redirect URIs (dev, staging, app); the soonest-expiring "
+        "client secret ({key_id}) expires in 90 days (2026-01-04)",
+        "",
+        [*ALL_WEB, ("the soonest-expiring client secret ({key_id}) valid over 30 days", True, "90 days left")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("app", "status", "summary", "remediation", "conditions", "uris"),
+    [c[1:] for c in REGISTRATION_WHOLE],
+    ids=[c[0] for c in REGISTRATION_WHOLE],
+)
+def test_the_registration_reads_whole(ms: Microsoft, app, status, summary, remediation, conditions, uris) -> None:
+    ms.graph.register_app(app)
+    ms.graph.reset()
+    result = run({"probe": "registration"}, ms.url)
+
+    def filled(text: str) -> str:
+        return text.format(key_id=SECRET_KEY_ID, **REDIRECTS)
+
+    assert (result.status, result.summary, result.remediation) == (status, filled(summary), filled(remediation))
+    assert [(c.name, c.passed, c.detail) for c in result.conditions] == [
+        (filled(n), passed, filled(d)) for n, passed, d in conditions
+    ]
+    assert result.evidence["display_name"] == "MaxAI Platform"
+    assert result.evidence["redirect_uris"] == {k: [filled(u) for u in v] for k, v in uris.items()}
