@@ -1297,3 +1297,97 @@ def test_the_registration_reads_whole(ms: Microsoft, app, status, summary, remed
     ]
     assert result.evidence["display_name"] == "MaxAI Platform"
     assert result.evidence["redirect_uris"] == {k: [filled(u) for u in v] for k, v in uris.items()}
+
+
+CLIENT_REMEDIATIONS = [
+    (
+        "unknown_tenant",
+        [90002],
+        "Use the GUID (or a verified domain such as contoso.onmicrosoft.com) of the directory the app is registered "
+        "in; a typo, another cloud (Azure Government, China) or a deleted tenant answers this way",
+    ),
+    (
+        "unknown_client",
+        [700016],
+        "Copy the Application (client) ID and the Directory (tenant) ID from Azure Portal › App registrations › your "
+        "app › Overview; a multi-tenant app must also be consented to in the tenant asked",
+    ),
+    (
+        "wrong_secret",
+        [7000215],
+        "The Value is shown only once, when the secret is created: if it is hidden, add a new client secret, copy its "
+        "Value into MICROSOFT_OAUTH_CLIENT_SECRET, and delete the old one",
+    ),
+    (
+        "expired_secret",
+        [7000222],
+        "New client secret › choose an expiry › copy its Value (shown once); the registration probe warns 30 days "
+        "before the next one expires",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "codes", "remediation"), CLIENT_REMEDIATIONS, ids=[c[0] for c in CLIENT_REMEDIATIONS])
+def test_client_refusals_say_how_to_fix_them(ms: Microsoft, name, codes, remediation) -> None:
+    ms.scenario(name)
+    result = run({"probe": "client"}, ms.url)
+    assert result.status is Status.FAIL
+    assert result.remediation == remediation
+    assert result.evidence["error_codes"] == codes
+    assert result.evidence["client_id"] == CLIENT_ID
+
+
+class ScriptedTokenEndpoint:
+    """login.microsoftonline.com answering one error body, for the shapes Microsoft's answers take."""
+
+    host = "login.microsoftonline.com"
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def handle(self, method, path, query, headers, body):
+        return json_response(400, self.body)
+
+
+@pytest.mark.parametrize(
+    ("body", "summary", "remediation", "codes"),
+    [
+        (  # codes as strings, as some proxies re-encode them
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000222: expired. Trace ID: x",
+                "error_codes": ["7000222"],
+            },
+            f"the client secret in MICROSOFT_OAUTH_CLIENT_SECRET for app {CLIENT_ID} has expired (AADSTS7000222)",
+            None,
+            [7000222],
+        ),
+        (  # no error_codes: the codes are read from the description
+            {"error": "invalid_request", "error_description": "AADSTS65001: AADSTS50011 not consented. Trace ID: x"},
+            f"{REFUSED} (AADSTS65001: consent not granted)",
+            "Microsoft said: invalid_request AADSTS65001 (AADSTS50011 not consented.)",
+            [65001, 50011],
+        ),
+        (  # nothing but a status: an error, named as such, and no code
+            {},
+            "Microsoft's token endpoint answered 400 an error: could not tell whether the app's credentials work",
+            "Look the code up at https://login.microsoftonline.com/error and read the evidence",
+            [],
+        ),
+        (
+            {"error": "invalid_request", "error_description": "AADSTS65001: " + "w" * 300, "error_codes": [65001]},
+            f"{REFUSED} (AADSTS65001: consent not granted)",
+            "Microsoft said: invalid_request AADSTS65001 (" + "w" * 200 + ")",
+            [65001],
+        ),
+    ],
+    ids=["string-codes", "codes-in-description", "empty-body", "long-description"],
+)
+def test_token_endpoint_error_shapes(body, summary, remediation, codes) -> None:
+    with StandinServer([ScriptedTokenEndpoint(body)]) as server:
+        result = run({"probe": "client"}, server.url)
+    assert result.summary.startswith(summary), result.summary
+    if remediation is not None:
+        assert result.remediation == remediation
+    assert result.evidence["error_codes"] == codes
+    assert result.evidence["error_description"] == (body.get("error_description") or "")[:500]
