@@ -518,3 +518,417 @@ def test_kind_is_marked_and_documented() -> None:
     assert spec.name == "ghl"
     assert spec.params is GhlParams
     assert "does not have access to this location" in spec.doc
+
+
+# What the release manager reads for each scenario, whole: the summary, the fix and, for the proxy probe, each
+# condition ({where} is the proxy's URL; {first} and {second} the test locations).
+LOCATIONS_FIX = (
+    "Location ids come from GHL_TEST_LOCATION_IDS; a sub-account's id is in Settings › Business Profile and in its URL "
+    "after /location/"
+)
+WHOLE = [
+    (
+        "valid",
+        "proxy",
+        Status.PASS,
+        "{where} is up, refuses requests without GHL_PROXY_API_KEY and accepts it",
+        "",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            ("accepts a request with the key", True, "with the key answered 200"),
+        ],
+    ),
+    (
+        "valid",
+        "locations",
+        Status.PASS,
+        (
+            "All 2 GHL test locations are readable through the proxy: Readiness Test Location ({first}), Readiness "
+            "Test Location (Workflows) ({second})"
+        ),
+        "",
+        [
+            ("location {first} readable", True, "200 'Readiness Test Location'"),
+            ("location {second} readable", True, "200 'Readiness Test Location (Workflows)'"),
+        ],
+    ),
+    (
+        "open_proxy",
+        "proxy",
+        Status.FAIL,
+        (
+            "{where} serves GHL data without an API key (200 for /locations/{first}): lock it down: require the API "
+            "key on every route before anything is forwarded to GHL"
+        ),
+        (
+            "Security: anyone who can reach the proxy reads the sub-accounts' data; rotate the proxy's GHL tokens if "
+            "it was exposed"
+        ),
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", False, "GET /locations/{first} without the key answered 200"),
+            ("accepts a request with the key", True, "with the key answered 200"),
+        ],
+    ),
+    (
+        "open_proxy",
+        "locations",
+        Status.PASS,
+        (
+            "All 2 GHL test locations are readable through the proxy: Readiness Test Location ({first}), Readiness "
+            "Test Location (Workflows) ({second})"
+        ),
+        "",
+        [
+            ("location {first} readable", True, "200 'Readiness Test Location'"),
+            ("location {second} readable", True, "200 'Readiness Test Location (Workflows)'"),
+        ],
+    ),
+    (
+        "wrong_key",
+        "proxy",
+        Status.FAIL,
+        "{where} refuses GHL_PROXY_API_KEY (401): set it to the key the proxy expects (ask its owner)",
+        (
+            "The key goes in the Authorization header as 'Bearer <key>'; set the check's auth_header/auth_scheme if "
+            "the proxy wants another (e.g. X-API-Key, no scheme)"
+        ),
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            ("accepts a request with the key", False, "with the key answered 401"),
+        ],
+    ),
+    (
+        "wrong_key",
+        "locations",
+        Status.FAIL,
+        "{where} refuses GHL_PROXY_API_KEY (401): set it to the key the proxy expects (ask its owner)",
+        (
+            "The key goes in the Authorization header; set the check's auth_header/auth_scheme if the proxy wants "
+            "another (e.g. X-API-Key, no scheme)"
+        ),
+        [],
+    ),
+    (
+        "no_access",
+        "proxy",
+        Status.PASS,
+        "{where} is up, refuses requests without GHL_PROXY_API_KEY and accepts it",
+        "",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            ("accepts a request with the key", True, "with the key answered 200"),
+        ],
+    ),
+    (
+        "no_access",
+        "locations",
+        Status.FAIL,
+        (
+            "1 of 2 GHL test locations not readable through the proxy: {second}: the app's OAuth install does not "
+            "cover it (GHL: 'The token does not have access to this location.'); install (or reinstall) the app on "
+            "that sub-account so the proxy gets a token for it"
+        ),
+        LOCATIONS_FIX,
+        [
+            ("location {first} readable", True, "200 'Readiness Test Location'"),
+            ("location {second} readable", False, "403 'The token does not have access to this location.'"),
+        ],
+    ),
+    (
+        "wrong_scope",
+        "proxy",
+        Status.PASS,
+        "{where} is up, refuses requests without GHL_PROXY_API_KEY and accepts it",
+        "",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            (
+                "accepts a request with the key",
+                True,
+                "with the key answered 401: accepted, GHL answered 'The token is not authorized for this scope.'",
+            ),
+        ],
+    ),
+    (
+        "wrong_scope",
+        "locations",
+        Status.FAIL,
+        (
+            "2 of 2 GHL test locations not readable through the proxy: {first}, {second}: the app's token lacks the "
+            "locations.readonly scope (GHL: 'The token is not authorized for this scope.'); add locations.readonly to "
+            "the app's scopes (Marketplace › your app › Auth) and reinstall it on the location"
+        ),
+        LOCATIONS_FIX,
+        [
+            ("location {first} readable", False, "401 'The token is not authorized for this scope.'"),
+            ("location {second} readable", False, "401 'The token is not authorized for this scope.'"),
+        ],
+    ),
+    (
+        "user_type_mismatch",
+        "proxy",
+        Status.PASS,
+        "{where} is up, refuses requests without GHL_PROXY_API_KEY and accepts it",
+        "",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            (
+                "accepts a request with the key",
+                True,
+                (
+                    "with the key answered 401: accepted, GHL answered 'This authClass type is not allowed to access "
+                    "this "
+                    "scope. Please verify your IAM…'"
+                ),
+            ),
+        ],
+    ),
+    (
+        "user_type_mismatch",
+        "locations",
+        Status.FAIL,
+        (
+            "2 of 2 GHL test locations not readable through the proxy: {first}, {second}: the token's class "
+            "(Company/agency vs Location/sub-account) does not fit the route (GHL: 'This authClass type is not allowed "
+            "to access this scope. Please verify your IAM configuration if this is not the case.'); make the proxy "
+            "call location routes with a Location token (POST /oauth/locationToken exchanges a Company token for one), "
+            "or install the app from inside the sub-account"
+        ),
+        LOCATIONS_FIX,
+        [
+            (
+                "location {first} readable",
+                False,
+                (
+                    "401 'This authClass type is not allowed to access this scope. Please verify your IAM "
+                    "configuration if "
+                    "this is not the case.'"
+                ),
+            ),
+            (
+                "location {second} readable",
+                False,
+                (
+                    "401 'This authClass type is not allowed to access this scope. Please verify your IAM "
+                    "configuration if "
+                    "this is not the case.'"
+                ),
+            ),
+        ],
+    ),
+    (
+        "token_expired",
+        "proxy",
+        Status.PASS,
+        "{where} is up, refuses requests without GHL_PROXY_API_KEY and accepts it",
+        "",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            ("accepts a request with the key", True, "with the key answered 401: accepted, GHL answered 'Invalid JWT'"),
+        ],
+    ),
+    (
+        "token_expired",
+        "locations",
+        Status.FAIL,
+        (
+            "2 of 2 GHL test locations not readable through the proxy: {first}, {second}: the proxy's GHL token is "
+            "expired or revoked (GHL: 'Invalid JWT'); the proxy's refresh failed: reconnect (reinstall) the app on "
+            "that location and check the proxy's refresh logs"
+        ),
+        LOCATIONS_FIX,
+        [
+            ("location {first} readable", False, "401 'Invalid JWT'"),
+            ("location {second} readable", False, "401 'Invalid JWT'"),
+        ],
+    ),
+    (
+        "strips_version",
+        "proxy",
+        Status.PASS,
+        "{where} is up, refuses requests without GHL_PROXY_API_KEY and accepts it",
+        "",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            (
+                "accepts a request with the key",
+                True,
+                "with the key answered 401: accepted, GHL answered 'version header was not found.'",
+            ),
+        ],
+    ),
+    (
+        "strips_version",
+        "locations",
+        Status.FAIL,
+        (
+            "2 of 2 GHL test locations not readable through the proxy: {first}, {second}: the proxy does not forward "
+            "the Version header unchanged (GHL: 'version header was not found.'); make the proxy forward the Version "
+            "header (GHL wants Version: 2021-07-28 on this route)"
+        ),
+        LOCATIONS_FIX,
+        [
+            ("location {first} readable", False, "401 'version header was not found.'"),
+            ("location {second} readable", False, "401 'version header was not found.'"),
+        ],
+    ),
+    (
+        "missing_location",
+        "proxy",
+        Status.PASS,
+        "{where} is up, refuses requests without GHL_PROXY_API_KEY and accepts it",
+        "",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            ("refuses a request without the key", True, "GET /locations/{first} without the key answered 401"),
+            ("accepts a request with the key", True, "with the key answered 200"),
+        ],
+    ),
+    (
+        "missing_location",
+        "locations",
+        Status.FAIL,
+        (
+            "1 of 2 GHL test locations not readable through the proxy: {second}: GHL has no such location (GHL: "
+            "'Location not found'); fix the id (the sub-account's Settings › Business Profile, or the id after "
+            "/location/ in its URL)"
+        ),
+        LOCATIONS_FIX,
+        [
+            ("location {first} readable", True, "200 'Readiness Test Location'"),
+            ("location {second} readable", False, "404 'Location not found'"),
+        ],
+    ),
+    (
+        "500",
+        "proxy",
+        Status.ERROR,
+        (
+            "{where} answers GET /health with 500: it is running but failing: could not tell whether it works; check "
+            "its logs and its connection to GHL (and 2 more: see the conditions)"
+        ),
+        (
+            "A 503 usually means the proxy cannot reach GHL or its token store; a 502/504 that nothing listens behind "
+            "the load balancer"
+        ),
+        [
+            ("reachable", False, "GET /health answered 500"),
+            ("refuses a request without the key", False, "GET /locations/{first} without the key answered 500"),
+            ("accepts a request with the key", False, "with the key answered 500"),
+        ],
+    ),
+    (
+        "500",
+        "locations",
+        Status.ERROR,
+        "The GHL proxy (location {first}) answered 500 (server error): could not tell; retry later",
+        "The provider is failing: check its status page",
+        [],
+    ),
+    (
+        "429",
+        "proxy",
+        Status.ERROR,
+        (
+            "The GHL proxy is rate limiting (429): rate-limited, retry after 0 s: could not tell; retry later (and 2 "
+            "more: see the conditions)"
+        ),
+        "Lower how often the check runs, or wait for the provider's quota window",
+        [
+            ("reachable", False, "GET /health answered 429"),
+            ("refuses a request without the key", False, "GET /locations/{first} without the key answered 429"),
+            ("accepts a request with the key", False, "with the key answered 429"),
+        ],
+    ),
+    (
+        "429",
+        "locations",
+        Status.ERROR,
+        (
+            "The GHL proxy (location {first}) is rate limiting (429): rate-limited, retry after 0 s: could not tell; "
+            "retry later"
+        ),
+        "Lower how often the check runs, or wait for the provider's quota window",
+        [],
+    ),
+    (
+        "garbage",
+        "proxy",
+        Status.ERROR,
+        (
+            "{where} answered 200 without an API key, with a body that is not JSON: could not tell whether it serves "
+            "GHL data; check the URL points at the proxy and not a web page"
+        ),
+        "A sign-in page or captive portal answers 200 with HTML; the proxy should answer 401/403 with JSON",
+        [
+            ("reachable", True, "GET /health answered 200"),
+            (
+                "refuses a request without the key",
+                False,
+                "GET /locations/{first} without the key answered 200 with a body that is not JSON",
+            ),
+            ("accepts a request with the key", True, "with the key answered 200"),
+        ],
+    ),
+    (
+        "garbage",
+        "locations",
+        Status.ERROR,
+        "The GHL proxy (location {first}) answered 200 with a body that is not a JSON object: could not tell",
+        "Check the URL reaches the provider and not a proxy or captive portal",
+        [],
+    ),
+    (
+        "down",
+        "proxy",
+        Status.ERROR,
+        (
+            "{where} answers GET /health with 503: it is running but reports itself unhealthy: could not tell whether "
+            "it works; check its logs and its connection to GHL (and 2 more: see the conditions)"
+        ),
+        (
+            "A 503 usually means the proxy cannot reach GHL or its token store; a 502/504 that nothing listens behind "
+            "the load balancer"
+        ),
+        [
+            ("reachable", False, "GET /health answered 503"),
+            ("refuses a request without the key", False, "GET /locations/{first} without the key answered 503"),
+            ("accepts a request with the key", False, "with the key answered 503"),
+        ],
+    ),
+    (
+        "down",
+        "locations",
+        Status.ERROR,
+        "The GHL proxy (location {first}) answered 503 (server error): could not tell; retry later",
+        "The provider is failing: check its status page",
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "probe", "status", "summary", "remediation", "conditions"),
+    WHOLE,
+    ids=[f"{probe}-{scenario}" for scenario, probe, *_ in WHOLE],
+)
+def test_what_the_release_manager_reads(standin, scenario, probe, status, summary, remediation, conditions) -> None:
+    server, provider = standin
+    provider.set_scenario(scenario)
+    result = run_ghl({"probe": probe}, proxy_env(server))
+
+    def filled(text: str) -> str:
+        return text.format(where=f"The GHL proxy at {server.url}/{HOST}", first=FIRST, second=SECOND)
+
+    assert (result.status, result.summary, result.remediation) == (status, filled(summary), filled(remediation))
+    assert [(c.name, c.passed, c.detail) for c in result.conditions] == [
+        (filled(n), passed, filled(d)) for n, passed, d in conditions
+    ]

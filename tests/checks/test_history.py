@@ -15,6 +15,7 @@ from checks.facts import Attestation, Waiver
 from checks.history import (
     VERSION_TABLE,
     Base,
+    RunSummary,
     Store,
     area_frame,
     check_frame,
@@ -522,3 +523,140 @@ def test_default_url_creates_readiness_dir(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("READINESS_DB_URL", db_url)
     with Store.open() as from_env:
         assert from_env.engine.url.get_backend_name() == sa.make_url(db_url).get_backend_name()
+
+
+def test_a_run_keeps_its_trigger_and_every_area_and_escalation_field(store):
+    run = make_run(
+        [cr("a", Status.PENDING, T0)],
+        T0,
+        areas=[AreaSummary("oauth", "OAuth apps", Status.PENDING, 1, 6, "PARTIAL", 2, 3)],
+        escalations=[EscalationHit("verify-7d", "google", T0, "Ana", "Verification pending", "Call Google")],
+    )
+    run = Run(run.id, run.started_at, run.finished_at, run.manifest_digest, run.results, run.verdict, "schedule")
+    store.record_run(run)
+    back = store.get_run(run.id)
+    assert back.trigger == "schedule"
+    assert back.verdict.areas == [AreaSummary("oauth", "OAuth apps", Status.PENDING, 1, 6, "PARTIAL", 2, 3)]
+    assert back.verdict.escalations == [
+        EscalationHit("verify-7d", "google", T0, "Ana", "Verification pending", "Call Google")
+    ]
+
+
+def test_a_run_recorded_before_the_newer_fields_reads_back_with_their_defaults(store):
+    # Areas without pending/not_checked, escalations without title/text and conditions without detail: the JSON
+    # an older version wrote. They read back as zero and empty, never as None or a shifted field.
+    result = Result(Status.FAIL, "down", conditions=(Condition("[STATUS] == 200", False, "got 500"),), observed_at=T0)
+    run = make_run([CheckResult("a", "a", "oauth", "http", Severity.BLOCKING, result)], T0)
+    store.record_run(run)
+    from checks.history import ResultRecord, RunRecord
+
+    older_area = {"id": "oauth", "title": "OAuth apps", "status": "fail", "passed": 0, "total": 1, "state": "NONE"}
+    older_hit = {"rule": "r", "item": "a", "since": T0.isoformat(), "contact": "Ana"}
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(RunRecord).where(RunRecord.id == run.id).values(areas=[older_area], escalations=[older_hit])
+        )
+        conn.execute(
+            sa.update(ResultRecord)
+            .where(ResultRecord.run_id == run.id)
+            .values(conditions=[{"name": "[STATUS] == 200", "passed": False}])
+        )
+    back = store.get_run(run.id)
+    assert back.verdict.areas == [AreaSummary("oauth", "OAuth apps", Status.FAIL, 0, 1, "NONE", 0, 0)]
+    assert back.verdict.escalations == [EscalationHit("r", "a", T0, "Ana", "", "")]
+    assert back.results[0].result.conditions == (Condition("[STATUS] == 200", False, ""),)
+
+
+def test_runs_lists_every_field_of_each_run(store):
+    first = make_run([cr("a", Status.PASS, T0), cr("b", Status.FAIL, T0)], T0, reasons=["b fails"])
+    second = make_run([cr("a", Status.PASS, T0)], T0 + timedelta(days=1), Decision.GO, reasons=["all pass"])
+    second = Run(second.id, second.started_at, second.finished_at, "sha256:def", second.results, second.verdict, "ui")
+    store.record_run(first)
+    store.record_run(second)
+    assert store.runs() == [
+        RunSummary(
+            second.id, T0 + timedelta(days=1), T0 + timedelta(days=1, seconds=3), Decision.GO, ["all pass"], "ui",
+            "sha256:def", 1, 1,
+        ),
+        RunSummary(first.id, T0, T0 + timedelta(seconds=3), Decision.NO_GO, ["b fails"], "cli", "sha256:abc", 1, 2),
+    ]  # fmt: skip
+
+
+def test_run_seqs_number_runs_in_recording_order(store):
+    ids = [f"run-{n}" for n in (3, 1, 2)]
+    for run_id in ids:
+        store.record_run(_run_with_id(run_id, T0, Decision.GO))
+    assert store.run_seqs([*ids, "never-recorded"]) == {"run-3": 1, "run-1": 2, "run-2": 3}
+    assert store.run_seqs(iter(["run-2"])) == {"run-2": 3}
+    assert store.run_seqs([]) == {}
+
+
+def test_attestations_are_ordered_by_when_they_were_made_not_when_recorded(store):
+    late = store.add_attestation(Attestation("google", "approved", "ana", T0 + timedelta(days=3)))
+    backfilled = store.add_attestation(Attestation("google", "submitted", "ana", T0, "entered late"))
+    assert [a.id for a in store.attestations("google")] == [backfilled.id, late.id]
+    assert [a.id for a in store.attestations()] == [backfilled.id, late.id]
+    assert store.latest_attestations() == {"google": late}  # the backfilled one is older: it does not win
+    assert store.latest_attestations(T0 + timedelta(days=1)) == {"google": backfilled}
+
+
+def test_facts_made_at_the_same_instant_keep_their_recording_order(store):
+    made = [store.add_attestation(Attestation("google", f"step {n}", "ana", T0)) for n in range(12)]
+    assert [a.id for a in store.attestations("google")] == [a.id for a in made]
+    assert store.latest_attestations() == {"google": made[-1]}
+    waived = [store.add_waiver(Waiver(f"c{n}", "r", "ana", T0 + timedelta(days=1), T0)) for n in range(12)]
+    assert [w.id for w in store.waivers()] == [w.id for w in waived]
+
+
+def test_status_since_skips_a_check_never_observed_and_goes_on(store):
+    store.record_run(make_run([cr("a", Status.FAIL, T0)], T0))
+    assert store.status_since(["never", "a"]) == {"a": (Status.FAIL, T0)}
+
+
+def test_lookups_of_missing_rows_say_what_to_do(store):
+    with pytest.raises(LookupError) as no_run:
+        store.record_checkpoint("missing", T0, "x", [], [])
+    assert str(no_run.value) == "no run with id missing; `readiness history` lists the recorded runs"
+    with pytest.raises(LookupError) as no_checkpoint:
+        store.record_decision(9999, Decision.GO, "x", T0, "")
+    assert str(no_checkpoint.value) == "no checkpoint with id 9999"
+    with pytest.raises(LookupError) as no_waiver:
+        store.revoke_waiver(9999, "carol", T0)
+    assert str(no_waiver.value) == "no waiver with id 9999; `readiness waive --list` shows them"
+
+
+def test_a_decision_given_as_text_is_stored_as_is(store):
+    run = make_run([cr("a", Status.PASS, T0)], T0)
+    store.record_run(run)
+    cp_id = store.record_checkpoint(run.id, T0, "Week 41", [], [])
+    store.record_decision(cp_id, "GO", "release manager", T0, "all green")
+    assert store.checkpoints()[0].decision == "GO"
+
+
+def test_sweeps_recording_at_once_on_postgresql_are_all_recorded_in_order(store):
+    # PostgreSQL numbers runs from its sequence: concurrent writers never draw the same number (a max + 1 would,
+    # and one sweep's run would be lost to the unique index). SQLite has one writer at a time.
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers")
+    import threading
+
+    writers, each = 6, 8
+    barrier = threading.Barrier(writers)
+    failures: list[BaseException] = []
+
+    def write(n: int) -> None:
+        barrier.wait()
+        for i in range(each):
+            try:
+                store.record_run(_run_with_id(f"w{n}-{i}", T0, Decision.GO))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    seqs = store.run_seqs([f"w{n}-{i}" for n in range(writers) for i in range(each)])
+    assert len(seqs) == writers * each and len(set(seqs.values())) == writers * each

@@ -1076,3 +1076,122 @@ def test_redirect_auth_error_description_is_scrubbed_then_cut() -> None:
     assert len(result.evidence["auth_error_description"]) <= 300
     assert len(result.remediation) <= 300
     assert_clean(result)
+
+
+# Each of Google's documented authorize errors as the release manager reads it, whole: the summary names the
+# error, what it means and the fix; the remediation is Google's own description.
+CONSOLE = "Google Cloud Console › APIs & Services › Credentials"
+SCOPE_FIX = (
+    "Use each scope's full URL (https://www.googleapis.com/auth/...); enable the API it belongs to and add the scope "
+    "to the OAuth consent screen's Data Access"
+)
+AUTH_ERRORS: list[tuple[str, str, str, str]] = [
+    (
+        "invalid_client",
+        "The OAuth client was not found.",
+        f"Google does not know this OAuth client; create it in {CONSOLE} or fix GOOGLE_OAUTH_CLIENT_ID",
+        "The OAuth client was not found.",
+    ),
+    (
+        "deleted_client",
+        "The OAuth client was deleted.",
+        f"the OAuth client was deleted; restore it (within 30 days) in {CONSOLE} › Deleted credentials, or create a "
+        "new one and update GOOGLE_OAUTH_CLIENT_ID and the secret",
+        "The OAuth client was deleted.",
+    ),
+    (
+        "disabled_client",
+        "The OAuth client was disabled.",
+        f"the OAuth client is disabled; enable it in {CONSOLE}",
+        "The OAuth client was disabled.",
+    ),
+    (
+        "unauthorized_client",
+        "Unauthorized",
+        "this client may not use the authorization-code flow; use an OAuth client of type Web application",
+        "Unauthorized",
+    ),
+    (
+        "org_internal",
+        "This client is restricted to users within its organization.",
+        "the app is Internal: only its own Workspace organization may sign in; make the user type External in the "
+        "OAuth consent screen",
+        "This client is restricted to users within its organization.",
+    ),
+    (
+        "access_denied",
+        "Access blocked",
+        "Google denies access to this app (blocked by policy, or restricted to its test users); check the OAuth "
+        "consent screen's publishing status and test users",
+        "Access blocked",
+    ),
+    (
+        "admin_policy_enforced",
+        "Blocked by admin",
+        "a Workspace admin policy blocks this app; ask the Workspace admin to trust the app (Admin console › Security "
+        "› API controls)",
+        "Blocked by admin",
+    ),
+    (
+        "policy_enforced",
+        "Policy",
+        "Google's account policy blocks this app; check the OAuth consent screen and verification",
+        "Policy",
+    ),
+    (
+        "invalid_request",
+        "Missing required parameter: response_type",
+        "Google refused the authorization request as malformed; check the client id, scopes and redirect URI in the "
+        "manifest",
+        "Missing required parameter: response_type",
+    ),
+    (
+        "some_new_error",
+        "Something new",
+        "Google refuses the authorization request (some_new_error); read the evidence and the OAuth client's settings",
+        "Something new",
+    ),
+]
+
+
+def _auth_error_at_signin(google: Google, code: str, description: str) -> Any:
+    query = urlencode({"authError": encode_auth_error(code, description, 400)})
+    google.scenario("signin_page", path=f"/v3/signin/identifier?{query}")
+    return run({"probe": "redirect", "environment": "dev"}, google.url)
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "meaning", "remediation"), AUTH_ERRORS, ids=[c[0] for c in AUTH_ERRORS]
+)
+def test_each_authorize_error_reads_whole(google: Google, code, description, meaning, remediation) -> None:
+    result = _auth_error_at_signin(google, code, description)
+    assert result.status is Status.FAIL
+    assert result.summary == f"Google answers {code} for the dev redirect URI: {meaning}"
+    assert result.remediation == remediation
+    assert (result.evidence["auth_error"], result.evidence["auth_error_description"]) == (code, description)
+
+
+@pytest.mark.parametrize(
+    ("description", "named", "invalid"),
+    [
+        (
+            "Some requested scopes were invalid. {valid=[openid], invalid=[https://www.googleapis.com/auth/a, b]}",
+            "scope https://www.googleapis.com/auth/a, b",
+            ["https://www.googleapis.com/auth/a", "b"],
+        ),
+        (
+            "Some requested scopes were invalid.",
+            "one of the scopes https://www.googleapis.com/auth/calendar.readonly "
+            "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/business.manage openid "
+            "email",
+            [],
+        ),
+    ],
+    ids=["names-them", "names-none"],
+)
+def test_invalid_scope_names_the_scopes_google_lists(google: Google, description, named, invalid) -> None:
+    result = _auth_error_at_signin(google, "invalid_scope", description)
+    assert result.status is Status.FAIL
+    assert result.summary == f"Google answers invalid_scope for {named}: fix the app's scopes in the manifest"
+    assert result.remediation == SCOPE_FIX
+    assert result.evidence["invalid_scopes"] == invalid

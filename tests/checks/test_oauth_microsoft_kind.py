@@ -1119,3 +1119,275 @@ def test_every_aadsts_code_the_kind_reads_is_in_the_docs_table() -> None:
     section = doc[doc.index("## `oauth_microsoft`") : doc.index("## `vault`")]
     for code, entry in AADSTS.items():
         assert f"| {code} | {entry.meaning} | {entry.flow} | `{entry.status.value}` |" in section, code
+
+
+# What the release manager reads for a code of each kind, whole: the summary with the fix (its template filled
+# with the app's ids and variables), and Microsoft's own words (error, code, description without its "AADSTS...:"
+# prefix, cut at 200 characters) as the remediation.
+AADSTS_WHOLE = [
+    (
+        7000112,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS7000112: the application is disabled): enable it: Microsoft Entra admin center › "
+        "Enterprise applications › the app › Properties › Enabled for users to sign in = Yes",
+        f"Microsoft said: unauthorized_client AADSTS7000112 (Application '{CLIENT_ID}'(MaxAI) is disabled.)",
+        {"code": 7000112, "meaning": "the application is disabled", "flow": "client"},
+    ),
+    (
+        50194,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS50194: the app is not multi-tenant): ask a tenant-specific endpoint (MICROSOFT_TENANT_ID), "
+        "or set Azure Portal › App registrations › your app › Authentication › Supported account types to multitenant",
+        f"Microsoft said: invalid_request AADSTS50194 (Application '{CLIENT_ID}'(MaxAI) is not configured as a "
+        "multi-tenant application. Usage of the /common endpoint is not supported for such applications created "
+        "after '10/15/201)",
+        {"code": 50194, "meaning": "the app is not multi-tenant", "flow": "client"},
+    ),
+    (
+        500011,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS500011: the resource principal is not in the tenant): check the scope's resource URI, and "
+        f"grant admin consent so the resource's service principal exists in {TENANT_ID}",
+        "Microsoft said: invalid_resource AADSTS500011 (The resource principal named https://graph.microsoft.com was "
+        f"not found in the tenant named {TENANT_ID}. This can happen if the application has not been installed by the "
+        "admini)",
+        {"code": 500011, "meaning": "the resource principal is not in the tenant", "flow": "client"},
+    ),
+    (
+        90009,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS90009: the app asks a token for itself by name): name the resource by its GUID-based App ID "
+        f"URI (api://{CLIENT_ID}/.default), or ask Graph",
+        f"Microsoft said: invalid_request AADSTS90009 (Application '{CLIENT_ID}'(MaxAI) is requesting a token for "
+        "itself. This scenario is supported only if resource is specified using the GUID based App Identifier.)",
+        {"code": 90009, "meaning": "the app asks a token for itself by name", "flow": "client"},
+    ),
+    (
+        50011,
+        Status.FAIL,
+        f"{REFUSED} (AADSTS50011: the reply (redirect) URI does not match the app's): add the redirect URI exactly "
+        "under Azure Portal › App registrations › your app › Authentication › Web",
+        "Microsoft said: invalid_request AADSTS50011 (The redirect URI 'https://app.example/callback' specified in the "
+        f"request does not match the redirect URIs configured for the application '{CLIENT_ID}'.)",
+        {"code": 50011, "meaning": "the reply (redirect) URI does not match the app's", "flow": "authorize"},
+    ),
+    (
+        50126,
+        Status.ERROR,
+        "Microsoft's token endpoint answered 400 AADSTS50126 (invalid user name or password): could not tell whether "
+        "the app's credentials work; this probe signs no user in (client-credentials grant): the code is about a "
+        "user's sign-in, not the app",
+        "Microsoft said: invalid_grant AADSTS50126 (Error validating credentials due to invalid username or password.)",
+        {"code": 50126, "meaning": "invalid user name or password", "flow": "user"},
+    ),
+    (
+        50196,
+        Status.ERROR,
+        "Microsoft's token endpoint answered 400 AADSTS50196 (client request loop (throttled)): could not tell whether "
+        "the app's credentials work; wait and retry; the app asked for tokens too often",
+        "Microsoft said: invalid_request AADSTS50196 (The server terminated an operation because it encountered a "
+        "client request loop. Please contact your app vendor.)",
+        {"code": 50196, "meaning": "client request loop (throttled)", "flow": "client"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "summary", "remediation", "aadsts"), AADSTS_WHOLE, ids=[str(c[0]) for c in AADSTS_WHOLE]
+)
+def test_an_aadsts_code_reads_whole(ms: Microsoft, code, status, summary, remediation, aadsts) -> None:
+    ms.scenario("aadsts", code=code)
+    result = run({"probe": "client"}, ms.url)
+    assert (result.status, result.summary, result.remediation) == (status, summary, remediation)
+    assert result.evidence["aadsts"] == aadsts
+
+
+# The registration probe as the release manager reads it, whole: summary, fix, each condition and what the
+# evidence says the registration holds. {dev}, {staging}, {app} are the redirect URIs; {key_id} the secret's id.
+ALL_WEB = [
+    ("dev redirect URI {dev} registered", True, "web"),
+    ("staging redirect URI {staging} registered", True, "web"),
+    ("app redirect URI {app} registered", True, "web"),
+]
+REGISTRATION_WHOLE = [
+    (
+        "valid",
+        registration(),
+        Status.PASS,
+        "the app registration MaxAI Platform lists all 3 redirect URIs (dev, staging, app); the client secret in use "
+        "(readiness) expires in 200 days (2026-04-24)",
+        "",
+        [*ALL_WEB, ("the client secret in use (readiness) valid over 30 days", True, "200 days left")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
+    (
+        "near-miss-spa-public",
+        registration(
+            web={"dev": REDIRECTS["dev"], "staging": REDIRECTS["staging"] + "/", "local": "https://localhost:3000/cb"},
+            spa=[REDIRECTS["app"]],
+            public_client=["msal://redirect"],
+        ),
+        Status.FAIL,
+        "the app registration lacks the staging redirect URI {staging} (registered as {staging}/: the URI must match "
+        "exactly): add it under Authentication › Web › Redirect URIs in Azure Portal › App registrations (and 1 more)",
+        "Each environment's callback must be registered exactly (scheme, host, path, no trailing slash) under the Web "
+        "platform; Microsoft answers AADSTS50011 at sign-in otherwise",
+        [
+            ("dev redirect URI {dev} registered", True, "web"),
+            ("staging redirect URI {staging} registered", False, "missing"),
+            ("app redirect URI {app} registered", True, "spa only"),
+            ("the client secret in use (readiness) valid over 30 days", True, "200 days left"),
+        ],
+        {
+            "web": ["{dev}", "{staging}/", "https://localhost:3000/cb"],
+            "spa": ["{app}"],
+            "publicClient": ["msal://redirect"],
+        },
+    ),
+    (
+        "every-secret-expired",
+        registration(
+            secrets=[
+                password_credential("a", NOW - timedelta(days=3), hint="zzz"),
+                password_credential("b", NOW - timedelta(days=1), hint="yyy"),
+            ]
+        ),
+        Status.FAIL,
+        "every client secret of the app has expired (2): create a new one in Azure Portal › App registrations › your "
+        "app › Certificates & secrets and update MICROSOFT_OAUTH_CLIENT_SECRET",
+        "Add a new client secret in Azure Portal › App registrations › your app › Certificates & secrets, put its "
+        "Value in MICROSOFT_OAUTH_CLIENT_SECRET, then delete the old one",
+        [*ALL_WEB, ("a client secret is unexpired", False, "2 expired")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
+    (
+        "unnamed-secret-not-identified",
+        registration(
+            secrets=[
+                password_credential("", NOW + timedelta(days=90), hint="zzz", key_id=SECRET_KEY_ID),
+                password_credential("later", NOW + timedelta(days=120), hint="yyy"),
+            ]
+        ),
+        Status.PASS,
+        "the app registration MaxAI Platform lists all 3 redirect URIs (dev, staging, app); the soonest-expiring "
+        "client secret ({key_id}) expires in 90 days (2026-01-04)",
+        "",
+        [*ALL_WEB, ("the soonest-expiring client secret ({key_id}) valid over 30 days", True, "90 days left")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("app", "status", "summary", "remediation", "conditions", "uris"),
+    [c[1:] for c in REGISTRATION_WHOLE],
+    ids=[c[0] for c in REGISTRATION_WHOLE],
+)
+def test_the_registration_reads_whole(ms: Microsoft, app, status, summary, remediation, conditions, uris) -> None:
+    ms.graph.register_app(app)
+    ms.graph.reset()
+    result = run({"probe": "registration"}, ms.url)
+
+    def filled(text: str) -> str:
+        return text.format(key_id=SECRET_KEY_ID, **REDIRECTS)
+
+    assert (result.status, result.summary, result.remediation) == (status, filled(summary), filled(remediation))
+    assert [(c.name, c.passed, c.detail) for c in result.conditions] == [
+        (filled(n), passed, filled(d)) for n, passed, d in conditions
+    ]
+    assert result.evidence["display_name"] == "MaxAI Platform"
+    assert result.evidence["redirect_uris"] == {k: [filled(u) for u in v] for k, v in uris.items()}
+
+
+CLIENT_REMEDIATIONS = [
+    (
+        "unknown_tenant",
+        [90002],
+        "Use the GUID (or a verified domain such as contoso.onmicrosoft.com) of the directory the app is registered "
+        "in; a typo, another cloud (Azure Government, China) or a deleted tenant answers this way",
+    ),
+    (
+        "unknown_client",
+        [700016],
+        "Copy the Application (client) ID and the Directory (tenant) ID from Azure Portal › App registrations › your "
+        "app › Overview; a multi-tenant app must also be consented to in the tenant asked",
+    ),
+    (
+        "wrong_secret",
+        [7000215],
+        "The Value is shown only once, when the secret is created: if it is hidden, add a new client secret, copy its "
+        "Value into MICROSOFT_OAUTH_CLIENT_SECRET, and delete the old one",
+    ),
+    (
+        "expired_secret",
+        [7000222],
+        "New client secret › choose an expiry › copy its Value (shown once); the registration probe warns 30 days "
+        "before the next one expires",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "codes", "remediation"), CLIENT_REMEDIATIONS, ids=[c[0] for c in CLIENT_REMEDIATIONS])
+def test_client_refusals_say_how_to_fix_them(ms: Microsoft, name, codes, remediation) -> None:
+    ms.scenario(name)
+    result = run({"probe": "client"}, ms.url)
+    assert result.status is Status.FAIL
+    assert result.remediation == remediation
+    assert result.evidence["error_codes"] == codes
+    assert result.evidence["client_id"] == CLIENT_ID
+
+
+class ScriptedTokenEndpoint:
+    """login.microsoftonline.com answering one error body, for the shapes Microsoft's answers take."""
+
+    host = "login.microsoftonline.com"
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def handle(self, method, path, query, headers, body):
+        return json_response(400, self.body)
+
+
+@pytest.mark.parametrize(
+    ("body", "summary", "remediation", "codes"),
+    [
+        (  # codes as strings, as some proxies re-encode them
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000222: expired. Trace ID: x",
+                "error_codes": ["7000222"],
+            },
+            f"the client secret in MICROSOFT_OAUTH_CLIENT_SECRET for app {CLIENT_ID} has expired (AADSTS7000222)",
+            None,
+            [7000222],
+        ),
+        (  # no error_codes: the codes are read from the description
+            {"error": "invalid_request", "error_description": "AADSTS65001: AADSTS50011 not consented. Trace ID: x"},
+            f"{REFUSED} (AADSTS65001: consent not granted)",
+            "Microsoft said: invalid_request AADSTS65001 (AADSTS50011 not consented.)",
+            [65001, 50011],
+        ),
+        (  # nothing but a status: an error, named as such, and no code
+            {},
+            "Microsoft's token endpoint answered 400 an error: could not tell whether the app's credentials work",
+            "Look the code up at https://login.microsoftonline.com/error and read the evidence",
+            [],
+        ),
+        (
+            {"error": "invalid_request", "error_description": "AADSTS65001: " + "w" * 300, "error_codes": [65001]},
+            f"{REFUSED} (AADSTS65001: consent not granted)",
+            "Microsoft said: invalid_request AADSTS65001 (" + "w" * 200 + ")",
+            [65001],
+        ),
+    ],
+    ids=["string-codes", "codes-in-description", "empty-body", "long-description"],
+)
+def test_token_endpoint_error_shapes(body, summary, remediation, codes) -> None:
+    with StandinServer([ScriptedTokenEndpoint(body)]) as server:
+        result = run({"probe": "client"}, server.url)
+    assert result.summary.startswith(summary), result.summary
+    if remediation is not None:
+        assert result.remediation == remediation
+    assert result.evidence["error_codes"] == codes
+    assert result.evidence["error_description"] == (body.get("error_description") or "")[:500]

@@ -270,3 +270,205 @@ def test_kind_is_marked_and_documented() -> None:
     assert spec.name == "retell"
     assert spec.params is RetellParams
     assert "list-agents" in spec.doc
+
+
+# Retell's documented refusals, as the release manager reads them: the status, Retell's own message (or the
+# status text when the body has none) and the fix, whole.
+REFUSED = (
+    "A deleted or regenerated key stops working at once; keys of another workspace see none of this workspace's agents"
+)
+TRIAL = "Retell answers 402 to every call of a workspace whose trial has ended"
+OWNER = "Ask the workspace's owner for a key, or for the role that may read agents"
+DOCS = "Check https://docs.retellai.com/api-references/list-agents for changes to the endpoint"
+REFUSALS = [
+    (
+        401,
+        {"status": "error", "message": "API key is missing or invalid."},
+        Status.FAIL,
+        "Retell refused RETELL_API_KEY (401 API key is missing or invalid.): key refused; copy a current API key "
+        "from the Retell dashboard › API Keys",
+        REFUSED,
+    ),
+    (
+        401,
+        {},
+        Status.FAIL,
+        "Retell refused RETELL_API_KEY (401 Unauthorized): key refused; copy a current API key from the Retell "
+        "dashboard › API Keys",
+        REFUSED,
+    ),
+    (
+        402,
+        {"status": "error", "message": "Trial has ended, please add payment method."},
+        Status.FAIL,
+        "Retell answered 402 (Trial has ended, please add payment method.): the trial has ended; add a payment "
+        "method in the Retell dashboard › Billing",
+        TRIAL,
+    ),
+    (
+        402,
+        "Payment Required",
+        Status.FAIL,
+        "Retell answered 402 (Payment Required): the trial has ended; add a payment method in the Retell "
+        "dashboard › Billing",
+        TRIAL,
+    ),
+    (
+        403,
+        {"status": "error", "message": "Workspace access denied"},
+        Status.FAIL,
+        "Retell answered 403 (Workspace access denied): RETELL_API_KEY may not list agents; use a key with access "
+        "to the workspace from the Retell dashboard › API Keys",
+        OWNER,
+    ),
+    (
+        403,
+        {"status": "error", "message": None},
+        Status.FAIL,
+        "Retell answered 403 (Forbidden): RETELL_API_KEY may not list agents; use a key with access to the "
+        "workspace from the Retell dashboard › API Keys",
+        OWNER,
+    ),
+    (
+        400,
+        {"status": "error", "message": "Invalid request format, please check API reference."},
+        Status.ERROR,
+        "Retell's list-agents API answered 400 (Invalid request format, please check API reference.): could not tell",
+        DOCS,
+    ),
+    (422, ["not", "an", "object"], Status.ERROR, "Retell's list-agents API answered 422: could not tell", DOCS),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected", "summary", "remediation"),
+    REFUSALS,
+    ids=["401", "401-bare", "402", "402-text", "403", "403-no-message", "400", "422-list"],
+)
+def test_refusals_say_what_retell_said_and_what_to_do(status, body, expected, summary, remediation) -> None:
+    with StandinServer([Scripted(status, body)]) as server:
+        result = run_retell({}, server.url)
+    message = body.get("message") if isinstance(body, dict) else None
+    assert (result.status, result.summary, result.remediation) == (expected, summary, remediation)
+    assert result.evidence["status_code"] == status
+    assert result.evidence["retell_message"] == (message or "")
+    if expected is Status.ERROR:
+        assert result.evidence["body_excerpt"] == json.dumps(body)
+
+
+def test_a_long_retell_message_is_clipped_in_summary_and_evidence() -> None:
+    with StandinServer([Scripted(401, {"status": "error", "message": "m" * 300})]) as server:
+        result = run_retell({}, server.url)
+    assert result.evidence["retell_message"] == "m" * 199 + "…"
+    assert f"(401 {'m' * 199}…): key refused" in result.summary
+
+
+def _agent(n: int, *, named: bool = True) -> dict[str, Any]:
+    return {"agent_id": f"agent_{n}", **({"agent_name": f"Agent {n}"} if named else {})}
+
+
+# (params, v2 answer, status, summary, remediation, evidence: count, more pages, names)
+LISTINGS = [
+    (
+        {},
+        {"items": [_agent(1), _agent(2), _agent(3), _agent(4)], "has_more": False},
+        Status.PASS,
+        "Retell accepts RETELL_API_KEY; 4 agents configured (Agent 1, Agent 2, Agent 3, ...)",
+        "",
+        (4, False, ["Agent 1", "Agent 2", "Agent 3", "Agent 4"]),
+    ),
+    (
+        {},
+        {"items": [_agent(1), _agent(2), _agent(3)]},
+        Status.PASS,
+        "Retell accepts RETELL_API_KEY; 3 agents configured (Agent 1, Agent 2, Agent 3)",
+        "",
+        (3, False, ["Agent 1", "Agent 2", "Agent 3"]),
+    ),
+    (  # an unnamed agent is shown by its id; an entry without an id is not an agent; versions count once
+        {},
+        {"items": [_agent(1, named=False), {"agent_name": "no id"}, _agent(1)], "has_more": True},
+        Status.PASS,
+        "Retell accepts RETELL_API_KEY; at least 1 agent configured (agent_1)",
+        "",
+        (1, True, ["agent_1"]),
+    ),
+    (
+        {"min_agents": 0},
+        {"items": []},
+        Status.PASS,
+        "Retell accepts RETELL_API_KEY; 0 agents configured ()",
+        "",
+        (0, False, []),
+    ),
+    (
+        {"min_agents": 2},
+        {"items": [_agent(1)], "has_more": True},
+        Status.FAIL,
+        "Retell has at least 1 agent, the sandbox needs at least 2: create the missing test agents in the Retell "
+        "dashboard",
+        "min_agents in the manifest says how many agents the sandbox's test data needs",
+        (1, True, ["Agent 1"]),
+    ),
+    (
+        {"min_agents": 3},
+        {"items": [_agent(1), _agent(2)]},
+        Status.FAIL,
+        "Retell has 2 agents, the sandbox needs at least 3: create the missing test agents in the Retell dashboard",
+        "min_agents in the manifest says how many agents the sandbox's test data needs",
+        (2, False, ["Agent 1", "Agent 2"]),
+    ),
+    (
+        {},
+        {"items": [], "has_more": True},
+        Status.FAIL,
+        "No test agent configured: Retell accepts RETELL_API_KEY but lists no agents; create one in the Retell "
+        "dashboard (Agents › Create an agent)",
+        "The sandbox's test data is a mock agent configuration for connection testing",
+        (0, True, []),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "body", "expected", "summary", "remediation", "counted"),
+    LISTINGS,
+    ids=["four-listed-three-shown", "three", "unnamed-versions", "none-needed", "fewer-more-pages", "fewer", "none"],
+)
+def test_listings_are_counted_and_shown(params, body, expected, summary, remediation, counted) -> None:
+    with StandinServer([Scripted(200, body)]) as server:
+        result = run_retell(params, server.url)
+    assert (result.status, result.summary, result.remediation) == (expected, summary, remediation)
+    ev = result.evidence
+    assert (ev["agent_count"], ev["more_pages"], ev["agent_names"]) == counted
+
+
+class Raw(Scripted):
+    """A one-answer stand-in whose body is not JSON (a proxy's or load balancer's page)."""
+
+    def handle(self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes):
+        return self.status, {"Content-Type": "text/html"}, self.body
+
+
+def test_a_refusal_without_a_json_body_reads_as_the_status_text() -> None:
+    with StandinServer([Raw(401, b"<html><body>Unauthorized</body></html>")]) as server:
+        result = run_retell({}, server.url)
+    assert result.summary == (
+        "Retell refused RETELL_API_KEY (401 Unauthorized): key refused; copy a current API key from the Retell "
+        "dashboard › API Keys"
+    )
+    assert result.evidence["retell_message"] == ""
+
+
+def test_an_unexpected_answer_keeps_a_clipped_excerpt_of_its_body() -> None:
+    with StandinServer([Raw(418, b"x" * 300)]) as server:
+        result = run_retell({}, server.url)
+    assert result.summary == "Retell's list-agents API answered 418: could not tell"
+    assert result.evidence["body_excerpt"] == "x" * 199 + "…"
+
+
+def test_a_server_error_names_retells_api(standin) -> None:
+    server, provider = standin
+    provider.set_scenario("500")
+    result = run_retell({}, server.url)
+    assert result.summary == "Retell's list-agents API answered 500 (server error): could not tell; retry later"

@@ -21,7 +21,7 @@ from checks.manifest import CheckSpec
 from checks.redact import Scrubber
 from checks.result import Result
 from checks.runner import run_checks, user_agent
-from checks.standins.server import StandinServer
+from checks.standins.server import StandinServer, json_response
 from checks.standins.twilio import (
     DEFAULT_ACCOUNT_SID,
     DEFAULT_AUTH_TOKEN,
@@ -360,3 +360,281 @@ def test_kind_is_marked_and_documented() -> None:
     assert spec.name == "twilio"
     assert spec.params is TwilioParams
     assert "20003" in spec.doc
+
+
+# What the release manager reads for each of Twilio's documented answers, whole: the summary, the fix and
+# Twilio's error code in the evidence.
+BOTH = "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+SETTLE = (
+    "someone must settle it with Twilio: the account owner checks Twilio Console › Billing (a balance to pay, a "
+    "depleted Trial) or contacts Twilio support (a compliance hold)"
+)
+BAD_CREDENTIALS = (
+    "Twilio refused the credentials (401, code 20003): bad credentials, or the account is suspended or closed; copy "
+    f"the Account SID and Auth Token from Twilio Console › Account Info into {BOTH}",
+    "Twilio also answers 20003 when the token was rotated, when test credentials are used for the live account, or "
+    "when the account is suspended or closed",
+)
+FORBIDDEN = (
+    f"Twilio answered 403 code 20403 (Forbidden): the account is suspended or closed; {SETTLE}",
+    "Twilio answers 20403 for every request of an account it suspended or closed; only the account owner and Twilio "
+    f"support can lift it (a closed account cannot be reopened: create a new one and set {BOTH})",
+)
+NOT_ACTIVE = (
+    f"Twilio answered 401 code 20005: the account is not active (suspended or closed); {SETTLE}",
+    f"Once it is reactivated nothing changes here; for a new account set {BOTH}",
+)
+TEST_CREDENTIALS = (
+    f"Twilio answered 403 code 20008: {BOTH} are the account's Test Credentials, which cannot read the account or "
+    "list its numbers; use the live Account SID and Auth Token from Twilio Console › Account Info",
+    "Test credentials only buy magic numbers and send test messages and calls; keep them for those tests, not for "
+    "this check",
+)
+NO_ACCOUNT = (
+    f"Twilio has no account {SID} (404, code 20404): copy the Account SID from Twilio Console › Account Info into "
+    "TWILIO_ACCOUNT_SID",
+    "A subaccount's resources are read with its own SID; check it was not deleted",
+)
+NAMED = "Twilio account 'Readiness sandbox'"
+
+# (scenario, probe, status, (summary, remediation), Twilio's code)
+WHOLE = [
+    ("valid", "account", Status.PASS, (f"{NAMED} is active (Full)", ""), None),
+    (
+        "trial",
+        "account",
+        Status.PASS,
+        (f"{NAMED} is active (Trial: calls and messages reach verified numbers only; upgrade for more)", ""),
+        None,
+    ),
+    (
+        "suspended",
+        "account",
+        Status.FAIL,
+        (
+            f"{NAMED} is suspended: calls, messages and API access stop until it is reactivated; ask the account "
+            "owner to settle it in Twilio Console › Billing or contact Twilio support",
+            "Twilio suspends accounts for unpaid balance, a depleted Trial or a compliance hold",
+        ),
+        None,
+    ),
+    (
+        "closed",
+        "account",
+        Status.FAIL,
+        (
+            f"{NAMED} is closed and cannot be reopened: create a new account (or subaccount) and set {BOTH} to its "
+            "credentials",
+            "Copy the new Account SID and Auth Token from Twilio Console › Account Info",
+        ),
+        None,
+    ),
+    ("valid", "numbers", Status.PASS, ("The Twilio account has 2 phone numbers (2 voice, 1 SMS)", ""), None),
+    ("trial", "numbers", Status.PASS, ("The Twilio account has 1 phone number (1 voice, 1 SMS)", ""), None),
+    (
+        "no_numbers",
+        "numbers",
+        Status.FAIL,
+        (
+            "The Twilio account has no phone numbers: buy a voice- and SMS-capable number in Twilio Console › Phone "
+            "Numbers › Buy a number",
+            "A Trial account gets one free number; test SMS and calls need a number the account owns",
+        ),
+        None,
+    ),
+    *[
+        (scenario, probe, Status.FAIL, texts, code)
+        for probe in ("account", "numbers")
+        for scenario, texts, code in [
+            ("bad_credentials", BAD_CREDENTIALS, 20003),
+            ("forbidden", FORBIDDEN, 20403),
+            ("not_active", NOT_ACTIVE, 20005),
+            ("test_credentials", TEST_CREDENTIALS, 20008),
+            ("no_account", NO_ACCOUNT, 20404),
+        ]
+    ],
+    ("suspended", "numbers", Status.FAIL, BAD_CREDENTIALS, 20003),  # an inactive account's other resources: 20003
+    ("closed", "numbers", Status.FAIL, BAD_CREDENTIALS, 20003),
+]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "probe", "status", "texts", "code"), WHOLE, ids=[f"{p}-{s}" for s, p, *_ in WHOLE]
+)
+def test_what_the_release_manager_reads_for_each_answer(standin, scenario, probe, status, texts, code) -> None:
+    server, provider = standin
+    provider.set_scenario(scenario)
+    result = run_twilio({"probe": probe}, server.url)
+    assert (result.status, (result.summary, result.remediation)) == (status, texts)
+    assert result.evidence.get("twilio_code") == code
+    if code is not None:
+        assert result.evidence["status_code"] == {20003: 401, 20005: 401, 20404: 404}.get(code, 403)
+        assert result.evidence["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
+        assert result.evidence["twilio_message"]
+
+
+class Scripted:
+    """A one-answer stand-in for ``api.twilio.com``, for shapes the named scenarios do not cover."""
+
+    host = "api.twilio.com"
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status, self.body = status, body
+
+    def handle(self, method, path, query, headers, body):
+        return json_response(self.status, self.body)
+
+
+def _number(digits: str | None, **caps: bool) -> dict[str, Any]:
+    return {"phone_number": digits, "capabilities": caps}
+
+
+# (params, status code, body, status, summary, remediation, evidence subset)
+SHAPES = [
+    (
+        {"probe": "account"},
+        200,
+        {"status": "pending", "sid": SID},
+        Status.ERROR,
+        "Twilio's Accounts API answered 200 with account status 'pending': could not tell whether it is usable",
+        "Look at the account in Twilio Console; the expected statuses are active, suspended, closed",
+        {"status": "pending", "type": None, "friendly_name": None, "subaccount": False},
+    ),
+    (
+        {"probe": "account"},
+        200,
+        {"status": "active", "type": "Full", "sid": SID, "owner_account_sid": "AC" + "1" * 32, "date_created": "d"},
+        Status.PASS,
+        "The Twilio account is active (Full)",
+        "",
+        {"subaccount": True, "date_created": "d", "friendly_name": None},
+    ),
+    (
+        {"probe": "account"},
+        200,
+        {"status": "active", "type": "Full", "sid": SID, "owner_account_sid": SID, "friendly_name": 7},
+        Status.PASS,
+        "The Twilio account is active (Full)",
+        "",
+        {"subaccount": False, "friendly_name": None},
+    ),
+    (
+        {"probe": "numbers"},
+        200,
+        {"incoming_phone_numbers": None, "b": 1, "a": 2},
+        Status.ERROR,
+        "Twilio's IncomingPhoneNumbers API answered 200 without an incoming_phone_numbers list: could not tell",
+        "Check the URL reaches Twilio and not a proxy",
+        {"keys": ["a", "b", "incoming_phone_numbers"]},
+    ),
+    (
+        {"probe": "numbers"},
+        200,
+        {"incoming_phone_numbers": [_number("+1 415 555 0100", SMS=True, Voice=False), "not a number"]},
+        Status.WARN,
+        "The Twilio account has 1 phone number, none voice-capable: buy a number with voice in Twilio Console › "
+        "Phone Numbers › Buy a number to test it",
+        "",
+        {
+            "count": 1,
+            "voice_capable": 0,
+            "sms_capable": 1,
+            "numbers": [{"number": "…0100", "voice": False, "sms": True}],
+        },
+    ),
+    (
+        {"probe": "numbers", "min_numbers": 0},
+        200,
+        {"incoming_phone_numbers": []},
+        Status.PASS,
+        "The Twilio account has 0 phone numbers (0 voice, 0 SMS)",
+        "",
+        {"count": 0, "more_pages": False},
+    ),
+    (
+        {"probe": "numbers", "min_numbers": 2},
+        200,
+        {"incoming_phone_numbers": [_number(None)], "next_page_uri": "/2010-04-01/next"},
+        Status.FAIL,
+        "The Twilio account has at least 1 phone number (the sandbox's test data needs at least 2): buy a voice- and "
+        "SMS-capable number in Twilio Console › Phone Numbers › Buy a number",
+        "A Trial account gets one free number; test SMS and calls need a number the account owns",
+        {"count": 1, "more_pages": True, "numbers": [{"number": "?", "voice": False, "sms": False}]},
+    ),
+    (
+        {"probe": "account"},
+        400,
+        {"code": 20001, "message": "Invalid", "more_info": "https://www.twilio.com/docs/errors/20001", "status": 400},
+        Status.ERROR,
+        "Twilio's Accounts API answered 400 (code 20001: Invalid): could not tell",
+        "See https://www.twilio.com/docs/errors/20001",
+        {"status_code": 400, "twilio_code": 20001, "twilio_message": "Invalid"},
+    ),
+    (
+        {"probe": "account"},
+        400,
+        ["not", "an", "object"],
+        Status.ERROR,
+        "Twilio's Accounts API answered 400: could not tell",
+        "See https://www.twilio.com/docs/errors",
+        {"status_code": 400, "twilio_code": None, "twilio_message": "", "more_info": None},
+    ),
+    (  # the codes that decide go with their own status: 20404 on a 403, 20008 on a 404 are not told apart
+        {"probe": "account"},
+        403,
+        {"code": 20404},
+        Status.ERROR,
+        "Twilio's Accounts API answered 403 (code 20404: ): could not tell",
+        "See https://www.twilio.com/docs/errors",
+        {"status_code": 403, "twilio_code": 20404},
+    ),
+    (
+        {"probe": "account"},
+        404,
+        {"code": 20008, "message": "x"},
+        Status.ERROR,
+        "Twilio's Accounts API answered 404 (code 20008: x): could not tell",
+        "See https://www.twilio.com/docs/errors",
+        {"status_code": 404, "twilio_code": 20008},
+    ),
+    (  # the account-state codes decide whatever the HTTP status
+        {"probe": "numbers"},
+        400,
+        {"code": 20005, "message": "Account not active"},
+        Status.FAIL,
+        NOT_ACTIVE[0].replace("401", "400"),
+        NOT_ACTIVE[1],
+        {"status_code": 400, "twilio_code": 20005},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "body", "status", "summary", "remediation", "evidence"),
+    SHAPES,
+    ids=[
+        "unknown-status",
+        "subaccount",
+        "own-account-unnamed",
+        "no-list",
+        "sms-only",
+        "none-needed",
+        "fewer-more-pages",
+        "400-coded",
+        "400-not-an-object",
+        "20404-on-403",
+        "20008-on-404",
+        "20005-on-400",
+    ],
+)
+def test_answer_shapes(params, code, body, status, summary, remediation, evidence) -> None:
+    with StandinServer([Scripted(code, body)]) as server:
+        result = run_twilio(params, server.url)
+    assert (result.status, result.summary, result.remediation) == (status, summary, remediation)
+    assert {k: result.evidence[k] for k in evidence} == evidence
+
+
+def test_a_long_twilio_message_is_clipped() -> None:
+    with StandinServer([Scripted(400, {"code": 20001, "message": "m" * 300})]) as server:
+        result = run_twilio({"probe": "account"}, server.url)
+    assert result.evidence["twilio_message"] == "m" * 199 + "…"
