@@ -160,10 +160,7 @@ def _b64_cores(raw: bytes) -> set[str]:
         encoded = base64.b64encode(b"\0" * offset + raw).decode()
         start = 4 if offset else 0  # the first group mixes in the bytes before the secret
         whole = (offset + len(raw)) // 3 * 4  # the last partial group mixes in the bytes after it
-        core = encoded[start:whole]
-        if offset == 0 and len(raw) % 3 == 0:
-            core = encoded
-        cores.add(core)
+        cores.add(encoded[start:whole])
     cores.add(base64.b64encode(raw).decode())  # the secret alone, padded
     return cores
 
