@@ -460,6 +460,14 @@ def test_each_form_of_a_secret_is_masked_to_the_last_character(form):
     assert Redactor([WORDY], inherit=False).scrub(f"said [{form}] end") == f"said [{MASK}] end"
 
 
+def test_a_json_escape_at_the_start_of_a_secret_is_masked_too():
+    """A secret that starts with a character JSON escapes: the mask must cover the escape's backslash."""
+    secret = 'ö"opaque-refresh-token-1234'
+    reflected = json.dumps(secret)[1:-1]
+    assert reflected.startswith("\\u00f6")
+    assert Redactor([secret], inherit=False).scrub(f'{{"t": "{reflected}"}}') == f'{{"t": "{MASK}"}}'
+
+
 def test_a_secret_given_as_bytes_is_masked_as_text_too():
     secret = "pässword-opaque-refresh-99".encode()
     redactor = Redactor([secret], inherit=False)
@@ -474,7 +482,7 @@ SHORT = "pa>>word"  # its base64 has a "+": three different short forms, each on
                          ids=["base64", "base64-unpadded", "base64url-unpadded"])
 def test_a_short_secret_in_base64_is_masked_whole(form):
     assert base64.urlsafe_b64decode(form.replace("+", "-") + "=" * (-len(form) % 4)) == SHORT.encode()
-    assert Redactor([SHORT], inherit=False).scrub(f"basic {form} end") == f"basic {MASK} end"
+    assert Redactor([SHORT], inherit=False).scrub(f"got {form} end") == f"got {MASK} end"  # no "Basic": no shape
 
 
 @pytest.mark.parametrize("length", [30, 31, 32], ids=["length-0-mod-3", "length-1-mod-3", "length-2-mod-3"])
