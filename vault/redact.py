@@ -420,10 +420,10 @@ class RedactingFilter(logging.Filter):
 
     def _scrub_value(self, value: Any, depth: int = 0) -> Any:
         """Strings inside ``extra`` fields (google's structured logging puts requests there)."""
-        if depth > 5:
-            return value
         if isinstance(value, str):
             return self.scrub(value)
+        if depth > 5 and isinstance(value, dict | list | tuple):  # too deep (or cyclic) to walk: its text, scrubbed
+            return self.scrub(repr(value))
         if isinstance(value, dict):
             return {k: self._scrub_value(v, depth + 1) for k, v in value.items()}
         if isinstance(value, list | tuple):

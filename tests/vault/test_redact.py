@@ -568,3 +568,16 @@ def test_the_fingerprint_key_defaults_to_a_private_directory_under_home_config(m
         assert redact.fingerprint("hunter22") == first
     finally:
         redact._reset_fingerprint_key()
+
+
+def test_a_token_nested_deeper_than_the_filter_walks_is_still_scrubbed():
+    """Past six levels the filter stops walking an ``extra`` value and keeps its scrubbed text instead."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "request", None, None)
+    deep: object = "Bearer very-deep-token-123456"
+    for _ in range(8):
+        deep = {"next": [deep]}
+    record.ctx = deep
+    RedactingFilter().filter(record)
+    assert "very-deep-token-123456" not in repr(record.ctx) and f"Bearer {MASK}" in repr(record.ctx)
+    assert record.ctx["next"][0]["next"][0]["next"][0] == "{'next': [{'next': [{'next': [{'next': [{'next': " \
+        f"['Bearer {MASK}']}}]}}]}}]}}]}}"
