@@ -460,12 +460,19 @@ def test_each_form_of_a_secret_is_masked_to_the_last_character(form):
     assert Redactor([WORDY], inherit=False).scrub(f"said [{form}] end") == f"said [{MASK}] end"
 
 
-def test_a_json_escape_at_the_start_of_a_secret_is_masked_too():
-    """A secret that starts with a character JSON escapes: the mask must cover the escape's backslash."""
-    secret = 'ö"opaque-refresh-token-1234'
-    reflected = json.dumps(secret)[1:-1]
-    assert reflected.startswith("\\u00f6")
-    assert Redactor([secret], inherit=False).scrub(f'{{"t": "{reflected}"}}') == f'{{"t": "{MASK}"}}'
+ESCAPED_FIRST = 'ö/"opaque-refresh-token-1234'
+"""Starts with a character JSON escapes, then a ``/`` (so the ``\\/`` variant differs from the plain escape)."""
+
+
+@pytest.mark.parametrize(
+    "reflected",
+    [json.dumps(ESCAPED_FIRST)[1:-1], json.dumps(json.dumps(ESCAPED_FIRST)[1:-1])[1:-1]],
+    ids=["json-escaped", "json-string-inside-json"],
+)
+def test_a_json_escape_at_the_start_of_a_secret_is_masked_too(reflected):
+    """The mask must cover the escape's backslashes too."""
+    assert reflected.startswith("\\u00f6") or reflected.startswith("\\\\u00f6")
+    assert Redactor([ESCAPED_FIRST], inherit=False).scrub(f"said [{reflected}] end") == f"said [{MASK}] end"
 
 
 def test_a_secret_given_as_bytes_is_masked_as_text_too():
