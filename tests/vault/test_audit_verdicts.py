@@ -95,7 +95,7 @@ def test_a_tampered_head_anchor_is_named_with_the_first_entry_in_doubt(chain_db,
     engine, chain = chain_db
     tamper(engine, chain, _rows(engine))
     report = _verify(engine, chain)
-    assert (report.ok, report.first_bad_seq, report.reason) == (False, seq, reason)
+    assert (report.ok, report.checked, report.first_bad_seq, report.reason) == (False, ENTRIES, seq, reason)
     assert report.summary == f"audit chain broken at seq {seq}: {reason}"
 
 
@@ -187,3 +187,14 @@ def test_a_prepared_statement_runs_in_the_callers_transaction(chain_db):
     with engine.begin() as conn:
         assert select.execute(conn, {"k": HEAD_KEY}) == [(HEAD_KEY,)]
         assert select.execute(conn, {"k": "nothing"}) == []
+
+
+def test_a_prepared_statement_binds_the_values_written_into_it(chain_db):
+    """A value fixed in the statement (a UTC datetime, which the dialect converts) is bound without being passed."""
+    engine, _ = chain_db
+    meta = VaultMeta.__table__
+    since = Prepared(sa.select(meta.c.key).where(meta.c.updated_at >= T0 + timedelta(minutes=9)))
+    later = Prepared(sa.select(meta.c.key).where(meta.c.updated_at > T0 + timedelta(minutes=9)))
+    with engine.begin() as conn:
+        assert since.execute(conn) == [(HEAD_KEY,)]
+        assert later.execute(conn) == []
