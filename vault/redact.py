@@ -160,10 +160,7 @@ def _b64_cores(raw: bytes) -> set[str]:
         encoded = base64.b64encode(b"\0" * offset + raw).decode()
         start = 4 if offset else 0  # the first group mixes in the bytes before the secret
         whole = (offset + len(raw)) // 3 * 4  # the last partial group mixes in the bytes after it
-        core = encoded[start:whole]
-        if offset == 0 and len(raw) % 3 == 0:
-            core = encoded
-        cores.add(core)
+        cores.add(encoded[start:whole])
     cores.add(base64.b64encode(raw).decode())  # the secret alone, padded
     return cores
 
@@ -423,10 +420,10 @@ class RedactingFilter(logging.Filter):
 
     def _scrub_value(self, value: Any, depth: int = 0) -> Any:
         """Strings inside ``extra`` fields (google's structured logging puts requests there)."""
-        if depth > 5:
-            return value
         if isinstance(value, str):
             return self.scrub(value)
+        if depth > 5 and isinstance(value, dict | list | tuple):  # too deep (or cyclic) to walk: its text, scrubbed
+            return self.scrub(repr(value))
         if isinstance(value, dict):
             return {k: self._scrub_value(v, depth + 1) for k, v in value.items()}
         if isinstance(value, list | tuple):

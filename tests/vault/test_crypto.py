@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from vault.crypto import (
     KEY_BYTES,
     NONCE_BYTES,
+    _key_aad,
     credential_aad,
     derive_key,
     hmac_fingerprint,
@@ -165,6 +166,9 @@ TAMPERED = {
     "dek-version": (BLOB, credential_aad("acme", "google", "cred-1", "access_token", 2)),
     "truncated": (BLOB[:-1], AAD),
     "too-short": (BLOB[: 1 + NONCE_BYTES + 15], AAD),
+    # cut inside the nonce: too short for AES-GCM to be asked at all (it would raise ValueError, not ours)
+    "version-byte-only": (BLOB[:1], AAD),
+    "cut-in-nonce": (BLOB[:6], AAD),
     "empty": (b"", AAD),
 }
 
@@ -217,6 +221,14 @@ def test_wrapped_key_is_bound(tenant, version, fp, purpose):
     wrapped = wrap_key(KEK, new_key(), "acme", 1, KEK_FP)
     with pytest.raises(IntegrityError):
         unwrap_key(KEK, wrapped, tenant, version, fp, purpose=purpose)
+
+
+def test_a_wrapped_value_that_is_not_a_key_is_the_same_opaque_error():
+    """Authentic under the KEK and bound right, but 16 bytes: refused exactly like a forged blob."""
+    wrapped = seal(KEK, bytes(16), _key_aad("acme", 1, KEK_FP, "dek"))
+    with pytest.raises(IntegrityError) as info:
+        unwrap_key(KEK, wrapped, "acme", 1, KEK_FP)
+    assert str(info.value) == "ciphertext failed authentication"
 
 
 def test_unwrap_with_another_kek_refused():

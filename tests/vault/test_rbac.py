@@ -255,3 +255,41 @@ def test_allows_and_authorize_without_a_vault():
     assert not rbac.allows(ACTORS["viewer"], Op.GET)
     with pytest.raises(AccessDenied, match="role viewer may not get"):
         rbac.authorize(ACTORS["viewer"], Op.GET, OWN)
+
+
+def test_authorize_refuses_a_service_outside_its_tenants():
+    """The refresher and the CLI call ``authorize`` directly: the tenant scope must hold there too."""
+    service = Actor("billing-sync", Role.SERVICE, frozenset({OWN, "initech"}))
+    rbac.authorize(service, Op.GET, OWN)
+    with pytest.raises(AccessDenied) as info:
+        rbac.authorize(service, Op.REFRESH, OTHER)
+    assert str(info.value) == "access denied: actor 'billing-sync' is scoped to tenants acme, initech, not 'globex'"
+
+
+@pytest.mark.parametrize(
+    "tenants", ["acme", ["acme"], {"acme"}, ("acme",)], ids=["str", "list", "set", "tuple"])
+def test_an_actors_tenants_are_frozen_whole_names(tenants):
+    """A tenant given as one string is one tenant, not its letters: ``acm`` is not in scope of ``acme``."""
+    service = Actor("svc", "service", tenants)
+    assert service.tenants == frozenset({"acme"}) and type(service.tenants) is frozenset
+    assert rbac.allows(service, Op.GET, "acme")
+    for near in ("acm", "a", "cme", "me"):
+        assert not rbac.allows(service, Op.GET, near), near
+
+
+def test_roles_given_as_strings_are_roles():
+    """Config and the CLI pass roles as text: they must mean the same as the enum, scoping rule included."""
+    assert Actor("ada", "admin").role is Role.ADMIN
+    with pytest.raises(ValueError, match="must be scoped"):
+        Actor("svc", "service")
+    with pytest.raises(AccessDenied) as info:
+        rbac.authorize(Actor("vic", "viewer"), Op.GET, OWN)
+    assert str(info.value) == "access denied: role viewer may not get"
+    with pytest.raises(ValueError):
+        Actor("root", "superuser")
+
+
+def test_an_actor_without_a_name_is_refused_with_the_reason():
+    with pytest.raises(ValueError) as info:
+        Actor("", Role.ADMIN)
+    assert str(info.value) == "an actor needs a name: it is written to the audit log"

@@ -210,32 +210,35 @@ def test_scrub_text_helper():
 # ------------------------------------------------------------------------- the one scrubbing point
 
 
-def _b64_blob_forms(secret: str) -> list[str]:
+def _b64_blob_forms(secret: str) -> list[tuple[str, str]]:
     """base64 of blobs that carry the secret at each byte alignment (a Basic pair, a reflected form body)."""
     out = []
     # short neighbours: their own base64 stays under the 12 characters the test looks for
     for prefix in ("", "u", "us", "usr:", "AC01:"):
         blob = (prefix + secret + "&").encode()
-        out += [base64.b64encode(blob).decode(), base64.urlsafe_b64encode(blob).decode().rstrip("=")]
+        out += [(f"base64-after-{len(prefix)}-bytes", base64.b64encode(blob).decode()),
+                (f"base64url-after-{len(prefix)}-bytes", base64.urlsafe_b64encode(blob).decode().rstrip("="))]
     return out
 
 
 SECRET = "Rt7/opaque+refresh=token&value\"x"
-
-
-@pytest.mark.parametrize("form", [
-    SECRET,
-    quote(SECRET, safe=""),
-    quote(SECRET),
-    quote_plus(SECRET),
-    quote(quote(SECRET, safe=""), safe=""),
-    json.dumps(SECRET)[1:-1],
-    json.dumps(json.dumps(SECRET))[1:-1],
-    html_escape(SECRET),
-    SECRET.encode().hex(),
-    SECRET.encode().hex().upper(),
+# Readable ids: a form's own text (quotes, backslashes) makes a node id mutmut cannot select the test by.
+REFLECTED = [
+    ("raw", SECRET),
+    ("url-quoted-all", quote(SECRET, safe="")),
+    ("url-quoted", quote(SECRET)),
+    ("url-quoted-plus", quote_plus(SECRET)),
+    ("url-quoted-twice", quote(quote(SECRET, safe=""), safe="")),
+    ("json-escaped", json.dumps(SECRET)[1:-1]),
+    ("json-in-json", json.dumps(json.dumps(SECRET))[1:-1]),
+    ("html-escaped", html_escape(SECRET)),
+    ("hex", SECRET.encode().hex()),
+    ("hex-upper", SECRET.encode().hex().upper()),
     *_b64_blob_forms(SECRET),
-], ids=lambda f: f[:12])
+]
+
+
+@pytest.mark.parametrize("form", [f for _, f in REFLECTED], ids=[i for i, _ in REFLECTED])
 def test_every_reflected_form_is_masked(form):
     redactor = Redactor([SECRET])
     out = redactor.scrub(f"provider says: [{form}] end")
@@ -283,6 +286,8 @@ NESTED = [
     ("middle", "opaque-inner-7f3c", "outer-head-91ab:opaque-inner-7f3c:outer-tail-5d2e"),
     ("suffix", "opaque-inner-7f3c", "outer-head-91ab-wrapping-opaque-inner-7f3c"),
     ("short-form-inside", "inner-5d2e", "outer-head-91ab-inner-5d2e-outer-tail"),
+    # shorter than 16 characters (masked only whole) and the first 15 of the outer one: the two spans tie
+    ("short-form-prefix", "opaque-inner-7f", "opaque-inner-7f-and-its-outer-tail-91ab"),
 ]
 
 
@@ -326,7 +331,8 @@ def test_token_and_refresh_token_in_query_strings_are_masked_to_the_separator(te
     ("Basic QUM6dG9rZW4xMjM0NTY3OA==", "QUM6dG9rZW4xMjM0NTY3OA"),
     ("url?token=abc123def456&page=2", "abc123def456"),
     ("url?refresh_token=abc123def456", "abc123def456"),
-])
+], ids=["google-client-secret", "jwt", "bearer-url-encoded", "refresh-token-url-encoded", "json-in-json",
+        "basic", "query-token", "query-refresh-token"])
 def test_token_shapes_in_encoded_forms(text, leaked):
     assert leaked not in Redactor().scrub(text)
 
@@ -421,3 +427,164 @@ def test_the_vault_self_test_teaches_the_scrubber_nothing(tmp_path):
     assert report.ok, [(r.name, r.detail) for r in report.failed]
     # its scratch tokens never leave the vault: a sweep that runs it every time must not grow the registry
     assert len(redact.process_redactor()._by_secret) == 0
+
+
+# ------------------------------------------------------------------------- each form masked whole
+
+WORDY = 'Rt7/opaque+refresh=tökén&value"x'
+"""A secret with every character an encoding treats specially: ``/ + = & "`` and non-ASCII letters."""
+WORDY_RAW = WORDY.encode()
+WHOLE_FORMS = [
+    ("raw", WORDY),
+    ("html-escaped", html_escape(WORDY)),
+    ("json-escaped", json.dumps(WORDY)[1:-1]),
+    ("json-escaped-utf8", json.dumps(WORDY, ensure_ascii=False)[1:-1]),
+    ("json-string-inside-json", json.dumps(json.dumps(WORDY)[1:-1])[1:-1]),
+    ("json-escaped-slashes", json.dumps(WORDY)[1:-1].replace("/", "\\/")),
+    ("url-quoted-all", quote(WORDY, safe="")),
+    ("url-quoted", quote(WORDY)),
+    ("url-quoted-plus", quote_plus(WORDY)),
+    ("url-quoted-twice", quote(quote(WORDY, safe=""), safe="")),
+    ("hex", WORDY_RAW.hex()),
+    ("hex-upper", WORDY_RAW.hex().upper()),
+    ("bytes-repr", repr(WORDY_RAW)[2:-1]),
+    ("base64", base64.b64encode(WORDY_RAW).decode()),
+    ("base64-unpadded", base64.b64encode(WORDY_RAW).decode().rstrip("=")),
+    ("base64url-unpadded", base64.urlsafe_b64encode(WORDY_RAW).decode().rstrip("=")),
+]
+
+
+@pytest.mark.parametrize("form", [f for _, f in WHOLE_FORMS], ids=[i for i, _ in WHOLE_FORMS])
+def test_each_form_of_a_secret_is_masked_to_the_last_character(form):
+    """Not one character of the secret is left beside the mask, whichever way the provider encoded it."""
+    assert Redactor([WORDY], inherit=False).scrub(f"said [{form}] end") == f"said [{MASK}] end"
+
+
+ESCAPED_FIRST = 'ö/"opaque-refresh-token-1234'
+"""Starts with a character JSON escapes, then a ``/`` (so the ``\\/`` variant differs from the plain escape)."""
+
+
+@pytest.mark.parametrize(
+    "reflected",
+    [json.dumps(ESCAPED_FIRST)[1:-1], json.dumps(json.dumps(ESCAPED_FIRST)[1:-1])[1:-1]],
+    ids=["json-escaped", "json-string-inside-json"],
+)
+def test_a_json_escape_at_the_start_of_a_secret_is_masked_too(reflected):
+    """The mask must cover the escape's backslashes too."""
+    assert reflected.startswith("\\u00f6") or reflected.startswith("\\\\u00f6")
+    assert Redactor([ESCAPED_FIRST], inherit=False).scrub(f"said [{reflected}] end") == f"said [{MASK}] end"
+
+
+def test_a_secret_given_as_bytes_is_masked_as_text_too():
+    secret = "pässword-opaque-refresh-99".encode()
+    redactor = Redactor([secret], inherit=False)
+    assert redactor.scrub("got pässword-opaque-refresh-99 back") == f"got {MASK} back"
+    assert redactor.scrub('{"t": "p\\u00e4ssword-opaque-refresh-99"}') == '{"t": "***"}'
+
+
+SHORT = "pa>>word"  # its base64 has a "+": three different short forms, each only ever masked whole
+
+
+@pytest.mark.parametrize("form", ["cGE+PndvcmQ=", "cGE+PndvcmQ", "cGE-PndvcmQ"],
+                         ids=["base64", "base64-unpadded", "base64url-unpadded"])
+def test_a_short_secret_in_base64_is_masked_whole(form):
+    assert base64.urlsafe_b64decode(form.replace("+", "-") + "=" * (-len(form) % 4)) == SHORT.encode()
+    assert Redactor([SHORT], inherit=False).scrub(f"got {form} end") == f"got {MASK} end"  # no "Basic": no shape
+
+
+@pytest.mark.parametrize("length", [30, 31, 32], ids=["length-0-mod-3", "length-1-mod-3", "length-2-mod-3"])
+@pytest.mark.parametrize("prefix", ["", "u", "us"], ids=["aligned", "after-1-byte", "after-2-bytes"])
+def test_a_secret_inside_a_larger_base64_blob_is_masked_at_every_alignment(length, prefix):
+    secret = ("opaque-refresh-" + "7f3c91ab5d2e4a6b8c0d")[:length]
+    blob = base64.b64encode(f"{prefix}{secret}&x=1".encode()).decode()
+    out = Redactor([secret], inherit=False).scrub(f"body {blob} end")
+    assert not any(blob[i:i + 12] in out for i in range(4, len(blob) - 16)), out
+
+
+def test_a_short_secret_is_masked_at_every_occurrence():
+    assert Redactor(["hunter22"], inherit=False).scrub("hunter22 hunter22 hunter22 hunter22") == " ".join([MASK] * 4)
+
+
+def test_a_provider_cut_tail_is_masked_at_every_occurrence():
+    tail = SECRET[-14:]
+    assert Redactor([SECRET], inherit=False).scrub(f"{tail} / {tail} / {tail}") == f"{MASK} / {MASK} / {MASK}"
+
+
+@pytest.mark.parametrize("before", [":", "[", " ", "x:"], ids=["colon", "bracket", "space", "word-then-colon"])
+def test_a_provider_cut_tail_after_punctuation_is_masked(before):
+    tail = "refresh-token-value-91ab"
+    secret = "Rt7-opaque-" + tail
+    assert Redactor([secret], inherit=False).scrub(f"said{before}{tail}") == f"said{before}{MASK}"
+
+
+def test_a_provider_cut_tail_that_starts_the_text_is_masked_and_the_rest_kept():
+    secret = "Rt7-opaque-refresh-token-value-91ab"
+    tail = secret[-16:]
+    last = secret[-17]  # the character before the cut: a text ending with it must not pull the mask around
+    assert Redactor([secret], inherit=False).scrub(f"{tail} and {last}") == f"{MASK} and {last}"
+
+
+# ------------------------------------------------------------------------- the log filter's edges
+
+
+def test_a_record_formatted_before_the_filter_keeps_no_secret_in_its_message():
+    """A handler earlier in the chain formatted the record (``record.message`` set): that copy is scrubbed too."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", ("Bearer preformatted-123456",), None)
+    record.message = record.getMessage()
+    RedactingFilter().filter(record)
+    assert record.message == f"token Bearer {MASK}" == record.getMessage()
+
+
+def test_extra_fields_keep_their_shape_and_plain_values():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "request", None, None)
+    record.ctx = {"attempt": 3, "ok": False, "headers": ("Authorization: Bearer extra-token-123456", 7),
+                  "body": ["a=1", "code=4/extra-code"], "deep": {"a": {"b": {"c": {"d": "Bearer deep-token-123456"}}}}}
+    RedactingFilter().filter(record)
+    assert record.ctx == {"attempt": 3, "ok": False, "headers": (f"Authorization: Bearer {MASK}", 7),
+                          "body": ["a=1", f"code={MASK}"], "deep": {"a": {"b": {"c": {"d": f"Bearer {MASK}"}}}}}
+
+
+def test_a_self_referencing_extra_field_does_not_break_logging(redacting, caplog):
+    logger, _ = redacting
+    loop: list = ["Bearer loop-token-123456"]
+    loop.append(loop)
+    cycle: dict = {"token": "Bearer cycle-token-123456"}
+    cycle["self"] = cycle
+    logger.info("cyclic extras", extra={"loop": loop, "cycle": cycle})
+    record = caplog.records[-1]
+    assert record.getMessage() == "cyclic extras"
+    assert record.loop[0] == f"Bearer {MASK}" and record.cycle["token"] == f"Bearer {MASK}"
+
+
+# ------------------------------------------------------------------------- where the fingerprint key lives
+
+
+def test_the_fingerprint_key_defaults_to_a_private_directory_under_home_config(monkeypatch, tmp_path):
+    from vault import redact
+
+    monkeypatch.delenv("READINESS_FINGERPRINT_KEY", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    redact._reset_fingerprint_key()
+    try:
+        first = redact.fingerprint("hunter22")
+        directory = tmp_path / ".config" / "readiness"
+        assert (directory / "fingerprint.key").stat().st_mode & 0o777 == 0o600
+        assert directory.stat().st_mode & 0o777 == 0o700
+        redact._reset_fingerprint_key()
+        assert redact.fingerprint("hunter22") == first
+    finally:
+        redact._reset_fingerprint_key()
+
+
+def test_a_token_nested_deeper_than_the_filter_walks_is_still_scrubbed():
+    """Past six levels the filter stops walking an ``extra`` value and keeps its scrubbed text instead."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "request", None, None)
+    deep: object = "Bearer very-deep-token-123456"
+    for _ in range(8):
+        deep = {"next": [deep]}
+    record.ctx = deep
+    RedactingFilter().filter(record)
+    assert "very-deep-token-123456" not in repr(record.ctx) and f"Bearer {MASK}" in repr(record.ctx)
+    assert record.ctx["next"][0]["next"][0]["next"][0] == "{'next': [{'next': [{'next': [{'next': [{'next': " \
+        f"['Bearer {MASK}']}}]}}]}}]}}]}}"
