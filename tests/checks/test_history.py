@@ -522,3 +522,15 @@ def test_default_url_creates_readiness_dir(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("READINESS_DB_URL", db_url)
     with Store.open() as from_env:
         assert from_env.engine.url.get_backend_name() == sa.make_url(db_url).get_backend_name()
+
+
+@pytest.mark.parametrize(
+    ("effective", "shown"), [(None, None), (date(2025, 10, 13), "2025-10-13")], ids=["no-effective", "effective"]
+)
+def test_an_attestation_as_a_dict_shows_its_effective_date_only_when_given(effective, shown):
+    at = datetime(2025, 10, 14, 9, 30, tzinfo=UTC)
+    att = Attestation("oauth.google", "submitted", "rohan", at, note="sent", effective=effective)
+    assert att.to_dict() == {
+        "item": "oauth.google", "status": "submitted", "by": "rohan", "at": "2025-10-14T09:30:00+00:00",
+        "note": "sent", "effective": shown,
+    }
