@@ -82,3 +82,10 @@ async def echo(params: BaseModel, ctx: CheckContext) -> Result:
     """Returns ``ctx.extras["result"]`` as it is: what a provider kind would build from an answer."""
     result: Result = ctx.extras["result"]
     return result
+
+
+@check_kind("client")
+async def client(params: BaseModel, ctx: CheckContext) -> Result:
+    """Hands the runner's HTTP client to the test through ``ctx.extras["client"]``."""
+    ctx.extras["client"] = ctx.client
+    return Result(Status.PASS, "seen")

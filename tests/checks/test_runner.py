@@ -364,3 +364,29 @@ def test_evidence_is_scrubbed_and_cut_at_every_depth(registry):
     assert ev["deep_map"] == {"a": {"b": {"c": {"d": {"e": {"f": {"g": "{'h': Odd(repr)}"}}}}}}}
     assert r.result.remediation == "r" * 1999 + "…"
     assert r.result.conditions == (Condition("n" * 199 + "…", False, "d" * 1999 + "…"),)
+
+
+def test_the_runner_s_own_client_names_readiness_and_is_closed_after_the_sweep(registry):
+    from checks.runner import user_agent
+
+    m = make_manifest(check_block("c", kind="client"), extra="[settings]\ntimeout_s = 7\n")
+    seen: dict = {}
+    run(m, registry, extras=seen)
+    own = seen["client"]
+    assert own.headers["User-Agent"] == user_agent()
+    assert own.timeout.read == 7
+    assert own.is_closed
+
+
+def test_a_client_the_caller_passes_is_used_and_left_open(registry):
+    import httpx
+
+    async def sweep():
+        async with httpx.AsyncClient() as mine:
+            seen: dict = {}
+            m = make_manifest(check_block("c", kind="client"))
+            await run_checks(m, registry=registry, client=mine, extras=seen)
+            return mine, seen["client"], mine.is_closed
+
+    mine, used, closed_after_sweep = asyncio.run(sweep())
+    assert used is mine and not closed_after_sweep
