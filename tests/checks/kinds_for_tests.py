@@ -75,3 +75,17 @@ async def inflight(params: FixedParams, ctx: CheckContext) -> Result:
     finally:
         seen["now"] -= 1
     return Result(params.status, params.summary)
+
+
+@check_kind("echo")
+async def echo(params: BaseModel, ctx: CheckContext) -> Result:
+    """Returns ``ctx.extras["result"]`` as it is: what a provider kind would build from an answer."""
+    result: Result = ctx.extras["result"]
+    return result
+
+
+@check_kind("client")
+async def client(params: BaseModel, ctx: CheckContext) -> Result:
+    """Hands the runner's HTTP client to the test through ``ctx.extras["client"]``."""
+    ctx.extras["client"] = ctx.client
+    return Result(Status.PASS, "seen")

@@ -660,3 +660,15 @@ def test_sweeps_recording_at_once_on_postgresql_are_all_recorded_in_order(store)
     assert failures == []
     seqs = store.run_seqs([f"w{n}-{i}" for n in range(writers) for i in range(each)])
     assert len(seqs) == writers * each and len(set(seqs.values())) == writers * each
+
+
+@pytest.mark.parametrize(
+    ("effective", "shown"), [(None, None), (date(2025, 10, 13), "2025-10-13")], ids=["no-effective", "effective"]
+)
+def test_an_attestation_as_a_dict_shows_its_effective_date_only_when_given(effective, shown):
+    at = datetime(2025, 10, 14, 9, 30, tzinfo=UTC)
+    att = Attestation("oauth.google", "submitted", "rohan", at, note="sent", effective=effective)
+    assert att.to_dict() == {
+        "item": "oauth.google", "status": "submitted", "by": "rohan", "at": "2025-10-14T09:30:00+00:00",
+        "note": "sent", "effective": shown,
+    }

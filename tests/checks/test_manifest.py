@@ -617,3 +617,241 @@ def test_bounds_default_and_accept_sane_values(manifest):
     assert settings.deadline_for([250.0]) == 500.0 and settings.deadline_for([400.0]) == 600.0  # bounded
     explicit = settings.model_copy(update={"sweep_deadline_s": 45.0})
     assert explicit.deadline_for([10.0]) == 45.0
+
+
+# --- refusals in small manifests: the whole (field, message) list a person fixes from -------------------
+
+from tests.checks.helpers import HEAD  # noqa: E402
+
+GHL_VAULT_ACTION = """
+[ghl_proxy]
+item = "nope"
+url_env = "U"
+api_key_env = "K"
+location_ids_env = "L"
+
+[vault]
+item = "gone"
+
+[[actions]]
+id = "x"
+milestone = "week1"
+title = "t"
+items = ["a.one", "zz"]
+"""
+
+DUPLICATES = """
+[[milestones]]
+id = "week1"
+title = "again"
+
+[[sandboxes]]
+id = "s"
+item = "a.one"
+provider = "p"
+title = "t"
+
+[[sandboxes]]
+id = "s"
+item = "a.one"
+provider = "p"
+title = "t"
+
+[[env]]
+name = "X"
+item = "a.one"
+
+[[env]]
+name = "X"
+item = "a.one"
+"""
+
+TEN_ITEMS = "".join(
+    f'[[items]]\nid = "i{n}"\ntitle = "t"\narea = "a"\npriority = "low"\nowner = "platform"\n' for n in range(10)
+)
+
+
+def refused(text: str) -> list[tuple[str, str]]:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(text, source="x.toml")
+    assert info.value.path == "x.toml"
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        (
+            HEAD + GHL_VAULT_ACTION,
+            [
+                ("ghl_proxy.item", "unknown item 'nope' (known: a.one, b.two)"),
+                ("vault.item", "unknown item 'gone' (known: a.one, b.two)"),
+                ("actions[0].items[1]", "unknown item 'zz' (known: a.one, b.two)"),
+            ],
+        ),
+        (
+            HEAD.replace('[[areas]]\nid = "b"', '[[areas]]\nid = "a"'),
+            [("areas[1]", "duplicate id 'a'"), ("items[1].area", "unknown area 'b' (known: a)")],
+        ),
+        (
+            HEAD.replace('[[items]]\nid = "b.two"', '[[items]]\nid = "a.one"'),
+            [("items[1]", "duplicate id 'a.one'")],
+        ),
+        (
+            HEAD + DUPLICATES,
+            [
+                ("sandboxes[1]", "duplicate id 's'"),
+                ("env[1]", "duplicate id 'X'"),
+                ("milestones[1]", "duplicate id 'week1'"),
+                ("checks[1]", "duplicate id 'env.X'"),
+            ],
+        ),
+        (
+            HEAD.replace("[contacts.platform]", "[contacts]").replace('name = "Platform Team"', ""),
+            [
+                ("items[0].owner", "unknown contact 'platform' (known: none declared)"),
+                ("items[1].owner", "unknown contact 'platform' (known: none declared)"),
+            ],
+        ),
+        (
+            HEAD + TEN_ITEMS + '[vault]\nitem = "i99"\n',
+            [("vault.item", "unknown item 'i99' (known: a.one, b.two, i0, i1, i2, i3, i4, i5)")],
+        ),
+    ],
+    ids=["ghl-vault-actions", "duplicate-area", "duplicate-item", "duplicates", "no-contacts", "hint-of-eight"],
+)
+def test_cross_reference_problems_are_listed_whole(text, problems):
+    assert refused(text) == problems
+
+
+def test_env_checks_are_generated_with_their_params_and_severity():
+    m = parse_manifest(
+        HEAD
+        + '[[env]]\nname = "NEED"\nitem = "a.one"\ntype = "url"\n'
+        + '[[env]]\nname = "OPT"\nitem = "b.two"\nrequired = false\ntype = "api_key"\n'
+        + '[[env]]\nname = "LOUD"\nitem = "b.two"\nrequired = false\nseverity = "major"\n'
+    )
+    got = [(c.id, c.item, c.kind, c.title, c.severity, c.params) for c in m.env_checks()]
+    assert got == [
+        ("env.NEED", "a.one", "env", "NEED is set and valid", Severity.BLOCKING,
+         {"variable": "NEED", "type": "url", "secret": False, "required": True}),
+        ("env.OPT", "b.two", "env", "OPT is set and valid", Severity.MINOR,
+         {"variable": "OPT", "type": "api_key", "secret": True, "required": False}),
+        ("env.LOUD", "b.two", "env", "LOUD is set and valid", Severity.MAJOR,
+         {"variable": "LOUD", "type": "string", "secret": False, "required": False}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("unit", "days"),
+    [("hours", 2.0), ("days", 48.0), ("business_days", 48 * 7 / 5), ("weeks", 48 * 7.0)],
+)
+def test_max_days_in_calendar_days(unit, days):
+    assert Duration(min=1, max=48, unit=unit).max_days() == pytest.approx(days)
+
+
+# --- where a number with thousands of digits is: the field a person edits -------------------------------
+
+BIG = "9" * 4500
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (HEAD + f"[settings]\ntimeout_s = {BIG}\n", f"settings.timeout_s (line {HEAD.count(chr(10)) + 2})"),
+        (
+            HEAD + f'[[checks]]\nid = "c"\nitem = "a.one"\nkind = "fixed"\ntimeout_s = -{BIG}\n',
+            f"checks.timeout_s (line {HEAD.count(chr(10)) + 5})",
+        ),
+        (f"x = {BIG}\n", "x (line 1)"),
+        (f"\n\nx = +{BIG}\n", "x (line 3)"),
+        (f"x = [1,\n {BIG}]\n", "line 2"),
+        (f"[t]\nx = [1,\n {BIG}]\n", "t (line 3)"),
+    ],
+    ids=["table-key", "array-of-tables-signed", "top-level", "top-level-line-3", "in-an-array", "table-array"],
+)
+def test_a_number_with_thousands_of_digits_names_its_field_and_line(text, where):
+    assert refused(text) == [(where, "a number with thousands of digits")]
+
+
+# --- loading: the file, its size and its encoding -------------------------------------------------------
+
+KIB = 1024 * 1024 // 1024
+TOO_BIG = ("", f"larger than {KIB} KiB, the most a manifest may be")
+
+
+def load_refused(path: Path) -> list[tuple[str, str]]:
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert info.value.path == str(path)
+    return info.value.problems
+
+
+def test_a_missing_file_says_how_to_name_one(tmp_path):
+    assert load_refused(tmp_path / "nowhere.toml") == [
+        ("", "file not found; pass --manifest PATH or set READINESS_MANIFEST")
+    ]
+
+
+def test_a_path_that_cannot_be_read_says_why(tmp_path):
+    assert load_refused(tmp_path) == [("", "cannot be read: Is a directory")]
+
+
+def test_a_file_of_exactly_the_cap_loads_and_one_byte_more_is_refused(tmp_path):
+    from checks.manifest_limits import MAX_BYTES
+
+    text = MANIFEST.read_text(encoding="utf-8")
+    padding = MAX_BYTES - len(text.encode())
+    lines, rest = divmod(padding, 100)
+    padded = text + ("#" * 99 + "\n") * lines + "#" * rest
+    assert len(padded.encode()) == MAX_BYTES
+    path = tmp_path / "readiness.toml"
+    path.write_text(padded, encoding="utf-8")
+    assert load_manifest(path).release.story == "STORY-ONB-05"
+    path.write_text(padded + "#", encoding="utf-8")
+    assert load_refused(path) == [TOO_BIG]
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(padded + "#", source="big.toml")
+    assert (info.value.path, info.value.problems) == ("big.toml", [TOO_BIG])
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path):
+    path = tmp_path / "readiness.toml"
+    path.write_bytes(b"schema = 1\n\n# caf\xe9\n")
+    assert load_refused(path) == [("line 3", "not UTF-8 text (byte 0xe9)")]
+
+
+def test_the_schema_defaults_to_1_and_another_is_refused():
+    assert parse_manifest(HEAD.replace("schema = 1\n", "", 1)).schema_version == 1
+    assert refused(HEAD.replace("schema = 1", "schema = 2", 1)) == [
+        ("schema", "unsupported manifest schema 2: this readiness reads schema 1")
+    ]
+
+
+def test_limits_on_the_parsed_document_are_refused_naming_the_field():
+    assert refused(HEAD + f'[[sandboxes]]\nid = "s"\nitem = "a.one"\nprovider = "p"\ntitle = "{"x" * 10_001}"\n') == [
+        ("sandboxes[0].title", "10001 characters, more than the 10000 allowed")
+    ]
+
+
+def test_limits_on_the_raw_text_are_refused_with_the_line():
+    deep = "x = " + "[" * 17 + "]" * 17 + "\n"
+    assert refused(deep) == [("line 1", "nested more than 16 levels deep (arrays and tables)")]
+
+
+@pytest.mark.parametrize("where", ["env", "cwd", "shipped"])
+def test_default_manifest_path_env_then_cwd_then_shipped(monkeypatch, tmp_path, where):
+    monkeypatch.chdir(tmp_path)
+    if where == "env":
+        monkeypatch.setenv("READINESS_MANIFEST", str(tmp_path / "elsewhere.toml"))
+        (tmp_path / "readiness.toml").write_text("")
+        assert default_manifest_path() == tmp_path / "elsewhere.toml"
+    elif where == "cwd":
+        monkeypatch.delenv("READINESS_MANIFEST", raising=False)
+        (tmp_path / "readiness.toml").write_text("")
+        assert default_manifest_path() == Path("readiness.toml")
+    else:
+        monkeypatch.delenv("READINESS_MANIFEST", raising=False)
+        shipped = default_manifest_path()
+        assert shipped.name == "default_manifest.toml" and shipped.is_file()
+        assert load_manifest(shipped).release.story == "STORY-ONB-05"

@@ -276,3 +276,117 @@ def test_a_dependency_stuck_past_its_timeout_skips_its_dependant(registry):
     assert stuck.summary.startswith("Timed out after 0.2s (it ignored the cancellation and was abandoned")
     assert results["child"].status is Status.SKIPPED
     assert results["child"].result.summary == "Skipped: depends on stuck (error); fix that first"
+
+
+# --- what the release manager reads when a check could not tell: whole texts and evidence ---------------
+
+
+def test_a_crash_reads_as_a_bug_in_the_kind_with_its_message(registry):
+    m = make_manifest(check_block("crash", kind="boom", message="bad answer"))
+    [r] = run(m, registry)
+    assert (r.result.summary, r.result.remediation, r.result.evidence) == (
+        "Check crashed with ValueError: bad answer",
+        "This is a bug in the check kind or an answer it did not expect; see the evidence",
+        {"error_type": "ValueError", "error": "bad answer"},
+    )
+
+
+def test_a_crash_message_is_cut_at_300_in_the_summary_and_1000_in_the_evidence(registry):
+    m = make_manifest(check_block("crash", kind="boom", message="y" * 5000))
+    [r] = run(m, registry)
+    assert r.result.summary == "Check crashed with ValueError: " + "y" * 299 + "…"
+    assert r.result.evidence["error"] == "y" * 999 + "…"
+
+
+def test_a_non_result_names_the_kind_and_what_it_returned(registry):
+    m = make_manifest(check_block("odd", kind="wrong_type"))
+    [r] = run(m, registry)
+    assert (r.result.summary, r.result.evidence) == (
+        "Check kind 'wrong_type' returned str, not a Result (a bug in the kind)",
+        {"error_type": "TypeError"},
+    )
+
+
+def test_a_timeout_says_what_to_do_and_records_the_wait(registry):
+    m = make_manifest(check_block("slow", sleep_s=5, timeout_s=0.2))
+    [r] = run(m, registry)
+    assert r.result.summary == (
+        "Timed out after 0.2s: could not tell; retry, or raise timeout_s if the service is slow"
+    )
+    evidence = dict(r.result.evidence)
+    waited = evidence.pop("waited_s")
+    assert evidence == {"error_type": "TimeoutError", "timeout_s": 0.2, "abandoned": False}
+    assert 0.2 <= waited < 2 and waited == round(waited, 3)
+
+
+def test_a_skip_names_each_blocking_dependency_and_its_status(registry):
+    m = make_manifest(
+        check_block("base", status="fail"),
+        check_block("other", status="error"),
+        check_block("child", depends_on=["base", "other"]),
+    )
+    child = by_id(run(m, registry))["child"].result
+    assert (child.summary, child.evidence) == (
+        "Skipped: depends on base (fail), other (error); fix that first",
+        {"blocked_by": ["base", "other"]},
+    )
+
+
+def test_evidence_is_scrubbed_and_cut_at_every_depth(registry):
+    from checks.result import Condition, Result
+
+    class Odd:
+        def __repr__(self) -> str:
+            return "Odd(repr)"
+
+        def __str__(self) -> str:
+            return "odd " + "z" * 5000
+
+    deep: object = "bottom"
+    for _ in range(9):
+        deep = [deep]
+    result = Result(
+        Status.FAIL,
+        "s",
+        {"odd": Odd(), "n": 3, "f": 1.5, "b": True, "none": None, "k" * 300: "v", "deep": deep,
+         "deep_map": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": Odd()}}}}}}}}},
+        "r" * 3000,
+        conditions=(Condition("n" * 300, False, "d" * 3000),),
+    )
+    m = make_manifest(check_block("e", kind="echo"))
+    [r] = run(m, registry, extras={"result": result})
+    ev = r.result.evidence
+    assert ev["odd"] == "odd " + "z" * 3995 + "…"
+    assert (ev["n"], ev["f"], ev["b"], ev["none"]) == (3, 1.5, True, None)
+    assert ev["k" * 199 + "…"] == "v"
+    # the evidence map is level 0: what lies at level 8 is shown as its repr, cut to 200
+    assert ev["deep"] == [[[[[[["[['bottom']]"]]]]]]]
+    assert ev["deep_map"] == {"a": {"b": {"c": {"d": {"e": {"f": {"g": "{'h': Odd(repr)}"}}}}}}}
+    assert r.result.remediation == "r" * 1999 + "…"
+    assert r.result.conditions == (Condition("n" * 199 + "…", False, "d" * 1999 + "…"),)
+
+
+def test_the_runner_s_own_client_names_readiness_and_is_closed_after_the_sweep(registry):
+    from checks.runner import user_agent
+
+    m = make_manifest(check_block("c", kind="client"), extra="[settings]\ntimeout_s = 7\n")
+    seen: dict = {}
+    run(m, registry, extras=seen)
+    own = seen["client"]
+    assert own.headers["User-Agent"] == user_agent()
+    assert own.timeout.read == 7
+    assert own.is_closed
+
+
+def test_a_client_the_caller_passes_is_used_and_left_open(registry):
+    import httpx
+
+    async def sweep():
+        async with httpx.AsyncClient() as mine:
+            seen: dict = {}
+            m = make_manifest(check_block("c", kind="client"))
+            await run_checks(m, registry=registry, client=mine, extras=seen)
+            return mine, seen["client"], mine.is_closed
+
+    mine, used, closed_after_sweep = asyncio.run(sweep())
+    assert used is mine and not closed_after_sweep

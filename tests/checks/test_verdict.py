@@ -318,3 +318,48 @@ def test_area_state_vocabulary(statuses, state):
 def test_attestation_since_prefers_effective_date():
     att = Attestation(item="x", status="submitted", by="a", at=NOW, effective=date(2025, 10, 7))
     assert att.since == datetime(2025, 10, 7, tzinfo=UTC)
+
+
+def test_escalations_areas_and_criteria_carry_their_titles_and_texts():
+    from checks.run import EscalationHit
+
+    fail_since = {"two": (Status.FAIL, NOW - timedelta(days=3))}
+    verdict, _ = decide(
+        manifest(), results(two="fail"), now=NOW, attestations={"a.one": submitted(9)}, status_since=fail_since
+    )
+    assert verdict.escalations == [
+        EscalationHit("oauth_approval_delay", "a.one", datetime(2025, 10, 11, tzinfo=UTC), "Platform Team",
+                      "OAuth Approval Delays", "If Google/Microsoft approval takes >7 days"),
+        EscalationHit("still_failing", "b.two", NOW - timedelta(days=3), "Platform Team", "Failing for two days", ""),
+    ]
+    assert [(a.id, a.title) for a in verdict.areas] == [("a", "Area A"), ("b", "Area B")]
+    assert [(c.milestone, c.text, c.met) for c in verdict.criteria] == [
+        ("week1", "Item one done", True),
+        ("week1", "Item two done", False),
+    ]
+
+
+def test_a_status_escalation_looks_only_at_its_checks_and_statuses():
+    rule = """
+[[escalations]]
+id = "one_b_erroring"
+title = "one.b erroring"
+checks = ["one.b"]
+contact = "platform"
+when = { status = ["error"], older_than_days = 0 }
+"""
+    m = make_manifest(check_block("one.a"), check_block("one.b"), extra=rule)
+    observed_now = [result("one.a", "error"), result("one.b", "fail")]
+    verdict, _ = decide(m, observed_now, now=NOW)
+    assert verdict.escalations == []  # one.a is not the rule's check; one.b's status is not the rule's
+    unobserved = [result("one.a", "pass"), result("one.b", "error", at=None)]
+    verdict, _ = decide(m, unobserved, now=NOW)
+    assert [(e.rule, e.item, e.since) for e in verdict.escalations] == [("one_b_erroring", "a.one", NOW)]
+
+
+def test_of_two_waivers_in_force_the_one_that_lasts_longer_is_named():
+    short = Waiver("one.a", "short", "rm", NOW + timedelta(days=1), NOW - timedelta(days=1))
+    long = Waiver("one.*", "long", "rm", NOW + timedelta(days=5), NOW - timedelta(days=1))
+    for waivers in ([short, long], [long, short]):
+        verdict, _ = decide(manifest(), results(one_a="fail"), now=NOW, waivers=waivers)
+        assert verdict.reasons == ["Waived until 2025-10-25 by rm: one.a [fail] (long)"]
