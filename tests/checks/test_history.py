@@ -633,32 +633,31 @@ def test_a_decision_given_as_text_is_stored_as_is(store):
     assert store.checkpoints()[0].decision == "GO"
 
 
-def test_sweeps_recording_at_once_on_postgresql_are_all_recorded_in_order(store):
+def test_sweeps_recording_at_once_on_postgresql_are_all_recorded_in_order(pg_url):
     # PostgreSQL numbers runs from its sequence: concurrent writers never draw the same number (a max + 1 would,
-    # and one sweep's run would be lost to the unique index). SQLite has one writer at a time.
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers")
+    # and one sweep's run would be lost to the unique index). SQLite has one writer at a time: not run there.
     import threading
 
     writers, each = 6, 8
     barrier = threading.Barrier(writers)
     failures: list[BaseException] = []
+    with Store.open(pg_url) as store:
 
-    def write(n: int) -> None:
-        barrier.wait()
-        for i in range(each):
-            try:
-                store.record_run(_run_with_id(f"w{n}-{i}", T0, Decision.GO))
-            except Exception as exc:  # noqa: BLE001 - collected and asserted below
-                failures.append(exc)
+        def write(n: int) -> None:
+            barrier.wait()
+            for i in range(each):
+                try:
+                    store.record_run(_run_with_id(f"w{n}-{i}", T0, Decision.GO))
+                except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                    failures.append(exc)
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert failures == []
-    seqs = store.run_seqs([f"w{n}-{i}" for n in range(writers) for i in range(each)])
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        seqs = store.run_seqs([f"w{n}-{i}" for n in range(writers) for i in range(each)])
     assert len(seqs) == writers * each and len(set(seqs.values())) == writers * each
 
 

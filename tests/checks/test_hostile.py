@@ -172,7 +172,9 @@ def test_no_secret_on_the_dashboard(hostile_world, monkeypatch):
         assert not at.exception, page
         seen.append(everything(at))
     blob = "\n".join(seen)
-    assert "you sent" in blob  # the reflected answers are on the page, scrubbed
+    # The reflected answers are on the page, scrubbed. Which check draws which filler length depends on the
+    # order requests arrive in, so a summary may be cut inside the filler, before "you sent".
+    assert "you sent" in blob or "x" * 40 in blob
     assert not leaks(blob, secret_forms(config))
 
 
