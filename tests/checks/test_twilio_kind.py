@@ -242,7 +242,7 @@ def test_custom_variable_names_are_used(standin) -> None:
     ("sid", "words"),
     [
         ("SK" + "0" * 32, "starts with SK (an API key SID), but the Account SID starts with AC"),
-        ("f0" * 16, "starts with neither AC"),
+        ("f0" * 16, "TWILIO_ACCOUNT_SID starts with neither AC, but the Account SID starts with AC"),
         ("AC" + "9" * 32, "bad credentials"),
     ],
     ids=["api-key-sid", "pasted-token", "other-account"],
