@@ -526,6 +526,19 @@ LOCATIONS_FIX = (
     "Location ids come from GHL_TEST_LOCATION_IDS; a sub-account's id is in Settings › Business Profile and in its URL "
     "after /location/"
 )
+# Both test locations read through a proxy that answers them (the valid and the open proxy alike).
+ALL_READABLE = (
+    Status.PASS,
+    (
+        "All 2 GHL test locations are readable through the proxy: Readiness Test Location ({first}), Readiness "
+        "Test Location (Workflows) ({second})"
+    ),
+    "",
+    [
+        ("location {first} readable", True, "200 'Readiness Test Location'"),
+        ("location {second} readable", True, "200 'Readiness Test Location (Workflows)'"),
+    ],
+)
 WHOLE = [
     (
         "valid",
@@ -539,20 +552,7 @@ WHOLE = [
             ("accepts a request with the key", True, "with the key answered 200"),
         ],
     ),
-    (
-        "valid",
-        "locations",
-        Status.PASS,
-        (
-            "All 2 GHL test locations are readable through the proxy: Readiness Test Location ({first}), Readiness "
-            "Test Location (Workflows) ({second})"
-        ),
-        "",
-        [
-            ("location {first} readable", True, "200 'Readiness Test Location'"),
-            ("location {second} readable", True, "200 'Readiness Test Location (Workflows)'"),
-        ],
-    ),
+    ("valid", "locations", *ALL_READABLE),
     (
         "open_proxy",
         "proxy",
@@ -571,20 +571,7 @@ WHOLE = [
             ("accepts a request with the key", True, "with the key answered 200"),
         ],
     ),
-    (
-        "open_proxy",
-        "locations",
-        Status.PASS,
-        (
-            "All 2 GHL test locations are readable through the proxy: Readiness Test Location ({first}), Readiness "
-            "Test Location (Workflows) ({second})"
-        ),
-        "",
-        [
-            ("location {first} readable", True, "200 'Readiness Test Location'"),
-            ("location {second} readable", True, "200 'Readiness Test Location (Workflows)'"),
-        ],
-    ),
+    ("open_proxy", "locations", *ALL_READABLE),
     (
         "wrong_key",
         "proxy",
