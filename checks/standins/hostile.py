@@ -4,11 +4,16 @@ Switched on for a whole :class:`~checks.standins.server.StandinServer` (``server
 ``POST /_standins/hostile {"on": true}``): every provider request except the OAuth token endpoints is
 answered with a reflection of the request's headers, query string and body, each value in every form a
 careless or malicious service could echo it in (raw, base64, URL-encoded, JSON-escaped, hex, and the
-decoded ``Basic`` pair), after a filler whose length changes from request to request so that the values
+decoded ``Basic`` pair), after a filler whose length differs from probe to probe so that the values
 straddle any cut a check makes (80, 100, 200, 300, 500 characters). The answer rotates through the
 shapes a check must read: an OAuth error (``error``/``error_description``), a Google/Graph error object
 (``error.code``/``error.message``), Twilio's (``code``/``message``), HTML and plain text, with statuses
 400, 401, 403, 404, 429 (no Retry-After), 500 and 200.
+
+Which filler, status and shape a request draws depends only on the probe (host, path, the names of its
+query parameters) and on how many times that probe was asked before, never on the order in which
+concurrent checks happen to arrive: every run of the same sweep reflects the same way, so a test that
+looks for a reflection in one check's summary finds it every time.
 
 Token endpoints keep answering as the provider would, so flows go on to send the tokens they obtained
 (a Microsoft token to Graph, a vault-revealed token to a calendar) and those are reflected too.
@@ -19,9 +24,9 @@ from __future__ import annotations
 import base64
 import binascii
 import html
-import itertools
 import json
 import threading
+import zlib
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -57,7 +62,7 @@ class HostileReflector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counter = itertools.count()
+        self._asked: dict[str, int] = {}
         self.reflected = 0
 
     @staticmethod
@@ -68,9 +73,12 @@ class HostileReflector:
     def answer(
         self, host: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
     ) -> Response:
+        probe = "\n".join([host.lower(), path.rstrip("/"), *sorted(query)])
         with self._lock:
-            n = next(self._counter)
+            count = self._asked.get(probe, 0)
+            self._asked[probe] = count + 1
             self.reflected += 1
+        n = zlib.crc32(probe.encode()) + count
         echoed: list[str] = []
         boring = ("host", "content-length", "accept-encoding", "connection", "user-agent", "accept", "content-type")
         # what carries credentials first, so even a short excerpt holds them
