@@ -18,7 +18,6 @@ Tables:
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -191,8 +190,3 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
-
-
-def dumps(value: Any) -> str:
-    """The JSON serializer for the vault's engine (plain ``json``; callers pass JSON-able values only)."""
-    return json.dumps(value)

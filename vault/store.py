@@ -30,7 +30,7 @@ from vault.audit import PENDING_HEAD, AuditChain, AuditEvent, AuditReport, Prepa
 from vault.errors import AccessDenied, KeyUnavailable, VaultError
 from vault.integrity import CREDENTIAL_COLUMNS, DATA_KEY_COLUMNS, RowMac
 from vault.keys import KeyRing, KeySource
-from vault.models import AuditEventRecord, Credential, DataKey, Tenant, VaultMeta, dumps, upgrade, utc
+from vault.models import AuditEventRecord, Credential, DataKey, Tenant, VaultMeta, upgrade, utc
 from vault.rbac import Actor, Op, Role, denial_reason
 from vault.secret import Secret, TokenSet
 from vault.transport import check_transport
@@ -199,13 +199,13 @@ def _create_engine(url: str) -> sa.Engine:
     check_transport(url)
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = sa.create_engine(url, json_serializer=dumps, pool_pre_ping=True, hide_parameters=True)
+        engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
         transport.install(engine)  # judges every pooled connection on what libpq actually connected to
         return engine
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, json_serializer=dumps, hide_parameters=True)
+    engine = sa.create_engine(url, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

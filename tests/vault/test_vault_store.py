@@ -1013,3 +1013,71 @@ def test_revoke_is_bound_to_the_tenant_named_and_clears_the_row_once(vault_, db_
         with raw(db_url).connect() as conn:
             assert tuple(conn.execute(sa.text(f"select {columns} from credentials where id=:id"),
                                       {"id": mine}).one()) == ("revoked", 2, None, None, None, None)
+
+
+def test_put_again_clears_the_refresh_trouble_and_the_lease_and_bumps_the_version_once(vault_, db_url, clock):
+    """Storing new tokens over a credential the refresher struggled with (failures counted, an error recorded,
+    a backoff and a lease held) makes it a healthy credential again: every refresh field cleared, ``created_at``
+    kept, ``updated_at`` and the row ``version`` moved on by exactly one write."""
+    created = clock.now()
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH)
+    with raw(db_url).begin() as conn:  # what a refresher leaves behind after failing (columns no MAC covers)
+        conn.execute(sa.text(
+            "update credentials set failures=3, last_refresh_error='invalid_grant', next_attempt_at=:t, "
+            "lease_owner='w1', lease_until=:t where id=:id"), {"t": datetime(2030, 1, 1), "id": cid})
+    clock.advance(timedelta(minutes=5))
+    assert vault_.put(ADMIN, "acme", "google", "a", "new-access") == cid
+    columns = "version, failures, last_refresh_error, next_attempt_at, lease_owner, lease_until"
+    with raw(db_url).connect() as conn:
+        assert tuple(conn.execute(sa.text(f"select {columns} from credentials where id=:id"), {"id": cid}).one()) == (
+            2, 0, None, None, None, None)
+    info = vault_.list(ADMIN, "acme")[0]
+    assert (info.state, info.failures, info.last_refresh_error, info.next_attempt_at) == ("active", 0, None, None)
+    assert (info.created_at, info.updated_at) == (created, clock.now())
+
+
+def test_a_put_that_loses_every_race_is_tried_three_times_then_refused(vault_):
+    """A writer that moves the row's version between the put's read and its compare-and-set (here: before every
+    UPDATE the put sends) makes the put start again, twice; the third loss is a VaultError saying so, audited
+    as the put's error, and the stored tokens are untouched."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH)
+    attempts = []
+
+    def rival(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE CREDENTIALS SET") and "version" in statement:
+            attempts.append(1)
+            cursor.execute("UPDATE credentials SET version = version + 1")
+
+    sa.event.listen(vault_.engine, "before_cursor_execute", rival)
+    try:
+        with pytest.raises(VaultError) as err:
+            vault_.put(ADMIN, "acme", "google", "a", "new-access")
+    finally:
+        sa.event.remove(vault_.engine, "before_cursor_execute", rival)
+    assert str(err.value) == "put lost a race 3 times; retry it"
+    assert len(attempts) == 3
+    assert [(e.op, e.outcome, e.detail["error"]) for e in vault_.audit_events(ADMIN, 1)] == [("put", "error", "_Retry")]
+    assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
+
+
+def test_on_postgresql_a_pooled_connection_the_server_dropped_is_replaced_not_an_error(pg_url, clock):
+    """A database restart or an idle timeout kills the connections the vault keeps pooled; the next operation
+    must get a live connection, not fail on the dead one."""
+    with Vault.init(pg_url, StaticKeySource(K1), clock) as v:
+        cid = v.put(ADMIN, "acme", "google", "a", TOKEN)
+        with v.engine.connect() as conn:
+            pid = conn.execute(sa.text("select pg_backend_pid()")).scalar_one()
+        with raw(pg_url).connect() as admin:
+            assert admin.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
+
+
+def test_on_postgresql_a_refused_statement_never_shows_its_parameters(pg_url, clock):
+    """The database's refusal is kept as the VaultError's cause (for a traceback in a log): it names the
+    statement but not the values, which hold ciphertexts, token fingerprints and account names."""
+    account = "x" * 400  # longer than the account column: PostgreSQL refuses the insert
+    with Vault.init(pg_url, StaticKeySource(K1), clock) as v, pytest.raises(VaultError, match="refused it") as err:
+        v.put(ADMIN, "acme", "google", account, TOKEN)
+    cause = str(err.value.__cause__)
+    assert "INSERT INTO credentials" in cause and "parameters hidden" in cause
+    assert account not in cause and "hmac:" not in cause
