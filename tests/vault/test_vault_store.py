@@ -1081,3 +1081,15 @@ def test_on_postgresql_a_refused_statement_never_shows_its_parameters(pg_url, cl
     cause = str(err.value.__cause__)
     assert "INSERT INTO credentials" in cause and "parameters hidden" in cause
     assert account not in cause and "hmac:" not in cause
+
+
+def test_a_sqlite_uri_filename_is_opened_as_is_and_makes_no_folder(tmp_path, monkeypatch, clock):
+    """``sqlite:///file:…?uri=true`` names the file in SQLite's URI form: the vault opens it there and creates
+    no folder named after the URI (``file:`` is not a directory)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    with Vault.init(f"sqlite:///file:{tmp_path / 'data' / 'vault.db'}?uri=true", StaticKeySource(K1), clock) as v:
+        cid = v.put(ADMIN, "acme", "google", "a", TOKEN)
+        assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert (tmp_path / "data" / "vault.db").is_file()
