@@ -1036,10 +1036,11 @@ def test_put_again_clears_the_refresh_trouble_and_the_lease_and_bumps_the_versio
     assert (info.created_at, info.updated_at) == (created, clock.now())
 
 
-def test_a_put_that_loses_every_race_is_tried_three_times_then_refused(vault_):
-    """A writer that moves the row's version between the put's read and its compare-and-set (here: before every
-    UPDATE the put sends) makes the put start again, twice; the third loss is a VaultError saying so, audited
-    as the put's error, and the stored tokens are untouched."""
+@pytest.mark.parametrize("op", ["put", "revoke"])
+def test_a_write_that_loses_every_race_is_tried_three_times_then_refused(vault_, op):
+    """A writer that moves the row's version between a put's (or revoke's) read and its compare-and-set (here:
+    before every UPDATE of the row) makes it start again, twice; the third loss is a VaultError saying so,
+    audited as that operation's error, and the stored credential is untouched."""
     cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH)
     attempts = []
 
@@ -1051,12 +1052,15 @@ def test_a_put_that_loses_every_race_is_tried_three_times_then_refused(vault_):
     sa.event.listen(vault_.engine, "before_cursor_execute", rival)
     try:
         with pytest.raises(VaultError) as err:
-            vault_.put(ADMIN, "acme", "google", "a", "new-access")
+            if op == "put":
+                vault_.put(ADMIN, "acme", "google", "a", "new-access")
+            else:
+                vault_.revoke(ADMIN, "acme", cid)
     finally:
         sa.event.remove(vault_.engine, "before_cursor_execute", rival)
-    assert str(err.value) == "put lost a race 3 times; retry it"
+    assert str(err.value) == f"{op} lost a race 3 times; retry it"
     assert len(attempts) == 3
-    assert [(e.op, e.outcome, e.detail["error"]) for e in vault_.audit_events(ADMIN, 1)] == [("put", "error", "_Retry")]
+    assert [(e.op, e.outcome, e.detail["error"]) for e in vault_.audit_events(ADMIN, 1)] == [(op, "error", "_Retry")]
     assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
 
 
@@ -1093,3 +1097,41 @@ def test_a_sqlite_uri_filename_is_opened_as_is_and_makes_no_folder(tmp_path, mon
         assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
     assert (tmp_path / "data" / "vault.db").is_file()
+
+
+def test_an_older_known_key_made_primary_again_is_recorded_as_kek_primary(vault_, db_url, clock):
+    """Back to K1 after K2 was added: K1 is known, so it is not ``kek_added``; the switch is audited as
+    ``kek_primary`` and the vault's primary follows the key source."""
+    vault_.close()
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock):
+        pass
+    with Vault.open(db_url, StaticKeySource(K1, K2), clock) as v:
+        assert v.stats(ADMIN).primary_kek == kek_fingerprint(K1)
+        switches = [(e.op, e.target, e.detail["known"]) for e in v.audit_events(ADMIN, 50) if e.op.startswith("kek_")]
+    fp1, fp2 = kek_fingerprint(K1), kek_fingerprint(K2)
+    assert switches == [("kek_primary", fp1, [fp1, fp2]), ("kek_added", fp2, [fp1, fp2])]
+
+
+def test_a_failure_that_cannot_be_audited_is_logged_as_such(db_url, clock, caplog):
+    """The key source goes away after the key ring's TTL: the get fails, and so does its ``error`` entry (it
+    needs the keys too); the operator is told in the log which operation went unaudited and why."""
+    source = SwitchableSource(K1)
+    with Vault.init(db_url, source, clock, dek_cache_ttl=60) as v:
+        cid = v.put(ADMIN, "acme", "google", "a", TOKEN)
+        source.switch()
+        clock.advance(timedelta(seconds=61))
+        with caplog.at_level("WARNING", logger="vault"), pytest.raises(KeyUnavailable):
+            v.get(ADMIN, "acme", cid)
+    assert [r.getMessage() for r in caplog.records if r.name == "vault"] == [
+        "could not audit a failed get by ada (KeyUnavailable)"]
+
+
+def test_a_data_key_marked_retired_is_not_used_even_with_its_wrapped_bytes_left(vault_, db_url):
+    """A data key row whose state says it is no longer usable is refused for what it says, before its MAC is
+    looked at: the error names the tenant and version."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN)
+    with raw(db_url).begin() as conn:
+        conn.execute(sa.text("update data_keys set state='retired' where tenant='acme'"))
+    with pytest.raises(VaultError) as err:
+        vault_.get(ADMIN, "acme", cid)
+    assert type(err.value) is VaultError and str(err.value) == "tenant 'acme' has no usable data key version 1"
