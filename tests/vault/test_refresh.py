@@ -616,6 +616,9 @@ def test_needs_reauth_after_a_backoff_counts_the_failure_and_clears_the_schedule
     assert (stored["state"], stored["failures"], stored["next_attempt_at"], stored["lease_owner"],
             stored["lease_until"], stored["version"]) == ("needs_reauth", 2, None, None, None, 3)
     assert info(vault_, cid).updated_at == clock.now()
+    # the backoff's error is an outcome, not an interrupted call: the invalid_grant is reported as such
+    assert info(vault_, cid).last_refresh_error == "invalid_grant: Token has been expired or revoked."
+    assert "interrupted" not in refresh_events(vault_, cid)[0].detail
 
 
 @pytest.mark.parametrize("provider", ["microsoft", "ghl"])
@@ -785,6 +788,70 @@ def test_reread_after_lease_skips_a_credential_stored_meanwhile(vault_, standins
     outcome = refresher._process(claims[0])
     assert outcome.result == "already_fresh"
     assert standins.google.calls_for(refresh) == 0
+
+
+def test_a_clock_stepped_back_after_the_claim_gives_the_credential_back_uncalled(vault_, standins, make, clock):
+    """The host's clock steps back (an NTP correction) between the claim and the call: the credential is no
+    longer due by this clock, so the refresher gives its lease back without asking the provider, and says so.
+    A second credential it holds keeps its lease until its own turn."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "ntp@acme.test", timedelta(minutes=5))
+    other, other_refresh, _ = put(vault_, standins, clock, "google", "ntp2@acme.test", timedelta(minutes=6))
+    refresher = make(owner="w1")
+    claims = {c.id: c for c in refresher._claim()}
+    held_until = row(vault_, other)["lease_until"]
+    clock.advance(-timedelta(minutes=10))
+    outcome = refresher._process(claims[cid])
+    assert outcome == RefreshOutcome(cid, "acme", "google", "ntp@acme.test", "already_fresh",
+                                     detail="already refreshed")
+    assert (row(vault_, cid)["lease_owner"], row(vault_, cid)["lease_until"]) == (None, None)
+    assert (row(vault_, other)["lease_owner"], row(vault_, other)["lease_until"]) == ("w1", held_until)
+    assert standins.google.calls_for(refresh) == 0 and standins.google.calls_for(other_refresh) == 0
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "ntp@acme.test",
+                                                    "owner": "w1", "result": "already_fresh"})
+
+
+@pytest.mark.parametrize("change", ["revoked", "gone"])
+def test_a_credential_revoked_or_deleted_between_the_claim_and_the_call_is_not_called(vault_, standins, make, clock,
+                                                                                     change):
+    cid, refresh, _ = put(vault_, standins, clock, "google", "early@acme.test", timedelta(minutes=5))
+    refresher = make(owner="w1")
+    (claim,) = refresher._claim()
+    if change == "revoked":
+        vault_.revoke(ADMIN, "acme", cid)
+    else:
+        with vault_.engine.begin() as conn:
+            conn.execute(sa.text("delete from credentials where id = :id"), {"id": cid})
+    outcome = refresher._process(claim)
+    assert outcome == RefreshOutcome(cid, "acme", "google", "early@acme.test", "superseded",
+                                     detail=f"credential is {change}")
+    assert standins.google.calls_for(refresh) == 0
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "early@acme.test",
+                                                    "owner": "w1", "result": "superseded", "state": change})
+
+
+def test_each_credential_of_a_batch_gets_a_fresh_lease_just_before_its_call(vault_, standins, make, clock):
+    """A batch is claimed at once but called one by one: a slow first call must not leave the second
+    credential's lease to run out during its own call, or another worker would exchange its rotating
+    refresh token a second time."""
+    first, first_refresh, _ = put(vault_, standins, clock, "ghl", "one@ghl.test", timedelta(minutes=5))
+    second, second_refresh, _ = put(vault_, standins, clock, "ghl", "two@ghl.test", timedelta(minutes=6))
+    other = make(owner="other")
+    taken = []
+
+    def slow(request):
+        clock.advance(timedelta(seconds=90))  # each call takes 90 s of the 2-minute lease
+        if len(taken) == 1:  # the second call: the second credential's lease must still hold
+            taken.append(other.run_once().claimed)
+        else:
+            taken.append(None)
+
+    with httpx.Client(event_hooks={"request": [slow]}) as client:
+        report = make(owner="w1", http=client).run_once()
+    assert [o.credential_id for o in report.outcomes] == [first, second]
+    assert report.refreshed == 2 and taken == [None, 0]
+    assert standins.ghl.calls_for(first_refresh) == 1 and standins.ghl.calls_for(second_refresh) == 1
 
 
 def test_claims_are_disjoint_and_batched(vault_, standins, make, clock):
