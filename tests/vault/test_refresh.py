@@ -551,6 +551,62 @@ def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, s
         assert info(vault_, cid).last_refresh_error.startswith("refresh in flight since ")
 
 
+def test_a_failure_answered_after_the_lease_passed_to_another_worker_is_audited_not_recorded(vault_, standins, make,
+                                                                                             clock):
+    """A's call outlives its lease and B claims the credential meanwhile; A's 503 is then B's business: A audits
+    what it saw, marked as not recorded, and leaves the row (failures, schedule, B's lease) alone."""
+    cid = put(vault_, standins, clock, "google", "late@acme.test", timedelta(minutes=5))[0]
+    standins.google.set_scenario("500", status=503, times=1)
+    b = make(owner="worker-b")
+
+    def meanwhile(request):
+        clock.advance(timedelta(minutes=3))
+        assert len(b._claim()) == 1
+
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+        (outcome,) = make(owner="worker-a", http=client).run_once().outcomes
+    assert outcome == RefreshOutcome(cid, "acme", "google", "late@acme.test", "backed_off",
+                                     detail="HTTP 503 from the token endpoint", status=503)
+    stored = row(vault_, cid)
+    assert (stored["failures"], stored["next_attempt_at"], stored["lease_owner"]) == (0, None, "worker-b")
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("error", {
+        "provider": "google", "account": "late@acme.test", "owner": "worker-a", "result": "backed_off",
+        "error": "HTTP 503 from the token endpoint", "status": 503, "recorded": False})
+
+
+def test_a_failure_the_vault_cannot_record_is_an_error_outcome_and_a_warning(vault_, standins, make, clock, caplog):
+    """The database goes away during the call and the provider answers 503: the failure cannot be written, so
+    the outcome is an error that still says what the provider answered, the lease is left to expire, and the
+    operator is told why."""
+    cid = put(vault_, standins, clock, "google", "nodb@acme.test", timedelta(minutes=5))[0]
+    standins.google.set_scenario("500", status=503, times=1)
+    engine = sa.create_engine(str(vault_.engine.url.render_as_string(hide_password=False)))
+
+    def away(request):
+        with engine.begin() as conn:
+            conn.execute(sa.text("alter table credentials rename to credentials_away"))
+
+    with httpx.Client(event_hooks={"request": [away]}) as client:
+        refresher = make(owner="w1", http=client)
+        (claim,) = refresher._claim()
+        try:
+            with caplog.at_level(logging.WARNING, logger="vault.refresh"):
+                outcome = refresher._process(claim)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(sa.text("alter table credentials_away rename to credentials"))
+            engine.dispose()
+    assert outcome == RefreshOutcome(cid, "acme", "google", "nodb@acme.test", "error",
+                                     detail="HTTP 503 from the token endpoint", status=503)
+    error = "OperationalError" if vault_.engine.dialect.name == "sqlite" else "ProgrammingError"
+    assert [r.getMessage() for r in caplog.records if r.name == "vault.refresh"] == [
+        f"could not record a failed refresh of credential {cid} ({error}); its lease expires on its own"]
+    stored = row(vault_, cid)
+    assert (stored["failures"], stored["lease_owner"]) == (0, "w1")
+    assert stored["last_refresh_error"].startswith("refresh in flight since ")
+
+
 def test_full_jitter_stays_within_the_ceiling(vault_, standins, make, clock):
     refresher = make(rng=random.Random(7), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
     ceilings = [10, 20, 40, 80, 160, 300, 300, 300, 300, 300, 300]  # seconds: doubling from 10, capped at 5 min
