@@ -1151,6 +1151,44 @@ def test_progress_total_adjusts_when_other_workers_take_some(vault_, standins, m
     assert len(ids) == 3
 
 
+def test_progress_ends_on_what_was_done_when_another_worker_took_some_mid_run(vault_, standins, make, clock):
+    for n in range(3):
+        put(vault_, standins, clock, "google", f"r{n}@acme.test", timedelta(minutes=1))
+    other = make(owner="other", batch=1)
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+        if done == 0:
+            assert len(other._claim()) == 1  # counted as claimable, then taken before our first claim
+
+    assert make(owner="first").run_once(progress=progress).refreshed == 2
+    assert calls == [(0, 3), (1, 3), (2, 3), (2, 2)]
+
+
+def test_the_run_report_its_times_and_its_log_line(vault_, standins, make, clock, caplog):
+    """The report spans the run on the refresher's clock, and the operator's log gets the counts by kind."""
+    put(vault_, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+    put(vault_, standins, clock, "ghl", "ok2@ghl.test", timedelta(minutes=5))
+    put(vault_, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+    dead = put(vault_, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+    standins.microsoft.revoke(dead[1])
+    standins.google.set_scenario("500", status=503, times=1)
+    started = clock.now()
+
+    def slow(request):
+        clock.advance(timedelta(seconds=5))
+
+    with httpx.Client(event_hooks={"request": [slow]}) as client, \
+            caplog.at_level(logging.INFO, logger="vault.refresh"):
+        report = make(owner="w1", http=client).run_once()
+    assert (report.started_at, report.finished_at) == (started, started + timedelta(seconds=20))
+    assert (report.refreshed, report.skipped_already_fresh, report.needs_reauth, report.backed_off,
+            report.errors) == (2, 0, 1, 1, 0)
+    assert [r.getMessage() for r in caplog.records if r.name == "vault.refresh"] == [
+        "refresh run by w1: 2 refreshed, 0 skipped, 1 needs_reauth, 1 backed off, 0 errors"]
+
+
 def test_viewer_may_not_refresh_and_the_denial_is_audited(vault_, standins, make, clock):
     put(vault_, standins, clock, "google", "v@acme.test", timedelta(minutes=1))
     with pytest.raises(AccessDenied):
