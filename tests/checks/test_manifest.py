@@ -855,3 +855,18 @@ def test_default_manifest_path_env_then_cwd_then_shipped(monkeypatch, tmp_path, 
         shipped = default_manifest_path()
         assert shipped.name == "default_manifest.toml" and shipped.is_file()
         assert load_manifest(shipped).release.story == "STORY-ONB-05"
+
+
+def test_a_deep_web_of_dependencies_is_checked_for_cycles_in_linear_time():
+    """Each check depending on the two before it: 2^n paths, but each check is walked once. A cycle search
+    that walked every path would hang ``readiness check`` on a manifest like this."""
+    import time
+
+    from tests.checks.helpers import check_block, make_manifest
+
+    blocks = [check_block("c0"), check_block("c1", depends_on=["c0"])]
+    blocks += [check_block(f"c{n}", depends_on=[f"c{n - 1}", f"c{n - 2}"]) for n in range(2, 30)]
+    t0 = time.perf_counter()
+    manifest = make_manifest(*blocks)
+    assert time.perf_counter() - t0 < 1.5  # about 0.02 s; walking every path takes over ten
+    assert len(manifest.checks) == 30

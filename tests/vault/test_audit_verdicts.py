@@ -198,3 +198,14 @@ def test_a_prepared_statement_binds_the_values_written_into_it(chain_db):
     with engine.begin() as conn:
         assert since.execute(conn) == [(HEAD_KEY,)]
         assert later.execute(conn) == []
+
+
+def test_append_returns_the_entry_it_stored(chain_db):
+    """``append`` hands back the entry as written: the same sequence number and MAC the chain holds."""
+    engine, chain = chain_db
+    with engine.begin() as conn:
+        event = chain.append(conn, at=T0 + timedelta(hours=1), actor="bo", role="admin", op="get", tenant="acme",
+                             target="item-11", outcome="ok", detail={"n": 11})
+    stored = _rows(engine)[-1]
+    assert (event.seq, event.mac, event.prev_mac) == (stored["seq"], stored["mac"], _rows(engine)[-2]["mac"])
+    assert (event.actor, event.op, event.target, event.detail) == ("bo", "get", "item-11", {"n": 11})

@@ -551,6 +551,62 @@ def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, s
         assert info(vault_, cid).last_refresh_error.startswith("refresh in flight since ")
 
 
+def test_a_failure_answered_after_the_lease_passed_to_another_worker_is_audited_not_recorded(vault_, standins, make,
+                                                                                             clock):
+    """A's call outlives its lease and B claims the credential meanwhile; A's 503 is then B's business: A audits
+    what it saw, marked as not recorded, and leaves the row (failures, schedule, B's lease) alone."""
+    cid = put(vault_, standins, clock, "google", "late@acme.test", timedelta(minutes=5))[0]
+    standins.google.set_scenario("500", status=503, times=1)
+    b = make(owner="worker-b")
+
+    def meanwhile(request):
+        clock.advance(timedelta(minutes=3))
+        assert len(b._claim()) == 1
+
+    with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+        (outcome,) = make(owner="worker-a", http=client).run_once().outcomes
+    assert outcome == RefreshOutcome(cid, "acme", "google", "late@acme.test", "backed_off",
+                                     detail="HTTP 503 from the token endpoint", status=503)
+    stored = row(vault_, cid)
+    assert (stored["failures"], stored["next_attempt_at"], stored["lease_owner"]) == (0, None, "worker-b")
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("error", {
+        "provider": "google", "account": "late@acme.test", "owner": "worker-a", "result": "backed_off",
+        "error": "HTTP 503 from the token endpoint", "status": 503, "recorded": False})
+
+
+def test_a_failure_the_vault_cannot_record_is_an_error_outcome_and_a_warning(vault_, standins, make, clock, caplog):
+    """The database goes away during the call and the provider answers 503: the failure cannot be written, so
+    the outcome is an error that still says what the provider answered, the lease is left to expire, and the
+    operator is told why."""
+    cid = put(vault_, standins, clock, "google", "nodb@acme.test", timedelta(minutes=5))[0]
+    standins.google.set_scenario("500", status=503, times=1)
+    engine = sa.create_engine(str(vault_.engine.url.render_as_string(hide_password=False)))
+
+    def away(request):
+        with engine.begin() as conn:
+            conn.execute(sa.text("alter table credentials rename to credentials_away"))
+
+    with httpx.Client(event_hooks={"request": [away]}) as client:
+        refresher = make(owner="w1", http=client)
+        (claim,) = refresher._claim()
+        try:
+            with caplog.at_level(logging.WARNING, logger="vault.refresh"):
+                outcome = refresher._process(claim)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(sa.text("alter table credentials_away rename to credentials"))
+            engine.dispose()
+    assert outcome == RefreshOutcome(cid, "acme", "google", "nodb@acme.test", "error",
+                                     detail="HTTP 503 from the token endpoint", status=503)
+    error = "OperationalError" if vault_.engine.dialect.name == "sqlite" else "ProgrammingError"
+    assert [r.getMessage() for r in caplog.records if r.name == "vault.refresh"] == [
+        f"could not record a failed refresh of credential {cid} ({error}); its lease expires on its own"]
+    stored = row(vault_, cid)
+    assert (stored["failures"], stored["lease_owner"]) == (0, "w1")
+    assert stored["last_refresh_error"].startswith("refresh in flight since ")
+
+
 def test_full_jitter_stays_within_the_ceiling(vault_, standins, make, clock):
     refresher = make(rng=random.Random(7), base_backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=5))
     ceilings = [10, 20, 40, 80, 160, 300, 300, 300, 300, 300, 300]  # seconds: doubling from 10, capped at 5 min
@@ -616,6 +672,9 @@ def test_needs_reauth_after_a_backoff_counts_the_failure_and_clears_the_schedule
     assert (stored["state"], stored["failures"], stored["next_attempt_at"], stored["lease_owner"],
             stored["lease_until"], stored["version"]) == ("needs_reauth", 2, None, None, None, 3)
     assert info(vault_, cid).updated_at == clock.now()
+    # the backoff's error is an outcome, not an interrupted call: the invalid_grant is reported as such
+    assert info(vault_, cid).last_refresh_error == "invalid_grant: Token has been expired or revoked."
+    assert "interrupted" not in refresh_events(vault_, cid)[0].detail
 
 
 @pytest.mark.parametrize("provider", ["microsoft", "ghl"])
@@ -785,6 +844,70 @@ def test_reread_after_lease_skips_a_credential_stored_meanwhile(vault_, standins
     outcome = refresher._process(claims[0])
     assert outcome.result == "already_fresh"
     assert standins.google.calls_for(refresh) == 0
+
+
+def test_a_clock_stepped_back_after_the_claim_gives_the_credential_back_uncalled(vault_, standins, make, clock):
+    """The host's clock steps back (an NTP correction) between the claim and the call: the credential is no
+    longer due by this clock, so the refresher gives its lease back without asking the provider, and says so.
+    A second credential it holds keeps its lease until its own turn."""
+    cid, refresh, _ = put(vault_, standins, clock, "google", "ntp@acme.test", timedelta(minutes=5))
+    other, other_refresh, _ = put(vault_, standins, clock, "google", "ntp2@acme.test", timedelta(minutes=6))
+    refresher = make(owner="w1")
+    claims = {c.id: c for c in refresher._claim()}
+    held_until = row(vault_, other)["lease_until"]
+    clock.advance(-timedelta(minutes=10))
+    outcome = refresher._process(claims[cid])
+    assert outcome == RefreshOutcome(cid, "acme", "google", "ntp@acme.test", "already_fresh",
+                                     detail="already refreshed")
+    assert (row(vault_, cid)["lease_owner"], row(vault_, cid)["lease_until"]) == (None, None)
+    assert (row(vault_, other)["lease_owner"], row(vault_, other)["lease_until"]) == ("w1", held_until)
+    assert standins.google.calls_for(refresh) == 0 and standins.google.calls_for(other_refresh) == 0
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "ntp@acme.test",
+                                                    "owner": "w1", "result": "already_fresh"})
+
+
+@pytest.mark.parametrize("change", ["revoked", "gone"])
+def test_a_credential_revoked_or_deleted_between_the_claim_and_the_call_is_not_called(vault_, standins, make, clock,
+                                                                                     change):
+    cid, refresh, _ = put(vault_, standins, clock, "google", "early@acme.test", timedelta(minutes=5))
+    refresher = make(owner="w1")
+    (claim,) = refresher._claim()
+    if change == "revoked":
+        vault_.revoke(ADMIN, "acme", cid)
+    else:
+        with vault_.engine.begin() as conn:
+            conn.execute(sa.text("delete from credentials where id = :id"), {"id": cid})
+    outcome = refresher._process(claim)
+    assert outcome == RefreshOutcome(cid, "acme", "google", "early@acme.test", "superseded",
+                                     detail=f"credential is {change}")
+    assert standins.google.calls_for(refresh) == 0
+    (event,) = refresh_events(vault_, cid)
+    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "early@acme.test",
+                                                    "owner": "w1", "result": "superseded", "state": change})
+
+
+def test_each_credential_of_a_batch_gets_a_fresh_lease_just_before_its_call(vault_, standins, make, clock):
+    """A batch is claimed at once but called one by one: a slow first call must not leave the second
+    credential's lease to run out during its own call, or another worker would exchange its rotating
+    refresh token a second time."""
+    first, first_refresh, _ = put(vault_, standins, clock, "ghl", "one@ghl.test", timedelta(minutes=5))
+    second, second_refresh, _ = put(vault_, standins, clock, "ghl", "two@ghl.test", timedelta(minutes=6))
+    other = make(owner="other")
+    taken = []
+
+    def slow(request):
+        clock.advance(timedelta(seconds=90))  # each call takes 90 s of the 2-minute lease
+        if len(taken) == 1:  # the second call: the second credential's lease must still hold
+            taken.append(other.run_once().claimed)
+        else:
+            taken.append(None)
+
+    with httpx.Client(event_hooks={"request": [slow]}) as client:
+        report = make(owner="w1", http=client).run_once()
+    assert [o.credential_id for o in report.outcomes] == [first, second]
+    assert report.refreshed == 2 and taken == [None, 0]
+    assert standins.ghl.calls_for(first_refresh) == 1 and standins.ghl.calls_for(second_refresh) == 1
 
 
 def test_claims_are_disjoint_and_batched(vault_, standins, make, clock):
@@ -1026,6 +1149,44 @@ def test_progress_total_adjusts_when_other_workers_take_some(vault_, standins, m
     first.run_once(progress=lambda d, t: calls.append((d, t)))
     assert calls == [(0, 2), (1, 2), (2, 2)]
     assert len(ids) == 3
+
+
+def test_progress_ends_on_what_was_done_when_another_worker_took_some_mid_run(vault_, standins, make, clock):
+    for n in range(3):
+        put(vault_, standins, clock, "google", f"r{n}@acme.test", timedelta(minutes=1))
+    other = make(owner="other", batch=1)
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+        if done == 0:
+            assert len(other._claim()) == 1  # counted as claimable, then taken before our first claim
+
+    assert make(owner="first").run_once(progress=progress).refreshed == 2
+    assert calls == [(0, 3), (1, 3), (2, 3), (2, 2)]
+
+
+def test_the_run_report_its_times_and_its_log_line(vault_, standins, make, clock, caplog):
+    """The report spans the run on the refresher's clock, and the operator's log gets the counts by kind."""
+    put(vault_, standins, clock, "ghl", "ok@ghl.test", timedelta(minutes=5))
+    put(vault_, standins, clock, "ghl", "ok2@ghl.test", timedelta(minutes=5))
+    put(vault_, standins, clock, "google", "busy@acme.test", timedelta(minutes=5))
+    dead = put(vault_, standins, clock, "microsoft", "dead@contoso.test", timedelta(minutes=5))
+    standins.microsoft.revoke(dead[1])
+    standins.google.set_scenario("500", status=503, times=1)
+    started = clock.now()
+
+    def slow(request):
+        clock.advance(timedelta(seconds=5))
+
+    with httpx.Client(event_hooks={"request": [slow]}) as client, \
+            caplog.at_level(logging.INFO, logger="vault.refresh"):
+        report = make(owner="w1", http=client).run_once()
+    assert (report.started_at, report.finished_at) == (started, started + timedelta(seconds=20))
+    assert (report.refreshed, report.skipped_already_fresh, report.needs_reauth, report.backed_off,
+            report.errors) == (2, 0, 1, 1, 0)
+    assert [r.getMessage() for r in caplog.records if r.name == "vault.refresh"] == [
+        "refresh run by w1: 2 refreshed, 0 skipped, 1 needs_reauth, 1 backed off, 0 errors"]
 
 
 def test_viewer_may_not_refresh_and_the_denial_is_audited(vault_, standins, make, clock):
