@@ -1022,16 +1022,27 @@ def test_a_server_error_on_one_request_of_a_healthy_proxy_is_that_requests(keyed
     ]
 
 
-@pytest.mark.parametrize("code", [400, 422])
-def test_a_location_not_found_in_a_400_or_422_is_no_such_location(code) -> None:
-    body = {"statusCode": code, "message": "Location not found"}
+@pytest.mark.parametrize(("code", "message"), [(400, "Location not found"), (422, "Location Not Found")])
+def test_a_location_not_found_in_a_400_or_422_is_no_such_location(code, message) -> None:
+    body = {"statusCode": code, "message": message}
     result, _ = run_answering({(LOCATION, True): (code, body)}, "locations")
     assert result.status is Status.FAIL
     assert result.summary.startswith(
         f"1 of 2 GHL test locations not readable through the proxy: {FIRST}: GHL has no such location "
-        "(GHL: 'Location not found'); fix the id"
+        f"(GHL: {message!r}); fix the id"
     ), result.summary
     assert result.evidence["locations"][0]["outcome"] == "missing"
+
+
+def test_ghls_words_in_a_400_are_told_apart_too() -> None:
+    body = {"statusCode": 400, "message": "version header is invalid"}
+    result, _ = run_answering({(LOCATION, True): (400, body)}, "locations")
+    assert result.status is Status.FAIL
+    assert result.summary.startswith(
+        f"1 of 2 GHL test locations not readable through the proxy: {FIRST}: the proxy does not forward the Version "
+        "header unchanged"
+    ), result.summary
+    assert result.evidence["locations"][0]["outcome"] == "version_header"
 
 
 def test_answers_that_say_nothing_known_cannot_tell_and_are_listed_as_given() -> None:
