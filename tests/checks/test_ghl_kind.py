@@ -18,10 +18,10 @@ from checks.clock import FixedClock
 from checks.hookspecs import KIND_ATTR, CheckContext
 from checks.manifest import CheckSpec, Manifest
 from checks.redact import Scrubber, fingerprint
-from checks.result import Result
+from checks.result import Condition, Result
 from checks.runner import run_checks, user_agent
 from checks.standins.ghl import DEFAULT_API_KEY, DEFAULT_COMPANY_ID, DEFAULT_LOCATIONS, HOST, SCENARIOS, GhlProxyStandin
-from checks.standins.server import StandinServer
+from checks.standins.server import StandinServer, json_response
 from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 
@@ -919,3 +919,156 @@ def test_what_the_release_manager_reads(standin, scenario, probe, status, summar
     assert [(c.name, c.passed, c.detail) for c in result.conditions] == [
         (filled(n), passed, filled(d)) for n, passed, d in conditions
     ]
+
+
+# -- answers the stand-in's scenarios do not give: one request answered otherwise, the rest as the stand-in does --
+
+
+class AnsweringProxy:
+    """The GHL proxy stand-in with some answers replaced: ``answers`` maps (path, sent with the key) to
+    (status, JSON body); every other request is the stand-in's."""
+
+    host = HOST
+
+    def __init__(self, answers: dict[tuple[str, bool], tuple[int, Any]]) -> None:
+        self.standin = GhlProxyStandin(retry_after=0)
+        self.answers = answers
+
+    def handle(self, method, path, query, headers, body):
+        keyed = "authorization" in headers or "x-api-key" in headers
+        answer = self.answers.get((path, keyed))
+        if answer is None:
+            return self.standin.handle(method, path, query, headers, body)
+        status, obj = answer
+        return json_response(status, obj, {"Retry-After": "0"} if status == 429 else None)
+
+
+def run_answering(answers: dict[tuple[str, bool], tuple[int, Any]], probe: str) -> tuple[Result, str]:
+    """The probe against :class:`AnsweringProxy`; also the ``where`` its summaries start with."""
+    with StandinServer([AnsweringProxy(answers)]) as server:
+        return run_ghl({"probe": probe}, proxy_env(server)), f"The GHL proxy at {server.url}/{HOST}"
+
+
+LOCATION = f"/locations/{FIRST}"
+
+
+@pytest.mark.parametrize("code", [401, 403])
+def test_a_health_route_that_wants_the_key_counts_as_up(code) -> None:
+    result, _ = run_answering({("/health", False): (code, {"error": "unauthorized"})}, "proxy")
+    assert result.status is Status.PASS, result.summary
+    assert result.conditions[0] == Condition(
+        "reachable", True, f"GET /health answered {code} (the health route wants the key: it is up)"
+    )
+
+
+def test_a_health_route_the_proxy_does_not_have_says_to_set_health_path(standin) -> None:
+    server, _ = standin
+    result = run_ghl({"probe": "proxy", "health_path": "/healthz"}, proxy_env(server))  # the stand-in has /health
+    assert (result.status, result.summary, result.remediation) == (
+        Status.FAIL,
+        f"The GHL proxy at {server.url}/{HOST} has no /healthz route (404): set the check's health_path to the "
+        "proxy's health route, or check the URL points at the proxy",
+        "GHL_PROXY_URL is the proxy's base URL; health_path is appended to it",
+    )
+    assert result.conditions[0] == Condition("reachable", False, "GET /healthz answered 404")
+    assert [c.passed for c in result.conditions[1:]] == [True, True]
+
+
+def test_a_health_route_answering_something_else_says_to_check_the_url() -> None:
+    result, where = run_answering({("/health", False): (400, {"error": "bad request"})}, "proxy")
+    assert (result.status, result.summary, result.remediation) == (
+        Status.FAIL,
+        f"{where} answers GET /health with 400: check the URL points at the proxy",
+        "GHL_PROXY_URL is the proxy's base URL; health_path is appended to it",
+    )
+    assert result.conditions[0] == Condition("reachable", False, "GET /health answered 400")
+
+
+def test_a_proxy_answering_other_than_401_403_without_the_key_did_not_refuse_it() -> None:
+    # A proxy that validates the request before it checks the key: a 400, not a refusal.
+    result, where = run_answering({(LOCATION, False): (400, {"error": "bad request"})}, "proxy")
+    assert (result.status, result.summary, result.remediation) == (
+        Status.FAIL,
+        f"{where} did not refuse a request without an API key (answered 400, not 401/403): lock it down: require "
+        "the API key on every route before anything is forwarded to GHL",
+        "Security: a proxy that evaluates a request before checking its key may serve data on another route",
+    )
+    assert result.conditions[1] == Condition(
+        "refuses a request without the key", False, f"GET {LOCATION} without the key answered 400"
+    )
+    assert [c.passed for c in result.conditions] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("keyed", "code", "summary", "remediation"),
+    [
+        (False, 502, "The GHL proxy answered 502 (server error): could not tell; retry later",
+         "The provider is failing: check its status page"),
+        (False, 429, "The GHL proxy is rate limiting (429): rate-limited, retry after 0 s: could not tell; retry later",
+         "Lower how often the check runs, or wait for the provider's quota window"),
+        (True, 503, "The GHL proxy answered 503 (server error): could not tell; retry later",
+         "The provider is failing: check its status page"),
+    ],
+    ids=["without-key-502", "without-key-429", "with-key-503"],
+)  # fmt: skip
+def test_a_server_error_on_one_request_of_a_healthy_proxy_is_that_requests(keyed, code, summary, remediation) -> None:
+    result, _ = run_answering({(LOCATION, keyed): (code, {"statusCode": code, "message": "Service Unavailable"})}, "proxy")
+    assert (result.status, result.summary, result.remediation) == (Status.ERROR, summary, remediation)
+    without, accepted = (code, 200) if not keyed else (401, code)
+    assert [(c.passed, c.detail) for c in result.conditions] == [
+        (True, "GET /health answered 200"),
+        (keyed, f"GET {LOCATION} without the key answered {without}"),  # the request that erred did not pass
+        (not keyed, f"with the key answered {accepted}"),
+    ]
+
+
+@pytest.mark.parametrize(("code", "message"), [(400, "Location not found"), (422, "Location Not Found")])
+def test_a_location_not_found_in_a_400_or_422_is_no_such_location(code, message) -> None:
+    body = {"statusCode": code, "message": message}
+    result, _ = run_answering({(LOCATION, True): (code, body)}, "locations")
+    assert result.status is Status.FAIL
+    assert result.summary.startswith(
+        f"1 of 2 GHL test locations not readable through the proxy: {FIRST}: GHL has no such location "
+        f"(GHL: {message!r}); fix the id"
+    ), result.summary
+    assert result.evidence["locations"][0]["outcome"] == "missing"
+
+
+def test_ghls_words_in_a_400_are_told_apart_too() -> None:
+    body = {"statusCode": 400, "message": "version header is invalid"}
+    result, _ = run_answering({(LOCATION, True): (400, body)}, "locations")
+    assert result.status is Status.FAIL
+    assert result.summary.startswith(
+        f"1 of 2 GHL test locations not readable through the proxy: {FIRST}: the proxy does not forward the Version "
+        "header unchanged"
+    ), result.summary
+    assert result.evidence["locations"][0]["outcome"] == "version_header"
+
+
+def test_answers_that_say_nothing_known_cannot_tell_and_are_listed_as_given() -> None:
+    answers = {
+        (LOCATION, True): (200, {"locations": []}),
+        (f"/locations/{SECOND}", True): (409, {"statusCode": 409, "message": "Conflict in the proxy"}),
+    }
+    result, _ = run_answering(answers, "locations")
+    assert (result.status, result.summary) == (
+        Status.ERROR,
+        f"2 of 2 GHL test locations not readable through the proxy: {FIRST}, {SECOND}: answered 200, Conflict in the "
+        "proxy (could not tell why)",
+    )
+    assert [o["outcome"] for o in result.evidence["locations"]] == ["unexpected", "unexpected"]
+    assert [c.detail for c in result.conditions] == ["200 without a location object", "409 'Conflict in the proxy'"]
+
+
+def test_a_known_reason_and_an_unknown_answer_are_both_told_and_the_known_one_fails() -> None:
+    answers = {(f"/locations/{SECOND}", True): (409, {"statusCode": 409, "message": "Conflict in the proxy"})}
+    with StandinServer([proxy := AnsweringProxy(answers)]) as server:
+        proxy.standin.set_location(FIRST, access="wrong_scope")
+        result = run_ghl({"probe": "locations"}, proxy_env(server))
+    assert (result.status, result.summary) == (
+        Status.FAIL,
+        f"2 of 2 GHL test locations not readable through the proxy: {FIRST}: the app's token lacks the "
+        "locations.readonly scope (GHL: 'The token is not authorized for this scope.'); add locations.readonly to "
+        f"the app's scopes (Marketplace › your app › Auth) and reinstall it on the location | {SECOND}: answered "
+        "Conflict in the proxy (could not tell why)",
+    )

@@ -29,6 +29,7 @@ from checks.hookspecs import CheckContext
 from checks.manifest import CheckSpec, Manifest, load_manifest
 from checks.runner import run_checks
 from checks.standins.google import (
+    BUSINESS_ACCOUNTS_HOST,
     BusinessAccountsStandin,
     CalendarStandin,
     GoogleAccountsStandin,
@@ -366,6 +367,9 @@ SIGNIN_CASES: list[tuple[str, str, str, Status, str]] = [
     ("oauthchooseaccount", "accounts.google.com", "/o/oauth2/auth/oauthchooseaccount", Status.PASS, "registered"),
     ("unknown-path", "accounts.google.com", "/b/0/ManageAccount", Status.ERROR, "redirected somewhere unexpected"),
     ("error-page-without-autherror", "accounts.google.com", "/signin/oauth/error", Status.ERROR, "could not read"),
+    # An error page is never a sign-in page, wherever it sits: not taken for "registered".
+    ("error-under-oauth2", "accounts.google.com", "/o/oauth2/v2/auth/error", Status.ERROR, "somewhere unexpected"),
+    ("error-under-signin", "accounts.google.com", "/v3/signin/error", Status.ERROR, "somewhere unexpected"),
     ("unknown-host", "accounts.google.com.evil.example", "/v3/signin/identifier", Status.ERROR, "unexpected"),
     ("other-google-host", "myaccount.google.com", "/signin/oauth/id", Status.ERROR, "redirected somewhere unexpected"),
 ]
@@ -393,6 +397,23 @@ def test_a_signin_page_carrying_an_auth_error_is_decoded(google: Google) -> None
     result = run({"probe": "redirect", "environment": "dev"}, google.url)
     assert result.status is Status.FAIL, result
     assert "Google answers disabled_client for the dev redirect URI: the OAuth client is disabled" in result.summary
+
+
+@pytest.mark.parametrize(
+    ("path", "length"),
+    [("/signin/oauth/error", 0), ("/signin/oauth/error?authError=bm90IGEgcHJvdG9idWY", 19)],  # "not a protobuf"
+    ids=["no-auth-error", "not-a-protobuf"],
+)
+def test_an_error_page_whose_auth_error_cannot_be_read_cannot_tell(google: Google, path: str, length: int) -> None:
+    google.scenario("signin_page", path=path)
+    result = run({"probe": "redirect", "environment": "dev"}, google.url)
+    assert (result.status, result.summary, result.remediation) == (
+        Status.ERROR,
+        "could not read Google's error: the authError in its redirect is not the protobuf Google sends; could not "
+        f"tell whether {REDIRECTS['dev']} is registered",
+        "Open the authorize URL in a browser to see Google's error page",
+    )
+    assert result.evidence["auth_error_length"] == length  # how much came, never what
 
 
 def test_redirect_mismatch_summary_is_exactly_actionable(google: Google) -> None:
@@ -541,8 +562,9 @@ def _pb_string(field: int, text: bytes) -> bytes:
             "access_denied",
             "why",
         ),
-        # A '+' turned into a space by a careless decoder, and '-'/'_' of the urlsafe alphabet.
-        (encode_auth_error("org_internal", "??>>??", 403).replace("+", " "), "org_internal", "??>>??"),
+        # A '+' turned into a space by a careless decoder (">>>??" encodes to a '+' and a '/'), and '-'/'_' of
+        # the urlsafe alphabet.
+        (encode_auth_error("org_internal", ">>>??", 403).replace("+", " "), "org_internal", ">>>??"),
         (
             base64.urlsafe_b64encode(_pb_string(1, b"admin_policy_enforced") + _pb_string(2, b"\xfb\xff")).decode(),
             "admin_policy_enforced",
@@ -560,6 +582,8 @@ def _pb_string(field: int, text: bytes) -> bytes:
     ],
 )
 def test_read_auth_error(blob: str, code: str, description: str) -> None:
+    if code == "org_internal":
+        assert " " in blob  # the space-for-plus case does hold a space where the '+' was
     error = read_auth_error(blob)
     assert error is not None
     assert (error.code, error.description) == (code, description)
@@ -713,6 +737,65 @@ def test_approval_that_could_not_be_read_is_an_error_not_a_pass(google: Google) 
     result = run(APIS, google.url)
     assert result.status is Status.ERROR and not result.status.ok
     assert result.summary.startswith("could not tell whether Business Profile access is approved")
+
+
+class BusinessAnswering:
+    """Business Profile answering every call with one Google-style error body (shapes its stand-in never sends)."""
+
+    host = BUSINESS_ACCOUNTS_HOST
+
+    def __init__(self, code: int, body: Any) -> None:
+        self.code, self.body = code, body
+
+    def handle(self, method, path, query, headers, body):
+        return json_response(self.code, self.body)
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "status", "evidence"),
+    [
+        # A quota-0 429 without a status is still the approval Google has not given.
+        (
+            429,
+            {"error": {"code": 429, "message": "Quota exceeded for quota metric 'Requests'."}},
+            Status.PENDING,
+            ("", "", "Quota exceeded for quota metric 'Requests'."),
+        ),
+        (
+            403,
+            {"error": {"code": 403, "status": "PERMISSION_DENIED"}},
+            Status.ERROR,
+            ("PERMISSION_DENIED", "", ""),
+        ),
+        # An OAuth-style body: the error is a plain string, kept as the message.
+        (401, {"error": "invalid_token", "error_description": "Invalid Credentials"}, Status.ERROR, ("", "", "invalid_token")),
+        (
+            403,
+            {"error": {"code": 403, "message": "No access.", "status": "PERMISSION_DENIED",
+                       "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}},
+            Status.ERROR,
+            ("PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "No access."),
+        ),
+    ],
+    ids=["429-without-status", "403-without-message", "string-error", "whole-error"],
+)  # fmt: skip
+def test_business_profile_errors_are_read_field_by_field(code: int, body: Any, status: Status, evidence: tuple) -> None:
+    usage = ServiceUsageStandin(tokens={SU_TOKEN})
+    with StandinServer([usage, BusinessAnswering(code, body)]) as server:
+        result = run(APIS, server.url)
+    assert result.status is status, result
+    error_status, error_reason, error_message = evidence
+    assert result.evidence["business_profile"] == {
+        "status_code": code,
+        "error_status": error_status,
+        "error_reason": error_reason,
+        "error_message": error_message,
+    }
+    if status is Status.ERROR:
+        assert result.summary == (
+            "could not tell whether Business Profile access is approved: Google's Business Profile API answered "
+            f"{code} {error_status}"
+        )
 
 
 def test_disabled_business_profile_is_not_asked_for_approval(google: Google) -> None:

@@ -24,7 +24,7 @@ from checks.clock import FixedClock
 from checks.hookspecs import CheckContext
 from checks.manifest import CheckSpec, Manifest, load_manifest
 from checks.runner import run_checks
-from checks.standins.microsoft import AppRegistration, GraphStandin, password_credential, set_scenario
+from checks.standins.microsoft import GRAPH_HOST, AppRegistration, GraphStandin, password_credential, set_scenario
 from checks.standins.oauth import MicrosoftOAuthStandin
 from checks.standins.server import StandinServer, json_response
 from checks.status import Status
@@ -1275,6 +1275,51 @@ REGISTRATION_WHOLE = [
         [*ALL_WEB, ("the soonest-expiring client secret ({key_id}) valid over 30 days", True, "90 days left")],
         {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
     ),
+    (
+        "spa-only-app-uri",
+        registration(web={k: v for k, v in REDIRECTS.items() if k != "app"}, spa=[REDIRECTS["app"]]),
+        Status.WARN,
+        "the app redirect URI {app} is registered for a single-page application, not Web: move it to Authentication "
+        "› Web (a server callback that redeems the code with the client secret is refused for SPA URIs, "
+        "AADSTS9002327)",
+        "",
+        [
+            ("dev redirect URI {dev} registered", True, "web"),
+            ("staging redirect URI {staging} registered", True, "web"),
+            ("app redirect URI {app} registered", True, "spa only"),
+            ("the client secret in use (readiness) valid over 30 days", True, "200 days left"),
+        ],
+        {"web": ["{dev}", "{staging}"], "spa": ["{app}"], "publicClient": []},
+    ),
+    (
+        "secret-in-use-expired",
+        registration(
+            secrets=[
+                password_credential("readiness", NOW - timedelta(days=2), hint=SECRET[:3], key_id=SECRET_KEY_ID),
+                password_credential("later", NOW + timedelta(days=120), hint="yyy"),
+            ]
+        ),
+        Status.FAIL,
+        "the client secret in use (readiness) expired on 2025-10-04: create a new one in Azure Portal › App "
+        "registrations › your app › Certificates & secrets",
+        "Add a new client secret in Azure Portal › App registrations › your app › Certificates & secrets, put its "
+        "Value in MICROSOFT_OAUTH_CLIENT_SECRET, then delete the old one",
+        [*ALL_WEB, ("the client secret in use (readiness) valid over 30 days", False, "-2 days left")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
+    (
+        "secret-in-use-expiring",
+        registration(
+            secrets=[password_credential("readiness", NOW + timedelta(days=12), hint=SECRET[:3], key_id=SECRET_KEY_ID)]
+        ),
+        Status.WARN,
+        "the client secret in use (readiness) expires in 12 days (2025-10-18): create a new one in Azure Portal › App "
+        "registrations › your app › Certificates & secrets and update MICROSOFT_OAUTH_CLIENT_SECRET before then",
+        "Add a new client secret in Azure Portal › App registrations › your app › Certificates & secrets, put its "
+        "Value in MICROSOFT_OAUTH_CLIENT_SECRET, then delete the old one",
+        [*ALL_WEB, ("the client secret in use (readiness) valid over 30 days", False, "12 days left")],
+        {"web": ["{dev}", "{staging}", "{app}"], "spa": [], "publicClient": []},
+    ),
 ]
 
 
@@ -1391,3 +1436,61 @@ def test_token_endpoint_error_shapes(body, summary, remediation, codes) -> None:
         assert result.remediation == remediation
     assert result.evidence["error_codes"] == codes
     assert result.evidence["error_description"] == (body.get("error_description") or "")[:500]
+
+
+def test_the_evidence_lists_each_secret_by_id_name_and_end_never_its_hint(ms: Microsoft) -> None:
+    old_id = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    secrets = [
+        password_credential("readiness", NOW + timedelta(days=200), hint=SECRET[:3], key_id=SECRET_KEY_ID),
+        password_credential("old", NOW - timedelta(days=30, hours=1), hint=OTHER_SECRET[:3], key_id=old_id),
+    ]
+    ms.graph.register_app(registration(secrets=secrets))
+    ms.graph.reset()
+    result = run({"probe": "registration"}, ms.url)
+    assert result.evidence["client_secrets"] == [
+        {"keyId": SECRET_KEY_ID, "displayName": "readiness", "endDateTime": "2026-04-24T09:00:00+00:00", "days_left": 200},
+        {"keyId": old_id, "displayName": "old", "endDateTime": "2025-09-06T08:00:00+00:00", "days_left": -31},
+    ]
+
+
+def test_an_app_without_redirect_uris_says_so(ms: Microsoft) -> None:
+    toml = "\n".join(line for line in app_toml().splitlines() if not line.startswith("redirect_uris"))
+    result = run({"probe": "registration"}, ms.url, manifest=make_manifest(check_block("m"), extra=toml))
+    assert (result.status, result.summary) == (
+        Status.PASS,
+        "the app registration MaxAI Platform lists no redirect URIs; the client secret in use (readiness) expires in "
+        "200 days (2026-04-24)",
+    )
+    assert result.evidence["extra_redirect_uris"] == list(REDIRECTS.values())
+
+
+class ScriptedGraph:
+    """graph.microsoft.com answering every call with one status and body."""
+
+    host = GRAPH_HOST
+
+    def __init__(self, code: int, body: Any) -> None:
+        self.code, self.body = code, body
+
+    def handle(self, method, path, query, headers, body):
+        return json_response(self.code, self.body)
+
+
+@pytest.mark.parametrize(
+    ("body", "error_code", "error_message"),
+    [
+        ({"error": {"code": "Request_BadRequest", "message": "Bad request."}}, "Request_BadRequest", "Bad request."),
+        ({"error": "m" * 400}, "", "m" * 299 + "…"),  # an error that is a plain string: its text, cut
+        ({}, "", ""),
+    ],
+    ids=["graph-shape", "string-error", "no-error"],
+)
+def test_graph_error_shapes_on_the_registration(ms: Microsoft, body: Any, error_code: str, error_message: str) -> None:
+    with StandinServer([ms.login, ScriptedGraph(400, body)]) as server:
+        result = run({"probe": "registration"}, server.url)
+    assert result.status is Status.ERROR
+    assert (result.evidence["error_code"], result.evidence["error_message"]) == (error_code, error_message)
+    assert result.summary == (
+        f"Microsoft Graph answered 400 {error_code} ({error_message[:200]}): could not tell what the registration "
+        "holds"
+    )
