@@ -14,15 +14,15 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.ghl import GhlParams, ghl
-from checks.clock import FixedClock
-from checks.hookspecs import KIND_ATTR, CheckContext
-from checks.manifest import CheckSpec, Manifest
-from checks.redact import Scrubber, fingerprint
-from checks.result import Result
-from checks.runner import run_checks, user_agent
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.manifest import CheckSpec, Manifest
+from checks.core.redact import Scrubber, fingerprint
+from checks.core.result import Result
+from checks.core.runner import run_checks, user_agent
+from checks.core.status import Status
 from checks.standins.ghl import DEFAULT_API_KEY, DEFAULT_COMPANY_ID, DEFAULT_LOCATIONS, HOST, SCENARIOS, GhlProxyStandin
 from checks.standins.server import StandinServer
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 
 KEY = DEFAULT_API_KEY

@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import ValidationError
 
 from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google, read_auth_error, wire_scope
-from checks.clock import FixedClock
-from checks.hookspecs import CheckContext
-from checks.manifest import CheckSpec, Manifest, load_manifest
-from checks.runner import run_checks
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import CheckContext
+from checks.core.manifest import CheckSpec, Manifest, load_manifest
+from checks.core.runner import run_checks
+from checks.core.status import Status
 from checks.standins.google import (
     BusinessAccountsStandin,
     CalendarStandin,
@@ -38,7 +39,6 @@ from checks.standins.google import (
 )
 from checks.standins.oauth import GoogleOAuthStandin
 from checks.standins.server import StandinServer, json_response
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 from tests.valid_env import VALID_ENV
 from vault import Actor, Role, StaticKeySource, Vault
