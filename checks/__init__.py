@@ -2,22 +2,21 @@
 
 The public surface the CLI, the dashboard and the notebooks use. Importing this package touches neither
 the network, the disk nor the check registry (that is built by :func:`get_registry` when asked).
-History loaders live in :mod:`checks.history` (they import pandas and SQLAlchemy).
+History loaders live in :mod:`checks.storage.history` (they import pandas and SQLAlchemy).
 """
 
-__version__ = "0.1.0"  # before the imports: checks.runner reads it for the User-Agent
-
-from checks.clock import Clock, FixedClock, SystemClock
-from checks.engine import sweep
-from checks.errors import CheckError, ManifestError, ReadinessError
-from checks.facts import Attestation, Waiver
-from checks.hookspecs import CheckContext, check_kind
-from checks.manifest import CheckSpec, Manifest, load_manifest, parse_manifest
-from checks.redact import fingerprint
-from checks.registry import get_registry
-from checks.result import CheckResult, Condition, Result
-from checks.run import Decision, Run, Verdict
-from checks.status import Severity, Status
+from checks.core.clock import Clock, FixedClock, SystemClock
+from checks.core.errors import CheckError, ManifestError, ReadinessError
+from checks.core.facts import Attestation, Waiver
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.manifest import CheckSpec, Manifest, load_manifest, parse_manifest
+from checks.core.redact import fingerprint
+from checks.core.registry import get_registry
+from checks.core.result import CheckResult, Condition, Result
+from checks.core.run import Decision, Run, Verdict
+from checks.core.status import Severity, Status
+from checks.core.version import __version__ as __version__
+from checks.shell.sweep import sweep
 
 __all__ = [
     "Attestation",

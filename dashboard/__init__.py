@@ -1,6 +1,7 @@
 """The Streamlit dashboard: ``app.py`` builds the navigation, one module per page, no business logic.
 
-The logic lives in :mod:`checks.views` and :mod:`checks.plots` (and :mod:`vault`); pages only lay it out.
+The logic lives in :mod:`checks.presentation.views` and :mod:`checks.presentation.plots` (and :mod:`vault`);
+pages only lay it out.
 Configuration comes from the environment (see :mod:`dashboard.context`).
 """
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from streamlit.web import cli as stcli
-
-from dashboard import app_path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,7 +16,8 @@ def main(argv: list[str] | None = None) -> None:
         args += ["--browser.gatherUsageStats", "false"]
     if not any(a.startswith("--client.toolbarMode") for a in args):
         args += ["--client.toolbarMode", "viewer"]  # no "Deploy" button, no developer menu
-    sys.argv = ["streamlit", "run", str(app_path()), *args]
+    app = Path(__file__).with_name("app.py")  # dashboard.app_path(), without importing the package init
+    sys.argv = ["streamlit", "run", str(app), *args]
     sys.exit(stcli.main())
 
 

@@ -3,9 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from checks import ReadinessError, pagetext, views
-from checks.report import build_report, record_checkpoint, render_html, render_markdown
-from checks.run import Decision
+from checks import ReadinessError
+from checks.core.run import Decision
+from checks.presentation import pagetext, views
+from checks.presentation.report import build_report, record_checkpoint, render_markdown
+from checks.presentation.report_html import render_html
 from dashboard import context, data, widgets
 
 page = context.load()

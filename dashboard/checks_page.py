@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from checks import ManifestError, Severity, Status, pagetext, plots, views
+from checks import ManifestError, Severity, Status
+from checks.presentation import pagetext, plots, views
 from dashboard import context, data, widgets
 
 page = context.load()

@@ -15,27 +15,25 @@ Everything comes from the environment (the same names as the CLI):
 
 When Streamlit's identity provider is configured (``[auth]`` in ``secrets.toml``), the person comes from
 ``st.user``, their role from the manifest's ``[[dashboard.access]]`` (anyone it does not name is a viewer,
-see :func:`checks.access.role_for`), and writes wait until they sign in. Values of secret variables are never shown: the
-scrubber built here replaces them with fingerprints wherever a string could carry one.
+see :func:`checks.shell.access.role_for`), and writes wait until they sign in. Values of secret variables are
+never shown: the scrubber built here replaces them with fingerprints wherever a string could carry one.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-import sqlalchemy as sa
 import streamlit as st
 
 from checks import Clock, FixedClock, Manifest, ManifestError, Run, SystemClock
-from checks.access import ROLES, WRITE_ROLES, role_for
-from checks.history import DEFAULT_DB_URL, Store
-from checks.manifest import default_manifest_path
-from checks.redact import Scrubber
-from checks.runner import ProgressCallback
+from checks.core.redact import Scrubber
+from checks.core.runner import ProgressCallback
+from checks.shell.access import ROLES, WRITE_ROLES, role_for
+from checks.storage.history import Store
+from dashboard.settings import ConfigError, Settings, mask_url, settings
 from vault import Actor, Role
 
 __all__ = [
@@ -56,66 +54,8 @@ __all__ = [
 _VAULT_ROLE = {"admin": Role.ADMIN, "auditor": Role.AUDITOR}
 
 
-class ConfigError(Exception):
-    """A dashboard setting is unusable; the message names the variable and the fix."""
-
-
 class NotAllowed(PermissionError):
     """This session's role may not do that (the page should not have offered it; a forged request did)."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    manifest_path: Path
-    db_url: str
-    vault_db_url: str
-    key_source: str
-    """The key source spec (``env``, ``file:…``, ``gcp:…``): a name, never a key."""
-    vault_configured: bool
-    """Any of TOKEN_VAULT_DB_URL, TOKEN_VAULT_KEY_SOURCE or TOKEN_VAULT_ENCRYPTION_KEY is set."""
-    role: str
-    operator: str | None
-    now: datetime | None
-
-
-def settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings; raises :class:`ConfigError` naming the variable when one is unusable."""
-    env = os.environ if environ is None else environ
-    role = (env.get("READINESS_DASHBOARD_ROLE") or "viewer").strip().lower()
-    if role not in ROLES:
-        raise ConfigError(f"READINESS_DASHBOARD_ROLE is {role!r}: use one of {', '.join(ROLES)} (viewer when unset)")
-    now: datetime | None = None
-    pinned = (env.get("READINESS_DASHBOARD_NOW") or "").strip()
-    if pinned:
-        try:
-            now = datetime.fromisoformat(pinned)
-        except ValueError:
-            raise ConfigError(
-                f"READINESS_DASHBOARD_NOW is not an ISO 8601 time ({pinned!r}): e.g. 2025-10-11T09:00:00+00:00"
-            ) from None
-    manifest = env.get("READINESS_MANIFEST") or ""
-    db_url = (env.get("READINESS_DB_URL") or "").strip() or DEFAULT_DB_URL
-    return Settings(
-        manifest_path=Path(manifest) if manifest else default_manifest_path(),
-        db_url=db_url,
-        vault_db_url=(env.get("TOKEN_VAULT_DB_URL") or "").strip() or db_url,
-        key_source=(env.get("TOKEN_VAULT_KEY_SOURCE") or "").strip() or "env",
-        vault_configured=any(
-            (env.get(name) or "").strip()
-            for name in ("TOKEN_VAULT_DB_URL", "TOKEN_VAULT_KEY_SOURCE", "TOKEN_VAULT_ENCRYPTION_KEY")
-        ),
-        role=role,
-        operator=(env.get("READINESS_DASHBOARD_USER") or "").strip() or None,
-        now=now,
-    )
-
-
-def mask_url(url: str) -> str:
-    """A database URL fit to show: the password replaced by ``***``."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not even a URL: show its scheme only
-        return url.split("://", 1)[0] + "://…" if "://" in url else "(not a database URL)"
 
 
 @dataclass(frozen=True)
@@ -211,7 +151,7 @@ class Page:
         block = self.sweep_block()
         if block:
             raise NotAllowed(block)
-        from checks.engine import sweep_with_vault
+        from checks.shell.sweep import sweep_with_vault
 
         return sweep_with_vault(
             self.manifest,

@@ -14,10 +14,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from checks import FixedClock, Manifest, Run, get_registry, load_manifest, views
-from checks.facts import Attestation, Waiver
-from checks.history import Checkpoint, Store, check_frame, results_frame, runs_frame
-from checks.redact import Scrubber
+from checks import FixedClock, Manifest, Run, get_registry, load_manifest
+from checks.core.facts import Attestation, Waiver
+from checks.core.redact import Scrubber
+from checks.presentation import views
+from checks.storage.history import Checkpoint, Store, check_frame, results_frame, runs_frame
 
 TTL = 30
 """Seconds cached data lives; the Overview refreshes at the manifest's interval on top of it."""
@@ -25,7 +26,7 @@ TTL = 30
 
 def db_error(url: str, exc: BaseException, variable: str) -> str:
     """What to tell a person whose database cannot be opened: which URL (password masked) and the fix."""
-    from dashboard.context import mask_url
+    from dashboard.settings import mask_url
 
     orig = getattr(exc, "orig", None) or exc
     detail = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
@@ -46,7 +47,7 @@ def show_database_error(exc: BaseException) -> bool:
 
     if not isinstance(exc, sa.exc.SQLAlchemyError):
         return False
-    from dashboard.context import settings
+    from dashboard.settings import settings
 
     url = settings().db_url
     st.error(db_error(url, exc, "READINESS_DB_URL"))
@@ -82,7 +83,8 @@ def store(url: str) -> Store:
 
 
 def current_run(url: str, m: Manifest) -> Run | None:
-    """The latest complete sweep with newer single-check re-runs laid over it (:func:`checks.views.current_run`)."""
+    """The latest complete sweep with newer single-check re-runs laid over it
+    (:func:`checks.presentation.views.current_run`)."""
     return _current_run(url, m.digest, len(m.all_checks), m)
 
 

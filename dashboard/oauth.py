@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from checks import pagetext, views
+from checks.presentation import pagetext, views
 from dashboard import context, data, widgets
 
 page = context.load()

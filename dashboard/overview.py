@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from checks import ManifestError, pagetext, views
+from checks import ManifestError
+from checks.presentation import pagetext, views
 from dashboard import context, data, widgets
 
 page = context.load()

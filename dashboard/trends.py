@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from checks import plots, views
+from checks.presentation import plots, views
 from dashboard import context, data
 
 page = context.load()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from checks import pagetext, plots, views
+from checks.presentation import pagetext, plots, views
 from dashboard import context, data, widgets
 from vault import KeyUnavailable, VaultError
 from vault.rbac import Op, allows

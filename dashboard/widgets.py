@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from checks import Attestation, Waiver, pagetext, views
-from checks.report import Change
+from checks import Attestation, Waiver
+from checks.presentation import pagetext, views
+from checks.presentation.report import Change
 from dashboard import data
 from dashboard.context import Page
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from checks.clock import FixedClock
+from checks.core.clock import FixedClock
 
 PG_URL = os.environ.get("READINESS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -21,10 +21,12 @@ def test_vault_all_is_exactly_the_public_surface():
 
 
 def test_the_notebook_modules_export_what_the_notebooks_call():
-    from checks import analysis, notebook_html
+    from checks.presentation import analysis, notebook_html
+    from checks.shell import notebook
 
     for module, names in [
-        (analysis, {"history_or_demo", "NotebookHistory", "check_history", "DEMO_DIR"}),
+        (analysis, {"check_history", "write_html", "time_to_green", "checkpoint_diff"}),
+        (notebook, {"history_or_demo", "NotebookHistory", "checkpoint_report", "DEMO_DIR"}),
         (notebook_html, {"CheckHistory", "run_html", "verdict_html", "report_html", "check_history_html"}),
     ]:
         assert names <= set(module.__all__)

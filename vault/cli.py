@@ -1,4 +1,4 @@
-"""``readiness vault …``: the token vault from the command line (a typer sub-app of ``checks.cli``).
+"""``readiness vault …``: the token vault from the command line (a typer sub-app of ``checks.shell.cli``).
 
 Where things come from:
 
@@ -15,7 +15,7 @@ Where things come from:
 Tokens go in on standard input only (``put``), never as an argument (arguments land in shell history and
 ``ps``). ``get`` prints metadata and the HMAC fingerprint; it decrypts only with ``--reveal``, which the
 vault's RBAC decides (and audits). Vault errors (``AccessDenied``, ``KeyUnavailable``, …) end the command
-with their message and exit status 2 (the error boundary, ``checks.cli_errors``); ``audit --verify`` and
+with their message and exit status 2 (the error boundary, ``checks.shell.cli_errors``); ``audit --verify`` and
 ``self-test`` exit 1 when they find a problem.
 """
 
@@ -109,7 +109,7 @@ def _command(name: str | None = None, **settings: Any) -> Callable[[_F], _F]:
         def named_errors(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except VaultError as exc:  # checks.cli_errors prints it and exits 2; name the kind (AccessDenied, …)
+            except VaultError as exc:  # checks.shell.cli_errors prints it and exits 2; name the kind (AccessDenied, …)
                 if type(exc) is VaultError or str(exc).startswith(type(exc).__name__):
                     raise
                 raise type(exc)(f"{type(exc).__name__}: {exc}") from exc
@@ -591,7 +591,7 @@ def self_test(
     Runs on a scratch vault with random keys (the configured database is not touched) and loads the
     configured key source (fingerprints only). Exit 1 when any check fails.
     """
-    from vault import selftest
+    import vault.selftest as selftest
 
     source: KeySource | None = None
     if not scratch_only:

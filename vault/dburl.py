@@ -4,7 +4,7 @@
 :func:`db_option`: it resolves the URL the command will use (the option, else the environment, else the
 default), refuses one that cannot work (:class:`~vault.errors.DatabaseUnavailable`: not a URL, not SQLite or
 PostgreSQL, a driver that is not installed) and remembers it, masked, in the click context so the CLI's
-error boundary (``checks.cli_errors``) can name it when the database later turns out to be unreachable.
+error boundary (``checks.shell.cli_errors``) can name it when the database later turns out to be unreachable.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The project's one error tree.
 
     ReadinessError                 root of everything Readiness raises on purpose
-     ├── ManifestError             (checks.errors) the manifest is unusable; names file and field path
-     ├── CheckError                (checks.errors) a check kind or the registry is misused
+     ├── ManifestError             (checks.core.errors) the manifest is unusable; names file and field path
+     ├── CheckError                (checks.core.errors) a check kind or the registry is misused
      ├── DatabaseUnavailable       a database URL is unusable (not a URL, unsupported backend, no driver)
      └── VaultError                the token vault refused or failed an operation
           ├── AccessDenied         the actor's role does not allow the operation (audited)
@@ -11,7 +11,7 @@
           └── KeyUnavailable       the key source is missing, unreachable or holds an unknown key
 
 The root lives here, in the bottom layer, because ``vault`` must not import ``checks``;
-``checks.errors`` builds its branch on top of it.
+``checks.core.errors`` builds its branch on top of it.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from vault import crypto
+import vault.crypto as crypto
 from vault.errors import AccessDenied, IntegrityError, ReadinessError, VaultError
 from vault.integrity import CREDENTIAL_COLUMNS
 from vault.keys import KeySource, StaticKeySource

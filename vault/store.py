@@ -24,7 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from vault import crypto, integrity, transport
+import vault.crypto as crypto
+import vault.integrity as integrity
+import vault.transport as transport
 from vault.anchor import ENV_ANCHOR, FileAnchor, anchor_from_spec
 from vault.audit import PENDING_HEAD, AuditChain, AuditEvent, AuditReport, Prepared, event_from_row
 from vault.errors import AccessDenied, KeyUnavailable, VaultError
@@ -97,7 +99,7 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The wall clock (``checks.clock.FixedClock`` or any object with ``now()`` also fits)."""
+    """The wall clock (``checks.core.clock.FixedClock`` or any object with ``now()`` also fits)."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)

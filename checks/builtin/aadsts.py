@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from checks.status import Status
+from checks.core.status import Status
 
 __all__ = ["AADSTS", "Aadsts", "lookup"]
 

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.manifest import EnvType
-from checks.redact import fingerprint
-from checks.result import Result
-from checks.status import Status
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.manifest import EnvType
+from checks.core.redact import fingerprint
+from checks.core.result import Result
+from checks.core.status import Status
 
 __all__ = ["EnvParams", "env"]
 

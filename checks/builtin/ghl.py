@@ -2,7 +2,7 @@
 
 The proxy at ``GHL_PROXY_URL`` is ours, not GHL's: its URL is used as given (never rerouted to the
 stand-ins), must be https off loopback, and is the only place the API key is sent. Probe ``proxy`` asks
-three things of it, each kept as a :class:`~checks.result.Condition`: reachable (``GET {health_path}``),
+three things of it, each kept as a :class:`~checks.core.result.Condition`: reachable (``GET {health_path}``),
 refuses a request without the key, accepts one with it. Probe ``locations`` reads each test location
 (``GET /locations/{id}`` with ``Version: 2021-07-28``) and tells GHL's refusals apart, as the proxy
 forwards them (HighLevel API 2.0 bodies are ``{"statusCode": N, "message": "..."}``):
@@ -33,11 +33,11 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.outbound import NoAnswer, display_url, json_body, request, server_error
-from checks.redact import fingerprint
-from checks.result import Condition, Result
-from checks.status import Status
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.outbound import NoAnswer, display_url, json_body, request, server_error
+from checks.core.redact import fingerprint
+from checks.core.result import Condition, Result
+from checks.core.status import Status
 
 __all__ = ["GhlParams", "ghl"]
 

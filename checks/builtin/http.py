@@ -16,14 +16,14 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.outbound import NoAnswer, fetch, retry_after_s
-from checks.outbound import client_timeout as _client_timeout
-from checks.outbound import display_url as _display_url
-from checks.outbound import transport_failure as _transport_failure
-from checks.redact import fingerprint
-from checks.result import Condition, Result
-from checks.status import Status
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.outbound import NoAnswer, fetch, retry_after_s
+from checks.core.outbound import client_timeout as _client_timeout
+from checks.core.outbound import display_url as _display_url
+from checks.core.outbound import transport_failure as _transport_failure
+from checks.core.redact import fingerprint
+from checks.core.result import Condition, Result
+from checks.core.status import Status
 
 __all__ = ["HttpParams", "JsonCondition", "http"]
 

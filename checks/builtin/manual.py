@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.result import Result
-from checks.status import Status
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.result import Result
+from checks.core.status import Status
 
 
 class ManualParams(BaseModel):

@@ -26,13 +26,13 @@ from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.manifest import OAuthApp
-from checks.outbound import NoAnswer, display_url, json_body, request, server_error
-from checks.redact import fingerprint
-from checks.result import Condition, Result
-from checks.sandbox_tokens import sandbox_credential
-from checks.status import Status, worst
+from checks.builtin.sandbox_tokens import sandbox_credential
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.manifest import OAuthApp
+from checks.core.outbound import NoAnswer, display_url, json_body, request, server_error
+from checks.core.redact import fingerprint
+from checks.core.result import Condition, Result
+from checks.core.status import Status, worst
 
 if TYPE_CHECKING:
     from vault.store import CredentialInfo

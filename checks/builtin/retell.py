@@ -13,10 +13,10 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.outbound import NoAnswer, display_url, json_body, request, server_error
-from checks.redact import fingerprint
-from checks.result import Result
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.outbound import NoAnswer, display_url, json_body, request, server_error
+from checks.core.redact import fingerprint
+from checks.core.result import Result
 
 __all__ = ["RetellParams", "retell"]
 

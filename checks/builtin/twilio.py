@@ -17,10 +17,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.outbound import NoAnswer, json_body, request, server_error
-from checks.redact import fingerprint
-from checks.result import Result
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.outbound import NoAnswer, json_body, request, server_error
+from checks.core.redact import fingerprint
+from checks.core.result import Result
 
 __all__ = ["TwilioParams", "twilio"]
 

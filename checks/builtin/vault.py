@@ -11,7 +11,7 @@ Five probes, each one check (``probe`` picks it):
 * ``service``: ``GET {TOKEN_VAULT_URL}/healthz`` over TLS (http only on loopback); healthy is a JSON object
   with ``status`` ok/healthy/pass/up, anything else on a 2xx cannot tell (or fails, naming another status).
 
-The vault comes from the sweep (``ctx.extras``, filled by :func:`checks.engine.vault_extras`): ``vault``,
+The vault comes from the sweep (``ctx.extras``, filled by :func:`checks.shell.sweep.vault_extras`): ``vault``,
 an ``auditor`` actor in ``vault_auditor`` (else ``vault_actor``), and ``vault_problem`` when it could not
 be opened. Evidence carries KEK fingerprints (``kek:…``) and metadata, never a key or a token.
 """
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.outbound import NoAnswer, display_url, request, server_error
-from checks.result import Result
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.outbound import NoAnswer, display_url, request, server_error
+from checks.core.result import Result
 
 if TYPE_CHECKING:
     from vault import Actor, CredentialInfo, Vault
@@ -114,7 +114,7 @@ def _opened(ctx: CheckContext) -> tuple[Vault, Actor] | Result:
     if store is not None:
         return Result.pending(
             f"{NOT_CONFIGURED}: no vault actor was given to the sweep",
-            remediation="Pass an auditor actor as extras['vault_auditor'] (checks.engine.vault_extras does)",
+            remediation="Pass an auditor actor as extras['vault_auditor'] (checks.shell.sweep.vault_extras does)",
             **evidence,
         )
     problem, kind = ctx.extras.get("vault_problem"), ctx.extras.get("vault_problem_kind")
@@ -228,7 +228,9 @@ async def _keys(ctx: CheckContext) -> Result:
             )
         return Result.pending(
             f"key source {source.name} loads (primary {ring.primary.fingerprint}); {NOT_CONFIGURED}",
-            remediation="Open the vault for the sweep (checks.engine.vault_extras) to check the vault knows this key",
+            remediation=(
+                "Open the vault for the sweep (checks.shell.sweep.vault_extras) to check the vault knows this key"
+            ),
             **evidence,
         )
     try:

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from checks.standins.server import Response, json_response
+from checks.standins.provider import Response, json_response
 
 __all__ = [
     "ACCESS",

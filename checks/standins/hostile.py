@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from checks.standins.server import Response, json_response
+from checks.standins.provider import Response, json_response
 
 __all__ = ["HostileReflector", "forms_reflected"]
 

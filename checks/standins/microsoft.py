@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from checks.standins.oauth import MicrosoftOAuthStandin
-from checks.standins.server import Response, json_response
+from checks.standins.provider import Response, json_response
 
 __all__ = [
     "GRAPH_HOST",

@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from checks.standins.server import Response, json_response
+from checks.standins.provider import Response, json_response
 
 __all__ = [
     "GHL_HOST",

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checks.standins.server import Response, json_response
+from checks.standins.provider import Response, json_response
 
 __all__ = ["DEFAULT_AGENTS", "DEFAULT_API_KEY", "HOST", "SCENARIOS", "Agent", "RetellStandin"]
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import google_crc32c
 
-from checks.standins.server import Response, json_response
+from checks.standins.provider import Response, json_response
 
 __all__ = ["HOST", "SecretManagerStandin"]
 

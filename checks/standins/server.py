@@ -47,44 +47,16 @@ import threading
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["Controllable", "Provider", "Response", "StandinServer", "json_response"]
+__all__ = ["Controllable", "Provider", "Response", "StandinServer", "json_response"]  # the first four: .provider
+
+from checks.standins.provider import Controllable, Provider, Response, json_response
 
 log = logging.getLogger(__name__)
 
-Response = tuple[int, Mapping[str, str], bytes]
-"""What a provider answers: status, headers, body."""
-
 CONTROL_PREFIX = "_standins"
-
-
-@runtime_checkable
-class Provider(Protocol):
-    """A stand-in for one real host. Keeps its own state; must be safe to call from many threads."""
-
-    host: str
-
-    def handle(
-        self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
-    ) -> Response:
-        """Answer one request as the real service would (status, headers, body)."""
-        ...
-
-
-@runtime_checkable
-class Controllable(Protocol):
-    """A provider that also takes commands on ``/_standins/HOST/ACTION``."""
-
-    def control(self, method: str, action: str, payload: Any) -> tuple[int, Any]:
-        """Apply a control command; answer (status, JSON-serialisable object)."""
-        ...
-
-
-def json_response(status: int, obj: Any, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON response with the right Content-Type."""
-    return status, {"Content-Type": "application/json; charset=UTF-8", **(headers or {})}, json.dumps(obj).encode()
 
 
 class StandinServer:

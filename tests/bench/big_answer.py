@@ -8,7 +8,7 @@ read to learn the size). Each (kind, mode) runs in a fresh Python process so pea
 warm-up check against a small answer.
 
 Kinds: ``http`` (with a JSON condition, so the body is parsed) and ``vault`` probe ``service``
-(through ``checks.outbound.request``, like every provider kind).
+(through ``checks.core.outbound.request``, like every provider kind).
 
 Run: python tests/bench/big_answer.py [--size-mb 100]
 """
@@ -93,7 +93,7 @@ def manifest_for(kind: str, base: str, mode: str):  # type: ignore[no-untyped-de
 
 def one(kind: str, mode: str, base: str) -> dict[str, object]:
     """In a fresh process: warm up on a small answer, then run the check against the big one."""
-    from checks.runner import run_checks
+    from checks.core.runner import run_checks
 
     env = {"TOKEN_VAULT_URL": base}
 

@@ -5,10 +5,10 @@ story_manifest.toml, whose 32 checks are padded to 40 with eight more ``[[env]]`
 single-check re-runs as "re-run this check" records them. Statuses evolve over the year: each check
 starts failing or pending, turns green at its own hour (some never do), regresses now and then (``fail``
 or a timeout's ``error`` for 1-36 hours), and skips while what it depends on is not met. Verdicts come
-from the real :func:`checks.verdict.decide` with the waivers and attestations in force at each run, so
+from the real :func:`checks.core.verdict.decide` with the waivers and attestations in force at each run, so
 areas, criteria and escalations are what the engine would have written (decided once per distinct
 combination of statuses, waivers in force and attestation ages); weekly checkpoints are recorded with
-:func:`checks.report.record_checkpoint`. Rows go in with one SQLAlchemy Core ``executemany`` per
+:func:`checks.presentation.report.record_checkpoint`. Rows go in with one SQLAlchemy Core ``executemany`` per
 table into a temporary directory; it is a fixture, built once per run of this script.
 
 Measured with ``streamlit.testing.v1.AppTest``: a fresh AppTest per render, ``st.cache_data`` cleared
@@ -44,12 +44,12 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from checks import Attestation, Waiver, load_manifest, views  # noqa: E402
-from checks.history import ResultRecord, RunRecord, Store, _result_row, results_frame, runs_frame  # noqa: E402
-from checks.manifest import Manifest  # noqa: E402
-from checks.report import record_checkpoint  # noqa: E402
-from checks.result import CheckResult, Condition, Result  # noqa: E402
-from checks.status import Severity, Status  # noqa: E402
-from checks.verdict import decide  # noqa: E402
+from checks.core.manifest import Manifest  # noqa: E402
+from checks.core.result import CheckResult, Condition, Result  # noqa: E402
+from checks.core.status import Severity, Status  # noqa: E402
+from checks.core.verdict import decide  # noqa: E402
+from checks.presentation.report import record_checkpoint  # noqa: E402
+from checks.storage.history import ResultRecord, RunRecord, Store, _result_row, results_frame, runs_frame  # noqa: E402
 
 STORY_MANIFEST = ROOT / "tests" / "fixtures" / "story_manifest.toml"
 DASH = ROOT / "dashboard"
@@ -311,7 +311,7 @@ def steps(url: str, m: Manifest, repeat: int) -> dict[str, float]:
     import plotly.io as pio
     from plotly import tools
 
-    from checks import plots
+    from checks.presentation import plots
 
     store = Store.open(url)
     runs = runs_frame(store)

@@ -52,13 +52,13 @@ KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 # writes (ordering, streaks, waivers), not the DataFrame helpers the pages draw from.
 ALL = ("*",)
 SCOPE: dict[str, tuple[str, ...]] = {
-    "checks/status.py": ALL,
-    "checks/facts.py": ALL,
-    "checks/verdict.py": ALL,
-    "checks/runner.py": ALL,
-    "checks/redact.py": ALL,
-    "checks/manifest.py": ALL,
-    "checks/history.py": ("xǁStoreǁ*", "x__result_row", "x__check_result", "x__waiver", "x__attestation"),
+    "checks/core/status.py": ALL,
+    "checks/core/facts.py": ALL,
+    "checks/core/verdict.py": ALL,
+    "checks/core/runner.py": ALL,
+    "checks/core/redact.py": ALL,
+    "checks/core/manifest.py": ALL,
+    "checks/storage/history.py": ("xǁStoreǁ*", "x__result_row", "x__check_result", "x__waiver", "x__attestation"),
     "checks/builtin/aadsts.py": ALL,
     "checks/builtin/oauth_google.py": (
         "x_read_auth_error",

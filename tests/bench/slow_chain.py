@@ -50,7 +50,7 @@ def serve(delay_s: float, port_out: multiprocessing.Queue) -> None:  # type: ign
 
 
 def main() -> None:
-    from checks.runner import run_checks
+    from checks.core.runner import run_checks
     from tests.checks.helpers import make_manifest
 
     parser = argparse.ArgumentParser()

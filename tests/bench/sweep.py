@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pydantic import BaseModel  # noqa: E402
 
-from checks.hookspecs import CheckContext, check_kind  # noqa: E402
-from checks.registry import Registry, get_registry  # noqa: E402
-from checks.result import Result  # noqa: E402
-from checks.runner import run_checks  # noqa: E402
+from checks.core.hookspecs import CheckContext, check_kind  # noqa: E402
+from checks.core.registry import Registry, get_registry  # noqa: E402
+from checks.core.result import Result  # noqa: E402
+from checks.core.runner import run_checks  # noqa: E402
 from tests.checks.helpers import check_block, make_manifest  # noqa: E402
 
 DELAY_S = 0.2

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from checks.manifest import Manifest, parse_manifest
+from checks.core.manifest import Manifest, parse_manifest
 
 HEAD = """
 schema = 1

@@ -8,9 +8,9 @@ import contextlib
 
 from pydantic import BaseModel, ConfigDict
 
-from checks.hookspecs import CheckContext, check_kind
-from checks.result import Result
-from checks.status import Status
+from checks.core.hookspecs import CheckContext, check_kind
+from checks.core.result import Result
+from checks.core.status import Status
 
 
 class FixedParams(BaseModel):

@@ -22,11 +22,12 @@ import pandas as pd
 import pytest
 
 from checks import FixedClock, Waiver, load_manifest, sweep
-from checks.analysis import (
+from checks.core.errors import ReadinessError
+from checks.core.registry import get_registry
+from checks.presentation.analysis import (
     CHANGE_KINDS,
     changes_frame,
     checkpoint_diff,
-    checkpoint_report,
     flaky_checks,
     latency_samples,
     provider_latency,
@@ -35,10 +36,9 @@ from checks.analysis import (
     waiver_use,
     write_html,
 )
-from checks.errors import ReadinessError
-from checks.history import Store, results_frame
-from checks.registry import get_registry
-from checks.report import record_checkpoint
+from checks.presentation.report import record_checkpoint
+from checks.shell.notebook import checkpoint_report
+from checks.storage.history import Store, results_frame
 from tests.checks import kinds_for_tests
 from tests.checks.helpers import check_block, make_manifest
 

@@ -37,7 +37,7 @@ def readiness(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: s
     }
     base["COLUMNS"] = "200"
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args],
+        [sys.executable, "-m", "checks.shell.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from checks.cli import app
+from checks.shell.cli import app
 
 PASSWORD = "s3cr3t-pw"
 UNREACHABLE = f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/nope"
@@ -93,7 +93,7 @@ def test_database_urls_from_the_environment_too(command, variable):
 def _console(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "TOKEN_VAULT_", "GOOGLE_"))}
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args],
+        [sys.executable, "-m", "checks.shell.cli", *args],
         cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=120,
     )
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from checks import Attestation, FixedClock, load_manifest, sweep
-from checks.history import Store
 from checks.standins import demo_config, demo_environment, demo_server
+from checks.storage.history import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = load_manifest(ROOT / "readiness.toml")
@@ -50,7 +50,7 @@ def test_week0_without_configuration_is_no_go_with_the_seeds_reasons(world, tmp_
 def test_nothing_configured_is_not_checked_rather_than_passed(world, tmp_path):
     """Issue 10: with nothing configured, ``oauth.google.apis`` could not look; the report said "Google OAuth
     application: 1 of 7 checks pass"."""
-    from checks.report import build_report, render_markdown
+    from checks.presentation.report import build_report, render_markdown
 
     server, _ = world
     store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")

@@ -1,4 +1,4 @@
-"""The demo: three scripted weeks made by the real sweeps against the real stand-ins (checks.demo), and the
+"""The demo: three scripted weeks made by the real sweeps against the real stand-ins (checks.shell.demo), and the
 ``readiness standins`` command.
 
 The story is built once per module into a temporary directory, sweeping every 12 hours (the demo itself
@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from checks import load_manifest
-from checks.demo import (
+from checks.core.status import Severity, Status
+from checks.shell.demo import (
     DB_FILE,
     END,
     START,
@@ -33,9 +34,8 @@ from checks.demo import (
     schedule,
     story_environment,
 )
-from checks.history import Store
 from checks.standins import DEMO_SECRET_VARIABLES, demo_config, demo_environment, demo_server
-from checks.status import Severity, Status
+from checks.storage.history import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP = 12.0
@@ -255,7 +255,7 @@ def test_demo_environment_covers_the_manifest(tmp_path):
 def test_standins_command_serves_until_stopped(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "GOOGLE_", "TOKEN_VAULT_"))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "checks.cli", "standins", "--port", "0", "--dir", str(tmp_path / "d")],
+        [sys.executable, "-m", "checks.shell.cli", "standins", "--port", "0", "--dir", str(tmp_path / "d")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
@@ -285,7 +285,8 @@ def test_standins_command_serves_until_stopped(tmp_path):
 
 def test_standins_print_env_is_evaluable(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "standins", "--print-env", "--port", "8765", "--dir", str(tmp_path / "d")],
+        [sys.executable, "-m", "checks.shell.cli", "standins", "--print-env", "--port", "8765",
+         "--dir", str(tmp_path / "d")],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -324,7 +325,8 @@ def test_standins_print_env_is_evaluable(tmp_path):
 
 def test_standins_print_env_needs_a_port(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "standins", "--print-env", "--port", "0", "--dir", str(tmp_path / "d")],
+        [sys.executable, "-m", "checks.shell.cli", "standins", "--print-env", "--port", "0",
+         "--dir", str(tmp_path / "d")],
         capture_output=True,
         text=True,
         cwd=ROOT,

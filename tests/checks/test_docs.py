@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.registry import get_registry
+from checks.core.registry import get_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = sorted(get_registry(load_plugins=False).kinds)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.run import EscalationHit
+from checks.core.run import EscalationHit
 from tests.checks.test_terminal import readiness
 
 ROOT = Path(__file__).resolve().parents[2]

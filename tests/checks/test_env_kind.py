@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from checks.builtin.env import EnvParams, env
-from checks.clock import FixedClock
-from checks.hookspecs import KIND_ATTR, CheckContext
-from checks.manifest import CheckSpec, parse_manifest
-from checks.redact import fingerprint
-from checks.result import Result
-from checks.status import Status
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.manifest import CheckSpec, parse_manifest
+from checks.core.redact import fingerprint
+from checks.core.result import Result
+from checks.core.status import Status
 
 
 def manifest_text(extra: str = "") -> str:

@@ -14,15 +14,15 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.ghl import GhlParams, ghl
-from checks.clock import FixedClock
-from checks.hookspecs import KIND_ATTR, CheckContext
-from checks.manifest import CheckSpec, Manifest
-from checks.redact import Scrubber, fingerprint
-from checks.result import Condition, Result
-from checks.runner import run_checks, user_agent
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.manifest import CheckSpec, Manifest
+from checks.core.redact import Scrubber, fingerprint
+from checks.core.result import Condition, Result
+from checks.core.runner import run_checks, user_agent
+from checks.core.status import Status
 from checks.standins.ghl import DEFAULT_API_KEY, DEFAULT_COMPANY_ID, DEFAULT_LOCATIONS, HOST, SCENARIOS, GhlProxyStandin
 from checks.standins.server import StandinServer, json_response
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 
 KEY = DEFAULT_API_KEY
@@ -1012,7 +1012,8 @@ def test_a_proxy_answering_other_than_401_403_without_the_key_did_not_refuse_it(
     ids=["without-key-502", "without-key-429", "with-key-503"],
 )  # fmt: skip
 def test_a_server_error_on_one_request_of_a_healthy_proxy_is_that_requests(keyed, code, summary, remediation) -> None:
-    result, _ = run_answering({(LOCATION, keyed): (code, {"statusCode": code, "message": "Service Unavailable"})}, "proxy")
+    answer = (code, {"statusCode": code, "message": "Service Unavailable"})
+    result, _ = run_answering({(LOCATION, keyed): answer}, "proxy")
     assert (result.status, result.summary, result.remediation) == (Status.ERROR, summary, remediation)
     without, accepted = (code, 200) if not keyed else (401, code)
     assert [(c.passed, c.detail) for c in result.conditions] == [

@@ -11,8 +11,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from checks.facts import Attestation, Waiver
-from checks.history import (
+from checks.core.facts import Attestation, Waiver
+from checks.core.result import CheckResult, Condition, Result
+from checks.core.run import AreaSummary, CriterionResult, Decision, EscalationHit, Run, Verdict
+from checks.core.status import Severity, Status
+from checks.storage.history import (
     VERSION_TABLE,
     Base,
     RunSummary,
@@ -22,9 +25,6 @@ from checks.history import (
     results_frame,
     runs_frame,
 )
-from checks.result import CheckResult, Condition, Result
-from checks.run import AreaSummary, CriterionResult, Decision, EscalationHit, Run, Verdict
-from checks.status import Severity, Status
 
 T0 = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
 
@@ -157,7 +157,7 @@ def test_a_run_recorded_later_is_later_even_when_it_started_earlier(store):
 
 
 def test_migration_numbers_existing_runs_in_start_order(db_url):
-    from checks.history import _create_engine, upgrade
+    from checks.storage.history import _create_engine, upgrade
 
     engine = _create_engine(db_url)
     upgrade(engine, "0001")
@@ -333,7 +333,7 @@ def test_status_since_streaks(store):
 
 
 def test_a_long_pending_streak_then_a_fresh_fail_does_not_escalate(store):
-    from checks.verdict import decide
+    from checks.core.verdict import decide
     from tests.checks.helpers import check_block, make_manifest
 
     rule = """
@@ -548,7 +548,7 @@ def test_a_run_recorded_before_the_newer_fields_reads_back_with_their_defaults(s
     result = Result(Status.FAIL, "down", conditions=(Condition("[STATUS] == 200", False, "got 500"),), observed_at=T0)
     run = make_run([CheckResult("a", "a", "oauth", "http", Severity.BLOCKING, result)], T0)
     store.record_run(run)
-    from checks.history import ResultRecord, RunRecord
+    from checks.storage.history import ResultRecord, RunRecord
 
     older_area = {"id": "oauth", "title": "OAuth apps", "status": "fail", "passed": 0, "total": 1, "state": "NONE"}
     older_hit = {"rule": "r", "item": "a", "since": T0.isoformat(), "contact": "Ana"}

@@ -23,8 +23,8 @@ from urllib.parse import quote_plus
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from checks.clock import FixedClock
-from checks.demo import _init_vault, db_url
+from checks.core.clock import FixedClock
+from checks.shell.demo import _init_vault, db_url
 from checks.standins import demo_config, demo_environment, demo_server
 from checks.standins.hostile import forms_reflected
 
@@ -64,7 +64,7 @@ def leaks(text: str, forms: dict[str, str]) -> list[str]:
 
 def attest_everything(url: str) -> None:
     from checks import Attestation, load_manifest
-    from checks.history import Store
+    from checks.storage.history import Store
 
     manifest = load_manifest(ROOT / "readiness.toml")
     manual = [c for c in manifest.checks if c.kind == "manual"]
@@ -94,7 +94,7 @@ def hostile_world(tmp_path_factory):
 
         def cli(name: str, *args: str, ok=(0, 1)) -> str:
             proc = subprocess.run(
-                [sys.executable, "-m", "checks.cli", *args], env=env, cwd=directory, capture_output=True,
+                [sys.executable, "-m", "checks.shell.cli", *args], env=env, cwd=directory, capture_output=True,
                 text=True, timeout=180,
             )
             assert proc.returncode in ok, (name, proc.returncode, proc.stderr[-2000:])
@@ -175,7 +175,7 @@ def test_no_secret_on_the_dashboard(hostile_world, monkeypatch):
     blob = "\n".join(seen)
     # Every stored summary, reflections included, is on the pages (which answers reflect what depends on the
     # order requests reach the stand-in, so the test does not name one), and no secret is.
-    from checks.history import Store
+    from checks.storage.history import Store
 
     with Store.open(env["READINESS_DB_URL"]) as store:
         run = store.latest_run()
@@ -198,7 +198,7 @@ def test_standins_command_serves_the_hostile_scenario(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "checks.cli", "standins", "--scenario", "hostile", "--port", str(port),
+        [sys.executable, "-m", "checks.shell.cli", "standins", "--scenario", "hostile", "--port", str(port),
          "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:

@@ -18,12 +18,12 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.http import HttpParams, http
-from checks.clock import FixedClock
-from checks.hookspecs import KIND_ATTR, CheckContext
-from checks.manifest import CheckSpec, Manifest, parse_manifest
-from checks.redact import fingerprint
-from checks.result import Result
-from checks.status import Status
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.manifest import CheckSpec, Manifest, parse_manifest
+from checks.core.redact import fingerprint
+from checks.core.result import Result
+from checks.core.status import Status
 from tests.checks.helpers import flood_server
 
 HEALTH = {

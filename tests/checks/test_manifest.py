@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from checks.errors import ManifestError
-from checks.manifest import Duration, Manifest, default_manifest_path, load_manifest, parse_manifest
-from checks.status import Severity
+from checks.core.errors import ManifestError
+from checks.core.manifest import Duration, Manifest, default_manifest_path, load_manifest, parse_manifest
+from checks.core.status import Severity
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "readiness.toml"
@@ -357,7 +357,7 @@ def test_severities_follow_the_decision_point(manifest):
 
 
 def test_every_check_validates_against_its_kind(manifest):
-    from checks.registry import get_registry
+    from checks.core.registry import get_registry
 
     params = get_registry(load_plugins=False).validate(manifest)
     assert set(params) == {c.id for c in manifest.all_checks}
@@ -798,7 +798,7 @@ def test_a_path_that_cannot_be_read_says_why(tmp_path):
 
 
 def test_a_file_of_exactly_the_cap_loads_and_one_byte_more_is_refused(tmp_path):
-    from checks.manifest_limits import MAX_BYTES
+    from checks.core.manifest_limits import MAX_BYTES
 
     text = MANIFEST.read_text(encoding="utf-8")
     padding = MAX_BYTES - len(text.encode())

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from checks.cli import app
-from checks.errors import ManifestError
-from checks.manifest import load_manifest, parse_manifest
+from checks.core.errors import ManifestError
+from checks.core.manifest import load_manifest, parse_manifest
+from checks.shell.cli import app
 from tests.checks.test_manifest import dump
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,7 +254,7 @@ def test_any_mutation_of_the_default_manifest_validates_or_exits_2_cleanly(tmp_p
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "checks.shell.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
     )
 
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from checks.builtin.manual import ManualParams, manual
-from checks.clock import FixedClock
-from checks.facts import Attestation
-from checks.hookspecs import CheckContext
-from checks.status import Status
+from checks.core.clock import FixedClock
+from checks.core.facts import Attestation
+from checks.core.hookspecs import CheckContext
+from checks.core.status import Status
 from tests.checks.helpers import check_block, make_manifest
 
 NOW = datetime(2025, 10, 20, 12, tzinfo=UTC)

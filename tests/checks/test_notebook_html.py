@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from checks import Decision, Run, Verdict
-from checks.history import Store
-from checks.notebook_html import CheckHistory
-from checks.report import AreaStatus, Changes, Report
-from checks.result import CheckResult, Result
-from checks.run import AreaSummary
-from checks.status import Severity, Status
+from checks.core.result import CheckResult, Result
+from checks.core.run import AreaSummary
+from checks.core.status import Severity, Status
+from checks.presentation.notebook_html import CheckHistory
+from checks.presentation.report import AreaStatus, Changes, Report
+from checks.storage.history import Store
 
 ROOT_MANIFEST = Path(__file__).resolve().parents[2] / "readiness.toml"
 HOSTILE = "<script>alert(1)</script>"
@@ -109,7 +109,7 @@ def test_check_history_frame_wrapper_draws_newest_first_and_escapes():
 
 
 def test_check_history_from_the_store(tmp_path):
-    from checks import analysis
+    from checks.presentation import analysis
 
     url = f"sqlite:///{tmp_path / 'h.db'}"
     with Store.open(url) as store:
@@ -124,12 +124,12 @@ def test_check_history_from_the_store(tmp_path):
 
 
 def test_history_or_demo_reads_recorded_runs_and_says_so(tmp_path):
-    from checks import analysis
+    from checks.shell import notebook
 
     url = f"sqlite:///{tmp_path / 'h.db'}"
     with Store.open(url) as store:
         store.record_run(make_run(Decision.GO))
-    history = analysis.history_or_demo(url)
+    history = notebook.history_or_demo(url)
     try:
         assert history.source == "recorded"
         assert history.note.startswith(f"History: the runs recorded in {url}") and "GO" in history.note
@@ -139,11 +139,11 @@ def test_history_or_demo_reads_recorded_runs_and_says_so(tmp_path):
 
 
 def test_history_or_demo_with_run_sweep_sweeps_first_instead_of_the_demo(tmp_path, monkeypatch):
-    from checks import analysis
+    from checks.shell import notebook
 
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'none' / 'h.db'}"
-    history = analysis.history_or_demo(url, run_sweep=True)
+    history = notebook.history_or_demo(url, run_sweep=True)
     try:
         assert history.source == "sweep"
         assert history.note == (
@@ -155,12 +155,12 @@ def test_history_or_demo_with_run_sweep_sweeps_first_instead_of_the_demo(tmp_pat
 
 
 def test_looking_for_history_creates_no_database(tmp_path, monkeypatch):
-    from checks.analysis import _has_runs
+    from checks.shell.notebook import _has_runs
 
     assert not _has_runs(f"sqlite:///{tmp_path / 'missing.db'}")
     assert not (tmp_path / "missing.db").exists()
     url = "postgresql+psycopg://u:hunter2@db.example/x"
-    from checks.analysis import _shown
+    from checks.shell.notebook import _shown
 
     assert "hunter2" not in _shown(url)
 

@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import ValidationError
 
 from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google, read_auth_error, wire_scope
-from checks.clock import FixedClock
-from checks.hookspecs import CheckContext
-from checks.manifest import CheckSpec, Manifest, load_manifest
-from checks.runner import run_checks
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import CheckContext
+from checks.core.manifest import CheckSpec, Manifest, load_manifest
+from checks.core.runner import run_checks
+from checks.core.status import Status
 from checks.standins.google import (
     BUSINESS_ACCOUNTS_HOST,
     BusinessAccountsStandin,
@@ -39,7 +40,6 @@ from checks.standins.google import (
 )
 from checks.standins.oauth import GoogleOAuthStandin
 from checks.standins.server import StandinServer, json_response
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 from tests.valid_env import VALID_ENV
 from vault import Actor, Role, StaticKeySource, Vault
@@ -768,11 +768,13 @@ class BusinessAnswering:
             ("PERMISSION_DENIED", "", ""),
         ),
         # An OAuth-style body: the error is a plain string, kept as the message.
-        (401, {"error": "invalid_token", "error_description": "Invalid Credentials"}, Status.ERROR, ("", "", "invalid_token")),
+        (401, {"error": "invalid_token", "error_description": "Invalid Credentials"}, Status.ERROR,
+         ("", "", "invalid_token")),
         (
             403,
             {"error": {"code": 403, "message": "No access.", "status": "PERMISSION_DENIED",
-                       "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}},
+                       "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                    "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}},
             Status.ERROR,
             ("PERMISSION_DENIED", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "No access."),
         ),

@@ -20,14 +20,14 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.oauth_microsoft import OAuthMicrosoftParams, oauth_microsoft, review_scopes
-from checks.clock import FixedClock
-from checks.hookspecs import CheckContext
-from checks.manifest import CheckSpec, Manifest, load_manifest
-from checks.runner import run_checks
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import CheckContext
+from checks.core.manifest import CheckSpec, Manifest, load_manifest
+from checks.core.runner import run_checks
+from checks.core.status import Status
 from checks.standins.microsoft import GRAPH_HOST, AppRegistration, GraphStandin, password_credential, set_scenario
 from checks.standins.oauth import MicrosoftOAuthStandin
 from checks.standins.server import StandinServer, json_response
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 from tests.valid_env import VALID_ENV
 from vault import Actor, Role, StaticKeySource, Vault

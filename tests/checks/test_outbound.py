@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from checks.clock import FixedClock
-from checks.hookspecs import CheckContext
-from checks.outbound import NoAnswer, json_body, request, server_error
-from checks.status import Status
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import CheckContext
+from checks.core.outbound import NoAnswer, json_body, request, server_error
+from checks.core.status import Status
 from tests.checks.helpers import check_block, flood_server, make_manifest
 
 
@@ -169,7 +169,7 @@ def test_429_asking_for_more_than_the_time_left_is_rate_limited_without_sleeping
     import time
     from email.utils import format_datetime
 
-    from checks.clock import FixedClock as _Clock
+    from checks.core.clock import FixedClock as _Clock
 
     if retry_after == "http-date":  # 30 s after the test clock's now
         now = _Clock(datetime(2025, 10, 6, tzinfo=UTC)).now()

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from checks.registry import get_registry
-from checks.runner import run_checks
-from checks.status import Status
+from checks.core.registry import get_registry
+from checks.core.runner import run_checks
+from checks.core.status import Status
 from tests.checks.helpers import check_block, make_manifest
 
 GOOD = '''
 from pydantic import BaseModel, ConfigDict
-from checks.hookspecs import check_kind
-from checks.result import Result
+from checks.core.hookspecs import check_kind
+from checks.core.result import Result
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +87,7 @@ def test_broken_plugins_are_reported_not_fatal(plugin_path):
 
 
 def test_plugin_params_are_validated_with_field_path(plugin_path):
-    from checks.errors import ManifestError
+    from checks.core.errors import ManifestError
 
     m = make_manifest(check_block("greet", kind="hello", greting="typo"))
     with pytest.raises(ManifestError) as exc:
@@ -98,7 +98,7 @@ def test_plugin_params_are_validated_with_field_path(plugin_path):
 
 
 def test_unknown_kind_names_the_field():
-    from checks.errors import ManifestError
+    from checks.core.errors import ManifestError
 
     m = make_manifest(check_block("x", kind="nope"))
     with pytest.raises(ManifestError, match=r"checks\[0\]\.kind: unknown check kind 'nope'"):
@@ -108,7 +108,7 @@ def test_unknown_kind_names_the_field():
 def test_readiness_plugins_command_lists_sources_and_failures(plugin_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), os.getcwd()]), "COLUMNS": "200"}
     proc = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "plugins"], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "checks.shell.cli", "plugins"], capture_output=True, text=True, env=env, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
     assert "hello" in proc.stdout and "entry point hello (readiness-hello)" in proc.stdout
@@ -118,7 +118,7 @@ def test_readiness_plugins_command_lists_sources_and_failures(plugin_path):
 
 def test_importing_checks_builds_no_registry():
     code = (
-        "import sys, checks, checks.hookspecs, checks.manifest, checks.registry; "
+        "import sys, checks, checks.core.hookspecs, checks.core.manifest, checks.core.registry; "
         "print(any(m.startswith('checks.builtin.') for m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

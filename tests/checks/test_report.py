@@ -19,8 +19,9 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from checks import Attestation, FixedClock, ReadinessError, Waiver, load_manifest, parse_manifest, sweep
-from checks.history import Store
-from checks.report import build_report, record_checkpoint, render_html, render_markdown
+from checks.presentation.report import build_report, record_checkpoint, render_markdown
+from checks.presentation.report_html import render_html
+from checks.storage.history import Store
 from tests.valid_env import VALID_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -356,7 +357,7 @@ def readiness(*args, cwd):
         if not k.startswith(("GOOGLE_", "MICROSOFT_", "RETELL_", "TWILIO_", "TOKEN_VAULT_", "GHL_", "READINESS_"))
     }
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args],
+        [sys.executable, "-m", "checks.shell.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -420,7 +421,7 @@ def test_cli_checkpoint_then_report_to_files(tmp_path, db_url):
     ("`code` breaks out", "`code`"),
 ])
 def test_md_text_neutralises_provider_markup(hostile, must_not):
-    from checks.formats import md_text
+    from checks.presentation.formats import md_text
 
     out = md_text(hostile)
     assert must_not not in out
@@ -428,7 +429,7 @@ def test_md_text_neutralises_provider_markup(hostile, must_not):
 
 
 def test_md_text_keeps_the_words():
-    from checks.formats import md_text
+    from checks.presentation.formats import md_text
 
     out = md_text("Twilio said: account suspended (code 20403) - contact support")
     for word in ("Twilio said", "account suspended", "code 20403", "contact support"):

@@ -14,14 +14,14 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.retell import RetellParams, retell
-from checks.clock import FixedClock
-from checks.hookspecs import KIND_ATTR, CheckContext
-from checks.manifest import CheckSpec
-from checks.result import Result
-from checks.runner import run_checks, user_agent
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.manifest import CheckSpec
+from checks.core.result import Result
+from checks.core.runner import run_checks, user_agent
+from checks.core.status import Status
 from checks.standins.retell import DEFAULT_AGENTS, DEFAULT_API_KEY, SCENARIOS, Agent, RetellStandin
 from checks.standins.server import StandinServer, json_response
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 
 KEY = DEFAULT_API_KEY

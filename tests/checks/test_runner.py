@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from checks.registry import Registry
-from checks.runner import run_checks, select_checks
-from checks.status import Status
+from checks.core.registry import Registry
+from checks.core.runner import run_checks, select_checks
+from checks.core.status import Status
 from tests.checks import kinds_for_tests
 from tests.checks.helpers import check_block, make_manifest
 
@@ -112,7 +112,7 @@ def test_secret_is_scrubbed_from_every_field(registry):
 
 
 def test_a_registered_secret_without_a_shape_shows_as_its_fingerprint(registry):
-    from checks.redact import fingerprint
+    from checks.core.redact import fingerprint
 
     secret = "plain-looking-value-4f2a9c"
     extra = '[[env]]\nname = "GOOGLE_OAUTH_CLIENT_SECRET"\ntype = "string"\nsecret = true\nitem = "a.one"\n'
@@ -340,7 +340,7 @@ def test_a_skip_names_each_blocking_dependency_and_its_status(registry):
 
 
 def test_evidence_is_scrubbed_and_cut_at_every_depth(registry):
-    from checks.result import Condition, Result
+    from checks.core.result import Condition, Result
 
     class Odd:
         def __repr__(self) -> str:
@@ -374,7 +374,7 @@ def test_evidence_is_scrubbed_and_cut_at_every_depth(registry):
 
 
 def test_the_runner_s_own_client_names_readiness_and_is_closed_after_the_sweep(registry):
-    from checks.runner import user_agent
+    from checks.core.runner import user_agent
 
     m = make_manifest(check_block("c", kind="client"), extra="[settings]\ntimeout_s = 7\n")
     seen: dict = {}

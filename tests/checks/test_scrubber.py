@@ -1,4 +1,4 @@
-"""checks.redact.Scrubber: the checks' scrubbing point, which names a reflected secret by its keyed fingerprint."""
+"""checks.core.redact.Scrubber: the checks' scrubbing point, which names a reflected secret by its keyed fingerprint."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from checks.redact import Scrubber, fingerprint
+from checks.core.redact import Scrubber, fingerprint
 from vault.redact import MASK, Redactor, process_redactor
 
 SECRET = "twilio-auth-token-7f3c91ab5d2e"

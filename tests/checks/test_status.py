@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.status import Status, worst
+from checks.core.status import Status, worst
 
 E, F, P, W, S, OK = Status.ERROR, Status.FAIL, Status.PENDING, Status.WARN, Status.SKIPPED, Status.PASS
 

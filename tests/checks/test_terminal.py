@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from checks.result import CheckResult, Result
-from checks.run import Decision, Run, Verdict
-from checks.status import Severity, Status
-from checks.terminal import verdict_line
+from checks.core.result import CheckResult, Result
+from checks.core.run import Decision, Run, Verdict
+from checks.core.status import Severity, Status
+from checks.presentation.terminal import verdict_line
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_TABLE_LINES = 461  # the rich table this layout replaced, at 80 columns
@@ -33,7 +33,7 @@ def readiness(*args: str, cwd: Path, columns: int = 80) -> subprocess.CompletedP
     }
     base["READINESS_FINGERPRINT_KEY"] = "tests-fingerprint-key-not-a-secret"
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args],
+        [sys.executable, "-m", "checks.shell.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -136,10 +136,10 @@ def test_history_newest_first_with_whole_ids_and_dates(tmp_path):
 @pytest.mark.parametrize(
     ("args", "usage"),
     [
-        ([], "checks.cli [OPTIONS] COMMAND [ARGS]..."),  # `python -m checks.cli`: the console script's name
-        (["check"], "checks.cli check [OPTIONS]"),
-        (["attest"], "checks.cli attest [OPTIONS] ITEM STATUS"),
-        (["vault", "get"], "checks.cli vault get [OPTIONS] TENANT CREDENTIAL_ID"),
+        ([], "checks.shell.cli [OPTIONS] COMMAND [ARGS]..."),  # `python -m checks.shell.cli`: the console script's name
+        (["check"], "checks.shell.cli check [OPTIONS]"),
+        (["attest"], "checks.shell.cli attest [OPTIONS] ITEM STATUS"),
+        (["vault", "get"], "checks.shell.cli vault get [OPTIONS] TENANT CREDENTIAL_ID"),
     ],
     ids=["readiness", "check", "attest", "vault-get"],
 )

@@ -15,12 +15,13 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.twilio import TwilioParams, twilio
-from checks.clock import FixedClock
-from checks.hookspecs import KIND_ATTR, CheckContext
-from checks.manifest import CheckSpec
-from checks.redact import Scrubber
-from checks.result import Result
-from checks.runner import run_checks, user_agent
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.manifest import CheckSpec
+from checks.core.redact import Scrubber
+from checks.core.result import Result
+from checks.core.runner import run_checks, user_agent
+from checks.core.status import Status
 from checks.standins.server import StandinServer, json_response
 from checks.standins.twilio import (
     DEFAULT_ACCOUNT_SID,
@@ -30,7 +31,6 @@ from checks.standins.twilio import (
     SCENARIOS,
     TwilioStandin,
 )
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 
 SID, TOKEN = DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN

@@ -28,16 +28,16 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from checks.builtin.vault import VaultParams, vault
-from checks.clock import FixedClock
-from checks.engine import close_vault_extras, vault_extras
-from checks.hookspecs import KIND_ATTR, CheckContext
-from checks.manifest import CheckSpec
-from checks.redact import Scrubber
-from checks.result import Result
-from checks.runner import user_agent
+from checks.core.clock import FixedClock
+from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.manifest import CheckSpec
+from checks.core.redact import Scrubber
+from checks.core.result import Result
+from checks.core.runner import user_agent
+from checks.core.status import Status
+from checks.shell.sweep import close_vault_extras, vault_extras
 from checks.standins.oauth import GoogleOAuthStandin
 from checks.standins.server import StandinServer
-from checks.status import Status
 from tests.checks.helpers import check_block, make_manifest
 from vault import Actor, Role, Vault
 from vault import selftest as vault_selftest
@@ -477,7 +477,7 @@ def test_service_url_credentials_are_not_shown(health: str) -> None:
     assert result.status is Status.PASS and "hunter2" not in rendered(result)
 
 
-# --- the sweep's vault (checks.engine.vault_extras) ------------------------------------------------------------
+# --- the sweep's vault (checks.shell.sweep.vault_extras) ------------------------------------------------------------
 
 
 def test_vault_extras_not_configured_opens_nothing(tmp_path: Path) -> None:
@@ -531,7 +531,7 @@ def test_readiness_check_only_vault_end_to_end(tmp_path: Path, health: str) -> N
                TOKEN_VAULT_URL=health, PYTHONPATH=str(ROOT))
 
     def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "checks.cli", *args], cwd=tmp_path, env=env, input=stdin,
+        done = subprocess.run([sys.executable, "-m", "checks.shell.cli", *args], cwd=tmp_path, env=env, input=stdin,
                               capture_output=True, text=True, timeout=120)
         for secret in (KEY, "ya29.e2e-access-token-value", "1//e2e-refresh-token-value"):
             assert secret not in done.stdout and secret not in done.stderr

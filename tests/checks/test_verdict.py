@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from checks.facts import Attestation, Waiver
-from checks.manifest import Manifest
-from checks.result import CheckResult, Result
-from checks.run import Decision
-from checks.status import Severity, Status
-from checks.verdict import area_state, decide
+from checks.core.facts import Attestation, Waiver
+from checks.core.manifest import Manifest
+from checks.core.result import CheckResult, Result
+from checks.core.run import Decision
+from checks.core.status import Severity, Status
+from checks.core.verdict import area_state, decide
 from tests.checks.helpers import check_block, make_manifest
 
 NOW = datetime(2025, 10, 20, 12, 0, tzinfo=UTC)
@@ -321,7 +321,7 @@ def test_attestation_since_prefers_effective_date():
 
 
 def test_escalations_areas_and_criteria_carry_their_titles_and_texts():
-    from checks.run import EscalationHit
+    from checks.core.run import EscalationHit
 
     fail_since = {"two": (Status.FAIL, NOW - timedelta(days=3))}
     verdict, _ = decide(

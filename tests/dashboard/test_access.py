@@ -14,9 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from checks import FixedClock, ManifestError, load_manifest, parse_manifest
-from checks.access import exposure_refusal, is_loopback, role_for
-from checks.history import Store
-from checks.manifest import DashboardSpec
+from checks.core.manifest import DashboardSpec
+from checks.shell.access import exposure_refusal, is_loopback, role_for
+from checks.storage.history import Store
 from dashboard import context
 from tests.dashboard.story import STORY_MANIFEST
 from tests.dashboard.test_pages import DASH, NOW, TIMEOUT, as_role, env, render, text  # noqa: F401  (env: fixture)

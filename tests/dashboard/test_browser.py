@@ -81,7 +81,8 @@ def demo_app(tmp_path):
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "checks.cli", "demo", "--no-browser", "--port", str(port), "--dir", str(directory)],
+            [sys.executable, "-m", "checks.shell.cli", "demo", "--no-browser", "--port", str(port),
+             "--dir", str(directory)],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,  # no readiness.toml here: the packaged manifest, as for a newcomer
@@ -167,7 +168,7 @@ def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, man
     require_browser()
     from playwright.sync_api import expect, sync_playwright
 
-    from checks.history import Store
+    from checks.storage.history import Store
 
     with Store.open(history_url) as store:
         before = len(store.runs(limit=1000))
@@ -178,7 +179,7 @@ def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, man
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "checks.cli", "dashboard", "--role", "viewer", "--port", str(port),
+                sys.executable, "-m", "checks.shell.cli", "dashboard", "--role", "viewer", "--port", str(port),
                 "--manifest", str(manifest_path), "--db", history_url,
             ],
             stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env, start_new_session=True,

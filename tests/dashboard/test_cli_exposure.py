@@ -36,7 +36,8 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
 
 def readiness(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "checks.shell.cli", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -103,7 +104,7 @@ def test_identity_provider_is_detected_from_streamlit_secrets(tmp_path, with_aut
             'server_metadata_url = "https://accounts.example/.well-known/openid-configuration"\n'
         )
     done = subprocess.run(
-        [sys.executable, "-c", "from checks.access import identity_provider_configured as f; print(f())"],
+        [sys.executable, "-c", "from checks.shell.access import identity_provider_configured as f; print(f())"],
         cwd=tmp_path,
         env=clean_env(tmp_path),
         capture_output=True,
@@ -120,7 +121,7 @@ def test_override_flag_serves_for_real(tmp_path):
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "checks.cli", "dashboard",
+                sys.executable, "-m", "checks.shell.cli", "dashboard",
                 "--address", "0.0.0.0", "--port", str(port), "--role", "release_manager",
                 "--allow-unauthenticated-writes",
                 "--manifest", str(manifest), "--db", f"sqlite:///{tmp_path / 'h.db'}",

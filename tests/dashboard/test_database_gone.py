@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from checks.history import Store
+from checks.storage.history import Store
 from tests.dashboard.story import NOWHERE, ROOT, copy_manifest
 
 PASSWORD = "relay-s3cr3t"

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from checks import pagetext, plots, views
-from checks.demo import streamlit_command
-from checks.status import Status
+from checks.core.status import Status
+from checks.presentation import pagetext, plots, views
+from checks.shell.demo import streamlit_command
 from tests.dashboard.test_pages import NOW, as_role, env, html, render, store_of, text, vault_env  # noqa: F401
 
 EMOJI = re.compile("[\u2300-\u23ff\u2460-\u27bf\u2b00-\u2bff\u2e80-\u2eff\U0001f000-\U0001faff\ufe0f]")
@@ -187,7 +187,7 @@ def test_credentials_chart_counts_in_whole_numbers():
 
 
 def test_trend_figures_leave_room_for_labels_legend_and_year():
-    from checks.views import CheckpointPoint
+    from checks.presentation.views import CheckpointPoint
 
     series = views.blocking_share(
         __import__("pandas").DataFrame(

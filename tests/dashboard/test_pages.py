@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from checks.history import Store
+from checks.storage.history import Store
 from tests.dashboard.story import NOWHERE, ROOT, copy_manifest
 from tests.valid_env import VALID_ENV
 from vault import Actor, Role, StaticKeySource, Vault

@@ -1,4 +1,5 @@
-"""checks.views and checks.plots: the dashboard's logic, without Streamlit, over history made by the real engine."""
+"""checks.presentation.views and checks.presentation.plots: the dashboard's logic, without Streamlit, over
+history made by the real engine."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import pandas as pd
 import pytest
 
 from checks import Attestation, FixedClock, Status, load_manifest, parse_manifest, plots, sweep, views
-from checks.history import Store, check_frame, results_frame, runs_frame
-from checks.redact import Scrubber
-from checks.result import CheckResult, Result
-from checks.status import Severity
-from checks.verdict import decide
+from checks.core.redact import Scrubber
+from checks.core.result import CheckResult, Result
+from checks.core.status import Severity
+from checks.core.verdict import decide
+from checks.storage.history import Store, check_frame, results_frame, runs_frame
 from tests.dashboard.story import D15, NOWHERE, STORY_MANIFEST, W0, W1, W2
 from tests.valid_env import VALID_ENV
 
@@ -512,7 +513,7 @@ def test_sparkline_and_credentials_figures(store):
 
 
 def test_a_finished_sweep_is_green_only_when_it_is_go():
-    from checks.run import Decision
+    from checks.core.run import Decision
 
     assert [views.box_for_decision(d) for d in Decision] == ["success", "warning", "error"]
     assert views.box_for_decision("NO-GO") == "error"

@@ -1,7 +1,7 @@
 """The notebooks are committed without outputs, and both execute headless (papermill) against a history
 database the provider stand-ins produce.
 
-The history comes from :func:`checks.demo.build_demo` (the real checks swept against the demo stand-ins
+The history comes from :func:`checks.shell.demo.build_demo` (the real checks swept against the demo stand-ins
 through the scripted three weeks, one sweep a day here). Where the demo is not available, the fallback
 runs the real engine over fixed dates against the stand-ins, as ``tests/checks/test_report.py`` does.
 
@@ -82,7 +82,7 @@ def history(tmp_path_factory) -> History:
     directory = tmp_path_factory.mktemp("notebook-history") / "demo"
     started = time.monotonic()
     try:
-        from checks.demo import build_demo, db_url
+        from checks.shell.demo import build_demo, db_url
         from checks.standins import demo_config, demo_server
     except ImportError:
         return _sweeps(directory.parent, started)
@@ -127,9 +127,9 @@ def _providers() -> list:
 def _sweeps(directory: Path, started: float) -> History:
     """The fallback: three weeks of real sweeps over fixed dates against the stand-ins (no demo module)."""
     from checks import Attestation, FixedClock, Waiver, load_manifest, sweep
-    from checks.history import Store
-    from checks.report import record_checkpoint
+    from checks.presentation.report import record_checkpoint
     from checks.standins import StandinServer
+    from checks.storage.history import Store
     from tests.valid_env import VALID_ENV
 
     manifest_path = directory / "readiness.toml"
@@ -195,10 +195,10 @@ def secret_env_values() -> list[str]:
 def test_the_history_spans_the_story(history):
     import importlib.util
 
-    from checks.history import Store
+    from checks.storage.history import Store
 
-    if importlib.util.find_spec("checks.demo") is not None:
-        assert history.source == "demo", "checks.demo exists: the history should come from it"
+    if importlib.util.find_spec("checks.shell.demo") is not None:
+        assert history.source == "demo", "checks.shell.demo exists: the history should come from it"
 
     with Store.open(history.db_url) as store:
         runs = store.runs()
@@ -275,8 +275,8 @@ def assert_clean(nb, history):
 
 def expected_report(history, checkpoint_date=None):
     from checks import load_manifest
-    from checks.analysis import checkpoint_report
-    from checks.history import Store
+    from checks.shell.notebook import checkpoint_report
+    from checks.storage.history import Store
 
     with Store.open(history.db_url) as store:
         return checkpoint_report(load_manifest(history.manifest), store, checkpoint_date)
@@ -373,9 +373,9 @@ def run_as_is(notebook: Path, cwd: Path, kernel: str) -> tuple[nbformat.Notebook
 def test_on_a_fresh_clone_both_notebooks_use_the_demo_and_say_so(kernel, tmp_path):
     """No READINESS_DB_URL (the autouse fixture strips it), no ./.readiness: the weekly notebook builds the demo's
     history, the history notebook reuses it; each says which, and draws the verdict as HTML."""
-    from checks.history import Store
-    from checks.report_html import VERDICT_CLASS
+    from checks.presentation.report_html import VERDICT_CLASS
     from checks.standins import demo_config
+    from checks.storage.history import Store
 
     clone = tmp_path / "clone"
     (clone / "notebooks").mkdir(parents=True)

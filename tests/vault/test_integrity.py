@@ -291,7 +291,7 @@ def test_cli_audit_verify_reads_the_anchor_from_the_environment_and_exits_1(tmp_
                 "TOKEN_VAULT_AUDIT_ANCHOR": f"file:{anchor}"})
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "checks.cli", "vault", *args], env=env, cwd=tmp_path,
+        return subprocess.run([sys.executable, "-m", "checks.shell.cli", "vault", *args], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
 
     assert run("init").returncode == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from checks.clock import FixedClock
+from checks.core.clock import FixedClock
 from tests.conftest import PG_URL, require_pg
 from vault import AccessDenied, Actor, Op, Role, StaticKeySource, Vault, rbac
 from vault.crypto import kek_fingerprint

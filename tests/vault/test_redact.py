@@ -272,7 +272,7 @@ def test_a_fragment_the_provider_cut_itself_is_masked():
 
 
 def test_longest_form_first_and_fingerprint_label():
-    from checks.redact import Scrubber, fingerprint
+    from checks.core.redact import Scrubber, fingerprint
 
     scrubber = Scrubber(["short-secret", "short-secret-but-longer"])
     out = scrubber("a short-secret-but-longer b")
@@ -302,7 +302,7 @@ def test_a_secret_containing_a_shorter_secret_is_masked_whole(inner, outer, shor
 @pytest.mark.parametrize("short_first", [True, False], ids=["short-registered-first", "long-registered-first"])
 @pytest.mark.parametrize("inner, outer", [n[1:] for n in NESTED], ids=[n[0] for n in NESTED])
 def test_the_whole_outer_secret_gets_its_own_fingerprint_not_the_inner_ones(inner, outer, short_first):
-    from checks.redact import Scrubber, fingerprint
+    from checks.core.redact import Scrubber, fingerprint
 
     scrubber = Scrubber([inner, outer] if short_first else [outer, inner])
     assert scrubber(f"a {outer} b {inner} c") == f"a {fingerprint(outer)} b {fingerprint(inner)} c"
@@ -338,7 +338,7 @@ def test_token_shapes_in_encoded_forms(text, leaked):
 
 
 def test_revealed_vault_tokens_are_masked_everywhere():
-    from checks.redact import Scrubber
+    from checks.core.redact import Scrubber
     from vault.secret import Secret
 
     token = "opaque-calendar-token-from-the-vault-1234"
@@ -382,7 +382,7 @@ def test_the_cli_installs_the_redacting_filter(tmp_path):
     import sys
 
     script = (
-        "import logging, checks.cli as c\n"
+        "import logging, checks.shell.cli as c\n"
         "from vault.redact import remember\n"
         "remember('opaque-secret-value-123456')\n"
         "c.app = lambda: logging.getLogger('httpx').warning("

@@ -25,7 +25,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from checks.clock import FixedClock
+from checks.core.clock import FixedClock
 from checks.standins.oauth import (
     GHL_HOST,
     GOOGLE_HOST,

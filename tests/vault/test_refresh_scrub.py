@@ -185,7 +185,7 @@ def _database_text(vault: Vault, db_url: str) -> str:
 def _vault_list_json(db_url: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_VAULT_", "READINESS_"))}
     env.update({"TOKEN_VAULT_DB_URL": db_url, "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(KEY).decode()})
-    command = [sys.executable, "-m", "checks.cli", "vault", "list", "--format", "json", "--as", "ada:admin"]
+    command = [sys.executable, "-m", "checks.shell.cli", "vault", "list", "--format", "json", "--as", "ada:admin"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout

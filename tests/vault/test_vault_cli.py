@@ -24,7 +24,7 @@ AUDITOR = ("--as", "aud:auditor")
 
 
 class Cli:
-    """Runs `python -m checks.cli vault …` with a clean environment; remembers every output it saw."""
+    """Runs `python -m checks.shell.cli vault …` with a clean environment; remembers every output it saw."""
 
     def __init__(self, tmp: Path) -> None:
         self.db = tmp / "vault.db"
@@ -44,7 +44,7 @@ class Cli:
                 run_env.pop(key, None)
             else:
                 run_env[key] = value
-        proc = subprocess.run([sys.executable, "-m", "checks.cli", "vault", *args], cwd=self.cwd, env=run_env,
+        proc = subprocess.run([sys.executable, "-m", "checks.shell.cli", "vault", *args], cwd=self.cwd, env=run_env,
                               input=stdin if stdin is not None else "", capture_output=True, text=True, timeout=120)
         self.seen += [proc.stdout, proc.stderr]
         return proc

@@ -1,0 +1,2 @@
+"""Storage: the run history (SQLAlchemy Core, Alembic migrations). Builds on :mod:`checks.core` only.
+"""
