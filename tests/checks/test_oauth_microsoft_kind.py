@@ -1448,7 +1448,8 @@ def test_the_evidence_lists_each_secret_by_id_name_and_end_never_its_hint(ms: Mi
     ms.graph.reset()
     result = run({"probe": "registration"}, ms.url)
     assert result.evidence["client_secrets"] == [
-        {"keyId": SECRET_KEY_ID, "displayName": "readiness", "endDateTime": "2026-04-24T09:00:00+00:00", "days_left": 200},
+        {"keyId": SECRET_KEY_ID, "displayName": "readiness", "endDateTime": "2026-04-24T09:00:00+00:00",
+         "days_left": 200},
         {"keyId": old_id, "displayName": "old", "endDateTime": "2025-09-06T08:00:00+00:00", "days_left": -31},
     ]
 
