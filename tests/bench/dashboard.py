@@ -43,11 +43,12 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from checks import Attestation, Waiver, load_manifest, views  # noqa: E402
+from checks import Attestation, Waiver, load_manifest  # noqa: E402
 from checks.core.manifest import Manifest  # noqa: E402
 from checks.core.result import CheckResult, Condition, Result  # noqa: E402
 from checks.core.status import Severity, Status  # noqa: E402
 from checks.core.verdict import decide  # noqa: E402
+from checks.presentation import views  # noqa: E402
 from checks.presentation.report import record_checkpoint  # noqa: E402
 from checks.storage.history import ResultRecord, RunRecord, Store, _result_row, results_frame, runs_frame  # noqa: E402
 

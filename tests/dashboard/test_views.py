@@ -9,11 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from checks import Attestation, FixedClock, Status, load_manifest, parse_manifest, plots, sweep, views
+from checks import Attestation, FixedClock, Status, load_manifest, parse_manifest, sweep
 from checks.core.redact import Scrubber
 from checks.core.result import CheckResult, Result
 from checks.core.status import Severity
 from checks.core.verdict import decide
+from checks.presentation import plots, views
 from checks.storage.history import Store, check_frame, results_frame, runs_frame
 from tests.dashboard.story import D15, NOWHERE, STORY_MANIFEST, W0, W1, W2
 from tests.valid_env import VALID_ENV
