@@ -1,7 +1,7 @@
 """Stand-in for Microsoft Graph (``graph.microsoft.com``), the host the ``oauth_microsoft`` kind reads.
 
 The identity platform (``login.microsoftonline.com``: token endpoint, OpenID discovery) is
-:class:`~checks.standins.oauth.MicrosoftOAuthStandin`. :class:`GraphStandin` answers:
+:class:`~checks.standins.oauth_microsoft.MicrosoftOAuthStandin`. :class:`GraphStandin` answers:
 
 * ``GET /v1.0/applications(appId='ID')`` (``$select`` honoured): the app registration in Graph's shape,
   ``web.redirectUris``, ``spa.redirectUris``, ``publicClient.redirectUris`` and ``passwordCredentials``
@@ -37,7 +37,7 @@ the other), set with :meth:`GraphStandin.set_scenario`, :func:`set_scenario` (se
 ==========================  ===========================================================================
 
 ``unknown_tenant``, ``wrong_secret``, ``secret_id_pasted`` and ``aadsts`` (``code``: any code of
-:data:`~checks.standins.oauth.AADSTS_ANSWERS`) change only the identity platform. A fault
+:data:`~checks.standins.oauth_microsoft.AADSTS_ANSWERS`) change only the identity platform. A fault
 (``slow``, ``500``, ``429``, ``garbage``) lasts until replaced, or for ``times`` requests. ``calls`` records
 each request (method, path, query, whether a bearer token came), never the token.
 """
@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from checks.standins.oauth import MicrosoftOAuthStandin
+from checks.standins.oauth_microsoft import MICROSOFT_SCENARIOS, MicrosoftOAuthStandin
 from checks.standins.provider import Response, json_response
 
 __all__ = [
@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 GRAPH_HOST = "graph.microsoft.com"
-SCENARIOS = MicrosoftOAuthStandin.scenarios
+SCENARIOS = MICROSOFT_SCENARIOS
 _FAULTS = frozenset({"slow", "500", "429", "garbage"})
 _APPLICATION = re.compile(r"^/v1\.0/applications\(appId='([^']*)'\)/?$")
 _GARBAGE_HTML = b"<!DOCTYPE html><html><head><title>Service unavailable</title></head><body>Oops</body></html>"
