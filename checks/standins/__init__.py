@@ -162,12 +162,9 @@ def all_providers(config: DemoConfig) -> list[Provider]:
     Manager (the vault key as version 1) and the token vault service's health endpoint.
     """
     from checks.standins.ghl import GhlProxyStandin
-    from checks.standins.google import (
-        BusinessAccountsStandin,
-        CalendarStandin,
-        GoogleAccountsStandin,
-        ServiceUsageStandin,
-    )
+    from checks.standins.google_accounts import GoogleAccountsStandin
+    from checks.standins.google_apis import BusinessAccountsStandin, ServiceUsageStandin
+    from checks.standins.google_calendar import CalendarStandin
     from checks.standins.microsoft import AppRegistration, GraphStandin, password_credential
     from checks.standins.oauth import GhlOAuthStandin, GoogleOAuthStandin, MicrosoftOAuthStandin
     from checks.standins.retell import RetellStandin
