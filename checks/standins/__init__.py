@@ -1,8 +1,9 @@
 """Local HTTP stand-ins of the providers Readiness talks to, for the demo and the tests.
 
 :class:`StandinServer` (``server.py``) routes ``/HOST/PATH`` to the provider registered for ``HOST``;
-one module per provider holds its stand-in (``secretmanager.py``: Google Secret Manager). Nothing here
-runs at import time.
+one module per provider holds its stand-in (``secretmanager.py``: Google Secret Manager; ``tokenvault.py``: the
+token vault service), each keeping its named scenarios in a :class:`~checks.standins.scenarios.Scenarios`.
+Nothing here runs at import time.
 
 The demo world (``readiness demo``, ``readiness standins``) is assembled here:
 

@@ -114,7 +114,7 @@ class MicrosoftOAuthStandin(TokenStandin):
       the server cannot tell what was pasted, so the two answer alike); ``expired_secret`` (AADSTS7000222);
       ``aadsts`` (``code``: the client-credentials grant answers that code of :data:`AADSTS_ANSWERS` with
       Microsoft's own status, ``error`` and message);
-      ``slow``, ``500``, ``429``, ``garbage`` as in the module docstring, for the discovery document too.
+      ``slow``, ``500``, ``429``, ``garbage`` as in :mod:`~checks.standins.oauth_base`, for the discovery document too.
     """
 
     host = MICROSOFT_HOST
