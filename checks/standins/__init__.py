@@ -1,8 +1,9 @@
 """Local HTTP stand-ins of the providers Readiness talks to, for the demo and the tests.
 
 :class:`StandinServer` (``server.py``) routes ``/HOST/PATH`` to the provider registered for ``HOST``;
-one module per provider holds its stand-in (``secretmanager.py``: Google Secret Manager). Nothing here
-runs at import time.
+one module per provider holds its stand-in (``secretmanager.py``: Google Secret Manager; ``tokenvault.py``: the
+token vault service), each keeping its named scenarios in a :class:`~checks.standins.scenarios.Scenarios`.
+Nothing here runs at import time.
 
 The demo world (``readiness demo``, ``readiness standins``) is assembled here:
 
@@ -20,14 +21,13 @@ import base64
 import hashlib
 import hmac
 import os
-import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from checks.standins.server import Controllable, Provider, Response, StandinServer, json_response
+from checks.standins.tokenvault import VAULT_SERVICE_HOST, VaultServiceStandin
 
 __all__ = [
     "DEFAULT_DEMO_DIR",
@@ -48,9 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_DEMO_DIR = Path(".readiness") / "demo"
-VAULT_SERVICE_HOST = "token-vault.standin.local"
-"""Host name of the token vault service's stand-in (``TOKEN_VAULT_URL`` = ``{url}/token-vault.standin.local``)."""
-
 DEMO_SECRET_VARIABLES = (
     "GOOGLE_OAUTH_CLIENT_SECRET",
     "GOOGLE_SERVICE_USAGE_TOKEN",
@@ -156,47 +153,6 @@ def demo_config(directory: Path | str | None = None) -> DemoConfig:
     return DemoConfig(vault_key=keys[0])
 
 
-class VaultServiceStandin:
-    """``token-vault.standin.local``: the token vault service's health endpoint (``GET /health``), for
-    ``TOKEN_VAULT_URL``. Down (503) until :meth:`set_scenario` ``valid``; ``down`` takes it down again."""
-
-    host = VAULT_SERVICE_HOST
-    scenarios = ("valid", "down")
-
-    def __init__(self, live: bool = True) -> None:
-        self._lock = threading.Lock()
-        self.live = live
-
-    def set_scenario(self, name: str) -> None:
-        if name not in self.scenarios:
-            raise ValueError(f"unknown token vault scenario {name!r}; choose one of {', '.join(self.scenarios)}")
-        with self._lock:
-            self.live = name == "valid"
-
-    def handle(
-        self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
-    ) -> Response:
-        if method not in ("GET", "HEAD") or path.rstrip("/") not in ("/health", "/healthz", "/readyz"):
-            return json_response(404, {"error": "not_found", "path": path})
-        with self._lock:
-            live = self.live
-        if not live:
-            return json_response(503, {"status": "down"}, {"Retry-After": "30"})
-        return json_response(200, {"status": "ok", "service": "token-vault", "checked_at": _now()})
-
-    def control(self, method: str, action: str, payload: Any) -> tuple[int, Any]:
-        if action == "state":
-            return 200, {"live": self.live}
-        if action == "scenario" and method == "POST":
-            self.set_scenario(str(payload["name"]))
-            return 200, {"ok": True}
-        return 404, {"error": f"unknown action {action!r}; try scenario or state"}
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def all_providers(config: DemoConfig) -> list[Provider]:
     """One stand-in per provider host, every client of ``config`` registered and valid:
 
@@ -207,12 +163,9 @@ def all_providers(config: DemoConfig) -> list[Provider]:
     Manager (the vault key as version 1) and the token vault service's health endpoint.
     """
     from checks.standins.ghl import GhlProxyStandin
-    from checks.standins.google import (
-        BusinessAccountsStandin,
-        CalendarStandin,
-        GoogleAccountsStandin,
-        ServiceUsageStandin,
-    )
+    from checks.standins.google_accounts import GoogleAccountsStandin
+    from checks.standins.google_apis import BusinessAccountsStandin, ServiceUsageStandin
+    from checks.standins.google_calendar import CalendarStandin
     from checks.standins.microsoft import AppRegistration, GraphStandin, password_credential
     from checks.standins.oauth import GhlOAuthStandin, GoogleOAuthStandin, MicrosoftOAuthStandin
     from checks.standins.retell import RetellStandin

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from checks.standins.provider import Response, json_response
+from checks.standins.scenarios import Scenarios
 
 __all__ = [
     "ACCESS",
@@ -145,7 +146,7 @@ class GhlProxyStandin:
         self._initial = tuple(locations)
         self._lock = threading.Lock()
         self._locations: dict[str, StandinLocation] = {}
-        self._scenario = "valid"
+        self.scenarios = Scenarios("the GHL proxy", SCENARIOS)
         self.calls: list[str] = []
         self.user_agents: list[str] = []
         self.versions: list[str | None] = []
@@ -157,15 +158,11 @@ class GhlProxyStandin:
 
     @property
     def scenario(self) -> str:
-        with self._lock:
-            return self._scenario
+        return self.scenarios.name
 
-    def set_scenario(self, name: str) -> None:
+    def set_scenario(self, name: str, **options: Any) -> None:
         """Switch to one of :data:`SCENARIOS`; ValueError names them for anything else."""
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown GHL proxy scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
-        with self._lock:
-            self._scenario = name
+        self.scenarios.set(name, **options)
 
     @property
     def location_ids(self) -> list[str]:
@@ -185,8 +182,8 @@ class GhlProxyStandin:
 
     def reset(self) -> None:
         """Back to ``valid``, the initial registry, and no calls recorded."""
+        self.scenarios.reset()
         with self._lock:
-            self._scenario = "valid"
             self._locations = {loc.id: loc for loc in self._initial}
             self.calls.clear()
             self.user_agents.clear()
@@ -204,7 +201,7 @@ class GhlProxyStandin:
             self.user_agents.append(headers.get("user-agent", ""))
             self.versions.append(headers.get("version"))
             self.keyed.append(presented is not None)
-            scenario = self._scenario
+        scenario = self.scenarios.name
         if scenario == "slow":
             time.sleep(self.slow_s)  # outside the lock: other requests go on meanwhile
         elif scenario == "500":
@@ -288,28 +285,19 @@ class GhlProxyStandin:
         """``scenario`` (POST {name}: switch; GET: the current one and the choices), ``location`` (POST
         {id, name?, access?}: add or change a registry entry), ``reset`` (POST), ``state`` (GET: scenario,
         the registry, how many calls were served; never the key)."""
-        if action in ("scenario", "state") and method == "GET":
-            with self._lock:
-                return 200, {
-                    "scenario": self._scenario,
-                    "scenarios": list(SCENARIOS),
-                    "locations": [
-                        {"id": loc.id, "name": loc.name, "access": loc.access} for loc in self._locations.values()
-                    ],
-                    "calls": len(self.calls),
-                }
-        if method != "POST":
-            return 405, {"error": f"{action} needs POST"}
-        if action == "scenario":
-            self.set_scenario(payload["name"])
-            return 200, {"scenario": payload["name"]}
-        if action == "location":
-            self.set_location(str(payload["id"]), payload.get("name"), payload.get("access", "accessible"))
-            return 200, {"id": payload["id"]}
-        if action == "reset":
-            self.reset()
-            return 200, {"ok": True}
-        return 404, {"error": f"unknown action {action!r}; try scenario, location, reset or state"}
+        return self.scenarios.control(
+            method, action, payload, apply=self.set_scenario, reset=self.reset, state=self._state,
+            writes={"location": self._location_command},
+        )
+
+    def _state(self) -> dict[str, Any]:
+        with self._lock:
+            locations = [{"id": loc.id, "name": loc.name, "access": loc.access} for loc in self._locations.values()]
+            return {"locations": locations, "calls": len(self.calls)}
+
+    def _location_command(self, payload: Any) -> dict[str, Any]:
+        self.set_location(str(payload["id"]), payload.get("name"), payload.get("access", "accessible"))
+        return {"id": payload["id"]}
 
 
 def _presented_key(headers: Mapping[str, str]) -> str | None:

@@ -1,7 +1,7 @@
 """Stand-in for Microsoft Graph (``graph.microsoft.com``), the host the ``oauth_microsoft`` kind reads.
 
 The identity platform (``login.microsoftonline.com``: token endpoint, OpenID discovery) is
-:class:`~checks.standins.oauth.MicrosoftOAuthStandin`. :class:`GraphStandin` answers:
+:class:`~checks.standins.oauth_microsoft.MicrosoftOAuthStandin`. :class:`GraphStandin` answers:
 
 * ``GET /v1.0/applications(appId='ID')`` (``$select`` honoured): the app registration in Graph's shape,
   ``web.redirectUris``, ``spa.redirectUris``, ``publicClient.redirectUris`` and ``passwordCredentials``
@@ -37,7 +37,7 @@ the other), set with :meth:`GraphStandin.set_scenario`, :func:`set_scenario` (se
 ==========================  ===========================================================================
 
 ``unknown_tenant``, ``wrong_secret``, ``secret_id_pasted`` and ``aadsts`` (``code``: any code of
-:data:`~checks.standins.oauth.AADSTS_ANSWERS`) change only the identity platform. A fault
+:data:`~checks.standins.oauth_microsoft.AADSTS_ANSWERS`) change only the identity platform. A fault
 (``slow``, ``500``, ``429``, ``garbage``) lasts until replaced, or for ``times`` requests. ``calls`` records
 each request (method, path, query, whether a bearer token came), never the token.
 """
@@ -54,8 +54,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from checks.standins.oauth import MicrosoftOAuthStandin
+from checks.standins.oauth_microsoft import MICROSOFT_SCENARIOS, MicrosoftOAuthStandin
 from checks.standins.provider import Response, json_response
+from checks.standins.scenarios import FAULTS, Scenarios
 
 __all__ = [
     "GRAPH_HOST",
@@ -69,8 +70,12 @@ __all__ = [
 ]
 
 GRAPH_HOST = "graph.microsoft.com"
-SCENARIOS = MicrosoftOAuthStandin.scenarios
-_FAULTS = frozenset({"slow", "500", "429", "garbage"})
+SCENARIOS = MICROSOFT_SCENARIOS
+_GRAPH_SCENARIOS = (
+    "unknown_client", "expired_secret", "secret_expiring", "redirect_missing", "registration_forbidden",
+    "no_events", "token_expired",
+)
+"""The scenarios that change Graph (the others of :data:`SCENARIOS` are about the identity platform)."""
 _APPLICATION = re.compile(r"^/v1\.0/applications\(appId='([^']*)'\)/?$")
 _GARBAGE_HTML = b"<!DOCTYPE html><html><head><title>Service unavailable</title></head><body>Oops</body></html>"
 _WWW_AUTHENTICATE = (
@@ -156,15 +161,6 @@ class AppRegistration:
         }
 
 
-@dataclass
-class _Fault:
-    name: str
-    seconds: float = 2.0
-    status: int = 500
-    retry_after: int | str | None = 1
-    times: int | None = None
-
-
 class GraphStandin:
     """``graph.microsoft.com``: app registrations and test accounts' calendars. Thread-safe."""
 
@@ -193,7 +189,7 @@ class GraphStandin:
             self._initial_events[account] = [dict(e) for e in (SAMPLE_EVENTS if given is None else given)]
         self._events = copy.deepcopy(self._initial_events)
         self._calls: list[Recorded] = []
-        self._fault: _Fault | None = None
+        self.scenarios = Scenarios(self.host, SCENARIOS, faults=FAULTS, own=_GRAPH_SCENARIOS)
         self._forbidden = False
         self._tokens_expired = False
 
@@ -215,21 +211,12 @@ class GraphStandin:
 
     def set_scenario(self, name: str, **options: Any) -> None:
         """Apply a named scenario (module docstring); names about the identity platform change nothing."""
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
         with self._lock:
-            if name == "valid":
+            effect = self.scenarios.set(name, **options)
+            if effect == "reset":
                 self._apps = copy.deepcopy(self._initial_apps)
                 self._events = copy.deepcopy(self._initial_events)
-                self._fault, self._forbidden, self._tokens_expired = None, False, False
-            elif name in _FAULTS:
-                self._fault = _Fault(
-                    name,
-                    seconds=float(options.get("seconds", 2.0)),
-                    status=int(options.get("status", 500)),
-                    retry_after=options.get("retry_after", 1),
-                    times=options.get("times"),
-                )
+                self._forbidden, self._tokens_expired = False, False
             elif name == "unknown_client":
                 self._apps.clear()
             elif name in ("expired_secret", "secret_expiring"):
@@ -268,28 +255,23 @@ class GraphStandin:
     def control(self, method: str, action: str, payload: Any) -> tuple[int, Any]:
         """``POST scenario {name, ...options}``, ``POST reset``, ``POST add_account {account, token, events?}``,
         ``GET calls``, ``GET state``."""
-        if action == "calls":
-            return 200, [{"method": c.method, "path": c.path, "query": c.query, "bearer": c.bearer} for c in self.calls]
-        if action == "state":
-            with self._lock:
-                return 200, {
-                    "apps": {i: a.to_graph() for i, a in self._apps.items()},
-                    "events": {a: len(e) for a, e in self._events.items()},
-                    "forbidden": self._forbidden,
-                    "tokens_expired": self._tokens_expired,
-                    "fault": vars(self._fault).copy() if self._fault else None,
-                }
-        if method != "POST":
-            return 405, {"error": f"{action} needs POST"}
-        if action == "scenario":
-            self.set_scenario(str(payload["name"]), **{k: v for k, v in payload.items() if k != "name"})
-        elif action == "reset":
-            self.reset()
-        elif action == "add_account":
-            self.add_account(str(payload["account"]), str(payload["token"]), payload.get("events"))
-        else:
-            return 404, {"error": f"unknown action {action!r}"}
-        return 200, {"ok": True}
+        return self.scenarios.control(
+            method, action, payload, apply=self.set_scenario, reset=self.reset, state=self._state,
+            reads={"calls": self._calls_answer},
+            writes={"add_account": lambda p: self.add_account(str(p["account"]), str(p["token"]), p.get("events"))},
+        )
+
+    def _calls_answer(self) -> list[dict[str, Any]]:
+        return [{"method": c.method, "path": c.path, "query": c.query, "bearer": c.bearer} for c in self.calls]
+
+    def _state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "apps": {i: a.to_graph() for i, a in self._apps.items()},
+                "events": {a: len(e) for a, e in self._events.items()},
+                "forbidden": self._forbidden,
+                "tokens_expired": self._tokens_expired,
+            }
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
 
@@ -300,7 +282,7 @@ class GraphStandin:
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         with self._lock:
             self._calls.append(Recorded(method, path, {k: list(v) for k, v in query.items()}, bool(token)))
-            fault = self._take_fault()
+        fault = self.scenarios.take_fault()
         if fault is not None:
             if fault.name == "slow":
                 time.sleep(fault.seconds)
@@ -316,14 +298,6 @@ class GraphStandin:
         who = self._who(token)  # outside the lock: the issuer takes its own
         with self._lock:
             return self._answer(method, path, query, token, who)
-
-    def _take_fault(self) -> _Fault | None:
-        fault = self._fault
-        if fault is not None and fault.times is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                self._fault = None
-        return fault
 
     def _who(self, token: str) -> dict[str, Any] | None:
         """``{"type": "app"|"user", ...}`` for a valid token, ``{"expired": True}`` for an expired one."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.standins.provider import Response, json_response
+from checks.standins.scenarios import Scenarios
 
 __all__ = ["DEFAULT_AGENTS", "DEFAULT_API_KEY", "HOST", "SCENARIOS", "Agent", "RetellStandin"]
 
@@ -87,7 +88,7 @@ class RetellStandin:
         self.slow_s = slow_s
         self.retry_after = retry_after
         self._lock = threading.Lock()
-        self._scenario = "valid"
+        self.scenarios = Scenarios("Retell", SCENARIOS)
         self.set_scenario(scenario)
         self.calls: list[str] = []
         self.user_agents: list[str] = []
@@ -96,19 +97,15 @@ class RetellStandin:
 
     @property
     def scenario(self) -> str:
-        with self._lock:
-            return self._scenario
+        return self.scenarios.name
 
-    def set_scenario(self, name: str) -> None:
+    def set_scenario(self, name: str, **options: Any) -> None:
         """Switch to one of :data:`SCENARIOS`; ValueError names them for anything else."""
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown Retell scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
-        with self._lock:
-            self._scenario = name
+        self.scenarios.set(name, **options)
 
     def reset(self) -> None:
+        self.scenarios.reset()
         with self._lock:
-            self._scenario = "valid"
             self.calls.clear()
             self.user_agents.clear()
 
@@ -120,7 +117,7 @@ class RetellStandin:
         with self._lock:
             self.calls.append(f"{method} {path}")
             self.user_agents.append(headers.get("user-agent", ""))
-            scenario = self._scenario
+        scenario = self.scenarios.name
         if scenario == "slow":
             time.sleep(self.slow_s)  # outside the lock: other requests go on meanwhile
         elif scenario == "500":
@@ -214,23 +211,12 @@ class RetellStandin:
     def control(self, method: str, action: str, payload: Any) -> tuple[int, Any]:
         """``scenario`` (POST {name}: switch; GET: the current one and the choices), ``reset`` (POST),
         ``state`` (GET: scenario, agent names, how many calls were served; never the key)."""
-        if action in ("scenario", "state") and method == "GET":
-            with self._lock:
-                return 200, {
-                    "scenario": self._scenario,
-                    "scenarios": list(SCENARIOS),
-                    "agents": [a.agent_name for a in self.agents],
-                    "calls": len(self.calls),
-                }
-        if method != "POST":
-            return 405, {"error": f"{action} needs POST"}
-        if action == "scenario":
-            self.set_scenario(payload["name"])
-            return 200, {"scenario": payload["name"]}
-        if action == "reset":
-            self.reset()
-            return 200, {"ok": True}
-        return 404, {"error": f"unknown action {action!r}; try scenario, reset or state"}
+        return self.scenarios.control(method, action, payload, apply=self.set_scenario, reset=self.reset,
+                                      state=self._state)
+
+    def _state(self) -> dict[str, Any]:
+        with self._lock:
+            return {"agents": [a.agent_name for a in self.agents], "calls": len(self.calls)}
 
 
 def _first(query: Mapping[str, list[str]], name: str) -> str:

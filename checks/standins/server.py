@@ -8,7 +8,8 @@ A plain JSON control surface lives under ``/_standins/``:
 
 * ``GET /_standins/health``: ``{"ok": true, "providers": [HOST, ...]}``;
 * ``GET|POST /_standins/HOST/ACTION``: the provider's optional ``control(method, action, payload)``,
-  for a test or the demo in another process to change a provider's state (JSON body in, JSON out);
+  for a test or the demo in another process to change a provider's state (JSON body in, JSON out); the
+  providers answer ``scenario``, ``reset`` and ``state`` alike (:meth:`~checks.standins.scenarios.Scenarios.control`);
 * ``GET|POST /_standins/hostile`` (``{"on": true}``): every provider reflects what it receives
   (:mod:`checks.standins.hostile`); ``{"on": false}`` restores them.
 

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from checks.standins.provider import Response, json_response
+from checks.standins.scenarios import Scenarios
 
 __all__ = [
     "DEFAULT_ACCOUNT_SID",
@@ -120,7 +121,7 @@ class TwilioStandin:
         self.slow_s = slow_s
         self.retry_after = retry_after
         self._lock = threading.Lock()
-        self._scenario = "valid"
+        self.scenarios = Scenarios("Twilio", SCENARIOS)
         self.set_scenario(scenario)
         self.calls: list[str] = []
         self.user_agents: list[str] = []
@@ -129,19 +130,15 @@ class TwilioStandin:
 
     @property
     def scenario(self) -> str:
-        with self._lock:
-            return self._scenario
+        return self.scenarios.name
 
-    def set_scenario(self, name: str) -> None:
+    def set_scenario(self, name: str, **options: Any) -> None:
         """Switch to one of :data:`SCENARIOS`; ValueError names them for anything else."""
-        if name not in SCENARIOS:
-            raise ValueError(f"unknown Twilio scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
-        with self._lock:
-            self._scenario = name
+        self.scenarios.set(name, **options)
 
     def reset(self) -> None:
+        self.scenarios.reset()
         with self._lock:
-            self._scenario = "valid"
             self.calls.clear()
             self.user_agents.clear()
 
@@ -153,7 +150,7 @@ class TwilioStandin:
         with self._lock:
             self.calls.append(f"{method} {path}")
             self.user_agents.append(headers.get("user-agent", ""))
-            scenario = self._scenario
+        scenario = self.scenarios.name
         if scenario == "slow":
             time.sleep(self.slow_s)  # outside the lock: other requests go on meanwhile
         elif scenario == "500":
@@ -287,23 +284,12 @@ class TwilioStandin:
     def control(self, method: str, action: str, payload: Any) -> tuple[int, Any]:
         """``scenario`` (POST {name}: switch; GET: the current one and the choices), ``reset`` (POST),
         ``state`` (GET: scenario, account SID, how many calls were served; never the token)."""
-        if action in ("scenario", "state") and method == "GET":
-            with self._lock:
-                return 200, {
-                    "scenario": self._scenario,
-                    "scenarios": list(SCENARIOS),
-                    "account_sid": self.account_sid,
-                    "calls": len(self.calls),
-                }
-        if method != "POST":
-            return 405, {"error": f"{action} needs POST"}
-        if action == "scenario":
-            self.set_scenario(payload["name"])
-            return 200, {"scenario": payload["name"]}
-        if action == "reset":
-            self.reset()
-            return 200, {"ok": True}
-        return 404, {"error": f"unknown action {action!r}; try scenario, reset or state"}
+        return self.scenarios.control(method, action, payload, apply=self.set_scenario, reset=self.reset,
+                                      state=self._state)
+
+    def _state(self) -> dict[str, Any]:
+        with self._lock:
+            return {"account_sid": self.account_sid, "calls": len(self.calls)}
 
 
 def _basic(header: str) -> tuple[str | None, str | None]:

@@ -1,6 +1,6 @@
 """Kind ``oauth_google`` against the Google stand-ins on loopback: every probe through every scenario.
 
-The stand-ins speak real HTTP (``checks.standins.google`` for accounts.google.com, Service Usage, Business
+The stand-ins speak real HTTP (``checks.standins.google_*`` for accounts.google.com, Service Usage, Business
 Profile and Calendar; ``checks.standins.oauth`` for the token endpoint); the kind reaches them through
 ``standins_url``, exactly as ``READINESS_STANDINS_URL`` reroutes it in a sweep.
 """
@@ -29,15 +29,10 @@ from checks.core.hookspecs import CheckContext
 from checks.core.manifest import CheckSpec, Manifest, load_manifest
 from checks.core.runner import run_checks
 from checks.core.status import Status
-from checks.standins.google import (
-    BUSINESS_ACCOUNTS_HOST,
-    BusinessAccountsStandin,
-    CalendarStandin,
-    GoogleAccountsStandin,
-    ServiceUsageStandin,
-    encode_auth_error,
-    set_scenario,
-)
+from checks.standins.google import BUSINESS_ACCOUNTS_HOST, set_scenario
+from checks.standins.google_accounts import GoogleAccountsStandin, encode_auth_error
+from checks.standins.google_apis import BusinessAccountsStandin, ServiceUsageStandin
+from checks.standins.google_calendar import CalendarStandin
 from checks.standins.oauth import GoogleOAuthStandin
 from checks.standins.server import StandinServer, json_response
 from tests.checks.helpers import check_block, make_manifest
