@@ -60,13 +60,8 @@ SCOPE: dict[str, tuple[str, ...]] = {
     "checks/core/manifest.py": ALL,
     "checks/storage/history.py": ("xǁStoreǁ*", "x__result_row", "x__check_result", "x__waiver", "x__attestation"),
     "checks/builtin/aadsts.py": ALL,
-    "checks/builtin/oauth_google.py": (
-        "x_read_auth_error",
-        "x__judge_location",
-        "x__signin_page",
-        "x__judge_error",
-        "x__google_error",
-    ),
+    "checks/builtin/google_errors.py": ("x_read_auth_error", "x_google_error"),
+    "checks/builtin/google_client.py": ("x__judge_location", "x__signin_page", "x__judge_error"),
     "checks/builtin/oauth_microsoft.py": (
         "x__no_tenant",
         "x__refused",

@@ -23,7 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import ValidationError
 
-from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google, read_auth_error, wire_scope
+from checks.builtin.google_client import wire_scope
+from checks.builtin.google_errors import read_auth_error
+from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google
 from checks.core.clock import FixedClock
 from checks.core.hookspecs import CheckContext
 from checks.core.manifest import CheckSpec, Manifest, load_manifest
