@@ -19,7 +19,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from checks.builtin.oauth_microsoft import OAuthMicrosoftParams, oauth_microsoft, review_scopes
+from checks.builtin.microsoft_scopes import review_scopes
+from checks.builtin.oauth_microsoft import OAuthMicrosoftParams, oauth_microsoft
 from checks.core.clock import FixedClock
 from checks.core.hookspecs import CheckContext
 from checks.core.manifest import CheckSpec, Manifest, load_manifest
