@@ -2,12 +2,15 @@
 
 Shared by the calendar probes of ``oauth_google`` and ``oauth_microsoft``: find the account's active
 credential through the vault handed to kinds in ``ctx.extras`` (see :func:`checks.shell.sweep.vault_extras`),
-or say, as a Result, why there is none to use.
+or say, as a Result, why there is none to use; and keep the credential's evidence on a result that ends the
+probe early (:func:`with_evidence`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from checks.core.hookspecs import CheckContext
@@ -16,7 +19,7 @@ from checks.core.result import Result
 if TYPE_CHECKING:
     from vault.store import CredentialInfo
 
-__all__ = ["sandbox_credential"]
+__all__ = ["sandbox_credential", "with_evidence"]
 
 
 async def sandbox_credential(
@@ -77,3 +80,8 @@ async def sandbox_credential(
         tenant=tenant,
         account=account,
     )
+
+
+def with_evidence(result: Result, evidence: Mapping[str, Any]) -> Result:
+    """The result with the probe's evidence under its own (its own keys win)."""
+    return replace(result, evidence={**evidence, **result.evidence})

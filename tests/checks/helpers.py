@@ -1,14 +1,25 @@
-"""Small manifests built in code for engine tests."""
+"""Small manifests built in code for engine tests, and the kinds' tests' shared harness: one check of a kind
+run as the runner runs it (:func:`run_kind`), and a stand-in server per test file (:func:`standin_fixtures`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from checks.core.manifest import Manifest, parse_manifest
+import httpx
+import pytest
+
+from checks.core.clock import Clock, FixedClock
+from checks.core.facts import Attestation
+from checks.core.hookspecs import CheckContext
+from checks.core.manifest import CheckSpec, Manifest, parse_manifest
+from checks.core.redact import Scrubber
+from checks.core.result import Result
 
 HEAD = """
 schema = 1
@@ -128,3 +139,80 @@ def flood_server(size: int) -> Iterator[str]:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+# --- the kinds' tests -----------------------------------------------------------------------------------------
+
+KINDS_NOW = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
+"""The instant the kinds' tests run at unless they pass a clock (the conftest ``clock`` fixture's)."""
+
+
+def run_kind(
+    call: Callable[[CheckContext], Awaitable[Result]],
+    *,
+    manifest: Manifest,
+    kind: str = "",
+    params: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    check_id: str = "x",
+    item: str = "a.one",
+    check: CheckSpec | None = None,
+    timeout_s: float | None = None,
+    clock: Clock | None = None,
+    standins_url: str | None = None,
+    scrubber: Scrubber | None = None,
+    extras: dict[str, Any] | None = None,
+    attestations: Mapping[str, Attestation] | None = None,
+    client: httpx.AsyncClient | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> Result:
+    """One check of a kind, called as the runner calls it: ``call(ctx)`` (the test's own call of the kind
+    function, e.g. ``lambda ctx: ghl(validated, ctx)``) with a :class:`CheckContext` on ``manifest`` and ``env``,
+    a fixed clock at :data:`KINDS_NOW` unless ``clock`` is given, and an httpx client that ignores the
+    process's proxy variables (``client_options``: e.g. a User-Agent header or a timeout), closed afterwards;
+    or ``client``, left open for the caller to reuse. The check is ``check``, else one of ``kind`` built from
+    ``check_id``, ``item``, ``timeout_s`` and ``params``."""
+    if check is None:
+        check = CheckSpec(id=check_id, item=item, kind=kind, timeout_s=timeout_s, params=dict(params or {}))
+
+    async def go(http: httpx.AsyncClient) -> Result:
+        ctx = CheckContext(
+            check=check,
+            client=http,
+            clock=clock or FixedClock(KINDS_NOW),
+            env=env if env is not None else {},
+            manifest=manifest,
+            attestations=attestations or {},
+            scrubber=scrubber or Scrubber(),
+            standins_url=standins_url,
+            extras=extras if extras is not None else {},
+        )
+        return await call(ctx)
+
+    async def with_own_client() -> Result:
+        async with httpx.AsyncClient(trust_env=False, **(client_options or {})) as http:
+            return await go(http)
+
+    return asyncio.run(go(client) if client is not None else with_own_client())
+
+
+def standin_fixtures(make: Callable[[], Any]) -> tuple[Any, Any]:
+    """The fixtures of a kind's test file that talks to one stand-in (a ``checks.standins`` provider):
+    ``running``, one loopback server for the whole file, and ``standin``, the same ``(server, provider)``
+    with the provider reset before and after each test. Bind both at module level:
+    ``running, standin = standin_fixtures(lambda: RetellStandin(slow_s=1.0, retry_after=0))``."""
+    from checks.standins.server import StandinServer
+
+    @pytest.fixture(scope="module", name="running")
+    def running() -> Iterator[tuple[Any, Any]]:
+        provider = make()
+        with StandinServer([provider]) as server:
+            yield server, provider
+
+    @pytest.fixture(name="standin")
+    def standin(running: tuple[Any, Any]) -> Iterator[tuple[Any, Any]]:
+        running[1].reset()
+        yield running
+        running[1].reset()
+
+    return running, standin

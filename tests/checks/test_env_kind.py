@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -17,11 +16,12 @@ from pydantic import ValidationError
 
 from checks.builtin.env import EnvParams, env
 from checks.core.clock import FixedClock
-from checks.core.hookspecs import KIND_ATTR, CheckContext
+from checks.core.hookspecs import KIND_ATTR
 from checks.core.manifest import CheckSpec, parse_manifest
-from checks.core.redact import fingerprint
+from checks.core.redact import Scrubber, fingerprint
 from checks.core.result import Result
 from checks.core.status import Status
+from tests.checks.helpers import run_kind
 
 
 def manifest_text(extra: str = "") -> str:
@@ -66,18 +66,18 @@ def run_env(
     sources: dict[str, str] | None = None,
 ) -> Result:
     params = EnvParams(variable=name, type=type_, required=required)
-    check = CheckSpec(id=f"env.{name}", item="google-app", kind="env", params=params.model_dump())
     environ = {} if value is None else {name: value}
-
-    ctx = CheckContext(
-        check=check,
-        client=CLIENT,
-        clock=FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC)),
-        env=environ,
+    return run_kind(
+        lambda ctx: env(params, ctx),
+        kind="env",
+        params=params.model_dump(),
         manifest=MANIFEST,
+        env=environ,
+        check_id=f"env.{name}",
+        item="google-app",
         extras={"env_sources": sources} if sources is not None else {},
+        client=CLIENT,
     )
-    return asyncio.run(env(params, ctx))
 
 
 def rendered(result: Result) -> str:
@@ -275,15 +275,17 @@ def test_source_is_reported_when_the_engine_knows_it(sources, expected) -> None:
 def test_secret_values_are_registered_with_the_scrubber(secret: bool, registered: bool) -> None:
     value = "prx_4eC39HqLyjWDarjtT1zdp7dc"
     params = EnvParams(variable="PROBE_VAR", type="api_key", secret=secret)
-    ctx = CheckContext(
-        check=CheckSpec(id="env.PROBE_VAR", item="google-app", kind="env"),
-        client=CLIENT,
-        clock=FixedClock(datetime(2025, 10, 6, tzinfo=UTC)),
-        env={"PROBE_VAR": value},
+    scrubber = Scrubber()
+    result = run_kind(
+        lambda ctx: env(params, ctx),
         manifest=MANIFEST,
+        env={"PROBE_VAR": value},
+        check=CheckSpec(id="env.PROBE_VAR", item="google-app", kind="env"),
+        clock=FixedClock(datetime(2025, 10, 6, tzinfo=UTC)),
+        scrubber=scrubber,
+        client=CLIENT,
     )
-    result = asyncio.run(env(params, ctx))
-    assert (value not in ctx.scrubber(f"boom: {value}")) is registered
+    assert (value not in scrubber(f"boom: {value}")) is registered
     assert value not in rendered(result)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,16 +12,15 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.ghl import GhlParams, ghl
-from checks.core.clock import FixedClock
-from checks.core.hookspecs import KIND_ATTR, CheckContext
-from checks.core.manifest import CheckSpec, Manifest
+from checks.core.hookspecs import KIND_ATTR
+from checks.core.manifest import Manifest
 from checks.core.redact import Scrubber, fingerprint
 from checks.core.result import Condition, Result
 from checks.core.runner import run_checks, user_agent
 from checks.core.status import Status
 from checks.standins.ghl import DEFAULT_API_KEY, DEFAULT_COMPANY_ID, DEFAULT_LOCATIONS, HOST, SCENARIOS, GhlProxyStandin
 from checks.standins.server import StandinServer, json_response
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, make_manifest, run_kind, standin_fixtures
 
 KEY = DEFAULT_API_KEY
 FIRST, SECOND = (loc.id for loc in DEFAULT_LOCATIONS)
@@ -32,18 +29,7 @@ MANIFEST = make_manifest(check_block("x"))
 SLOW_TIMEOUT_S = 0.3
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[tuple[StandinServer, GhlProxyStandin]]:
-    provider = GhlProxyStandin(slow_s=1.0, retry_after=0)
-    with StandinServer([provider]) as server:
-        yield server, provider
-
-
-@pytest.fixture
-def standin(running: tuple[StandinServer, GhlProxyStandin]) -> Iterator[tuple[StandinServer, GhlProxyStandin]]:
-    running[1].reset()
-    yield running
-    running[1].reset()
+running, standin = standin_fixtures(lambda: GhlProxyStandin(slow_s=1.0, retry_after=0))
 
 
 def proxy_env(server: StandinServer, **overrides: str) -> dict[str, str]:
@@ -62,22 +48,18 @@ def run_ghl(
     manifest: Manifest = MANIFEST,
 ) -> Result:
     validated = GhlParams.model_validate(params)
-    check = CheckSpec(id="oauth.ghl.proxy", item="a.one", kind="ghl", timeout_s=timeout_s, params=params)
-
-    async def go() -> Result:
-        async with httpx.AsyncClient(headers={"User-Agent": user_agent()}, trust_env=False) as client:
-            ctx = CheckContext(
-                check=check,
-                client=client,
-                clock=FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC)),
-                env=env,
-                manifest=manifest,
-                scrubber=scrubber or Scrubber(),
-                standins_url=standins_url,
-            )
-            return await ghl(validated, ctx)
-
-    return asyncio.run(go())
+    return run_kind(
+        lambda ctx: ghl(validated, ctx),
+        kind="ghl",
+        params=params,
+        manifest=manifest,
+        env=env,
+        check_id="oauth.ghl.proxy",
+        timeout_s=timeout_s,
+        standins_url=standins_url,
+        scrubber=scrubber,
+        client_options={"headers": {"User-Agent": user_agent()}},
+    )
 
 
 def rendered(result: Result) -> str:

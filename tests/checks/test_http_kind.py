@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from checks.builtin.http import HttpParams, http
-from checks.core.clock import FixedClock
-from checks.core.hookspecs import KIND_ATTR, CheckContext
-from checks.core.manifest import CheckSpec, Manifest, parse_manifest
+from checks.core.hookspecs import KIND_ATTR
+from checks.core.manifest import Manifest, parse_manifest
 from checks.core.redact import fingerprint
 from checks.core.result import Result
 from checks.core.status import Status
-from tests.checks.helpers import flood_server
+from tests.checks.helpers import flood_server, run_kind
 
 HEALTH = {
     "status": "ok",
@@ -188,21 +184,18 @@ def run_http(
     manifest: Manifest = MANIFEST,
 ) -> Result:
     validated = HttpParams.model_validate(params)
-    check = CheckSpec(id="http.probe", item="proxy", kind="http", timeout_s=timeout_s, params=params)
-
-    async def go() -> Result:
-        async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
-            ctx = CheckContext(
-                check=check,
-                client=client,
-                clock=FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC)),
-                env=env or {},
-                manifest=manifest,
-                standins_url=standins_url,
-            )
-            return await http(validated, ctx)
-
-    return asyncio.run(go())
+    return run_kind(
+        lambda ctx: http(validated, ctx),
+        kind="http",
+        params=params,
+        manifest=manifest,
+        env=env or {},
+        check_id="http.probe",
+        item="proxy",
+        timeout_s=timeout_s,
+        standins_url=standins_url,
+        client_options={"timeout": 5.0},
+    )
 
 
 def rendered(result: Result) -> str:

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
 import pytest
 
 from checks.builtin.manual import ManualParams, manual
 from checks.core.clock import FixedClock
 from checks.core.facts import Attestation
-from checks.core.hookspecs import CheckContext
 from checks.core.status import Status
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, make_manifest, run_kind
 
 NOW = datetime(2025, 10, 20, 12, tzinfo=UTC)
 
 
 def run(attestation: Attestation | None, **params):
     m = make_manifest(check_block("a.one.approved", kind="manual", pass_on=["approved"]))
-    ctx = CheckContext(check=m.checks[0], client=httpx.AsyncClient(), clock=FixedClock(NOW), env={}, manifest=m,
-                       attestations={"a.one": attestation} if attestation else {})
-    return asyncio.run(manual(ManualParams(**{"pass_on": ["approved"], **params}), ctx))
+    validated = ManualParams(**{"pass_on": ["approved"], **params})
+    return run_kind(lambda ctx: manual(validated, ctx), manifest=m, check=m.checks[0], clock=FixedClock(NOW),
+                    attestations={"a.one": attestation} if attestation else {})
 
 
 def att(status, days_ago=1, effective=None):

@@ -23,10 +23,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import ValidationError
 
-from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google, read_auth_error, wire_scope
+from checks.builtin.google_client import wire_scope
+from checks.builtin.google_errors import read_auth_error
+from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google
 from checks.core.clock import FixedClock
-from checks.core.hookspecs import CheckContext
-from checks.core.manifest import CheckSpec, Manifest, load_manifest
+from checks.core.manifest import Manifest, load_manifest
 from checks.core.runner import run_checks
 from checks.core.status import Status
 from checks.standins.google import BUSINESS_ACCOUNTS_HOST, set_scenario
@@ -35,7 +36,7 @@ from checks.standins.google_apis import BusinessAccountsStandin, ServiceUsageSta
 from checks.standins.google_calendar import CalendarStandin
 from checks.standins.oauth import GoogleOAuthStandin
 from checks.standins.server import StandinServer, json_response
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, make_manifest, run_kind
 from tests.valid_env import VALID_ENV
 from vault import Actor, Role, StaticKeySource, Vault
 
@@ -170,22 +171,19 @@ def run(
     extras: dict[str, Any] | None = None,
 ) -> Any:
     validated = OAuthGoogleParams.model_validate(params)
-    check = CheckSpec(id="oauth.google.probe", item="a.one", kind="oauth_google", timeout_s=timeout_s, params=params)
-
-    async def go() -> Any:
-        async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
-            ctx = CheckContext(
-                check=check,
-                client=client,
-                clock=FixedClock(NOW),
-                env=BASE_ENV if env is None else env,
-                manifest=manifest,
-                standins_url=standins_url,
-                extras=extras or {},
-            )
-            return await oauth_google(validated, ctx)
-
-    return asyncio.run(go())
+    return run_kind(
+        lambda ctx: oauth_google(validated, ctx),
+        kind="oauth_google",
+        params=params,
+        manifest=manifest,
+        env=BASE_ENV if env is None else env,
+        check_id="oauth.google.probe",
+        timeout_s=timeout_s,
+        clock=FixedClock(NOW),
+        standins_url=standins_url,
+        extras=extras or {},
+        client_options={"timeout": 5.0},
+    )
 
 
 def assert_clean(result: Any, *extra: str) -> None:

@@ -19,16 +19,16 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from checks.builtin.oauth_microsoft import OAuthMicrosoftParams, oauth_microsoft, review_scopes
+from checks.builtin.microsoft_scopes import review_scopes
+from checks.builtin.oauth_microsoft import OAuthMicrosoftParams, oauth_microsoft
 from checks.core.clock import FixedClock
-from checks.core.hookspecs import CheckContext
-from checks.core.manifest import CheckSpec, Manifest, load_manifest
+from checks.core.manifest import Manifest, load_manifest
 from checks.core.runner import run_checks
 from checks.core.status import Status
 from checks.standins.microsoft import GRAPH_HOST, AppRegistration, GraphStandin, password_credential, set_scenario
 from checks.standins.oauth import MicrosoftOAuthStandin
 from checks.standins.server import StandinServer, json_response
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, make_manifest, run_kind
 from tests.valid_env import VALID_ENV
 from vault import Actor, Role, StaticKeySource, Vault
 
@@ -190,24 +190,19 @@ def run(
     extras: dict[str, Any] | None = None,
 ) -> Any:
     validated = OAuthMicrosoftParams.model_validate(params)
-    check = CheckSpec(
-        id="oauth.microsoft.probe", item="a.one", kind="oauth_microsoft", timeout_s=timeout_s, params=params
+    return run_kind(
+        lambda ctx: oauth_microsoft(validated, ctx),
+        kind="oauth_microsoft",
+        params=params,
+        manifest=manifest,
+        env=BASE_ENV if env is None else env,
+        check_id="oauth.microsoft.probe",
+        timeout_s=timeout_s,
+        clock=FixedClock(NOW),
+        standins_url=standins_url,
+        extras=extras or {},
+        client_options={"timeout": 5.0},
     )
-
-    async def go() -> Any:
-        async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
-            ctx = CheckContext(
-                check=check,
-                client=client,
-                clock=FixedClock(NOW),
-                env=BASE_ENV if env is None else env,
-                manifest=manifest,
-                standins_url=standins_url,
-                extras=extras or {},
-            )
-            return await oauth_microsoft(validated, ctx)
-
-    return asyncio.run(go())
 
 
 def assert_clean(result: Any, *extra: str) -> None:

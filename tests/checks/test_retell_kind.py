@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -14,15 +13,13 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.retell import RetellParams, retell
-from checks.core.clock import FixedClock
-from checks.core.hookspecs import KIND_ATTR, CheckContext
-from checks.core.manifest import CheckSpec
+from checks.core.hookspecs import KIND_ATTR
 from checks.core.result import Result
 from checks.core.runner import run_checks, user_agent
 from checks.core.status import Status
 from checks.standins.retell import DEFAULT_AGENTS, DEFAULT_API_KEY, SCENARIOS, Agent, RetellStandin
 from checks.standins.server import StandinServer, json_response
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, make_manifest, run_kind, standin_fixtures
 
 KEY = DEFAULT_API_KEY
 ENV = {"RETELL_API_KEY": KEY}
@@ -30,39 +27,24 @@ MANIFEST = make_manifest(check_block("x"))
 SLOW_TIMEOUT_S = 0.3
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[tuple[StandinServer, RetellStandin]]:
-    provider = RetellStandin(slow_s=1.0, retry_after=0)
-    with StandinServer([provider]) as server:
-        yield server, provider
-
-
-@pytest.fixture
-def standin(running: tuple[StandinServer, RetellStandin]) -> Iterator[tuple[StandinServer, RetellStandin]]:
-    running[1].reset()
-    yield running
-    running[1].reset()
+running, standin = standin_fixtures(lambda: RetellStandin(slow_s=1.0, retry_after=0))
 
 
 def run_retell(
     params: dict[str, Any], url: str, *, env: dict[str, str] | None = None, timeout_s: float | None = 5.0
 ) -> Result:
     validated = RetellParams.model_validate(params)
-    check = CheckSpec(id="sandbox.retell.agents", item="a.one", kind="retell", timeout_s=timeout_s, params=params)
-
-    async def go() -> Result:
-        async with httpx.AsyncClient(headers={"User-Agent": user_agent()}, trust_env=False) as client:
-            ctx = CheckContext(
-                check=check,
-                client=client,
-                clock=FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC)),
-                env=ENV if env is None else env,
-                manifest=MANIFEST,
-                standins_url=url,
-            )
-            return await retell(validated, ctx)
-
-    return asyncio.run(go())
+    return run_kind(
+        lambda ctx: retell(validated, ctx),
+        kind="retell",
+        params=params,
+        manifest=MANIFEST,
+        env=ENV if env is None else env,
+        check_id="sandbox.retell.agents",
+        timeout_s=timeout_s,
+        standins_url=url,
+        client_options={"headers": {"User-Agent": user_agent()}},
+    )
 
 
 def rendered(result: Result) -> str:

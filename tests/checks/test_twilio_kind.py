@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -15,9 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from checks.builtin.twilio import TwilioParams, twilio
-from checks.core.clock import FixedClock
-from checks.core.hookspecs import KIND_ATTR, CheckContext
-from checks.core.manifest import CheckSpec
+from checks.core.hookspecs import KIND_ATTR
 from checks.core.redact import Scrubber
 from checks.core.result import Result
 from checks.core.runner import run_checks, user_agent
@@ -31,7 +27,7 @@ from checks.standins.twilio import (
     SCENARIOS,
     TwilioStandin,
 )
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, make_manifest, run_kind, standin_fixtures
 
 SID, TOKEN = DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 ENV = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN}
@@ -39,18 +35,7 @@ MANIFEST = make_manifest(check_block("x"))
 SLOW_TIMEOUT_S = 0.3
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[tuple[StandinServer, TwilioStandin]]:
-    provider = TwilioStandin(slow_s=1.0, retry_after=0)
-    with StandinServer([provider]) as server:
-        yield server, provider
-
-
-@pytest.fixture
-def standin(running: tuple[StandinServer, TwilioStandin]) -> Iterator[tuple[StandinServer, TwilioStandin]]:
-    running[1].reset()
-    yield running
-    running[1].reset()
+running, standin = standin_fixtures(lambda: TwilioStandin(slow_s=1.0, retry_after=0))
 
 
 def run_twilio(
@@ -62,22 +47,18 @@ def run_twilio(
     scrubber: Scrubber | None = None,
 ) -> Result:
     validated = TwilioParams.model_validate(params)
-    check = CheckSpec(id="sandbox.twilio.probe", item="a.one", kind="twilio", timeout_s=timeout_s, params=params)
-
-    async def go() -> Result:
-        async with httpx.AsyncClient(headers={"User-Agent": user_agent()}, trust_env=False) as client:
-            ctx = CheckContext(
-                check=check,
-                client=client,
-                clock=FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC)),
-                env=ENV if env is None else env,
-                manifest=MANIFEST,
-                scrubber=scrubber or Scrubber(),
-                standins_url=url,
-            )
-            return await twilio(validated, ctx)
-
-    return asyncio.run(go())
+    return run_kind(
+        lambda ctx: twilio(validated, ctx),
+        kind="twilio",
+        params=params,
+        manifest=MANIFEST,
+        env=ENV if env is None else env,
+        check_id="sandbox.twilio.probe",
+        timeout_s=timeout_s,
+        standins_url=url,
+        scrubber=scrubber,
+        client_options={"headers": {"User-Agent": user_agent()}},
+    )
 
 
 def rendered(result: Result) -> str:

@@ -7,7 +7,6 @@ meeting Google's ``invalid_grant`` (the OAuth stand-in); the audit chain is brok
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import json
@@ -22,15 +21,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
 from checks.builtin.vault import VaultParams, vault
 from checks.core.clock import FixedClock
-from checks.core.hookspecs import KIND_ATTR, CheckContext
-from checks.core.manifest import CheckSpec
+from checks.core.hookspecs import KIND_ATTR
 from checks.core.redact import Scrubber
 from checks.core.result import Result
 from checks.core.runner import user_agent
@@ -38,7 +35,7 @@ from checks.core.status import Status
 from checks.shell.sweep import close_vault_extras, vault_extras
 from checks.standins.oauth import GoogleOAuthStandin
 from checks.standins.server import StandinServer
-from tests.checks.helpers import check_block, make_manifest
+from tests.checks.helpers import check_block, make_manifest, run_kind
 from vault import Actor, Role, Vault
 from vault import selftest as vault_selftest
 from vault.keys import key_source_from_spec
@@ -68,22 +65,19 @@ def run(
     scrubber: Scrubber | None = None,
 ) -> Result:
     validated = VaultParams.model_validate(params)
-    check = CheckSpec(id="vault.probe", item="a.one", kind="vault", timeout_s=timeout_s, params=params)
-
-    async def go() -> Result:
-        async with httpx.AsyncClient(headers={"User-Agent": user_agent()}, trust_env=False) as client:
-            ctx = CheckContext(
-                check=check,
-                client=client,
-                clock=clock or FixedClock(datetime_at()),
-                env=ENV if env is None else env,
-                manifest=MANIFEST,
-                extras=extras if extras is not None else {},
-                scrubber=scrubber or Scrubber(),
-            )
-            return await vault(validated, ctx)
-
-    return asyncio.run(go())
+    return run_kind(
+        lambda ctx: vault(validated, ctx),
+        kind="vault",
+        params=params,
+        manifest=MANIFEST,
+        env=ENV if env is None else env,
+        check_id="vault.probe",
+        timeout_s=timeout_s,
+        clock=clock or FixedClock(datetime_at()),
+        scrubber=scrubber,
+        extras=extras,
+        client_options={"headers": {"User-Agent": user_agent()}},
+    )
 
 
 def datetime_at() -> datetime:  # the conftest clock's instant, for runs that need no clock fixture
