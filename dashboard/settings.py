@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from checks.core.manifest import default_manifest_path
 from checks.shell.access import ROLES
-from checks.storage.history import DEFAULT_DB_URL
+from checks.storage.schema import DEFAULT_DB_URL
 
 __all__ = ["ConfigError", "Settings", "mask_url", "settings"]
 

@@ -2,7 +2,7 @@
 
 Every function here takes a :class:`~checks.storage.history.Store` and returns a :class:`pandas.DataFrame` with the
 columns its docstring lists (an empty history gives an empty frame with those columns). Each reads the
-database with one SQL query through the history loaders (:func:`~checks.storage.history.results_frame` and
+database with one SQL query through the history loaders (:func:`~checks.storage.frames.results_frame` and
 friends), never by loading ORM objects, and derives the rest in pandas. Times are the runs' start times,
 timezone-aware UTC; a check "passes" when its status is ``pass`` or ``warn`` (``Status.ok``).
 
@@ -34,7 +34,8 @@ from checks.core.clock import SystemClock, utc
 from checks.core.result import CheckResult, Result
 from checks.core.status import Severity, Status
 from checks.presentation.notebook_html import CheckHistory
-from checks.storage.history import WaiverRecord, check_frame, results_frame
+from checks.storage.frames import check_frame, results_frame
+from checks.storage.schema import WaiverRecord
 
 if TYPE_CHECKING:
     from checks.core.manifest import Manifest
@@ -409,6 +410,6 @@ def write_html(report: Report, store: Store | None, path: str | Path | None) -> 
 
 
 def check_history(store: Store, check_id: str, limit: int = 50) -> CheckHistory:
-    """One check's recorded history (:func:`checks.storage.history.check_frame` in ``.frame``); in a notebook it draws
+    """One check's recorded history (:func:`checks.storage.frames.check_frame` in ``.frame``); in a notebook it draws
     as the latest status and a table of its runs, newest first (at most ``limit``)."""
     return CheckHistory(check_id, check_frame(store, check_id), limit)

@@ -564,7 +564,7 @@ def _previous_checkpoint(store: Store, run: Run, checkpoints: list[Checkpoint]) 
 def _last_run_before(store: Store, cut: datetime, exclude: str) -> Run | None:
     import sqlalchemy as sa
 
-    from checks.storage.history import RunRecord
+    from checks.storage.schema import RunRecord
 
     stmt = (
         sa.select(RunRecord.id)

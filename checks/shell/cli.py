@@ -274,7 +274,7 @@ def attest(
     """Record a fact no API can tell (an OAuth app submitted, a security review approved)."""
     from checks.core.clock import SystemClock
     from checks.core.facts import Attestation
-    from checks.presentation.views import attestable_statuses
+    from checks.presentation.views.checks_table import attestable_statuses
 
     m = _manifest(manifest)
     if item not in m.items_by_id:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from checks.core.clock import Clock, FixedClock, SystemClock
 from checks.core.errors import ReadinessError
-from checks.storage.history import runs_frame
+from checks.storage.frames import runs_frame
 
 if TYPE_CHECKING:
     from checks.core.manifest import Manifest
@@ -136,7 +136,8 @@ def history_or_demo(
     demo`` sweeps every 6 hours, four times the work).
     """
     from checks.core.manifest import default_manifest_path, load_manifest
-    from checks.storage.history import DEFAULT_DB_URL, Store
+    from checks.storage.history import Store
+    from checks.storage.schema import DEFAULT_DB_URL
 
     url = db_url or os.environ.get("READINESS_DB_URL") or DEFAULT_DB_URL
     shown = _shown(url)
