@@ -73,7 +73,7 @@ def _die(message: str, code: int = 2) -> NoReturn:
 
 
 def _manifest(path: Path | None) -> Any:
-    from checks.core.manifest import load_manifest
+    from checks.core.manifest_load import load_manifest
 
     return load_manifest(path)
 

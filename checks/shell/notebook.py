@@ -135,7 +135,7 @@ def history_or_demo(
     ``step_hours``: hours between the demo's sweeps (one a day, plus the checkpoints: a minute or so; ``readiness
     demo`` sweeps every 6 hours, four times the work).
     """
-    from checks.core.manifest import default_manifest_path, load_manifest
+    from checks.core.manifest_load import default_manifest_path, load_manifest
     from checks.storage.history import Store
     from checks.storage.schema import DEFAULT_DB_URL
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from checks.core.manifest import Manifest, parse_manifest
+from checks.core.manifest import Manifest
+from checks.core.manifest_load import parse_manifest
 
 HEAD = """
 schema = 1

@@ -26,7 +26,8 @@ from pydantic import ValidationError
 from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google, read_auth_error, wire_scope
 from checks.core.clock import FixedClock
 from checks.core.hookspecs import CheckContext
-from checks.core.manifest import CheckSpec, Manifest, load_manifest
+from checks.core.manifest import CheckSpec, Manifest
+from checks.core.manifest_load import load_manifest
 from checks.core.runner import run_checks
 from checks.core.status import Status
 from checks.standins.google import (
