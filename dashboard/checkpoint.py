@@ -6,8 +6,9 @@ import streamlit as st
 from checks import ReadinessError
 from checks.core.run import Decision
 from checks.presentation import pagetext
-from checks.presentation.report import build_report, record_checkpoint, render_markdown
+from checks.presentation.report_build import build_report, record_checkpoint
 from checks.presentation.report_html import render_html
+from checks.presentation.report_markdown import render_markdown
 from checks.presentation.views import latest
 from dashboard import context, data, widgets
 

@@ -11,7 +11,7 @@ timezone-aware UTC; a check "passes" when its status is ``pass`` or ``warn`` (``
 * :func:`recovery_times`: every regression (pass -> not pass) and how long it took to pass again;
 * :func:`provider_latency` and :func:`latency_samples`: ``duration_ms`` per check or kind;
 * :func:`waiver_use`: the waivers, whether each is in force, and how many runs each covered a gap in;
-* :func:`checkpoint_diff` and :func:`changes_frame`: :func:`checks.presentation.report.compare` as a frame;
+* :func:`checkpoint_diff` and :func:`changes_frame`: :func:`checks.presentation.report_build.compare` as a frame;
 * :func:`write_html`: the checkpoint report as one self-contained page (the weekly notebook calls it);
 * :func:`check_history`: one check's history, drawn as a table in a notebook.
 
@@ -354,10 +354,11 @@ def changes_frame(changes: Changes) -> pd.DataFrame:
 
 def checkpoint_diff(store: Store, manifest: Manifest, as_of: datetime | None = None) -> pd.DataFrame:
     """What changed between the latest two checkpoints (recorded at or before ``as_of`` when given), by
-    :func:`checks.presentation.report.compare` on their frozen snapshots. Columns as in :func:`changes_frame`; empty
-    when fewer than two checkpoints exist. ``attrs["baseline"]`` and ``attrs["current"]`` hold the two
-    checkpoints' titles (None when missing)."""
-    from checks.presentation.report import Baseline, Changes, compare
+    :func:`~checks.presentation.report_build.compare` on their frozen snapshots. Columns as in
+    :func:`changes_frame`; empty when fewer than two checkpoints exist. ``attrs["baseline"]`` and
+    ``attrs["current"]`` hold the two checkpoints' titles (None when missing)."""
+    from checks.presentation.report import Baseline, Changes
+    from checks.presentation.report_build import compare
 
     checkpoints = [c for c in store.checkpoints() if as_of is None or c.at <= utc(as_of)]  # newest first
     if len(checkpoints) < 2:

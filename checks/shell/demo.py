@@ -525,7 +525,7 @@ def _init_vault(server: StandinServer, config: DemoConfig, clock: FixedClock, di
 
 
 def _checkpoint(m: Manifest, store: Store, event: Event, at: datetime) -> None:
-    from checks.presentation.report import record_checkpoint
+    from checks.presentation.report_build import record_checkpoint
 
     cp = record_checkpoint(m, store, title=event.checkpoint, now=at)
     if event.decision is not None:

@@ -38,7 +38,7 @@ def checkpoint_report(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Report:
-    """The weekly checkpoint report (:func:`checks.presentation.report.build_report`, compared with the previous
+    """The weekly checkpoint report (:func:`checks.presentation.report_build.build_report`, compared with the previous
     checkpoint).
 
     With ``run_sweep`` a sweep runs first (and is recorded) at ``clock``'s time, with ``environ`` (default:
@@ -46,7 +46,7 @@ def checkpoint_report(
     (a date or ``YYYY-MM-DD``; default: the latest run), as seen at the end of that day or now, whichever
     is earlier. Raises :class:`~checks.core.errors.ReadinessError` when there is no such run.
     """
-    from checks.presentation.report import build_report
+    from checks.presentation.report_build import build_report
     from checks.shell.sweep import sweep
 
     clock = clock or SystemClock()

@@ -8,7 +8,7 @@ or a timeout's ``error`` for 1-36 hours), and skips while what it depends on is 
 from the real :func:`checks.core.verdict.decide` with the waivers and attestations in force at each run, so
 areas, criteria and escalations are what the engine would have written (decided once per distinct
 combination of statuses, waivers in force and attestation ages); weekly checkpoints are recorded with
-:func:`checks.presentation.report.record_checkpoint`. Rows go in with one SQLAlchemy Core ``executemany`` per
+:func:`checks.presentation.report_build.record_checkpoint`. Rows go in with one SQLAlchemy Core ``executemany`` per
 table into a temporary directory; it is a fixture, built once per run of this script.
 
 Measured with ``streamlit.testing.v1.AppTest``: a fresh AppTest per render, ``st.cache_data`` cleared
@@ -48,7 +48,7 @@ from checks.core.manifest import Manifest  # noqa: E402
 from checks.core.result import CheckResult, Condition, Result  # noqa: E402
 from checks.core.status import Severity, Status  # noqa: E402
 from checks.core.verdict import decide  # noqa: E402
-from checks.presentation.report import record_checkpoint  # noqa: E402
+from checks.presentation.report_build import record_checkpoint  # noqa: E402
 from checks.presentation.views import latest, oauth, trends  # noqa: E402
 from checks.storage.frames import results_frame, runs_frame  # noqa: E402
 from checks.storage.history import Store, _result_row  # noqa: E402

@@ -36,7 +36,7 @@ from checks.presentation.analysis import (
     waiver_use,
     write_html,
 )
-from checks.presentation.report import record_checkpoint
+from checks.presentation.report_build import record_checkpoint
 from checks.shell.notebook import checkpoint_report
 from checks.storage.frames import results_frame
 from checks.storage.history import Store
