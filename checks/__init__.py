@@ -9,7 +9,8 @@ from checks.core.clock import Clock, FixedClock, SystemClock
 from checks.core.errors import CheckError, ManifestError, ReadinessError
 from checks.core.facts import Attestation, Waiver
 from checks.core.hookspecs import CheckContext, check_kind
-from checks.core.manifest import CheckSpec, Manifest, load_manifest, parse_manifest
+from checks.core.manifest import CheckSpec, Manifest
+from checks.core.manifest_load import load_manifest, parse_manifest
 from checks.core.redact import fingerprint
 from checks.core.registry import get_registry
 from checks.core.result import CheckResult, Condition, Result

@@ -5,9 +5,11 @@ import streamlit as st
 
 from checks import ReadinessError
 from checks.core.run import Decision
-from checks.presentation import pagetext, views
-from checks.presentation.report import build_report, record_checkpoint, render_markdown
+from checks.presentation import pagetext
+from checks.presentation.report_build import build_report, record_checkpoint
 from checks.presentation.report_html import render_html
+from checks.presentation.report_markdown import render_markdown
+from checks.presentation.views import latest
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -18,7 +20,7 @@ widgets.write_notice(page)
 block = page.write_block()
 now = page.now()
 
-base_id, _ = views.pick_base_run(page.store.runs(limit=50), len(m.all_checks))
+base_id, _ = latest.pick_base_run(page.store.runs(limit=50), len(m.all_checks))
 if base_id is None:
     st.info("No run recorded yet: press “Run checks now” on the Overview, or run `readiness check`.")
     st.stop()

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from checks import ManifestError, Severity, Status
-from checks.presentation import pagetext, plots, views
+from checks.presentation import pagetext, plots
+from checks.presentation.views import checks_table, overview
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -17,13 +18,13 @@ if run is None:
     st.info("No run recorded yet: press “Run checks now” on the Overview, or run `readiness check`.")
     st.stop()
 
-frame = views.check_table(m, run, data.last_changed(page.db_url))
+frame = checks_table.check_table(m, run, data.last_changed(page.db_url))
 areas = {a.id: a.title for a in m.areas}
 c1, c2, c3 = st.columns(3)
 pick_areas = c1.multiselect("Area", list(areas), format_func=lambda a: areas.get(a, a), key="f_area")
 pick_status = c2.multiselect("Status", [s.value for s in Status], key="f_status")
 pick_severity = c3.multiselect("Severity", [s.value for s in Severity], key="f_severity")
-shown = views.filter_checks(frame, pick_areas, pick_status, pick_severity)
+shown = checks_table.filter_checks(frame, pick_areas, pick_status, pick_severity)
 st.dataframe(
     shown,
     hide_index=True,
@@ -51,19 +52,19 @@ if result.result.remediation:
     st.markdown(f"**Remediation**: {pagetext.dashboard_remediation(clean(result.result.remediation))}")
 
 history = data.check_history(page.db_url, check_id)
-change = views.last_change(history)
+change = checks_table.last_change(history)
 if change is not None:
     before = f" (was {change.previous})" if change.previous else " (never anything else)"
     st.markdown(
         f"**Last changed**: {change.since:%Y-%m-%d %H:%M} UTC to {change.status}{before}, {change.runs} run(s) since"
     )
 if len(history) > 1:
-    st.plotly_chart(plots.sparkline(views.sparkline_points(history)), key="sparkline")
+    st.plotly_chart(plots.sparkline(checks_table.sparkline_points(history)), key="sparkline")
 
 left, right = st.columns(2)
 with left:
     st.markdown("**Evidence**")
-    st.json(views.scrub_json(result.result.evidence, clean), expanded=True)
+    st.json(checks_table.scrub_json(result.result.evidence, clean), expanded=True)
 with right:
     st.markdown("**Conditions**")
     if result.result.conditions:
@@ -94,6 +95,6 @@ if st.button("Re-run this check", key="rerun", disabled=bool(block)):
     fresh = next((r for r in again.results if r.id == check_id), None)
     if fresh is not None:
         said = f"Re-ran {check_id}: {fresh.status.value}: {clean(fresh.result.summary)}"
-        widgets.flash(said, views.box_for_status(fresh.status))
+        widgets.flash(said, overview.box_for_status(fresh.status))
 if block:
     st.caption(block)

@@ -17,8 +17,9 @@ import streamlit as st
 from checks import FixedClock, Manifest, Run, get_registry, load_manifest
 from checks.core.facts import Attestation, Waiver
 from checks.core.redact import Scrubber
-from checks.presentation import views
-from checks.storage.history import Checkpoint, Store, check_frame, results_frame, runs_frame
+from checks.presentation.views import latest
+from checks.storage.frames import check_frame, results_frame, runs_frame
+from checks.storage.history import Checkpoint, Store
 
 TTL = 30
 """Seconds cached data lives; the Overview refreshes at the manifest's interval on top of it."""
@@ -84,14 +85,14 @@ def store(url: str) -> Store:
 
 def current_run(url: str, m: Manifest) -> Run | None:
     """The latest complete sweep with newer single-check re-runs laid over it
-    (:func:`checks.presentation.views.current_run`)."""
+    (:func:`checks.presentation.views.latest.current_run`)."""
     return _current_run(url, m.digest, len(m.all_checks), m)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
 def _current_run(url: str, digest: str, n_checks: int, _m: Manifest) -> Run | None:
     s = store(url)
-    base_id, newer = views.pick_base_run(s.runs(limit=50), n_checks)
+    base_id, newer = latest.pick_base_run(s.runs(limit=50), n_checks)
     if base_id is None:
         return None
     base = s.get_run(base_id)
@@ -102,7 +103,7 @@ def _current_run(url: str, digest: str, n_checks: int, _m: Manifest) -> Run | No
         return base
     now = rechecks[-1].finished_at
     ids = [r.id for r in base.results]
-    return views.current_run(
+    return latest.current_run(
         _m,
         base,
         rechecks,

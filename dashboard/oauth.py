@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from checks.presentation import pagetext, views
+from checks.presentation import pagetext
+from checks.presentation.views import checks_table, oauth
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -20,7 +21,7 @@ if not m.oauth_apps:
     st.info("The manifest declares no [oauth_apps].")
 for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oauth_apps.values()]), strict=False):
     with tab:
-        life = views.oauth_lifecycle(m, key, attestations)
+        life = oauth.oauth_lifecycle(m, key, attestations)
         st.markdown(f"**Lifecycle** (attested): {pagetext.lifecycle_line(life)}")
         since = f" since {life.since.isoformat()}" if life.since else ""
         st.caption(
@@ -29,7 +30,7 @@ for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oau
         )
 
         st.markdown("**Probe results**")
-        results = views.item_results(m, app.item, run)
+        results = checks_table.item_results(m, app.item, run)
         if results:
             st.dataframe(
                 pd.DataFrame(
@@ -59,7 +60,7 @@ for (key, app), tab in zip(m.oauth_apps.items(), st.tabs([a.title for a in m.oau
                         "status": r.status or "not run",
                         "summary": clean(r.summary),
                     }
-                    for r in views.redirect_rows(m, key, run)
+                    for r in oauth.redirect_rows(m, key, run)
                 ]
             ),
             hide_index=True,

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from checks import ManifestError
-from checks.presentation import pagetext, views
+from checks.presentation import pagetext
+from checks.presentation.views import overview
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -34,7 +35,7 @@ if st.button(
         data.clear()
         bar.empty()
         decision = run.verdict.decision
-        widgets.box(views.box_for_decision(decision), f"Run finished: {decision.value}, {len(run.results)} checks.")
+        widgets.box(overview.box_for_decision(decision), f"Run finished: {decision.value}, {len(run.results)} checks.")
 if block:
     st.caption(block)
 
@@ -43,11 +44,11 @@ if block:
 def live():
     run = data.current_run(page.db_url, m)
     clean = page.scrubber()
-    banner = views.banner(run)
+    banner = overview.banner(run)
     widgets.verdict_banner(banner, clean)
 
-    left = views.time_left(m.release.decision_point, page.now())
-    passed, total = views.blocking_count(run)
+    left = overview.time_left(m.release.decision_point, page.now())
+    passed, total = overview.blocking_count(run)
     # wrapping rows of fixed-width boxes rather than st.columns: at 800 px three columns cut the values
     # ("pass…") and four broke the area titles mid-word
     row = st.container(horizontal=True, wrap=True)
@@ -75,7 +76,7 @@ def live():
     st.caption(f"{m.release.decision_text or 'Go/no-go'} on {m.release.decision_point.isoformat()}: {left.text}.")
 
     st.subheader("Areas")
-    cards = views.area_cards(m, run)
+    cards = overview.area_cards(m, run)
     row = st.container(horizontal=True, wrap=True)
     for card in cards:
         with row.container(border=True, width=228):
@@ -84,7 +85,7 @@ def live():
             st.caption(card.caption)
 
     st.subheader("Blockers")
-    found = views.blockers(m, run)
+    found = overview.blockers(m, run)
     if not found:
         st.markdown("No open blocking gap." if run is not None else "No run yet.")
     for b in found:
@@ -97,7 +98,7 @@ def live():
                 st.caption(f"Contingency: {b.contingency}")
 
     st.subheader("Escalations")
-    escalations = views.open_escalations(m, run, page.now())
+    escalations = overview.open_escalations(m, run, page.now())
     if not escalations:
         st.markdown("None in force.")
     for e in escalations:
@@ -110,7 +111,7 @@ def live():
         )
 
     st.subheader("Success criteria")
-    for ms in views.criteria_by_milestone(m, run):
+    for ms in overview.criteria_by_milestone(m, run):
         due = f" (due {ms.due.isoformat()})" if ms.due else ""
         st.markdown(f"**{ms.title}**{due}: {ms.met} of {len(ms.criteria)} met")
         st.markdown("\n".join(f"- {pagetext.criterion_sign(c.met)} {c.text}" for c in ms.criteria))

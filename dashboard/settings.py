@@ -14,9 +14,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from checks.core.manifest import default_manifest_path
+from checks.core.manifest_load import default_manifest_path
 from checks.shell.access import ROLES
-from checks.storage.history import DEFAULT_DB_URL
+from checks.storage.schema import DEFAULT_DB_URL
 
 __all__ = ["ConfigError", "Settings", "mask_url", "settings"]
 

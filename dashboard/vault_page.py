@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from checks.presentation import pagetext, plots, views
+from checks.presentation import pagetext, plots
+from checks.presentation.views import credentials
 from dashboard import context, data, widgets
 from vault import KeyUnavailable, VaultError
 from vault.rbac import Op, allows
@@ -75,7 +76,7 @@ else:
     st.dataframe(creds, hide_index=True)
 
     st.subheader("Expiring soon")
-    soon = views.expiring_credentials(creds, page.now())
+    soon = credentials.expiring_credentials(creds, page.now())
     if soon.empty:
         st.caption("Nothing expires within 24 hours.")
     else:

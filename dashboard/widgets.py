@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from checks import Attestation, Waiver
-from checks.presentation import pagetext, views
+from checks.presentation import pagetext
 from checks.presentation.report import Change
+from checks.presentation.views import checks_table, oauth, overview
 from dashboard import data
 from dashboard.context import Page
 
 
-def verdict_banner(b: views.Banner, clean: Callable[[str], str]) -> None:
+def verdict_banner(b: overview.Banner, clean: Callable[[str], str]) -> None:
     with st.container(border=True):
         st.html(pagetext.verdict_html(b.decision))
         st.markdown(f"### {b.headline}")
@@ -73,7 +74,7 @@ def attest_form(page: Page, items: Sequence[str]) -> None:
     item = st.selectbox(
         "Item", items, format_func=lambda i: f"{titles.get(i, i)} ({i})", key="attest_item", disabled=bool(block)
     )
-    statuses = views.attestable_statuses(m, item) if item else []
+    statuses = checks_table.attestable_statuses(m, item) if item else []
     current = pagetext.latest_status(data.attestations(page.db_url), item) if item else None
     with st.form("attest", clear_on_submit=True):
         if statuses:
@@ -98,7 +99,7 @@ def attest_form(page: Page, items: Sequence[str]) -> None:
             st.error("Not recorded: choose an item and a status.")
             return
         status = (status or "").strip()
-        if pagetext.is_step_back(views.OAUTH_LIFECYCLE, current, status) and not (confirm_back and note.strip()):
+        if pagetext.is_step_back(oauth.OAUTH_LIFECYCLE, current, status) and not (confirm_back and note.strip()):
             st.error(
                 f"Not recorded: {status} is a step backwards from {current}. Say why in the note and tick "
                 "the confirmation."

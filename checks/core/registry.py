@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from checks.core.errors import CheckError, ManifestError
 from checks.core.hookspecs import ENTRY_POINT_GROUP, KIND_ATTR, KindSpec
-from checks.core.manifest import CheckSpec, Manifest, _loc, _message
+from checks.core.manifest import CheckSpec, Manifest
+from checks.core.manifest_load import _loc, _message
 
 __all__ = ["PluginFailure", "Registry", "get_registry"]
 

@@ -2,7 +2,7 @@
 
 Every function here takes a :class:`~checks.storage.history.Store` and returns a :class:`pandas.DataFrame` with the
 columns its docstring lists (an empty history gives an empty frame with those columns). Each reads the
-database with one SQL query through the history loaders (:func:`~checks.storage.history.results_frame` and
+database with one SQL query through the history loaders (:func:`~checks.storage.frames.results_frame` and
 friends), never by loading ORM objects, and derives the rest in pandas. Times are the runs' start times,
 timezone-aware UTC; a check "passes" when its status is ``pass`` or ``warn`` (``Status.ok``).
 
@@ -11,7 +11,7 @@ timezone-aware UTC; a check "passes" when its status is ``pass`` or ``warn`` (``
 * :func:`recovery_times`: every regression (pass -> not pass) and how long it took to pass again;
 * :func:`provider_latency` and :func:`latency_samples`: ``duration_ms`` per check or kind;
 * :func:`waiver_use`: the waivers, whether each is in force, and how many runs each covered a gap in;
-* :func:`checkpoint_diff` and :func:`changes_frame`: :func:`checks.presentation.report.compare` as a frame;
+* :func:`checkpoint_diff` and :func:`changes_frame`: :func:`checks.presentation.report_build.compare` as a frame;
 * :func:`write_html`: the checkpoint report as one self-contained page (the weekly notebook calls it);
 * :func:`check_history`: one check's history, drawn as a table in a notebook.
 
@@ -34,7 +34,8 @@ from checks.core.clock import SystemClock, utc
 from checks.core.result import CheckResult, Result
 from checks.core.status import Severity, Status
 from checks.presentation.notebook_html import CheckHistory
-from checks.storage.history import WaiverRecord, check_frame, results_frame
+from checks.storage.frames import check_frame, results_frame
+from checks.storage.schema import WaiverRecord
 
 if TYPE_CHECKING:
     from checks.core.manifest import Manifest
@@ -353,10 +354,11 @@ def changes_frame(changes: Changes) -> pd.DataFrame:
 
 def checkpoint_diff(store: Store, manifest: Manifest, as_of: datetime | None = None) -> pd.DataFrame:
     """What changed between the latest two checkpoints (recorded at or before ``as_of`` when given), by
-    :func:`checks.presentation.report.compare` on their frozen snapshots. Columns as in :func:`changes_frame`; empty
-    when fewer than two checkpoints exist. ``attrs["baseline"]`` and ``attrs["current"]`` hold the two
-    checkpoints' titles (None when missing)."""
-    from checks.presentation.report import Baseline, Changes, compare
+    :func:`~checks.presentation.report_build.compare` on their frozen snapshots. Columns as in
+    :func:`changes_frame`; empty when fewer than two checkpoints exist. ``attrs["baseline"]`` and
+    ``attrs["current"]`` hold the two checkpoints' titles (None when missing)."""
+    from checks.presentation.report import Baseline, Changes
+    from checks.presentation.report_build import compare
 
     checkpoints = [c for c in store.checkpoints() if as_of is None or c.at <= utc(as_of)]  # newest first
     if len(checkpoints) < 2:
@@ -409,6 +411,6 @@ def write_html(report: Report, store: Store | None, path: str | Path | None) -> 
 
 
 def check_history(store: Store, check_id: str, limit: int = 50) -> CheckHistory:
-    """One check's recorded history (:func:`checks.storage.history.check_frame` in ``.frame``); in a notebook it draws
+    """One check's recorded history (:func:`checks.storage.frames.check_frame` in ``.frame``); in a notebook it draws
     as the latest status and a table of its runs, newest first (at most ``limit``)."""
     return CheckHistory(check_id, check_frame(store, check_id), limit)

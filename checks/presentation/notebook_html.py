@@ -155,7 +155,7 @@ def report_html(report: Report) -> str:
 
 @dataclass(frozen=True)
 class CheckHistory:
-    """One check's recorded history (:func:`checks.storage.history.check_frame`), drawn as a table in a notebook.
+    """One check's recorded history (:func:`checks.storage.frames.check_frame`), drawn as a table in a notebook.
 
     ``frame`` holds the data (``run_id``, ``started_at``, ``status``, ``severity``, ``waived``, ``summary``,
     ...), oldest first; :func:`checks.presentation.analysis.check_history` makes one."""

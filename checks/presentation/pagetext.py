@@ -17,7 +17,7 @@ from typing import Any
 
 from checks.core.facts import Attestation
 from checks.core.status import Status
-from checks.presentation.views import Lifecycle
+from checks.presentation.views.oauth import Lifecycle
 
 __all__ = [
     "STATE_COLOR",

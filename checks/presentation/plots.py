@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from checks.presentation.views import AREA_STATES, STATUS_LEVEL, CheckpointPoint, GanttRow
+from checks.presentation.views.checks_table import STATUS_LEVEL
+from checks.presentation.views.oauth import GanttRow
+from checks.presentation.views.trends import AREA_STATES, CheckpointPoint
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go  # type: ignore[import-untyped]  # plotly ships no type hints
@@ -68,8 +70,9 @@ def _naive_all(values: Any) -> Any:
 
 
 def blocking_trend(series: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] = ()) -> go.Figure:
-    """Share (%) of blocking checks passing per run (:func:`checks.presentation.views.blocking_share`): a line, a marker
-    trace per verdict (GO, CONDITIONAL, NO-GO) in its colour, a diamond and a dotted line per checkpoint."""
+    """Share (%) of blocking checks passing per run (:func:`~checks.presentation.views.trends.blocking_share`): a
+    line, a marker trace per verdict (GO, CONDITIONAL, NO-GO) in its colour, a diamond and a dotted line per
+    checkpoint."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -151,7 +154,8 @@ def blocking_trend(series: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] 
 
 
 def status_heatmap(frame: pd.DataFrame) -> go.Figure:
-    """Area x time from :func:`checks.presentation.views.heatmap_frame`, one colour per state in the seed's words."""
+    """Area x time from :func:`~checks.presentation.views.trends.heatmap_frame`, one colour per state in the seed's
+    words."""
     import plotly.graph_objects as go
 
     titles = list(dict.fromkeys(frame["title"]))
@@ -198,8 +202,8 @@ def status_heatmap(frame: pd.DataFrame) -> go.Figure:
 
 
 def time_to_green(frame: pd.DataFrame) -> go.Figure:
-    """Days per item from first run to green (:func:`checks.presentation.views.time_to_green`); items not green yet are
-    drawn as ongoing."""
+    """Days per item from first run to green (:func:`~checks.presentation.views.trends.time_to_green`); items not green
+    yet are drawn as ongoing."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -228,8 +232,8 @@ def time_to_green(frame: pd.DataFrame) -> go.Figure:
 
 
 def approval_gantt(rows: Sequence[GanttRow], now: datetime | None = None) -> go.Figure:
-    """The OAuth apps' timeline (:func:`checks.presentation.views.gantt_rows`): attested phases, ongoing ones, and the
-    expected approval window, one trace per kind; a dashed line at ``now`` when given."""
+    """The OAuth apps' timeline (:func:`~checks.presentation.views.oauth.gantt_rows`): attested phases, ongoing ones,
+    and the expected approval window, one trace per kind; a dashed line at ``now`` when given."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -266,7 +270,8 @@ def approval_gantt(rows: Sequence[GanttRow], now: datetime | None = None) -> go.
 
 
 def sparkline(points: pd.DataFrame) -> go.Figure:
-    """One check's recent history (:func:`checks.presentation.views.sparkline_points`): a small step line, pass high."""
+    """One check's recent history (:func:`~checks.presentation.views.checks_table.sparkline_points`): a small step
+    line, pass high."""
     import plotly.graph_objects as go
 
     fig = go.Figure(

@@ -134,7 +134,7 @@ def _points(report: Report, store: Store | None) -> list[tuple[datetime, float, 
     if store is not None:
         import pandas as pd
 
-        from checks.storage.history import runs_frame
+        from checks.storage.frames import runs_frame
 
         frame = runs_frame(store)
         frame = frame[(frame["started_at"] <= pd.Timestamp(report.run.started_at)) & (frame["blocking_total"] > 0)]

@@ -73,7 +73,7 @@ def _die(message: str, code: int = 2) -> NoReturn:
 
 
 def _manifest(path: Path | None) -> Any:
-    from checks.core.manifest import load_manifest
+    from checks.core.manifest_load import load_manifest
 
     return load_manifest(path)
 
@@ -214,16 +214,16 @@ def history(
     format: Annotated[HistoryFormat, typer.Option("--format", help="table or json")] = HistoryFormat.table,
 ) -> None:
     """Recent runs, newest first (verdict, passing counts), or one check's history with --check."""
-    from checks.storage import history as h
+    from checks.storage import frames
 
     store = _store(db)
     try:
         if check_id:
-            frame = h.check_frame(store, check_id).tail(limit)
+            frame = frames.check_frame(store, check_id).tail(limit)
             if frame.empty:
                 _die(f"no history for check {check_id!r} (see `readiness validate --list` for the ids)")
         else:
-            frame = h.runs_frame(store).tail(limit)
+            frame = frames.runs_frame(store).tail(limit)
     finally:
         store.close()
     if format is HistoryFormat.json:
@@ -274,7 +274,7 @@ def attest(
     """Record a fact no API can tell (an OAuth app submitted, a security review approved)."""
     from checks.core.clock import SystemClock
     from checks.core.facts import Attestation
-    from checks.presentation.views import attestable_statuses
+    from checks.presentation.views.checks_table import attestable_statuses
 
     m = _manifest(manifest)
     if item not in m.items_by_id:
@@ -346,8 +346,10 @@ def report(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout")] = None,
 ) -> None:
     """The checkpoint assessment of the latest run, in the seed's structure, with what changed since."""
-    from checks.presentation.report import Since, build_report, render_markdown
+    from checks.presentation.report import Since
+    from checks.presentation.report_build import build_report
     from checks.presentation.report_html import render_html
+    from checks.presentation.report_markdown import render_markdown
 
     m = _manifest(manifest)
     when: Since = None if since == "none" else "checkpoint" if since == "checkpoint" else _parse_day(since, "--since")
@@ -377,7 +379,7 @@ def checkpoint(
     db: DbOpt = None,
 ) -> None:
     """Freeze the latest run, the waivers in force and the latest attestations as the weekly checkpoint."""
-    from checks.presentation.report import record_checkpoint
+    from checks.presentation.report_build import record_checkpoint
 
     m = _manifest(manifest)
     store = _store(db)

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 from checks.core.clock import FixedClock
 from checks.core.facts import Attestation, Waiver
-from checks.core.manifest import Manifest, default_manifest_path, load_manifest
+from checks.core.manifest import Manifest
+from checks.core.manifest_load import default_manifest_path, load_manifest
 from checks.shell.sweep import close_vault_extras, vault_extras
 from checks.standins import DemoConfig, StandinServer, demo_config, demo_environment, restore_demo
 
@@ -524,7 +525,7 @@ def _init_vault(server: StandinServer, config: DemoConfig, clock: FixedClock, di
 
 
 def _checkpoint(m: Manifest, store: Store, event: Event, at: datetime) -> None:
-    from checks.presentation.report import record_checkpoint
+    from checks.presentation.report_build import record_checkpoint
 
     cp = record_checkpoint(m, store, title=event.checkpoint, now=at)
     if event.decision is not None:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from checks.core.clock import Clock, FixedClock, SystemClock
 from checks.core.errors import ReadinessError
-from checks.storage.history import runs_frame
+from checks.storage.frames import runs_frame
 
 if TYPE_CHECKING:
     from checks.core.manifest import Manifest
@@ -38,7 +38,7 @@ def checkpoint_report(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Report:
-    """The weekly checkpoint report (:func:`checks.presentation.report.build_report`, compared with the previous
+    """The weekly checkpoint report (:func:`checks.presentation.report_build.build_report`, compared with the previous
     checkpoint).
 
     With ``run_sweep`` a sweep runs first (and is recorded) at ``clock``'s time, with ``environ`` (default:
@@ -46,7 +46,7 @@ def checkpoint_report(
     (a date or ``YYYY-MM-DD``; default: the latest run), as seen at the end of that day or now, whichever
     is earlier. Raises :class:`~checks.core.errors.ReadinessError` when there is no such run.
     """
-    from checks.presentation.report import build_report
+    from checks.presentation.report_build import build_report
     from checks.shell.sweep import sweep
 
     clock = clock or SystemClock()
@@ -135,8 +135,9 @@ def history_or_demo(
     ``step_hours``: hours between the demo's sweeps (one a day, plus the checkpoints: a minute or so; ``readiness
     demo`` sweeps every 6 hours, four times the work).
     """
-    from checks.core.manifest import default_manifest_path, load_manifest
-    from checks.storage.history import DEFAULT_DB_URL, Store
+    from checks.core.manifest_load import default_manifest_path, load_manifest
+    from checks.storage.history import Store
+    from checks.storage.schema import DEFAULT_DB_URL
 
     url = db_url or os.environ.get("READINESS_DB_URL") or DEFAULT_DB_URL
     shown = _shown(url)

@@ -8,7 +8,7 @@ or a timeout's ``error`` for 1-36 hours), and skips while what it depends on is 
 from the real :func:`checks.core.verdict.decide` with the waivers and attestations in force at each run, so
 areas, criteria and escalations are what the engine would have written (decided once per distinct
 combination of statuses, waivers in force and attestation ages); weekly checkpoints are recorded with
-:func:`checks.presentation.report.record_checkpoint`. Rows go in with one SQLAlchemy Core ``executemany`` per
+:func:`checks.presentation.report_build.record_checkpoint`. Rows go in with one SQLAlchemy Core ``executemany`` per
 table into a temporary directory; it is a fixture, built once per run of this script.
 
 Measured with ``streamlit.testing.v1.AppTest``: a fresh AppTest per render, ``st.cache_data`` cleared
@@ -48,9 +48,11 @@ from checks.core.manifest import Manifest  # noqa: E402
 from checks.core.result import CheckResult, Condition, Result  # noqa: E402
 from checks.core.status import Severity, Status  # noqa: E402
 from checks.core.verdict import decide  # noqa: E402
-from checks.presentation import views  # noqa: E402
-from checks.presentation.report import record_checkpoint  # noqa: E402
-from checks.storage.history import ResultRecord, RunRecord, Store, _result_row, results_frame, runs_frame  # noqa: E402
+from checks.presentation.report_build import record_checkpoint  # noqa: E402
+from checks.presentation.views import latest, oauth, trends  # noqa: E402
+from checks.storage.frames import results_frame, runs_frame  # noqa: E402
+from checks.storage.history import Store, _result_row  # noqa: E402
+from checks.storage.schema import ResultRecord, RunRecord  # noqa: E402
 
 STORY_MANIFEST = ROOT / "tests" / "fixtures" / "story_manifest.toml"
 DASH = ROOT / "dashboard"
@@ -317,20 +319,20 @@ def steps(url: str, m: Manifest, repeat: int) -> dict[str, float]:
     store = Store.open(url)
     runs = runs_frame(store)
     results = results_frame(store)
-    freq = views.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
-    heat = views.heatmap_frame(results, m, freq)
-    share = views.blocking_share(runs)
-    green = views.time_to_green(results, m, NOW)
-    marks = views.checkpoint_points(store.checkpoints())
+    freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
+    heat = trends.heatmap_frame(results, m, freq)
+    share = trends.blocking_share(runs)
+    green = trends.time_to_green(results, m, NOW)
+    marks = trends.checkpoint_points(store.checkpoints())
     figs = [
         plots.blocking_trend(share, marks),
         plots.status_heatmap(heat),
         plots.time_to_green(green),
-        plots.approval_gantt(views.gantt_rows(m, store.attestations(), NOW), now=NOW),
+        plots.approval_gantt(oauth.gantt_rows(m, store.attestations(), NOW), now=NOW),
     ]
 
     def overview_data() -> None:
-        base, newer = views.pick_base_run(store.runs(limit=50), len(m.all_checks))
+        base, newer = latest.pick_base_run(store.runs(limit=50), len(m.all_checks))
         run = store.get_run(base)
         rechecks = [store.get_run(i) for i in newer]
         if rechecks:
@@ -340,14 +342,14 @@ def steps(url: str, m: Manifest, repeat: int) -> dict[str, float]:
         "runs_frame_s": timed(lambda: runs_frame(store), repeat),
         "results_frame_s": timed(lambda: results_frame(store), repeat),
         "checkpoints_s": timed(store.checkpoints, repeat),
-        "heatmap_frame_s": timed(lambda: views.heatmap_frame(results, m, freq), repeat),
-        "time_to_green_s": timed(lambda: views.time_to_green(results, m, NOW), repeat),
-        "blocking_trend_figure_s": timed(lambda: plots.blocking_trend(views.blocking_share(runs), marks), repeat),
+        "heatmap_frame_s": timed(lambda: trends.heatmap_frame(results, m, freq), repeat),
+        "time_to_green_s": timed(lambda: trends.time_to_green(results, m, NOW), repeat),
+        "blocking_trend_figure_s": timed(lambda: plots.blocking_trend(trends.blocking_share(runs), marks), repeat),
         "other_figures_s": timed(
             lambda: (
                 plots.status_heatmap(heat),
                 plots.time_to_green(green),
-                plots.approval_gantt(views.gantt_rows(m, store.attestations(), NOW), now=NOW),
+                plots.approval_gantt(oauth.gantt_rows(m, store.attestations(), NOW), now=NOW),
             ),
             repeat,
         ),

@@ -58,6 +58,7 @@ SCOPE: dict[str, tuple[str, ...]] = {
     "checks/core/runner.py": ALL,
     "checks/core/redact.py": ALL,
     "checks/core/manifest.py": ALL,
+    "checks/core/manifest_load.py": ALL,
     "checks/storage/history.py": ("xǁStoreǁ*", "x__result_row", "x__check_result", "x__waiver", "x__attestation"),
     "checks/builtin/aadsts.py": ALL,
     "checks/builtin/google_errors.py": ("x_read_auth_error", "x_google_error"),

@@ -17,7 +17,8 @@ import pytest
 from checks.core.clock import Clock, FixedClock
 from checks.core.facts import Attestation
 from checks.core.hookspecs import CheckContext
-from checks.core.manifest import CheckSpec, Manifest, parse_manifest
+from checks.core.manifest import CheckSpec, Manifest
+from checks.core.manifest_load import parse_manifest
 from checks.core.redact import Scrubber
 from checks.core.result import Result
 

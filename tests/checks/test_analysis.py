@@ -36,9 +36,10 @@ from checks.presentation.analysis import (
     waiver_use,
     write_html,
 )
-from checks.presentation.report import record_checkpoint
+from checks.presentation.report_build import record_checkpoint
 from checks.shell.notebook import checkpoint_report
-from checks.storage.history import Store, results_frame
+from checks.storage.frames import results_frame
+from checks.storage.history import Store
 from tests.checks import kinds_for_tests
 from tests.checks.helpers import check_block, make_manifest
 

@@ -50,7 +50,8 @@ def test_week0_without_configuration_is_no_go_with_the_seeds_reasons(world, tmp_
 def test_nothing_configured_is_not_checked_rather_than_passed(world, tmp_path):
     """Issue 10: with nothing configured, ``oauth.google.apis`` could not look; the report said "Google OAuth
     application: 1 of 7 checks pass"."""
-    from checks.presentation.report import build_report, render_markdown
+    from checks.presentation.report_build import build_report
+    from checks.presentation.report_markdown import render_markdown
 
     server, _ = world
     store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")

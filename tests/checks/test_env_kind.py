@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from checks.builtin.env import EnvParams, env
 from checks.core.clock import FixedClock
 from checks.core.hookspecs import KIND_ATTR
-from checks.core.manifest import CheckSpec, parse_manifest
+from checks.core.manifest import CheckSpec
+from checks.core.manifest_load import parse_manifest
 from checks.core.redact import Scrubber, fingerprint
 from checks.core.result import Result
 from checks.core.status import Status

@@ -15,16 +15,9 @@ from checks.core.facts import Attestation, Waiver
 from checks.core.result import CheckResult, Condition, Result
 from checks.core.run import AreaSummary, CriterionResult, Decision, EscalationHit, Run, Verdict
 from checks.core.status import Severity, Status
-from checks.storage.history import (
-    VERSION_TABLE,
-    Base,
-    RunSummary,
-    Store,
-    area_frame,
-    check_frame,
-    results_frame,
-    runs_frame,
-)
+from checks.storage.frames import area_frame, check_frame, results_frame, runs_frame
+from checks.storage.history import RunSummary, Store
+from checks.storage.schema import VERSION_TABLE, Base
 
 T0 = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
 
@@ -157,9 +150,9 @@ def test_a_run_recorded_later_is_later_even_when_it_started_earlier(store):
 
 
 def test_migration_numbers_existing_runs_in_start_order(db_url):
-    from checks.storage.history import _create_engine, upgrade
+    from checks.storage.schema import make_engine, upgrade
 
-    engine = _create_engine(db_url)
+    engine = make_engine(db_url)
     upgrade(engine, "0001")
     rows = [  # (id, started_at, finished_at): inserted out of order on purpose
         ("c", T0 + timedelta(hours=2), T0 + timedelta(hours=2)),
@@ -548,7 +541,7 @@ def test_a_run_recorded_before_the_newer_fields_reads_back_with_their_defaults(s
     result = Result(Status.FAIL, "down", conditions=(Condition("[STATUS] == 200", False, "got 500"),), observed_at=T0)
     run = make_run([CheckResult("a", "a", "oauth", "http", Severity.BLOCKING, result)], T0)
     store.record_run(run)
-    from checks.storage.history import ResultRecord, RunRecord
+    from checks.storage.schema import ResultRecord, RunRecord
 
     older_area = {"id": "oauth", "title": "OAuth apps", "status": "fail", "passed": 0, "total": 1, "state": "NONE"}
     older_hit = {"rule": "r", "item": "a", "since": T0.isoformat(), "contact": "Ana"}

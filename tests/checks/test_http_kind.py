@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from checks.builtin.http import HttpParams, http
 from checks.core.hookspecs import KIND_ATTR
-from checks.core.manifest import Manifest, parse_manifest
+from checks.core.manifest import Manifest
+from checks.core.manifest_load import parse_manifest
 from checks.core.redact import fingerprint
 from checks.core.result import Result
 from checks.core.status import Status

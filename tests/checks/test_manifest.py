@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from checks.core.errors import ManifestError
-from checks.core.manifest import Duration, Manifest, default_manifest_path, load_manifest, parse_manifest
+from checks.core.manifest import Duration, Manifest
+from checks.core.manifest_load import default_manifest_path, load_manifest, parse_manifest
 from checks.core.status import Severity
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from checks.core.errors import ManifestError
-from checks.core.manifest import load_manifest, parse_manifest
+from checks.core.manifest_load import load_manifest, parse_manifest
 from checks.shell.cli import app
 from tests.checks.test_manifest import dump
 

@@ -27,7 +27,8 @@ from checks.builtin.google_client import wire_scope
 from checks.builtin.google_errors import read_auth_error
 from checks.builtin.oauth_google import OAuthGoogleParams, oauth_google
 from checks.core.clock import FixedClock
-from checks.core.manifest import Manifest, load_manifest
+from checks.core.manifest import Manifest
+from checks.core.manifest_load import load_manifest
 from checks.core.runner import run_checks
 from checks.core.status import Status
 from checks.standins.google import BUSINESS_ACCOUNTS_HOST, set_scenario

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from checks.builtin.microsoft_scopes import review_scopes
 from checks.builtin.oauth_microsoft import OAuthMicrosoftParams, oauth_microsoft
 from checks.core.clock import FixedClock
-from checks.core.manifest import Manifest, load_manifest
+from checks.core.manifest import Manifest
+from checks.core.manifest_load import load_manifest
 from checks.core.runner import run_checks
 from checks.core.status import Status
 from checks.standins.microsoft import GRAPH_HOST, AppRegistration, GraphStandin, password_credential, set_scenario

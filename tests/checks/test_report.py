@@ -19,8 +19,9 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from checks import Attestation, FixedClock, ReadinessError, Waiver, load_manifest, parse_manifest, sweep
-from checks.presentation.report import build_report, record_checkpoint, render_markdown
+from checks.presentation.report_build import build_report, record_checkpoint
 from checks.presentation.report_html import render_html
+from checks.presentation.report_markdown import render_markdown
 from checks.storage.history import Store
 from tests.valid_env import VALID_ENV
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.presentation.report import build_report
+from checks.presentation.report_build import build_report
 from checks.presentation.report_html import render_html
 from checks.storage.history import Store
 from tests.checks.test_report import MANIFEST, W2, week0, week1, week2

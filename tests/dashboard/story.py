@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from checks import Attestation, FixedClock, Waiver, load_manifest, sweep
-from checks.presentation.report import record_checkpoint
+from checks.presentation.report_build import record_checkpoint
 from checks.storage.history import Store
 from tests.valid_env import VALID_ENV
 

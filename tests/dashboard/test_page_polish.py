@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from checks.core.status import Status
-from checks.presentation import pagetext, plots, views
+from checks.presentation import pagetext, plots
+from checks.presentation.views import oauth, trends
 from checks.shell.demo import streamlit_command
 from tests.dashboard.test_pages import NOW, as_role, env, html, render, store_of, text, vault_env  # noqa: F401
 
@@ -132,7 +133,7 @@ def test_waive_form_presets_no_check(env):  # noqa: F811
 
 
 def test_step_back_rule():
-    order = views.OAUTH_LIFECYCLE
+    order = oauth.OAUTH_LIFECYCLE
     assert pagetext.is_step_back(order, "submitted", "created")
     assert not pagetext.is_step_back(order, "created", "submitted")
     assert not pagetext.is_step_back(order, None, "not_created")
@@ -187,9 +188,9 @@ def test_credentials_chart_counts_in_whole_numbers():
 
 
 def test_trend_figures_leave_room_for_labels_legend_and_year():
-    from checks.presentation.views import CheckpointPoint
+    from checks.presentation.views.trends import CheckpointPoint
 
-    series = views.blocking_share(
+    series = trends.blocking_share(
         __import__("pandas").DataFrame(
             {
                 "started_at": [datetime(2025, 10, 6, tzinfo=UTC), datetime(2025, 10, 13, tzinfo=UTC)],

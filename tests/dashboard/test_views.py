@@ -14,8 +14,10 @@ from checks.core.redact import Scrubber
 from checks.core.result import CheckResult, Result
 from checks.core.status import Severity
 from checks.core.verdict import decide
-from checks.presentation import plots, views
-from checks.storage.history import Store, check_frame, results_frame, runs_frame
+from checks.presentation import plots
+from checks.presentation.views import checks_table, credentials, latest, oauth, overview, trends
+from checks.storage.frames import check_frame, results_frame, runs_frame
+from checks.storage.history import Store
 from tests.dashboard.story import D15, NOWHERE, STORY_MANIFEST, W0, W1, W2
 from tests.valid_env import VALID_ENV
 
@@ -69,7 +71,7 @@ def all_pass_run(manifest=MANIFEST):
     ids=["days-and-hours", "whole-days", "under-an-hour", "today", "passed", "passed-one"],
 )
 def test_time_left(now, text):
-    left = views.time_left(date(2025, 10, 13), now)
+    left = overview.time_left(date(2025, 10, 13), now)
     assert left.text == text
     assert left.deadline == datetime(2025, 10, 13, tzinfo=UTC)
     assert left.overdue is text.startswith("passed")
@@ -77,7 +79,7 @@ def test_time_left(now, text):
 
 def test_banner_no_go_names_open_gaps_and_keeps_major_apart(store):
     run = store.latest_run()
-    b = views.banner(run)
+    b = overview.banner(run)
     assert b.decision == "NO-GO"
     assert b.headline == "3 of 12 blocking checks open"
     assert any("env.GHL_PROXY_API_KEY" in r for r in b.reasons)
@@ -88,12 +90,12 @@ def test_banner_no_go_names_open_gaps_and_keeps_major_apart(store):
 
 
 def test_banner_conditional_go_and_none(store2):
-    b = views.banner(store2.latest_run())
+    b = overview.banner(store2.latest_run())
     assert (b.decision, b.headline) == ("CONDITIONAL", "1 blocking gap(s), every one covered by a waiver in force")
-    go = views.banner(all_pass_run())
+    go = overview.banner(all_pass_run())
     assert (go.decision, go.headline) == ("GO", "all 12 blocking checks pass")
     assert go.reasons == ["All 12 blocking checks pass"]
-    none = views.banner(None)
+    none = overview.banner(None)
     assert none.decision == "NO RUN" and "Run checks now" in none.headline
 
 
@@ -102,11 +104,11 @@ def test_banner_conditional_go_and_none(store2):
 
 def test_area_cards_in_the_seeds_words(store):
     week0, week1, _ = runs_at(store)
-    cards = {c.id: c for c in views.area_cards(MANIFEST, week0)}
-    assert [c.id for c in views.area_cards(MANIFEST, week0)] == ["oauth", "vault", "sandboxes", "environment"]
+    cards = {c.id: c for c in overview.area_cards(MANIFEST, week0)}
+    assert [c.id for c in overview.area_cards(MANIFEST, week0)] == ["oauth", "vault", "sandboxes", "environment"]
     assert cards["oauth"].state == "NOT STARTED"
     assert cards["environment"].state == "PARTIAL"
-    cards = {c.id: c for c in views.area_cards(MANIFEST, week1)}
+    cards = {c.id: c for c in overview.area_cards(MANIFEST, week1)}
     assert {k: c.state for k, c in cards.items()} == {
         "oauth": "PARTIAL",
         "vault": "NEEDS VALIDATION",
@@ -121,7 +123,7 @@ def test_area_cards_in_the_seeds_words(store):
 
 
 def test_area_cards_without_a_run():
-    cards = views.area_cards(MANIFEST, None)
+    cards = overview.area_cards(MANIFEST, None)
     assert {c.state for c in cards} == {"NOT STARTED"}
     assert sum(c.total for c in cards) == len(MANIFEST.all_checks)
     assert all(c.passed == 0 for c in cards)
@@ -132,37 +134,37 @@ def test_area_cards_without_a_run():
 
 def test_blockers_say_what_they_block_and_who_owns_them(store):
     week0, week1, _ = runs_at(store)
-    found = {b.item: b for b in views.blockers(MANIFEST, week0)}
+    found = {b.item: b for b in overview.blockers(MANIFEST, week0)}
     google = found["oauth.google"]
     assert google.title == "Google OAuth application"
     assert google.blocks == ["#65", "#66"]
     assert google.owner == "Platform Team" and google.owner_scope == "Infrastructure and OAuth setup support"
     assert [c.id for c in google.checks] == ["oauth.google.submitted"]
     assert google.checks[0].status == "fail" and "readiness attest" in google.checks[0].remediation
-    assert views.blockers(MANIFEST, week0)[0].priority == "critical"
+    assert overview.blockers(MANIFEST, week0)[0].priority == "critical"
 
-    week1_items = [b.item for b in views.blockers(MANIFEST, week1)]
+    week1_items = [b.item for b in overview.blockers(MANIFEST, week1)]
     assert week1_items == ["vault.security_review", "environment.variables"]  # critical before high
     assert "oauth.ghl" not in week1_items  # waived
-    vault = views.blockers(MANIFEST, week1)[0]
+    vault = overview.blockers(MANIFEST, week1)[0]
     assert vault.blocks == ["production deployment"] and vault.owner == "Security Team"
-    assert views.blockers(MANIFEST, None) == []
+    assert overview.blockers(MANIFEST, None) == []
 
 
 def test_open_escalations_with_contacts(store):
     run = store.latest_run()
-    (esc,) = views.open_escalations(MANIFEST, run, NOW)
+    (esc,) = overview.open_escalations(MANIFEST, run, NOW)
     assert esc.title == "OAuth Approval Delays"
     assert esc.item_title == "Google OAuth application"
     assert esc.since == datetime(2025, 10, 7, tzinfo=UTC)
     assert esc.days_open == 8.4
     assert esc.contact == "Platform Team" and esc.contact_scope == "Infrastructure and OAuth setup support"
-    assert views.open_escalations(MANIFEST, runs_at(store)[1], NOW) == []
+    assert overview.open_escalations(MANIFEST, runs_at(store)[1], NOW) == []
 
 
 def test_criteria_ticked_per_milestone(store):
     run = store.latest_run()
-    week1, week2 = views.criteria_by_milestone(MANIFEST, run)
+    week1, week2 = overview.criteria_by_milestone(MANIFEST, run)
     assert (week1.title, week1.due, week1.met, len(week1.criteria)) == ("Week 1 Completion", date(2025, 10, 11), 3, 4)
     ticks = {c.text: c.met for c in week1.criteria}
     assert ticks["Google OAuth application created and submitted for verification"] is True
@@ -172,7 +174,7 @@ def test_criteria_ticked_per_milestone(store):
     assert week2.met == 0
     sandboxes = next(c for c in week1.criteria if c.text.startswith("Provider sandbox"))
     assert len(sandboxes.checks) == 5
-    assert all(not c.met for ms in views.criteria_by_milestone(MANIFEST, None) for c in ms.criteria)
+    assert all(not c.met for ms in overview.criteria_by_milestone(MANIFEST, None) for c in ms.criteria)
 
 
 # ------------------------------------------------------------------------------------ current run
@@ -189,12 +191,12 @@ def test_a_single_check_rerun_is_laid_over_the_last_complete_sweep(store):
         env_file="/dev/null",
         only=["vault.security_review.approved"],
     )
-    base_id, newer = views.pick_base_run(store.runs(limit=50), len(MANIFEST.all_checks))
+    base_id, newer = latest.pick_base_run(store.runs(limit=50), len(MANIFEST.all_checks))
     assert base_id == base.id and len(newer) == 1
     recheck = store.get_run(newer[0])
     assert len(recheck.results) == 1 and recheck.verdict.decision.value == "GO"  # alone it would mislead
     now = recheck.finished_at
-    current = views.current_run(
+    current = latest.current_run(
         MANIFEST,
         base,
         [recheck],
@@ -208,14 +210,14 @@ def test_a_single_check_rerun_is_laid_over_the_last_complete_sweep(store):
     by_id = {r.id: r for r in current.results}
     assert by_id["vault.security_review.approved"].status is Status.PASS
     assert current.verdict.decision.value == "NO-GO"
-    assert views.banner(current).headline == "2 of 12 blocking checks open"
+    assert overview.banner(current).headline == "2 of 12 blocking checks open"
     assert by_id["oauth.ghl.validated"].waived
     assert current.trigger == "cli + 1 re-run(s)"
-    assert views.current_run(MANIFEST, base, [], now=now) is base
+    assert latest.current_run(MANIFEST, base, [], now=now) is base
 
 
 def test_pick_base_run_without_a_complete_sweep():
-    assert views.pick_base_run([], 10) == (None, [])
+    assert latest.pick_base_run([], 10) == (None, [])
 
 
 # ----------------------------------------------------------------------------------------- checks
@@ -224,56 +226,56 @@ def test_pick_base_run_without_a_complete_sweep():
 def test_check_table_and_filters(store):
     run = store.latest_run()
     changed = {cid: since for cid, (_, since) in store.status_since().items()}
-    frame = views.check_table(MANIFEST, run, changed)
+    frame = checks_table.check_table(MANIFEST, run, changed)
     assert len(frame) == len(MANIFEST.all_checks)
-    assert list(frame.columns) == views.CHECK_COLUMNS
+    assert list(frame.columns) == checks_table.CHECK_COLUMNS
     ranks = [Status(s).rank for s in frame["status"]]
     assert ranks == sorted(ranks)  # worst first
     row = frame.set_index("id").loc["env.GHL_PROXY_API_KEY"]
     assert row["status"] == "fail" and row["last_changed"] == pd.Timestamp(W1)
     assert row["title"] == "GHL_PROXY_API_KEY is set and valid"
-    fails = views.filter_checks(frame, statuses=["fail"])
+    fails = checks_table.filter_checks(frame, statuses=["fail"])
     assert set(fails["id"]) == {
         "env.GHL_PROXY_API_KEY",
         "oauth.microsoft.approved",
         "oauth.ghl.validated",
         "environment.dev_configured",
     }
-    blocking_env = views.filter_checks(frame, areas=["environment"], severities=["blocking"], statuses=["fail"])
+    blocking_env = checks_table.filter_checks(frame, areas=["environment"], severities=["blocking"], statuses=["fail"])
     assert set(blocking_env["id"]) == {"env.GHL_PROXY_API_KEY", "environment.dev_configured"}
-    assert len(views.filter_checks(frame)) == len(frame)
-    assert views.check_table(MANIFEST, None).empty
+    assert len(checks_table.filter_checks(frame)) == len(frame)
+    assert checks_table.check_table(MANIFEST, None).empty
 
 
 def test_last_change_and_sparkline(store):
     history = check_frame(store, "env.GHL_PROXY_API_KEY")  # pass (W0), fail (W1), fail (Oct 15)
-    change = views.last_change(history)
-    assert change == views.LastChange("fail", W1, "pass", 2)
-    google = views.last_change(check_frame(store, "oauth.google.submitted"))
+    change = checks_table.last_change(history)
+    assert change == checks_table.LastChange("fail", W1, "pass", 2)
+    google = checks_table.last_change(check_frame(store, "oauth.google.submitted"))
     assert (google.status, google.previous, google.runs) == ("pass", "fail", 2)
-    points = views.sparkline_points(history)
+    points = checks_table.sparkline_points(history)
     assert list(points["status"]) == ["pass", "fail", "fail"]
     assert list(points["level"]) == [5, 1, 1]
-    assert len(views.sparkline_points(history, limit=2)) == 2
-    assert views.last_change(check_frame(store, "no.such.check")) is None
+    assert len(checks_table.sparkline_points(history, limit=2)) == 2
+    assert checks_table.last_change(check_frame(store, "no.such.check")) is None
 
 
 def test_scrub_json_masks_known_secrets_everywhere():
     secret = VALID_ENV["TWILIO_AUTH_TOKEN"]
     evidence = {"a": f"token {secret}", "b": [secret, 3, {"c": "Bearer abcdefghijkl"}], "n": None}
-    out = views.scrub_json(evidence, Scrubber([secret]))
+    out = checks_table.scrub_json(evidence, Scrubber([secret]))
     assert secret not in repr(out) and "abcdefghijkl" not in repr(out)
     assert out["b"][1] == 3 and out["n"] is None
 
 
 def test_attestable_statuses():
-    google = views.attestable_statuses(MANIFEST, "oauth.google")
+    google = checks_table.attestable_statuses(MANIFEST, "oauth.google")
     assert google[:5] == ["not_created", "created", "configured", "submitted", "approved"]
     assert "rejected" in google
-    assert "denied" in views.attestable_statuses(MANIFEST, "sandbox.twilio")
-    review = views.attestable_statuses(MANIFEST, "vault.security_review")
+    assert "denied" in checks_table.attestable_statuses(MANIFEST, "sandbox.twilio")
+    review = checks_table.attestable_statuses(MANIFEST, "vault.security_review")
     assert {"in_review", "approved", "conflict"} <= set(review)
-    assert views.attestable_statuses(MANIFEST, "environment.variables") == ["configured"]
+    assert checks_table.attestable_statuses(MANIFEST, "environment.variables") == ["configured"]
 
 
 # ------------------------------------------------------------------------------------------ OAuth
@@ -281,7 +283,7 @@ def test_attestable_statuses():
 
 def test_oauth_lifecycle_from_attestations(store):
     atts = store.attestations()
-    google = views.oauth_lifecycle(MANIFEST, "google", atts)
+    google = oauth.oauth_lifecycle(MANIFEST, "google", atts)
     assert google.current == "submitted" and google.since == date(2025, 10, 7)
     assert [(s.status, s.reached, s.since) for s in google.stages] == [
         ("not_created", True, None),
@@ -290,12 +292,12 @@ def test_oauth_lifecycle_from_attestations(store):
         ("approved", False, None),
     ]
     assert google.stages[2].note == "all documents sent" and google.stages[2].by == "rohan"
-    ms = views.oauth_lifecycle(MANIFEST, "microsoft", atts)
+    ms = oauth.oauth_lifecycle(MANIFEST, "microsoft", atts)
     assert [s.status for s in ms.stages if s.reached] == ["not_created", "created"]
     rejected = [*atts, Attestation("oauth.google", "rejected", "rohan", NOW, effective=date(2025, 10, 14))]
-    life = views.oauth_lifecycle(MANIFEST, "google", rejected)
+    life = oauth.oauth_lifecycle(MANIFEST, "google", rejected)
     assert life.stages[-1].status == "rejected" and life.stages[-1].reached
-    nothing = views.oauth_lifecycle(MANIFEST, "google", [])
+    nothing = oauth.oauth_lifecycle(MANIFEST, "google", [])
     assert nothing.current == "not_created" and [s.reached for s in nothing.stages] == [True, False, False, False]
 
 
@@ -306,7 +308,7 @@ def test_redirect_rows_pair_each_uri_with_its_probe():
         'params = { probe = "redirect", environment = "dev" }\n'
     )
     m = parse_manifest(text, source="probe.toml")
-    rows = views.redirect_rows(m, "google", None)
+    rows = oauth.redirect_rows(m, "google", None)
     assert [(r.environment, r.check, r.status, r.summary) for r in rows] == [
         ("dev", "oauth.google.redirect.dev", None, "not run yet"),
         ("staging", None, None, "no probe"),
@@ -322,13 +324,13 @@ def test_redirect_rows_pair_each_uri_with_its_probe():
         Result(Status.FAIL, "Google answers redirect_uri_mismatch"),
     )
     run = replace(all_pass_run(m), results=[result])
-    dev = views.redirect_rows(m, "google", run)[0]
+    dev = oauth.redirect_rows(m, "google", run)[0]
     assert (dev.status, dev.summary) == ("fail", "Google answers redirect_uri_mismatch")
-    assert [r.check for r in views.redirect_rows(m, "microsoft", run)] == [None, None, None]
+    assert [r.check for r in oauth.redirect_rows(m, "microsoft", run)] == [None, None, None]
 
 
 def test_gantt_rows_attested_against_expected(store):
-    rows = views.gantt_rows(MANIFEST, store.attestations(), NOW)
+    rows = oauth.gantt_rows(MANIFEST, store.attestations(), NOW)
     google = [r for r in rows if r.app == "Google OAuth Application"]
     assert [(r.phase, r.kind) for r in google] == [
         ("setup", "attested"),
@@ -347,7 +349,7 @@ def test_gantt_rows_attested_against_expected(store):
 
 
 def test_gantt_rows_after_approval(store2):
-    rows = views.gantt_rows(MANIFEST, store2.attestations(), W2)
+    rows = oauth.gantt_rows(MANIFEST, store2.attestations(), W2)
     approval = next(r for r in rows if r.app == "Google OAuth Application" and r.phase == "approval")
     assert approval.kind == "attested" and approval.detail == "submitted → approved"
     assert approval.finish == datetime(2025, 10, 15, 10, 0, tzinfo=UTC)
@@ -357,10 +359,10 @@ def test_gantt_rows_after_approval(store2):
 
 
 def test_blocking_share_and_checkpoints(store):
-    series = views.blocking_share(runs_frame(store))
+    series = trends.blocking_share(runs_frame(store))
     assert list(series["verdict"]) == ["NO-GO", "NO-GO", "NO-GO"]
     assert series["share"].round(1).tolist() == [16.7, 66.7, 66.7]
-    marks = views.checkpoint_points(store.checkpoints())
+    marks = trends.checkpoint_points(store.checkpoints())
     assert [(m.title, round(m.share, 1), m.verdict) for m in marks] == [
         ("Week 0", 16.7, "NO-GO"),
         ("Week 1", 66.7, "NO-GO"),
@@ -368,7 +370,7 @@ def test_blocking_share_and_checkpoints(store):
 
 
 def test_heatmap_frame_in_the_seeds_words(store2):
-    frame = views.heatmap_frame(results_frame(store2), MANIFEST, "D")
+    frame = trends.heatmap_frame(results_frame(store2), MANIFEST, "D")
     assert list(frame.columns) == ["bucket", "area", "title", "state", "level", "passed", "total"]
     assert list(dict.fromkeys(frame["area"])) == ["oauth", "vault", "sandboxes", "environment"]
     oauth = frame[frame["area"] == "oauth"]
@@ -379,20 +381,20 @@ def test_heatmap_frame_in_the_seeds_words(store2):
     vault = frame[frame["area"] == "vault"]
     assert list(vault["state"]) == ["NOT STARTED", "NEEDS VALIDATION", "NEEDS VALIDATION", "READY"]
     assert list(vault["level"]) == [0, 2, 2, 3]
-    weekly = views.heatmap_frame(results_frame(store2), MANIFEST, "7D")
+    weekly = trends.heatmap_frame(results_frame(store2), MANIFEST, "7D")
     assert len(weekly) < len(frame)
-    assert views.heatmap_frame(results_frame(store2).iloc[0:0], MANIFEST).empty
+    assert trends.heatmap_frame(results_frame(store2).iloc[0:0], MANIFEST).empty
 
 
 def test_heatmap_freq():
     t = datetime(2025, 1, 1, tzinfo=UTC)
-    assert views.heatmap_freq(t, t + timedelta(days=2)) == "h"
-    assert views.heatmap_freq(t, t + timedelta(days=30)) == "D"
-    assert views.heatmap_freq(t, t + timedelta(days=365)) == "7D"
+    assert trends.heatmap_freq(t, t + timedelta(days=2)) == "h"
+    assert trends.heatmap_freq(t, t + timedelta(days=30)) == "D"
+    assert trends.heatmap_freq(t, t + timedelta(days=365)) == "7D"
 
 
 def test_time_to_green(store2):
-    frame = views.time_to_green(results_frame(store2), MANIFEST, W2 + timedelta(hours=1)).set_index("item")
+    frame = trends.time_to_green(results_frame(store2), MANIFEST, W2 + timedelta(hours=1)).set_index("item")
     google = frame.loc["oauth.google"]
     assert bool(google["green"]) and google["green_since"] == pd.Timestamp(W2)
     assert google["days"] == pytest.approx(12.0)
@@ -400,7 +402,7 @@ def test_time_to_green(store2):
     assert not bool(twilio["green"]) and pd.isna(twilio["green_since"])
     assert twilio["days"] == pytest.approx(12 + 1 / 24)
     assert list(frame.index) == [i.id for i in MANIFEST.items if i.id in frame.index]
-    assert views.time_to_green(results_frame(store2).iloc[0:0], MANIFEST, W2).empty
+    assert trends.time_to_green(results_frame(store2).iloc[0:0], MANIFEST, W2).empty
 
 
 def test_green_since_counts_from_the_last_regression(sqlite_url, tmp_path):
@@ -417,7 +419,7 @@ def test_green_since_counts_from_the_last_regression(sqlite_url, tmp_path):
                 env_file="/dev/null",
                 only=[c.id for c in MANIFEST.all_checks if c.id.startswith("env.")],
             )
-        frame = views.time_to_green(results_frame(store), MANIFEST, W2).set_index("item")
+        frame = trends.time_to_green(results_frame(store), MANIFEST, W2).set_index("item")
     finally:
         store.close()
     row = frame.loc["environment.variables"]
@@ -433,18 +435,18 @@ def test_expiring_credentials():
             "expires_at": [NOW + timedelta(hours=2), NOW + timedelta(days=3), NOW + timedelta(hours=1), None],
         }
     )
-    soon = views.expiring_credentials(creds, NOW)
+    soon = credentials.expiring_credentials(creds, NOW)
     assert list(soon["account"]) == ["a"]
-    assert list(views.expiring_credentials(creds, NOW, timedelta(days=4))["account"]) == ["a", "b"]
-    assert views.expiring_credentials(creds.iloc[0:0], NOW).empty
+    assert list(credentials.expiring_credentials(creds, NOW, timedelta(days=4))["account"]) == ["a", "b"]
+    assert credentials.expiring_credentials(creds.iloc[0:0], NOW).empty
 
 
 # ------------------------------------------------------------------------------------------ plots
 
 
 def test_blocking_trend_figure_marks_checkpoints(store):
-    series = views.blocking_share(runs_frame(store))
-    marks = views.checkpoint_points(store.checkpoints())
+    series = trends.blocking_share(runs_frame(store))
+    marks = trends.checkpoint_points(store.checkpoints())
     fig = plots.blocking_trend(series, marks)
     line, nogo, cps = fig.data
     assert line.name == "blocking checks passing" and len(line.x) == 3
@@ -456,7 +458,7 @@ def test_blocking_trend_figure_marks_checkpoints(store):
 
 
 def test_blocking_trend_colours_each_verdict(store2):
-    fig = plots.blocking_trend(views.blocking_share(runs_frame(store2)))
+    fig = plots.blocking_trend(trends.blocking_share(runs_frame(store2)))
     assert [(t.name, len(t.x)) for t in fig.data] == [
         ("blocking checks passing", 4),
         ("CONDITIONAL", 1),
@@ -465,20 +467,20 @@ def test_blocking_trend_colours_each_verdict(store2):
 
 
 def test_status_heatmap_figure(store2):
-    fig = plots.status_heatmap(views.heatmap_frame(results_frame(store2), MANIFEST))
+    fig = plots.status_heatmap(trends.heatmap_frame(results_frame(store2), MANIFEST))
     (heat,) = fig.data
     assert heat.type == "heatmap"
     assert list(heat.y) == [a.title for a in MANIFEST.areas]
     assert list(heat.x) == ["2025-10-06", "2025-10-11", "2025-10-15", "2025-10-18"]
-    assert list(heat.colorbar.ticktext) == list(views.AREA_STATES)
+    assert list(heat.colorbar.ticktext) == list(trends.AREA_STATES)
     assert list(heat.z[1]) == [0, 2, 2, 3]  # the vault area
     assert heat.text[1][3] == "READY (2/2)"
-    empty = plots.status_heatmap(views.heatmap_frame(results_frame(store2).iloc[0:0], MANIFEST))
+    empty = plots.status_heatmap(trends.heatmap_frame(results_frame(store2).iloc[0:0], MANIFEST))
     assert len(empty.data) == 1
 
 
 def test_time_to_green_figure(store2):
-    frame = views.time_to_green(results_frame(store2), MANIFEST, W2)
+    frame = trends.time_to_green(results_frame(store2), MANIFEST, W2)
     fig = plots.time_to_green(frame)
     green, red = fig.data
     assert (green.name, red.name) == ("green", "not green yet")
@@ -487,7 +489,7 @@ def test_time_to_green_figure(store2):
 
 
 def test_approval_gantt_figure(store):
-    rows = views.gantt_rows(MANIFEST, store.attestations(), NOW)
+    rows = oauth.gantt_rows(MANIFEST, store.attestations(), NOW)
     fig = plots.approval_gantt(rows, now=NOW)
     assert [t.name for t in fig.data] == ["expected approval", "attested", "ongoing"]
     expected = fig.data[0]
@@ -498,7 +500,7 @@ def test_approval_gantt_figure(store):
 
 
 def test_sparkline_and_credentials_figures(store):
-    points = views.sparkline_points(check_frame(store, "env.GHL_PROXY_API_KEY"))
+    points = checks_table.sparkline_points(check_frame(store, "env.GHL_PROXY_API_KEY"))
     (line,) = plots.sparkline(points).data
     assert list(line.y) == [5, 1, 1]
     assert list(line.marker.color) == [
@@ -516,9 +518,9 @@ def test_sparkline_and_credentials_figures(store):
 def test_a_finished_sweep_is_green_only_when_it_is_go():
     from checks.core.run import Decision
 
-    assert [views.box_for_decision(d) for d in Decision] == ["success", "warning", "error"]
-    assert views.box_for_decision("NO-GO") == "error"
-    assert {s.value: views.box_for_status(s) for s in Status} == {
+    assert [overview.box_for_decision(d) for d in Decision] == ["success", "warning", "error"]
+    assert overview.box_for_decision("NO-GO") == "error"
+    assert {s.value: overview.box_for_status(s) for s in Status} == {
         "error": "error",
         "fail": "error",
         "pending": "warning",

@@ -127,7 +127,7 @@ def _providers() -> list:
 def _sweeps(directory: Path, started: float) -> History:
     """The fallback: three weeks of real sweeps over fixed dates against the stand-ins (no demo module)."""
     from checks import Attestation, FixedClock, Waiver, load_manifest, sweep
-    from checks.presentation.report import record_checkpoint
+    from checks.presentation.report_build import record_checkpoint
     from checks.standins import StandinServer
     from checks.storage.history import Store
     from tests.valid_env import VALID_ENV

@@ -1,6 +1,6 @@
 """Alembic environment for the history store.
 
-:func:`checks.storage.history.upgrade` passes an open connection in ``config.attributes["connection"]``; without
+:func:`checks.storage.schema.upgrade` passes an open connection in ``config.attributes["connection"]``; without
 one (an operator running ``alembic`` by hand) the URL comes from ``sqlalchemy.url`` or READINESS_DB_URL.
 """
 
@@ -11,7 +11,7 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from checks.storage.history import DEFAULT_DB_URL, VERSION_TABLE, Base
+from checks.storage.schema import DEFAULT_DB_URL, VERSION_TABLE, Base
 
 
 def _run(connection: sa.Connection) -> None:

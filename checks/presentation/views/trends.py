@@ -1,0 +1,175 @@
+"""History over time, as the trends page and the notebooks draw it: the share of blocking checks passing per
+run with the checkpoints marked, the area x time heatmap in the seed's words, and time to green per item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from checks.core.manifest import Manifest
+from checks.core.status import Severity, Status
+
+if TYPE_CHECKING:
+    from checks.storage.history import Checkpoint
+
+AREA_STATES = ("NOT STARTED", "PARTIAL", "NEEDS VALIDATION", "READY")
+"""The seed's vocabulary, worst first (the heatmap's levels 0-3)."""
+
+
+@dataclass(frozen=True)
+class CheckpointPoint:
+    at: datetime
+    title: str
+    share: float
+    """Blocking checks passing in the checkpoint's snapshot, percent."""
+    verdict: str
+
+
+def blocking_share(runs: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`~checks.storage.frames.runs_frame`: ``started_at``, ``share`` (% of blocking checks passing),
+    ``verdict``, for runs with any blocking check."""
+    keep = runs[runs["blocking_total"] > 0]
+    return pd.DataFrame(
+        {
+            "started_at": keep["started_at"].to_numpy(),
+            "share": (100.0 * keep["blocking_passed"] / keep["blocking_total"]).astype(float).to_numpy(),
+            "verdict": keep["verdict"].astype(str).to_numpy(),
+        }
+    )
+
+
+def checkpoint_points(checkpoints: Sequence[Checkpoint]) -> list[CheckpointPoint]:
+    """Each checkpoint (oldest first) with the share of blocking checks passing in its snapshot."""
+    out = []
+    for cp in sorted(checkpoints, key=lambda c: c.at):
+        results = cp.snapshot.get("results", [])
+        blocking = [r for r in results if r.get("severity") == Severity.BLOCKING.value]
+        if not blocking:
+            continue
+        passed = sum(1 for r in blocking if Status(r["status"]).ok)
+        out.append(CheckpointPoint(cp.at, cp.title, 100.0 * passed / len(blocking), str(cp.snapshot.get("verdict"))))
+    return out
+
+
+_OK_VALUES = [s.value for s in Status if s.ok]
+
+
+def heatmap_freq(first: datetime, last: datetime) -> str:
+    """A bucket size for the heatmap that keeps it readable: hours over a few days, days up to four months,
+    weeks beyond."""
+    span = last - first
+    if span <= timedelta(days=3):
+        return "h"
+    return "D" if span <= timedelta(days=120) else "7D"
+
+
+def heatmap_frame(results: pd.DataFrame, manifest: Manifest, freq: str = "D") -> pd.DataFrame:
+    """Area x time in the seed's words, from :func:`~checks.storage.frames.results_frame`.
+
+    One row per time bucket (``freq``, a pandas offset alias) and area, from the bucket's last run:
+    ``bucket``, ``area``, ``title``, ``state``, ``level`` (0 NOT STARTED ... 3 READY), ``passed``, ``total``.
+    """
+    columns = ["bucket", "area", "title", "state", "level", "passed", "total"]
+    if results.empty:
+        return pd.DataFrame(columns=columns)
+    status = results["status"]
+    frame = pd.DataFrame(
+        {
+            "run_id": results["run_id"],
+            "started_at": results["started_at"],
+            "area": results["area"],
+            "ok": status.isin(_OK_VALUES),
+            "waiting": status.isin([Status.PENDING.value, Status.SKIPPED.value]),
+            "pending": status == Status.PENDING.value,
+        }
+    )
+    per = frame.groupby(["run_id", "area"], sort=False).agg(
+        started_at=("started_at", "first"),
+        passed=("ok", "sum"),
+        total=("ok", "size"),
+        waiting=("waiting", "sum"),
+        pending=("pending", "sum"),
+    )
+    per = per.reset_index()
+    gaps = per["total"] - per["passed"]
+    level = pd.Series(1, index=per.index)  # PARTIAL
+    level[(per["passed"] == 0) & (per["pending"] == 0)] = 0
+    level[(gaps > 0) & (gaps == per["waiting"])] = 2
+    level[gaps == 0] = 3
+    per["level"] = level
+    per["bucket"] = per["started_at"].dt.floor(freq)
+    per = per.sort_values("started_at", kind="stable").drop_duplicates(["bucket", "area"], keep="last")
+    titles = {a.id: a.title for a in manifest.areas}
+    rank = {a.id: n for n, a in enumerate(manifest.areas)}
+    per["title"] = per["area"].map(lambda a: titles.get(a, a))
+    per["state"] = per["level"].map(lambda n: AREA_STATES[int(n)])
+    per["order"] = per["area"].map(lambda a: rank.get(a, len(rank)))
+    per = per.sort_values(["order", "bucket"], kind="stable")
+    out = per[columns].reset_index(drop=True)
+    out["passed"] = out["passed"].astype("int64")
+    out["total"] = out["total"].astype("int64")
+    out["level"] = out["level"].astype("int64")
+    return out
+
+
+def time_to_green(results: pd.DataFrame, manifest: Manifest, now: datetime) -> pd.DataFrame:
+    """Per item, from :func:`~checks.storage.frames.results_frame`: how long it took (or is taking) to turn green.
+
+    Columns: ``item``, ``title``, ``area``, ``first_seen`` (its first run), ``green_since`` (the start of its
+    current green streak, NaT when not green now), ``green`` (bool), ``days`` (first seen to green, or to
+    ``now`` while not green). An item is green in a run when all its checks pass (``pass`` or ``warn``).
+    Manifest order.
+    """
+    columns = ["item", "title", "area", "first_seen", "green_since", "green", "days"]
+    if results.empty:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(
+        {
+            "run_id": results["run_id"],
+            "started_at": results["started_at"],
+            "item": results["item"],
+            "ok": results["status"].isin(_OK_VALUES),
+        }
+    )
+    per = (
+        frame.groupby(["run_id", "item"], sort=False)
+        .agg(started_at=("started_at", "first"), green=("ok", "all"))
+        .reset_index()
+        .sort_values("started_at", kind="stable")
+    )
+    first_seen = per.groupby("item")["started_at"].min()
+    latest = per.groupby("item")["green"].last()
+    last_red = per[~per["green"]].groupby("item")["started_at"].max()
+    after = per.merge(last_red.rename("last_red"), left_on="item", right_index=True, how="left")
+    after = after[after["green"] & (after["last_red"].isna() | (after["started_at"] > after["last_red"]))]
+    green_since = after.groupby("item")["started_at"].min()
+    rows = []
+    now_ts = pd.Timestamp(now)
+    for item in manifest.items:
+        if item.id not in first_seen.index:
+            continue
+        seen = first_seen[item.id]
+        green = bool(latest[item.id])
+        since = green_since.get(item.id) if green else pd.NaT
+        end = since if green else now_ts
+        rows.append(
+            {
+                "item": item.id,
+                "title": item.title,
+                "area": item.area,
+                "first_seen": seen,
+                "green_since": since,
+                "green": green,
+                "days": max(0.0, (end - seen).total_seconds() / 86400),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    for name in ("first_seen", "green_since"):
+        out[name] = pd.to_datetime(out[name], utc=True)
+    out["green"] = out["green"].astype(bool)
+    out["days"] = out["days"].astype(float)
+    return out

@@ -1,0 +1,208 @@
+"""History as pandas frames for the pages and notebooks: results, runs, areas, one check.
+
+Each loader reads one SQL query (``results_frame``: one more, of the runs' start times) straight from the
+driver, converts it as ``pd.read_sql`` does and returns a tidy frame with UTC ``datetime64`` columns; they
+never load ORM objects (``results_frame`` of 9,000 runs x 40 checks: about 1.8 s on SQLite,
+docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from checks.core.status import Severity
+from checks.storage.history import OK_STATUSES, Store
+from checks.storage.schema import ResultRecord, RunRecord
+
+
+class _UTCText(sa.sql.functions.FunctionElement[str]):
+    """A UTC timestamp as naive ISO text: pandas parses a column of it far faster than it converts
+    per-row datetime objects. SQLite already stores exactly that text."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_UTCText)
+def _utc_text_default(element: _UTCText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_UTCText, "postgresql")
+def _utc_text_pg(element: _UTCText, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+
+
+def _raw(column: InstrumentedAttribute[Any]) -> sa.ColumnElement[Any]:
+    """The driver's value without SQLAlchemy's per-row conversion; pandas converts whole columns."""
+    return sa.type_coerce(column, sa.types.NullType())
+
+
+def _read(conn: sa.Connection, stmt: sa.Select[*tuple[Any, ...]]) -> pd.DataFrame:
+    """The rows of ``stmt`` as a frame, converted column by column as ``pd.read_sql`` converts them, but read
+    straight from the DBAPI cursor: a SQLAlchemy ``Row`` per result cost more than the whole conversion.
+    Values arrive as the driver returns them, so select text, numbers, :class:`_UTCText` or :func:`_raw`."""
+    result = conn.execute(stmt)
+    try:
+        columns = list(result.keys())
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+
+
+def _frame(store: Store, stmt: sa.Select[*tuple[Any, ...]], times: Iterable[str] = ()) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        frame = _read(conn, stmt)
+    for name in times:
+        frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+    return frame
+
+
+def results_frame(
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    checks: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """One row per recorded result, oldest run first.
+
+    Columns: ``run_id``, ``started_at`` (the run's, UTC), ``check_id``, ``item``, ``area``, ``kind``,
+    ``severity``, ``status``, ``waived`` (bool), ``duration_ms`` (float). ``since`` (inclusive) and
+    ``until`` (exclusive) bound the run's start; ``checks`` keeps only those check ids.
+    """
+    r, run = ResultRecord, RunRecord
+    # The run's start comes from one row per run, mapped onto the results in pandas: joining it in SQL
+    # made the database and the driver produce a timestamp string per result.
+    runs = sa.select(run.id.label("run_id"), _UTCText(run.started_at).label("started_at"))
+    if since is not None:
+        runs = runs.where(run.started_at >= since)
+    if until is not None:
+        runs = runs.where(run.started_at < until)
+    stmt = sa.select(
+        r.run_id,
+        r.check_id,
+        r.item,
+        r.area,
+        r.kind,
+        r.severity,
+        r.status,
+        _raw(r.waived).label("waived"),
+        _raw(r.duration_ms).label("duration_ms"),
+        r.id.label("result_id"),
+    )
+    if since is not None or until is not None:
+        stmt = stmt.where(r.run_id.in_(runs.with_only_columns(run.id)))
+    if checks is not None:
+        stmt = stmt.where(r.check_id.in_(list(checks)))
+    with store.engine.connect() as conn:
+        frame = _read(conn, stmt)
+        # Read second: a run is recorded with its results in one transaction, so every run read above is here.
+        starts = _read(conn, runs)
+    frame.insert(1, "started_at", frame["run_id"].map(pd.Series(starts["started_at"].array, index=starts["run_id"])))
+    # The same text as the join gave, parsed the same way (to_datetime's cache parses each distinct start once).
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
+    # Sorting here rather than in SQL spares SQLite a temporary B-tree over every result.
+    frame = frame.sort_values(["started_at", "result_id"], kind="stable", ignore_index=True)
+    frame["waived"] = frame["waived"].astype(bool)
+    frame["duration_ms"] = frame["duration_ms"].astype(float)
+    return frame.drop(columns="result_id")
+
+
+def runs_frame(store: Store) -> pd.DataFrame:
+    """One row per run, oldest first.
+
+    Columns: ``run_id``, ``started_at``, ``finished_at`` (UTC), ``verdict`` (GO/CONDITIONAL/NO-GO),
+    ``passed`` and ``total`` (results met, i.e. ``pass`` or ``warn``, out of all), ``blocking_passed``
+    and ``blocking_total`` (the same over blocking checks).
+    """
+    r, run = ResultRecord, RunRecord
+    ok = r.status.in_(OK_STATUSES)
+    blocking = r.severity == Severity.BLOCKING.value
+    stmt = (
+        sa.select(
+            run.id.label("run_id"),
+            _UTCText(run.started_at).label("started_at"),
+            _UTCText(run.finished_at).label("finished_at"),
+            run.verdict,
+            _count(ok).label("passed"),
+            sa.func.count(r.id).label("total"),
+            _count(sa.and_(ok, blocking)).label("blocking_passed"),
+            _count(blocking).label("blocking_total"),
+        )
+        .outerjoin(r, r.run_id == run.id)
+        .group_by(run.id)
+        .order_by(run.started_at, run.seq)
+    )
+    frame = _frame(store, stmt, ["started_at", "finished_at"])
+    for name in ("passed", "total", "blocking_passed", "blocking_total"):
+        frame[name] = frame[name].astype("int64")
+    return frame
+
+
+def area_frame(store: Store) -> pd.DataFrame:
+    """One row per run and area, oldest run first.
+
+    Columns: ``run_id``, ``started_at`` (UTC), ``area``, ``passed`` (met: ``pass`` or ``warn``),
+    ``total``, ``share`` (passed / total, a float in [0, 1]).
+    """
+    r, run = ResultRecord, RunRecord
+    stmt = (
+        sa.select(
+            run.id.label("run_id"),
+            _UTCText(run.started_at).label("started_at"),
+            r.area,
+            _count(r.status.in_(OK_STATUSES)).label("passed"),
+            sa.func.count(r.id).label("total"),
+        )
+        .join(r, r.run_id == run.id)
+        .group_by(run.id, r.area)
+        .order_by(run.started_at, run.seq, r.area)
+    )
+    frame = _frame(store, stmt, ["started_at"])
+    frame["passed"] = frame["passed"].astype("int64")
+    frame["total"] = frame["total"].astype("int64")
+    frame["share"] = (frame["passed"] / frame["total"]).astype(float)
+    return frame
+
+
+def check_frame(store: Store, check_id: str) -> pd.DataFrame:
+    """The history of one check, oldest first.
+
+    Columns: ``run_id``, ``started_at``, ``observed_at`` (UTC; NaT when the runner set none),
+    ``status``, ``severity``, ``waived`` (bool), ``summary``, ``remediation``, ``duration_ms``.
+    """
+    r, run = ResultRecord, RunRecord
+    stmt = (
+        sa.select(
+            r.run_id,
+            _UTCText(run.started_at).label("started_at"),
+            _UTCText(r.observed_at).label("observed_at"),
+            r.status,
+            r.severity,
+            r.waived,
+            r.summary,
+            r.remediation,
+            r.duration_ms,
+        )
+        .join(run, run.id == r.run_id)
+        .where(r.check_id == check_id)
+        .order_by(run.started_at, r.id)
+    )
+    frame = _frame(store, stmt, ["started_at", "observed_at"])
+    frame["waived"] = frame["waived"].astype(bool)
+    frame["duration_ms"] = frame["duration_ms"].astype(float)
+    return frame
+
+
+def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)

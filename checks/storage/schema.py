@@ -1,0 +1,162 @@
+"""The history's schema and database: the tables (mirroring the Alembic migrations in
+``checks/storage/migrations``, the source of truth), and how a database URL becomes a migrated engine
+(SQLite with WAL journaling and foreign keys, PostgreSQL migrated under an advisory lock)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from vault.models import UTCDateTime  # one UTC column type for both stores; vault is the bottom layer
+
+DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
+VERSION_TABLE = "readiness_alembic_version"
+"""Our own Alembic version table, so the vault's migrations can share the database."""
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 0x52454144  # "READ": serialises concurrent migrations of one PostgreSQL schema
+
+
+# --------------------------------------------------------------------------------------------- models
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: sa.JSON(), list[Any]: sa.JSON()}
+
+
+class RunRecord(Base):
+    __tablename__ = "runs"
+    __table_args__ = (sa.Index("ix_runs_started_at", "started_at"), sa.Index("ix_runs_seq", "seq", unique=True))
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    """Insertion order (migration 0002): "latest", "newest first" and "previous" go by it, never by a clock."""
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(sa.String(16))
+    reasons: Mapped[list[Any]]
+    manifest_digest: Mapped[str] = mapped_column(sa.String(128))
+    trigger: Mapped[str] = mapped_column(sa.String(32))
+    areas: Mapped[list[Any]]
+    escalations: Mapped[list[Any]]
+    criteria: Mapped[list[Any]]
+
+
+class ResultRecord(Base):
+    __tablename__ = "results"
+    __table_args__ = (
+        sa.Index("ix_results_check_id_run_id", "check_id", "run_id"),
+        sa.Index("ix_results_check_id_observed_at", "check_id", "observed_at"),
+        sa.Index("ix_results_run_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"))
+    check_id: Mapped[str] = mapped_column(sa.String(200))
+    item: Mapped[str] = mapped_column(sa.String(200))
+    area: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(100))
+    severity: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    summary: Mapped[str] = mapped_column(sa.Text)
+    evidence: Mapped[dict[str, Any]]
+    remediation: Mapped[str] = mapped_column(sa.Text)
+    duration_ms: Mapped[float] = mapped_column(sa.Float)
+    observed_at: Mapped[datetime | None]
+    waived: Mapped[bool]
+    conditions: Mapped[list[Any]]
+
+
+class AttestationRecord(Base):
+    __tablename__ = "attestations"
+    __table_args__ = (sa.Index("ix_attestations_item_at", "item", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(64))
+    by: Mapped[str] = mapped_column(sa.String(200))
+    at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(sa.Text)
+    effective: Mapped[date | None]
+
+
+class WaiverRecord(Base):
+    __tablename__ = "waivers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[str] = mapped_column(sa.String(200))
+    """A check id or an fnmatch pattern over check ids."""
+    reason: Mapped[str] = mapped_column(sa.Text)
+    by: Mapped[str] = mapped_column(sa.String(200))
+    until: Mapped[datetime]
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(200))
+    extra: Mapped[dict[str, Any]]
+
+
+class CheckpointRecord(Base):
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    run_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("runs.id"))
+    manifest_digest: Mapped[str] = mapped_column(sa.String(128))
+    title: Mapped[str] = mapped_column(sa.Text)
+    snapshot: Mapped[dict[str, Any]]
+    decision: Mapped[str | None] = mapped_column(sa.String(16))
+    decided_by: Mapped[str | None] = mapped_column(sa.String(200))
+    decided_at: Mapped[datetime | None]
+    rationale: Mapped[str | None] = mapped_column(sa.Text)
+
+
+# ---------------------------------------------------------------------------------- engine, migration
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; for SQLite, the database file's directory is created, WAL and foreign keys on."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, json_serializer=_dumps, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, json_serializer=_dumps)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Run the history migrations up to ``revision`` (on PostgreSQL under an advisory lock)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def _dumps(value: Any) -> str:
+    # Evidence should already be JSON; a stray datetime or Path must not lose the whole run.
+    return json.dumps(value, default=str)
