@@ -5,12 +5,10 @@ stays light: neither SQLAlchemy nor the store comes with them, and no module of 
 this package's ``__init__``.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from vault.audit import AuditEvent, AuditReport
     from vault.errors import AccessDenied, IntegrityError, KeyUnavailable, ReadinessError, VaultError
     from vault.keys import KeySource, StaticKeySource
@@ -63,14 +61,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'vault' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(_importlib.import_module(home), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOME))
+    return sorted(set(globals()) | set(__all__))
