@@ -1,0 +1,86 @@
+"""The ``readiness`` group itself: the typer app every command module registers on, its consoles, the
+options several commands share, and the helpers that open the manifest and the history."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from checks.shell.cli_errors import ErrorBoundary
+from checks.shell.cli_help import plain_help
+from vault.dburl import db_option
+
+
+class ReadinessGroup(ErrorBoundary):
+    """The ``readiness`` group: the error boundary, and click's usual ``--help`` for every command under it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plain_help(self)
+
+
+app = typer.Typer(
+    cls=ReadinessGroup,  # every command: a known error is exit 2 and one line, never a traceback
+    name="readiness",
+    help="A live go/no-go view of a release's infrastructure prerequisites.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ManifestOpt = Annotated[
+    Path | None,
+    typer.Option("--manifest", "-m", help="Manifest file [env: READINESS_MANIFEST; default ./readiness.toml]"),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL [env: READINESS_DB_URL]",
+        callback=db_option("--db", ["READINESS_DB_URL"], "sqlite:///./.readiness/readiness.db"),
+    ),
+]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+
+
+def die(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True, soft_wrap=True)  # one line
+    raise typer.Exit(code)
+
+
+def open_manifest(path: Path | None) -> Any:
+    from checks.core.manifest_load import load_manifest
+
+    return load_manifest(path)
+
+
+def open_store(db: str | None) -> Any:
+    from checks.storage.history import Store
+
+    return Store.open(db)
+
+
+def progress_bar(total: int) -> Progress:
+    """A progress bar on stderr for ``total`` steps, gone when done (stdout stays clean for pipes)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
