@@ -119,7 +119,7 @@ def standins(
 
 
 def _standins_scenario(server: Any, config: Any, name: str) -> None:
-    from checks.shell.demo import PHASES, apply_phase
+    from checks.shell.demo_story import PHASES, apply_phase
 
     if name == "hostile":
         server.hostile = True
@@ -159,7 +159,7 @@ def dashboard(
     import os
     import subprocess
 
-    from checks.shell.demo import run_until_interrupted, streamlit_command
+    from checks.shell.demo_launch import run_until_interrupted, streamlit_command
 
     if demo:
         demo_command(port=port, address=address, allow_unauthenticated_writes=allow_unauthenticated_writes)
@@ -207,17 +207,14 @@ def demo_command(
     import time as _time
     import webbrowser
 
-    from checks.shell.demo import (
-        DASHBOARD_NOW,
-        build_demo,
-        demo_dashboard_env,
-        demo_info,
-        reset_demo,
+    from checks.shell.demo import build_demo, demo_dashboard_env, demo_info, reset_demo
+    from checks.shell.demo_launch import (
         run_until_interrupted,
         stop_process,
         streamlit_command,
         wait_until_up,
     )
+    from checks.shell.demo_story import DASHBOARD_NOW
     from checks.standins import demo_server
 
     _refuse_exposed_writes(address, "release_manager", allow_unauthenticated_writes)

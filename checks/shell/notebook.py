@@ -153,8 +153,9 @@ def history_or_demo(
         note = f"No history in {shown}: sweeping now (run_sweep=True) with this process's environment, recorded there"
         return NotebookHistory(Store.open(url), load_manifest(manifest_path), note, "sweep", shown, SystemClock())
 
-    from checks.shell.demo import DASHBOARD_NOW, MANIFEST_FILE, build_demo, demo_info
+    from checks.shell.demo import build_demo, demo_info
     from checks.shell.demo import db_url as demo_db_url
+    from checks.shell.demo_story import DASHBOARD_NOW, MANIFEST_FILE
     from checks.standins import demo_server
 
     directory = Path(demo_dir)

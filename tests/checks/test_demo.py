@@ -22,18 +22,8 @@ import pytest
 
 from checks import load_manifest
 from checks.core.status import Severity, Status
-from checks.shell.demo import (
-    DB_FILE,
-    END,
-    START,
-    apply_phase,
-    build_demo,
-    db_url,
-    demo_dashboard_env,
-    demo_info,
-    schedule,
-    story_environment,
-)
+from checks.shell.demo import build_demo, db_url, demo_dashboard_env, demo_info, schedule
+from checks.shell.demo_story import DB_FILE, END, START, apply_phase, story_environment
 from checks.standins import DEMO_SECRET_VARIABLES, demo_config, demo_environment, demo_server
 from checks.storage.history import Store
 

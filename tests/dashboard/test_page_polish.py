@@ -13,7 +13,7 @@ import pytest
 from checks.core.status import Status
 from checks.presentation import pagetext, plots
 from checks.presentation.views import oauth, trends
-from checks.shell.demo import streamlit_command
+from checks.shell.demo_launch import streamlit_command
 from tests.dashboard.test_pages import NOW, as_role, env, html, render, store_of, text, vault_env  # noqa: F401
 
 EMOJI = re.compile("[\u2300-\u23ff\u2460-\u27bf\u2b00-\u2bff\u2e80-\u2eff\U0001f000-\U0001faff\ufe0f]")
