@@ -31,7 +31,7 @@ that follows such a crash is reported as "invalid_grant after an interrupted ref
 
 **Due**: a credential is due at its ``refresh_due_at``: ``lead`` (10 minutes) before expiry, or at 80 % of
 the token's lifetime when that is later (a 20-minute token at minute 16, not at minute 10), see
-:func:`due_at`. ``put`` schedules with the default lead (:func:`vault.store.refresh_due`, the same rule);
+:func:`due_at`. ``put`` schedules with the default lead (:func:`vault.store_values.refresh_due`, the same rule);
 each refresh schedules the next with the refresher's ``lead``. Only when ``next_attempt_at`` has passed,
 nobody holds an unexpired lease, its state is ``active``, it has a refresh token and its provider has an
 endpoint here.
@@ -70,7 +70,8 @@ from vault.models import Credential, utc
 from vault.rbac import Actor, Op
 from vault.refresh_answer import Answer, classify
 from vault.secret import Secret
-from vault.store import Clock, Vault
+from vault.store import Vault
+from vault.store_values import Clock
 
 __all__ = [
     "GHL_TOKEN_URL",
@@ -197,7 +198,7 @@ def standins_rewriter(base: str | None) -> Callable[[str], str]:
 def due_at(now: datetime, expires_at: datetime | None, lead: timedelta = DEFAULT_LEAD) -> datetime | None:
     """When a token that expires at ``expires_at``, issued ``now``, should be refreshed: ``lead`` before
     expiry, or at 80 % of its lifetime for a token too short-lived for that (the refresh comes at
-    ``expires_at - min(lead, lifetime / 5)``). Equals :func:`vault.store.refresh_due` for the default lead."""
+    ``expires_at - min(lead, lifetime / 5)``). Equals :func:`vault.store_values.refresh_due` for the default lead."""
     if expires_at is None:
         return None
     expires_at = utc(expires_at)

@@ -95,6 +95,14 @@ SCOPE: dict[str, tuple[str, ...]] = {
     "vault/audit.py": ALL,
     "vault/rbac.py": ALL,
     "vault/store.py": ALL,
+    "vault/store_session.py": ALL,
+    "vault/store_meta.py": ALL,
+    "vault/store_values.py": ALL,
+    "vault/store_keys.py": ALL,
+    "vault/store_ops.py": ALL,
+    "vault/store_credentials.py": ALL,
+    "vault/store_rotation.py": ALL,
+    "vault/store_audit.py": ALL,
     "vault/refresh.py": ALL,
 }
 

@@ -47,7 +47,7 @@ from vault.refresh import (
     endpoints_from_env,
     standins_rewriter,
 )
-from vault.store import refresh_due
+from vault.store_values import refresh_due
 
 KEY = bytes(range(7, 39))
 ADMIN = Actor("ada", Role.ADMIN)
