@@ -504,7 +504,8 @@ def refresh(
     stand-ins. Exit 1 when a credential failed or needs the user to sign in again.
     """
     from vault.redact import install
-    from vault.refresh import Refresher, endpoints_from_env, standins_rewriter
+    from vault.refresh import Refresher, standins_rewriter
+    from vault.refresh_endpoints import endpoints_from_env
 
     actor = parse_actor(as_)
     endpoints = endpoints_from_env()

@@ -104,6 +104,10 @@ SCOPE: dict[str, tuple[str, ...]] = {
     "vault/store_rotation.py": ALL,
     "vault/store_audit.py": ALL,
     "vault/refresh.py": ALL,
+    "vault/refresh_settle.py": ALL,
+    "vault/refresh_report.py": ALL,
+    "vault/refresh_endpoints.py": ALL,
+    "vault/retry.py": ALL,
 }
 
 
