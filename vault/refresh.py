@@ -31,268 +31,57 @@ that follows such a crash is reported as "invalid_grant after an interrupted ref
 
 **Due**: a credential is due at its ``refresh_due_at``: ``lead`` (10 minutes) before expiry, or at 80 % of
 the token's lifetime when that is later (a 20-minute token at minute 16, not at minute 10), see
-:func:`due_at`. ``put`` schedules with the default lead (:func:`vault.store.refresh_due`, the same rule);
-each refresh schedules the next with the refresher's ``lead``. Only when ``next_attempt_at`` has passed,
-nobody holds an unexpired lease, its state is ``active``, it has a refresh token and its provider has an
-endpoint here.
+:func:`vault.refresh_settle.due_at`. ``put`` schedules with the default lead
+(:func:`vault.store_values.refresh_due`, the same rule); each refresh schedules the next with the refresher's
+``lead``. Only when ``next_attempt_at`` has passed, nobody holds an unexpired lease, its state is ``active``,
+it has a refresh token and its provider has an endpoint here.
 
 **Leases** are written without bumping the row ``version`` (they are guarded by their own predicate), so
 ``version`` changes only when tokens or refresh state do: a changed version after the claim means somebody
 else (``put``, ``revoke``, ``rotate_dek``, another refresher) wrote the row.
 
-Nothing here logs, stores or raises a token: the audit log gets HMAC fingerprints only, the database gets
-ciphertexts, and ``last_refresh_error`` gets the OAuth error code, the HTTP status and a scrubbed, cut
-description (:mod:`vault.refresh_answer`).
+Nothing here logs, stores or raises a token: the audit log gets HMAC fingerprints only, the database g
+
+The cycle (claim, prepare, call) is here; recording what the provider answered is in
+:mod:`vault.refresh_settle`, the provider endpoints in :mod:`vault.refresh_endpoints`, the report in
+:mod:`vault.refresh_report`, and the wait before the next attempt is the one retry policy of
+:mod:`vault.retry`.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import random
 import socket
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
 
 from vault.errors import VaultError
-from vault.integrity import CREDENTIAL_COLUMNS
-from vault.keys import KeyRing
-from vault.models import Credential, utc
+from vault.models import Credential
 from vault.rbac import Actor, Op
-from vault.refresh_answer import Answer, classify
+from vault.refresh_answer import MIN_DELAY, Answer, classify
+from vault.refresh_endpoints import USER_AGENT, ProviderEndpoint, standins_rewriter
+from vault.refresh_report import COUNTERS, Claim, PreparedRefresh, RefreshOutcome, RefreshReport
+from vault.refresh_settle import DEFAULT_LEAD, IN_FLIGHT, RefreshSettle
+from vault.retry import RetryPolicy
 from vault.secret import Secret
-from vault.store import Clock, Vault
+from vault.store import Vault
+from vault.store_values import Clock
 
-__all__ = [
-    "GHL_TOKEN_URL",
-    "GOOGLE_TOKEN_URL",
-    "IN_FLIGHT",
-    "MICROSOFT_TOKEN_URL",
-    "USER_AGENT",
-    "ProviderEndpoint",
-    "RefreshOutcome",
-    "RefreshReport",
-    "Refresher",
-    "due_at",
-    "endpoints_from_env",
-    "standins_rewriter",
-]
+__all__ = ["ProviderEndpoint", "Refresher", "standins_rewriter"]
 
 log = logging.getLogger("vault.refresh")
 
-GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
-MICROSOFT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
-GHL_TOKEN_URL = "https://services.leadconnectorhq.com/oauth/token"
-USER_AGENT = "readiness-vault-refresher/1"
-
-DEFAULT_LEAD = timedelta(minutes=10)
-_MIN_DELAY = timedelta(seconds=1)
-_STORE_TRIES = 3
-IN_FLIGHT = "refresh in flight"
-"""How ``last_refresh_error`` starts while a refresh call is out (set before the call, replaced by the outcome)."""
-
 _C: sa.Table = Credential.metadata.tables["credentials"]
-_ROW_COLUMNS = (
-    *CREDENTIAL_COLUMNS, _C.c.version, _C.c.lease_owner, _C.c.lease_until, _C.c.refresh_due_at, _C.c.failures,
-    _C.c.last_refresh_error,
-)
-
-# Outcome names, and the report counter each one adds to.
-_COUNTERS = {
-    "refreshed": "refreshed",
-    "already_fresh": "skipped_already_fresh",
-    "lost_lease": "skipped_already_fresh",
-    "superseded": "skipped_already_fresh",
-    "needs_reauth": "needs_reauth",
-    "backed_off": "backed_off",
-    "error": "errors",
-}
 
 
-# ---------------------------------------------------------------------------------------------- endpoints
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class ProviderEndpoint:
-    """Where and as whom to refresh one provider's tokens.
-
-    ``client_id`` stays plain text: it is public (every authorization URL carries it) and the providers'
-    errors name it. ``client_secret`` is a :class:`Secret`. ``token_url`` is the real provider URL; the
-    refresher passes it through its ``url_rewriter`` (stand-ins) before use.
-    """
-
-    token_url: str
-    client_id: str
-    client_secret: Secret
-    send_scope: bool = False
-    """Send the credential's scopes with the refresh (Microsoft wants them; Google and GHL do not)."""
-
-    @classmethod
-    def google(cls, client_id: str, client_secret: Secret | str) -> ProviderEndpoint:
-        return cls(GOOGLE_TOKEN_URL, client_id, _secret(client_secret))
-
-    @classmethod
-    def microsoft(cls, tenant: str, client_id: str, client_secret: Secret | str) -> ProviderEndpoint:
-        """``tenant``: the directory (GUID or domain) the app is registered in, not ``common``."""
-        if not tenant.strip():
-            raise ValueError("a Microsoft token endpoint needs the tenant: set MICROSOFT_TENANT_ID")
-        return cls(MICROSOFT_TOKEN_URL.format(tenant=tenant.strip()), client_id, _secret(client_secret),
-                   send_scope=True)
-
-    @classmethod
-    def ghl(cls, client_id: str, client_secret: Secret | str) -> ProviderEndpoint:
-        return cls(GHL_TOKEN_URL, client_id, _secret(client_secret))
-
-    def __repr__(self) -> str:
-        return f"ProviderEndpoint({self.token_url!r}, client_id={self.client_id!r}, client_secret=Secret(***))"
-
-
-def _secret(value: Secret | str) -> Secret:
-    return value if isinstance(value, Secret) else Secret(value)
-
-
-def endpoints_from_env(environ: Mapping[str, str] | None = None) -> dict[str, ProviderEndpoint]:
-    """The endpoints whose client id and secret are set: ``google`` (GOOGLE_OAUTH_CLIENT_ID/_SECRET),
-    ``microsoft`` (MICROSOFT_OAUTH_CLIENT_ID/_SECRET and MICROSOFT_TENANT_ID), ``ghl``
-    (GHL_OAUTH_CLIENT_ID/_SECRET). Keys are the provider names credentials are stored under."""
-    env = os.environ if environ is None else environ
-
-    def pair(prefix: str) -> tuple[str, str] | None:
-        cid, secret = env.get(f"{prefix}_CLIENT_ID", "").strip(), env.get(f"{prefix}_CLIENT_SECRET", "")
-        return (cid, secret) if cid and secret else None
-
-    found: dict[str, ProviderEndpoint] = {}
-    if google := pair("GOOGLE_OAUTH"):
-        found["google"] = ProviderEndpoint.google(*google)
-    if (microsoft := pair("MICROSOFT_OAUTH")) and env.get("MICROSOFT_TENANT_ID", "").strip():
-        found["microsoft"] = ProviderEndpoint.microsoft(env["MICROSOFT_TENANT_ID"], *microsoft)
-    if ghl := pair("GHL_OAUTH"):
-        found["ghl"] = ProviderEndpoint.ghl(*ghl)
-    return found
-
-
-def standins_rewriter(base: str | None) -> Callable[[str], str]:
-    """The ``READINESS_STANDINS_URL`` rule: ``https://HOST/PATH`` -> ``{base}/HOST/PATH`` (identity if unset)."""
-    if not base:
-        return lambda url: url
-    root = base.rstrip("/")
-
-    def rewrite(url: str) -> str:
-        parts = urlsplit(url)
-        query = f"?{parts.query}" if parts.query else ""
-        return f"{root}/{parts.netloc}{parts.path or '/'}{query}"
-
-    return rewrite
-
-
-def due_at(now: datetime, expires_at: datetime | None, lead: timedelta = DEFAULT_LEAD) -> datetime | None:
-    """When a token that expires at ``expires_at``, issued ``now``, should be refreshed: ``lead`` before
-    expiry, or at 80 % of its lifetime for a token too short-lived for that (the refresh comes at
-    ``expires_at - min(lead, lifetime / 5)``). Equals :func:`vault.store.refresh_due` for the default lead."""
-    if expires_at is None:
-        return None
-    expires_at = utc(expires_at)
-    lifetime = expires_at - utc(now)
-    if lifetime <= timedelta(0):
-        return expires_at
-    return expires_at - min(lead, lifetime / 5)
-
-
-# ------------------------------------------------------------------------------------------------ results
-
-
-@dataclass(frozen=True)
-class RefreshOutcome:
-    """What happened to one claimed credential. Never a token: ``fingerprint`` is the HMAC name."""
-
-    credential_id: str
-    tenant: str
-    provider: str
-    account: str
-    result: str
-    """``refreshed``; ``already_fresh``, ``lost_lease``, ``superseded`` (skipped: someone else did it);
-    ``needs_reauth``; ``backed_off`` (429, 5xx, timeout, garbage); ``error`` (anything else)."""
-    detail: str | None = None
-    """A short, secret-free description of a failure."""
-    status: int | None = None
-    """The token endpoint's HTTP status, when it answered."""
-    next_attempt_at: datetime | None = None
-    fingerprint: str | None = None
-    """``hmac:…`` of the new access token (``refreshed`` only)."""
-    rotated: bool = False
-    """The provider issued a new refresh token, and it was stored."""
-
-
-@dataclass(frozen=True)
-class RefreshReport:
-    """One :meth:`Refresher.run_once`: counts and per-credential outcomes (no secrets)."""
-
-    owner: str
-    started_at: datetime
-    finished_at: datetime
-    refreshed: int = 0
-    skipped_already_fresh: int = 0
-    needs_reauth: int = 0
-    backed_off: int = 0
-    errors: int = 0
-    outcomes: tuple[RefreshOutcome, ...] = ()
-
-    @property
-    def claimed(self) -> int:
-        return len(self.outcomes)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (for ``readiness vault refresh --format json`` and the dashboard)."""
-        return {
-            "owner": self.owner, "started_at": self.started_at.isoformat(), "finished_at": self.finished_at.isoformat(),
-            "refreshed": self.refreshed, "skipped_already_fresh": self.skipped_already_fresh,
-            "needs_reauth": self.needs_reauth, "backed_off": self.backed_off, "errors": self.errors,
-            "outcomes": [
-                {"credential_id": o.credential_id, "tenant": o.tenant, "provider": o.provider, "account": o.account,
-                 "result": o.result, "detail": o.detail, "status": o.status, "rotated": o.rotated,
-                 "fingerprint": o.fingerprint,
-                 "next_attempt_at": o.next_attempt_at.isoformat() if o.next_attempt_at else None}
-                for o in self.outcomes
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class _Claim:
-    id: str
-    tenant: str
-    provider: str
-    account: str
-
-    def outcome(self, result: str, **kw: Any) -> RefreshOutcome:
-        return RefreshOutcome(self.id, self.tenant, self.provider, self.account, result, **kw)
-
-
-@dataclass
-class _Prepared:
-    """A claimed credential re-read and still ours: what the call and the settle need."""
-
-    version: int
-    refresh_token: Secret
-    scopes: list[str]
-    fingerprint: str
-    interrupted: str | None = None
-    """The in-flight marker an earlier cycle left behind (it died or lost its lease mid-call), if any."""
-
-
-# ---------------------------------------------------------------------------------------------- refresher
-
-
-class Refresher:
+class Refresher(RefreshSettle):
     """Refreshes due credentials of ``vault`` through ``endpoints`` (provider name -> :class:`ProviderEndpoint`).
 
     Run :meth:`run_once` on a schedule (``readiness vault refresh``, ``readiness watch``); any number of
@@ -342,6 +131,7 @@ class Refresher:
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self.rng = rng or random.Random()
+        self.retry_policy = RetryPolicy(base_backoff, max_backoff, floor=MIN_DELAY, rng=self.rng)
         self.url_rewriter = url_rewriter or (lambda url: url)
         self.progress = progress
         self._own_http = http is None
@@ -401,9 +191,9 @@ class Refresher:
                 raise
         if progress and len(outcomes) != total:
             progress(len(outcomes), len(outcomes))
-        counts = dict.fromkeys(set(_COUNTERS.values()), 0)
+        counts = dict.fromkeys(set(COUNTERS.values()), 0)
         for outcome in outcomes:
-            counts[_COUNTERS[outcome.result]] += 1
+            counts[COUNTERS[outcome.result]] += 1
         report = RefreshReport(self.owner, started, self.clock.now(), outcomes=tuple(outcomes), **counts)
         if outcomes:
             log.info("refresh run by %s: %d refreshed, %d skipped, %d needs_reauth, %d backed off, %d errors",
@@ -438,7 +228,7 @@ class Refresher:
 
     # -------------------------------------------------------------------------------------------- claiming
 
-    def _claim(self) -> list[_Claim]:
+    def _claim(self) -> list[Claim]:
         """Lease up to ``batch`` due credentials in one transaction.
 
         PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent claimers take disjoint rows without
@@ -448,7 +238,7 @@ class Refresher:
         now = self.clock.now()
         until = now + self.lease
         c = _C.c
-        claims: list[_Claim] = []
+        claims: list[Claim] = []
         with self.vault._begin() as conn:
             rows = conn.execute(
                 sa.select(c.id, c.tenant, c.provider, c.account, c.version)
@@ -463,10 +253,10 @@ class Refresher:
                     .values(lease_owner=self.owner, lease_until=until)
                 ).rowcount
                 if taken == 1:
-                    claims.append(_Claim(row.id, row.tenant, row.provider, row.account))
+                    claims.append(Claim(row.id, row.tenant, row.provider, row.account))
         return claims
 
-    def _release(self, claims: Sequence[_Claim]) -> None:
+    def _release(self, claims: Sequence[Claim]) -> None:
         """Best effort: give back leases not used (an interrupted run), so others need not wait them out."""
         if not claims:
             return
@@ -482,9 +272,9 @@ class Refresher:
 
     # ------------------------------------------------------------------------------------------ processing
 
-    def _process(self, claim: _Claim) -> RefreshOutcome:
+    def _process(self, claim: Claim) -> RefreshOutcome:
         endpoint = self.endpoints[claim.provider]
-        prepared: _Prepared | None = None
+        prepared: PreparedRefresh | None = None
         answer: Answer | None = None
         try:
             ready = self._prepare(claim)
@@ -503,11 +293,7 @@ class Refresher:
             if answer is not None:
                 answer.wipe()
 
-    def _select_row(self, conn: sa.Connection, credential_id: str, *, lock: bool) -> Any:
-        query = sa.select(*_ROW_COLUMNS).where(_C.c.id == credential_id)
-        return conn.execute(query.with_for_update() if lock else query).first()
-
-    def _prepare(self, claim: _Claim) -> _Prepared | RefreshOutcome:
+    def _prepare(self, claim: Claim) -> PreparedRefresh | RefreshOutcome:
         """Re-read the claimed row: skip it if another worker already refreshed it or took it over; else
         renew the lease, mark the refresh in flight (``last_refresh_error`` = :data:`IN_FLIGHT` …) and open
         the refresh token. The marker is committed before the call and replaced by whatever outcome is
@@ -539,9 +325,9 @@ class Refresher:
             dek = self.vault._dek_for(conn, ring, row.tenant, row.dek_version)
             plain = self.vault._open_field(dek, row.tenant, row.provider, row.id, "refresh", row.dek_version,
                                            row.refresh_ct)
-            return _Prepared(row.version, Secret(plain), list(row.scopes or []), row.token_fingerprint, earlier)
+            return PreparedRefresh(row.version, Secret(plain), list(row.scopes or []), row.token_fingerprint, earlier)
 
-    def _call(self, endpoint: ProviderEndpoint, prepared: _Prepared) -> Answer:
+    def _call(self, endpoint: ProviderEndpoint, prepared: PreparedRefresh) -> Answer:
         """POST the refresh grant; classify the answer. Never raises for what the network or provider does."""
         form = {
             "grant_type": "refresh_token",
@@ -565,187 +351,3 @@ class Refresher:
             form.clear()
         return classify(response, refresh_token=prepared.refresh_token, client_id=endpoint.client_id,
                         client_secret=endpoint.client_secret, now=self.clock.now())
-
-    # ---------------------------------------------------------------------------------------------- settle
-
-    def _settle(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
-        if answer.kind == "ok":
-            return self._store_now(claim, prepared, answer)
-        if answer.kind == "invalid_grant":
-            return self._invalid_grant(claim, prepared, answer)
-        if answer.kind == "rate_limited":  # honour Retry-After; without one, the usual backoff
-            return self._fail(claim, "backed_off", answer.detail, answer.status, answer.retry_after, answer)
-        if answer.kind == "transient":
-            return self._fail(claim, "backed_off", answer.detail, answer.status, None, answer)
-        return self._fail(claim, "error", answer.detail, answer.status, None, answer)
-
-    def _store_now(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
-        """New tokens exist only in this process until stored: a database hiccup (busy, a dropped connection)
-        gets two more tries at once rather than losing a rotated refresh token to a backoff."""
-        for attempt in range(_STORE_TRIES):
-            try:
-                return self._store(claim, prepared, answer)
-            except sa.exc.OperationalError as exc:
-                if attempt + 1 == _STORE_TRIES:
-                    raise
-                log.warning("storing refreshed tokens of credential %s failed (%s); retrying at once", claim.id,
-                            type(exc).__name__)
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    def _store(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
-        """New access token, rotated (or kept) refresh token, expiry, version bump, lease and in-flight marker
-        cleared: one short transaction, with its audit entry, the moment the answer is read.
-
-        Guarded by compare-and-set on what we started from, not by the lease: the write goes through if the
-        row's ``version`` is the one we read (nobody wrote since, even if our lease ran out meanwhile), or if
-        it still holds the refresh token we exchanged (a write that did not change it, e.g. a failure the
-        lease's next holder recorded, or ``needs_reauth`` it concluded from the ``invalid_grant`` our own
-        exchange caused: our answer holds the only live successor). Anything else means newer tokens were
-        stored, and our answer is discarded rather than written over them."""
-        assert answer.access_token is not None
-        vault = self.vault
-        ring = vault._ring()
-        with vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
-            now = self.clock.now()
-            if row is not None:
-                vault._rows(conn, ring).check_credential(row)
-            if row is None or row.state == "revoked" or not row.refresh_ct:
-                shown = "gone" if row is None else row.state
-                self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown, "discarded": True})
-                return claim.outcome("superseded", detail=f"credential became {shown} meanwhile; answer discarded")
-            untouched = row.version == prepared.version and row.state == "active"
-            if not untouched and not self._same_refresh(conn, ring, row, prepared.refresh_token):
-                self._audit(conn, ring, claim, "ok", {"result": "superseded", "discarded": True})
-                return claim.outcome("superseded", detail="new tokens were stored meanwhile; answer discarded")
-            version, dek = vault._active_dek(conn, ring, row.tenant)
-            keep = answer.refresh_token is None
-            refresh = prepared.refresh_token if keep else answer.refresh_token
-            assert refresh is not None
-            access_ct = vault._seal_field(dek, row.tenant, row.provider, row.id, "access", version,
-                                          answer.access_token.buffer())
-            refresh_ct = vault._seal_field(dek, row.tenant, row.provider, row.id, "refresh", version, refresh.buffer())
-            fp = vault._fingerprint(conn, ring, answer.access_token.buffer())
-            expires = now + timedelta(seconds=answer.expires_in) if answer.expires_in is not None else None
-            values: dict[str, Any] = {
-                "access_ct": access_ct, "refresh_ct": refresh_ct, "dek_version": version, "token_fingerprint": fp,
-                "expires_at": expires, "refresh_due_at": due_at(now, expires, self.lead), "last_refresh_at": now,
-                "last_refresh_error": None, "failures": 0, "next_attempt_at": None, "lease_owner": None,
-                "lease_until": None, "version": row.version + 1, "updated_at": now, "state": "active",
-            }
-            if answer.scopes:
-                values["scopes"] = answer.scopes
-            bound = vault._rows(conn, ring).bind("credential", {**row._asdict(), **values},
-                                                 vault._next_seq(conn, ring))
-            values.update(audit_seq=bound["audit_seq"], row_mac=bound["row_mac"])
-            done = conn.execute(_C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(**values))
-            if done.rowcount != 1:  # the row is locked (PostgreSQL) or the database is (SQLite): cannot happen
-                raise VaultError(f"credential {row.id} changed while locked")
-            detail: dict[str, Any] = {
-                "result": "refreshed", "fingerprint": fp, "previous": row.token_fingerprint, "rotated": not keep,
-                "expires_at": expires.isoformat() if expires else None, "dek_version": version,
-            }
-            if row.state != "active":
-                detail["revived_from"] = row.state
-            if not keep:
-                detail["refresh_fingerprint"] = vault._fingerprint(conn, ring, refresh.buffer())
-            self._audit(conn, ring, claim, "ok", detail)
-        return claim.outcome("refreshed", status=200, fingerprint=fp, rotated=not keep)
-
-    def _invalid_grant(self, claim: _Claim, prepared: _Prepared, answer: Answer) -> RefreshOutcome:
-        """Re-read first: if the stored refresh token is no longer the one we sent, another worker won the
-        race (and rotated it); only if it is still ours is the grant really dead. If an earlier cycle was
-        interrupted mid-call (its in-flight marker was still there), say so: the provider may have rotated
-        the token in an answer nobody stored, and only the user can mint a new one."""
-        ring = self.vault._ring()
-        with self.vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
-            now = self.clock.now()
-            if row is not None:
-                self.vault._rows(conn, ring).check_credential(row)
-            if row is None or row.state != "active" or not row.refresh_ct:
-                shown = "gone" if row is None else row.state
-                self._audit(conn, ring, claim, "ok", {"result": "superseded", "state": shown})
-                return claim.outcome("superseded", detail=f"credential is {shown}", status=answer.status)
-            if not self._same_refresh(conn, ring, row, prepared.refresh_token):
-                if row.lease_owner == self.owner:
-                    conn.execute(_C.update().where(_C.c.id == row.id, _C.c.lease_owner == self.owner)
-                                 .values(lease_owner=None, lease_until=None))
-                self._audit(conn, ring, claim, "ok", {"result": "superseded", "error": "invalid_grant",
-                                                      "note": "refresh token changed meanwhile"})
-                return claim.outcome("superseded", status=answer.status,
-                                     detail="invalid_grant for a refresh token another worker had already replaced")
-            detail = answer.detail
-            info: dict[str, Any] = {"result": "needs_reauth", **answer.audit()}
-            if prepared.interrupted:
-                when = prepared.interrupted.removeprefix(IN_FLIGHT).split(";")[0].strip()
-                detail = (f"invalid_grant after an interrupted refresh ({when}): the provider may have rotated the "
-                          "refresh token in an answer that was never stored; re-authorise")
-                info["interrupted"] = prepared.interrupted
-            bound = self.vault._rows(conn, ring).bind("credential", {**row._asdict(), "state": "needs_reauth"},
-                                                      self.vault._next_seq(conn, ring))
-            conn.execute(
-                _C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(
-                    state="needs_reauth", failures=row.failures + 1, last_refresh_error=detail,
-                    next_attempt_at=None, lease_owner=None, lease_until=None, version=row.version + 1, updated_at=now,
-                    audit_seq=bound["audit_seq"], row_mac=bound["row_mac"],
-                )
-            )
-            self._audit(conn, ring, claim, "error", info)
-        return claim.outcome("needs_reauth", detail=detail, status=answer.status)
-
-    def _fail(self, claim: _Claim, result: str, detail: str | None, status: int | None,
-              delay: timedelta | None, answer: Answer | None = None, *, audit_only: bool = False) -> RefreshOutcome:
-        """Record a failed attempt: failures + 1, next_attempt_at, a secret-free error, lease and in-flight
-        marker cleared. ``audit_only``: the vault itself failed; leave the row (and its marker) alone."""
-        try:
-            ring = self.vault._ring()
-            with self.vault._begin() as conn:
-                row = self._select_row(conn, claim.id, lock=True)
-                now = self.clock.now()
-                info: dict[str, Any] = {"result": result, "error": detail, "status": status}
-                if answer is not None and answer.error is not None:
-                    info.update(answer.audit())
-                if audit_only or row is None or row.lease_owner != self.owner:
-                    info["recorded"] = False
-                    self._audit(conn, ring, claim, "error", info)
-                    return claim.outcome(result, detail=detail, status=status)
-                failures = row.failures + 1
-                wait = delay if delay is not None else self._backoff(failures)
-                retry_at = now + wait
-                conn.execute(
-                    _C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(
-                        failures=failures, next_attempt_at=retry_at, last_refresh_error=detail, lease_owner=None,
-                        lease_until=None, version=row.version + 1, updated_at=now,
-                    )
-                )
-                info.update({"failures": failures, "retry_in_s": round(wait.total_seconds(), 3)})
-                self._audit(conn, ring, claim, "error", info)
-            return claim.outcome(result, detail=detail, status=status, next_attempt_at=retry_at)
-        except (VaultError, sa.exc.SQLAlchemyError) as exc:
-            log.warning("could not record a failed refresh of credential %s (%s); its lease expires on its own",
-                        claim.id, type(exc).__name__)
-            return claim.outcome("error", detail=detail or f"vault: {type(exc).__name__}", status=status)
-
-    # ---------------------------------------------------------------------------------------------- helpers
-
-    def _backoff(self, failures: int) -> timedelta:
-        """Full jitter: uniform in [0, min(max_backoff, base * 2^(failures-1))], at least one second."""
-        ceiling = min(self.max_backoff, self.base_backoff * (1 << min(max(failures - 1, 0), 32)))
-        return max(_MIN_DELAY, ceiling * self.rng.random())
-
-    def _same_refresh(self, conn: sa.Connection, ring: KeyRing, row: Any, used: Secret) -> bool:
-        if not row.refresh_ct:
-            return False
-        dek = self.vault._dek_for(conn, ring, row.tenant, row.dek_version)
-        stored = self.vault._open_field(dek, row.tenant, row.provider, row.id, "refresh", row.dek_version,
-                                        row.refresh_ct)
-        try:
-            return hmac.compare_digest(bytes(stored), bytes(used.buffer()))
-        finally:
-            stored[:] = bytes(len(stored))
-
-    def _audit(self, conn: sa.Connection, ring: KeyRing, claim: _Claim, outcome: str, detail: dict[str, Any]) -> None:
-        self.vault._append(conn, ring, self.actor, Op.REFRESH, claim.tenant, claim.id, outcome,
-                           {"provider": claim.provider, "account": claim.account, "owner": self.owner, **detail})

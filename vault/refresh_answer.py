@@ -17,7 +17,6 @@ Nothing else of the body (other fields, HTML, text) is read.
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,19 +25,17 @@ from typing import Any
 
 import httpx
 
-from vault.models import utc
 from vault.redact import scrub_text, secret_forms
+from vault.retry import DELAY_SECONDS, MAX_RETRY_AFTER, retry_after
 from vault.secret import Secret
 
-__all__ = ["DESCRIPTION_CHARS", "ERROR_CODE", "Answer", "classify", "scrubbed"]
+__all__ = ["DESCRIPTION_CHARS", "ERROR_CODE", "MIN_DELAY", "Answer", "classify", "scrubbed"]
 
 ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 """What an OAuth ``error`` code looks like (RFC 6749 §5.2 codes and the providers' own)."""
 DESCRIPTION_CHARS = 160
-_MAX_RETRY_AFTER = timedelta(days=1)
-_MIN_DELAY = timedelta(seconds=1)
-_SECONDS = re.compile(r"[0-9]+")
-"""Retry-After as delay-seconds (RFC 9110 §10.2.3): ASCII digits only (``str.isdigit`` also takes ``²``)."""
+MIN_DELAY = timedelta(seconds=1)
+"""The refresher never tries again sooner than this, whatever Retry-After or the backoff say."""
 _MEDIA_TYPE = re.compile(r"^[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,40}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -85,7 +82,8 @@ def classify(response: httpx.Response, *, refresh_token: Secret, client_id: str,
     if status == 200:
         return _token_answer(body, response)
     if status == 429:
-        wait = _retry_after(response, now)
+        asked = retry_after(response.headers.get("retry-after"), now)  # the one policy (vault.retry)
+        wait = None if asked is None else max(asked, MIN_DELAY)
         return Answer("rate_limited", _limited_detail(response, wait), status, retry_after=wait)
     if status >= 500:
         return Answer("transient", f"HTTP {status} from the token endpoint", status)
@@ -148,31 +146,15 @@ def _token_answer(body: Any, response: httpx.Response) -> Answer:
     )
 
 
-def _retry_after(response: httpx.Response, now: datetime) -> timedelta | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if _SECONDS.fullmatch(value):
-        # compare as an int first: a provider's 20-digit answer is more seconds than a timedelta holds
-        seconds = int(value)
-        wait = _MAX_RETRY_AFTER if seconds >= _MAX_RETRY_AFTER.total_seconds() else timedelta(seconds=seconds)
-    else:
-        try:
-            wait = utc(email.utils.parsedate_to_datetime(value)) - now
-        except (TypeError, ValueError):
-            return None
-    return min(max(wait, _MIN_DELAY), _MAX_RETRY_AFTER)
-
-
 def _limited_detail(response: httpx.Response, wait: timedelta | None) -> str:
     """The header's own text only when it is a number of seconds; a date as the wait it means."""
     value = response.headers.get("retry-after", "").strip()
-    seconds = _SECONDS.fullmatch(value) is not None
+    seconds = DELAY_SECONDS.fullmatch(value) is not None
     if seconds:
         shown = f"{value} s" if len(value) <= 12 else f"a {len(value)}-digit number of seconds"
     else:
         shown = f"a date, {wait.total_seconds():g} s" if wait else "not given"
-    cap = _MAX_RETRY_AFTER.total_seconds()
-    if wait == _MAX_RETRY_AFTER and not (seconds and int(value) == cap):
+    cap = MAX_RETRY_AFTER.total_seconds()
+    if wait == MAX_RETRY_AFTER and not (seconds and int(value) == cap):
         shown += f"; waiting the cap, {cap:g} s"
     return f"HTTP 429 from the token endpoint (Retry-After: {shown})"

@@ -52,7 +52,8 @@ from vault.keys import KeySource, StaticKeySource
 from vault.models import Credential
 from vault.rbac import Actor, Role
 from vault.redact import MASK, RedactingFilter, scrub_text
-from vault.store import Clock, SystemClock, Vault
+from vault.store import SystemClock, Vault
+from vault.store_values import Clock
 
 __all__ = ["CHECKS", "SelfTestReport", "SelfTestResult", "run"]
 

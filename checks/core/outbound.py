@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
 import re
 import socket
 import ssl
 import zlib
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import tenacity
 
 from checks.core.hookspecs import CheckContext
 from checks.core.redact import Scrubber
 from checks.core.result import Result
+from vault.retry import RETRY_STATUSES, RetryPolicy, retry_after
 
 __all__ = [
     "NoAnswer",
@@ -43,7 +44,9 @@ __all__ = [
 ]
 
 _SECRET_PARAM = re.compile(r"(?i)key|token|secret|sig|pass|auth|code|session|credential")
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_POLICY = RetryPolicy(base=timedelta(seconds=0.2), rng=random)
+"""The one retry policy (:mod:`vault.retry`): full jitter from 0.2 s, doubling per attempt; a provider's
+Retry-After when it gives one. ``request`` stops early when the wait would outlast the check's time."""
 
 
 class NoAnswer(Exception):
@@ -81,43 +84,55 @@ async def request(
     attempts = 1 + (retries if idempotent else 0)
     shown = display_url(url, ctx.scrubber)
     ends = _ends(ctx)
-    for attempt in range(attempts):
-        last = attempt == attempts - 1
-        try:
-            response = await fetch(ctx, method, target, what=what, shown=shown, **kwargs)
-        except httpx.TimeoutException as exc:
-            if not last and await _pause(_jitter(attempt), ends):
-                continue
-            seconds = ctx.check.timeout_s or client_timeout(ctx.client, exc)
-            raise NoAnswer(
-                Result.errored(
-                    f"{what} did not answer within {seconds:g}s: could not tell; retry later",
-                    remediation="Check the provider's status page and this machine's network; raise timeout_s if slow",
-                    failure="timeout",
-                    url=shown,
-                    attempts=attempt + 1,
-                )
-            ) from None
-        except httpx.HTTPError as exc:
-            if not last and await _pause(_jitter(attempt), ends):
-                continue
-            failure, phrase, fix = transport_failure(exc)
-            raise NoAnswer(
-                Result.errored(
-                    f"{what}: {phrase}: could not tell",
-                    remediation=fix,
-                    failure=failure,
-                    url=shown,
-                    attempts=attempt + 1,
-                    detail=ctx.scrubber.clip(f"{type(exc).__name__}: {exc}", 300),
-                )
-            ) from None
-        if response.status_code in RETRY_STATUSES and not last:
-            asked = retry_after_s(response, ctx)
-            if await _pause(max(_jitter(attempt), asked or 0.0), ends):
-                continue
-        return response
-    raise AssertionError("unreachable")  # pragma: no cover
+    loop = asyncio.get_running_loop()
+    tried = 0
+
+    async def attempt() -> httpx.Response:
+        nonlocal tried
+        tried += 1
+        return await fetch(ctx, method, target, what=what, shown=shown, **kwargs)
+
+    def asked(state: tenacity.RetryCallState) -> timedelta | None:
+        if state.outcome is None or state.outcome.failed:
+            return None
+        return retry_after(state.outcome.result().headers.get("retry-after"), ctx.clock.now())
+
+    def out_of_time(state: tenacity.RetryCallState) -> bool:  # no sleep past the time the check has left
+        return (state.upcoming_sleep or 0.0) >= ends - loop.time()
+
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_any(tenacity.stop_after_attempt(attempts), out_of_time),
+        wait=_POLICY.wait(asked),
+        retry=tenacity.retry_if_exception_type(httpx.HTTPError)
+        | tenacity.retry_if_result(lambda response: response.status_code in RETRY_STATUSES),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,  # the last answer
+    )
+    try:
+        response: httpx.Response = await retrying(attempt)
+    except httpx.TimeoutException as exc:
+        seconds = ctx.check.timeout_s or client_timeout(ctx.client, exc)
+        raise NoAnswer(
+            Result.errored(
+                f"{what} did not answer within {seconds:g}s: could not tell; retry later",
+                remediation="Check the provider's status page and this machine's network; raise timeout_s if slow",
+                failure="timeout",
+                url=shown,
+                attempts=tried,
+            )
+        ) from None
+    except httpx.HTTPError as exc:
+        failure, phrase, fix = transport_failure(exc)
+        raise NoAnswer(
+            Result.errored(
+                f"{what}: {phrase}: could not tell",
+                remediation=fix,
+                failure=failure,
+                url=shown,
+                attempts=tried,
+                detail=ctx.scrubber.clip(f"{type(exc).__name__}: {exc}", 300),
+            )
+        ) from None
+    return response
 
 
 async def fetch(ctx: CheckContext, method: str, url: str, *, what: str, shown: str, **kwargs: Any) -> httpx.Response:
@@ -221,34 +236,10 @@ def _ends(ctx: CheckContext) -> float:
 
 
 def retry_after_s(response: httpx.Response, ctx: CheckContext) -> float | None:
-    """The response's ``Retry-After`` in seconds (delta-seconds, or an HTTP-date against ``ctx.clock``);
-    None when absent or unreadable."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = (when - ctx.clock.now()).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _jitter(attempt: int) -> float:
-    return random.uniform(0, 0.2 * 2**attempt)  # full jitter
-
-
-async def _pause(delay: float, ends: float) -> bool:
-    """Sleep ``delay`` and say True, or say False at once when the check would have no time left after it."""
-    if delay >= ends - asyncio.get_running_loop().time():
-        return False
-    await asyncio.sleep(delay)
-    return True
+    """The response's ``Retry-After`` in seconds (delta-seconds, or an HTTP-date against ``ctx.clock``), as the
+    one retry policy reads it (:func:`vault.retry.retry_after`: capped at a day); None when absent or unreadable."""
+    wait = retry_after(response.headers.get("retry-after"), ctx.clock.now())
+    return None if wait is None else wait.total_seconds()
 
 
 def server_error(response: httpx.Response, what: str, url: str, ctx: CheckContext) -> Result:

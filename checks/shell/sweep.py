@@ -146,7 +146,8 @@ def vault_extras(
     from vault.errors import KeyUnavailable, VaultError
     from vault.keys import ENV_KEY, ENV_SOURCE, key_source_from_spec
     from vault.rbac import Actor, Role
-    from vault.store import DEFAULT_DB_URL, Vault
+    from vault.store import Vault
+    from vault.store_session import DEFAULT_DB_URL
 
     extras: dict[str, Any] = {"vault_auditor": Actor(SWEEP_VAULT_ACTOR, Role.AUDITOR)}
     spec = (environ.get(ENV_SOURCE) or "").strip()

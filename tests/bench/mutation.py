@@ -84,7 +84,19 @@ SCOPE: dict[str, tuple[str, ...]] = {
     "vault/audit.py": ALL,
     "vault/rbac.py": ALL,
     "vault/store.py": ALL,
+    "vault/store_session.py": ALL,
+    "vault/store_meta.py": ALL,
+    "vault/store_values.py": ALL,
+    "vault/store_keys.py": ALL,
+    "vault/store_ops.py": ALL,
+    "vault/store_credentials.py": ALL,
+    "vault/store_rotation.py": ALL,
+    "vault/store_audit.py": ALL,
     "vault/refresh.py": ALL,
+    "vault/refresh_settle.py": ALL,
+    "vault/refresh_report.py": ALL,
+    "vault/refresh_endpoints.py": ALL,
+    "vault/retry.py": ALL,
 }
 
 

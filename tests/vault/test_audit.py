@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import vault.store
+import vault.store_credentials
 from vault import (
     AccessDenied,
     Actor,
@@ -212,7 +212,7 @@ def test_when_the_audit_entry_cannot_be_written_the_operation_fails(vault_, raw,
             super().__init__(value)
             made.append(self)
 
-    monkeypatch.setattr(vault.store, "Secret", Spy)
+    monkeypatch.setattr(vault.store_credentials, "Secret", Spy)
     result = None
     with pytest.raises(VaultError, match=_not_performed("get")):
         result = vault_.get(ADMIN, "acme", cid)

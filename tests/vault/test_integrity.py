@@ -363,7 +363,10 @@ def test_binding_a_vault_whose_audit_key_kek_is_not_offered_names_the_key(db_url
 def _make_legacy(v: Vault, conn: sa.Connection) -> None:
     """Turn a vault into what the previous release wrote: audit key wrapped with purpose ``audit``, no row macs."""
     from vault import crypto
-    from vault.store import _b64, _meta_get, _meta_set, _unb64
+    from vault.store_meta import b64 as _b64
+    from vault.store_meta import meta_get as _meta_get
+    from vault.store_meta import meta_set as _meta_set
+    from vault.store_meta import unb64 as _unb64
 
     ring = v._ring()
     meta = _meta_get(conn, "audit_key")

@@ -36,18 +36,11 @@ from checks.standins.oauth import (
 )
 from checks.standins.server import StandinServer
 from vault import AccessDenied, Actor, Role, Secret, StaticKeySource, Vault
-from vault.refresh import (
-    GHL_TOKEN_URL,
-    GOOGLE_TOKEN_URL,
-    ProviderEndpoint,
-    Refresher,
-    RefreshOutcome,
-    RefreshReport,
-    due_at,
-    endpoints_from_env,
-    standins_rewriter,
-)
-from vault.store import refresh_due
+from vault.refresh import ProviderEndpoint, Refresher, standins_rewriter
+from vault.refresh_endpoints import GHL_TOKEN_URL, GOOGLE_TOKEN_URL, endpoints_from_env
+from vault.refresh_report import RefreshOutcome, RefreshReport
+from vault.refresh_settle import due_at
+from vault.store_values import refresh_due
 
 KEY = bytes(range(7, 39))
 ADMIN = Actor("ada", Role.ADMIN)

@@ -22,7 +22,8 @@ from checks.standins.server import StandinServer
 from tests.vault.kill_harness import INTERRUPTED, kill_runs
 from tests.vault.kill_harness import KEY as HARNESS_KEY
 from vault import Actor, Role, StaticKeySource, Vault
-from vault.refresh import IN_FLIGHT, ProviderEndpoint, Refresher, standins_rewriter
+from vault.refresh import ProviderEndpoint, Refresher, standins_rewriter
+from vault.refresh_settle import IN_FLIGHT
 
 KEY = bytes(range(9, 41))
 ADMIN = Actor("ada", Role.ADMIN)

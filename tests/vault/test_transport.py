@@ -101,7 +101,7 @@ def test_hostaddr_in_the_url_is_refused_before_connecting(forwarder, pg_url):
 
 def test_the_live_check_refuses_a_hostaddr_route_the_url_check_let_through(forwarder, pg_url, monkeypatch):
     # The URL pre-check is only a fast path; the live check stands on its own.
-    monkeypatch.setattr("vault.store.check_transport", lambda url: None)
+    monkeypatch.setattr("vault.store_session.check_transport", lambda url: None)
     url = _without_host(pg_url, hostaddr=forwarder.host, port=str(forwarder.port))
     with pytest.raises(VaultError, match=r"sslmode=require") as err:
         Vault.init(url, StaticKeySource(K1))

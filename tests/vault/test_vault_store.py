@@ -25,7 +25,8 @@ from vault import (
     VaultError,
 )
 from vault.crypto import kek_fingerprint
-from vault.store import check_transport, refresh_due
+from vault.store_values import refresh_due
+from vault.transport import check_transport
 
 K1 = bytes(range(32))
 K2 = bytes(range(100, 132))

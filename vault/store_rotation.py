@@ -1,0 +1,297 @@
+"""Key rotation in a :class:`~vault.store.Vault`: ``rotate_kek`` (rewrap every data key and the audit key under
+the key source's primary), ``rotate_dek`` (a tenant's new data key, its credentials re-sealed, old versions
+retired), both resumable in batches, and ``remove_kek`` (forget an old KEK nothing is wrapped under)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+import vault.crypto as crypto
+import vault.integrity as integrity
+from vault.errors import KeyUnavailable, VaultError
+from vault.integrity import CREDENTIAL_COLUMNS, DATA_KEY_COLUMNS
+from vault.keys import KeyRing
+from vault.models import Credential, DataKey, Tenant
+from vault.rbac import Actor, Op
+from vault.store_meta import AUDIT_KEY_SCOPE, audit_key_meta, meta_delete, meta_get, meta_set, unb64, zero
+from vault.store_ops import AuditedOps
+from vault.store_values import RotationReport
+
+__all__ = ["RotationOps"]
+
+
+class RotationOps(AuditedOps):
+    """Rotate and remove keys: the rotation methods of a :class:`~vault.store.Vault`."""
+
+    def rotate_kek(self, actor: Actor, progress: Callable[[int, int], None] | None = None,
+                   batch: int = 500) -> RotationReport:
+        """Rewrap every DEK, and the audit key, from any older KEK to the key source's primary.
+
+        Resumable: each row is rewrapped by a compare-and-set on its KEK fingerprint, one transaction per
+        ``batch`` rows (``FOR UPDATE`` on PostgreSQL), so a crash after any row and a rerun completes the job.
+        ``progress(done, total)`` is called after each committed batch. Token ciphertexts are untouched.
+        """
+        self.authorize(actor, Op.ROTATE_KEK, None, None)
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        started = self.clock.now()
+        try:
+            ring = self._ring(reload=True)  # rotation must see the key source's current primary
+        except VaultError as exc:
+            self._record_failure(actor, Op.ROTATE_KEK, None, None, exc)
+            raise
+        primary = ring.primary
+        fp = primary.fingerprint
+        pending = sa.and_(DataKey.state == "active", DataKey.kek_fingerprint != fp)
+        done = 0
+        total = 0
+
+        def report(conn: sa.Connection) -> int:
+            dek_rows = conn.execute(sa.select(sa.func.count()).select_from(DataKey).where(pending)).scalar_one()
+            audit_meta = meta_get(conn, "audit_key") or {}
+            return int(dek_rows) + int(audit_meta.get("kek") != fp)
+
+        try:
+            with self._begin() as conn:
+                total = report(conn)
+                if total:
+                    meta_set(conn, "kek_rotation", {"to": fp, "started_at": started.isoformat(), "total": total},
+                              started)
+                self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok", {"phase": "start", "pending": total})
+            with self._begin() as conn:
+                meta = meta_get(conn, "audit_key", lock=True)
+                if meta and meta["kek"] != fp:
+                    old = ring.by_fingerprint(meta["kek"])
+                    if old is None:
+                        raise KeyUnavailable(
+                            f"the audit key is wrapped under {meta['kek']}, which key source {self.key_source.name} "
+                            "does not offer: put that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
+                        )
+                    macs = self._rows(conn, ring)
+                    macs.check_audit_key(meta)  # never rewrap (and re-MAC) an entry that was edited
+                    key = crypto.unwrap_key(old.key, unb64(meta["wrapped"]), AUDIT_KEY_SCOPE, 0, old.fingerprint,
+                                            purpose=integrity.AUDIT_KEY_PURPOSE)
+                    try:
+                        wrapped = crypto.wrap_key(primary.key, key, AUDIT_KEY_SCOPE, 0, fp,
+                                                  purpose=integrity.AUDIT_KEY_PURPOSE)
+                    finally:
+                        zero(key)
+                    meta_set(conn, "audit_key", audit_key_meta(macs, fp, wrapped, self._next_seq(conn, ring)),
+                              self.clock.now())
+                    with self._lock:
+                        self._chain_cache = None  # the entry changed; the keys did not
+                    self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
+                                 {"phase": "audit_key", "from": meta["kek"]})
+                    done += 1
+            if done and progress:
+                progress(done, total)
+            while True:
+                with self._begin() as conn:
+                    rows = conn.execute(
+                        sa.select(DataKey.id, *DATA_KEY_COLUMNS)
+                        .where(pending).order_by(DataKey.id).limit(batch).with_for_update()
+                    ).all()
+                    if not rows:
+                        break
+                    n = 0
+                    olds: set[str] = set()
+                    macs = self._rows(conn, ring)
+                    seq = self._next_seq(conn, ring)
+                    for row in rows:
+                        macs.check_data_key(row)
+                        old = ring.by_fingerprint(row.kek_fingerprint)
+                        if old is None:
+                            raise KeyUnavailable(
+                                f"tenant {row.tenant!r}'s data key v{row.version} is wrapped under "
+                                f"{row.kek_fingerprint}, which key source {self.key_source.name} does not offer: put "
+                                "that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
+                            )
+                        dek = crypto.unwrap_key(old.key, row.wrapped, row.tenant, row.version, row.kek_fingerprint)
+                        try:
+                            wrapped = crypto.wrap_key(primary.key, dek, row.tenant, row.version, fp)
+                        finally:
+                            zero(dek)
+                        bound = macs.bind("data_key", {**row._asdict(), "wrapped": wrapped, "kek_fingerprint": fp}, seq)
+                        n += conn.execute(
+                            sa.update(DataKey)
+                            .where(DataKey.id == row.id, DataKey.kek_fingerprint == row.kek_fingerprint)
+                            .values(wrapped=wrapped, kek_fingerprint=fp, audit_seq=seq, row_mac=bound["row_mac"])
+                        ).rowcount
+                        olds.add(row.kek_fingerprint)
+                    self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
+                                 {"phase": "batch", "rewrapped": n, "from": sorted(olds)})
+                done += n
+                if progress:
+                    progress(done, total)
+            with self._begin() as conn:
+                remaining = report(conn)
+                if not remaining:
+                    meta_delete(conn, "kek_rotation")
+                finished = self.clock.now()
+                self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
+                             {"phase": "done", "rewrapped": done, "remaining": remaining})
+        except sa.exc.SQLAlchemyError as exc:
+            self._record_failure(actor, Op.ROTATE_KEK, None, fp, exc)
+            raise VaultError(f"KEK rotation interrupted after {done} rows ({type(exc).__name__}); rerun it") from exc
+        except BaseException as exc:
+            self._record_failure(actor, Op.ROTATE_KEK, None, fp, exc)
+            raise
+        return RotationReport("kek", fp, total, done, remaining, (), started, finished)
+
+    def rotate_dek(self, actor: Actor, tenant: str, progress: Callable[[int, int], None] | None = None,
+                   batch: int = 500) -> RotationReport:
+        """Give ``tenant`` a new DEK version and re-seal its credentials under it, ``batch`` rows a transaction.
+
+        Resumable: the target version is recorded in ``vault_meta`` (``dek_rotation:<tenant>``) until the run
+        completes, so a rerun after a crash continues to the same version and skips rows already there.
+        Old DEK versions no credential references any more are retired (their wrapped bytes erased).
+        ``progress(done, total)`` is called after each committed batch.
+        """
+        self.authorize(actor, Op.ROTATE_DEK, tenant, None)
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        started = self.clock.now()
+        checkpoint = f"dek_rotation:{tenant}"
+        c = Credential
+        done = 0
+        target = tenant
+        try:
+            ring = self._ring()
+            with self._begin() as conn:
+                active = conn.execute(
+                    sa.select(Tenant.active_dek_version).where(Tenant.id == tenant).with_for_update()
+                ).scalar_one_or_none()
+                if active is None:
+                    raise VaultError(f"no tenant {tenant!r} in this vault (nothing stored for it yet)")
+                resume = meta_get(conn, checkpoint, lock=True)
+                if resume:
+                    to = int(resume["to"])
+                else:
+                    latest = conn.execute(
+                        sa.select(sa.func.max(DataKey.version)).where(DataKey.tenant == tenant)
+                    ).scalar_one()
+                    to = int(latest or 0) + 1
+                    dek = crypto.new_key()
+                    try:
+                        self._insert_dek(conn, ring, tenant, to, dek, started)
+                    finally:
+                        zero(dek)
+                    conn.execute(sa.update(Tenant).where(Tenant.id == tenant).values(active_dek_version=to))
+                    meta_set(conn, checkpoint, {"to": to, "from": active, "started_at": started.isoformat()}, started)
+                target = f"{tenant}@v{to}"
+                stale = sa.and_(c.tenant == tenant, c.dek_version != to, c.state != "revoked")
+                total = conn.execute(sa.select(sa.func.count()).select_from(Credential).where(stale)).scalar_one()
+                self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
+                             {"phase": "start", "to": to, "resumed": bool(resume), "pending": total})
+            while True:
+                with self._begin() as conn:
+                    rows = conn.execute(
+                        sa.select(*CREDENTIAL_COLUMNS, c.version)
+                        .where(stale).order_by(c.id).limit(batch).with_for_update()
+                    ).all()
+                    if not rows:
+                        break
+                    new_dek = self._dek_for(conn, ring, tenant, to)
+                    n = 0
+                    macs = self._rows(conn, ring)
+                    seq = self._next_seq(conn, ring)
+                    for row in rows:
+                        macs.check_credential(row)
+                        old_dek = self._dek_for(conn, ring, tenant, row.dek_version)
+                        values: dict[str, Any] = {}
+                        for name, blob in (("access", row.access_ct), ("refresh", row.refresh_ct)):
+                            if not blob:
+                                values[f"{name}_ct"] = blob
+                                continue
+                            plain = self._open_field(old_dek, tenant, row.provider, row.id, name, row.dek_version, blob)
+                            try:
+                                values[f"{name}_ct"] = self._seal_field(new_dek, tenant, row.provider, row.id, name, to,
+                                                                        plain)
+                            finally:
+                                zero(plain)
+                        bound = macs.bind("credential", {**row._asdict(), **values, "dek_version": to}, seq)
+                        n += conn.execute(
+                            sa.update(Credential)
+                            .where(c.id == row.id, c.version == row.version)
+                            .values(dek_version=to, version=row.version + 1, updated_at=self.clock.now(),
+                                    audit_seq=seq, row_mac=bound["row_mac"], **values)
+                        ).rowcount
+                    self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
+                                 {"phase": "batch", "resealed": n})
+                done += n
+                if progress:
+                    progress(done, total)
+            retired: builtins.list[str] = []
+            with self._begin() as conn:
+                now = self.clock.now()
+                for version in conn.execute(
+                    sa.select(DataKey.version).where(DataKey.tenant == tenant, DataKey.state == "active",
+                                                     DataKey.version != to)
+                ).scalars():
+                    refs = conn.execute(
+                        sa.select(sa.func.count()).select_from(Credential)
+                        .where(c.tenant == tenant, c.dek_version == version, c.state != "revoked")
+                    ).scalar_one()
+                    if refs == 0:
+                        old = conn.execute(sa.select(*DATA_KEY_COLUMNS).where(DataKey.tenant == tenant,
+                                                                              DataKey.version == version)).one()
+                        macs = self._rows(conn, ring)
+                        macs.check_data_key(old)
+                        bound = macs.bind("data_key", {**old._asdict(), "state": "retired", "wrapped": b""},
+                                          self._next_seq(conn, ring))
+                        conn.execute(
+                            sa.update(DataKey).where(DataKey.tenant == tenant, DataKey.version == version)
+                            .values(state="retired", wrapped=b"", retired_at=now, audit_seq=bound["audit_seq"],
+                                    row_mac=bound["row_mac"])
+                        )
+                        retired.append(f"{tenant}@v{version}")
+                remaining = conn.execute(sa.select(sa.func.count()).select_from(Credential).where(stale)).scalar_one()
+                if not remaining:
+                    meta_delete(conn, checkpoint)
+                self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
+                             {"phase": "done", "resealed": done, "remaining": remaining, "retired": retired})
+            for name in retired:
+                self._forget_dek(tenant, int(name.rsplit("@v", 1)[1]))
+        except sa.exc.SQLAlchemyError as exc:
+            self._record_failure(actor, Op.ROTATE_DEK, tenant, target, exc)
+            raise VaultError(f"DEK rotation interrupted after {done} rows ({type(exc).__name__}); rerun it") from exc
+        except BaseException as exc:
+            self._record_failure(actor, Op.ROTATE_DEK, tenant, target, exc)
+            raise
+        return RotationReport("dek", target, total, done, remaining, tuple(retired), started, now)
+
+    def remove_kek(self, actor: Actor, fingerprint: str) -> None:
+        """Forget an old KEK, once no data key and not the audit key is wrapped under it.
+
+        After this the vault refuses a key source that offers only that key. Remove it from the key source
+        yourself (TOKEN_VAULT_PREVIOUS_KEYS, the key file, or disable the secret version).
+        """
+        self.authorize(actor, Op.REMOVE_KEK, None, fingerprint)
+
+        def body(conn: sa.Connection, ring: KeyRing) -> tuple[None, str | None, dict[str, Any]]:
+            known: builtins.list[str] = builtins.list(meta_get(conn, "known_keks", lock=True) or [])
+            if fingerprint not in known:
+                raise VaultError(f"{fingerprint} is not a KEK this vault knows (known: {', '.join(known)})")
+            if fingerprint == meta_get(conn, "primary_kek"):
+                raise VaultError(f"{fingerprint} is the primary KEK: make another key primary and rotate_kek first")
+            deks = conn.execute(
+                sa.select(sa.func.count()).select_from(DataKey)
+                .where(DataKey.state == "active", DataKey.kek_fingerprint == fingerprint)
+            ).scalar_one()
+            audit_key = (meta_get(conn, "audit_key") or {}).get("kek") == fingerprint
+            if deks or audit_key:
+                what = [f"{deks} data key(s)"] if deks else []
+                what += ["the audit key"] if audit_key else []
+                raise VaultError(
+                    f"{fingerprint} still wraps {' and '.join(what)}: "
+                    "run rotate_kek (`readiness vault rotate-key`) first"
+                )
+            known.remove(fingerprint)
+            meta_set(conn, "known_keks", known, self.clock.now())
+            return None, fingerprint, {"kek": fingerprint, "known": known}
+
+        self._run(actor, Op.REMOVE_KEK, None, fingerprint, body)
