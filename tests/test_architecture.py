@@ -143,3 +143,15 @@ def test_importing_the_engine_loads_no_storage(statement, absent):
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"{statement} loaded {done.stdout.strip()}"
+
+
+def test_no_module_grows_past_about_500_lines():
+    """Small modules with one concept each: a file past this has two concepts in it; split it on the seam."""
+    limit = 520
+    long = {
+        str(path.relative_to(ROOT)): n
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "versions" not in path.parts and (n := len(path.read_text().splitlines())) > limit
+    }
+    assert long == {}
