@@ -210,6 +210,7 @@ def build_history(url: str, m: Manifest, n: int, seed: int = 5) -> dict[str, Any
         run_rows.append(
             {
                 "id": run_id,
+                "seq": len(run_rows) + 1,  # recording order, as Store.record_run numbers runs
                 "started_at": started,
                 "finished_at": finished,
                 "verdict": verdict.decision.value,
