@@ -63,6 +63,16 @@ async def stuck(params: BaseModel, ctx: CheckContext) -> Result:
     return Result(Status.PASS, "released")
 
 
+@check_kind("stuck_then_crash")
+async def stuck_then_crash(params: BaseModel, ctx: CheckContext) -> Result:
+    """As ``stuck``, then raises once released: an abandoned kind failing after the sweep gave up on it."""
+    release: asyncio.Event = ctx.extras["release"]
+    while not release.is_set():
+        with contextlib.suppress(asyncio.CancelledError):
+            await release.wait()
+    raise RuntimeError("late failure of an abandoned kind")
+
+
 @check_kind("inflight", params=FixedParams)
 async def inflight(params: FixedParams, ctx: CheckContext) -> Result:
     """Counts the checks of its kind running at once in ``ctx.extras["inflight"]`` (``now`` and ``max``)

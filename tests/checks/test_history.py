@@ -661,6 +661,27 @@ def test_an_attestation_as_a_dict_shows_its_effective_date_only_when_given(effec
     at = datetime(2025, 10, 14, 9, 30, tzinfo=UTC)
     att = Attestation("oauth.google", "submitted", "rohan", at, note="sent", effective=effective)
     assert att.to_dict() == {
-        "item": "oauth.google", "status": "submitted", "by": "rohan", "at": "2025-10-14T09:30:00+00:00",
-        "note": "sent", "effective": shown,
+        "item": "oauth.google",
+        "status": "submitted",
+        "by": "rohan",
+        "at": "2025-10-14T09:30:00+00:00",
+        "note": "sent",
+        "effective": shown,
     }
+
+
+def test_a_run_reads_back_in_recorded_order_after_a_row_is_restored(store):
+    """The report and the dashboard list a run's checks in the order the sweep recorded them. A row
+    deleted and restored with its id (a data fix, a partial restore from a backup) goes to the end of
+    PostgreSQL's heap and index, so only the ``ORDER BY`` keeps the order; SQLite's rowid order would
+    hide a missing one."""
+    results = [cr(f"oauth.c{i}", Status.PASS, T0 + timedelta(seconds=i)) for i in range(6)]
+    run = make_run(results, T0)
+    store.record_run(run)
+    table = Base.metadata.tables["results"]
+    with store.engine.begin() as conn:
+        first = conn.execute(sa.select(table).where(table.c.run_id == run.id).order_by(table.c.id).limit(1)).one()
+        conn.execute(sa.delete(table).where(table.c.id == first.id))
+        conn.execute(sa.insert(table).values(**first._mapping))
+    back = store.get_run(run.id)
+    assert [r.id for r in back.results] == [f"oauth.c{i}" for i in range(6)]

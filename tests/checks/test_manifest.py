@@ -405,6 +405,19 @@ def test_unknown_key_in_a_list(data):
     assert "unknown key" in fields(err)["items[2].ownr"]
 
 
+def test_unknown_key_under_a_name_with_brackets(data):
+    """A user's own key may hold brackets (``[oauth_apps."google[eu]"]``): the refusal still names it, as it
+    skips only pydantic's own validator wrappers (``function-after[...]``), which are not fields."""
+
+    def change(d):
+        app = copy.deepcopy(d["oauth_apps"]["google"])
+        app["colour"] = "red"
+        d["oauth_apps"]["google[eu]"] = app
+
+    err = problems_of(data, change)
+    assert "unknown key" in fields(err)["oauth_apps.google[eu].colour"]
+
+
 def test_bad_redirect_uri(data):
     def change(d):
         d["oauth_apps"]["google"]["redirect_uris"][1]["uri"] = "http://staging.maxai-platform.com/cb"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -216,7 +217,8 @@ def test_sweep_deadline_bounds_waiting_for_a_free_slot(registry):
     # the last one never got the slot: it was not started, and the release manager is told what to change
     assert results[2].result.summary == (
         "Not started: the sweep deadline (0.3s) passed while it waited for a free slot (settings.concurrency = 1): "
-        "could not tell; fix what is slow, or raise settings.sweep_deadline_s")
+        "could not tell; fix what is slow, or raise settings.sweep_deadline_s"
+    )
     # cut at the deadline: waiting for the second check's 5 s would take ten times as long (a wide margin
     # on purpose, so a loaded machine cannot fail it)
     assert wall < 3
@@ -266,6 +268,10 @@ def test_a_dependency_stuck_past_the_deadline_ends_its_dependant_as_error(regist
     assert stuck.summary.startswith("Cancelled at the sweep deadline (0.3s) after running 0.")
     assert "(it ignored the cancellation and was abandoned: a bug in the check kind)" in stuck.summary
     assert stuck.evidence["abandoned"] is True
+    # how long it ran before the deadline cut it, to the millisecond (0.3 s, not rounded to 0)
+    assert 0.25 <= stuck.evidence["waited_s"] < 1.0 and stuck.evidence["waited_s"] == round(
+        stuck.evidence["waited_s"], 3
+    )
     assert child.status is Status.ERROR
     assert child.summary.startswith(
         "Not started: the sweep deadline (0.3s) passed while it waited for its dependencies (stuck)"
@@ -283,6 +289,20 @@ def test_a_dependency_stuck_past_its_timeout_skips_its_dependant(registry):
     assert stuck.summary.startswith("Timed out after 0.2s (it ignored the cancellation and was abandoned")
     assert results["child"].status is Status.SKIPPED
     assert results["child"].result.summary == "Skipped: depends on stuck (error); fix that first"
+
+
+def test_an_abandoned_kind_failing_late_leaves_no_asyncio_error_in_the_log(registry, caplog):
+    """A kind that ignored its cancellation and raises after the sweep gave up on it: its failure is
+    collected by the runner, not left for asyncio to print ("Task exception was never retrieved") over
+    the release manager's output."""
+    import gc
+
+    m = make_manifest(check_block("late", kind="stuck_then_crash", timeout_s=0.2))
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        results, _ = run_with_stuck_kind(m, registry)
+        gc.collect()
+    assert results["late"].result.evidence["abandoned"] is True
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 # --- what the release manager reads when a check could not tell: whole texts and evidence ---------------
@@ -355,8 +375,16 @@ def test_evidence_is_scrubbed_and_cut_at_every_depth(registry):
     result = Result(
         Status.FAIL,
         "s",
-        {"odd": Odd(), "n": 3, "f": 1.5, "b": True, "none": None, "k" * 300: "v", "deep": deep,
-         "deep_map": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": Odd()}}}}}}}}},
+        {
+            "odd": Odd(),
+            "n": 3,
+            "f": 1.5,
+            "b": True,
+            "none": None,
+            "k" * 300: "v",
+            "deep": deep,
+            "deep_map": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": Odd()}}}}}}}},
+        },
         "r" * 3000,
         conditions=(Condition("n" * 300, False, "d" * 3000),),
     )
