@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from vault.schema_version import is_current
+
 __all__ = [
     "VERSION_TABLE",
     "AuditEventRecord",
@@ -179,7 +181,10 @@ class AuditEventRecord(Base):
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Run the vault migrations up to ``revision`` (on PostgreSQL under an advisory lock)."""
+    """Run the vault migrations up to ``revision`` (on PostgreSQL under an advisory lock); a database already at the
+    head is left alone without importing Alembic (:mod:`vault.schema_version`)."""
+    if revision == "head" and is_current(engine, VERSION_TABLE, _MIGRATIONS / "versions"):
+        return  # the common case: nothing to migrate, and Alembic not even imported
     from alembic import command
     from alembic.config import Config
 
