@@ -147,3 +147,23 @@ def test_help_and_validate_import_only_what_they_use(place, args, also_absent):
     last = proc.stderr.strip().splitlines()[-1]
     assert last == "LOADED [] EXIT 0", f"readiness {' '.join(args)}: {last}"
     assert "Usage" in proc.stdout or ": ok" in proc.stdout
+
+
+def test_a_sweep_without_the_vault_opens_no_database(place):
+    """``check --no-record`` of checks that need no vault (the environment's), with no history on disk: neither
+    SQLAlchemy nor the vault's store is imported, and the verdict is still given."""
+    cwd, home = place
+    absent = ("sqlalchemy", "alembic", "vault.store", "vault.models", "checks.storage", "pandas")
+    code = (
+        "import sys\n"
+        "sys.argv = ['readiness', 'check', '--no-record', '--only', 'env.*', '--format', 'json']\n"
+        "from checks.shell.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        f"loaded = sorted(m for m in sys.modules if any(m == a or m.startswith(a + '.') for a in {absent!r}))\n"
+        "sys.stderr.write('LOADED ' + repr(loaded) + ' EXIT ' + repr(code) + '\\n')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=120
+    )
+    assert proc.stderr.strip().splitlines()[-1] == "LOADED [] EXIT 1"
+    assert json.loads(proc.stdout)["verdict"] == "NO-GO"
