@@ -134,6 +134,9 @@ def test_no_module_imports_from_its_own_package_init():
          ("vault.store", "sqlalchemy", "pandas")),
         ("import checks", ("vault.store", "sqlalchemy", "pandas", "streamlit", "plotly")),
         ("import vault.errors, vault.redact", ("vault.store", "sqlalchemy")),
+        # What every `readiness` call pays before its command runs (issue 13: start-up).
+        ("import checks.shell.cli",
+         ("vault.store", "sqlalchemy", "alembic", "pandas", "pyarrow", "plotly", "streamlit", "httpx", "pydantic")),
     ],
 )
 def test_importing_the_engine_loads_no_storage(statement, absent):

@@ -24,8 +24,15 @@ SUPPORTED = ("sqlite", "postgresql")
 EXAMPLES = "e.g. sqlite:///./.readiness/readiness.db or postgresql+psycopg://USER@HOST/DB"
 
 
+_PLAIN_SQLITE = re.compile(r"sqlite(?:\+pysqlite)?:///[^?@%:\s]*")
+"""A SQLite file URL with no query, user or escape: nothing to mask, nothing SQLAlchemy would read differently,
+and a driver that ships with Python; told apart without importing SQLAlchemy (start-up of every command)."""
+
+
 def mask_url(url: str) -> str:
     """The URL fit to print: its password as ``***``; a string that is not a URL shows its scheme only."""
+    if _PLAIN_SQLITE.fullmatch(url):
+        return url
     import sqlalchemy as sa
 
     try:
@@ -45,6 +52,10 @@ def scrub_urls(text: str) -> str:
 
 def check_db_url(url: str, where: str) -> None:
     """Refuse a URL no database can be opened with; the message names ``where`` it came from."""
+    if _PLAIN_SQLITE.fullmatch(url):
+        import sqlite3  # noqa: F401  (the pysqlite driver: ships with Python)
+
+        return
     import sqlalchemy as sa
 
     shown = mask_url(url)
@@ -54,16 +65,12 @@ def check_db_url(url: str, where: str) -> None:
         raise DatabaseUnavailable(f"{where} is not a database URL: expected {EXAMPLES}") from None
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED:
-        raise DatabaseUnavailable(
-            f"{where} {shown}: {backend} is not supported; use SQLite or PostgreSQL ({EXAMPLES})"
-        )
+        raise DatabaseUnavailable(f"{where} {shown}: {backend} is not supported; use SQLite or PostgreSQL ({EXAMPLES})")
     try:
         parsed.get_dialect().import_dbapi()
     except (sa.exc.ArgumentError, ImportError):
         hint = " (postgresql+psycopg:// is installed)" if backend == "postgresql" else ""
-        raise DatabaseUnavailable(
-            f"{where} {shown}: the driver {parsed.drivername!r} is not available{hint}"
-        ) from None
+        raise DatabaseUnavailable(f"{where} {shown}: the driver {parsed.drivername!r} is not available{hint}") from None
 
 
 def db_option(option: str, fallbacks: Sequence[str], default: str) -> Callable[[Any, Any, str | None], str | None]:

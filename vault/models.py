@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from vault.schema_version import head_revision, is_current
+
 __all__ = [
     "VERSION_TABLE",
     "AuditEventRecord",
@@ -34,6 +36,7 @@ __all__ = [
     "DataKey",
     "Tenant",
     "VaultMeta",
+    "create_at_head",
     "upgrade",
     "utc",
 ]
@@ -179,7 +182,10 @@ class AuditEventRecord(Base):
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Run the vault migrations up to ``revision`` (on PostgreSQL under an advisory lock)."""
+    """Run the vault migrations up to ``revision`` (on PostgreSQL under an advisory lock); a database already at the
+    head is left alone without importing Alembic (:mod:`vault.schema_version`)."""
+    if revision == "head" and is_current(engine, VERSION_TABLE, _MIGRATIONS / "versions"):
+        return  # the common case: nothing to migrate, and Alembic not even imported
     from alembic import command
     from alembic.config import Config
 
@@ -190,3 +196,18 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def create_at_head(engine: sa.Engine) -> None:
+    """Give a new, empty database the schema straight from the models, stamped at the head, without Alembic:
+    for throwaway databases only (the self-test's scratch vault, built on every ``readiness check``). The
+    models mirror the migrations (``tests/checks/test_schema_version.py`` compares them), so what the vault
+    then runs on is the schema a migrated database has."""
+    head = head_revision(_MIGRATIONS / "versions")
+    if head is None:
+        upgrade(engine)
+        return
+    with engine.begin() as conn:
+        Base.metadata.create_all(conn)
+        conn.execute(sa.text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:head)"), {"head": head})

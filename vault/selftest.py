@@ -1,12 +1,13 @@
 """The vault's self-test: does the cryptography, the tamper detection and the redaction work *here*?
 
-:func:`run` builds a scratch vault (a temporary SQLite file, random in-memory KEKs), exercises it, and
-deletes it. Each check is named, timed and independent; a failure is a result, never an exception:
+:func:`run` builds a scratch vault (an in-memory SQLite database, random in-memory KEKs), exercises it,
+and drops it: nothing is written to disk, so it is cheap enough for every ``readiness check``. Each check
+is named, timed and independent; a failure is a result, never an exception:
 
 =================================  ========================================================================
 ``aes256gcm_known_answer``         McGrew-Viega GCM Test Case 16 (AES-256) through ``AESGCM`` and the
                                    vault's blob layout: the published ciphertext and tag, and back
-``round_trip``                     ``put`` then ``get`` returns both tokens; neither is in the database file
+``round_trip``                     ``put`` then ``get`` returns both tokens; neither is in the database's bytes
 ``tampered_ciphertext_refused``    one ciphertext byte flipped in the row: ``IntegrityError``, audited
 ``tampered_nonce_refused``         one nonce byte flipped: ``IntegrityError``
 ``tampered_tag_refused``           one tag byte flipped: ``IntegrityError``
@@ -34,12 +35,11 @@ import io
 import logging
 import os
 import secrets
-import tempfile
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,10 +49,11 @@ import vault.crypto as crypto
 from vault.errors import AccessDenied, IntegrityError, ReadinessError, VaultError
 from vault.integrity import CREDENTIAL_COLUMNS
 from vault.keys import KeySource, StaticKeySource
-from vault.models import Credential
+from vault.models import Credential, create_at_head
 from vault.rbac import Actor, Role
 from vault.redact import MASK, RedactingFilter, scrub_text
 from vault.store import SystemClock, Vault
+from vault.store_session import create_engine
 from vault.store_values import Clock
 
 __all__ = ["CHECKS", "SelfTestReport", "SelfTestResult", "run"]
@@ -151,11 +152,19 @@ class _Failed(Exception):
 class _Scratch:
     """The scratch vault and what the checks share: random keys, random tokens, a temporary database."""
 
-    def __init__(self, directory: Path, clock: Clock) -> None:
-        self.url = f"sqlite:///{directory / 'selftest.db'}"
-        self.path = directory / "selftest.db"
+    def __init__(self, clock: Clock) -> None:
+        # In memory (shared cache, so the vault can be closed and opened again on it while ``_keeper`` holds it):
+        # nothing touches the disk, no fsync, and the schema comes from the models, without Alembic.
+        self.uri = f"file:readiness-vault-selftest-{secrets.token_hex(8)}?mode=memory&cache=shared"
+        self.url = f"sqlite:///{self.uri}&uri=true"
+        self._keeper = sqlite3.connect(self.uri, uri=True)
         self.clock = clock
         self.k1, self.k2 = os.urandom(32), os.urandom(32)
+        engine = create_engine(self.url)
+        try:
+            create_at_head(engine)
+        finally:
+            engine.dispose()
         self.vault = Vault.init(self.url, StaticKeySource(self.k1, name="selftest"), clock, dek_cache_ttl=300,
                                 anchor="")
         self.tokens: dict[str, tuple[str, str]] = {}
@@ -203,8 +212,15 @@ class _Scratch:
             return "IntegrityError"
         raise _Failed("the tampered row opened: authentication did not catch it")
 
+    def raw(self) -> bytes:
+        """The whole database as SQLite stores it (what a file on disk would hold)."""
+        return self._keeper.serialize()
+
     def close(self) -> None:
-        self.vault.close()
+        try:
+            self.vault.close()
+        finally:
+            self._keeper.close()
 
 
 def _flip(blob: bytes, at: int) -> bytes:
@@ -239,12 +255,12 @@ def _round_trip(s: _Scratch | None) -> str:
     cid = s.put("round-trip")
     if not s.opens("selftest-a", cid):
         raise _Failed("get returned tokens other than the ones put")
-    raw = b"".join(p.read_bytes() for p in s.path.parent.glob(s.path.name + "*"))  # the file, its WAL and shm
+    raw = s.raw()
     for token in s.tokens[cid]:
         for form in (token.encode(), base64.b64encode(token.encode())):
             if form in raw:
-                raise _Failed("a plaintext token (or its base64) is in the database file")
-    return "put then get returned the same access and refresh tokens; neither (nor its base64) is in the database file"
+                raise _Failed("a plaintext token (or its base64) is in the database")
+    return "put then get returned the same access and refresh tokens; neither (nor its base64) is in the database"
 
 
 def _tamper(at: Callable[[bytes], int], what: str) -> Callable[[_Scratch | None], str]:
@@ -405,32 +421,31 @@ def run(key_source: KeySource | None = None, *, clock: Clock | None = None) -> S
     ]
     if key_source is not None:
         checks.append(("key_source", _key_source_check(key_source), False))
-    with tempfile.TemporaryDirectory(prefix="readiness-vault-selftest-") as tmp:
-        scratch: _Scratch | None = None
-        scratch_error: str | None = None
-        try:
-            scratch = _Scratch(Path(tmp), clock)
-        except Exception as exc:
-            scratch_error = _describe(exc, [])
-        try:
-            for name, check, needs_vault in checks:
-                t = time.perf_counter()
-                if needs_vault and scratch is None:
-                    results.append(SelfTestResult(name, False, f"no scratch vault: {scratch_error}",
-                                                  (time.perf_counter() - t) * 1000))
-                    continue
-                try:
-                    detail, passed = check(scratch), True
-                except _Failed as exc:
-                    detail, passed = str(exc), False
-                except Exception as exc:
-                    detail, passed = _describe(exc, scratch.secrets if scratch else []), False
-                if scratch is not None:
-                    detail = scrub_text(detail, scratch.secrets)
-                results.append(SelfTestResult(name, passed, detail, (time.perf_counter() - t) * 1000))
-        finally:
+    scratch: _Scratch | None = None
+    scratch_error: str | None = None
+    try:
+        scratch = _Scratch(clock)
+    except Exception as exc:
+        scratch_error = _describe(exc, [])
+    try:
+        for name, check, needs_vault in checks:
+            t = time.perf_counter()
+            if needs_vault and scratch is None:
+                results.append(SelfTestResult(name, False, f"no scratch vault: {scratch_error}",
+                                              (time.perf_counter() - t) * 1000))
+                continue
+            try:
+                detail, passed = check(scratch), True
+            except _Failed as exc:
+                detail, passed = str(exc), False
+            except Exception as exc:
+                detail, passed = _describe(exc, scratch.secrets if scratch else []), False
             if scratch is not None:
-                scratch.close()
+                detail = scrub_text(detail, scratch.secrets)
+            results.append(SelfTestResult(name, passed, detail, (time.perf_counter() - t) * 1000))
+    finally:
+        if scratch is not None:
+            scratch.close()
     return SelfTestReport(tuple(results), started, clock.now(), key_source.name if key_source else None,
                           (time.perf_counter() - t0) * 1000)
 

@@ -3,6 +3,8 @@ options several commands share, and the helpers that open the manifest and the h
 
 from __future__ import annotations
 
+import os
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -15,6 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from checks.shell.cli_errors import ErrorBoundary
 from checks.shell.cli_help import plain_help
 from vault.dburl import db_option
+
+DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
+"""The history's database when neither ``--db`` nor ``READINESS_DB_URL`` says (``checks.storage.schema``'s)."""
 
 
 class ReadinessGroup(ErrorBoundary):
@@ -45,7 +50,7 @@ DbOpt = Annotated[
     typer.Option(
         "--db",
         help="Database URL [env: READINESS_DB_URL]",
-        callback=db_option("--db", ["READINESS_DB_URL"], "sqlite:///./.readiness/readiness.db"),
+        callback=db_option("--db", ["READINESS_DB_URL"], DEFAULT_DB_URL),
     ),
 ]
 
@@ -72,6 +77,21 @@ def open_store(db: str | None) -> Any:
     from checks.storage.history import Store
 
     return Store.open(db)
+
+
+def history_exists(db: str | None) -> bool:
+    """Whether ``--db`` (else ``READINESS_DB_URL``, else the default) may hold a history to read: false only for
+    a SQLite file that does not exist, which opening would create. A run that records nothing
+    (``check --no-record``) then reads no history instead: an empty one holds no waiver, attestation or streak,
+    so the verdict is the same, and nothing is written."""
+    url = db or os.environ.get("READINESS_DB_URL") or DEFAULT_DB_URL
+    match = re.fullmatch(r"sqlite(?:\+\w+)?:///([^?]*)(?:\?.*)?", url, re.DOTALL)
+    if match is None:
+        return True  # a database server: read it
+    path = match.group(1)
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return True
+    return Path(path).expanduser().exists()
 
 
 def progress_bar(total: int) -> Progress:

@@ -12,7 +12,19 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from checks.shell.cli_app import DbOpt, Format, ManifestOpt, app, die, err, open_manifest, open_store, out, progress_bar
+from checks.shell.cli_app import (
+    DbOpt,
+    Format,
+    ManifestOpt,
+    app,
+    die,
+    err,
+    history_exists,
+    open_manifest,
+    open_store,
+    out,
+    progress_bar,
+)
 
 
 @app.command()
@@ -43,7 +55,7 @@ def check(
     selected = select_checks(m, only or [], area or [])
     if only and not selected:
         die(f"--only {' '.join(only)}: matches no check (see `readiness validate --list`)")
-    store = open_store(db)
+    store = open_store(db) if not no_record or history_exists(db) else None  # --no-record writes nothing
     vault = vault_extras(resolve_env(m, env_file=env_file)[0], db_url=db)  # the vault kinds' vault; never raises
     try:
         progress = progress_bar(len(selected)) if err.is_terminal else None
@@ -69,7 +81,8 @@ def check(
                 m, store=store, only=only or [], areas=area or [], record=not no_record, env_file=env_file, extras=vault
             )
     finally:
-        store.close()
+        if store is not None:
+            store.close()
         close_vault_extras(vault)
     if format is Format.json:
         sys.stdout.write(to_json(run) + "\n")

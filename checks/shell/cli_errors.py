@@ -56,11 +56,11 @@ def describe(exc: BaseException, database: tuple[str, str] | None = None) -> str
 
     ``database`` is ``(where, masked_url)`` of the database the command was using (see ``vault.dburl``).
     """
-    import sqlalchemy as sa
+    sa = sys.modules.get("sqlalchemy")  # not imported yet: exc cannot be one of its errors (and --help stays light)
 
     if isinstance(exc, ReadinessError):
         return _one_line(str(exc))
-    if isinstance(exc, sa.exc.SQLAlchemyError) or _is_alembic(exc):
+    if (sa is not None and isinstance(exc, sa.exc.SQLAlchemyError)) or _is_alembic(exc):
         where, shown = database or ("database", "")
         orig = getattr(exc, "orig", None) or exc
         detail = _one_line(str(orig)) or type(orig).__name__

@@ -141,18 +141,21 @@ def vault_extras(
     * ``vault_problem`` and ``vault_problem_kind`` when no vault is open: a message that says how to fix
       it, and one of ``not_configured``, ``not_initialised``, ``key``, ``database``.
     """
-    import sqlalchemy as sa
-
-    from vault.errors import KeyUnavailable, VaultError
-    from vault.keys import ENV_KEY, ENV_SOURCE, key_source_from_spec
+    from vault.keys import ENV_KEY, ENV_SOURCE
     from vault.rbac import Actor, Role
-    from vault.store import Vault
-    from vault.store_session import DEFAULT_DB_URL
 
     extras: dict[str, Any] = {"vault_auditor": Actor(SWEEP_VAULT_ACTOR, Role.AUDITOR)}
     spec = (environ.get(ENV_SOURCE) or "").strip()
     if spec in ("", "env") and not (environ.get(ENV_KEY) or "").strip():
         return _vault_problem(extras, "not_configured", f"no vault key is configured: set {ENV_KEY} (or {ENV_SOURCE})")
+    # Only now the vault's store and SQLAlchemy: a sweep with no vault configured never pays for them.
+    import sqlalchemy as sa
+
+    from vault.errors import KeyUnavailable, VaultError
+    from vault.keys import key_source_from_spec
+    from vault.store import Vault
+    from vault.store_session import DEFAULT_DB_URL
+
     if spec_actor := (environ.get("TOKEN_VAULT_ACTOR") or "").strip():
         _sweep_actor(spec_actor, extras)
     url = (environ.get("TOKEN_VAULT_DB_URL") or "").strip() or db_url or environ.get("READINESS_DB_URL")

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vault.models import UTCDateTime  # one UTC column type for both stores; vault is the bottom layer
+from vault.schema_version import is_current
 
 DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
 VERSION_TABLE = "readiness_alembic_version"
@@ -144,7 +145,10 @@ def make_engine(url: str) -> sa.Engine:
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Run the history migrations up to ``revision`` (on PostgreSQL under an advisory lock)."""
+    """Run the history migrations up to ``revision`` (on PostgreSQL under an advisory lock); a database already at the
+    head is left alone without importing Alembic (:mod:`vault.schema_version`)."""
+    if revision == "head" and is_current(engine, VERSION_TABLE, _MIGRATIONS / "versions"):
+        return  # the common case: nothing to migrate, and Alembic not even imported
     from alembic import command
     from alembic.config import Config
 

@@ -19,8 +19,12 @@ K2 = bytes(range(90, 122))
 
 
 def _forms(secret: bytes) -> list[str]:
-    return [secret.hex(), base64.b64encode(secret).decode(), base64.urlsafe_b64encode(secret).decode().rstrip("="),
-            secret.decode("latin-1")]
+    return [
+        secret.hex(),
+        base64.b64encode(secret).decode(),
+        base64.urlsafe_b64encode(secret).decode().rstrip("="),
+        secret.decode("latin-1"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +38,6 @@ def test_every_named_check_passes_on_a_healthy_build(healthy):
     assert failed == {}
     assert healthy.ok
     assert all(r.detail and r.duration_ms >= 0 for r in healthy.results)
-
-
 
 
 def test_to_dict_is_json_with_every_result(healthy):
@@ -168,3 +170,58 @@ def test_the_clock_stamps_the_report(clock):
     report = run(clock=clock)
     assert report.ok
     assert report.started_at == clock.now() == report.finished_at
+
+
+def test_the_scratch_vault_is_in_memory_and_its_bytes_are_what_round_trip_scans(clock):
+    """The round trip looks for the plaintext in the bytes SQLite holds: the ciphertext it stored is in them."""
+    scratch = vault.selftest._Scratch(clock)
+    try:
+        cid = scratch.put("scan")
+        raw = scratch.raw()
+        assert raw.startswith(b"SQLite format 3\0")
+        assert scratch.blob(cid) in raw
+        assert not any(token.encode() in raw for token in scratch.tokens[cid])
+    finally:
+        scratch.close()
+
+
+def test_the_self_test_writes_nothing_to_disk(tmp_path):
+    """Run on every `readiness check`: no directory made, no file opened for writing, no SQLite file opened
+    (Python's audit events, in a fresh interpreter), and nothing left in the temporary directory, cwd or HOME."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("tmp", "cwd", "home"):
+        (tmp_path / name).mkdir()
+    code = """
+import os, sys
+seen = []
+def hook(event, args):
+    if event == "sqlite3.connect" and "mode=memory" not in str(args[0]):
+        seen.append(("sqlite3.connect", str(args[0])))
+    elif event in ("os.mkdir", "shutil.rmtree", "os.remove"):
+        seen.append((event, str(args[0])))
+    elif event == "open" and isinstance(args[0], str) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+        seen.append(("open", args[0]))
+import vault.selftest as s
+sys.addaudithook(hook)
+r = s.run()
+print(r.ok, seen)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path / "cwd",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(root),
+            "HOME": str(tmp_path / "home"),
+            "TMPDIR": str(tmp_path / "tmp"),
+        },
+    )
+    assert done.stdout.strip() == "True []", done.stderr
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["cwd", "home", "tmp"]

@@ -1,0 +1,169 @@
+"""Start-up as a user meets it (issue 13): ``readiness --help`` and ``validate`` import nothing they do not use,
+and ``check --no-record`` writes nothing at all. Each in a fresh interpreter, as the console script runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.valid_env import VALID_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """No provider variable, no READINESS_* and no XDG_*: a CI runner's first call, with only PATH and HOME."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(ROOT)}
+
+
+def readiness(*args: str, cwd: Path, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "checks.shell.cli", *args],
+        cwd=cwd,
+        env={**clean_env(home), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def tree(*roots: Path) -> dict[str, tuple[int, int]]:
+    """Every file and directory under ``roots``: path -> (size, mtime in ns)."""
+    found = {}
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            st = path.lstat()
+            found[str(path)] = (st.st_size if path.is_file() else 0, st.st_mtime_ns)
+    return found
+
+
+@pytest.fixture
+def place(tmp_path):
+    """An empty working directory and an empty HOME."""
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    home.mkdir()
+    return cwd, home
+
+
+def test_check_no_record_writes_nothing_and_gives_the_recording_runs_verdict(place, tmp_path):
+    cwd, home = place
+    before = tree(cwd, home)
+    proc = readiness("check", "--no-record", "--format", "json", cwd=cwd, home=home)
+    assert proc.returncode == 1, proc.stderr
+    assert tree(cwd, home) == before, "check --no-record wrote into the working directory or HOME"
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "NO-GO"
+    assert any("TWILIO_AUTH_TOKEN is not set" in reason for reason in doc["reasons"])
+
+    # The same sweep, recorded, elsewhere: the same verdict and the same statuses, check by check.
+    other = tmp_path / "recorded"
+    other.mkdir()
+    recorded = readiness("check", "--format", "json", cwd=other, home=home)
+    assert recorded.returncode == 1, recorded.stderr
+    assert (other / ".readiness" / "readiness.db").exists()
+    again = json.loads(recorded.stdout)
+    assert again["verdict"] == doc["verdict"] and again["reasons"] == doc["reasons"]
+    assert {r["id"]: r["status"] for r in again["results"]} == {r["id"]: r["status"] for r in doc["results"]}
+
+
+def test_check_no_record_still_reads_an_existing_history(place):
+    """A waiver recorded earlier still counts in a run that records nothing, and that run adds no row."""
+    cwd, home = place
+    env = {**VALID_ENV, "GOOGLE_OAUTH_CLIENT_SECRET": "<from_google_console>"}
+    args = ("check", "--no-record", "--only", "env.*", "--format", "json")
+    unwaived = readiness(*args, cwd=cwd, home=home, env=env)
+    assert unwaived.returncode == 1, unwaived.stderr
+    assert json.loads(unwaived.stdout)["verdict"] == "NO-GO"
+    assert not (cwd / ".readiness").exists()
+    waive = readiness(
+        "waive",
+        "env.GOOGLE_OAUTH_CLIENT_SECRET",
+        "--reason",
+        "rotating",
+        "--until",
+        "2999-01-01",
+        "--by",
+        "rohan",
+        cwd=cwd,
+        home=home,
+    )
+    assert waive.returncode == 0, waive.stderr
+    proc = readiness(*args, cwd=cwd, home=home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "CONDITIONAL"
+    assert [r["id"] for r in doc["results"] if r["waived"]] == ["env.GOOGLE_OAUTH_CLIENT_SECRET"]
+    history = readiness("history", "--format", "json", cwd=cwd, home=home)
+    assert history.returncode == 0, history.stderr
+    assert json.loads(history.stdout) == []
+
+
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "pandas",
+    "pyarrow",
+    "plotly",
+    "streamlit",
+    "vault.store",
+    "vault.models",
+    "checks.storage",
+    "checks.shell.sweep",
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "also_absent"),
+    [
+        (["--help"], ("httpx", "pydantic", "tenacity", "checks.core.registry", "checks.builtin")),
+        (["check", "--help"], ("httpx", "tenacity", "checks.core.registry", "checks.builtin")),
+        (["vault", "--help"], ("httpx", "tenacity", "cryptography")),
+        (["validate"], ()),
+        (["validate", "--list"], ()),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_help_and_validate_import_only_what_they_use(place, args, also_absent):
+    """What ``readiness --help`` and ``validate`` leave out of ``sys.modules``, run as the console script runs."""
+    cwd, home = place
+    absent = HEAVY + also_absent
+    code = (
+        "import sys\n"
+        f"sys.argv = ['readiness', *{args!r}]\n"
+        "from checks.shell.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        f"loaded = sorted(m for m in sys.modules if any(m == a or m.startswith(a + '.') for a in {absent!r}))\n"
+        "sys.stderr.write('LOADED ' + repr(loaded) + ' EXIT ' + repr(code) + '\\n')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=120
+    )
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == "LOADED [] EXIT 0", f"readiness {' '.join(args)}: {last}"
+    assert "Usage" in proc.stdout or ": ok" in proc.stdout
+
+
+def test_a_sweep_without_the_vault_opens_no_database(place):
+    """``check --no-record`` of checks that need no vault (the environment's), with no history on disk: neither
+    SQLAlchemy nor the vault's store is imported, and the verdict is still given."""
+    cwd, home = place
+    absent = ("sqlalchemy", "alembic", "vault.store", "vault.models", "checks.storage", "pandas")
+    code = (
+        "import sys\n"
+        "sys.argv = ['readiness', 'check', '--no-record', '--only', 'env.*', '--format', 'json']\n"
+        "from checks.shell.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        f"loaded = sorted(m for m in sys.modules if any(m == a or m.startswith(a + '.') for a in {absent!r}))\n"
+        "sys.stderr.write('LOADED ' + repr(loaded) + ' EXIT ' + repr(code) + '\\n')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=120
+    )
+    assert proc.stderr.strip().splitlines()[-1] == "LOADED [] EXIT 1"
+    assert json.loads(proc.stdout)["verdict"] == "NO-GO"
