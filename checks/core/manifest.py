@@ -76,9 +76,10 @@ MAX_RESPONSE_BYTES = 64 << 20
 DEFAULT_CONCURRENCY = 64
 """Checks at once in a sweep: enough for a sweep of 50 slow checks to take about one check's time; a provider
 is protected by ``per_host``, memory by ``max_response_bytes`` (at most this many answers are held at once)."""
-DEFAULT_PER_HOST = 8
-"""Requests at once to one provider host: more than the checks of any one provider in the project's manifest
-(six, Google's), near what a browser opens to one host (six), far under Twilio's documented 100 an account."""
+DEFAULT_PER_HOST = 16
+"""Requests at once to one provider host: what the sweep-wide default was before the limit was per host, so no
+provider is sent more at once than before; more than the checks of any one provider in the project's manifest
+(six, Google's); far under Twilio's documented 100 concurrent requests an account."""
 MAX_PER_HOST = 100
 
 

@@ -193,6 +193,6 @@ def test_the_defaults_are_the_ones_the_docs_state():
         == {"concurrency": defaults.concurrency, "per_host": defaults.per_host}
         == {
             "concurrency": 64,
-            "per_host": 8,
+            "per_host": 16,
         }
     )
