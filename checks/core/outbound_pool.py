@@ -27,6 +27,7 @@ import functools
 import os
 import ssl
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httpx
 
@@ -76,7 +77,7 @@ class HostLimits(httpx.AsyncBaseTransport):
         except BaseException:
             gate.release()
             raise
-        response.stream = _Releasing(response.stream, gate)
+        response.stream = _Releasing(cast(httpx.AsyncByteStream, response.stream), gate)  # an async pool's body
         return response
 
     async def aclose(self) -> None:
