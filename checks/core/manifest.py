@@ -73,6 +73,14 @@ MAX_SWEEP_DEADLINE_S = 600.0
 """Bound of the sweep deadline: twice the largest timeout allowed."""
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 MAX_RESPONSE_BYTES = 64 << 20
+DEFAULT_CONCURRENCY = 64
+"""Checks at once in a sweep: enough for a sweep of 50 slow checks to take about one check's time; a provider
+is protected by ``per_host``, memory by ``max_response_bytes`` (at most this many answers are held at once)."""
+DEFAULT_PER_HOST = 16
+"""Requests at once to one provider host: what the sweep-wide default was before the limit was per host, so no
+provider is sent more at once than before; more than the checks of any one provider in the project's manifest
+(six, Google's); far under Twilio's documented 100 concurrent requests an account."""
+MAX_PER_HOST = 100
 
 
 class Model(BaseModel):
@@ -369,7 +377,10 @@ class DashboardSpec(Model):
 
 
 class Settings(Model):
-    concurrency: int = Field(default=16, ge=1, le=1000)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=1000)
+    """Checks running at once in a sweep."""
+    per_host: int = Field(default=DEFAULT_PER_HOST, ge=1, le=MAX_PER_HOST)
+    """Requests in flight at once to one provider host (scheme, host and port), however many checks run."""
     timeout_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)
     """Default per-check timeout (seconds): finite, at most ``MAX_TIMEOUT_S``."""
     sweep_deadline_s: float | None = Field(default=None, gt=0, le=MAX_SWEEP_DEADLINE_S, allow_inf_nan=False)

@@ -1,6 +1,8 @@
 """The runner: every selected check concurrently, on one shared ``httpx.AsyncClient``.
 
-* a concurrency bound (``settings.concurrency``) and a timeout per check (``timeout_s``);
+* a concurrency bound (``settings.concurrency``) and a timeout per check (``timeout_s``); its own client
+  (:func:`checks.core.outbound_pool.sweep_client`) also bounds the requests in flight to each provider host
+  (``settings.per_host``), each host on a pool of its own;
 * a deadline for the whole sweep (``settings.sweep_deadline_s``, default twice the largest timeout of the
   selected checks): a check still running then is cancelled, one not started by then (waiting on a
   dependency or a free slot) is not started; both are ``error`` results naming the deadline;
@@ -28,6 +30,7 @@ from checks.core.clock import Clock, SystemClock
 from checks.core.facts import Attestation
 from checks.core.hookspecs import CheckContext
 from checks.core.manifest import CheckSpec, Manifest
+from checks.core.outbound_pool import sweep_client
 from checks.core.redact import Scrubber
 from checks.core.registry import Registry, get_registry
 from checks.core.result import CheckResult, Result
@@ -93,11 +96,7 @@ async def run_checks(
 
     own_client = client is None
     if client is None:
-        client = httpx.AsyncClient(
-            headers={"User-Agent": user_agent()},
-            timeout=manifest.settings.timeout_s,
-            limits=httpx.Limits(max_connections=max(manifest.settings.concurrency, 10)),
-        )
+        client = sweep_client(manifest.settings.per_host, manifest.settings.timeout_s, user_agent())
 
     async def _bounded(work: Awaitable[Result], until: float) -> Result:
         """``work`` until ``until``, then cancelled; raises ``TimeoutError`` (``_Abandoned`` when it did not
@@ -275,8 +274,10 @@ def _scrubbed(result: Result, scrubber: Scrubber) -> Result:
         summary=scrubber.clip(result.summary, _SUMMARY_MAX),
         remediation=scrubber.clip(result.remediation, _SUMMARY_MAX),
         evidence=_scrub_value(result.evidence, scrubber),
-        conditions=tuple(Condition(scrubber.clip(c.name, 200), c.passed, scrubber.clip(c.detail, _SUMMARY_MAX))
-                         for c in result.conditions),
+        conditions=tuple(
+            Condition(scrubber.clip(c.name, 200), c.passed, scrubber.clip(c.detail, _SUMMARY_MAX))
+            for c in result.conditions
+        ),
     )
 
 
