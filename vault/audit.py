@@ -209,9 +209,13 @@ class AuditReport:
         return f"audit chain broken at seq {self.first_bad_seq}: {self.reason}"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+"""One encoder, built once: ``json.dumps`` with options builds a new one per call (half its cost on short values)."""
+
+
 def canonical_json(value: Any) -> bytes:
     """The one serialisation the macs are computed over: sorted keys, no spaces, ASCII."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 _PLAIN = (str, int, bool, type(None))

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import vault.crypto as crypto
 import vault.integrity as integrity
@@ -288,28 +289,32 @@ class RotationOps(AuditedOps):
         """Re-seal one batch of ``tenant``'s credentials under DEK ``to``: every row's MAC checked, its tokens
         opened and sealed again, and one ``UPDATE`` executed with the whole batch's parameters (a
         compare-and-set on each row's ``version``). How many rows it rewrote."""
-        new_dek = self._dek_for(conn, ring, tenant, to)
-        old_deks: dict[int, bytes] = {}
+        # One AES-GCM instance per key for the batch (as _seal_field/_open_field, without building one per field).
+        sealer = crypto.cipher(self._dek_for(conn, ring, tenant, to))
+        openers: dict[int, AESGCM] = {}
         macs = self._rows(conn, ring)
         seq = self._next_seq(conn, ring)
         now = self.clock.now()
         params: builtins.list[dict[str, Any]] = []
         for row in rows:
             macs.check_credential(row)
-            old_dek = old_deks.get(row.dek_version)
-            if old_dek is None:
-                old_dek = old_deks[row.dek_version] = self._dek_for(conn, ring, tenant, row.dek_version)
-            values: dict[str, Any] = {}
-            for name, blob in (("access", row.access_ct), ("refresh", row.refresh_ct)):
+            old = row.dek_version
+            opener = openers.get(old)
+            if opener is None:
+                opener = openers[old] = crypto.cipher(self._dek_for(conn, ring, tenant, old))
+            values: dict[str, Any] = {"access_ct": row.access_ct, "refresh_ct": row.refresh_ct}
+            for name in ("access", "refresh"):
+                blob = values[f"{name}_ct"]
                 if not blob:
-                    values[f"{name}_ct"] = blob
                     continue
-                plain = self._open_field(old_dek, tenant, row.provider, row.id, name, row.dek_version, blob)
+                plain = crypto.open_with(opener, blob, crypto.credential_aad(tenant, row.provider, row.id, name, old))
                 try:
-                    values[f"{name}_ct"] = self._seal_field(new_dek, tenant, row.provider, row.id, name, to, plain)
+                    values[f"{name}_ct"] = crypto.seal_with(
+                        sealer, plain, crypto.credential_aad(tenant, row.provider, row.id, name, to)
+                    )
                 finally:
                     zero(plain)
-            bound = macs.bind("credential", {**row._asdict(), **values, "dek_version": to}, seq)
+            bound = macs.bind("credential", {**row._mapping, **values, "dek_version": to}, seq)
             params.append({"b_id": row.id, "b_version": row.version, "dek_version": to, "version": row.version + 1,
                            "updated_at": now, "audit_seq": seq, "row_mac": bound["row_mac"], **values})
         return int(conn.execute(_RESEAL, params).rowcount)
