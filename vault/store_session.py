@@ -36,7 +36,7 @@ def create_engine(url: str) -> sa.Engine:
     check_transport(url)
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # No pre-ping (a round trip on every checkout, 1 of 6 in an audited get): a connection found dead is
+        # No pre-ping (a round trip on every checkout, 1 of 7 in an audited get): a connection found dead is
         # invalidated by the statement that finds it and the audited operation runs once more (store_ops), and
         # connections are renewed before the idle timeouts servers and poolers commonly apply.
         engine = sa.create_engine(url, pool_recycle=_RECYCLE_S, hide_parameters=True)
