@@ -143,6 +143,19 @@ _META: sa.Table = VaultMeta.metadata.tables["vault_meta"]
 _SELECT_HEAD_FOR_UPDATE = Prepared(sa.select(_META.c.value).where(_META.c.key == HEAD_KEY).with_for_update())
 _SELECT_TOP_SEQ = sa.select(sa.func.coalesce(sa.func.max(_EVENTS.c.seq), 0))
 _INSERT_EVENT_PG = Prepared(pg_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq))
+_APPENDED = (
+    pg_insert(_EVENTS).values({c.name: sa.bindparam(c.name, type_=c.type) for c in _EVENTS.c})
+    .on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq).cte("appended")
+)
+_APPEND_PG = Prepared(
+    _META.update()
+    .where(_META.c.key == HEAD_KEY, sa.exists(sa.select(_APPENDED.c.seq)))
+    .values(value=sa.bindparam("b_value"), updated_at=sa.bindparam("b_at"))
+    .add_cte(_APPENDED)
+    .returning(_META.c.key)
+)
+"""PostgreSQL: the entry inserted (nothing if its seq is taken) and the head anchor moved to it, in one statement
+and one round trip; returns a row only when both happened."""
 _INSERT_EVENT_SQLITE = Prepared(
     sqlite_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
 )
@@ -196,9 +209,13 @@ class AuditReport:
         return f"audit chain broken at seq {self.first_bad_seq}: {self.reason}"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+"""One encoder, built once: ``json.dumps`` with options builds a new one per call (half its cost on short values)."""
+
+
 def canonical_json(value: Any) -> bytes:
     """The one serialisation the macs are computed over: sorted keys, no spaces, ASCII."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 _PLAIN = (str, int, bool, type(None))
@@ -276,21 +293,33 @@ class AuditChain:
             "seq": seq, "at": at, "actor": actor, "role": role, "op": op, "tenant": tenant,
             "target": target, "outcome": outcome, "detail": _as_stored(detail), "prev_mac": prev_mac,
         }
-        insert = _INSERT_EVENT_PG if conn.dialect.name == "postgresql" else _INSERT_EVENT_SQLITE
         mac = self.mac(fields)
-        if not insert.execute(conn, {**fields, "mac": mac}):
+        anchor = {"seq": seq, "mac": mac, "tag": self.anchor_tag(seq, mac)}
+        pg = conn.dialect.name == "postgresql"
+        if head and pg:
+            # One round trip: the entry inserted and the anchor moved by one statement (a data-modifying CTE).
+            written = bool(_APPEND_PG.execute(conn, {**fields, "mac": mac, "b_value": anchor, "b_at": at}))
+        else:
+            written = bool((_INSERT_EVENT_PG if pg else _INSERT_EVENT_SQLITE).execute(conn, {**fields, "mac": mac}))
+            if written:
+                self._write_head(conn, bool(head), anchor, at)
+        if not written:
             # A row already sits past the anchor (forged, or written outside the vault): append after it rather
             # than fail every operation from now on; verify() names that row as the first broken entry.
             fields["seq"] = int(conn.execute(_SELECT_TOP_SEQ).scalar_one()) + 1
             mac = self.mac(fields)
             conn.execute(_EVENTS.insert(), {**fields, "mac": mac})
-        anchor = {"seq": fields["seq"], "mac": mac, "tag": self.anchor_tag(fields["seq"], mac)}
-        if head:
+            anchor = {"seq": fields["seq"], "mac": mac, "tag": self.anchor_tag(fields["seq"], mac)}
+            self._write_head(conn, bool(head), anchor, at)
+        conn.info[PENDING_HEAD] = anchor
+        return AuditEvent(**fields, mac=mac)
+
+    @staticmethod
+    def _write_head(conn: sa.Connection, exists: bool, anchor: dict[str, Any], at: datetime) -> None:
+        if exists:
             _UPDATE_HEAD.execute(conn, {"b_value": anchor, "b_at": at})
         else:
             conn.execute(_META.insert(), {"key": HEAD_KEY, "value": anchor, "updated_at": at})
-        conn.info[PENDING_HEAD] = anchor
-        return AuditEvent(**fields, mac=mac)
 
     # ----------------------------------------------------------------------------------- verify
 

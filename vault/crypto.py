@@ -27,13 +27,16 @@ from vault.errors import IntegrityError
 __all__ = [
     "KEY_BYTES",
     "NONCE_BYTES",
+    "cipher",
     "credential_aad",
     "derive_key",
     "hmac_fingerprint",
     "kek_fingerprint",
     "new_key",
     "open_blob",
+    "open_with",
     "seal",
+    "seal_with",
     "unwrap_key",
     "wrap_key",
 ]
@@ -41,6 +44,9 @@ __all__ = [
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _FORMAT = b"\x01"
+_AAD = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""Associated data's encoder, built once (what ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` builds
+per call): the same bytes."""
 
 
 def new_key() -> bytearray:
@@ -67,34 +73,46 @@ def hmac_fingerprint(key: bytes, value: bytes | bytearray) -> str:
 
 def credential_aad(tenant: str, provider: str, credential_id: str, field: str, dek_version: int) -> bytes:
     """Associated data for a token field: any change to these makes the ciphertext fail to open."""
-    return json.dumps(
+    return _AAD.encode(
         {"v": 1, "tenant": tenant, "provider": provider, "credential": credential_id, "field": field,
          "dek_version": dek_version},
-        sort_keys=True, separators=(",", ":"),
     ).encode()
 
 
 def _key_aad(tenant: str, dek_version: int, kek_fp: str, purpose: str) -> bytes:
-    return json.dumps(
+    return _AAD.encode(
         {"v": 1, "purpose": purpose, "tenant": tenant, "dek_version": dek_version, "kek": kek_fp},
-        sort_keys=True, separators=(",", ":"),
     ).encode()
 
 
 def seal(key: bytes | bytearray, plaintext: bytes | bytearray, aad: bytes) -> bytes:
     """Encrypt and authenticate under ``key`` with a fresh random nonce."""
-    _need_key(key)
-    nonce = os.urandom(NONCE_BYTES)
-    return _FORMAT + nonce + AESGCM(bytes(key)).encrypt(nonce, bytes(plaintext), aad)
+    return seal_with(cipher(key), plaintext, aad)
 
 
 def open_blob(key: bytes | bytearray, blob: bytes, aad: bytes) -> bytearray:
     """Decrypt a :func:`seal` blob. Raises :class:`IntegrityError` (and nothing else) on any mismatch."""
+    return open_with(cipher(key), blob, aad)
+
+
+def cipher(key: bytes | bytearray) -> AESGCM:
+    """An AES-256-GCM instance for ``key``, for sealing or opening many fields under one key (a batch)."""
     _need_key(key)
+    return AESGCM(bytes(key))
+
+
+def seal_with(aes: AESGCM, plaintext: bytes | bytearray, aad: bytes) -> bytes:
+    """:func:`seal` with a :func:`cipher` already built."""
+    nonce = os.urandom(NONCE_BYTES)
+    return _FORMAT + nonce + aes.encrypt(nonce, bytes(plaintext), aad)
+
+
+def open_with(aes: AESGCM, blob: bytes, aad: bytes) -> bytearray:
+    """:func:`open_blob` with a :func:`cipher` already built."""
     if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != _FORMAT:
         raise IntegrityError("ciphertext failed authentication")
     try:
-        return bytearray(AESGCM(bytes(key)).decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], aad))
+        return bytearray(aes.decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], aad))
     except InvalidTag:
         raise IntegrityError("ciphertext failed authentication") from None
 

@@ -25,9 +25,10 @@ attacker, because the key then fails to unwrap under the legacy purpose.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +69,13 @@ def _get(row: Any, name: str) -> Any:
     return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
 
+def _getter(row: Any) -> Callable[[str], Any]:
+    """``_get`` bound to one row (the row's kind is looked up once, not once a column)."""
+    if type(row) is dict or isinstance(row, Mapping):
+        return row.__getitem__
+    return functools.partial(getattr, row)
+
+
 def _digest(blob: bytes | None) -> str | None:
     return None if blob is None else hashlib.sha256(bytes(blob)).hexdigest()
 
@@ -90,20 +98,22 @@ class RowMac:
 
     def credential(self, row: Any) -> str:
         """The MAC of a credential row given as a mapping or a result row with :data:`CREDENTIAL_COLUMNS`."""
+        get = _getter(row)
         return self._mac({
-            "row": "credential", "id": _get(row, "id"), "tenant": _get(row, "tenant"),
-            "provider": _get(row, "provider"), "account": _get(row, "account"),
-            "scopes": list(_get(row, "scopes") or []), "expires_at": _when(_get(row, "expires_at")),
-            "state": _get(row, "state"), "dek_version": int(_get(row, "dek_version")),
-            "token_fingerprint": _get(row, "token_fingerprint"), "access": _digest(_get(row, "access_ct")),
-            "refresh": _digest(_get(row, "refresh_ct")), "audit_seq": _get(row, "audit_seq"),
+            "row": "credential", "id": get("id"), "tenant": get("tenant"),
+            "provider": get("provider"), "account": get("account"),
+            "scopes": list(get("scopes") or []), "expires_at": _when(get("expires_at")),
+            "state": get("state"), "dek_version": int(get("dek_version")),
+            "token_fingerprint": get("token_fingerprint"), "access": _digest(get("access_ct")),
+            "refresh": _digest(get("refresh_ct")), "audit_seq": get("audit_seq"),
         })
 
     def data_key(self, row: Any) -> str:
+        get = _getter(row)
         return self._mac({
-            "row": "data_key", "tenant": _get(row, "tenant"), "version": int(_get(row, "version")),
-            "kek": _get(row, "kek_fingerprint"), "state": _get(row, "state"), "wrapped": _digest(_get(row, "wrapped")),
-            "audit_seq": _get(row, "audit_seq"),
+            "row": "data_key", "tenant": get("tenant"), "version": int(get("version")),
+            "kek": get("kek_fingerprint"), "state": get("state"), "wrapped": _digest(get("wrapped")),
+            "audit_seq": get("audit_seq"),
         })
 
     def audit_key(self, kek: str, wrapped: str, seq: int) -> str:

@@ -36,6 +36,12 @@ class _AuditUnwritable(Exception):
     """The operation's audit entry could not be written: the operation must not happen."""
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """SQLAlchemy found the connection dead and invalidated it (its transaction is gone with it)."""
+    cause = exc.__cause__ if isinstance(exc, _AuditUnwritable) else exc
+    return isinstance(cause, sa.exc.DBAPIError) and cause.connection_invalidated
+
+
 class AuditedOps(VaultKeys):
     """The audited operation: the third layer of a :class:`~vault.store.Vault`, under its public methods."""
 
@@ -76,18 +82,29 @@ class AuditedOps(VaultKeys):
     ) -> _T:
         """Run ``body`` and its audit entry in one transaction; on failure audit an ``error`` and raise."""
         attempt = 0
+        reconnected = False
         while True:
             result: Any = None
             try:
-                ring = self._ring()
-                with self._begin() as conn:
-                    result, target_, detail = body(conn, ring)
-                    named = target_ if target_ is not None else target
-                    try:
-                        self._append(conn, ring, actor, op, tenant, named, "ok", detail)
-                    except sa.exc.SQLAlchemyError as exc:
-                        raise _AuditUnwritable(type(exc).__name__) from exc
-                return result  # type: ignore[no-any-return]
+                try:
+                    ring = self._ring()
+                    with self._begin() as conn:
+                        result, target_, detail = body(conn, ring)
+                        named = target_ if target_ is not None else target
+                        try:
+                            self._append(conn, ring, actor, op, tenant, named, "ok", detail)
+                        except sa.exc.SQLAlchemyError as exc:
+                            raise _AuditUnwritable(type(exc).__name__) from exc
+                    return result  # type: ignore[no-any-return]
+                except (_AuditUnwritable, sa.exc.DBAPIError) as exc:
+                    if reconnected or not _connection_lost(exc):
+                        raise
+                    # The connection had died (a server restart, an idle timeout): the pool has dropped it and
+                    # the transaction went with it. Run once more on a fresh connection (no pre-ping: see
+                    # store_session.create_engine).
+                    _wipe(result)
+                    reconnected = True
+                    continue
             except VaultError as exc:
                 _wipe(result)
                 self._record_failure(actor, op, tenant, target, exc)

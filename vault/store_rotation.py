@@ -5,10 +5,11 @@ retired), both resumable in batches, and ``remove_kek`` (forget an old KEK nothi
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import vault.crypto as crypto
 import vault.integrity as integrity
@@ -22,6 +23,18 @@ from vault.store_ops import AuditedOps
 from vault.store_values import RotationReport
 
 __all__ = ["RotationOps"]
+
+_CREDENTIALS: sa.Table = Credential.metadata.tables["credentials"]
+_DATA_KEYS: sa.Table = DataKey.metadata.tables["data_keys"]
+_RESEAL = _CREDENTIALS.update().where(
+    _CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.version == sa.bindparam("b_version")
+)
+"""A credential re-sealed under a new DEK, compare-and-set on its version: executed once per batch, with every
+row's parameters (``executemany``)."""
+_REWRAP = _DATA_KEYS.update().where(
+    _DATA_KEYS.c.id == sa.bindparam("b_id"), _DATA_KEYS.c.kek_fingerprint == sa.bindparam("b_kek")
+)
+"""A data key rewrapped under the primary KEK, compare-and-set on its KEK fingerprint (``executemany``)."""
 
 
 class RotationOps(AuditedOps):
@@ -89,44 +102,31 @@ class RotationOps(AuditedOps):
                     done += 1
             if done and progress:
                 progress(done, total)
-            while True:
-                with self._begin() as conn:
-                    rows = conn.execute(
-                        sa.select(DataKey.id, *DATA_KEY_COLUMNS)
-                        .where(pending).order_by(DataKey.id).limit(batch).with_for_update()
-                    ).all()
-                    if not rows:
+            # Keyset pagination on the primary key (as rotate_dek): no batch re-reads the rows before it; one more
+            # pass only if a compare-and-set lost.
+            for _pass in range(2):
+                after = 0
+                missed = 0
+                while True:
+                    with self._begin() as conn:
+                        rows = conn.execute(
+                            sa.select(DataKey.id, *DATA_KEY_COLUMNS).where(pending, DataKey.id > after)
+                            .order_by(DataKey.id).limit(batch).with_for_update()
+                        ).all()
+                        if not rows:
+                            break
+                        n, olds = self._rewrap(conn, ring, rows)
+                        self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
+                                     {"phase": "batch", "rewrapped": n, "from": sorted(olds)})
+                    done += n
+                    missed += len(rows) - n
+                    after = rows[-1].id
+                    if progress:
+                        progress(done, total)
+                    if len(rows) < batch:
                         break
-                    n = 0
-                    olds: set[str] = set()
-                    macs = self._rows(conn, ring)
-                    seq = self._next_seq(conn, ring)
-                    for row in rows:
-                        macs.check_data_key(row)
-                        old = ring.by_fingerprint(row.kek_fingerprint)
-                        if old is None:
-                            raise KeyUnavailable(
-                                f"tenant {row.tenant!r}'s data key v{row.version} is wrapped under "
-                                f"{row.kek_fingerprint}, which key source {self.key_source.name} does not offer: put "
-                                "that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
-                            )
-                        dek = crypto.unwrap_key(old.key, row.wrapped, row.tenant, row.version, row.kek_fingerprint)
-                        try:
-                            wrapped = crypto.wrap_key(primary.key, dek, row.tenant, row.version, fp)
-                        finally:
-                            zero(dek)
-                        bound = macs.bind("data_key", {**row._asdict(), "wrapped": wrapped, "kek_fingerprint": fp}, seq)
-                        n += conn.execute(
-                            sa.update(DataKey)
-                            .where(DataKey.id == row.id, DataKey.kek_fingerprint == row.kek_fingerprint)
-                            .values(wrapped=wrapped, kek_fingerprint=fp, audit_seq=seq, row_mac=bound["row_mac"])
-                        ).rowcount
-                        olds.add(row.kek_fingerprint)
-                    self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
-                                 {"phase": "batch", "rewrapped": n, "from": sorted(olds)})
-                done += n
-                if progress:
-                    progress(done, total)
+                if not missed:
+                    break
             with self._begin() as conn:
                 remaining = report(conn)
                 if not remaining:
@@ -187,44 +187,35 @@ class RotationOps(AuditedOps):
                 total = conn.execute(sa.select(sa.func.count()).select_from(Credential).where(stale)).scalar_one()
                 self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
                              {"phase": "start", "to": to, "resumed": bool(resume), "pending": total})
-            while True:
-                with self._begin() as conn:
-                    rows = conn.execute(
-                        sa.select(*CREDENTIAL_COLUMNS, c.version)
-                        .where(stale).order_by(c.id).limit(batch).with_for_update()
-                    ).all()
-                    if not rows:
+            # Keyset pagination over the tenant's unique (provider, account) index: each batch starts where the
+            # last one ended, so no batch re-reads (or sorts) the rows before it. Writers seal under ``to`` since
+            # the transaction above, so nothing behind the key can turn stale; a row whose compare-and-set lost
+            # (it cannot, under the row lock, but the guard stays) is picked up by one more pass.
+            for _pass in range(2):
+                after: tuple[str, str] | None = None
+                missed = 0
+                while True:
+                    with self._begin() as conn:
+                        page = sa.select(*CREDENTIAL_COLUMNS, c.version).where(stale)
+                        if after is not None:
+                            page = page.where(sa.tuple_(c.provider, c.account) > sa.tuple_(*after))
+                        rows = conn.execute(
+                            page.order_by(c.provider, c.account).limit(batch).with_for_update()
+                        ).all()
+                        if not rows:
+                            break
+                        n = self._reseal(conn, ring, tenant, to, rows)
+                        self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
+                                     {"phase": "batch", "resealed": n})
+                    done += n
+                    missed += len(rows) - n
+                    after = (rows[-1].provider, rows[-1].account)
+                    if progress:
+                        progress(done, total)
+                    if len(rows) < batch:
                         break
-                    new_dek = self._dek_for(conn, ring, tenant, to)
-                    n = 0
-                    macs = self._rows(conn, ring)
-                    seq = self._next_seq(conn, ring)
-                    for row in rows:
-                        macs.check_credential(row)
-                        old_dek = self._dek_for(conn, ring, tenant, row.dek_version)
-                        values: dict[str, Any] = {}
-                        for name, blob in (("access", row.access_ct), ("refresh", row.refresh_ct)):
-                            if not blob:
-                                values[f"{name}_ct"] = blob
-                                continue
-                            plain = self._open_field(old_dek, tenant, row.provider, row.id, name, row.dek_version, blob)
-                            try:
-                                values[f"{name}_ct"] = self._seal_field(new_dek, tenant, row.provider, row.id, name, to,
-                                                                        plain)
-                            finally:
-                                zero(plain)
-                        bound = macs.bind("credential", {**row._asdict(), **values, "dek_version": to}, seq)
-                        n += conn.execute(
-                            sa.update(Credential)
-                            .where(c.id == row.id, c.version == row.version)
-                            .values(dek_version=to, version=row.version + 1, updated_at=self.clock.now(),
-                                    audit_seq=seq, row_mac=bound["row_mac"], **values)
-                        ).rowcount
-                    self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
-                                 {"phase": "batch", "resealed": n})
-                done += n
-                if progress:
-                    progress(done, total)
+                if not missed:
+                    break
             retired: builtins.list[str] = []
             with self._begin() as conn:
                 now = self.clock.now()
@@ -263,6 +254,70 @@ class RotationOps(AuditedOps):
             self._record_failure(actor, Op.ROTATE_DEK, tenant, target, exc)
             raise
         return RotationReport("dek", target, total, done, remaining, tuple(retired), started, now)
+
+    def _rewrap(self, conn: sa.Connection, ring: KeyRing, rows: Sequence[Any]) -> tuple[int, set[str]]:
+        """Rewrap one batch of data keys under the primary KEK (each row's MAC checked first), one ``UPDATE``
+        executed with the whole batch's parameters, each a compare-and-set on the old KEK fingerprint. How many
+        rows it rewrote, and the fingerprints they were wrapped under."""
+        primary = ring.primary
+        fp = primary.fingerprint
+        macs = self._rows(conn, ring)
+        seq = self._next_seq(conn, ring)
+        olds: set[str] = set()
+        params: builtins.list[dict[str, Any]] = []
+        for row in rows:
+            macs.check_data_key(row)
+            old = ring.by_fingerprint(row.kek_fingerprint)
+            if old is None:
+                raise KeyUnavailable(
+                    f"tenant {row.tenant!r}'s data key v{row.version} is wrapped under {row.kek_fingerprint}, which "
+                    f"key source {self.key_source.name} does not offer: put that key back (e.g. in "
+                    "TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
+                )
+            dek = crypto.unwrap_key(old.key, row.wrapped, row.tenant, row.version, row.kek_fingerprint)
+            try:
+                wrapped = crypto.wrap_key(primary.key, dek, row.tenant, row.version, fp)
+            finally:
+                zero(dek)
+            bound = macs.bind("data_key", {**row._asdict(), "wrapped": wrapped, "kek_fingerprint": fp}, seq)
+            params.append({"b_id": row.id, "b_kek": row.kek_fingerprint, "wrapped": wrapped, "kek_fingerprint": fp,
+                           "audit_seq": seq, "row_mac": bound["row_mac"]})
+            olds.add(row.kek_fingerprint)
+        return int(conn.execute(_REWRAP, params).rowcount), olds
+
+    def _reseal(self, conn: sa.Connection, ring: KeyRing, tenant: str, to: int, rows: Sequence[Any]) -> int:
+        """Re-seal one batch of ``tenant``'s credentials under DEK ``to``: every row's MAC checked, its tokens
+        opened and sealed again, and one ``UPDATE`` executed with the whole batch's parameters (a
+        compare-and-set on each row's ``version``). How many rows it rewrote."""
+        # One AES-GCM instance per key for the batch (as _seal_field/_open_field, without building one per field).
+        sealer = crypto.cipher(self._dek_for(conn, ring, tenant, to))
+        openers: dict[int, AESGCM] = {}
+        macs = self._rows(conn, ring)
+        seq = self._next_seq(conn, ring)
+        now = self.clock.now()
+        params: builtins.list[dict[str, Any]] = []
+        for row in rows:
+            macs.check_credential(row)
+            old = row.dek_version
+            opener = openers.get(old)
+            if opener is None:
+                opener = openers[old] = crypto.cipher(self._dek_for(conn, ring, tenant, old))
+            values: dict[str, Any] = {"access_ct": row.access_ct, "refresh_ct": row.refresh_ct}
+            for name in ("access", "refresh"):
+                blob = values[f"{name}_ct"]
+                if not blob:
+                    continue
+                plain = crypto.open_with(opener, blob, crypto.credential_aad(tenant, row.provider, row.id, name, old))
+                try:
+                    values[f"{name}_ct"] = crypto.seal_with(
+                        sealer, plain, crypto.credential_aad(tenant, row.provider, row.id, name, to)
+                    )
+                finally:
+                    zero(plain)
+            bound = macs.bind("credential", {**row._mapping, **values, "dek_version": to}, seq)
+            params.append({"b_id": row.id, "b_version": row.version, "dek_version": to, "version": row.version + 1,
+                           "updated_at": now, "audit_seq": seq, "row_mac": bound["row_mac"], **values})
+        return int(conn.execute(_RESEAL, params).rowcount)
 
     def remove_kek(self, actor: Actor, fingerprint: str) -> None:
         """Forget an old KEK, once no data key and not the audit key is wrapped under it.

@@ -29,13 +29,17 @@ __all__ = ["DEFAULT_DB_URL", "VaultSession", "create_engine"]
 log = logging.getLogger("vault")
 
 DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
+_RECYCLE_S = 1800
 
 
 def create_engine(url: str) -> sa.Engine:
     check_transport(url)
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        # No pre-ping (a round trip on every checkout, 1 of 7 in an audited get): a connection found dead is
+        # invalidated by the statement that finds it and the audited operation runs once more (store_ops), and
+        # connections are renewed before the idle timeouts servers and poolers commonly apply.
+        engine = sa.create_engine(url, pool_recycle=_RECYCLE_S, hide_parameters=True)
         transport.install(engine)  # judges every pooled connection on what libpq actually connected to
         return engine
     database = parsed.database or ""
@@ -104,8 +108,8 @@ class VaultSession:
             conn.info.pop(PENDING_HEAD, None)
             try:
                 yield conn
-            finally:
-                head = conn.info.pop(PENDING_HEAD, None)
+            finally:  # (a connection found dead has no info left to read: its transaction is gone)
+                head = None if conn.invalidated else conn.info.pop(PENDING_HEAD, None)
         if head is not None and self._anchor is not None:
             self._write_anchor(head)
 

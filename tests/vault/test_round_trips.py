@@ -1,0 +1,96 @@
+"""What an audited ``get`` costs the database, counted on the driver's own wire (not timed): on PostgreSQL the
+round trips libpq makes (its trace: the server ends each with ``ReadyForQuery``), on SQLite the statements
+sqlite3 runs (its trace callback). And the vault keeps serving when the server dropped its connection (no
+pre-ping on checkout any more: the connection found dead is replaced and the operation runs once more)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests.vault.conftest import STORE_KEY
+from vault import Actor, Role, StaticKeySource, Vault
+
+ADMIN = Actor("ada", Role.ADMIN)
+TOKEN = "ya29.round-trip-token"
+
+
+class WireCounter:
+    """Counts what each pooled DBAPI connection of an engine sends, from the connection it opens next on."""
+
+    def __init__(self, engine: sa.Engine, tmp_path) -> None:
+        self.dialect = engine.dialect.name
+        self.trace = tmp_path / "libpq-trace.txt"
+        self.trace.write_text("")
+        self.statements: list[str] = []
+        self.conns: list = []
+        self.pids: list[int] = []
+        engine.dispose()
+        sa.event.listen(engine, "connect", self._connected)
+
+    def _connected(self, dbapi_conn, _record) -> None:
+        self.conns.append(dbapi_conn)
+        if self.dialect == "sqlite":
+            dbapi_conn.set_trace_callback(self.statements.append)
+        else:
+            self.pids.append(dbapi_conn.info.backend_pid)
+
+    def count(self, fn) -> int:
+        """Round trips (PostgreSQL) or statements (SQLite) while ``fn`` runs."""
+        if self.dialect == "sqlite":
+            before = len(self.statements)
+            fn()
+            return len(self.statements) - before
+        from psycopg import pq
+
+        with self.trace.open("a") as out:
+            for conn in self.conns:
+                conn.pgconn.trace(out.fileno())
+                conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                fn()
+            finally:
+                for conn in self.conns:
+                    conn.pgconn.untrace()  # flushes libpq's buffer
+        return self.trace.read_text().count("\tReadyForQuery")
+
+
+def test_an_audited_get_costs_five_round_trips_on_postgresql_and_six_statements_on_sqlite(vault_, db_url, tmp_path):
+    """PostgreSQL: BEGIN, the credential, the audit head locked, the entry inserted and the head moved in one
+    statement, COMMIT (the psycopg floor, doing the read and an audit insert by hand, is 4). SQLite has no round
+    trips, but each statement is work: BEGIN IMMEDIATE, the credential, the head, the entry, the head, COMMIT."""
+    cid = vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN)
+    wire = WireCounter(vault_.engine, tmp_path)
+    vault_.get(ADMIN, "acme", cid).wipe()  # a pooled connection, as in a running process
+
+    def get() -> None:
+        with vault_.get(ADMIN, "acme", cid) as tokens:
+            assert tokens.access_token.reveal() == TOKEN
+
+    expected = 5 if vault_.engine.dialect.name == "postgresql" else 6
+    assert wire.count(get) == expected
+    assert vault_.verify_audit(ADMIN).ok  # the merged append keeps the chain and its anchor
+
+
+def test_a_get_after_the_server_dropped_the_connection_is_served_and_audited_once(pg_url, clock, tmp_path):
+    """A database restart or an idle timeout kills the pooled connection under a long-running process (the
+    refresher, a vault service). Without a pre-ping the next statement finds it dead: the operation runs once
+    more on a fresh connection, so the caller gets the tokens, and the log has one entry for that get."""
+    with Vault.init(pg_url, StaticKeySource(STORE_KEY), clock) as vault_:
+        _served_after_the_drop(vault_, pg_url, tmp_path)
+
+
+def _served_after_the_drop(vault_: Vault, pg_url: str, tmp_path) -> None:
+    cid = vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN)
+    wire = WireCounter(vault_.engine, tmp_path)
+    vault_.get(ADMIN, "acme", cid).wipe()
+    assert len(wire.pids) == 1
+    killer = sa.create_engine(pg_url)
+    with killer.begin() as conn:
+        assert conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": wire.pids[0]}).scalar_one()
+    killer.dispose()
+    before = max(e.seq for e in vault_.audit_events(ADMIN, limit=100))
+    with vault_.get(ADMIN, "acme", cid) as tokens:
+        assert tokens.access_token.reveal() == TOKEN
+    events = [e for e in vault_.audit_events(ADMIN, limit=100) if e.seq > before]
+    assert [(e.op, e.outcome) for e in events if e.op == "get"] == [("get", "ok")]
+    assert all(e.outcome == "ok" for e in events) and len(wire.pids) == 2  # a second connection, no error entry
