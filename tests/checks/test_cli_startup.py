@@ -42,6 +42,24 @@ def tree(*roots: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def cli_loading(args: list[str], absent: tuple[str, ...], place) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run ``readiness ARGS`` as the console script does, in a child with a clean environment; its output,
+    and a last line ``LOADED [...] EXIT n`` naming which of ``absent`` (and their submodules) it imported."""
+    cwd, home = place
+    code = (
+        "import sys\n"
+        f"sys.argv = ['readiness', *{args!r}]\n"
+        "from checks.shell.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        f"loaded = sorted(m for m in sys.modules if any(m == a or m.startswith(a + '.') for a in {absent!r}))\n"
+        "sys.stderr.write('LOADED ' + repr(loaded) + ' EXIT ' + repr(code) + '\\n')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=120
+    )
+    return proc, proc.stderr.strip().splitlines()[-1]
+
+
 @pytest.fixture
 def place(tmp_path):
     """An empty working directory and an empty HOME."""
@@ -131,20 +149,7 @@ HEAVY = (
 )
 def test_help_and_validate_import_only_what_they_use(place, args, also_absent):
     """What ``readiness --help`` and ``validate`` leave out of ``sys.modules``, run as the console script runs."""
-    cwd, home = place
-    absent = HEAVY + also_absent
-    code = (
-        "import sys\n"
-        f"sys.argv = ['readiness', *{args!r}]\n"
-        "from checks.shell.cli import main\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-        f"loaded = sorted(m for m in sys.modules if any(m == a or m.startswith(a + '.') for a in {absent!r}))\n"
-        "sys.stderr.write('LOADED ' + repr(loaded) + ' EXIT ' + repr(code) + '\\n')\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=120
-    )
-    last = proc.stderr.strip().splitlines()[-1]
+    proc, last = cli_loading(list(args), HEAVY + tuple(also_absent), place)
     assert last == "LOADED [] EXIT 0", f"readiness {' '.join(args)}: {last}"
     assert "Usage" in proc.stdout or ": ok" in proc.stdout
 
@@ -152,18 +157,7 @@ def test_help_and_validate_import_only_what_they_use(place, args, also_absent):
 def test_a_sweep_without_the_vault_opens_no_database(place):
     """``check --no-record`` of checks that need no vault (the environment's), with no history on disk: neither
     SQLAlchemy nor the vault's store is imported, and the verdict is still given."""
-    cwd, home = place
     absent = ("sqlalchemy", "alembic", "vault.store", "vault.models", "checks.storage", "pandas")
-    code = (
-        "import sys\n"
-        "sys.argv = ['readiness', 'check', '--no-record', '--only', 'env.*', '--format', 'json']\n"
-        "from checks.shell.cli import main\n"
-        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-        f"loaded = sorted(m for m in sys.modules if any(m == a or m.startswith(a + '.') for a in {absent!r}))\n"
-        "sys.stderr.write('LOADED ' + repr(loaded) + ' EXIT ' + repr(code) + '\\n')\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=120
-    )
-    assert proc.stderr.strip().splitlines()[-1] == "LOADED [] EXIT 1"
+    proc, last = cli_loading(["check", "--no-record", "--only", "env.*", "--format", "json"], absent, place)
+    assert last == "LOADED [] EXIT 1"
     assert json.loads(proc.stdout)["verdict"] == "NO-GO"
