@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vault.dburl import db_option
+from vault.dburl import DEFAULT_DB_URL, db_option
 from vault.errors import VaultError
 from vault.rbac import Actor, Role
 
@@ -78,7 +78,7 @@ class Format(str, Enum):
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", envvar="TOKEN_VAULT_DB_URL", show_envvar=True,
-                 callback=db_option("--db", ["READINESS_DB_URL"], "sqlite:///./.readiness/readiness.db"),
+                 callback=db_option("--db", ["READINESS_DB_URL"], DEFAULT_DB_URL),
                  help="Vault database URL [default: READINESS_DB_URL, else sqlite:///./.readiness/readiness.db]"),
 ]
 KeySourceOpt = Annotated[

@@ -20,6 +20,8 @@ __all__ = ["META_KEY", "SUPPORTED", "check_db_url", "db_option", "mask_url", "sc
 
 META_KEY = "readiness.db"
 """``ctx.meta[META_KEY]``: ``(where, masked_url)`` of the database the running command uses."""
+DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
+"""The database of the history and the vault when neither ``--db`` nor an environment variable names one."""
 SUPPORTED = ("sqlite", "postgresql")
 EXAMPLES = "e.g. sqlite:///./.readiness/readiness.db or postgresql+psycopg://USER@HOST/DB"
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import vault.transport as transport
 from vault.anchor import FileAnchor
 from vault.audit import PENDING_HEAD, AuditChain
+from vault.dburl import DEFAULT_DB_URL as DEFAULT_DB_URL  # re-exported: vault.store and the sweep read it here
 from vault.errors import VaultError
 from vault.integrity import RowMac
 from vault.keys import KeyRing, KeySource
@@ -28,7 +29,6 @@ __all__ = ["DEFAULT_DB_URL", "VaultSession", "create_engine"]
 
 log = logging.getLogger("vault")
 
-DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
 _RECYCLE_S = 1800
 
 

@@ -16,10 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from checks.shell.cli_errors import ErrorBoundary
 from checks.shell.cli_help import plain_help
-from vault.dburl import db_option
-
-DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
-"""The history's database when neither ``--db`` nor ``READINESS_DB_URL`` says (``checks.storage.schema``'s)."""
+from vault.dburl import DEFAULT_DB_URL, db_option
 
 
 class ReadinessGroup(ErrorBoundary):

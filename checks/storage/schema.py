@@ -12,10 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from vault.dburl import DEFAULT_DB_URL as DEFAULT_DB_URL  # one default for the history and the vault
 from vault.models import UTCDateTime  # one UTC column type for both stores; vault is the bottom layer
 from vault.schema_version import is_current
 
-DEFAULT_DB_URL = "sqlite:///./.readiness/readiness.db"
 VERSION_TABLE = "readiness_alembic_version"
 """Our own Alembic version table, so the vault's migrations can share the database."""
 _MIGRATIONS = Path(__file__).parent / "migrations"
