@@ -5,7 +5,7 @@ retired), both resumable in batches, and ``remove_kek`` (forget an old KEK nothi
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,31 +102,21 @@ class RotationOps(AuditedOps):
                     done += 1
             if done and progress:
                 progress(done, total)
-            # Keyset pagination on the primary key (as rotate_dek): no batch re-reads the rows before it; one more
-            # pass only if a compare-and-set lost.
-            for _pass in range(2):
-                after = 0
-                missed = 0
-                while True:
-                    with self._begin() as conn:
-                        rows = conn.execute(
-                            sa.select(DataKey.id, *DATA_KEY_COLUMNS).where(pending, DataKey.id > after)
-                            .order_by(DataKey.id).limit(batch).with_for_update()
-                        ).all()
-                        if not rows:
-                            break
-                        n, olds = self._rewrap(conn, ring, rows)
-                        self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
-                                     {"phase": "batch", "rewrapped": n, "from": sorted(olds)})
-                    done += n
-                    missed += len(rows) - n
-                    after = rows[-1].id
-                    if progress:
-                        progress(done, total)
-                    if len(rows) < batch:
-                        break
-                if not missed:
-                    break
+            def rewrap(conn: sa.Connection, rows: Sequence[Any]) -> int:
+                n, olds = self._rewrap(conn, ring, rows)
+                self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
+                             {"phase": "batch", "rewrapped": n, "from": sorted(olds)})
+                return n
+
+            # Keyset pagination on the primary key.
+            for n in self._in_batches(
+                lambda after: sa.select(DataKey.id, *DATA_KEY_COLUMNS)
+                .where(pending, DataKey.id > (0 if after is None else after)).order_by(DataKey.id),
+                rewrap, lambda row: row.id, batch,
+            ):
+                done += n
+                if progress:
+                    progress(done, total)
             with self._begin() as conn:
                 remaining = report(conn)
                 if not remaining:
@@ -187,35 +177,23 @@ class RotationOps(AuditedOps):
                 total = conn.execute(sa.select(sa.func.count()).select_from(Credential).where(stale)).scalar_one()
                 self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
                              {"phase": "start", "to": to, "resumed": bool(resume), "pending": total})
-            # Keyset pagination over the tenant's unique (provider, account) index: each batch starts where the
-            # last one ended, so no batch re-reads (or sorts) the rows before it. Writers seal under ``to`` since
-            # the transaction above, so nothing behind the key can turn stale; a row whose compare-and-set lost
-            # (it cannot, under the row lock, but the guard stays) is picked up by one more pass.
-            for _pass in range(2):
-                after: tuple[str, str] | None = None
-                missed = 0
-                while True:
-                    with self._begin() as conn:
-                        page = sa.select(*CREDENTIAL_COLUMNS, c.version).where(stale)
-                        if after is not None:
-                            page = page.where(sa.tuple_(c.provider, c.account) > sa.tuple_(*after))
-                        rows = conn.execute(
-                            page.order_by(c.provider, c.account).limit(batch).with_for_update()
-                        ).all()
-                        if not rows:
-                            break
-                        n = self._reseal(conn, ring, tenant, to, rows)
-                        self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
-                                     {"phase": "batch", "resealed": n})
-                    done += n
-                    missed += len(rows) - n
-                    after = (rows[-1].provider, rows[-1].account)
-                    if progress:
-                        progress(done, total)
-                    if len(rows) < batch:
-                        break
-                if not missed:
-                    break
+            def page(after: tuple[str, str] | None) -> sa.Select[Any]:
+                stale_rows = sa.select(*CREDENTIAL_COLUMNS, c.version).where(stale)
+                if after is not None:
+                    stale_rows = stale_rows.where(sa.tuple_(c.provider, c.account) > sa.tuple_(*after))
+                return stale_rows.order_by(c.provider, c.account)
+
+            def reseal(conn: sa.Connection, rows: Sequence[Any]) -> int:
+                n = self._reseal(conn, ring, tenant, to, rows)
+                self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok", {"phase": "batch", "resealed": n})
+                return n
+
+            # Keyset pagination over the tenant's unique (provider, account) index. Writers seal under ``to`` since
+            # the transaction above, so nothing behind the key can turn stale.
+            for n in self._in_batches(page, reseal, lambda row: (row.provider, row.account), batch):
+                done += n
+                if progress:
+                    progress(done, total)
             retired: builtins.list[str] = []
             with self._begin() as conn:
                 now = self.clock.now()
@@ -254,6 +232,36 @@ class RotationOps(AuditedOps):
             self._record_failure(actor, Op.ROTATE_DEK, tenant, target, exc)
             raise
         return RotationReport("dek", target, total, done, remaining, tuple(retired), started, now)
+
+    def _in_batches(
+        self,
+        page: Callable[[Any], sa.Select[Any]],
+        work: Callable[[sa.Connection, Sequence[Any]], int],
+        key: Callable[[Any], Any],
+        batch: int,
+    ) -> Iterator[int]:
+        """Keyset pagination of a rotation: ``page(after)`` (the rows still to do past the key ``after``, None for
+        the first batch, in key order) read ``batch`` at a time under a row lock, each batch given to ``work``
+        (which rewrites it and audits it, returning how many rows it rewrote) in its own transaction, and the
+        next batch starting at ``key`` of the last row, so no batch re-reads (or sorts) the rows before it. A row
+        whose compare-and-set lost (it cannot, under the row lock, but the guard stays) is picked up by one more
+        pass. Yields each committed batch's count, so the caller's progress is current if a later batch fails."""
+        for _pass in range(2):
+            after = None
+            missed = 0
+            while True:
+                with self._begin() as conn:
+                    rows = conn.execute(page(after).limit(batch).with_for_update()).all()
+                    if not rows:
+                        break
+                    n = work(conn, rows)
+                missed += len(rows) - n
+                after = key(rows[-1])
+                yield n
+                if len(rows) < batch:
+                    break
+            if not missed:
+                break
 
     def _rewrap(self, conn: sa.Connection, ring: KeyRing, rows: Sequence[Any]) -> tuple[int, set[str]]:
         """Rewrap one batch of data keys under the primary KEK (each row's MAC checked first), one ``UPDATE``
