@@ -65,13 +65,10 @@ DATA_KEY_COLUMNS = (_D.c.tenant, _D.c.version, _D.c.kek_fingerprint, _D.c.state,
                     _D.c.row_mac)
 
 
-def _get(row: Any, name: str) -> Any:
-    return row[name] if isinstance(row, Mapping) else getattr(row, name)
-
-
 def _getter(row: Any) -> Callable[[str], Any]:
-    """``_get`` bound to one row (the row's kind is looked up once, not once a column)."""
-    if type(row) is dict or isinstance(row, Mapping):
+    """A column of ``row`` by name, for a mapping or a result row alike (the row's kind is looked up once, not
+    once a column)."""
+    if isinstance(row, Mapping):
         return row.__getitem__
     return functools.partial(getattr, row)
 
@@ -148,7 +145,7 @@ class RowMac:
             raise IntegrityError("ciphertext failed authentication")
 
     def _check(self, row: Any, compute: Any) -> None:
-        mac = _get(row, "row_mac")
+        mac = _getter(row)("row_mac")
         if mac is None:
             if self.required:
                 raise IntegrityError("ciphertext failed authentication")
