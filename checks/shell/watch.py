@@ -253,14 +253,23 @@ class Watcher:
         endpoints = endpoints_from_env(self.environ)
         if not endpoints:
             return
+        # As `readiness vault refresh` does: the refresher's and httpx's log records pass the redacting filter,
+        # which now knows the client secrets (root handlers, and the refresher's logger for the last resort).
+        from vault.redact import install
+
+        redacting = install()
+        install(logging.getLogger("vault.refresh"), redacting)
+        for endpoint in endpoints.values():
+            redacting.add(endpoint.client_secret.reveal())
+            redacting.add(f"{endpoint.client_id}:{endpoint.client_secret.reveal()}")
         url = self.environ.get("TOKEN_VAULT_DB_URL") or self.db_url
         try:
             source = key_source_from_spec(self.environ.get("TOKEN_VAULT_KEY_SOURCE") or None, self.environ)
-            vault = Vault.open(url, source)
+            vault = Vault.open(url, source, self.clock)
             try:
                 with Refresher(
                     vault,
-                    Actor("readiness-watch", Role.SERVICE),
+                    self._refresh_actor(Actor, Role),
                     endpoints=endpoints,
                     url_rewriter=standins_rewriter(self.environ.get("READINESS_STANDINS_URL") or None),
                 ) as refresher:
@@ -278,6 +287,17 @@ class Watcher:
             for o in report.outcomes
             if o.result in ("needs_reauth", "error")
         ]
+
+    def _refresh_actor(self, actor: Any, role: Any) -> Any:
+        """``TOKEN_VAULT_ACTOR`` (``NAME:ROLE[:TENANT,...]``, as for the sweep) when it parses; else an admin named
+        ``readiness-watch`` (the refresher needs the ``refresh`` permission, which only admin and a tenant-scoped
+        service have). Every refresh is audited under this name."""
+        from checks.shell.sweep import _sweep_actor
+
+        extras: dict[str, Any] = {}
+        if spec := (self.environ.get("TOKEN_VAULT_ACTOR") or "").strip():
+            _sweep_actor(spec, extras)
+        return extras.get("vault_actor") or actor("readiness-watch", role.ADMIN)
 
     # ----------------------------------------------------------------------------------------- health
 
