@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from checks.core.alerts import Transition
 from checks.core.clock import Clock
@@ -39,9 +40,18 @@ class Notifier:
         self.scrubber = scrubber or Scrubber()
         for channel in manifest.notify.channels.values():
             self.scrubber.add(environ.get(channel.url_env) or None)
+        for var in manifest.env:  # the manifest's secrets, even before a sweep has read them
+            if var.is_secret:
+                self.scrubber.add(environ.get(var.name) or None)
 
     def __repr__(self) -> str:
         return f"Notifier(channels={sorted(self.manifest.notify.channels)})"
+
+    def warm(self) -> None:
+        """Load Apprise and its plugins now (about a second), not when the first message is due."""
+        import apprise
+
+        apprise.Apprise().add("json://127.0.0.1/")  # parsing a URL loads the plugins; nothing is sent
 
     def announce(self, changes: list[Transition], *, run_id: str | None, holder: str | None) -> list[Notification]:
         spec = self.manifest.notify
@@ -50,7 +60,7 @@ class Notifier:
             title, body = compose(change, self.manifest, run_id=run_id)
             title, body = self.scrubber.scrub(title), self.scrubber.scrub(body)
             a = change.alert
-            base = {
+            base: dict[str, Any] = {
                 "event": a.event,
                 "key": a.key,
                 "transition": change.kind,

@@ -108,6 +108,8 @@ class Watcher:
                 "stop it, or use PostgreSQL (READINESS_DB_URL) for replicas"
             )
         self.metrics.leader.set(1 if self.leader else 0)
+        if self.manifest.notify.channels:
+            self.notifier.warm()
         self._spawn(self._heartbeat, "readiness-watch-heartbeat")
         if self._refresher_configured():
             self._spawn(self._refresh_loop, "readiness-watch-refresher")
@@ -224,7 +226,9 @@ class Watcher:
 
     def _vault_problems(self, run: Run) -> list[str]:
         lines = [
-            f"{r.id}: {r.summary}" for r in run.results if r.kind == "vault" and r.status.value in ("fail", "error")
+            f"{r.id}: {r.result.summary}"
+            for r in run.results
+            if r.kind == "vault" and r.status.value in ("fail", "error")
         ]
         return lines + list(self.refresh_problems)
 

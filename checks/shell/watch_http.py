@@ -55,7 +55,7 @@ class HealthServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> HealthServer:
         self._thread.start()

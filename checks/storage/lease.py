@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -27,7 +28,7 @@ from checks.storage.schema import WatchLeaseRecord
 
 __all__ = ["Lease", "LeaseState", "read_lease", "request_sweep"]
 
-T = WatchLeaseRecord.__table__
+T = cast(sa.Table, WatchLeaseRecord.__table__)
 
 
 @dataclass(frozen=True)

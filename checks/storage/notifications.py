@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -15,8 +16,8 @@ from checks.storage.schema import NotificationRecord, WatchAlertRecord
 
 __all__ = ["Notification", "WatchBook"]
 
-A = WatchAlertRecord.__table__
-N = NotificationRecord.__table__
+A = cast(sa.Table, WatchAlertRecord.__table__)
+N = cast(sa.Table, NotificationRecord.__table__)
 
 
 @dataclass(frozen=True)
