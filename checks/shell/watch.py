@@ -86,6 +86,8 @@ class Watcher:
         self.last_run: Run | None = None
         self.refresh_problems: list[str] = []
         self._stop = threading.Event()
+        self._closed = threading.Event()
+        """Set by :meth:`close` only: the heartbeat keeps the lease through a sweep that a stop lets finish."""
         self._threads: list[threading.Thread] = []
         self._area_of = {c.id: manifest.area_of(c) for c in manifest.all_checks}
 
@@ -128,6 +130,7 @@ class Watcher:
 
     def close(self) -> None:
         self._stop.set()
+        self._closed.set()
         for t in self._threads:
             t.join(timeout=5)
         try:
@@ -142,7 +145,7 @@ class Watcher:
         self._threads.append(t)
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        while not self._closed.wait(self.poll_s):
             try:
                 self.leader = self.lease.acquire()
                 self.db_ok = True

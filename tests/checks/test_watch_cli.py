@@ -120,3 +120,28 @@ def test_watch_serves_health_and_metrics_refuses_a_second_and_stops_on_sigterm(t
             restarted.send_signal(signal.SIGTERM)
             restarted.wait(timeout=10)
     print(f"SIGTERM to exit: {stopped:.2f} s")
+
+
+def test_sigterm_during_a_sweep_lets_it_finish_records_it_and_releases_the_lease(tmp_path, sqlite_url):
+    manifest = tmp_path / "readiness.toml"
+    manifest.write_text(WATCH_TOML)
+    standin = TwilioStandin(scenario="slow", slow_s=1.0)
+    with StandinServer([standin]) as server:
+        proc = watch_process(manifest, sqlite_url, free_port(), server.url)
+        try:
+            wait_for(lambda: standin.calls, 20, step=0.01)  # the first sweep is waiting on the provider
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+            assert proc.returncode == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    from checks.storage.history import Store
+    from checks.storage.lease import read_lease
+
+    with Store.open(sqlite_url) as store:
+        runs = store.runs()
+        assert len(runs) == 1 and runs[0].trigger == "watch"  # the sweep in progress finished and was recorded
+        state = read_lease(store.engine, "watch:TEST-1")
+        assert state.holder is None and state.last_run_id == runs[0].id
