@@ -38,20 +38,16 @@ from checks.shell.notify_send import Notifier
 from checks.shell.sweep import close_vault_extras, sweep, vault_extras
 from checks.shell.watch_metrics import WatchMetrics
 from checks.storage.history import Store
-from checks.storage.lease import Lease, read_lease
+from checks.storage.lease import Lease, lease_name, read_lease
 from checks.storage.notifications import Notification, WatchBook
 
-__all__ = ["AlreadyWatched", "Watcher", "lease_name"]
+__all__ = ["AlreadyWatched", "Watcher"]
 
 log = logging.getLogger("readiness.watch")
 
 
 class AlreadyWatched(Exception):
     """On SQLite another watcher holds the lease: only one may run (PostgreSQL allows standbys)."""
-
-
-def lease_name(manifest: Manifest) -> str:
-    return f"watch:{manifest.release.story}"
 
 
 class Watcher:
@@ -76,7 +72,14 @@ class Watcher:
         self.environ = dict(os.environ if environ is None else environ)
         self.env_file, self.db_url = env_file, db_url
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.lease = Lease(store.engine, lease_name(manifest), self.holder, ttl=self.ttl, clock=self.clock)
+        self.lease = Lease(
+            store.engine,
+            lease_name(manifest.release.story),
+            self.holder,
+            ttl=self.ttl,
+            clock=self.clock,
+            interval_s=self.interval.total_seconds(),
+        )
         self.book = WatchBook(store.engine)
         self.notifier = Notifier(manifest, self.book, environ=self.environ, clock=self.clock)
         self.metrics = WatchMetrics()

@@ -26,9 +26,14 @@ import sqlalchemy as sa
 from checks.core.clock import Clock, utc
 from checks.storage.schema import WatchLeaseRecord
 
-__all__ = ["Lease", "LeaseState", "read_lease", "request_sweep"]
+__all__ = ["Lease", "LeaseState", "lease_name", "read_lease", "request_sweep"]
 
 T = cast(sa.Table, WatchLeaseRecord.__table__)
+
+
+def lease_name(story: str) -> str:
+    """The lease row of the watchers of one release (``release.story``)."""
+    return f"watch:{story}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class LeaseState:
     last_sweep_at: datetime | None
     last_run_id: str | None
     requested_at: datetime | None
+    interval_s: float | None = None
 
     def held(self, now: datetime) -> bool:
         return self.holder is not None and self.expires_at is not None and utc(self.expires_at) > now
@@ -50,8 +56,18 @@ class LeaseState:
 class Lease:
     """``holder``'s handle on the lease ``name`` (``ttl``: how long a silent leader keeps it)."""
 
-    def __init__(self, engine: sa.Engine, name: str, holder: str, *, ttl: timedelta, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        name: str,
+        holder: str,
+        *,
+        ttl: timedelta,
+        clock: Clock,
+        interval_s: float | None = None,
+    ) -> None:
         self.engine, self.name, self.holder, self.ttl, self.clock = engine, name, holder, ttl, clock
+        self.interval_s = interval_s
 
     def __repr__(self) -> str:
         return f"Lease({self.name!r}, holder={self.holder!r}, ttl={self.ttl.total_seconds():g}s)"
@@ -60,7 +76,7 @@ class Lease:
         """Take the lease if free or expired, or renew it if ours; True when we hold it afterwards."""
         now = self.clock.now()
         free = sa.or_(T.c.holder.is_(None), T.c.holder == self.holder, T.c.expires_at <= now)
-        values: dict[str, object] = {"holder": self.holder, "expires_at": now + self.ttl}
+        values: dict[str, object] = {"holder": self.holder, "expires_at": now + self.ttl, "interval_s": self.interval_s}
         with self.engine.begin() as conn:
             taking = conn.execute(
                 sa.update(T)
@@ -141,6 +157,7 @@ def read_lease(engine: sa.Engine, name: str) -> LeaseState | None:
         last_sweep_at=utc(row.last_sweep_at) if row.last_sweep_at else None,
         last_run_id=row.last_run_id,
         requested_at=utc(row.requested_at) if row.requested_at else None,
+        interval_s=row.interval_s,
     )
 
 

@@ -135,6 +135,8 @@ class WatchLeaseRecord(Base):
     last_run_id: Mapped[str | None] = mapped_column(sa.String(64))
     requested_at: Mapped[datetime | None]
     """Set by the dashboard ("sweep now"); the leader sweeps at its next tick and clears it."""
+    interval_s: Mapped[float | None] = mapped_column(sa.Float)
+    """The leader's interval between sweeps, so the dashboard can tell a silent watcher from a patient one."""
 
 
 class WatchAlertRecord(Base):

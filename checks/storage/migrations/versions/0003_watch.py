@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("last_sweep_at", UTC_TS, nullable=True),
         sa.Column("last_run_id", sa.String(64), nullable=True),
         sa.Column("requested_at", UTC_TS, nullable=True),
+        sa.Column("interval_s", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("name", name="pk_watch_lease"),
     )
     op.create_table(
