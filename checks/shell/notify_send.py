@@ -1,4 +1,4 @@
-"""Sending what the watcher noticed: route, rate-limit, scrub, deliver through Apprise, store.
+"""Sending what the watcher noticed: route, rate-limit, scrub, store in the outbox, deliver through Apprise.
 
 For each :class:`~checks.core.alerts.Transition`: the words come from :mod:`checks.presentation.notify_text`,
 then pass the one scrubbing point (:class:`checks.core.redact.Scrubber`, which also knows every channel URL read
@@ -53,14 +53,20 @@ class Notifier:
 
         apprise.Apprise().add("json://127.0.0.1/")  # parsing a URL loads the plugins; nothing is sent
 
-    def announce(self, changes: list[Transition], *, run_id: str | None, holder: str | None) -> list[Notification]:
+    def prepare(self, changes: list[Transition], *, run_id: str | None, holder: str | None) -> list[Notification]:
+        """The messages for ``changes``, one per routed channel, scrubbed: ``pending``, or ``unrouted`` (no route
+        matched) or ``suppressed`` (the channel's rate limit), for :meth:`WatchBook.enqueue`."""
         spec = self.manifest.notify
+        now = self.clock.now()
+        window = now - timedelta(seconds=spec.rate_window_s)
+        budget = {c: spec.rate_limit - self.book.attempted_since(c, window) for c in spec.channels}
         notes: list[Notification] = []
         for change in changes:
             title, body = compose(change, self.manifest, run_id=run_id)
             title, body = self.scrubber.scrub(title), self.scrubber.scrub(body)
             a = change.alert
             base: dict[str, Any] = {
+                "at": now,
                 "event": a.event,
                 "key": a.key,
                 "transition": change.kind,
@@ -73,20 +79,32 @@ class Notifier:
             }
             channels = spec.channels_for(a.event, a.area, a.contact)
             if not channels:
-                notes.append(Notification(at=self.clock.now(), channel=None, status="unrouted", **base))
-                continue
+                notes.append(Notification(channel=None, status="unrouted", **base))
             for channel in channels:
-                status, error = self._deliver(channel, title, body)
-                notes.append(Notification(at=self.clock.now(), channel=channel, status=status, error=error, **base))
-                self.book.record([notes[-1]])  # one by one: the rate limit counts what was just sent
-        self.book.record([n for n in notes if n.status == "unrouted"])
+                budget[channel] -= 1
+                if budget[channel] < 0:
+                    limit = f"rate limit: {spec.rate_limit} per {spec.rate_window_s:g} s"
+                    notes.append(Notification(channel=channel, status="suppressed", error=limit, **base))
+                else:
+                    notes.append(Notification(channel=channel, status="pending", **base))
         return notes
+
+    def deliver_pending(self) -> int:
+        """Send every message still ``pending`` or ``sending`` (a dead leader's too), marking each as it goes;
+        how many were sent."""
+        sent = 0
+        for note in self.book.undelivered():
+            assert note.id is not None and note.channel is not None
+            self.book.mark(note.id, "sending")
+            status, error = self._deliver(note.channel, note.title, note.body)
+            self.book.mark(note.id, status, error)
+            sent += status == "sent"
+        return sent
 
     def _deliver(self, channel: str, title: str, body: str) -> tuple[str, str | None]:
         spec = self.manifest.notify
-        now = self.clock.now()
-        if self.book.sent_since(channel, now - timedelta(seconds=spec.rate_window_s)) >= spec.rate_limit:
-            return "suppressed", f"rate limit: {spec.rate_limit} per {spec.rate_window_s:g} s"
+        if channel not in spec.channels:
+            return "failed", f"channel {channel!r} is no longer in the manifest's [notify]"
         env = spec.channels[channel].url_env
         url = (self.environ.get(env) or "").strip()
         if not url:

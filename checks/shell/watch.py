@@ -204,15 +204,18 @@ class Watcher:
             log.warning("lost the lease during the sweep: leaving the notifications to the new leader")
             return []
         changes = transitions(announced, current)
-        notes = self.notifier.announce(changes, run_id=run.id if run else None, holder=self.holder)
-        for n in notes:
-            self.metrics.notifications.labels(n.event, n.status).inc()
-        self.book.settle(
+        notes = self.notifier.prepare(changes, run_id=run.id if run else None, holder=self.holder)
+        ids = self.book.enqueue(
+            notes,
             [c.alert for c in changes if c.kind != "resolved"],
             [c.alert.key for c in changes if c.kind == "resolved"],
             self.clock.now(),
         )
-        return notes
+        self.notifier.deliver_pending()  # this sweep's messages, and any a dead leader left unsent
+        done = self.book.notifications(ids=ids)
+        for n in done:
+            self.metrics.notifications.labels(n.event, n.status).inc()
+        return done
 
     def _sweep(self, trigger: str) -> Run:
         env, _ = resolve_env(self.manifest, env_file=self.env_file, environ=self.environ)

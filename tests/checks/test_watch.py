@@ -182,3 +182,34 @@ def test_a_sweep_that_fails_is_announced_and_resolved(sqlite_url, receivers, twi
         assert fixed.lease.acquire()
         assert [(n.event, n.transition) for n in fixed.sweep_and_notify()] == [("sweep_failed", "resolved")]
     assert "no_such_kind" in hook.messages[0]["message"]
+
+
+def test_messages_a_dead_leader_stored_but_did_not_send_are_sent_by_the_next(sqlite_url, twilio, receivers):
+    from checks.core.alerts import current_alerts, transitions
+    from checks.shell.sweep import sweep
+
+    standin, url = twilio
+    hook, mail = receivers
+    standin.set_scenario("suspended")
+    manifest = parse_manifest(WATCH_TOML, source="watch.toml")
+    clock = FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC))
+    env = environ(url, hook, mail)
+    with Store.open(sqlite_url) as store:
+        dead = Watcher(manifest, store, interval_s=60, clock=clock, environ=env, refresh_every_s=0)
+        assert dead.lease.acquire()
+        # What the dead leader did before it died: swept, stored its messages and settled its alerts (one
+        # transaction), and sent nothing.
+        run = sweep(manifest, store=store, clock=clock, environ=env, trigger="watch")
+        changes = transitions({}, current_alerts(manifest, run, waivers=[], now=clock.now()))
+        notes = dead.notifier.prepare(changes, run_id=run.id, holder=dead.holder)
+        dead.book.enqueue(notes, [c.alert for c in changes], [], clock.now())
+        assert hook.messages == [] and mail.mails == []
+
+        clock.advance(timedelta(minutes=2))  # its lease expired
+        heir = Watcher(manifest, store, interval_s=60, clock=clock, environ=env, refresh_every_s=0)
+        assert heir.lease.acquire()
+        assert heir.sweep_and_notify() == []  # nothing new to announce ...
+    assert [m["title"] for m in hook.messages] == ["TEST-1 is NO-GO"]  # ... but the dead leader's messages went out
+    assert len(mail.mails) == 1
+    stored = WatchBook(store.engine).notifications()
+    assert sorted(n.status for n in stored) == ["sent", "sent"]
