@@ -213,3 +213,36 @@ def test_messages_a_dead_leader_stored_but_did_not_send_are_sent_by_the_next(sql
     assert len(mail.mails) == 1
     stored = WatchBook(store.engine).notifications()
     assert sorted(n.status for n in stored) == ["sent", "sent"]
+
+
+def test_a_channel_url_with_credentials_never_reaches_the_database_or_the_log(sqlite_url, twilio, caplog):
+    import logging
+
+    from tests.checks.watch_helpers import free_port
+
+    standin, url = twilio
+    standin.set_scenario("suspended")
+    password = "hunter2-channel-password-x9"
+    env = {
+        "TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN,
+        "READINESS_STANDINS_URL": url,
+        "READINESS_NOTIFY_HOOK": f"json://bot:{password}@127.0.0.1:{free_port()}/hook",  # nobody listens
+        "READINESS_NOTIFY_MAIL": f"mailto://bot:{password}@127.0.0.1:{free_port()}?to=a@example.org",
+    }
+    manifest = parse_manifest(WATCH_TOML, source="watch.toml")
+    clock = FixedClock(datetime(2025, 10, 6, 9, 0, tzinfo=UTC))
+    caplog.set_level(logging.DEBUG)
+    with Store.open(sqlite_url) as store:
+        w = Watcher(manifest, store, interval_s=60, clock=clock, environ=env, refresh_every_s=0)
+        assert w.lease.acquire()
+        notes = w.sweep_and_notify()
+        assert {n.status for n in notes} == {"failed"}
+        with store.engine.connect() as conn:
+            import sqlalchemy as sa
+
+            dump = repr(conn.execute(sa.text("select * from notifications")).all())
+            dump += repr(conn.execute(sa.text("select * from watch_alerts")).all())
+    assert password not in dump and "bot:" not in dump
+    assert password not in caplog.text
+    assert password not in repr(w) and password not in repr(w.notifier)
