@@ -163,6 +163,16 @@ class Page:
             trigger="dashboard",
         )
 
+    def request_watch_sweep(self) -> None:
+        """Ask the leading ``readiness watch`` for a sweep at its next tick (it records the run). A sweep is a
+        write: the same role as :meth:`run_checks`, checked here."""
+        block = self.sweep_block()
+        if block:
+            raise NotAllowed(block)
+        from checks.storage.lease import lease_name, request_sweep
+
+        request_sweep(self.store.engine, lease_name(self.manifest.release.story), self.now())
+
     def scrubber(self) -> Scrubber:
         """Masks the values of the manifest's secret variables (and secret-shaped strings) in text."""
         names = set(self.manifest.iter_secret_env()) | {"TOKEN_VAULT_ENCRYPTION_KEY", "TOKEN_VAULT_PREVIOUS_KEYS"}

@@ -20,6 +20,7 @@ from checks.core.redact import Scrubber
 from checks.presentation.views import latest
 from checks.storage.frames import check_frame, results_frame, runs_frame
 from checks.storage.history import Checkpoint, Store
+from checks.storage.lease import LeaseState, lease_name, read_lease
 
 TTL = 30
 """Seconds cached data lives; the Overview refreshes at the manifest's interval on top of it."""
@@ -112,6 +113,12 @@ def _current_run(url: str, digest: str, n_checks: int, _m: Manifest) -> Run | No
         attestations=s.latest_attestations(now),
         status_since=s.status_since(ids),
     )
+
+
+@st.cache_data(ttl=5, show_spinner=False, max_entries=16)
+def watch_state(url: str, story: str) -> LeaseState | None:
+    """The watchers' lease row (leader, last sweep, pending request); a short TTL: it moves every interval."""
+    return read_lease(store(url).engine, lease_name(story))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)

@@ -5,6 +5,7 @@ import streamlit as st
 from checks import ManifestError
 from checks.presentation import pagetext
 from checks.presentation.views import overview
+from checks.presentation.views.watcher import watcher_status
 from dashboard import context, data, widgets
 
 page = context.load()
@@ -42,6 +43,19 @@ if block:
 
 @st.fragment(run_every=m.release.refresh_interval_s)
 def live():
+    watcher = watcher_status(data.watch_state(page.db_url, m.release.story), page.now(), m.release.refresh_interval_s)
+    if watcher.kind == "silent":
+        st.warning(watcher.text, icon=":material/notifications_off:")
+    else:
+        st.caption(watcher.text)
+    if watcher.can_request and not block and st.button("Ask the watcher to sweep", key="watch_sweep"):
+        try:
+            page.request_watch_sweep()
+        except context.NotAllowed as exc:
+            st.error(f"Not requested: {exc}")
+        else:
+            data.clear()
+            st.success("Requested: the watcher sweeps at its next tick and records the run.")
     run = data.current_run(page.db_url, m)
     clean = page.scrubber()
     banner = overview.banner(run)

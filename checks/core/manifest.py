@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from checks.core.notify_spec import NotifySpec
 from checks.core.status import Severity, Status
 
 __all__ = [
@@ -419,6 +420,8 @@ class Manifest(Model):
     checks: list[CheckSpec] = []
     settings: Settings = Settings()
     dashboard: DashboardSpec = DashboardSpec()
+    notify: NotifySpec = NotifySpec()
+    """``[notify]``: where ``readiness watch`` sends what it notices (:mod:`checks.core.notify_spec`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 

@@ -182,6 +182,11 @@ def _cross_check(m: Manifest) -> Iterator[tuple[str, str]]:
         yield from need(f"checks[{n}].item", chk.item, items, "item")
         for k, dep in enumerate(chk.depends_on):
             yield from need(f"checks[{n}].depends_on[{k}]", dep, check_ids, "check")
+    for n, route in enumerate(m.notify.routes):
+        for k, area in enumerate(route.areas):
+            yield from need(f"notify.routes[{n}].areas[{k}]", area, areas, "area")
+        for k, contact in enumerate(route.contacts):
+            yield from need(f"notify.routes[{n}].contacts[{k}]", contact, contacts, "contact")
     cycle = _find_cycle(m.all_checks)
     if cycle:
         yield "checks", "dependency cycle: " + " -> ".join(cycle)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import checks.shell.cli_check  # noqa: F401
 import checks.shell.cli_history  # noqa: F401
 import checks.shell.cli_serve  # noqa: F401
+import checks.shell.cli_watch  # noqa: F401
 from checks.shell.cli_app import app
 
 __all__ = ["app", "main"]

@@ -121,6 +121,63 @@ class CheckpointRecord(Base):
     rationale: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class WatchLeaseRecord(Base):
+    """``readiness watch``'s leader lease and shared schedule (migration 0003, :mod:`checks.storage.lease`)."""
+
+    __tablename__ = "watch_lease"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(sa.String(200))
+    expires_at: Mapped[datetime | None]
+    acquired_at: Mapped[datetime | None]
+    next_sweep_at: Mapped[datetime | None]
+    last_sweep_at: Mapped[datetime | None]
+    last_run_id: Mapped[str | None] = mapped_column(sa.String(64))
+    requested_at: Mapped[datetime | None]
+    """Set by the dashboard ("sweep now"); the leader sweeps at its next tick and clears it."""
+    interval_s: Mapped[float | None] = mapped_column(sa.Float)
+    """The leader's interval between sweeps, so the dashboard can tell a silent watcher from a patient one."""
+
+
+class WatchAlertRecord(Base):
+    """An alert the watcher announced and has not yet announced resolved (:mod:`checks.storage.notifications`)."""
+
+    __tablename__ = "watch_alerts"
+
+    key: Mapped[str] = mapped_column(sa.String(400), primary_key=True)
+    event: Mapped[str] = mapped_column(sa.String(32))
+    fingerprint: Mapped[str] = mapped_column(sa.String(200))
+    title: Mapped[str] = mapped_column(sa.Text)
+    detail: Mapped[list[Any]]
+    area: Mapped[str | None] = mapped_column(sa.String(200))
+    contact: Mapped[str | None] = mapped_column(sa.String(200))
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class NotificationRecord(Base):
+    """One message to one channel (or none: ``unrouted``), its body scrubbed before it was stored."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_channel_at", "channel", "at"), sa.Index("ix_notifications_at", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(sa.String(32))
+    key: Mapped[str] = mapped_column(sa.String(400))
+    transition: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str | None] = mapped_column(sa.String(200))
+    area: Mapped[str | None] = mapped_column(sa.String(200))
+    contact: Mapped[str | None] = mapped_column(sa.String(200))
+    title: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    """``sent``, ``failed``, ``suppressed`` (the channel's rate limit) or ``unrouted`` (no route matched)."""
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    run_id: Mapped[str | None] = mapped_column(sa.String(64))
+    holder: Mapped[str | None] = mapped_column(sa.String(200))
+
+
 # ---------------------------------------------------------------------------------- engine, migration
 
 

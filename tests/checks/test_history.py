@@ -485,7 +485,9 @@ def test_migrations_match_models(db_url, store):
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
         assert compare_metadata(ctx, Base.metadata) == []
         tables = set(sa.inspect(conn).get_table_names())
-    assert tables == {"runs", "results", "attestations", "waivers", "checkpoints", VERSION_TABLE}
+    history = {"runs", "results", "attestations", "waivers", "checkpoints", VERSION_TABLE}
+    watch = {"watch_lease", "watch_alerts", "notifications"}  # readiness watch (migration 0003)
+    assert tables == history | watch
 
 
 def test_open_twice_is_idempotent(db_url):
@@ -496,7 +498,7 @@ def test_open_twice_is_idempotent(db_url):
     try:
         assert len(second.attestations()) == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text(f"select version_num from {VERSION_TABLE}")) == "0002"
+            assert conn.scalar(sa.text(f"select version_num from {VERSION_TABLE}")) == "0003"
             if conn.dialect.name == "sqlite":
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

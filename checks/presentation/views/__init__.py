@@ -14,5 +14,6 @@ frames built here.
 * :mod:`~checks.presentation.views.oauth`: OAuth apps' attested lifecycle, redirect URIs and approval Gantt;
 * :mod:`~checks.presentation.views.trends`: share of blocking checks passing, the area x time heatmap, time
   to green;
-* :mod:`~checks.presentation.views.credentials`: the vault's credentials expiring soon.
+* :mod:`~checks.presentation.views.credentials`: the vault's credentials expiring soon;
+* :mod:`~checks.presentation.views.watcher`: the watcher's leader, last sweep, and the silent-watcher warning.
 """
