@@ -19,6 +19,9 @@ page = st.navigation(
         st.Page("oauth.py", title="OAuth apps", icon=":material/key:", url_path="oauth"),
         st.Page("vault_page.py", title="Vault", icon=":material/lock:", url_path="vault"),
         st.Page("checkpoint.py", title="Checkpoint", icon=":material/assignment:", url_path="checkpoint"),
+        st.Page(
+            "notifications_page.py", title="Notifications", icon=":material/notifications:", url_path="notifications"
+        ),
     ]
 )
 try:

@@ -15,12 +15,14 @@ import pandas as pd
 import streamlit as st
 
 from checks import FixedClock, Manifest, Run, get_registry, load_manifest
+from checks.core.alerts import Alert
 from checks.core.facts import Attestation, Waiver
 from checks.core.redact import Scrubber
 from checks.presentation.views import latest
 from checks.storage.frames import check_frame, results_frame, runs_frame
 from checks.storage.history import Checkpoint, Store
 from checks.storage.lease import LeaseState, lease_name, read_lease
+from checks.storage.notifications import Notification, WatchBook
 
 TTL = 30
 """Seconds cached data lives; the Overview refreshes at the manifest's interval on top of it."""
@@ -119,6 +121,18 @@ def _current_run(url: str, digest: str, n_checks: int, _m: Manifest) -> Run | No
 def watch_state(url: str, story: str) -> LeaseState | None:
     """The watchers' lease row (leader, last sweep, pending request); a short TTL: it moves every interval."""
     return read_lease(store(url).engine, lease_name(story))
+
+
+@st.cache_data(ttl=5, show_spinner=False, max_entries=16)
+def notifications(url: str, limit: int = 500) -> list[Notification]:
+    """The watcher's latest notifications, newest first (bodies scrubbed when they were stored)."""
+    return WatchBook(store(url).engine).notifications(limit=limit)
+
+
+@st.cache_data(ttl=5, show_spinner=False, max_entries=16)
+def open_alerts(url: str) -> dict[str, Alert]:
+    """The alerts the watcher announced and has not yet seen resolved."""
+    return WatchBook(store(url).engine).open_alerts()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)

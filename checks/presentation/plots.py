@@ -269,6 +269,49 @@ def approval_gantt(rows: Sequence[GanttRow], now: datetime | None = None) -> go.
     return fig
 
 
+NOTIFICATION_COLOR = {
+    "sent": "#1a7f37",
+    "failed": "#cf222e",
+    "suppressed": "#bf8700",
+    "unrouted": "#6e7781",
+    "pending": "#0969da",
+    "sending": "#0969da",
+}
+
+
+def notifications_per_day(frame: pd.DataFrame) -> go.Figure:
+    """Stacked bars: the watcher's notifications per day, one trace per status (``views.notifications``)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for status, part in frame.groupby("status", sort=False):
+        fig.add_trace(
+            go.Bar(
+                x=_naive_all(part["day"]),
+                y=part["count"],
+                name=str(status),
+                marker={"color": NOTIFICATION_COLOR.get(str(status), "#57606a")},
+                hovertemplate="%{x|%Y-%m-%d}: %{y} " + str(status) + "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        **_LAYOUT,
+        height=280,
+        barmode="stack",
+        title={"text": "Notifications per day", **_TITLE},
+        yaxis={
+            "title": {"text": "messages"},
+            "tickformat": "d",
+            "rangemode": "tozero",
+            # whole messages: a step of 1 while the busiest day is small (plotly would tick 0, 0.5, 1, ...)
+            "dtick": 1 if int(frame.groupby("day")["count"].sum().max() if len(frame) else 0) <= 8 else None,
+        },
+        xaxis={"showgrid": False},
+        legend=_LEGEND_TOP,
+    )
+    return fig
+
+
 def sparkline(points: pd.DataFrame) -> go.Figure:
     """One check's recent history (:func:`~checks.presentation.views.checks_table.sparkline_points`): a small step
     line, pass high."""

@@ -31,7 +31,13 @@ AREAS = [
     "Provider Sandbox Accounts",
     "Development Environment Setup",
 ]
-PAGES = [("checks", "Checks"), ("oauth", "OAuth apps"), ("vault", "Token vault"), ("checkpoint", "Checkpoint")]
+PAGES = [
+    ("checks", "Checks"),
+    ("oauth", "OAuth apps"),
+    ("vault", "Token vault"),
+    ("checkpoint", "Checkpoint"),
+    ("notifications", "Notifications"),
+]
 
 pytestmark = pytest.mark.browser
 
@@ -81,8 +87,17 @@ def demo_app(tmp_path):
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "checks.shell.cli", "demo", "--no-browser", "--port", str(port),
-             "--dir", str(directory)],
+            [
+                sys.executable,
+                "-m",
+                "checks.shell.cli",
+                "demo",
+                "--no-browser",
+                "--port",
+                str(port),
+                "--dir",
+                str(directory),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,  # no readiness.toml here: the packaged manifest, as for a newcomer
@@ -242,7 +257,8 @@ def test_every_page_at_two_widths_in_chromium(demo_app):
     require_browser()
     from playwright.sync_api import expect, sync_playwright
 
-    url, _, _ = demo_app
+    url, directory, _ = demo_app
+    seed_notifications(directory)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with sync_playwright() as p:
@@ -278,6 +294,61 @@ def test_every_page_at_two_widths_in_chromium(demo_app):
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
+
+
+def seed_notifications(directory: Path) -> None:
+    """What a watcher would have stored: a delivered verdict change, a failed escalation (long error text, to
+    test wrapping at 800 px), a rate-limited waiver notice, and the escalation still open."""
+    from datetime import timedelta
+
+    from checks.core.alerts import Alert
+    from checks.shell.demo import db_url
+    from checks.shell.demo_story import DASHBOARD_NOW
+    from checks.storage.history import Store
+    from checks.storage.notifications import Notification, WatchBook
+
+    now = DASHBOARD_NOW  # the demo's pinned clock
+    base = {"channel": "release-mail", "transition": "opened", "body": "see the dashboard"}
+    notes = [
+        Notification(
+            at=now - timedelta(hours=30),
+            event="verdict",
+            key="verdict",
+            title="NO-GO: 3 blocking checks fail (twilio.account, google.oauth_app, ghl.proxy)",
+            status="sent",
+            **base,
+        ),
+        Notification(
+            at=now - timedelta(hours=5),
+            event="escalation",
+            key="escalation:google_approval",
+            title="Escalation: Google OAuth verification past 7 days",
+            status="failed",
+            contact="platform_lead",
+            area="oauth",
+            error="SMTP 550 5.1.1 <release@example.test>: "
+            "mailbox unavailable; the message was not delivered to any recipient",
+            **base,
+        ),
+        Notification(
+            at=now - timedelta(hours=1),
+            event="waiver",
+            key="waiver:ghl",
+            status="suppressed",
+            title="Waiver of ghl.proxy expires in 2 days",
+            **base,
+        ),
+    ]
+    alert = Alert(
+        "escalation:google_approval",
+        "escalation",
+        "fp",
+        "Escalation: Google OAuth verification past 7 days",
+        area="oauth",
+        contact="platform_lead",
+    )
+    with Store.open(db_url(directory)) as store:
+        WatchBook(store.engine).enqueue(notes, [alert], [], now)
 
 
 ICONS = """() => Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer] span'))

@@ -528,3 +528,56 @@ def test_a_finished_sweep_is_green_only_when_it_is_go():
         "skipped": "warning",
         "pass": "success",
     }
+
+
+# ------------------------------------------------------------------------------------ notifications
+
+
+def _note(at, status="sent", event="verdict"):
+    from checks.storage.notifications import Notification
+
+    return Notification(
+        at=at, event=event, key=event, transition="opened", channel="c", title="t", body="b", status=status
+    )
+
+
+def test_notification_summary_counts_the_last_seven_days_only():
+    from datetime import UTC, datetime, timedelta
+
+    from checks.presentation.views.notifications import summary
+
+    now = datetime(2025, 10, 15, 10, tzinfo=UTC)
+    notes = [
+        _note(now - timedelta(days=7)),  # exactly at the window's start: counted
+        _note(now - timedelta(days=7, seconds=1)),  # just before: not
+        _note(now - timedelta(hours=1), "failed"),
+        _note(now + timedelta(seconds=1)),  # after now (another clock): not
+    ]
+    s = summary(notes, now)
+    assert s.counts == {"sent": 1, "failed": 1}
+    assert s.failed == 1
+    assert s.text == "2 notifications in the last 7 days: 1 sent, 1 failed."
+    assert summary([], now).text == "No notification in the last 7 days."
+    assert summary(notes[2:3], now).text == "1 notification in the last 7 days: 1 failed."
+
+
+def test_daily_counts_fill_every_day_of_the_window_with_zeros():
+    from datetime import UTC, date, datetime, timedelta
+
+    from checks.presentation.views.notifications import daily_counts
+
+    now = datetime(2025, 10, 15, 10, tzinfo=UTC)
+    notes = [
+        _note(now - timedelta(hours=2)),
+        _note(now - timedelta(hours=3), "failed"),
+        _note(now - timedelta(hours=4)),
+        _note(now - timedelta(days=2)),
+        _note(now - timedelta(days=30)),  # outside a 30-day window ending today
+    ]
+    frame = daily_counts(notes, now, days=30)
+    assert len(frame) == 30 * 2  # every day, for each status seen in the window
+    assert frame["day"].min() == date(2025, 9, 16) and frame["day"].max() == date(2025, 10, 15)
+    today = frame[frame["day"] == date(2025, 10, 15)].set_index("status")["count"].to_dict()
+    assert today == {"sent": 2, "failed": 1}
+    assert int(frame["count"].sum()) == 4
+    assert list(frame["status"].unique()) == ["sent", "failed"]

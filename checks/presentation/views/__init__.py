@@ -15,5 +15,6 @@ frames built here.
 * :mod:`~checks.presentation.views.trends`: share of blocking checks passing, the area x time heatmap, time
   to green;
 * :mod:`~checks.presentation.views.credentials`: the vault's credentials expiring soon;
-* :mod:`~checks.presentation.views.watcher`: the watcher's leader, last sweep, and the silent-watcher warning.
+* :mod:`~checks.presentation.views.watcher`: the watcher's leader, last sweep, and the silent-watcher warning;
+* :mod:`~checks.presentation.views.notifications`: the watcher's notifications and the alerts still open.
 """
