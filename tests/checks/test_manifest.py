@@ -884,3 +884,17 @@ def test_a_deep_web_of_dependencies_is_checked_for_cycles_in_linear_time():
     manifest = make_manifest(*blocks)
     assert time.perf_counter() - t0 < 1.5  # about 0.02 s; walking every path takes over ten
     assert len(manifest.checks) == 30
+
+
+def test_the_default_manifests_commented_notify_example_is_a_valid_notify_table():
+    """readiness.toml ends with a commented [notify] for the seed's contacts: uncommented, it must load, and
+    route each escalation contact to a channel of its own."""
+    from checks.core.manifest_load import parse_manifest
+
+    text = (ROOT / "readiness.toml").read_text()
+    start = text.index("# [notify]")
+    lines = [ln[2:] if ln.startswith("# ") else "" for ln in text[start:].splitlines()]
+    m = parse_manifest(text[:start] + "\n".join(lines), source="readiness.toml")
+    assert set(m.notify.channels) == {"release", "platform", "security"}
+    assert {c for r in m.notify.routes for c in r.contacts} == {"platform", "security"} <= set(m.contacts)
+    assert all(ch.url_env.startswith("READINESS_NOTIFY_") for ch in m.notify.channels.values())
