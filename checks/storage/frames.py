@@ -18,7 +18,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from checks.core.status import Severity
 from checks.storage.history import OK_STATUSES, Store
 from checks.storage.schema import ResultRecord, RunRecord
 
@@ -118,31 +117,27 @@ def results_frame(
     return frame.drop(columns="result_id")
 
 
-def runs_frame(store: Store) -> pd.DataFrame:
-    """One row per run, oldest first.
+def runs_frame(store: Store, since: datetime | None = None) -> pd.DataFrame:
+    """One row per run (started at or after ``since`` when given), oldest first; the counts are the run's own
+    columns (migration 0004), no result is read.
 
     Columns: ``run_id``, ``started_at``, ``finished_at`` (UTC), ``verdict`` (GO/CONDITIONAL/NO-GO),
     ``passed`` and ``total`` (results met, i.e. ``pass`` or ``warn``, out of all), ``blocking_passed``
     and ``blocking_total`` (the same over blocking checks).
     """
-    r, run = ResultRecord, RunRecord
-    ok = r.status.in_(OK_STATUSES)
-    blocking = r.severity == Severity.BLOCKING.value
-    stmt = (
-        sa.select(
-            run.id.label("run_id"),
-            _UTCText(run.started_at).label("started_at"),
-            _UTCText(run.finished_at).label("finished_at"),
-            run.verdict,
-            _count(ok).label("passed"),
-            sa.func.count(r.id).label("total"),
-            _count(sa.and_(ok, blocking)).label("blocking_passed"),
-            _count(blocking).label("blocking_total"),
-        )
-        .outerjoin(r, r.run_id == run.id)
-        .group_by(run.id)
-        .order_by(run.started_at, run.seq)
-    )
+    run = RunRecord
+    stmt = sa.select(
+        run.id.label("run_id"),
+        _UTCText(run.started_at).label("started_at"),
+        _UTCText(run.finished_at).label("finished_at"),
+        run.verdict,
+        run.passed,
+        run.total,
+        run.blocking_passed,
+        run.blocking_total,
+    ).order_by(run.started_at, run.seq)
+    if since is not None:
+        stmt = stmt.where(run.started_at >= since)
     frame = _frame(store, stmt, ["started_at", "finished_at"])
     for name in ("passed", "total", "blocking_passed", "blocking_total"):
         frame[name] = frame[name].astype("int64")
