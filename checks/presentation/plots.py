@@ -2,6 +2,7 @@
 to a Figure.
 
 * :func:`blocking_trend`: share of blocking checks passing over time, coloured by verdict, checkpoints marked;
+* :func:`blocking_trend_daily`: the same a point per day (mean, worst and best run), for long ranges;
 * :func:`status_heatmap`: area x time in the seed's words;
 * :func:`time_to_green`: days each item took (or is taking) to turn green;
 * :func:`approval_gantt`: the OAuth apps' attested setup and approval against the expected durations;
@@ -30,6 +31,7 @@ __all__ = [
     "VERDICT_COLOR",
     "approval_gantt",
     "blocking_trend",
+    "blocking_trend_daily",
     "credentials_by_provider",
     "sparkline",
     "status_heatmap",
@@ -103,6 +105,64 @@ def blocking_trend(series: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] 
                     hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{y:.0f}% passing<extra>" + verdict + "</extra>",
                 )
             )
+    _checkpoint_marks(fig, checkpoints, title="Blocking checks passing", steps=((1, "1 d"), (7, "7 d")))
+    return fig
+
+
+def blocking_trend_daily(days: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] = ()) -> go.Figure:
+    """Long ranges, a point per UTC day (:func:`~checks.presentation.views.trends.daily_share`): the day's mean share
+    of blocking checks passing as a line, its worst and best run as a band, a marker per day in the colour of its
+    worst verdict, the checkpoints as in :func:`blocking_trend`."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    x = [d.strftime("%Y-%m-%d") for d in pd.DatetimeIndex(days["day"])]  # a date is all a daily point needs
+    fig.add_trace(
+        go.Scatter(
+            x=x + x[::-1],
+            y=[round(v, 1) for v in days["high"]] + [round(v, 1) for v in days["low"][::-1]],
+            fill="toself",
+            fillcolor="rgba(140,149,159,0.25)",
+            line={"width": 0},
+            hoverinfo="skip",
+            name="worst to best run",
+        )
+    )
+    mean = [round(v, 1) for v in days["share"]]
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=mean,
+            mode="lines",
+            name="blocking checks passing (day's mean)",
+            line={"color": "#8c959f", "width": 2},
+            hovertemplate="%{x}<br>%{y:.0f}% passing on average<extra></extra>",
+        )
+    )
+    verdicts = days["verdict"].to_numpy()
+    for verdict, color in VERDICT_COLOR.items():
+        keep = [n for n, v in enumerate(verdicts) if v == verdict]
+        if keep:
+            fig.add_trace(
+                go.Scatter(
+                    x=[x[n] for n in keep],
+                    y=[mean[n] for n in keep],
+                    mode="markers",
+                    name=f"{verdict} (day's worst)",
+                    marker={"color": color, "size": 5},
+                    hoverinfo="skip",
+                )
+            )
+    _checkpoint_marks(fig, checkpoints, title="Blocking checks passing, per day", steps=((30, "30 d"), (90, "90 d")))
+    return fig
+
+
+def _checkpoint_marks(
+    fig: go.Figure, checkpoints: Sequence[CheckpointPoint], title: str, steps: Sequence[tuple[int, str]]
+) -> None:
+    """The checkpoints (diamonds, a dotted line each), the layout, and a range selector of ``steps`` (days)."""
+    import plotly.graph_objects as go
+
     if checkpoints:
         fig.add_trace(
             go.Scatter(
@@ -141,16 +201,26 @@ def blocking_trend(series: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] 
         }
         for c in checkpoints
     ]
+    buttons = [{"count": n, "label": label, "step": "day", "stepmode": "backward"} for n, label in steps]
     fig.update_layout(
         shapes=lines,
         **_LAYOUT,
-        height=360,
-        title={"text": "Blocking checks passing", **_TITLE},
+        height=380,
+        title={"text": title, **_TITLE},
         yaxis={"title": {"text": "passing (%)"}, "range": [0, 112], "ticksuffix": "%"},
-        xaxis={"title": {"text": "UTC", "standoff": 12}, "automargin": True},
+        xaxis={
+            "title": {"text": "UTC", "standoff": 12},
+            "automargin": True,
+            # zoom in the browser, on the data already sent: the period control above picks what is sent
+            "rangeselector": {
+                "buttons": [*buttons, {"step": "all", "label": "all"}],
+                "x": 1,
+                "xanchor": "right",
+                "y": 1.0,
+            },
+        },
         legend=_LEGEND_TOP,
     )
-    return fig
 
 
 def status_heatmap(frame: pd.DataFrame) -> go.Figure:
