@@ -21,7 +21,13 @@ from checks.presentation.views import latest
 from checks.storage.frames import check_frame, runs_frame
 from checks.storage.history import Checkpoint, Store
 from checks.storage.lease import LeaseState, lease_name, read_lease
-from checks.storage.trend_frames import daily_items_frame, daily_runs_frame, history_end, run_items_frame
+from checks.storage.trend_frames import (
+    checkpoint_runs_frame,
+    daily_items_frame,
+    daily_runs_frame,
+    history_end,
+    run_items_frame,
+)
 
 TTL = 30
 """Seconds cached data lives; the Overview refreshes at the manifest's interval on top of it."""
@@ -132,6 +138,12 @@ def newest_start(url: str) -> datetime | None:
 def runs_since(url: str, since: datetime | None) -> pd.DataFrame:
     """:func:`~checks.storage.frames.runs_frame` from ``since``: the runs' own counts, no result read."""
     return runs_frame(store(url), since)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
+def checkpoint_runs(url: str) -> pd.DataFrame:
+    """The checkpoints with their runs' counts (:func:`~checks.storage.trend_frames.checkpoint_runs_frame`)."""
+    return checkpoint_runs_frame(store(url))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)

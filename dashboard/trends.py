@@ -28,7 +28,7 @@ choice = st.radio(
 )
 days = trends.PERIODS[choice or trends.DEFAULT_PERIOD]
 start = trends.period_start(end, days)
-marks = [c for c in trends.checkpoint_points(data.checkpoints(page.db_url)) if start is None or c.at >= start]
+marks = [c for c in trends.checkpoint_marks(data.checkpoint_runs(page.db_url)) if start is None or c.at >= start]
 daily_items = data.daily_items(page.db_url)
 
 if trends.per_run(days):

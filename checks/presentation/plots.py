@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -50,9 +51,24 @@ STATUS_COLOR = {
 STATE_COLOR = {"NOT STARTED": "#cf222e", "PARTIAL": "#d4a72c", "NEEDS VALIDATION": "#0969da", "READY": "#1a7f37"}
 CREDENTIAL_STATE_COLOR = {"active": "#1a7f37", "needs_reauth": "#bf8700", "revoked": "#6e7781"}
 _KIND_COLOR = {"expected": "rgba(9,105,218,0.25)", "attested": "#1a7f37", "ongoing": "#bf8700"}
-_LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 70, "r": 40, "t": 90, "b": 70}}
+_MARGIN: dict[str, Any] = {"l": 70, "r": 40, "t": 90, "b": 70}
 """Room on every side: a date axis draws its year on a second line under the ticks (b), a checkpoint's label
 over the first point sticks out left of the plot (l), the legend sits above the plot, under the title (t)."""
+
+
+@cache
+def _template() -> Any:
+    """``plotly_white`` fetched once: naming it makes plotly deep-copy the template for every figure (50-75 ms a
+    figure, a quarter of the Trends page); the same object passed in is the same JSON at a third of the cost."""
+    import plotly.io as pio
+
+    return pio.templates["plotly_white"]
+
+
+def _layout() -> dict[str, Any]:
+    return {"template": _template(), "margin": _MARGIN}
+
+
 _LEGEND_TOP: dict[str, Any] = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}
 """The legend above the plot area: below it, it sat on the x axis title."""
 _TITLE: dict[str, Any] = {"x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"}
@@ -78,8 +94,10 @@ def blocking_trend(series: pd.DataFrame, checkpoints: Sequence[CheckpointPoint] 
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    x = _naive_all(series["started_at"])
-    y = series["share"].to_numpy()
+    # Seconds and one decimal are all a chart shows: "2025-09-18 10:00:00" and 66.7 rather than
+    # "2025-09-18T10:00:00.000000" and 66.66666666666667 halve what a month of hourly runs sends to the browser.
+    x = pd.DatetimeIndex(_naive_all(series["started_at"])).strftime("%Y-%m-%d %H:%M:%S").to_numpy()
+    y = series["share"].round(1).to_numpy()
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -204,7 +222,7 @@ def _checkpoint_marks(
     buttons = [{"count": n, "label": label, "step": "day", "stepmode": "backward"} for n, label in steps]
     fig.update_layout(
         shapes=lines,
-        **_LAYOUT,
+        **_layout(),
         height=380,
         title={"text": title, **_TITLE},
         yaxis={"title": {"text": "passing (%)"}, "range": [0, 112], "ticksuffix": "%"},
@@ -262,7 +280,7 @@ def status_heatmap(frame: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(
-        **_LAYOUT,
+        **_layout(),
         height=120 + 45 * max(1, len(titles)),
         title={"text": "Areas over time", **_TITLE},
         yaxis={"autorange": "reversed"},
@@ -290,7 +308,7 @@ def time_to_green(frame: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(
-        **_LAYOUT,
+        **_layout(),
         height=120 + 28 * max(1, len(frame)),
         title={"text": "Time to green per item", **_TITLE},
         xaxis={"title": {"text": "days", "standoff": 12}, "automargin": True},
@@ -327,7 +345,7 @@ def approval_gantt(rows: Sequence[GanttRow], now: datetime | None = None) -> go.
     if now is not None:
         fig.add_vline(x=_naive(now), line={"color": "#57606a", "width": 1, "dash": "dash"})
     fig.update_layout(
-        **_LAYOUT,
+        **_layout(),
         height=140 + 60 * max(1, len({r.app for r in rows})),
         title={"text": "OAuth approval timeline vs expected", **_TITLE},
         xaxis={"type": "date", "title": {"text": "UTC", "standoff": 12}, "automargin": True},
@@ -358,7 +376,7 @@ def sparkline(points: pd.DataFrame) -> go.Figure:
     )
     levels = sorted(STATUS_LEVEL.items(), key=lambda kv: kv[1])
     fig.update_layout(
-        template="plotly_white",
+        template=_template(),
         height=150,
         margin={"l": 10, "r": 10, "t": 10, "b": 20},
         showlegend=False,
@@ -390,7 +408,7 @@ def credentials_by_provider(by_provider_state: Mapping[str, Mapping[str, int]]) 
             )
         )
     fig.update_layout(
-        **_LAYOUT,
+        **_layout(),
         height=300,
         barmode="stack",
         title={"text": "Credentials by provider and state", **_TITLE},

@@ -2,6 +2,7 @@
 result, so a year of hourly sweeps loads in a fraction of what :func:`~checks.storage.frames.results_frame` takes.
 
 * :func:`history_end`: when the newest run started (where a period is counted back from);
+* :func:`checkpoint_runs_frame`: the checkpoints with their runs' counts (the trend's marks);
 * :func:`run_items_frame`: one row per run and item since a time (short ranges, per run);
 * :func:`daily_runs_frame`, :func:`daily_items_frame`: one row per UTC day (and item), long ranges; they
   survive ``readiness history prune``.
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from checks.storage.frames import _frame, _raw, _UTCText
 from checks.storage.history import Store
-from checks.storage.schema import DailyItemRecord, DailyRunRecord, RunItemRecord, RunRecord
+from checks.storage.schema import CheckpointRecord, DailyItemRecord, DailyRunRecord, RunItemRecord, RunRecord
 
 _INTS = ("passed", "total", "waiting", "pending")
 # A day is its ISO text on both databases (cast, not _UTCText: a date has no time zone to convert).
@@ -26,6 +27,28 @@ def history_end(store: Store) -> datetime | None:
     """The start of the newest run (by start time), or None when nothing is recorded."""
     with store.engine.connect() as conn:
         return conn.scalar(sa.select(sa.func.max(RunRecord.started_at)))
+
+
+def checkpoint_runs_frame(store: Store) -> pd.DataFrame:
+    """Each checkpoint with its run's counts, oldest first: ``at`` (UTC), ``title``, ``verdict``,
+    ``blocking_passed``, ``blocking_total``. A checkpoint freezes its run's results and verdict, so these are its
+    snapshot's, read without decoding the snapshots (54 of them took a tenth of a second)."""
+    c, run = CheckpointRecord, RunRecord
+    stmt = (
+        sa.select(
+            _UTCText(c.at).label("at"),
+            c.title,
+            run.verdict,
+            _raw(run.blocking_passed).label("blocking_passed"),
+            _raw(run.blocking_total).label("blocking_total"),
+        )
+        .join(run, run.id == c.run_id)
+        .order_by(c.at, c.id.desc())  # as checkpoint_points orders Store.checkpoints()
+    )
+    frame = _frame(store, stmt, ["at"])
+    for name in ("blocking_passed", "blocking_total"):
+        frame[name] = frame[name].astype("int64")
+    return frame
 
 
 def run_items_frame(store: Store, since: datetime | None = None) -> pd.DataFrame:

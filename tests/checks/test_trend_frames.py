@@ -17,7 +17,13 @@ from checks.core.status import Status
 from checks.presentation.views import trends
 from checks.storage.frames import results_frame, runs_frame
 from checks.storage.history import Store
-from checks.storage.trend_frames import daily_items_frame, daily_runs_frame, history_end, run_items_frame
+from checks.storage.trend_frames import (
+    checkpoint_runs_frame,
+    daily_items_frame,
+    daily_runs_frame,
+    history_end,
+    run_items_frame,
+)
 
 MANIFEST = Path(__file__).parents[1] / "fixtures" / "story_manifest.toml"
 T0 = datetime(2025, 10, 1, 0, 30, tzinfo=UTC)
@@ -52,7 +58,10 @@ def history(db_url, manifest):
                 for c in manifest.all_checks
             ]
             decision = Decision.GO if all(r.result.status.ok for r in results) else Decision.NO_GO
-            store.record_run(Run(uuid.uuid4().hex, at, at + timedelta(seconds=5), "d", results, Verdict(decision, [])))
+            run = Run(uuid.uuid4().hex, at, at + timedelta(seconds=5), "d", results, Verdict(decision, []))
+            store.record_run(run)
+            if n % 30 == 29:
+                store.record_checkpoint(run.id, at + timedelta(hours=1), f"Checkpoint {n}", [], [])
         yield store
 
 
@@ -72,6 +81,12 @@ def test_time_to_green_from_the_daily_rollups_is_the_one_from_every_result(histo
     new = trends.time_to_green_daily(daily_items_frame(history), manifest, now)
     pd.testing.assert_frame_equal(new, old)
     assert old["green"].any() and not old["green"].all()
+
+
+def test_checkpoint_marks_from_the_runs_counts_are_those_from_the_snapshots(history):
+    old = trends.checkpoint_points(history.checkpoints())
+    assert len(old) == 3
+    assert trends.checkpoint_marks(checkpoint_runs_frame(history)) == old
 
 
 def test_a_period_loads_only_its_runs_and_long_ones_a_point_per_day(history):

@@ -92,6 +92,18 @@ def checkpoint_points(checkpoints: Sequence[Checkpoint]) -> list[CheckpointPoint
     return out
 
 
+def checkpoint_marks(frame: pd.DataFrame) -> list[CheckpointPoint]:
+    """:func:`checkpoint_points` from :func:`~checks.storage.trend_frames.checkpoint_runs_frame` (the checkpoints'
+    runs' counts rather than their decoded snapshots; the same points)."""
+    keep = frame[frame["blocking_total"] > 0]
+    return [
+        CheckpointPoint(at.to_pydatetime(), title, 100.0 * passed / total, verdict)
+        for at, title, passed, total, verdict in zip(
+            keep["at"], keep["title"], keep["blocking_passed"], keep["blocking_total"], keep["verdict"], strict=True
+        )
+    ]
+
+
 _OK_VALUES = [s.value for s in Status if s.ok]
 
 
