@@ -60,7 +60,7 @@ over the first point sticks out left of the plot (l), the legend sits above the 
 def _template() -> Any:
     """``plotly_white`` fetched once: naming it makes plotly deep-copy the template for every figure (50-75 ms a
     figure, a quarter of the Trends page); the same object passed in is the same JSON at a third of the cost."""
-    import plotly.io as pio
+    import plotly.io as pio  # type: ignore[import-untyped]
 
     return pio.templates["plotly_white"]
 

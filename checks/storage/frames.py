@@ -18,8 +18,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from checks.storage.history import OK_STATUSES, Store
-from checks.storage.schema import ResultRecord, RunRecord
+from checks.storage.history import Store
+from checks.storage.schema import ResultRecord, RunItemRecord, RunRecord
 
 
 class _UTCText(sa.sql.functions.FunctionElement[str]):
@@ -148,20 +148,21 @@ def area_frame(store: Store) -> pd.DataFrame:
     """One row per run and area, oldest run first.
 
     Columns: ``run_id``, ``started_at`` (UTC), ``area``, ``passed`` (met: ``pass`` or ``warn``),
-    ``total``, ``share`` (passed / total, a float in [0, 1]).
+    ``total``, ``share`` (passed / total, a float in [0, 1]). Summed from the runs' per-item counts
+    (``run_items``, migration 0004), not from every result.
     """
-    r, run = ResultRecord, RunRecord
+    i, run = RunItemRecord, RunRecord
     stmt = (
         sa.select(
             run.id.label("run_id"),
             _UTCText(run.started_at).label("started_at"),
-            r.area,
-            _count(r.status.in_(OK_STATUSES)).label("passed"),
-            sa.func.count(r.id).label("total"),
+            i.area,
+            sa.func.sum(i.passed).label("passed"),
+            sa.func.sum(i.total).label("total"),
         )
-        .join(r, r.run_id == run.id)
-        .group_by(run.id, r.area)
-        .order_by(run.started_at, run.seq, r.area)
+        .join(i, i.run_id == run.id)
+        .group_by(run.id, i.area)
+        .order_by(run.started_at, run.seq, i.area)
     )
     frame = _frame(store, stmt, ["started_at"])
     frame["passed"] = frame["passed"].astype("int64")
@@ -197,7 +198,3 @@ def check_frame(store: Store, check_id: str) -> pd.DataFrame:
     frame["waived"] = frame["waived"].astype(bool)
     frame["duration_ms"] = frame["duration_ms"].astype(float)
     return frame
-
-
-def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)

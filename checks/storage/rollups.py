@@ -87,10 +87,12 @@ def _items(run_id: str, results: Sequence[CheckResult]) -> list[dict[str, Any]]:
 
 def _upsert(conn: sa.Connection, table: Any) -> Any:
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _least(a: Any, b: Any) -> Any:

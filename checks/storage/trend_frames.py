@@ -103,11 +103,9 @@ def daily_runs_frame(store: Store, since: date | None = None) -> pd.DataFrame:
         frame[name] = frame[name].astype("int64")
     for name in ("share_sum", "share_min", "share_max"):
         frame[name] = frame[name].astype(float)
-    blocking = frame.pop("blocking_runs")
-    frame.insert(
-        frame.columns.get_loc("share_sum"), "share_mean", frame.pop("share_sum") / blocking.where(blocking > 0)
-    )
-    return frame
+    frame["share_mean"] = frame["share_sum"] / frame["blocking_runs"].where(frame["blocking_runs"] > 0)
+    columns = ["day", "runs", "first_at", "last_at", "last_verdict", "go", "conditional", "no_go"]
+    return frame[[*columns, "share_mean", "share_min", "share_max"]]
 
 
 def daily_items_frame(store: Store, since: date | None = None) -> pd.DataFrame:

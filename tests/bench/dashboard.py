@@ -56,7 +56,7 @@ from checks.core.status import Severity, Status  # noqa: E402
 from checks.core.verdict import decide  # noqa: E402
 from checks.presentation.report_build import record_checkpoint  # noqa: E402
 from checks.presentation.views import oauth, trends  # noqa: E402
-from checks.storage.frames import _count, _frame, _UTCText, results_frame  # noqa: E402
+from checks.storage.frames import _frame, _UTCText, results_frame  # noqa: E402
 from checks.storage.history import OK_STATUSES, Store, _result_row  # noqa: E402
 from checks.storage.schema import (  # noqa: E402
     AttestationRecord,
@@ -385,6 +385,10 @@ def serialise(fig: Any) -> str:
     from plotly import tools
 
     return pio.to_json(tools.return_figure_from_figure_or_data(fig, True), validate=False)
+
+
+def _count(condition: Any) -> Any:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
 def old_runs_frame(store: Store) -> Any:
