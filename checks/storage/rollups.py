@@ -7,7 +7,9 @@
 * ``check_streaks``: each check's current status and since when, so ``status_since`` reads one row per check.
 
 A result observed before the check's newest one (a backfilled run) makes its streak be rescanned from the
-results; the daily rows assume runs arrive in time order within a day (``green_after`` is then exact).
+results (after ``history prune``, from those kept); the daily rows assume runs arrive in time order within a
+day (``green_after`` is then exact). Concurrent recorders (two watchers, a dashboard re-run) lock the streak rows
+in check-id order and upsert the day rows, so neither loses the other's run.
 """
 
 from __future__ import annotations

@@ -58,7 +58,9 @@ def story() -> list[Run]:
     for n, (at, statuses) in enumerate(plan):
         results = [cr(k, s, at + timedelta(seconds=1), *items[k]) for k, s in statuses.items()]
         if n == 3:
-            results.append(cr("manual.review", Status.PENDING, None, "review", "security", Severity.MINOR))  # never observed
+            results.append(
+                cr("manual.review", Status.PENDING, None, "review", "security", Severity.MINOR)
+            )  # never observed
         decision = Decision.GO if all(s.ok for s in statuses.values()) else Decision.NO_GO
         runs.append(
             Run(uuid.uuid4().hex, at, at + timedelta(seconds=3), "sha256:abc", results, Verdict(decision, ["x"]))
@@ -191,19 +193,40 @@ def test_a_result_observed_before_the_streak_head_is_rescanned_from_the_results(
         assert store.status_since([]) == {}
 
 
-def test_two_stores_recording_into_one_day_count_every_run(db_url):
-    n = 3
-    # Two stores (two watchers, or the watcher and the dashboard) fold runs into the same day.
+def test_two_stores_recording_into_one_day_at_once_count_every_run(db_url):
+    # Two stores (two watchers, or the watcher and the dashboard) fold runs into the same day and the same
+    # checks' streaks concurrently: every run is counted, none is lost to a race, nothing deadlocks.
+    import threading
+
+    n = 8
     stores = [Store.open(db_url) for _ in range(2)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def record(s: Store, offset: int) -> None:
+        try:
+            start.wait()
+            for k in range(n):
+                at = T0 + timedelta(minutes=2 * k + offset)
+                results = [cr(c, Status.PASS if k < n - 1 else Status.FAIL, at, "i", "x") for c in ("a", "b", "c")]
+                s.record_run(Run(uuid.uuid4().hex, at, at, "d", results, Verdict(Decision.GO, [])))
+        except BaseException as exc:  # noqa: BLE001  (reported below, in the test's thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(s, m)) for m, s in enumerate(stores)]
     try:
-        for k in range(n):
-            for m, s in enumerate(stores):
-                at = T0 + (2 * k + m) * H
-                s.record_run(
-                    Run(uuid.uuid4().hex, at, at, "d", [cr("a", Status.PASS, at, "i", "x")], Verdict(Decision.GO, []))
-                )
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
         with stores[0].engine.connect() as conn:
-            assert conn.scalar(sa.select(DailyRunRecord.runs)) == 2 * n
+            day = conn.execute(sa.select(DailyRunRecord.__table__)).one()
+            item = conn.execute(sa.select(DailyItemRecord.__table__)).one()
+        assert (day.runs, day.go, item.runs) == (2 * n, 2 * n, 2 * n)
+        assert day.last_at == T0 + timedelta(minutes=2 * (n - 1) + 1)
+        last_fail = T0 + timedelta(minutes=2 * (n - 1))  # the first of the two last runs, both failing
+        assert stores[1].status_since(["a", "b", "c"]) == {c: (Status.FAIL, last_fail) for c in ("a", "b", "c")}
     finally:
         for s in stores:
             s.close()
