@@ -37,19 +37,15 @@ if trends.per_run(days):
     freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
     heat = trends.heatmap_from_items(data.run_items(page.db_url, start), m, freq)
 else:
-    per_day = data.daily_runs(page.db_url)
-    if start is not None:
-        per_day = per_day[per_day["day"] >= start.replace(hour=0, minute=0, second=0, microsecond=0)]
-        daily_items = daily_items[daily_items["day"] >= start.replace(hour=0, minute=0, second=0, microsecond=0)]
+    per_day = trends.from_day(data.daily_runs(page.db_url), start)
     st.plotly_chart(plots.blocking_trend_daily(trends.daily_share(per_day), marks), key="trend")
-    span = per_day["day"].iloc[-1] - per_day["day"].iloc[0]
-    freq = "D" if span.days <= 120 else "7D"
-    heat = trends.heatmap_from_days(daily_items, m, freq)
+    freq = trends.daily_freq(per_day)
+    heat = trends.heatmap_from_days(trends.from_day(daily_items, start), m, freq)
     st.caption("A point per day: its runs' mean, the band from its worst run to its best.")
 st.plotly_chart(plots.status_heatmap(heat), key="heatmap")
 st.caption(f"Each cell is the area's state in the last run of its {dict(h='hour', D='day').get(freq, 'week')}.")
 
-st.plotly_chart(plots.time_to_green(trends.time_to_green_daily(data.daily_items(page.db_url), m, now)), key="green")
+st.plotly_chart(plots.time_to_green(trends.time_to_green_daily(daily_items, m, now)), key="green")
 
 if m.oauth_apps:
     rows = oauth.gantt_rows(m, data.attestations(page.db_url), now)

@@ -463,14 +463,9 @@ def new_trends(url: str, m: Manifest, days: int | None) -> int:
             freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
             heat = trends.heatmap_from_items(run_items_frame(store, start), m, freq)
         else:
-            per_day = daily_runs_frame(store)
-            window = items
-            if start is not None:
-                midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-                per_day, window = per_day[per_day["day"] >= midnight], items[items["day"] >= midnight]
+            per_day = trends.from_day(daily_runs_frame(store), start)
             first = plots.blocking_trend_daily(trends.daily_share(per_day), marks)
-            span = per_day["day"].iloc[-1] - per_day["day"].iloc[0]
-            heat = trends.heatmap_from_days(window, m, "D" if span.days <= 120 else "7D")
+            heat = trends.heatmap_from_days(trends.from_day(items, start), m, trends.daily_freq(per_day))
         figs = [
             first,
             plots.status_heatmap(heat),

@@ -60,6 +60,20 @@ def per_run(days: int | None) -> bool:
     return days is not None and days <= PER_RUN_MAX_DAYS
 
 
+def from_day(daily: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
+    """The rows of a daily frame (``day`` column) from ``start``'s day on; all of them when ``start`` is None."""
+    if start is None:
+        return daily
+    return daily[daily["day"] >= pd.Timestamp(start).tz_convert("UTC").floor("D")]
+
+
+def daily_freq(daily: pd.DataFrame) -> str:
+    """The heatmap's bucket for daily rows: days up to four months, weeks beyond (never hours)."""
+    if daily.empty:
+        return "D"
+    return "D" if daily["day"].iloc[-1] - daily["day"].iloc[0] <= timedelta(days=120) else "7D"
+
+
 def daily_share(daily_runs: pd.DataFrame) -> pd.DataFrame:
     """From :func:`~checks.storage.trend_frames.daily_runs_frame`: ``day``, ``share`` (the day's mean % of blocking
     checks passing), ``low`` and ``high`` (its worst and best run), ``verdict`` (the day's worst: NO-GO when any
