@@ -105,3 +105,7 @@ def test_a_period_loads_only_its_runs_and_long_ones_a_point_per_day(history):
     assert days["low"].tolist() == by_day.min().tolist() and days["high"].tolist() == by_day.max().tolist()
     assert set(days["verdict"]) <= {"GO", "NO-GO"} and days["verdict"].iloc[0] == "NO-GO"
     assert trends.per_run(30) and not trends.per_run(90) and not trends.per_run(None)
+    daily = daily_runs_frame(history)
+    week = trends.from_day(daily, start)
+    assert week["day"].iloc[0] == pd.Timestamp(start).floor("D") and len(week) == 8  # the start's day included
+    assert trends.from_day(daily, None) is daily and trends.daily_freq(daily) == "D"
