@@ -19,10 +19,17 @@ from checks.core.alerts import Alert
 from checks.core.facts import Attestation, Waiver
 from checks.core.redact import Scrubber
 from checks.presentation.views import latest
-from checks.storage.frames import check_frame, results_frame, runs_frame
+from checks.storage.frames import check_frame, runs_frame
 from checks.storage.history import Checkpoint, Store
 from checks.storage.lease import LeaseState, lease_name, read_lease
 from checks.storage.notifications import Notification, WatchBook
+from checks.storage.trend_frames import (
+    checkpoint_runs_frame,
+    daily_items_frame,
+    daily_runs_frame,
+    history_end,
+    run_items_frame,
+)
 
 TTL = 30
 """Seconds cached data lives; the Overview refreshes at the manifest's interval on top of it."""
@@ -136,13 +143,39 @@ def open_alerts(url: str) -> dict[str, Alert]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
-def runs(url: str) -> pd.DataFrame:
-    return runs_frame(store(url))
+def newest_start(url: str) -> datetime | None:
+    """When the newest run started (the Trends page's periods end there); None before the first run."""
+    return history_end(store(url))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
-def results(url: str) -> pd.DataFrame:
-    return results_frame(store(url))
+def runs_since(url: str, since: datetime | None) -> pd.DataFrame:
+    """:func:`~checks.storage.frames.runs_frame` from ``since``: the runs' own counts, no result read."""
+    return runs_frame(store(url), since)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
+def checkpoint_runs(url: str) -> pd.DataFrame:
+    """The checkpoints with their runs' counts (:func:`~checks.storage.trend_frames.checkpoint_runs_frame`)."""
+    return checkpoint_runs_frame(store(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
+def run_items(url: str, since: datetime | None) -> pd.DataFrame:
+    """Per run and item counts from ``since`` (:func:`~checks.storage.trend_frames.run_items_frame`)."""
+    return run_items_frame(store(url), since)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
+def daily_runs(url: str) -> pd.DataFrame:
+    """A row per UTC day of runs (:func:`~checks.storage.trend_frames.daily_runs_frame`)."""
+    return daily_runs_frame(store(url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
+def daily_items(url: str) -> pd.DataFrame:
+    """A row per UTC day and item (:func:`~checks.storage.trend_frames.daily_items_frame`)."""
+    return daily_items_frame(store(url))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)

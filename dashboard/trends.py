@@ -1,4 +1,7 @@
-"""Trends: blocking checks passing over time, areas over time, time to green, the OAuth approval timeline."""
+"""Trends: blocking checks passing over time, areas over time, time to green, the OAuth approval timeline.
+
+A period (counted back from the newest run) picks what is loaded: up to 30 days run by run, longer a point per
+day from the daily rollups; the range selector on the first chart zooms within it in the browser."""
 
 import streamlit as st
 
@@ -10,21 +13,39 @@ page = context.load()
 m = page.manifest
 st.title("Trends")
 
-runs = data.runs(page.db_url)
-if runs.empty:
+end = data.newest_start(page.db_url)
+if end is None:
     st.info("No run recorded yet: the charts appear after the first (“Run checks now” on the Overview).")
     st.stop()
 
 now = page.now()
-marks = trends.checkpoint_points(data.checkpoints(page.db_url))
-st.plotly_chart(plots.blocking_trend(trends.blocking_share(runs), marks), key="trend")
+choice = st.radio(
+    "Period",
+    list(trends.PERIODS),
+    index=list(trends.PERIODS).index(trends.DEFAULT_PERIOD),
+    horizontal=True,
+    key="period",
+)
+days = trends.PERIODS[choice or trends.DEFAULT_PERIOD]
+start = trends.period_start(end, days)
+marks = [c for c in trends.checkpoint_marks(data.checkpoint_runs(page.db_url)) if start is None or c.at >= start]
+daily_items = data.daily_items(page.db_url)
 
-results = data.results(page.db_url)
-freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
-st.plotly_chart(plots.status_heatmap(trends.heatmap_frame(results, m, freq)), key="heatmap")
+if trends.per_run(days):
+    runs = data.runs_since(page.db_url, start)
+    st.plotly_chart(plots.blocking_trend(trends.blocking_share(runs), marks), key="trend")
+    freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
+    heat = trends.heatmap_from_items(data.run_items(page.db_url, start), m, freq)
+else:
+    per_day = trends.from_day(data.daily_runs(page.db_url), start)
+    st.plotly_chart(plots.blocking_trend_daily(trends.daily_share(per_day), marks), key="trend")
+    freq = trends.daily_freq(per_day)
+    heat = trends.heatmap_from_days(trends.from_day(daily_items, start), m, freq)
+    st.caption("A point per day: its runs' mean, the band from its worst run to its best.")
+st.plotly_chart(plots.status_heatmap(heat), key="heatmap")
 st.caption(f"Each cell is the area's state in the last run of its {dict(h='hour', D='day').get(freq, 'week')}.")
 
-st.plotly_chart(plots.time_to_green(trends.time_to_green(results, m, now)), key="green")
+st.plotly_chart(plots.time_to_green(trends.time_to_green_daily(daily_items, m, now)), key="green")
 
 if m.oauth_apps:
     rows = oauth.gantt_rows(m, data.attestations(page.db_url), now)

@@ -22,14 +22,28 @@ class HistoryFormat(str, Enum):
     json = "json"
 
 
-@app.command()
+history_app = typer.Typer(
+    name="history",
+    help="Recent runs, newest first (verdict, passing counts), or one check's history with --check.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(history_app)
+
+
+@history_app.callback()
 def history(
+    ctx: typer.Context,
     db: DbOpt = None,
     limit: Annotated[int, typer.Option(help="How many runs")] = 20,
     check_id: Annotated[str | None, typer.Option("--check", help="History of one check")] = None,
     format: Annotated[HistoryFormat, typer.Option("--format", help="table or json")] = HistoryFormat.table,
 ) -> None:
-    """Recent runs, newest first (verdict, passing counts), or one check's history with --check."""
+    """Recent runs, newest first (verdict, passing counts), or one check's history with --check.
+
+    `readiness history prune` applies the retention."""
+    if ctx.invoked_subcommand is not None:
+        return
     from checks.storage import frames
 
     store = open_store(db)
@@ -54,6 +68,35 @@ def history(
         print_check_history(out, check_id, frame)
     else:
         print_history(out, frame)
+
+
+@history_app.command("prune")
+def prune(
+    keep_days: Annotated[int, typer.Option("--keep-days", help="Keep the runs of the last N days")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Delete runs older than --keep-days and their results; checkpointed runs, the 50 latest runs, the daily
+    rollups (long-range trends), streaks, waivers and attestations are kept."""
+    from checks.core.clock import SystemClock
+    from checks.storage.prune import prune as run_prune
+
+    if keep_days < 0:
+        die(f"--keep-days {keep_days}: expected 0 or more days")
+    store = open_store(db)
+    try:
+        report = run_prune(store, keep_days, SystemClock().now(), dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if report.dry_run else "deleted"
+    out.print(
+        f"{verb} {report.runs:,} runs and {report.results:,} results started before "
+        f"{report.cutoff:%Y-%m-%d %H:%M} UTC; kept {report.kept_old:,} older runs (checkpointed or among the "
+        "50 latest) and the daily rollups",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,  # one line, for logs and scripts
+    )
 
 
 def _actor(by: str | None) -> str:

@@ -18,9 +18,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from checks.core.status import Severity
-from checks.storage.history import OK_STATUSES, Store
-from checks.storage.schema import ResultRecord, RunRecord
+from checks.storage.history import Store
+from checks.storage.schema import ResultRecord, RunItemRecord, RunRecord
 
 
 class _UTCText(sa.sql.functions.FunctionElement[str]):
@@ -118,31 +117,27 @@ def results_frame(
     return frame.drop(columns="result_id")
 
 
-def runs_frame(store: Store) -> pd.DataFrame:
-    """One row per run, oldest first.
+def runs_frame(store: Store, since: datetime | None = None) -> pd.DataFrame:
+    """One row per run (started at or after ``since`` when given), oldest first; the counts are the run's own
+    columns (migration 0004), no result is read.
 
     Columns: ``run_id``, ``started_at``, ``finished_at`` (UTC), ``verdict`` (GO/CONDITIONAL/NO-GO),
     ``passed`` and ``total`` (results met, i.e. ``pass`` or ``warn``, out of all), ``blocking_passed``
     and ``blocking_total`` (the same over blocking checks).
     """
-    r, run = ResultRecord, RunRecord
-    ok = r.status.in_(OK_STATUSES)
-    blocking = r.severity == Severity.BLOCKING.value
-    stmt = (
-        sa.select(
-            run.id.label("run_id"),
-            _UTCText(run.started_at).label("started_at"),
-            _UTCText(run.finished_at).label("finished_at"),
-            run.verdict,
-            _count(ok).label("passed"),
-            sa.func.count(r.id).label("total"),
-            _count(sa.and_(ok, blocking)).label("blocking_passed"),
-            _count(blocking).label("blocking_total"),
-        )
-        .outerjoin(r, r.run_id == run.id)
-        .group_by(run.id)
-        .order_by(run.started_at, run.seq)
-    )
+    run = RunRecord
+    stmt = sa.select(
+        run.id.label("run_id"),
+        _UTCText(run.started_at).label("started_at"),
+        _UTCText(run.finished_at).label("finished_at"),
+        run.verdict,
+        run.passed,
+        run.total,
+        run.blocking_passed,
+        run.blocking_total,
+    ).order_by(run.started_at, run.seq)
+    if since is not None:
+        stmt = stmt.where(run.started_at >= since)
     frame = _frame(store, stmt, ["started_at", "finished_at"])
     for name in ("passed", "total", "blocking_passed", "blocking_total"):
         frame[name] = frame[name].astype("int64")
@@ -153,20 +148,21 @@ def area_frame(store: Store) -> pd.DataFrame:
     """One row per run and area, oldest run first.
 
     Columns: ``run_id``, ``started_at`` (UTC), ``area``, ``passed`` (met: ``pass`` or ``warn``),
-    ``total``, ``share`` (passed / total, a float in [0, 1]).
+    ``total``, ``share`` (passed / total, a float in [0, 1]). Summed from the runs' per-item counts
+    (``run_items``, migration 0004), not from every result.
     """
-    r, run = ResultRecord, RunRecord
+    i, run = RunItemRecord, RunRecord
     stmt = (
         sa.select(
             run.id.label("run_id"),
             _UTCText(run.started_at).label("started_at"),
-            r.area,
-            _count(r.status.in_(OK_STATUSES)).label("passed"),
-            sa.func.count(r.id).label("total"),
+            i.area,
+            sa.func.sum(i.passed).label("passed"),
+            sa.func.sum(i.total).label("total"),
         )
-        .join(r, r.run_id == run.id)
-        .group_by(run.id, r.area)
-        .order_by(run.started_at, run.seq, r.area)
+        .join(i, i.run_id == run.id)
+        .group_by(run.id, i.area)
+        .order_by(run.started_at, run.seq, i.area)
     )
     frame = _frame(store, stmt, ["started_at"])
     frame["passed"] = frame["passed"].astype("int64")
@@ -202,7 +198,3 @@ def check_frame(store: Store, check_id: str) -> pd.DataFrame:
     frame["waived"] = frame["waived"].astype(bool)
     frame["duration_ms"] = frame["duration_ms"].astype(float)
     return frame
-
-
-def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)

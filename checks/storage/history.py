@@ -22,6 +22,7 @@ from checks.core.facts import Attestation, Waiver
 from checks.core.result import CheckResult, Condition, Result
 from checks.core.run import AreaSummary, CriterionResult, Decision, EscalationHit, Run, Verdict
 from checks.core.status import Severity, Status
+from checks.storage import rollups
 from checks.storage.schema import (
     DEFAULT_DB_URL,
     AttestationRecord,
@@ -108,8 +109,9 @@ class Store:
     # runs ------------------------------------------------------------------------------------------
 
     def record_run(self, run: Run) -> None:
-        """Store a run and all its results in one transaction."""
+        """Store a run, all its results and its rollups (:mod:`checks.storage.rollups`) in one transaction."""
         v = run.verdict
+        tally = rollups.counts(run.results)
         insert = sa.insert(RunRecord)
         if self.engine.dialect.name != "postgresql":
             # PostgreSQL numbers runs from its sequence; SQLite has one writer at a time, so max + 1 in the
@@ -129,10 +131,12 @@ class Store:
                     "areas": [a.to_dict() for a in v.areas],
                     "escalations": [e.to_dict() for e in v.escalations],
                     "criteria": [c.to_dict() for c in v.criteria],
+                    **tally.as_row(),
                 },
             )
             if run.results:
                 conn.execute(sa.insert(ResultRecord), [_result_row(run.id, r) for r in run.results])
+            rollups.record(conn, run.id, utc(run.started_at), v.decision.value, run.results)
 
     def get_run(self, run_id: str) -> Run | None:
         """The run with its results in recorded order, or None. ``verdict.waived`` is rebuilt from them."""
@@ -192,9 +196,6 @@ class Store:
 
     def runs(self, limit: int | None = None) -> list[RunSummary]:
         """Runs, newest (most recently recorded) first, with their pass counts; at most ``limit`` of them."""
-        r = ResultRecord
-        count = sa.select(sa.func.count(r.id)).where(r.run_id == RunRecord.id)
-        # Correlated counts rather than GROUP BY: evaluated only for the runs the limit keeps.
         stmt = (
             sa.select(
                 RunRecord.id,
@@ -204,8 +205,8 @@ class Store:
                 RunRecord.reasons,
                 RunRecord.trigger,
                 RunRecord.manifest_digest,
-                count.where(r.status.in_(OK_STATUSES)).scalar_subquery(),
-                count.scalar_subquery(),
+                RunRecord.passed,
+                RunRecord.total,
             )
             .order_by(RunRecord.seq.desc())
             .limit(limit)
@@ -241,26 +242,11 @@ class Store:
 
         A check that went pass, fail, fail reports ``(fail, <observed_at of the first fail>)``. Results are
         ordered by ``observed_at``; those without one are ignored, as are unknown checks. ``None`` means
-        every check. Cost grows with the number of checks and the length of each streak, not with the
-        history: three index lookups per check on ``(check_id, observed_at)``.
+        every check. Read from ``check_streaks`` (kept by :meth:`record_run`): one indexed row per check, whatever
+        the length of the history.
         """
-        r = ResultRecord
         with self.engine.connect() as conn:
-            ids = list(conn.scalars(sa.select(r.check_id).distinct())) if check_ids is None else list(check_ids)
-            out: dict[str, tuple[Status, datetime]] = {}
-            for cid in ids:
-                mine = sa.select(r.observed_at).where(r.check_id == cid, r.observed_at.is_not(None))
-                head = conn.execute(
-                    mine.add_columns(r.status).order_by(r.observed_at.desc(), r.id.desc()).limit(1)
-                ).first()
-                if head is None:
-                    continue
-                # The newest result with another status ends the streak; the streak starts right after it.
-                brk = conn.scalar(mine.where(r.status != head.status).order_by(r.observed_at.desc()).limit(1))
-                first = mine.with_only_columns(sa.func.min(r.observed_at))
-                since = conn.scalar(first if brk is None else first.where(r.observed_at > brk))
-                out[cid] = (Status(head.status), since or head.observed_at)
-            return out
+            return rollups.read_streaks(conn, check_ids)
 
     # attestations ------------------------------------------------------------------------------------
 

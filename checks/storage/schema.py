@@ -51,6 +51,11 @@ class RunRecord(Base):
     areas: Mapped[list[Any]]
     escalations: Mapped[list[Any]]
     criteria: Mapped[list[Any]]
+    passed: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    """Results met (``pass`` or ``warn``), written with the run (migration 0004): lists and trends count no results."""
+    total: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    blocking_passed: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    blocking_total: Mapped[int] = mapped_column(sa.Integer, server_default="0")
 
 
 class ResultRecord(Base):
@@ -76,6 +81,77 @@ class ResultRecord(Base):
     observed_at: Mapped[datetime | None]
     waived: Mapped[bool]
     conditions: Mapped[list[Any]]
+
+
+class RunItemRecord(Base):
+    """One item in one run, its results counted (migration 0004): what the heatmap and time to green read."""
+
+    __tablename__ = "run_items"
+
+    run_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    item: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    area: Mapped[str] = mapped_column(sa.String(200))
+    passed: Mapped[int]
+    """Results met (``pass`` or ``warn``); the item is green in the run when ``passed == total``."""
+    total: Mapped[int]
+    waiting: Mapped[int]
+    """Results ``pending`` or ``skipped``."""
+    pending: Mapped[int]
+
+
+class CheckStreakRecord(Base):
+    """Each check's current streak (migration 0004): its latest status and when the unbroken run of it began."""
+
+    __tablename__ = "check_streaks"
+
+    check_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    since: Mapped[datetime]
+    last_observed: Mapped[datetime]
+    """The newest ``observed_at`` seen; an older result recorded later makes the store rescan the check."""
+
+
+class DailyRunRecord(Base):
+    """One UTC day of runs (migration 0004): the blocking trend of long ranges; ``history prune`` keeps it."""
+
+    __tablename__ = "daily_runs"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    runs: Mapped[int]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    last_verdict: Mapped[str] = mapped_column(sa.String(16))
+    go: Mapped[int]
+    conditional: Mapped[int]
+    no_go: Mapped[int]
+    blocking_runs: Mapped[int]
+    """Runs with any blocking result: ``share_sum / blocking_runs`` is the day's mean share."""
+    share_sum: Mapped[float] = mapped_column(sa.Float)
+    share_min: Mapped[float | None] = mapped_column(sa.Float)
+    share_max: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class DailyItemRecord(Base):
+    """One item on one UTC day (migration 0004): its last run's counts (the heatmap) and when it last went red and
+    then green (time to green) in that day; ``history prune`` keeps it."""
+
+    __tablename__ = "daily_items"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    item: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    area: Mapped[str] = mapped_column(sa.String(200))
+    runs: Mapped[int]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    passed: Mapped[int]
+    total: Mapped[int]
+    waiting: Mapped[int]
+    pending: Mapped[int]
+    last_green: Mapped[bool]
+    red_last_at: Mapped[datetime | None]
+    """The day's last run in which the item was not green."""
+    green_after: Mapped[datetime | None]
+    """The day's first green run after its last red one (after none: the day's first green run)."""
 
 
 class AttestationRecord(Base):

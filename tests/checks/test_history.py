@@ -487,7 +487,8 @@ def test_migrations_match_models(db_url, store):
         tables = set(sa.inspect(conn).get_table_names())
     history = {"runs", "results", "attestations", "waivers", "checkpoints", VERSION_TABLE}
     watch = {"watch_lease", "watch_alerts", "notifications"}  # readiness watch (migration 0003)
-    assert tables == history | watch
+    rollups = {"run_items", "check_streaks", "daily_runs", "daily_items"}  # the history's rollups (migration 0004)
+    assert tables == history | watch | rollups
 
 
 def test_open_twice_is_idempotent(db_url):
@@ -498,7 +499,7 @@ def test_open_twice_is_idempotent(db_url):
     try:
         assert len(second.attestations()) == 1
         with second.engine.connect() as conn:
-            assert conn.scalar(sa.text(f"select version_num from {VERSION_TABLE}")) == "0003"
+            assert conn.scalar(sa.text(f"select version_num from {VERSION_TABLE}")) == "0004"
             if conn.dialect.name == "sqlite":
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

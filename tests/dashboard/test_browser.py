@@ -400,3 +400,47 @@ def overview_colours(page, where: str) -> list[str]:
     if not fonts or not all("Material" in f for f in fonts):
         out.append(f"{where}: icons not drawn with Streamlit's Material font ({fonts})")
     return out
+
+
+def test_trends_period_and_range_selector_in_chromium(tmp_path, history_url, manifest_path):
+    """The Trends page's period control redraws the trend a point per day for "All", and Plotly's range
+    selector (client-side zoom) is drawn on it."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "TOKEN_VAULT_"))}
+    env.update({"HOME": str(tmp_path), "READINESS_DASHBOARD_NOW": "2025-10-15T10:00:00+00:00"})
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "checks.shell.cli", "dashboard", "--role", "viewer", "--port", str(port),
+                "--manifest", str(manifest_path), "--db", history_url,
+            ],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env, start_new_session=True,
+        )  # fmt: skip
+    errors: list[str] = []
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(f"http://127.0.0.1:{port}/trends")
+                expect(page.get_by_role("heading", name="Trends").first).to_be_visible(timeout=60_000)
+                expect(page.get_by_text("Blocking checks passing", exact=True).first).to_be_visible(timeout=60_000)
+                expect(page.locator(".rangeselector .button").first).to_be_visible()
+                page.get_by_text("All", exact=True).first.click()
+                expect(page.get_by_text("Blocking checks passing, per day").first).to_be_visible(timeout=60_000)
+                expect(page.get_by_text("A point per day", exact=False).first).to_be_visible()
+                expect(page.locator(".rangeselector").get_by_text("90 d").first).to_be_visible()  # the daily buttons
+                settle(page)
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "trends-all.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        stop_group(proc)
+    assert not errors, errors

@@ -242,6 +242,26 @@ def test_trends_draws_four_charts(env):
     assert not at.dataframe  # charts, not tables
 
 
+def test_trends_period_picks_what_is_drawn(env):
+    # weeks 0-1 and Oct 15: 30 days (the default) holds every run, drawn run by run
+    at = render("trends.py")
+    assert at.radio(key="period").value == "30 days"
+    assert list(at.radio(key="period").options) == ["7 days", "30 days", "90 days", "All"]
+    first = at.get("plotly_chart")[0].proto.spec
+    assert "Week 0" in first and "Week 1" in first and "per day" not in first
+    assert "rangeselector" in first
+    at.radio(key="period").set_value("7 days").run()
+    assert not at.exception
+    first = at.get("plotly_chart")[0].proto.spec
+    assert "Week 1" in first and "Week 0" not in first  # Oct 6 is more than 7 days before Oct 15
+    at.radio(key="period").set_value("All").run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4
+    assert "Blocking checks passing, per day" in charts[0].proto.spec and "Week 0" in charts[0].proto.spec
+    assert "A point per day" in text(at)
+
+
 # --------------------------------------------------------------------------------------------- OAuth
 
 

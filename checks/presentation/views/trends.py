@@ -42,6 +42,57 @@ def blocking_share(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+PERIODS: dict[str, int | None] = {"7 days": 7, "30 days": 30, "90 days": 90, "All": None}
+"""The Trends page's periods, counted back from the newest run; ``None``: the whole history."""
+DEFAULT_PERIOD = "30 days"
+PER_RUN_MAX_DAYS = 30
+"""Periods up to this many days are drawn run by run; longer ones from the daily rollups (a point per day keeps a
+year's figures small: a point per run sent 9,000 of them to the browser)."""
+
+
+def period_start(end: datetime, days: int | None) -> datetime | None:
+    """Where a period of ``days`` ending at ``end`` (the newest run) starts; None for the whole history."""
+    return None if days is None else end - timedelta(days=days)
+
+
+def per_run(days: int | None) -> bool:
+    """Whether a period is drawn run by run (else from the daily rollups)."""
+    return days is not None and days <= PER_RUN_MAX_DAYS
+
+
+def from_day(daily: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
+    """The rows of a daily frame (``day`` column) from ``start``'s day on; all of them when ``start`` is None."""
+    if start is None:
+        return daily
+    return daily[daily["day"] >= pd.Timestamp(start).tz_convert("UTC").floor("D")]
+
+
+def daily_freq(daily: pd.DataFrame) -> str:
+    """The heatmap's bucket for daily rows: days up to four months, weeks beyond (never hours)."""
+    if daily.empty:
+        return "D"
+    return "D" if daily["day"].iloc[-1] - daily["day"].iloc[0] <= timedelta(days=120) else "7D"
+
+
+def daily_share(daily_runs: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`~checks.storage.trend_frames.daily_runs_frame`: ``day``, ``share`` (the day's mean % of blocking
+    checks passing), ``low`` and ``high`` (its worst and best run), ``verdict`` (the day's worst: NO-GO when any
+    run was, else CONDITIONAL when any was, else GO), ``runs``; days whose runs had no blocking check are left out."""
+    keep = daily_runs[daily_runs["share_mean"].notna()]
+    worst = keep["no_go"].gt(0).map({True: "NO-GO", False: ""})
+    worst = worst.where(worst != "", keep["conditional"].gt(0).map({True: "CONDITIONAL", False: "GO"}))
+    return pd.DataFrame(
+        {
+            "day": keep["day"].to_numpy(),
+            "share": keep["share_mean"].astype(float).to_numpy(),
+            "low": keep["share_min"].astype(float).to_numpy(),
+            "high": keep["share_max"].astype(float).to_numpy(),
+            "verdict": worst.astype(str).to_numpy(),
+            "runs": keep["runs"].astype("int64").to_numpy(),
+        }
+    )
+
+
 def checkpoint_points(checkpoints: Sequence[Checkpoint]) -> list[CheckpointPoint]:
     """Each checkpoint (oldest first) with the share of blocking checks passing in its snapshot."""
     out = []
@@ -55,7 +106,22 @@ def checkpoint_points(checkpoints: Sequence[Checkpoint]) -> list[CheckpointPoint
     return out
 
 
+def checkpoint_marks(frame: pd.DataFrame) -> list[CheckpointPoint]:
+    """:func:`checkpoint_points` from :func:`~checks.storage.trend_frames.checkpoint_runs_frame` (the checkpoints'
+    runs' counts rather than their decoded snapshots; the same points)."""
+    keep = frame[frame["blocking_total"] > 0]
+    return [
+        CheckpointPoint(at.to_pydatetime(), title, 100.0 * passed / total, verdict)
+        for at, title, passed, total, verdict in zip(
+            keep["at"], keep["title"], keep["blocking_passed"], keep["blocking_total"], keep["verdict"], strict=True
+        )
+    ]
+
+
 _OK_VALUES = [s.value for s in Status if s.ok]
+
+
+_HEAT_COLUMNS = ["bucket", "area", "title", "state", "level", "passed", "total"]
 
 
 def heatmap_freq(first: datetime, last: datetime) -> str:
@@ -73,9 +139,8 @@ def heatmap_frame(results: pd.DataFrame, manifest: Manifest, freq: str = "D") ->
     One row per time bucket (``freq``, a pandas offset alias) and area, from the bucket's last run:
     ``bucket``, ``area``, ``title``, ``state``, ``level`` (0 NOT STARTED ... 3 READY), ``passed``, ``total``.
     """
-    columns = ["bucket", "area", "title", "state", "level", "passed", "total"]
     if results.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=_HEAT_COLUMNS)
     status = results["status"]
     frame = pd.DataFrame(
         {
@@ -94,7 +159,41 @@ def heatmap_frame(results: pd.DataFrame, manifest: Manifest, freq: str = "D") ->
         waiting=("waiting", "sum"),
         pending=("pending", "sum"),
     )
-    per = per.reset_index()
+    return _heatmap(per.reset_index(), manifest, freq)
+
+
+def heatmap_from_items(items: pd.DataFrame, manifest: Manifest, freq: str = "D") -> pd.DataFrame:
+    """:func:`heatmap_frame` from :func:`~checks.storage.trend_frames.run_items_frame` (the same frame, from the
+    per-item counts instead of every result)."""
+    if items.empty:
+        return pd.DataFrame(columns=_HEAT_COLUMNS)
+    per = items.groupby(["run_id", "area"], sort=False).agg(
+        started_at=("started_at", "first"),
+        passed=("passed", "sum"),
+        total=("total", "sum"),
+        waiting=("waiting", "sum"),
+        pending=("pending", "sum"),
+    )
+    return _heatmap(per.reset_index(), manifest, freq)
+
+
+def heatmap_from_days(daily_items: pd.DataFrame, manifest: Manifest, freq: str = "D") -> pd.DataFrame:
+    """:func:`heatmap_frame` from :func:`~checks.storage.trend_frames.daily_items_frame`: each bucket's state is its
+    last day's, each item as its last run that day left it (``freq`` of a day or more)."""
+    if daily_items.empty:
+        return pd.DataFrame(columns=_HEAT_COLUMNS)
+    per = daily_items.groupby(["day", "area"], sort=False).agg(
+        started_at=("last_at", "max"),
+        passed=("passed", "sum"),
+        total=("total", "sum"),
+        waiting=("waiting", "sum"),
+        pending=("pending", "sum"),
+    )
+    return _heatmap(per.reset_index(), manifest, freq)
+
+
+def _heatmap(per: pd.DataFrame, manifest: Manifest, freq: str) -> pd.DataFrame:
+    columns = _HEAT_COLUMNS
     gaps = per["total"] - per["passed"]
     level = pd.Series(1, index=per.index)  # PARTIAL
     level[(per["passed"] == 0) & (per["pending"] == 0)] = 0
@@ -116,6 +215,9 @@ def heatmap_frame(results: pd.DataFrame, manifest: Manifest, freq: str = "D") ->
     return out
 
 
+_GREEN_COLUMNS = ["item", "title", "area", "first_seen", "green_since", "green", "days"]
+
+
 def time_to_green(results: pd.DataFrame, manifest: Manifest, now: datetime) -> pd.DataFrame:
     """Per item, from :func:`~checks.storage.frames.results_frame`: how long it took (or is taking) to turn green.
 
@@ -124,9 +226,8 @@ def time_to_green(results: pd.DataFrame, manifest: Manifest, now: datetime) -> p
     ``now`` while not green). An item is green in a run when all its checks pass (``pass`` or ``warn``).
     Manifest order.
     """
-    columns = ["item", "title", "area", "first_seen", "green_since", "green", "days"]
     if results.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=_GREEN_COLUMNS)
     frame = pd.DataFrame(
         {
             "run_id": results["run_id"],
@@ -147,6 +248,30 @@ def time_to_green(results: pd.DataFrame, manifest: Manifest, now: datetime) -> p
     after = per.merge(last_red.rename("last_red"), left_on="item", right_index=True, how="left")
     after = after[after["green"] & (after["last_red"].isna() | (after["started_at"] > after["last_red"]))]
     green_since = after.groupby("item")["started_at"].min()
+    return _green_rows(first_seen, latest, green_since, manifest, now)
+
+
+def time_to_green_daily(daily_items: pd.DataFrame, manifest: Manifest, now: datetime) -> pd.DataFrame:
+    """:func:`time_to_green` from :func:`~checks.storage.trend_frames.daily_items_frame`: the same frame (runs
+    recorded in time order), read from one row per item and day instead of every result."""
+    if daily_items.empty:
+        return pd.DataFrame(columns=_GREEN_COLUMNS)
+    di = daily_items.sort_values(["day", "item"], kind="stable")
+    first_seen = di.groupby("item")["first_at"].min()
+    latest = di.groupby("item")["last_green"].last()
+    last_red = di.groupby("item")["red_last_at"].max()
+    after = di.merge(last_red.rename("last_red"), left_on="item", right_index=True, how="left")
+    after = after[
+        after["green_after"].notna() & (after["last_red"].isna() | (after["green_after"] > after["last_red"]))
+    ]
+    green_since = after.groupby("item")["green_after"].min()
+    return _green_rows(first_seen, latest, green_since, manifest, now)
+
+
+def _green_rows(
+    first_seen: pd.Series, latest: pd.Series, green_since: pd.Series, manifest: Manifest, now: datetime
+) -> pd.DataFrame:
+    columns = _GREEN_COLUMNS
     rows = []
     now_ts = pd.Timestamp(now)
     for item in manifest.items:
