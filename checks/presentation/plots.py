@@ -383,7 +383,7 @@ def notifications_per_day(frame: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(
-        **_LAYOUT,
+        **_layout(),
         height=280,
         barmode="stack",
         title={"text": "Notifications per day", **_TITLE},
