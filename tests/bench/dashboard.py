@@ -21,6 +21,8 @@ Measured, each a min/median/max over ``--rounds`` interleaved rounds:
 * ``page``: the page itself in ``streamlit.testing.v1.AppTest``: ``cold`` with ``st.cache_data`` and
   ``st.cache_resource`` cleared (the first visitor after a restart: engine, migration check, manifest),
   ``warm`` a rerun with the caches kept; the bytes of the four charts' specs, what the browser receives;
+* ``cpu_s``: this process's CPU time for the same work (on PostgreSQL the server's is not in it), steadier
+  than the wall time when other work shares the machine;
 * ``status_since``: the 40 checks' streaks read from ``check_streaks`` against the old scan of the results;
 * SQLite only (on a scratch copy): ``record_run`` of one 40-check sweep with its rollups against the bare
   insert of the run and its results, and ``history prune --keep-days 90`` (time, file size after ``VACUUM``).
@@ -477,9 +479,10 @@ def new_trends(url: str, m: Manifest, days: int | None) -> int:
         store.close()
 
 
-def page_render(label: str) -> tuple[float, float, int]:
+def page_render(label: str) -> tuple[float, float, float, int]:
     """The Trends page in AppTest for the period ``label``: cold (``st.cache_data`` and ``st.cache_resource``
-    cleared, the same protocol for every period), warm (a rerun, caches kept), the charts' bytes."""
+    cleared, the same protocol for every period), warm (a rerun, caches kept), the cold render's CPU time (this
+    process, every thread: less moved by other work on the machine than the wall time), the charts' bytes."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -492,16 +495,16 @@ def page_render(label: str) -> tuple[float, float, int]:
     at.radio(key="period").set_value(label)
     st.cache_data.clear()
     st.cache_resource.clear()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     at.run()
-    cold = time.perf_counter() - t0
+    cold, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
     check(at)
     t0 = time.perf_counter()
     at.run()
     warm = time.perf_counter() - t0
     check(at)
     charts = at.get("plotly_chart")
-    return cold, warm, sum(len(c.proto.spec.encode()) for c in charts)
+    return cold, warm, cold_cpu, sum(len(c.proto.spec.encode()) for c in charts)
 
 
 def check(at: Any) -> None:
@@ -631,16 +634,19 @@ def measure(url: str, m: Manifest, manifest_path: Path, rounds: int) -> dict[str
     new_trends(url, m, 30)
     old_trends(url, m)
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sizes["old"] = old_trends(url, m)
         times.setdefault("old", []).append(time.perf_counter() - t0)
+        times.setdefault("old.cpu", []).append(time.process_time() - c0)
         for name, days in PERIODS.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             sizes[f"new.{name}"] = new_trends(url, m, days)
             times.setdefault(f"new.{name}", []).append(time.perf_counter() - t0)
+            times.setdefault(f"new.{name}.cpu", []).append(time.process_time() - c0)
         for name in ("30d", "all"):
-            cold, warm, sent = page_render(labels[name])
+            cold, warm, cold_cpu, sent = page_render(labels[name])
             times.setdefault(f"page.{name}.cold", []).append(cold)
+            times.setdefault(f"page.{name}.cold_cpu", []).append(cold_cpu)
             times.setdefault(f"page.{name}.warm", []).append(warm)
             sizes[f"page.{name}"] = sent
         new_s, old_s = streaks(url, m)
@@ -649,10 +655,11 @@ def measure(url: str, m: Manifest, manifest_path: Path, rounds: int) -> dict[str
     kib = {k: round(v / 1024, 1) for k, v in sizes.items()}
     old_med = statistics.median(times["old"])
     out: dict[str, Any] = {
-        "old": {"server_s": spread(times["old"]), "figure_kib": kib["old"]},
+        "old": {"server_s": spread(times["old"]), "cpu_s": spread(times["old.cpu"]), "figure_kib": kib["old"]},
         "new": {
             name: {
                 "server_s": spread(times[f"new.{name}"]),
+                "cpu_s": spread(times[f"new.{name}.cpu"]),
                 "figure_kib": kib[f"new.{name}"],
                 "old_over_new": round(old_med / statistics.median(times[f"new.{name}"]), 1),
             }
@@ -661,6 +668,7 @@ def measure(url: str, m: Manifest, manifest_path: Path, rounds: int) -> dict[str
         "page": {
             name: {
                 "cold_s": spread(times[f"page.{name}.cold"]),
+                "cold_cpu_s": spread(times[f"page.{name}.cold_cpu"]),
                 "warm_s": spread(times[f"page.{name}.warm"]),
                 "charts_kib": kib[f"page.{name}"],
                 "cold_under_aim": statistics.median(times[f"page.{name}.cold"]) < AIM_S,
