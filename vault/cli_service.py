@@ -121,4 +121,61 @@ def revoke(
     out.print(f"revoked service identity {ident.name} ({ident.id})", markup=False)
 
 
-__all__ = ["create", "list_", "revoke", "service_token_app"]
+@command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (plain HTTP only on loopback)")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port")] = 8443,
+    cert: Annotated[str | None, typer.Option("--cert", envvar="TOKEN_VAULT_TLS_CERT", show_envvar=True,
+                                             help="TLS certificate chain (PEM)")] = None,
+    key: Annotated[str | None, typer.Option("--key", envvar="TOKEN_VAULT_TLS_KEY", show_envvar=True,
+                                            help="TLS private key (PEM)")] = None,
+    client_ca: Annotated[str | None, typer.Option("--client-ca", envvar="TOKEN_VAULT_CLIENT_CA", show_envvar=True,
+                                                  help="Require client certificates signed by this CA (mutual "
+                                                       "TLS)")] = None,
+    rate: Annotated[float, typer.Option("--rate", help="Requests a second per identity")] = 100.0,
+    burst: Annotated[int, typer.Option("--burst", help="Burst per identity")] = 200,
+    max_body: Annotated[int, typer.Option("--max-body", help="Largest request body, bytes")] = 64 * 1024,
+    db: DbOpt = None,
+    key_source: KeySourceOpt = None,
+) -> None:
+    """Serve the vault over HTTPS: tokens for the platform's backend, per service identity, audited.
+
+    Due credentials are refreshed on demand through the provider endpoints configured in the environment
+    (GOOGLE_OAUTH_CLIENT_ID/_SECRET, MICROSOFT_OAUTH_…, GHL_OAUTH_…); several servers on one PostgreSQL
+    refresh each credential once. Plain HTTP is refused off loopback. See docs/vault.md.
+    """
+    import os
+
+    from vault.rbac import Actor
+    from vault.refresh import Refresher, standins_rewriter
+    from vault.refresh_endpoints import endpoints_from_env
+    from vault.serve import bind, check_listen, uvicorn_config
+    from vault.service_app import ServiceSettings, build_app
+    from vault.service_refresh import OnDemandRefresh
+
+    tls = check_listen(host, cert, key, client_ca)
+    sock = bind(host, port)
+    with open_vault(db, key_source) as vault:
+        endpoints = endpoints_from_env()
+        refresher = Refresher(vault, Actor("vault-service", Role.ADMIN), endpoints=endpoints,
+                              url_rewriter=standins_rewriter(os.environ.get("READINESS_STANDINS_URL"))) \
+            if endpoints else None
+        settings = ServiceSettings(rate=rate, burst=burst, max_body=max_body)
+        app = build_app(vault, OnDemandRefresh(vault, refresher), settings)
+        config = uvicorn_config(app, host, port, certfile=cert, keyfile=key, client_ca=client_ca, log_level="info")
+        import uvicorn
+
+        shown_port = sock.getsockname()[1]
+        err.print(f"vault service on {'https' if tls else 'http'}://{host}:{shown_port} "
+                  f"(refreshing {', '.join(sorted(endpoints)) or 'nothing: no provider endpoint configured'})",
+                  markup=False)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            if refresher is not None:
+                refresher.close()
+            sock.close()
+
+
+__all__ = ["create", "list_", "revoke", "serve", "service_token_app"]
