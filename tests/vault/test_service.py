@@ -332,3 +332,20 @@ def test_mutual_tls_wants_a_client_certificate_from_the_ca(tls, tmp_path):
         with VaultClient(svc.url, token, verify=tls.context()) as c, pytest.raises(VaultServiceError) as refused:
             c.list()
         assert refused.value.status is None  # the handshake failed: no HTTP answer at all
+
+
+def test_the_listening_socket_says_tcp_so_asyncio_sets_nodelay():
+    """asyncio sets TCP_NODELAY on accepted sockets only when the listener's proto is IPPROTO_TCP; a socket made
+    with proto 0 made every answer wait for the client's delayed ACK (40 ms, the benchmark's first run)."""
+    import socket
+
+    from vault.serve import ServeRefused, bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        sock.listen()
+        with pytest.raises(ServeRefused, match="cannot listen"):
+            bind("127.0.0.1", sock.getsockname()[1])
+    finally:
+        sock.close()
