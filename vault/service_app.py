@@ -195,18 +195,21 @@ class _Service:
                     "account": account, "refreshed": refreshed == "refreshed",
                 }
 
-        actor, located = await anyio.to_thread.run_sync(locate)
-        if located.state == "needs_reauth":
-            raise ApiError("needs_reauth", f"credential {located.credential_id} needs the user to authorise again "
-                           "(its refresh token was refused)")
-        if located.due:
+        def first() -> tuple[Actor, Any, dict[str, Any] | None]:
+            """One thread hop in the common case: identify, authorise, locate, and reveal unless it is due."""
+            actor, located = locate()
+            if located.state == "needs_reauth":
+                raise ApiError("needs_reauth", f"credential {located.credential_id} needs the user to authorise "
+                               "again (its refresh token was refused)")
+            return actor, located, None if located.due else reveal(actor, located, None)
+
+        actor, located, body = await anyio.to_thread.run_sync(first)
+        if body is None:  # due: refresh once (per server, and across replicas), then reveal what was stored
             outcome = await self.refresh.ensure_fresh(located)
             if outcome == "needs_reauth":
                 raise ApiError("needs_reauth", f"credential {located.credential_id} needs the user to authorise "
                                "again (the provider refused its refresh token)")
             body = await anyio.to_thread.run_sync(reveal, actor, located, outcome)
-        else:
-            body = await anyio.to_thread.run_sync(reveal, actor, located, None)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def put_token(self, request: Request) -> Response:
