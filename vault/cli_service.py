@@ -136,6 +136,8 @@ def serve(
     rate: Annotated[float, typer.Option("--rate", help="Requests a second per identity")] = 100.0,
     burst: Annotated[int, typer.Option("--burst", help="Burst per identity")] = 200,
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body, bytes")] = 64 * 1024,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
+                                             help="One scrubbed line per request on stderr")] = True,
     db: DbOpt = None,
     key_source: KeySourceOpt = None,
 ) -> None:
@@ -150,12 +152,13 @@ def serve(
     from vault.rbac import Actor
     from vault.refresh import Refresher, standins_rewriter
     from vault.refresh_endpoints import endpoints_from_env
-    from vault.serve import bind, check_listen, uvicorn_config
+    from vault.serve import bind, check_listen, configure_logging, uvicorn_config
     from vault.service_app import ServiceSettings, build_app
     from vault.service_refresh import OnDemandRefresh
 
     tls = check_listen(host, cert, key, client_ca)
     sock = bind(host, port)
+    configure_logging(access_log)
     with open_vault(db, key_source) as vault:
         endpoints = endpoints_from_env()
         refresher = Refresher(vault, Actor("vault-service", Role.ADMIN), endpoints=endpoints,
@@ -163,7 +166,7 @@ def serve(
             if endpoints else None
         settings = ServiceSettings(rate=rate, burst=burst, max_body=max_body)
         app = build_app(vault, OnDemandRefresh(vault, refresher), settings)
-        config = uvicorn_config(app, host, port, certfile=cert, keyfile=key, client_ca=client_ca, log_level="info")
+        config = uvicorn_config(app, host, port, certfile=cert, keyfile=key, client_ca=client_ca)
         import uvicorn
 
         shown_port = sock.getsockname()[1]

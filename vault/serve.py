@@ -22,7 +22,7 @@ import uvicorn
 from vault.errors import VaultError
 from vault.redact import install
 
-__all__ = ["BackgroundServer", "ServeRefused", "bind", "check_listen", "uvicorn_config"]
+__all__ = ["BackgroundServer", "ServeRefused", "bind", "check_listen", "configure_logging", "uvicorn_config"]
 
 _LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "vault.service")
 
@@ -58,6 +58,19 @@ def check_listen(host: str, certfile: str | Path | None, keyfile: str | Path | N
         if path and not Path(path).is_file():
             raise ServeRefused(f"{what} {path}: no such file")
     return tls
+
+
+def configure_logging(access_log: bool = True) -> None:
+    """Request lines (``vault.service``, INFO) and uvicorn's warnings on stderr, every handler behind the
+    redacting filter (:func:`vault.redact.install`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(handler)
+    logging.getLogger("vault.service").setLevel(logging.INFO if access_log else logging.WARNING)
+    for name in _LOGGERS:
+        install(logging.getLogger(name))
 
 
 def uvicorn_config(app: Any, host: str, port: int, *, certfile: str | Path | None = None,

@@ -115,12 +115,13 @@ def server(db_url: str, work: Path):
     issued.private_key_pem.write_to_path(str(key))
     ca.cert_pem.write_to_path(str(ca_file))
     port = free_port()
+    log = work / "serve.log"  # a file, not a pipe nobody reads: the request log would fill it and block the server
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_VAULT_", "GOOGLE_", "MICROSOFT_", "GHL_"))}
     env.update(TOKEN_VAULT_ENCRYPTION_KEY=base64.b64encode(KEY).decode(), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "checks.shell.cli", "vault", "serve", "--port", str(port), "--cert", str(cert),
          "--key", str(key), "--db", db_url, "--rate", "1000000", "--burst", "1000000"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work)
+        env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"), cwd=work)
     url = f"https://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -131,12 +132,16 @@ def server(db_url: str, work: Path):
                 break
             except Exception:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the vault service did not start: {proc.stderr.read().decode()[-500:]}")
+                    raise SystemExit(f"the vault service did not start: {log.read_text()[-500:]}")
                 time.sleep(0.1)
         yield url, ca_file
     finally:
         proc.terminate()
         proc.wait(20)
+        lines = log.read_text(errors="replace").splitlines()
+        requests = [line for line in lines if "GET /v1/tokens/" in line]
+        if not requests or any(TOKEN in line for line in lines):
+            raise SystemExit("the service's request log is missing, or shows the token")
 
 
 def bench_in_process(vault: Vault, actor: Actor, cid: str, calls: int) -> dict[str, float]:

@@ -349,3 +349,43 @@ def test_the_listening_socket_says_tcp_so_asyncio_sets_nodelay():
             bind("127.0.0.1", sock.getsockname()[1])
     finally:
         sock.close()
+
+
+def test_readiness_vault_serve_serves_over_tls_and_logs_each_request_scrubbed(tls, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.vault.test_vault_cli import Cli
+
+    cli = Cli(tmp_path)
+    cli.ok("init")
+    token = cli.ok("service-token", "create", "wizard", "--tenant", "acme", "--as", "ada:admin").stdout.strip()
+    access = "ya29.a0served-" + secrets.token_urlsafe(20)
+    cli.ok("put", "acme", "google", "ops@acme.test", "--as", "ada:admin", stdin=access + "\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "checks.shell.cli", "vault", "serve", "--port", str(port),
+                                 "--cert", str(tls.cert), "--key", str(tls.key)], env=cli.env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=sink)
+        try:
+            with VaultClient(f"https://127.0.0.1:{port}", token, verify=tls.context()) as c:
+                for _ in range(300):
+                    try:
+                        c.health()
+                        break
+                    except VaultServiceError:
+                        assert proc.poll() is None, log.read_text()
+                        time.sleep(0.05)
+                assert c.get_token("acme", "google", "ops@acme.test").access_token.reveal() == access
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    text = log.read_text()
+    assert "vault service on https://127.0.0.1" in text
+    assert "GET /v1/tokens/acme/google/ops@acme.test 200 wizard" in text
+    assert access not in text and token not in text
