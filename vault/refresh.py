@@ -252,7 +252,8 @@ class Refresher(RefreshSettle):
         with self.vault._begin() as conn:
             rows = conn.execute(
                 sa.select(c.id, c.tenant, c.provider, c.account, c.version)
-                .where(*self._due(now), *([c.id == only] if only is not None else [])).order_by(c.refresh_due_at, c.id).limit(self.batch)
+                .where(*self._due(now), *([c.id == only] if only is not None else []))
+                .order_by(c.refresh_due_at, c.id).limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:

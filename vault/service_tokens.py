@@ -167,10 +167,12 @@ class ServiceTokens:
             raise VaultError("the expiry must be in the future")
         now = self.vault.clock.now()
         token = Secret(PREFIX + secrets.token_urlsafe(32))
-        row = {
-            "id": uuid.uuid4().hex[:16], "name": name, "token_hash": token_hash(token.buffer()), "role": role.value,
+        identity_id = uuid.uuid4().hex[:16]
+        expires_at = now + expires_in if expires_in is not None else None
+        row: dict[str, Any] = {
+            "id": identity_id, "name": name, "token_hash": token_hash(token.buffer()), "role": role.value,
             "tenants": tenant_list, "providers": provider_list, "created_by": actor.name, "created_at": now,
-            "expires_at": now + expires_in if expires_in is not None else None, "revoked_at": None,
+            "expires_at": expires_at, "revoked_at": None,
             "last_used_at": None,
         }
         ring = self.vault._ring()
@@ -181,9 +183,9 @@ class ServiceTokens:
                     raise VaultError(f"a service identity named {name!r} exists (id {taken.id}); revoke it or "
                                      "pick another name")
                 conn.execute(_T.insert(), row)
-                self.vault._append(conn, ring, actor, "service_token_create", None, row["id"], "ok", {
+                self.vault._append(conn, ring, actor, "service_token_create", None, identity_id, "ok", {
                     "name": name, "role": role.value, "tenants": tenant_list, "providers": provider_list,
-                    "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
                 })
         except BaseException:
             token.wipe()

@@ -132,7 +132,7 @@ def server(db_url: str, work: Path):
                 break
             except Exception:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the vault service did not start: {log.read_text()[-500:]}")
+                    raise SystemExit(f"the vault service did not start: {log.read_text()[-500:]}") from None
                 time.sleep(0.1)
         yield url, ca_file
     finally:

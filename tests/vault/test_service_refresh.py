@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import timedelta
 
 import httpx
 import pytest
