@@ -3,6 +3,8 @@ audited ``Vault.get`` measured in the same run, on SQLite and PostgreSQL. Prints
 
 For each database: a vault with one credential (not due: no refresh) and a ``service`` identity; then
 
+0. ``transport_floor``: ``GET /openapi.json`` from the same server, one client: HTTP over TLS between two
+   processes with no vault work at all (on a busy machine, mostly the scheduler waking each process);
 1. ``in_process``: ``Vault.get`` (audited: one transaction, the credential read and opened, one audit entry)
    called back to back in this process: latency p50/p99 (ms) and gets/s;
 2. ``service``: ``readiness vault serve`` in its own process (TLS with a throwaway CA, default settings but a
@@ -190,6 +192,22 @@ def bench_service(url: str, ca_file: Path, token: str, clients: int, calls: int)
     return figures([v for mine in latencies for v in mine], wall)
 
 
+def bench_floor(url: str, ca_file: Path, calls: int) -> dict[str, float]:
+    """The transport alone: ``GET /openapi.json`` (no identity, no thread, no database) on one keep-alive TLS
+    connection: what any request pays between two processes on this machine before the vault does anything."""
+    with VaultClient(url, "rvs_none", verify=str(ca_file)) as c:
+        http = c._http
+        for _ in range(20):
+            http.get("/openapi.json")
+        latencies = []
+        start = time.perf_counter()
+        for _ in range(calls):
+            t = time.perf_counter()
+            http.get("/openapi.json").raise_for_status()
+            latencies.append(time.perf_counter() - t)
+        return figures(latencies, time.perf_counter() - start)
+
+
 def bench_database(kind: str, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vault-service-bench-") as tmp, database(kind, Path(tmp)) as url:
         work = Path(tmp)
@@ -201,6 +219,7 @@ def bench_database(kind: str, calls: int) -> dict[str, Any]:
             actor = Actor("svc:bench", Role.SERVICE, frozenset({"acme"}))
             section: dict[str, Any] = {"in_process": bench_in_process(vault, actor, cid, calls)}
             with server(url, work) as (service_url, ca_file):
+                section["transport_floor"] = bench_floor(service_url, ca_file, calls)
                 section["service"] = {f"clients_{n}": bench_service(service_url, ca_file, token, n, calls)
                                       for n in CLIENT_COUNTS}
         finally:
