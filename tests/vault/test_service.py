@@ -389,3 +389,42 @@ def test_readiness_vault_serve_serves_over_tls_and_logs_each_request_scrubbed(tl
     assert "vault service on https://127.0.0.1" in text
     assert "GET /v1/tokens/acme/google/ops@acme.test 200 wizard" in text
     assert access not in text and token not in text
+
+
+# --------------------------------------------------------------------------- the limits' and cache's rules
+
+class Ticks:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_token_buckets_refill_at_the_rate_and_keys_are_apart():
+    from vault.service_auth import RateLimiter
+
+    ticks = Ticks()
+    limits = RateLimiter(2.0, 3, monotonic=ticks)
+    assert [limits.take("a") for _ in range(3)] == [None, None, None]
+    assert limits.take("a") == pytest.approx(0.5)
+    assert limits.take("b") is None
+    ticks.t += 0.5
+    assert limits.take("a") is None and limits.take("a") is not None
+    ticks.t += 100
+    assert [limits.take("a") for _ in range(4)][-1] is not None  # refills to the burst, not beyond
+
+
+def test_a_cached_identity_is_trusted_for_the_ttl_then_its_revocation_counts(vault_):
+    from vault.service_auth import Authenticator
+    from vault.service_tokens import Unauthenticated
+
+    tokens, ticks = ServiceTokens(vault_), Ticks()
+    token = tokens.create(ADMIN, "cached", Role.VIEWER).token.reveal()
+    auth = Authenticator(tokens, cache_ttl=1.0, monotonic=ticks)
+    assert auth.identify(token).name == "cached"
+    tokens.revoke(ADMIN, "cached")
+    assert auth.identify(token).name == "cached"  # within the TTL: the documented revocation delay
+    ticks.t += 1.0
+    with pytest.raises(Unauthenticated):
+        auth.identify(token)

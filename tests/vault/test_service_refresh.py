@@ -107,3 +107,24 @@ def test_replicas_on_one_postgresql_behave_as_one(tls, google, tmp_path):
         assert {a["access_token"] for a in answers} == {google.last_access_token("shared@acme.test")}
         assert one.refresh.refreshes + two.refresh.refreshes == 1
         assert one.vault.verify_audit(ADMIN).ok
+
+
+def test_an_expired_token_whose_refresh_fails_is_refresh_failed_not_a_dead_token(tls, google, tmp_path):
+    from datetime import timedelta
+
+    from vault.client import VaultServiceError
+
+    clock = OffsetClock()
+    with database("sqlite", tmp_path) as url, running_service(url, tls, clock, standins_url=google.url) as svc:
+        token = ServiceTokens(svc.vault).create(ADMIN, "wizard", Role.SERVICE, tenants=["acme"]).token.reveal()
+        refresh = google.grant("late@acme.test", GOOGLE_CLIENT[0])
+        stale = "ya29.a0stale-" + secrets.token_urlsafe(20)
+        clock.offset -= timedelta(hours=2)
+        svc.vault.put(ADMIN, "acme", "google", "late@acme.test", stale, refresh,
+                      expires_at=clock.now() + timedelta(hours=1))  # expired an hour ago
+        clock.offset = timedelta(0)
+        google.set_scenario("500")
+        with VaultClient(svc.url, token, verify=tls.context()) as c, pytest.raises(VaultServiceError) as failed:
+            c.get_token("acme", "google", "late@acme.test")
+        assert (failed.value.status, failed.value.code) == (502, "refresh_failed") and failed.value.retry_after
+        assert stale not in str(failed.value)
