@@ -19,7 +19,8 @@ with their message and exit status 2 (the error boundary, ``checks.shell.cli_err
 ``self-test`` exit 1 when they find a problem.
 
 The commands live one group a module: ``cli_tokens`` (init, put, get, list, revoke), ``cli_keys``
-(rotate-key, rewrap), ``cli_ops`` (refresh, audit, self-test), on the app and plumbing of ``cli_common``.
+(rotate-key, rewrap), ``cli_ops`` (refresh, audit, self-test), ``cli_service`` (service-token, serve), on the app
+and plumbing of ``cli_common``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vault.cli_common import ENV_ACTOR, parse_actor, vault_app
 import vault.cli_tokens  # noqa: F401
 import vault.cli_keys  # noqa: F401
 import vault.cli_ops  # noqa: F401
+import vault.cli_service  # noqa: F401
 # isort: on
 
 __all__ = ["ENV_ACTOR", "parse_actor", "vault_app"]

@@ -13,7 +13,9 @@ Tables:
   wrapped bytes are erased);
 * ``credentials``: ciphertexts, metadata, refresh state and lease, and a row ``version`` for
   compare-and-set;
-* ``audit_events``: the HMAC-chained audit log.
+* ``audit_events``: the HMAC-chained audit log;
+* ``service_tokens``: the identities of ``readiness vault serve``'s callers (a SHA-256 hash of each token,
+  never the token; role, tenant and provider scope, expiry, revocation; :mod:`vault.service_tokens`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "Base",
     "Credential",
     "DataKey",
+    "ServiceToken",
     "Tenant",
     "VaultMeta",
     "create_at_head",
@@ -179,6 +182,31 @@ class AuditEventRecord(Base):
     detail: Mapped[dict[str, Any]]
     prev_mac: Mapped[str] = mapped_column(sa.String(64))
     mac: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ServiceToken(Base):
+    __tablename__ = "service_tokens"
+    __table_args__ = (
+        sa.UniqueConstraint("name"),
+        sa.UniqueConstraint("token_hash"),
+        sa.CheckConstraint("role in ('admin', 'service', 'auditor', 'viewer')", name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    """The identity's name: the audit log's actor is ``svc:<name>``."""
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    """SHA-256 (hex) of the token: the token itself is shown once, at creation, and stored nowhere."""
+    role: Mapped[str] = mapped_column(sa.String(16))
+    tenants: Mapped[list[Any] | None] = mapped_column(sa.JSON(), nullable=True)
+    """The tenants it may touch; NULL: every tenant (never for ``service``)."""
+    providers: Mapped[list[Any] | None] = mapped_column(sa.JSON(), nullable=True)
+    """The providers it may touch; NULL: every provider."""
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:

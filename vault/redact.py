@@ -82,6 +82,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bya29\.[A-Za-z0-9._-]+"), MASK),
     (re.compile(r"(?<![A-Za-z0-9])1(?://|%2F%2F)[A-Za-z0-9._-]{10,}", re.IGNORECASE), MASK),
     (re.compile(r"\bGOCSPX-[A-Za-z0-9_-]{4,}"), MASK),
+    # the vault service's own API tokens (vault.service_tokens)
+    (re.compile(r"\brvs_[A-Za-z0-9_-]{16,}"), MASK),
     # name=value in query strings and form bodies, plain or URL-encoded (not status_code=, not barcode=)
     (re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_NAMES})(?:=|%3D))[^&\s\"'<>%]+(?:%[0-9A-F]{{2}}[^&\s\"'<>%]*)*"),
      r"\1" + MASK),

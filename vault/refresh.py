@@ -201,6 +201,16 @@ class Refresher(RefreshSettle):
                      report.backed_off, report.errors)
         return report
 
+    def refresh_one(self, credential_id: str) -> RefreshOutcome | None:
+        """Refresh one credential now if it is due and nobody holds its lease (the vault service's on-demand
+        refresh, :mod:`vault.service_refresh`). ``None`` when it could not be claimed: not due, not refreshable,
+        backing off, or leased by another worker (another replica refreshing it right now)."""
+        self.vault.authorize(self.actor, Op.REFRESH, None, credential_id)
+        claims = self._claim(only=credential_id)
+        if not claims:
+            return None
+        return self._process(claims[0])
+
     def count_due(self) -> int:
         """How many credentials this refresher could claim now (for progress bars and dashboards)."""
         with self.vault._begin() as conn:
@@ -228,7 +238,7 @@ class Refresher(RefreshSettle):
 
     # -------------------------------------------------------------------------------------------- claiming
 
-    def _claim(self) -> list[Claim]:
+    def _claim(self, only: str | None = None) -> list[Claim]:
         """Lease up to ``batch`` due credentials in one transaction.
 
         PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent claimers take disjoint rows without
@@ -242,7 +252,8 @@ class Refresher(RefreshSettle):
         with self.vault._begin() as conn:
             rows = conn.execute(
                 sa.select(c.id, c.tenant, c.provider, c.account, c.version)
-                .where(*self._due(now)).order_by(c.refresh_due_at, c.id).limit(self.batch)
+                .where(*self._due(now), *([c.id == only] if only is not None else []))
+                .order_by(c.refresh_due_at, c.id).limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:

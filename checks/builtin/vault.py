@@ -10,6 +10,8 @@ Five probes, each one check (``probe`` picks it):
   ``needs_reauth``, failing refreshes, and the age of the last successful refresh;
 * ``service``: ``GET {TOKEN_VAULT_URL}/healthz`` over TLS (http only on loopback); healthy is a JSON object
   with ``status`` ok/healthy/pass/up, anything else on a 2xx cannot tell (or fails, naming another status).
+  With a probe identity (``TOKEN_VAULT_PROBE_TOKEN``) the service is verified end to end through
+  ``vault.client``: TLS, health and an authorised metadata call.
 
 The vault comes from the sweep (``ctx.extras``, filled by :func:`checks.shell.sweep.vault_extras`): ``vault``,
 an ``auditor`` actor in ``vault_auditor`` (else ``vault_actor``), and ``vault_problem`` when it could not
@@ -51,6 +53,11 @@ class VaultParams(BaseModel):
     """``service``: path of the health endpoint, appended to the base URL."""
     required: bool = True
     """``service``: fail when the URL is unset; when false, an unset URL passes (the vault is in-process)."""
+    probe_token_env: str = Field(default="TOKEN_VAULT_PROBE_TOKEN", min_length=1)
+    """``service``: variable holding a probe identity's service token; when set, the probe calls the service
+    through ``vault.client`` (TLS, health, an authorised metadata call), not only its health endpoint."""
+    ca_file_env: str = Field(default="TOKEN_VAULT_CA_FILE", min_length=1)
+    """``service``: variable holding the CA bundle (PEM) the service's certificate is verified against."""
 
     @model_validator(mode="after")
     def _consistent(self) -> VaultParams:

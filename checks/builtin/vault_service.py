@@ -1,5 +1,6 @@
 """Probe ``service`` of kind ``vault``: ``GET {TOKEN_VAULT_URL}/healthz`` over TLS (http only on loopback);
-healthy is a JSON object whose ``status`` is ok/healthy/pass/up."""
+healthy is a JSON object whose ``status`` is ok/healthy/pass/up. With a probe identity
+(``TOKEN_VAULT_PROBE_TOKEN``) the whole service is verified instead: :mod:`checks.builtin.vault_service_call`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from checks.builtin.vault_service_call import probe_service_call
 from checks.core.hookspecs import CheckContext
 from checks.core.outbound import NoAnswer, display_url, request, server_error
 from checks.core.result import Result
@@ -55,6 +57,9 @@ async def probe_service(params: VaultParams, ctx: CheckContext) -> Result:
             f"{params.url_env} to its https:// URL; plain http is allowed on loopback only",
             **evidence,
         )
+    token = ctx.secret(params.probe_token_env)
+    if token:
+        return await probe_service_call(params, ctx, base, token, evidence)
     url = base.rstrip("/") + params.health_path
     evidence["url"] = display_url(url, ctx.scrubber)
     what = "the token vault service's health endpoint"

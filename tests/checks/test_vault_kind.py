@@ -471,6 +471,53 @@ def test_service_url_credentials_are_not_shown(health: str) -> None:
     assert result.status is Status.PASS and "hunter2" not in rendered(result)
 
 
+# --- the service verified end to end with a probe identity (vault serve, vault.client) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def vault_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real ``vault serve`` over TLS (a trustme CA) on loopback, and a probe identity's token."""
+    from tests.vault.service_helpers import ADMIN, OffsetClock, make_tls, running_service
+    from vault.service_tokens import ServiceTokens
+
+    folder = tmp_path_factory.mktemp("vault-service")
+    tls = make_tls(folder)
+    with running_service(f"sqlite:///{folder / 'v.db'}", tls, OffsetClock()) as svc:
+        tokens = ServiceTokens(svc.vault)
+        svc.probe = tokens.create(ADMIN, "readiness-probe", Role.VIEWER).token.reveal()
+        svc.gone = tokens.create(ADMIN, "old-probe", Role.VIEWER).token.reveal()
+        tokens.revoke(ADMIN, "old-probe")
+        svc.vault.put(ADMIN, "acme", "google", "ops@acme.test", "ya29.a0probe-" + secrets.token_urlsafe(20))
+        svc.tls = tls
+        yield svc
+
+
+def test_service_with_a_probe_identity_is_verified_end_to_end(vault_service: Any) -> None:
+    env = {"TOKEN_VAULT_URL": vault_service.url, "TOKEN_VAULT_PROBE_TOKEN": vault_service.probe,
+           "TOKEN_VAULT_CA_FILE": str(vault_service.tls.ca_file)}
+    result = run({"probe": "service"}, env=env)
+    assert result.status is Status.PASS, result.summary
+    assert "metadata call (1 credential(s) visible)" in result.summary and result.evidence["tls"] is True
+    assert vault_service.probe not in rendered(result)
+    event = vault_service.vault.audit_events(Actor("ada", Role.ADMIN), 1)[0]
+    assert (event.actor, event.op, event.outcome) == ("svc:readiness-probe", "list", "ok")
+
+
+def test_service_with_a_revoked_probe_identity_fails(vault_service: Any) -> None:
+    env = {"TOKEN_VAULT_URL": vault_service.url, "TOKEN_VAULT_PROBE_TOKEN": vault_service.gone,
+           "TOKEN_VAULT_CA_FILE": str(vault_service.tls.ca_file)}
+    result = run({"probe": "service"}, env=env)
+    assert result.status is Status.FAIL and "refused the probe identity (401 unauthorized)" in result.summary
+    assert "service-token create" in result.remediation and vault_service.gone not in rendered(result)
+
+
+def test_service_whose_certificate_does_not_verify_fails(vault_service: Any) -> None:
+    env = {"TOKEN_VAULT_URL": vault_service.url, "TOKEN_VAULT_PROBE_TOKEN": vault_service.probe}
+    result = run({"probe": "service"}, env=env)
+    assert result.status is Status.FAIL and "did not verify" in result.summary
+    assert "TOKEN_VAULT_CA_FILE" in result.remediation
+
+
 # --- the sweep's vault (checks.shell.sweep.vault_extras) ------------------------------------------------------------
 
 
