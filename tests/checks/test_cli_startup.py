@@ -161,3 +161,13 @@ def test_a_sweep_without_the_vault_opens_no_database(place):
     proc, last = cli_loading(["check", "--no-record", "--only", "env.*", "--format", "json"], absent, place)
     assert last == "LOADED [] EXIT 1"
     assert json.loads(proc.stdout)["verdict"] == "NO-GO"
+
+
+def test_check_no_record_builds_the_self_tests_vault_on_core_sqlalchemy_and_sqlite_alone(place):
+    """The default manifest's vault self-test builds a scratch vault (SQLite in memory) on every ``check``: it
+    needs SQLAlchemy Core and its SQLite dialect, never the ORM or the PostgreSQL dialect; and it still passes."""
+    absent = ("sqlalchemy.orm", "sqlalchemy.dialects.postgresql", "sqlalchemy.ext", "alembic")
+    proc, last = cli_loading(["check", "--no-record", "--format", "json"], absent, place)
+    assert last == "LOADED [] EXIT 1"
+    results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+    assert results["vault.service.selftest"]["status"] == "pass", results["vault.service.selftest"]["summary"]
