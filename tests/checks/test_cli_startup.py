@@ -136,14 +136,24 @@ HEAVY = (
 )
 
 
+VALIDATE_SKIPS = (
+    "httpx",  # the kinds' probes and checks.core.outbound load when a check runs; validating needs their params
+    "tenacity",
+    "asyncio",
+    "checks.core.outbound",
+    "checks.builtin.google_client",
+    "checks.builtin.vault_integrity",
+)
+
+
 @pytest.mark.parametrize(
     ("args", "also_absent"),
     [
         (["--help"], ("httpx", "pydantic", "tenacity", "checks.core.registry", "checks.builtin")),
         (["check", "--help"], ("httpx", "tenacity", "checks.core.registry", "checks.builtin")),
         (["vault", "--help"], ("httpx", "tenacity", "cryptography")),
-        (["validate"], ()),
-        (["validate", "--list"], ()),
+        (["validate"], VALIDATE_SKIPS),
+        (["validate", "--list"], VALIDATE_SKIPS),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )
@@ -171,3 +181,4 @@ def test_check_no_record_builds_the_self_tests_vault_on_core_sqlalchemy_and_sqli
     assert last == "LOADED [] EXIT 1"
     results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
     assert results["vault.service.selftest"]["status"] == "pass", results["vault.service.selftest"]["summary"]
+
