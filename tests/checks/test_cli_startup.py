@@ -143,6 +143,7 @@ VALIDATE_SKIPS = (
     "checks.core.outbound",
     "checks.builtin.google_client",
     "checks.builtin.vault_integrity",
+    "typer._adapters",  # option values coerced in plain Python (checks.shell.cli_coerce), no pydantic adapter
 )
 
 
@@ -182,3 +183,49 @@ def test_check_no_record_builds_the_self_tests_vault_on_core_sqlalchemy_and_sqli
     results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
     assert results["vault.service.selftest"]["status"] == "pass", results["vault.service.selftest"]["summary"]
 
+
+def _every_parameter():
+    """(command, parameter) by name, for each parameter of every ``readiness`` command as the console script
+    builds them (their help made plain, so their values go through checks.shell.cli_coerce)."""
+    import typer.main
+
+    from checks.shell.cli import app
+
+    def walk(command, path):
+        for param in command.params:
+            if getattr(param, "type_descriptor", None) is not None:
+                yield f"{path} {param.name}", (command, param)
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    return dict(walk(typer.main.get_command(app), "readiness"))
+
+
+@pytest.mark.parametrize(
+    "raw", ["table", "json", "JSON", "3", "-2", "007", "1.5", "1e3", "", " 4", "x", "1_000", "./m.toml", "-", "/etc"]
+)
+def test_option_values_are_what_typer_itself_makes_of_them(raw):
+    """checks.shell.cli_coerce answers in plain Python only where typer's own coercion (a pydantic adapter) would
+    give the same value; every other value, and every refusal, is typer's: same value, same message."""
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+
+    from checks.shell.cli_coerce import LightParam
+
+    def outcome(runtime, command, param):
+        value = (raw,) if param.multiple or param.nargs == -1 else raw
+        try:
+            got = runtime.coerce(value, param, Context(command))
+        except BadParameter as exc:
+            return "refused", exc.format_message()
+        return "value", type(got), got
+
+    params = _every_parameter()
+    kinds = set()
+    for where, (command, param) in params.items():
+        light, typer_own = LightParam(param.type_descriptor), build_runtime_param(param.type_descriptor)
+        assert outcome(light, command, param) == outcome(typer_own, command, param), where
+        kinds.add(repr(param.type_descriptor.annotation))
+    assert len(params) > 50
+    assert {"<class 'int'>", "<class 'float'>", "<class 'pathlib.Path'>", "list[str]", "<class 'str'>"} <= kinds
