@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from checks.shell.cli_app import (
@@ -122,6 +121,8 @@ def validate(
 @app.command()
 def plugins() -> None:
     """List the check kinds and where each came from; plugins that failed to load, and why."""
+    from rich.table import Table
+
     from checks.core.registry import get_registry
 
     reg = get_registry()

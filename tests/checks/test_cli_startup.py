@@ -144,6 +144,8 @@ VALIDATE_SKIPS = (
     "checks.builtin.google_client",
     "checks.builtin.vault_integrity",
     "typer._adapters",  # option values coerced in plain Python (checks.shell.cli_coerce), no pydantic adapter
+    "rich.progress",  # drawn only on a terminal, and only by the commands that show progress
+    "rich.table",  # drawn only by the commands that print a table
 )
 
 
