@@ -47,6 +47,8 @@ _FORMAT = b"\x01"
 _AAD = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 """Associated data's encoder, built once (what ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` builds
 per call): the same bytes."""
+_str = json.encoder.encode_basestring_ascii
+"""A JSON string as _AAD writes one (ASCII, escaped)."""
 
 
 def new_key() -> bytearray:
@@ -73,6 +75,13 @@ def hmac_fingerprint(key: bytes, value: bytes | bytearray) -> str:
 
 def credential_aad(tenant: str, provider: str, credential_id: str, field: str, dek_version: int) -> bytes:
     """Associated data for a token field: any change to these makes the ciphertext fail to open."""
+    if type(dek_version) is int and all(type(v) is str for v in (tenant, provider, credential_id, field)):
+        # The bytes _AAD writes (keys sorted, no spaces, ASCII), without building and sorting a dict: four of
+        # these per credential re-sealed by a DEK rotation. tests/vault/test_crypto.py holds them equal.
+        return (
+            f'{{"credential":{_str(credential_id)},"dek_version":{dek_version},"field":{_str(field)},'
+            f'"provider":{_str(provider)},"tenant":{_str(tenant)},"v":1}}'
+        ).encode()
     return _AAD.encode(
         {"v": 1, "tenant": tenant, "provider": provider, "credential": credential_id, "field": field,
          "dek_version": dek_version},
