@@ -75,7 +75,13 @@ def hmac_fingerprint(key: bytes, value: bytes | bytearray) -> str:
 
 def credential_aad(tenant: str, provider: str, credential_id: str, field: str, dek_version: int) -> bytes:
     """Associated data for a token field: any change to these makes the ciphertext fail to open."""
-    if type(dek_version) is int and all(type(v) is str for v in (tenant, provider, credential_id, field)):
+    if (
+        type(dek_version) is int
+        and type(tenant) is str
+        and type(provider) is str
+        and type(credential_id) is str
+        and type(field) is str
+    ):
         # The bytes _AAD writes (keys sorted, no spaces, ASCII), without building and sorting a dict: four of
         # these per credential re-sealed by a DEK rotation. tests/vault/test_crypto.py holds them equal.
         return (
