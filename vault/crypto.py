@@ -95,6 +95,12 @@ def credential_aad(tenant: str, provider: str, credential_id: str, field: str, d
 
 
 def _key_aad(tenant: str, dek_version: int, kek_fp: str, purpose: str) -> bytes:
+    if type(dek_version) is int and type(tenant) is str and type(kek_fp) is str and type(purpose) is str:
+        # As credential_aad: _AAD's bytes written directly (twice per data key a KEK rotation rewraps).
+        return (
+            f'{{"dek_version":{dek_version},"kek":{_str(kek_fp)},"purpose":{_str(purpose)},'
+            f'"tenant":{_str(tenant)},"v":1}}'
+        ).encode()
     return _AAD.encode(
         {"v": 1, "purpose": purpose, "tenant": tenant, "dek_version": dek_version, "kek": kek_fp},
     ).encode()

@@ -345,3 +345,25 @@ def test_a_fields_associated_data_is_the_canonical_json_of_its_names(fields):
         separators=(",", ":"),
     ).encode()
     assert credential_aad(tenant, provider, credential, field, version) == expected
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("acme", 1, "kek:0123456789abcdef", "dek"),
+        ("tenant-099999", 2**40, "kek:ffffffffffffffff", "audit"),
+        ('quo"te\\ ünï ✓', 0, "\x00\n", ""),
+    ],
+)
+def test_a_wrapped_keys_associated_data_is_the_canonical_json_of_its_names(fields):
+    """A wrapped key is bound to its tenant, version, KEK fingerprint and purpose: the bytes of their JSON object
+    with sorted keys, no spaces, ASCII, as every release has wrapped under."""
+    import json
+
+    tenant, version, kek, purpose = fields
+    expected = json.dumps(
+        {"v": 1, "purpose": purpose, "tenant": tenant, "dek_version": version, "kek": kek},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    assert _key_aad(tenant, version, kek, purpose) == expected
