@@ -22,8 +22,9 @@ __all__ = ["LightParam"]
 
 _MISS: Any = object()
 """Not answered here: typer's coercion decides."""
-_INT = re.compile(r"-?[0-9]+")
-_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_INT = re.compile(r"-?[0-9]{1,15}")
+_FLOAT = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+"""Numbers short enough that int() and float() give what pydantic gives (no digit limit, no rounding to inf)."""
 
 
 class LightParam:

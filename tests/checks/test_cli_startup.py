@@ -206,7 +206,9 @@ def _every_parameter():
 
 
 @pytest.mark.parametrize(
-    "raw", ["table", "json", "JSON", "3", "-2", "007", "1.5", "1e3", "", " 4", "x", "1_000", "./m.toml", "-", "/etc"]
+    "raw",
+    ["table", "json", "JSON", "3", "-2", "007", "1.5", "1e3", "", " 4", "x", "1_000", "./m.toml", "-", "/etc"]
+    + ["9" * 5000, "9" * 40 + ".5"],
 )
 def test_option_values_are_what_typer_itself_makes_of_them(raw):
     """checks.shell.cli_coerce answers in plain Python only where typer's own coercion (a pydantic adapter) would
