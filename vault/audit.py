@@ -40,8 +40,6 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from vault.crypto import derive_key
@@ -83,9 +81,17 @@ class Prepared:
     Only for statements with plain bind parameters (no ``IN`` expansion, no literal execution).
     """
 
-    def __init__(self, statement: sa.ClauseElement) -> None:
-        self.statement = statement
+    def __init__(self, statement: sa.ClauseElement | Callable[[], sa.ClauseElement]) -> None:
+        """``statement``, or a function that builds it when it first runs: a dialect's own statements (its
+        ``insert``) then cost the import of that dialect only where it is used."""
+        self._statement = statement
         self._plans: dict[sa.Dialect, _Plan] = {}  # per dialect instance: bind processors capture its settings
+
+    @property
+    def statement(self) -> sa.ClauseElement:
+        if not isinstance(self._statement, sa.ClauseElement):
+            self._statement = self._statement()  # idempotent: two threads building at once build equal ones
+        return self._statement
 
     def _plan(self, dialect: sa.Dialect) -> _Plan:
         plan = self._plans.get(dialect)
@@ -142,23 +148,42 @@ _EVENTS: sa.Table = AuditEventRecord.metadata.tables["audit_events"]
 _META: sa.Table = VaultMeta.metadata.tables["vault_meta"]
 _SELECT_HEAD_FOR_UPDATE = Prepared(sa.select(_META.c.value).where(_META.c.key == HEAD_KEY).with_for_update())
 _SELECT_TOP_SEQ = sa.select(sa.func.coalesce(sa.func.max(_EVENTS.c.seq), 0))
-_INSERT_EVENT_PG = Prepared(pg_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq))
-_APPENDED = (
-    pg_insert(_EVENTS).values({c.name: sa.bindparam(c.name, type_=c.type) for c in _EVENTS.c})
-    .on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq).cte("appended")
-)
-_APPEND_PG = Prepared(
-    _META.update()
-    .where(_META.c.key == HEAD_KEY, sa.exists(sa.select(_APPENDED.c.seq)))
-    .values(value=sa.bindparam("b_value"), updated_at=sa.bindparam("b_at"))
-    .add_cte(_APPENDED)
-    .returning(_META.c.key)
-)
+
+
+def _insert_event_pg() -> sa.ClauseElement:
+    from sqlalchemy.dialects.postgresql import insert
+
+    return insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
+
+
+def _append_pg() -> sa.ClauseElement:
+    from sqlalchemy.dialects.postgresql import insert
+
+    appended = (
+        insert(_EVENTS).values({c.name: sa.bindparam(c.name, type_=c.type) for c in _EVENTS.c})
+        .on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq).cte("appended")
+    )
+    return (
+        _META.update()
+        .where(_META.c.key == HEAD_KEY, sa.exists(sa.select(appended.c.seq)))
+        .values(value=sa.bindparam("b_value"), updated_at=sa.bindparam("b_at"))
+        .add_cte(appended)
+        .returning(_META.c.key)
+    )
+
+
+def _insert_event_sqlite() -> sa.ClauseElement:
+    from sqlalchemy.dialects.sqlite import insert
+
+    return insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
+
+
+# Each dialect's statements are built on first use: a SQLite vault never imports the PostgreSQL dialect.
+_INSERT_EVENT_PG = Prepared(_insert_event_pg)
+_APPEND_PG = Prepared(_append_pg)
 """PostgreSQL: the entry inserted (nothing if its seq is taken) and the head anchor moved to it, in one statement
 and one round trip; returns a row only when both happened."""
-_INSERT_EVENT_SQLITE = Prepared(
-    sqlite_insert(_EVENTS).on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq)
-)
+_INSERT_EVENT_SQLITE = Prepared(_insert_event_sqlite)
 _UPDATE_HEAD = Prepared(
     _META.update().where(_META.c.key == HEAD_KEY).values(value=sa.bindparam("b_value"), updated_at=sa.bindparam("b_at"))
 )

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from vault.cli_common import (
     ActorOpt,
@@ -113,6 +112,8 @@ def audit(
     if format is Format.json:
         print_json([{**vars(e), "at": e.at.isoformat()} for e in events])
         return
+    from rich.table import Table  # only where a table is drawn
+
     table = Table("seq", "at", "actor", "role", "op", "tenant", "target", "outcome", "detail")
     for e in events:
         style = {"denied": "yellow", "error": "red"}.get(e.outcome, "")
@@ -148,6 +149,8 @@ def self_test(
     if format is Format.json:
         print_json(report.to_dict())
     else:
+        from rich.table import Table  # only where a table is drawn
+
         table = Table("check", "result", "ms", "detail")
         for r in report.results:
             table.add_row(r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]", f"{r.duration_ms:.1f}",

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from vault.cli_common import (
     ActorOpt,
@@ -97,6 +96,8 @@ def list_(
     if not identities:
         out.print("no service identities: create one with `readiness vault service-token create NAME`", markup=False)
         return
+    from rich.table import Table  # only where a table is drawn: keeps the CLI's start-up light
+
     table = Table("id", "name", "role", "tenants", "providers", "state", "expires", "last used")
     for i in identities:
         table.add_row(i.id, i.name, i.role.value, ", ".join(sorted(i.tenants)) if i.tenants is not None else "*",

@@ -6,7 +6,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from vault.cli_common import (
     ActorOpt,
@@ -139,6 +138,8 @@ def get(
     if format is Format.json:
         print_json(data)
         return
+    from rich.table import Table  # only where a table is drawn
+
     table = Table("field", "value", show_header=False)
     for key in ("id", "tenant", "provider", "account", "state", "scopes", "expires_at", "token_fingerprint",
                 "access_token", "refresh_token", "dek_version", "refresh_due_at", "last_refresh_at",
@@ -170,6 +171,8 @@ def list_(
     if not infos:
         out.print("no credentials" + (f" in tenant {tenant}" if tenant else ""), markup=False)
         return
+    from rich.table import Table  # only where a table is drawn
+
     table = Table("id", "tenant", "provider", "account", "state", "expires", "refresh", "fingerprint", "dek")
     for i in infos:
         table.add_row(i.id, i.tenant, i.provider, i.account, i.state, shown_when(i.expires_at),

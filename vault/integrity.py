@@ -89,7 +89,7 @@ class RowMac:
         self.required = required
 
     def _mac(self, body: dict[str, Any]) -> str:
-        return hmac.new(self._key, canonical_json(body), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, canonical_json(body), "sha256").hex()  # hmac.new(...).hexdigest(), in one C call
 
     # ------------------------------------------------------------------------------------- compute
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from vault.schema_version import head_revision, is_current
 
@@ -47,6 +47,7 @@ __all__ = [
 VERSION_TABLE = "vault_alembic_version"
 """The vault's own Alembic version table (the history store uses ``readiness_alembic_version``)."""
 _MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 _PG_MIGRATION_LOCK = 0x5641554C  # "VAUL": serialises concurrent migrations of one PostgreSQL schema
 
 CREDENTIAL_STATES = ("active", "revoked", "needs_reauth")
@@ -75,8 +76,17 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return None if value is None else utc(value)
 
 
-class Base(DeclarativeBase):
-    metadata = sa.MetaData(
+class Base:
+    """A table named as the code reads it: ``Credential.id`` is the column ``credentials.id``, and
+    ``sa.select(Credential)``, ``sa.update(Credential)`` take the table (``__clause_element__``).
+
+    Plain SQLAlchemy Core: the vault never loads an object through an ORM session, and the ORM's import
+    (a sixth of every ``readiness check``, which builds the self-test's scratch vault) bought nothing. A
+    subclass lists its columns as class attributes, in table order, each ``nullable=False`` unless it may be
+    NULL (the columns the migrations make), and gets its :class:`~sqlalchemy.Table` as ``__table__``.
+    """
+
+    metadata: ClassVar[sa.MetaData] = sa.MetaData(
         naming_convention={
             "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
             "pk": "pk_%(table_name)s",
@@ -84,23 +94,48 @@ class Base(DeclarativeBase):
             "ck": "ck_%(table_name)s_%(constraint_name)s",
         }
     )
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: sa.JSON(), list[Any]: sa.JSON()}
+    __tablename__: ClassVar[str]
+    __table_args__: ClassVar[tuple[Any, ...]] = ()
+    __table__: ClassVar[sa.Table]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        columns = []
+        for name, value in vars(cls).items():
+            if isinstance(value, sa.Column):
+                value.name = value.key = name
+                columns.append(value)
+        cls.__table__ = sa.Table(cls.__tablename__, cls.metadata, *columns, *cls.__table_args__)
+
+    @classmethod
+    def __clause_element__(cls) -> sa.Table:
+        return cls.__table__
+
+
+def _column(type_: TypeEngine[T], *args: Any, **kwargs: Any) -> sa.ColumnElement[T]:
+    """A column for a :class:`Base` subclass, its name that of the attribute. Typed as the expression it is
+    in queries: SQLAlchemy types a ``Column`` read from a class (not a ``TypedColumns``) as unusable."""
+    return sa.Column(type_, *args, **kwargs)
+
+
+def _utc_time(*, nullable: bool = False) -> sa.ColumnElement[datetime]:
+    return _column(UTCDateTime(), nullable=nullable)
 
 
 class VaultMeta(Base):
     __tablename__ = "vault_meta"
 
-    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    value: Mapped[Any] = mapped_column(sa.JSON())
-    updated_at: Mapped[datetime]
+    key = _column(sa.String(200), primary_key=True)
+    value: sa.ColumnElement[Any] = _column(sa.JSON(), nullable=False)
+    updated_at = _utc_time()
 
 
 class Tenant(Base):
     __tablename__ = "tenants"
 
-    id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    created_at: Mapped[datetime]
-    active_dek_version: Mapped[int]
+    id = _column(sa.String(200), primary_key=True)
+    created_at = _utc_time()
+    active_dek_version = _column(sa.Integer(), nullable=False)
 
 
 class DataKey(Base):
@@ -111,18 +146,18 @@ class DataKey(Base):
         sa.Index("ix_data_keys_kek_fingerprint", "kek_fingerprint"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    tenant: Mapped[str] = mapped_column(sa.String(200), sa.ForeignKey("tenants.id"))
-    version: Mapped[int]
-    wrapped: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    id = _column(sa.Integer(), primary_key=True)
+    tenant = _column(sa.String(200), sa.ForeignKey("tenants.id"), nullable=False)
+    version = _column(sa.Integer(), nullable=False)
+    wrapped = _column(sa.LargeBinary(), nullable=False)
     """The DEK sealed under the KEK named by ``kek_fingerprint`` (empty once retired)."""
-    kek_fingerprint: Mapped[str] = mapped_column(sa.String(64))
-    state: Mapped[str] = mapped_column(sa.String(16))
-    created_at: Mapped[datetime]
-    retired_at: Mapped[datetime | None]
-    row_mac: Mapped[str | None] = mapped_column(sa.String(64))
+    kek_fingerprint = _column(sa.String(64), nullable=False)
+    state = _column(sa.String(16), nullable=False)
+    created_at = _utc_time()
+    retired_at = _utc_time(nullable=True)
+    row_mac = _column(sa.String(64))
     """HMAC over tenant, version, KEK fingerprint, state, the wrapped bytes and ``audit_seq`` (vault.integrity)."""
-    audit_seq: Mapped[int | None]
+    audit_seq = _column(sa.Integer())
     """The audit seq of this row's last write: the chain must be at least this long."""
 
 
@@ -135,33 +170,33 @@ class Credential(Base):
         sa.Index("ix_credentials_state_refresh_due_at", "state", "refresh_due_at"),
     )
 
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    tenant: Mapped[str] = mapped_column(sa.String(200), sa.ForeignKey("tenants.id"))
-    provider: Mapped[str] = mapped_column(sa.String(100))
-    account: Mapped[str] = mapped_column(sa.String(320))
-    scopes: Mapped[list[Any]]
-    expires_at: Mapped[datetime | None]
-    access_ct: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    id = _column(sa.String(64), primary_key=True)
+    tenant = _column(sa.String(200), sa.ForeignKey("tenants.id"), nullable=False)
+    provider = _column(sa.String(100), nullable=False)
+    account = _column(sa.String(320), nullable=False)
+    scopes: sa.ColumnElement[Any] = _column(sa.JSON(), nullable=False)
+    expires_at = _utc_time(nullable=True)
+    access_ct = _column(sa.LargeBinary(), nullable=False)
     """The access token sealed under the tenant's DEK ``dek_version`` (empty once revoked)."""
-    refresh_ct: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    dek_version: Mapped[int]
-    token_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    refresh_ct = _column(sa.LargeBinary())
+    dek_version = _column(sa.Integer(), nullable=False)
+    token_fingerprint = _column(sa.String(64), nullable=False)
     """``hmac:…`` of the access token under a key derived from the audit key: names it, reveals nothing."""
-    state: Mapped[str] = mapped_column(sa.String(16))
-    refresh_due_at: Mapped[datetime | None]
-    last_refresh_at: Mapped[datetime | None]
-    last_refresh_error: Mapped[str | None] = mapped_column(sa.Text)
-    failures: Mapped[int]
-    next_attempt_at: Mapped[datetime | None]
-    lease_owner: Mapped[str | None] = mapped_column(sa.String(200))
-    lease_until: Mapped[datetime | None]
-    version: Mapped[int]
+    state = _column(sa.String(16), nullable=False)
+    refresh_due_at = _utc_time(nullable=True)
+    last_refresh_at = _utc_time(nullable=True)
+    last_refresh_error = _column(sa.Text())
+    failures = _column(sa.Integer(), nullable=False)
+    next_attempt_at = _utc_time(nullable=True)
+    lease_owner = _column(sa.String(200))
+    lease_until = _utc_time(nullable=True)
+    version = _column(sa.Integer(), nullable=False)
     """Incremented by every write; SQLite writers compare-and-set on it."""
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-    row_mac: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at = _utc_time()
+    updated_at = _utc_time()
+    row_mac = _column(sa.String(64))
     """HMAC over everything that selects or describes the token (vault.integrity); NULL only before binding."""
-    audit_seq: Mapped[int | None]
+    audit_seq = _column(sa.Integer())
     """The audit seq of the last write of a bound column: the chain must be at least this long."""
 
 
@@ -169,19 +204,19 @@ class AuditEventRecord(Base):
     __tablename__ = "audit_events"
     __table_args__ = (sa.CheckConstraint("outcome in ('ok', 'denied', 'error')", name="outcome"),)
 
-    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq = _column(sa.Integer(), primary_key=True, autoincrement=False)
     """1, 2, 3, … with no gaps: assigned from the head anchor under a lock, never by a sequence (a
     rolled-back transaction would leave a gap that looks like a deletion)."""
-    at: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[str] = mapped_column(sa.String(16))
-    op: Mapped[str] = mapped_column(sa.String(32))
-    tenant: Mapped[str | None] = mapped_column(sa.String(200))
-    target: Mapped[str | None] = mapped_column(sa.String(200))
-    outcome: Mapped[str] = mapped_column(sa.String(16))
-    detail: Mapped[dict[str, Any]]
-    prev_mac: Mapped[str] = mapped_column(sa.String(64))
-    mac: Mapped[str] = mapped_column(sa.String(64))
+    at = _utc_time()
+    actor = _column(sa.String(200), nullable=False)
+    role = _column(sa.String(16), nullable=False)
+    op = _column(sa.String(32), nullable=False)
+    tenant = _column(sa.String(200))
+    target = _column(sa.String(200))
+    outcome = _column(sa.String(16), nullable=False)
+    detail: sa.ColumnElement[Any] = _column(sa.JSON(), nullable=False)
+    prev_mac = _column(sa.String(64), nullable=False)
+    mac = _column(sa.String(64), nullable=False)
 
 
 class ServiceToken(Base):
@@ -192,21 +227,21 @@ class ServiceToken(Base):
         sa.CheckConstraint("role in ('admin', 'service', 'auditor', 'viewer')", name="role"),
     )
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
+    id = _column(sa.String(32), primary_key=True)
+    name = _column(sa.String(200), nullable=False)
     """The identity's name: the audit log's actor is ``svc:<name>``."""
-    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    token_hash = _column(sa.String(64), nullable=False)
     """SHA-256 (hex) of the token: the token itself is shown once, at creation, and stored nowhere."""
-    role: Mapped[str] = mapped_column(sa.String(16))
-    tenants: Mapped[list[Any] | None] = mapped_column(sa.JSON(), nullable=True)
+    role = _column(sa.String(16), nullable=False)
+    tenants: sa.ColumnElement[Any] = _column(sa.JSON(), nullable=True)
     """The tenants it may touch; NULL: every tenant (never for ``service``)."""
-    providers: Mapped[list[Any] | None] = mapped_column(sa.JSON(), nullable=True)
+    providers: sa.ColumnElement[Any] = _column(sa.JSON(), nullable=True)
     """The providers it may touch; NULL: every provider."""
-    created_by: Mapped[str] = mapped_column(sa.String(200))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]
+    created_by = _column(sa.String(200), nullable=False)
+    created_at = _utc_time()
+    expires_at = _utc_time(nullable=True)
+    revoked_at = _utc_time(nullable=True)
+    last_used_at = _utc_time(nullable=True)
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:

@@ -19,11 +19,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
 
-import tenacity
+if TYPE_CHECKING:
+    import tenacity
 
-__all__ = ["DELAY_SECONDS", "MAX_RETRY_AFTER", "RETRY_STATUSES", "RetryPolicy", "retry_after", "wait_full_jitter"]
+__all__ = [  # noqa: F822 (wait_full_jitter is made on first use: __getattr__)
+    "DELAY_SECONDS",
+    "MAX_RETRY_AFTER",
+    "RETRY_STATUSES",
+    "RetryPolicy",
+    "retry_after",
+    "wait_full_jitter",
+]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """Answers worth another try: rate limited, or a server error that may pass."""
@@ -56,16 +65,32 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     return min(max(when - now, timedelta(0)), MAX_RETRY_AFTER)
 
 
-class wait_full_jitter(tenacity.wait_exponential):  # noqa: N801 (tenacity's naming)
-    """tenacity's exponential wait (``multiplier * 2^(attempt-1)``, at most ``max``), scaled by a uniform draw
-    from ``rng``: full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog)."""
+@cache
+def _wait_full_jitter() -> type[tenacity.wait_exponential]:
+    """:data:`wait_full_jitter`, made on first use: tenacity (and what it imports, asyncio, tornado when installed)
+    loads when something waits, not with every module that names a retry status."""
+    import tenacity
 
-    def __init__(self, multiplier: float, max: float, rng: _Random) -> None:  # noqa: A002 (tenacity's name)
-        super().__init__(multiplier=multiplier, max=max)
-        self.rng = rng
+    class wait_full_jitter(tenacity.wait_exponential):  # noqa: N801 (tenacity's naming)
+        """tenacity's exponential wait (``multiplier * 2^(attempt-1)``, at most ``max``), scaled by a uniform draw
+        from ``rng``: full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog)."""
 
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        return float(super().__call__(retry_state)) * self.rng.random()
+        def __init__(self, multiplier: float, max: float, rng: _Random) -> None:  # noqa: A002 (tenacity's name)
+            super().__init__(multiplier=multiplier, max=max)
+            self.rng = rng
+
+        def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+            return float(super().__call__(retry_state)) * self.rng.random()
+
+    wait_full_jitter.__module__, wait_full_jitter.__qualname__ = __name__, "wait_full_jitter"
+    return wait_full_jitter
+
+
+def __getattr__(name: str) -> Any:
+    """``wait_full_jitter``, the tenacity wait strategy, is made when first asked for (PEP 562)."""
+    if name == "wait_full_jitter":
+        return _wait_full_jitter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -81,13 +106,15 @@ class RetryPolicy:
     cap: timedelta = MAX_RETRY_AFTER
     rng: _Random = field(default_factory=lambda: random.Random())
 
-    def backoff_wait(self) -> wait_full_jitter:
-        """The backoff as a tenacity wait strategy (seconds)."""
+    def backoff_wait(self) -> tenacity.wait_exponential:
+        """The backoff as a tenacity wait strategy (seconds): a ``wait_full_jitter``."""
         ceiling = self.ceiling.total_seconds() if self.ceiling is not None else float("inf")
-        return wait_full_jitter(self.base.total_seconds(), ceiling, self.rng)
+        return _wait_full_jitter()(self.base.total_seconds(), ceiling, self.rng)  # type: ignore[arg-type]
 
     def backoff(self, attempt: int) -> timedelta:
         """The jittered backoff after ``attempt`` failed attempts (1 for the first), at least ``floor``."""
+        import tenacity
+
         state = tenacity.RetryCallState(None, None, (), {})  # type: ignore[arg-type]
         state.attempt_number = max(attempt, 1)
         return max(self.floor, timedelta(seconds=self.backoff_wait()(state)))
@@ -103,6 +130,8 @@ class RetryPolicy:
 
     def wait(self, asked: Callable[[tenacity.RetryCallState], timedelta | None]) -> tenacity.wait.wait_base:
         """The policy as a tenacity wait strategy; ``asked(retry_state)`` reads the last answer's Retry-After."""
+        import tenacity
+
         policy = self
 
         class _Wait(tenacity.wait.wait_base):

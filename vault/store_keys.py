@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 import vault.crypto as crypto
 import vault.integrity as integrity
@@ -155,7 +153,15 @@ class VaultKeys(VaultSession):
         version = conn.execute(_SELECT_ACTIVE_DEK_VERSION, {"b_tenant": tenant}).scalar_one_or_none()
         if version is not None:
             return version, self._dek_for(conn, ring, tenant, version)
-        insert = (pg_dialect.insert if self._pg else sqlite_dialect.insert)(Tenant)
+        insert: Any  # the dialect's own (ON CONFLICT), its module imported only where it is used
+        if self._pg:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            insert = pg_insert(Tenant)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            insert = sqlite_insert(Tenant)
         created = conn.execute(
             insert.values(id=tenant, created_at=now, active_dek_version=1)
             .on_conflict_do_nothing(index_elements=["id"])

@@ -29,11 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from checks.builtin.ghl_locations import probe_locations
-from checks.builtin.ghl_proxy import probe_proxy
-from checks.builtin.ghl_setup import read_setup
 from checks.core.hookspecs import CheckContext, check_kind
-from checks.core.outbound import NoAnswer
 from checks.core.result import Result
 
 __all__ = ["GhlParams", "ghl"]
@@ -85,6 +81,12 @@ async def ghl(params: GhlParams, ctx: CheckContext) -> Result:
     (``locations.readonly``), a user-type mismatch (Company vs Location token), an expired token, 404
     (no such location). Timeouts, refused connections, 429/5xx after retries and non-JSON answers are
     errors. Never shows the key: evidence holds its fingerprint."""
+    # The probes (and the outbound HTTP they use) load when a check runs: `readiness validate` needs the params.
+    from checks.builtin.ghl_locations import probe_locations
+    from checks.builtin.ghl_proxy import probe_proxy
+    from checks.builtin.ghl_setup import read_setup
+    from checks.core.outbound import NoAnswer
+
     setup = read_setup(params, ctx)
     if isinstance(setup, Result):
         return setup

@@ -11,19 +11,17 @@ import json
 import re
 import time
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from checks.core.hookspecs import CheckContext, check_kind
-from checks.core.outbound import NoAnswer, fetch, retry_after_s
-from checks.core.outbound import client_timeout as _client_timeout
-from checks.core.outbound import display_url as _display_url
-from checks.core.outbound import transport_failure as _transport_failure
 from checks.core.redact import fingerprint
 from checks.core.result import Condition, Result
 from checks.core.status import Status
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["HttpParams", "JsonCondition", "http"]
 
@@ -149,6 +147,13 @@ async def http(params: HttpParams, ctx: CheckContext) -> Result:
     status code, the response time and conditions on the JSON body. Fails when the answer is a clear
     "no" (unexpected status, a condition not met); errors when it could not tell (timeout, connection
     refused, DNS, TLS, 429, 5xx, a non-JSON body, an answer too large to read)."""
+    import httpx  # the HTTP side loads when a check runs: `readiness validate` needs only the params
+
+    from checks.core.outbound import NoAnswer, fetch
+    from checks.core.outbound import client_timeout as _client_timeout
+    from checks.core.outbound import display_url as _display_url
+    from checks.core.outbound import transport_failure as _transport_failure
+
     method = params.method
     secret_url = False
     if params.url_env:
@@ -229,6 +234,9 @@ def _judge(
     evidence: dict[str, Any],
 ) -> Result:
     """Turn a response into conditions and a result."""
+    from checks.core.outbound import display_url as _display_url
+    from checks.core.outbound import retry_after_s
+
     code, method, expected = response.status_code, params.method, params.expected
     content_type = response.headers.get("content-type", "")
     evidence.update(

@@ -17,11 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from checks.builtin.google_apis import probe_apis
-from checks.builtin.google_calendar import probe_calendar
-from checks.builtin.google_client import probe_client, probe_redirect
 from checks.core.hookspecs import CheckContext, check_kind
-from checks.core.outbound import NoAnswer
 from checks.core.result import Result
 
 __all__ = ["OAuthGoogleParams", "oauth_google"]
@@ -68,6 +64,12 @@ async def oauth_google(params: OAuthGoogleParams, ctx: CheckContext) -> Result:
     ``deleted_client``, ``invalid_scope``); ``apis`` asks the Service Usage API whether each API is
     enabled and whether Business Profile access is approved; ``calendar`` reads the Google Workspace
     sandbox's sample events with a test account's token from the vault."""
+    # The probes (and the outbound HTTP they use) load when a check runs: `readiness validate` needs the params.
+    from checks.builtin.google_apis import probe_apis
+    from checks.builtin.google_calendar import probe_calendar
+    from checks.builtin.google_client import probe_client, probe_redirect
+    from checks.core.outbound import NoAnswer
+
     try:
         if params.probe == "calendar":
             return await probe_calendar(params, ctx)

@@ -21,13 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from checks.builtin.microsoft_calendar import probe_calendar
-from checks.builtin.microsoft_client import app_token
-from checks.builtin.microsoft_registration import probe_registration
-from checks.builtin.microsoft_scopes import probe_scopes
-from checks.builtin.microsoft_tenant import probe_tenant
 from checks.core.hookspecs import CheckContext, check_kind
-from checks.core.outbound import NoAnswer
 from checks.core.result import Result
 
 __all__ = ["OAuthMicrosoftParams", "oauth_microsoft"]
@@ -66,6 +60,14 @@ async def oauth_microsoft(params: OAuthMicrosoftParams, ctx: CheckContext) -> Re
     while a client secret has 30 or fewer whole days left;
     ``scopes`` checks the manifest's scopes (``offline_access`` unprefixed, canonical casing); ``calendar``
     reads the Microsoft 365 developer tenant's sample events with a test account's token from the vault."""
+    # The probes (and the outbound HTTP they use) load when a check runs: `readiness validate` needs the params.
+    from checks.builtin.microsoft_calendar import probe_calendar
+    from checks.builtin.microsoft_client import app_token
+    from checks.builtin.microsoft_registration import probe_registration
+    from checks.builtin.microsoft_scopes import probe_scopes
+    from checks.builtin.microsoft_tenant import probe_tenant
+    from checks.core.outbound import NoAnswer
+
     try:
         if params.probe == "calendar":
             return await probe_calendar(params, ctx)

@@ -8,15 +8,16 @@ so agents are counted by ``agent_id``. Agent names are not secret and are shown;
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from checks.core.hookspecs import CheckContext, check_kind
-from checks.core.outbound import NoAnswer, display_url, json_body, request, server_error
 from checks.core.redact import fingerprint
 from checks.core.result import Result
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["RetellParams", "retell"]
 
@@ -45,6 +46,8 @@ async def retell(params: RetellParams, ctx: CheckContext) -> Result:
     ``min_agents`` agents are configured, showing their count and names; fails when the key is refused
     (401), the trial has ended (402) or no test agent exists; 429/5xx after retries and non-JSON answers
     are errors. Never shows the key (its fingerprint is in the evidence)."""
+    from checks.core.outbound import NoAnswer, request  # the HTTP side loads when a check runs
+
     key = ctx.secret(params.key_env)
     if not key:
         return Result.failed(
@@ -75,6 +78,8 @@ async def retell(params: RetellParams, ctx: CheckContext) -> Result:
 
 def _agents(response: httpx.Response, url: str, ctx: CheckContext) -> tuple[list[dict[str, Any]], bool]:
     """(agents, more pages) from either shape; :class:`NoAnswer` for anything else."""
+    from checks.core.outbound import NoAnswer, display_url, json_body
+
     try:
         data: Any = response.json()
     except ValueError:
@@ -126,6 +131,8 @@ def _judge(found: tuple[list[dict[str, Any]], bool], params: RetellParams, evide
 def _refused(
     response: httpx.Response, params: RetellParams, ctx: CheckContext, url: str, evidence: dict[str, Any]
 ) -> Result:
+    from checks.core.outbound import server_error
+
     status = response.status_code
     if status == 429 or status >= 500:
         return server_error(response, WHAT, url, ctx)

@@ -11,16 +11,17 @@ by their last 4 digits.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from checks.core.hookspecs import CheckContext, check_kind
-from checks.core.outbound import NoAnswer, json_body, request, server_error
 from checks.core.redact import fingerprint
 from checks.core.result import Result
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["TwilioParams", "twilio"]
 
@@ -51,6 +52,8 @@ async def twilio(params: TwilioParams, ctx: CheckContext) -> Result:
     test credentials, 404 code 20404 as no such account, code 20403 or 20005 as an account suspended or
     closed (settle it with Twilio); 429 (code 20429)/5xx after retries and non-JSON answers are errors.
     Never shows the auth token; numbers are masked to their last 4 digits."""
+    from checks.core.outbound import NoAnswer, json_body, request  # the HTTP side loads when a check runs
+
     sid = (ctx.value(params.sid_env) or "").strip()
     token = ctx.secret(params.token_env)
     if not sid or not token:
@@ -191,6 +194,8 @@ def _refused(
     evidence: dict[str, Any],
 ) -> Result:
     """Any answer but 200: Twilio's error code decides."""
+    from checks.core.outbound import server_error
+
     status = response.status_code
     if status == 429 or status >= 500:
         return server_error(response, what, url, ctx)

@@ -24,10 +24,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from checks.builtin.vault_integrity import probe_audit, probe_keys, probe_selftest
-from checks.builtin.vault_refresh import probe_refresh
-from checks.builtin.vault_service import probe_service
-from checks.builtin.vault_sweep import opened_vault
 from checks.core.hookspecs import CheckContext, check_kind
 from checks.core.result import Result
 
@@ -80,6 +76,12 @@ async def vault(params: VaultParams, ctx: CheckContext) -> Result:
     ``status`` is ok/healthy/pass/up (5xx, or a 2xx that is not such an answer: could not tell). Without an
     open vault the vault-reading probes are pending. Evidence holds fingerprints and metadata, never a key or a
     token."""
+    # The probes (and the outbound HTTP they use) load when a check runs: `readiness validate` needs the params.
+    from checks.builtin.vault_integrity import probe_audit, probe_keys, probe_selftest
+    from checks.builtin.vault_refresh import probe_refresh
+    from checks.builtin.vault_service import probe_service
+    from checks.builtin.vault_sweep import opened_vault
+
     if params.probe == "selftest":
         return await probe_selftest()
     if params.probe == "keys":

@@ -51,7 +51,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
 from checks.core.clock import Clock
@@ -60,6 +59,8 @@ from checks.core.redact import Scrubber
 from checks.core.result import Result
 
 if TYPE_CHECKING:
+    import httpx  # a kind's context carries the client; validating params needs no HTTP
+
     from checks.core.facts import Attestation
     from checks.core.manifest import CheckSpec, Manifest
 

@@ -20,15 +20,17 @@ import ssl
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import tenacity
 
 from checks.core.hookspecs import CheckContext
 from checks.core.redact import Scrubber
 from checks.core.result import Result
 from vault.retry import RETRY_STATUSES, RetryPolicy, retry_after
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = [
     "NoAnswer",
@@ -81,6 +83,8 @@ async def request(
         idempotent = method.upper() in ("GET", "HEAD", "OPTIONS")
     if ctx.check.timeout_s and "timeout" not in kwargs:
         kwargs["timeout"] = ctx.check.timeout_s
+    import tenacity  # loaded with the first provider call, not with every kind that names NoAnswer
+
     attempts = 1 + (retries if idempotent else 0)
     shown = display_url(url, ctx.scrubber)
     ends = _ends(ctx)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 
 from checks.core.result import CheckResult
 from checks.core.run import Run
@@ -35,6 +34,8 @@ def to_junit(run: Run) -> str:
     ``fail`` is a failure, ``error`` an error, ``pending`` and ``skipped`` are skipped; ``warn`` passes.
     A waived gap is reported as skipped with the waiver in the message, so a CI gate reads it as not failing.
     """
+    import xml.etree.ElementTree as ET  # only the JUnit format needs it
+
     suites = ET.Element("testsuites", name=f"readiness {run.verdict.decision.value}")
     by_area: dict[str, list[CheckResult]] = {}
     for r in run.results:

@@ -7,16 +7,18 @@ import os
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from checks.shell.cli_errors import ErrorBoundary
 from checks.shell.cli_help import plain_help
 from vault.dburl import DEFAULT_DB_URL, db_option
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class ReadinessGroup(ErrorBoundary):
@@ -93,6 +95,8 @@ def history_exists(db: str | None) -> bool:
 
 def progress_bar(total: int) -> Progress:
     """A progress bar on stderr for ``total`` steps, gone when done (stdout stays clean for pipes)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # a terminal's
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

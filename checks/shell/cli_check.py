@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from checks.shell.cli_app import (
@@ -41,7 +40,6 @@ def check(
 ) -> None:
     """Run the checks, print the verdict, exit 0 (GO/CONDITIONAL), 1 (NO-GO) or 2 (unusable input)."""
     from checks.core.environment import resolve_env
-    from checks.presentation.formats import to_json, to_junit, to_markdown
     from checks.shell.sweep import close_vault_extras, sweep, vault_extras
 
     m = open_manifest(manifest)
@@ -84,6 +82,9 @@ def check(
         if store is not None:
             store.close()
         close_vault_extras(vault)
+    if format is not Format.table:
+        from checks.presentation.formats import to_json, to_junit, to_markdown
+
     if format is Format.json:
         sys.stdout.write(to_json(run) + "\n")
     elif format is Format.junit:
@@ -120,6 +121,8 @@ def validate(
 @app.command()
 def plugins() -> None:
     """List the check kinds and where each came from; plugins that failed to load, and why."""
+    from rich.table import Table
+
     from checks.core.registry import get_registry
 
     reg = get_registry()

@@ -15,6 +15,8 @@ from typing import Any
 from rich.markup import escape
 from typer.core import TyperArgument, TyperOption
 
+from checks.shell.cli_coerce import LightParam
+
 __all__ = ["plain_help"]
 
 _LABELS = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN", "Path": "PATH"}
@@ -37,12 +39,23 @@ def _label(param: Any) -> str | None:
     return _LABELS.get(name, name.upper())
 
 
+def _light_runtime_param(self: Any) -> Any:
+    """Values coerced in plain Python where that is certain, else by typer (:mod:`checks.shell.cli_coerce`)."""
+    if self._runtime_param is None:
+        self._runtime_param = LightParam(self.type_descriptor)
+    return self._runtime_param
+
+
 class _Option(TyperOption):
+    get_runtime_param = _light_runtime_param
+
     def display_type_rich(self, ctx: Any) -> str | None:
         return _label(self)
 
 
 class _Argument(TyperArgument):
+    get_runtime_param = _light_runtime_param
+
     def display_type_rich(self, ctx: Any) -> str | None:
         return None  # the argument's name says it; click shows no type for arguments
 

@@ -136,14 +136,27 @@ HEAVY = (
 )
 
 
+VALIDATE_SKIPS = (
+    "httpx",  # the kinds' probes and checks.core.outbound load when a check runs; validating needs their params
+    "tenacity",
+    "asyncio",
+    "checks.core.outbound",
+    "checks.builtin.google_client",
+    "checks.builtin.vault_integrity",
+    "typer._adapters",  # option values coerced in plain Python (checks.shell.cli_coerce), no pydantic adapter
+    "rich.progress",  # drawn only on a terminal, and only by the commands that show progress
+    "rich.table",  # drawn only by the commands that print a table
+)
+
+
 @pytest.mark.parametrize(
     ("args", "also_absent"),
     [
         (["--help"], ("httpx", "pydantic", "tenacity", "checks.core.registry", "checks.builtin")),
         (["check", "--help"], ("httpx", "tenacity", "checks.core.registry", "checks.builtin")),
         (["vault", "--help"], ("httpx", "tenacity", "cryptography")),
-        (["validate"], ()),
-        (["validate", "--list"], ()),
+        (["validate"], VALIDATE_SKIPS),
+        (["validate", "--list"], VALIDATE_SKIPS),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )
@@ -161,3 +174,64 @@ def test_a_sweep_without_the_vault_opens_no_database(place):
     proc, last = cli_loading(["check", "--no-record", "--only", "env.*", "--format", "json"], absent, place)
     assert last == "LOADED [] EXIT 1"
     assert json.loads(proc.stdout)["verdict"] == "NO-GO"
+
+
+def test_check_no_record_builds_the_self_tests_vault_on_core_sqlalchemy_and_sqlite_alone(place):
+    """The default manifest's vault self-test builds a scratch vault (SQLite in memory) on every ``check``: it
+    needs SQLAlchemy Core and its SQLite dialect, never the ORM or the PostgreSQL dialect; and it still passes.
+    With nothing configured no provider is called: the retry machinery (tenacity) is not even imported."""
+    absent = ("sqlalchemy.orm", "sqlalchemy.dialects.postgresql", "sqlalchemy.ext", "alembic")
+    absent += ("tenacity", "xml")  # no provider is called (nothing is configured), the table is not JUnit
+    proc, last = cli_loading(["check", "--no-record", "--format", "json"], absent, place)
+    assert last == "LOADED [] EXIT 1"
+    results = {r["id"]: r for r in json.loads(proc.stdout)["results"]}
+    assert results["vault.service.selftest"]["status"] == "pass", results["vault.service.selftest"]["summary"]
+
+
+def _every_parameter():
+    """(command, parameter) by name, for each parameter of every ``readiness`` command as the console script
+    builds them (their help made plain, so their values go through checks.shell.cli_coerce)."""
+    import typer.main
+
+    from checks.shell.cli import app
+
+    def walk(command, path):
+        for param in command.params:
+            if getattr(param, "type_descriptor", None) is not None:
+                yield f"{path} {param.name}", (command, param)
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    return dict(walk(typer.main.get_command(app), "readiness"))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["table", "json", "JSON", "3", "-2", "007", "1.5", "1e3", "", " 4", "x", "1_000", "./m.toml", "-", "/etc"]
+    + ["9" * 5000, "9" * 40 + ".5"],
+)
+def test_option_values_are_what_typer_itself_makes_of_them(raw):
+    """checks.shell.cli_coerce answers in plain Python only where typer's own coercion (a pydantic adapter) would
+    give the same value; every other value, and every refusal, is typer's: same value, same message."""
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+
+    from checks.shell.cli_coerce import LightParam
+
+    def outcome(runtime, command, param):
+        value = (raw,) if param.multiple or param.nargs == -1 else raw
+        try:
+            got = runtime.coerce(value, param, Context(command))
+        except BadParameter as exc:
+            return "refused", exc.format_message()
+        return "value", type(got), got
+
+    params = _every_parameter()
+    kinds = set()
+    for where, (command, param) in params.items():
+        light, typer_own = LightParam(param.type_descriptor), build_runtime_param(param.type_descriptor)
+        assert outcome(light, command, param) == outcome(typer_own, command, param), where
+        kinds.add(repr(param.type_descriptor.annotation))
+    assert len(params) > 50
+    assert {"<class 'int'>", "<class 'float'>", "<class 'pathlib.Path'>", "list[str]", "<class 'str'>"} <= kinds

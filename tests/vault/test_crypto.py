@@ -320,3 +320,50 @@ def test_property_aad_bit_flip_fails(plaintext, aad, data):
     other[bit // 8] ^= 1 << (bit % 8)
     with pytest.raises(IntegrityError):
         open_blob(KEY, blob, bytes(other))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("acme", "google", "cred-1", "access", 1),
+        ("t", "microsoft", "3f2c9a8e-0b1d-4c2e-9f1a-7d6b5e4c3b2a", "refresh", 123456789012),
+        ('quo"te\\back', "tab\tnew\nline", "ünïcödé ✓ 🔑", "\x00\x1f\x7f", 0),
+        ("", "", "", "", -1),
+        ("\u2028\u2029", "</script>", "a" * 500, "f", 2**70),
+    ],
+)
+def test_a_fields_associated_data_is_the_canonical_json_of_its_names(fields):
+    """The associated data binds a ciphertext to its tenant, provider, credential, field and DEK version: exactly
+    the bytes of their JSON object with sorted keys, no spaces, ASCII (what every release has sealed under)."""
+    import json
+
+    tenant, provider, credential, field, version = fields
+    expected = json.dumps(
+        {"v": 1, "tenant": tenant, "provider": provider, "credential": credential, "field": field,
+         "dek_version": version},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    assert credential_aad(tenant, provider, credential, field, version) == expected
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("acme", 1, "kek:0123456789abcdef", "dek"),
+        ("tenant-099999", 2**40, "kek:ffffffffffffffff", "audit"),
+        ('quo"te\\ ünï ✓', 0, "\x00\n", ""),
+    ],
+)
+def test_a_wrapped_keys_associated_data_is_the_canonical_json_of_its_names(fields):
+    """A wrapped key is bound to its tenant, version, KEK fingerprint and purpose: the bytes of their JSON object
+    with sorted keys, no spaces, ASCII, as every release has wrapped under."""
+    import json
+
+    tenant, version, kek, purpose = fields
+    expected = json.dumps(
+        {"v": 1, "purpose": purpose, "tenant": tenant, "dek_version": version, "kek": kek},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    assert _key_aad(tenant, version, kek, purpose) == expected
