@@ -8,8 +8,8 @@ from __future__ import annotations
 import hmac
 import logging
 import random
-import time
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,6 +67,7 @@ class RefreshSettle:
     lead: timedelta
     rng: random.Random
     retry_policy: RetryPolicy
+    sleep: Callable[[float], None]
 
     def _select_row(self, conn: sa.Connection, credential_id: str, *, lock: bool) -> Any:
         query = sa.select(*_ROW_COLUMNS).where(_C.c.id == credential_id)
@@ -95,7 +96,7 @@ class RefreshSettle:
                     raise
                 log.warning("storing refreshed tokens of credential %s failed (%s); retrying at once", claim.id,
                             type(exc).__name__)
-                time.sleep(0.05 * (attempt + 1))
+                self.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
 
     def _store(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:

@@ -527,14 +527,17 @@ def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, s
             failed.append(statement)
             raise conn.dialect.dbapi.OperationalError("database is locked")
 
+    pauses: list[float] = []
     sa.event.listen(vault_.engine, "before_cursor_execute", hiccup)
     try:
         with caplog.at_level(logging.WARNING, logger="vault.refresh"):
-            (outcome,) = make().run_once().outcomes
+            (outcome,) = make(sleep=pauses.append).run_once().outcomes
     finally:
         sa.event.remove(vault_.engine, "before_cursor_execute", hiccup)
     warned = [r.getMessage() for r in caplog.records if r.name == "vault.refresh"]
     retry = f"storing refreshed tokens of credential {cid} failed (OperationalError); retrying at once"
+    # short pauses between the tries (50 then 100 ms), none after the last: at once, not a backoff
+    assert pauses == [0.05, 0.1][:hiccups]
     if hiccups == 1:
         assert (outcome.result, warned) == ("refreshed", [retry])
         assert info(vault_, cid).last_refresh_error is None

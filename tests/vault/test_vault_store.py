@@ -526,6 +526,22 @@ def test_rotate_dek_reseals_one_tenant_and_retires_the_old_dek(vault_, db_url):
     assert vault_.list(ADMIN, "t0")[-1].dek_version == 2 and vault_.get(ADMIN, "t0", new).access_token.reveal()
 
 
+def test_a_retired_data_key_leaves_the_memory_of_the_process_that_retired_it_wiped(vault_, db_url, clock):
+    """Reading t0's and t1's tokens caches their v1 data keys unwrapped. Rotating t0 retires its v1: the cached
+    copy is dropped and its bytes zeroed (a memory dump taken afterwards holds no retired key), t1's stays. A
+    process that never cached the retired key rotates just the same."""
+    ids = _fill(vault_, tenants=2, per_tenant=2)
+    _assert_all_open(vault_, ids)
+    held = {key: dek for key, (dek, _) in vault_._deks.items()}  # the cache's own buffers, as a dump would see
+    assert set(held) == {("t0", 1), ("t1", 1)} and all(any(dek) for dek in held.values())
+    assert vault_.rotate_dek(ADMIN, "t0").retired == ("t0@v1",)
+    assert ("t0", 1) not in vault_._deks and held[("t0", 1)] == bytearray(32)
+    assert vault_._deks[("t1", 1)][0] is held[("t1", 1)] and any(held[("t1", 1)])
+    with Vault.open(db_url, StaticKeySource(K1), clock) as other:  # t1's v1 never read here: not in its cache
+        assert other.rotate_dek(ADMIN, "t1").retired == ("t1@v1",)
+    _assert_all_open(vault_, ids)
+
+
 def test_rotate_dek_resumes_to_the_same_version_after_a_crash(vault_, db_url):
     ids = _fill(vault_, tenants=1, per_tenant=7)
 
