@@ -303,7 +303,7 @@ class Refresher(RefreshSettle):
         recorded; one still there at the next claim means a cycle died (or lost its lease) mid-call."""
         ring = self.vault._ring()
         with self.vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
+            row = self._select_row(conn, claim.id)
             now = self.clock.now()
             if row is not None:
                 self.vault._rows(conn, ring).check_credential(row)

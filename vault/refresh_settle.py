@@ -69,9 +69,9 @@ class RefreshSettle:
     retry_policy: RetryPolicy
     sleep: Callable[[float], None]
 
-    def _select_row(self, conn: sa.Connection, credential_id: str, *, lock: bool) -> Any:
-        query = sa.select(*_ROW_COLUMNS).where(_C.c.id == credential_id)
-        return conn.execute(query.with_for_update() if lock else query).first()
+    def _select_row(self, conn: sa.Connection, credential_id: str) -> Any:
+        """The claimed row, re-read and held (``FOR UPDATE`` on PostgreSQL) until the transaction ends."""
+        return conn.execute(sa.select(*_ROW_COLUMNS).where(_C.c.id == credential_id).with_for_update()).first()
 
 
     def _settle(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:
@@ -113,7 +113,7 @@ class RefreshSettle:
         vault = self.vault
         ring = vault._ring()
         with vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
+            row = self._select_row(conn, claim.id)
             now = self.clock.now()
             if row is not None:
                 vault._rows(conn, ring).check_credential(row)
@@ -166,7 +166,7 @@ class RefreshSettle:
         the token in an answer nobody stored, and only the user can mint a new one."""
         ring = self.vault._ring()
         with self.vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
+            row = self._select_row(conn, claim.id)
             now = self.clock.now()
             if row is not None:
                 self.vault._rows(conn, ring).check_credential(row)
@@ -208,7 +208,7 @@ class RefreshSettle:
         try:
             ring = self.vault._ring()
             with self.vault._begin() as conn:
-                row = self._select_row(conn, claim.id, lock=True)
+                row = self._select_row(conn, claim.id)
                 now = self.clock.now()
                 info: dict[str, Any] = {"result": result, "error": detail, "status": status}
                 if answer is not None and answer.error is not None:

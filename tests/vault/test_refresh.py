@@ -1030,6 +1030,17 @@ def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clo
         (claim,) = refresher._claim()
         v.revoke(ADMIN, "acme", gone)
         assert refresher._process(claim).detail == "credential is revoked"
+        # a put during the call that keeps the refresh token we sent: telling it from a newer one opens the stored
+        # refresh token with a key fetched afresh from the ring
+        mid = put(v, standins, clock, "google", "mid@acme.test", timedelta(minutes=5))[0]
+
+        def meanwhile(request):
+            v.put(ADMIN, "acme", "google", "mid@acme.test", "ya29.theirs" + secrets.token_urlsafe(20), None,
+                  expires_at=clock.now() + timedelta(hours=1))
+
+        with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+            assert [(o.credential_id, o.result) for o in make(vault=v, http=client).run_once().outcomes] == [
+                (mid, "refreshed")]
         assert v.verify_audit(ADMIN).ok
 
 
