@@ -522,6 +522,14 @@ UNKNOWN_REFERENCES = [
         lambda d: d["checks"][1].__setitem__("depends_on", ["oauth.google.sent"]),
     ),
     ("risks[0].items[0]", "unknown item 'google'", lambda d: d["risks"][0].__setitem__("items", ["google"])),
+    (
+        "notify.routes[0].contacts[1]",
+        "unknown contact 'legal'",
+        lambda d: d.__setitem__("notify", {
+            "channels": {"release": {"url_env": "READINESS_NOTIFY_RELEASE"}},
+            "routes": [{"contacts": ["platform", "legal"], "channels": ["release"]}],
+        }),
+    ),
 ]
 
 
@@ -846,6 +854,33 @@ def test_limits_on_the_parsed_document_are_refused_naming_the_field():
     assert refused(HEAD + f'[[sandboxes]]\nid = "s"\nitem = "a.one"\nprovider = "p"\ntitle = "{"x" * 10_001}"\n') == [
         ("sandboxes[0].title", "10001 characters, more than the 10000 allowed")
     ]
+
+
+def test_nesting_that_runs_out_of_stack_in_the_toml_parser_is_still_a_manifest_error():
+    """A caller already deep in its stack (a low recursion limit stands in for it): nesting the raw-text scan
+    allows (16 levels) can exhaust the stack inside the TOML parser. That is refused like any other manifest
+    problem, never a RecursionError or a crash; tried at every headroom from a few frames up."""
+    import sys
+
+    text = "x = " + "[" * 16 + "]" * 16 + "\n"
+    seen = set()
+    frame, base, limit = sys._getframe(), 0, sys.getrecursionlimit()
+    while frame is not None:
+        frame, base = frame.f_back, base + 1
+    for headroom in range(5, 120):
+        try:
+            sys.setrecursionlimit(base + headroom)
+        except RecursionError:  # below the interpreter's current depth (it counts a few frames more)
+            continue
+        try:
+            parse_manifest(text, source="x.toml")
+        except ManifestError as err:
+            seen.add((err.path, tuple(err.problems)))
+        except RecursionError:
+            seen.add("out of stack before parsing")
+        finally:
+            sys.setrecursionlimit(limit)
+    assert ("x.toml", (("", "nested more than 16 levels deep"),)) in seen, seen
 
 
 def test_limits_on_the_raw_text_are_refused_with_the_line():

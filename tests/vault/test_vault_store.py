@@ -526,6 +526,18 @@ def test_rotate_dek_reseals_one_tenant_and_retires_the_old_dek(vault_, db_url):
     assert vault_.list(ADMIN, "t0")[-1].dek_version == 2 and vault_.get(ADMIN, "t0", new).access_token.reveal()
 
 
+def test_the_process_that_created_the_vault_fingerprints_tokens_as_every_later_process_does(db_url, clock):
+    """The creating process keeps the audit key's subkeys it just made; a token it stores must get the fingerprint
+    any other process opening the vault gives the same token, or the audit log and the token list could not be
+    matched across processes."""
+    with Vault.init(db_url, StaticKeySource(K1), clock) as first:
+        first.put(ADMIN, "acme", "google", "a", "ya29.same-token")
+        with Vault.open(db_url, StaticKeySource(K1), clock) as later:
+            later.put(ADMIN, "acme", "google", "b", "ya29.same-token")
+            made = {i.account: i.token_fingerprint for i in later.list(ADMIN, "acme")}
+    assert made["a"] == made["b"] and made["a"].startswith("hmac:")
+
+
 def test_a_retired_data_key_leaves_the_memory_of_the_process_that_retired_it_wiped(vault_, db_url, clock):
     """Reading t0's and t1's tokens caches their v1 data keys unwrapped. Rotating t0 retires its v1: the cached
     copy is dropped and its bytes zeroed (a memory dump taken afterwards holds no retired key), t1's stays. A
@@ -560,6 +572,31 @@ def test_rotate_dek_resumes_to_the_same_version_after_a_crash(vault_, db_url):
     # a second rotation is a new version
     assert vault_.rotate_dek(ADMIN, "t0").target == "t0@v3"
     _assert_all_open(vault_, ids)
+
+
+def test_a_put_keeping_the_refresh_token_of_a_row_not_yet_resealed_moves_it_to_the_new_dek(vault_):
+    """Mid-rotation, a credential still sealed under v1 gets a new access token and no refresh token (a provider
+    that does not rotate it): the kept refresh token is resealed under v2 with the access token, still opens,
+    and the rest of the rotation retires v1 without it."""
+    ids = _fill(vault_, tenants=1, per_tenant=4)
+
+    def stop_after_first_batch(done, total):
+        raise Crash
+
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "t0", progress=stop_after_first_batch, batch=2)
+    behind = [i for i in vault_.list(ADMIN, "t0") if i.dek_version == 1]
+    assert len(behind) == 2
+    kept = behind[0]
+    assert vault_.put(ADMIN, "t0", "google", kept.account, "tok-new") == kept.id
+    assert {i.id: i.dek_version for i in vault_.list(ADMIN, "t0")}[kept.id] == 2
+    with vault_.get(ADMIN, "t0", kept.id) as tokens:
+        assert (tokens.access_token.reveal(), tokens.refresh_token.reveal()) == ("tok-new", f"ref-0-{kept.account[4:]}")
+    report = vault_.rotate_dek(ADMIN, "t0")
+    assert (report.total, report.retired) == (1, ("t0@v1",))
+    with vault_.get(ADMIN, "t0", kept.id) as tokens:
+        assert tokens.refresh_token.reveal() == f"ref-0-{kept.account[4:]}"
+    _assert_all_open(vault_, {k: v for k, v in ids.items() if v != kept.id})
 
 
 def test_a_put_sealing_under_the_old_dek_holds_off_its_retirement(pg_url, clock):
