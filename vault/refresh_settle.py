@@ -88,16 +88,14 @@ class RefreshSettle:
     def _store_now(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:
         """New tokens exist only in this process until stored: a database hiccup (busy, a dropped connection)
         gets two more tries at once rather than losing a rotated refresh token to a backoff."""
-        for attempt in range(_STORE_TRIES):
+        for attempt in range(1, _STORE_TRIES):
             try:
                 return self._store(claim, prepared, answer)
             except sa.exc.OperationalError as exc:
-                if attempt + 1 == _STORE_TRIES:
-                    raise
                 log.warning("storing refreshed tokens of credential %s failed (%s); retrying at once", claim.id,
                             type(exc).__name__)
-                self.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+                self.sleep(0.05 * attempt)
+        return self._store(claim, prepared, answer)  # the last try: its failure is the caller's
 
     def _store(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:
         """New access token, rotated (or kept) refresh token, expiry, version bump, lease and in-flight marker
