@@ -837,10 +837,25 @@ def test_a_file_of_exactly_the_cap_loads_and_one_byte_more_is_refused(tmp_path):
     assert (info.value.path, info.value.problems) == ("big.toml", [TOO_BIG])
 
 
-def test_bytes_that_are_not_utf8_name_their_line(tmp_path):
+@pytest.mark.parametrize(
+    "raw", [b"schema = 1\n\n# caf\xe9\n", b"\nschema = 1\n# caf\xe9\n"], ids=["text-first", "newline-first"]
+)
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path, raw):
     path = tmp_path / "readiness.toml"
-    path.write_bytes(b"schema = 1\n\n# caf\xe9\n")
+    path.write_bytes(raw)
     assert load_refused(path) == [("line 3", "not UTF-8 text (byte 0xe9)")]
+
+
+def test_a_manifest_given_as_text_without_a_source_is_named_as_such():
+    with pytest.raises(ManifestError) as info:
+        parse_manifest("schema = ")
+    assert info.value.path == "<manifest>" and str(info.value).startswith("<manifest>: ")
+
+
+def test_a_duplicate_escalation_id_is_named_by_its_place(data):
+    first = data["escalations"][0]["id"]
+    err = problems_of(data, lambda d: d["escalations"][1].__setitem__("id", first))
+    assert fields(err)["escalations[1]"] == f"duplicate id {first!r}"
 
 
 def test_the_schema_defaults_to_1_and_another_is_refused():
