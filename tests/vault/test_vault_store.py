@@ -256,6 +256,16 @@ def test_a_ciphertext_moved_to_another_row_fails_to_open(vault_, db_url):
 # ---------------------------------------------------------------------------------------- opening, keys
 
 
+def test_a_refused_read_is_audited_with_its_tenant_and_credential(vault_):
+    cid = vault_.put(ADMIN, "acme", "google", "gone", "tok-gone")
+    vault_.revoke(ADMIN, "acme", cid)
+    with pytest.raises(VaultError):
+        vault_.get(ADMIN, "acme", cid)
+    entry = vault_.audit_events(ADMIN, limit=1)[0]
+    assert (entry.op, entry.outcome, entry.tenant, entry.target, entry.detail["error"]) == (
+        "get", "error", "acme", cid, "VaultError")
+
+
 def test_open_refuses_a_database_without_a_vault(db_url):
     with pytest.raises(VaultError, match="no vault yet"):
         Vault.open(db_url, StaticKeySource(K1))
@@ -264,10 +274,10 @@ def test_open_refuses_a_database_without_a_vault(db_url):
 def test_open_refuses_a_key_the_vault_does_not_know(vault_, db_url):
     vault_.close()
     with pytest.raises(KeyUnavailable) as err:
-        Vault.open(db_url, StaticKeySource(K2))
+        Vault.open(db_url, StaticKeySource(K2, K3))
     message = str(err.value)
-    assert "match none this vault knows" in message and kek_fingerprint(K1) in message
-    assert "wrong TOKEN_VAULT_ENCRYPTION_KEY?" in message
+    assert f"match none this vault knows (known: {kek_fingerprint(K1)}; " in message
+    assert f" offers: {kek_fingerprint(K2)}, {kek_fingerprint(K3)}); wrong TOKEN_VAULT_ENCRYPTION_KEY?" in message
     assert base64.b64encode(K2).decode() not in message
 
 
