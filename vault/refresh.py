@@ -54,6 +54,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -109,6 +110,7 @@ class Refresher(RefreshSettle):
         rng: random.Random | None = None,
         url_rewriter: Callable[[str], str] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -134,6 +136,7 @@ class Refresher(RefreshSettle):
         self.retry_policy = RetryPolicy(base_backoff, max_backoff, floor=MIN_DELAY, rng=self.rng)
         self.url_rewriter = url_rewriter or (lambda url: url)
         self.progress = progress
+        self.sleep = sleep  # the short pause between tries at storing new tokens (a test records it)
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=False)
 
@@ -311,7 +314,7 @@ class Refresher(RefreshSettle):
         recorded; one still there at the next claim means a cycle died (or lost its lease) mid-call."""
         ring = self.vault._ring()
         with self.vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
+            row = self._select_row(conn, claim.id)
             now = self.clock.now()
             if row is not None:
                 self.vault._rows(conn, ring).check_credential(row)

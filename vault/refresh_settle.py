@@ -8,8 +8,8 @@ from __future__ import annotations
 import hmac
 import logging
 import random
-import time
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,10 +67,11 @@ class RefreshSettle:
     lead: timedelta
     rng: random.Random
     retry_policy: RetryPolicy
+    sleep: Callable[[float], None]
 
-    def _select_row(self, conn: sa.Connection, credential_id: str, *, lock: bool) -> Any:
-        query = sa.select(*_ROW_COLUMNS).where(_C.c.id == credential_id)
-        return conn.execute(query.with_for_update() if lock else query).first()
+    def _select_row(self, conn: sa.Connection, credential_id: str) -> Any:
+        """The claimed row, re-read and held (``FOR UPDATE`` on PostgreSQL) until the transaction ends."""
+        return conn.execute(sa.select(*_ROW_COLUMNS).where(_C.c.id == credential_id).with_for_update()).first()
 
 
     def _settle(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:
@@ -87,16 +88,14 @@ class RefreshSettle:
     def _store_now(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:
         """New tokens exist only in this process until stored: a database hiccup (busy, a dropped connection)
         gets two more tries at once rather than losing a rotated refresh token to a backoff."""
-        for attempt in range(_STORE_TRIES):
+        for attempt in range(1, _STORE_TRIES):
             try:
                 return self._store(claim, prepared, answer)
             except sa.exc.OperationalError as exc:
-                if attempt + 1 == _STORE_TRIES:
-                    raise
                 log.warning("storing refreshed tokens of credential %s failed (%s); retrying at once", claim.id,
                             type(exc).__name__)
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+                self.sleep(0.05 * attempt)
+        return self._store(claim, prepared, answer)  # the last try: its failure is the caller's
 
     def _store(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:
         """New access token, rotated (or kept) refresh token, expiry, version bump, lease and in-flight marker
@@ -112,7 +111,7 @@ class RefreshSettle:
         vault = self.vault
         ring = vault._ring()
         with vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
+            row = self._select_row(conn, claim.id)
             now = self.clock.now()
             if row is not None:
                 vault._rows(conn, ring).check_credential(row)
@@ -165,7 +164,7 @@ class RefreshSettle:
         the token in an answer nobody stored, and only the user can mint a new one."""
         ring = self.vault._ring()
         with self.vault._begin() as conn:
-            row = self._select_row(conn, claim.id, lock=True)
+            row = self._select_row(conn, claim.id)
             now = self.clock.now()
             if row is not None:
                 self.vault._rows(conn, ring).check_credential(row)
@@ -207,7 +206,7 @@ class RefreshSettle:
         try:
             ring = self.vault._ring()
             with self.vault._begin() as conn:
-                row = self._select_row(conn, claim.id, lock=True)
+                row = self._select_row(conn, claim.id)
                 now = self.clock.now()
                 info: dict[str, Any] = {"result": result, "error": detail, "status": status}
                 if answer is not None and answer.error is not None:

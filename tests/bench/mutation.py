@@ -13,6 +13,7 @@ touched, and nothing is remembered between runs: every run starts fresh.
     python tests/bench/mutation.py --survivors-diff F     # also write each survivor's diff to F
     python tests/bench/mutation.py --sample 0.1           # a seeded tenth of each module's mutants
     python tests/bench/mutation.py vault/crypto.py --tests tests/vault/test_crypto.py   # quick lower bound
+    python tests/bench/mutation.py --mutant vault.crypto.x_derive_key__mutmut_7 ...     # only these mutants
 
 A full run of every module is about 10,000 mutants and hours on 2 cores. ``--sample F`` tests a fraction
 of the mutants, chosen by a hash of each mutant's name (the same mutants every run of the same code), and
@@ -140,8 +141,22 @@ m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths(); m.create_mut
 SKIPPED = 34  # mutmut's exit code for "skipped"
 
 
+ONLY: set[str] = set()  # --mutant NAME...: exactly these mutants, whatever the modules and the sample
+
+
 def chosen(name: str, modules: list[str], fraction: float) -> bool:
+    if ONLY:
+        return name in ONLY
     return in_scope(name, modules) and sampled(name, fraction)
+
+
+def module_of(name: str) -> str:
+    """The core module a mutant name belongs to: ``vault.store_keys.xǁVaultKeysǁ_forget_dek__mutmut_3`` ->
+    ``vault/store_keys.py``."""
+    for module in SCOPE:
+        if in_scope(name, [module]):
+            return module
+    sys.exit(f"not a mutant of a core module in scope: {name}")
 
 
 def skip_unchosen(work: Path, modules: list[str], fraction: float) -> int:
@@ -261,7 +276,17 @@ def main() -> int:
     )
     parser.add_argument("--sample", type=float, default=1.0, help="fraction of each module's mutants to test")
     parser.add_argument("--max-children", type=int, default=4, help="mutants tested at once (default 4)")
+    parser.add_argument(
+        "--mutant",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="only these mutants, by name (a quick re-check of survivors; their modules are inferred)",
+    )
     args = parser.parse_args()
+    if args.mutant:
+        ONLY.update(args.mutant)
+        args.modules = sorted({module_of(name) for name in args.mutant} | set(args.modules))
     modules = args.modules or list(SCOPE)
 
     try:

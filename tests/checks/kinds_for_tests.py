@@ -73,6 +73,16 @@ async def stuck_then_crash(params: BaseModel, ctx: CheckContext) -> Result:
     raise RuntimeError("late failure of an abandoned kind")
 
 
+@check_kind("crash_on_cancel")
+async def crash_on_cancel(params: BaseModel, ctx: CheckContext) -> Result:
+    """Waits forever; cancelled, its clean-up fails: it ends at once, but with an exception instead."""
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        raise RuntimeError("clean-up failed while being cancelled") from None
+    return Result(Status.PASS, "never")
+
+
 @check_kind("inflight", params=FixedParams)
 async def inflight(params: FixedParams, ctx: CheckContext) -> Result:
     """Counts the checks of its kind running at once in ``ctx.extras["inflight"]`` (``now`` and ``max``)

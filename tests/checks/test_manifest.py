@@ -522,6 +522,14 @@ UNKNOWN_REFERENCES = [
         lambda d: d["checks"][1].__setitem__("depends_on", ["oauth.google.sent"]),
     ),
     ("risks[0].items[0]", "unknown item 'google'", lambda d: d["risks"][0].__setitem__("items", ["google"])),
+    (
+        "notify.routes[0].contacts[1]",
+        "unknown contact 'legal'",
+        lambda d: d.__setitem__("notify", {
+            "channels": {"release": {"url_env": "READINESS_NOTIFY_RELEASE"}},
+            "routes": [{"contacts": ["platform", "legal"], "channels": ["release"]}],
+        }),
+    ),
 ]
 
 
@@ -829,10 +837,25 @@ def test_a_file_of_exactly_the_cap_loads_and_one_byte_more_is_refused(tmp_path):
     assert (info.value.path, info.value.problems) == ("big.toml", [TOO_BIG])
 
 
-def test_bytes_that_are_not_utf8_name_their_line(tmp_path):
+@pytest.mark.parametrize(
+    "raw", [b"schema = 1\n\n# caf\xe9\n", b"\nschema = 1\n# caf\xe9\n"], ids=["text-first", "newline-first"]
+)
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path, raw):
     path = tmp_path / "readiness.toml"
-    path.write_bytes(b"schema = 1\n\n# caf\xe9\n")
+    path.write_bytes(raw)
     assert load_refused(path) == [("line 3", "not UTF-8 text (byte 0xe9)")]
+
+
+def test_a_manifest_given_as_text_without_a_source_is_named_as_such():
+    with pytest.raises(ManifestError) as info:
+        parse_manifest("schema = ")
+    assert info.value.path == "<manifest>" and str(info.value).startswith("<manifest>: ")
+
+
+def test_a_duplicate_escalation_id_is_named_by_its_place(data):
+    first = data["escalations"][0]["id"]
+    err = problems_of(data, lambda d: d["escalations"][1].__setitem__("id", first))
+    assert fields(err)["escalations[1]"] == f"duplicate id {first!r}"
 
 
 def test_the_schema_defaults_to_1_and_another_is_refused():
@@ -846,6 +869,33 @@ def test_limits_on_the_parsed_document_are_refused_naming_the_field():
     assert refused(HEAD + f'[[sandboxes]]\nid = "s"\nitem = "a.one"\nprovider = "p"\ntitle = "{"x" * 10_001}"\n') == [
         ("sandboxes[0].title", "10001 characters, more than the 10000 allowed")
     ]
+
+
+def test_nesting_that_runs_out_of_stack_in_the_toml_parser_is_still_a_manifest_error():
+    """A caller already deep in its stack (a low recursion limit stands in for it): nesting the raw-text scan
+    allows (16 levels) can exhaust the stack inside the TOML parser. That is refused like any other manifest
+    problem, never a RecursionError or a crash; tried at every headroom from a few frames up."""
+    import sys
+
+    text = "x = " + "[" * 16 + "]" * 16 + "\n"
+    seen = set()
+    frame, base, limit = sys._getframe(), 0, sys.getrecursionlimit()
+    while frame is not None:
+        frame, base = frame.f_back, base + 1
+    for headroom in range(5, 120):
+        try:
+            sys.setrecursionlimit(base + headroom)
+        except RecursionError:  # below the interpreter's current depth (it counts a few frames more)
+            continue
+        try:
+            parse_manifest(text, source="x.toml")
+        except ManifestError as err:
+            seen.add((err.path, tuple(err.problems)))
+        except RecursionError:
+            seen.add("out of stack before parsing")
+        finally:
+            sys.setrecursionlimit(limit)
+    assert ("x.toml", (("", "nested more than 16 levels deep"),)) in seen, seen
 
 
 def test_limits_on_the_raw_text_are_refused_with_the_line():

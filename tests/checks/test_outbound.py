@@ -48,6 +48,21 @@ def server():
     srv.server_close()
 
 
+@pytest.fixture
+def sleeps(monkeypatch):
+    """The pauses the retry loop takes, in seconds: tenacity sleeps through ``asyncio.sleep`` (looked up at each
+    pause), so recording it shows whether a call waited, without timing the test. The pause still happens."""
+    taken: list[float] = []
+    real = asyncio.sleep
+
+    def recorded(delay, *args, **kwargs):
+        taken.append(delay)
+        return real(delay, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "sleep", recorded)
+    return taken
+
+
 def call(url, method="GET", *, settings="", timeout_s=None, **kw):
     m = make_manifest(check_block("x", timeout_s=timeout_s), extra=f"[settings]\n{settings}\n" if settings else "")
 
@@ -76,13 +91,10 @@ def test_idempotent_call_retries_5xx_then_succeeds(server):
     assert json_body(response, "The test API", url_of(server), ctx) == {"ok": True}
 
 
-def test_429_honours_retry_after(server):
-    import time
-
+def test_429_honours_retry_after(server, sleeps):
     server.script = [(429, b"{}", {"Retry-After": "1"}), (200, b"{}", {})]
-    t0 = time.perf_counter()
     response, _ = call(url_of(server))
-    assert response.status_code == 200 and time.perf_counter() - t0 >= 0.95
+    assert (response.status_code, server.calls, sleeps) == (200, 2, [1.0])
 
 
 def test_retries_are_bounded_and_persisting_5xx_is_an_error(server):
@@ -128,13 +140,9 @@ CAP = "max_response_bytes = 4096"
 
 @pytest.mark.parametrize("mode", ["announced", "unannounced"])
 def test_answer_past_the_cap_is_not_read_and_is_an_error(mode):
-    import time
-
     with flood_server(20 << 20) as base:
-        t0 = time.perf_counter()
         with pytest.raises(NoAnswer) as exc:
             call(f"{base}/{mode}/v1/thing", settings=CAP)
-        took = time.perf_counter() - t0
     result = exc.value.result
     assert result.status is Status.ERROR
     assert "too large" in result.summary and "4096" in result.summary, result.summary
@@ -142,7 +150,7 @@ def test_answer_past_the_cap_is_not_read_and_is_an_error(mode):
     assert evidence["failure"] == "too_large" and evidence["max_response_bytes"] == 4096
     assert evidence["status_code"] == 200
     # stopped at the cap: one network chunk past it at most, never the 20 MiB
-    assert evidence["bytes_read"] <= 4096 + 256 * 1024 and took < 2, (evidence, took)
+    assert evidence["bytes_read"] <= 4096 + 256 * 1024, evidence
     if mode == "announced":
         assert evidence["content_length"] == 20 << 20 and evidence["bytes_read"] == 0
     else:
@@ -165,8 +173,7 @@ def test_default_cap_is_one_mebibyte():
 
 
 @pytest.mark.parametrize("retry_after", ["30", "http-date"])
-def test_429_asking_for_more_than_the_time_left_is_rate_limited_without_sleeping(server, retry_after):
-    import time
+def test_429_asking_for_more_than_the_time_left_is_rate_limited_without_sleeping(server, retry_after, sleeps):
     from email.utils import format_datetime
 
     from checks.core.clock import FixedClock as _Clock
@@ -175,23 +182,18 @@ def test_429_asking_for_more_than_the_time_left_is_rate_limited_without_sleeping
         now = _Clock(datetime(2025, 10, 6, tzinfo=UTC)).now()
         retry_after = format_datetime(now.replace(second=30), usegmt=True)
     server.script = [(429, b'{"error": "slow down"}', {"Retry-After": retry_after}), (200, b"{}", {})]
-    t0 = time.perf_counter()
     response, ctx = call(url_of(server), timeout_s=0.3)
-    took = time.perf_counter() - t0
-    assert response.status_code == 429 and server.calls == 1 and took < 0.25, (server.calls, took)
+    assert (response.status_code, server.calls, sleeps) == (429, 1, [])
     result = server_error(response, "The test API", url_of(server), ctx)
     assert result.status is Status.ERROR
     assert "rate-limited, retry after 30 s" in result.summary, result.summary
     assert result.evidence["retry_after_s"] == 30
 
 
-def test_5xx_retry_after_past_the_time_left_stops_retrying(server):
-    import time
-
+def test_5xx_retry_after_past_the_time_left_stops_retrying(server, sleeps):
     server.script = [(503, b"down", {"Retry-After": "30"}), (200, b"{}", {})]
-    t0 = time.perf_counter()
     response, _ = call(url_of(server), timeout_s=0.3)
-    assert response.status_code == 503 and server.calls == 1 and time.perf_counter() - t0 < 0.25
+    assert (response.status_code, server.calls, sleeps) == (503, 1, [])
 
 
 def _gzip(data: bytes) -> bytes:

@@ -305,6 +305,36 @@ def test_an_abandoned_kind_failing_late_leaves_no_asyncio_error_in_the_log(regis
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
+def test_a_kind_failing_while_it_is_cancelled_leaves_no_asyncio_error_in_the_log(registry, caplog):
+    """Cut at its timeout, the kind's clean-up raises: it did stop (not abandoned), the check is a timeout, and
+    its exception is collected by the runner rather than printed by asyncio ("Task exception was never
+    retrieved") when the task is freed."""
+    import gc
+
+    m = make_manifest(check_block("cleanup", kind="crash_on_cancel", timeout_s=0.2))
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        [r] = run(m, registry)
+        gc.collect()
+    assert (r.result.status, r.result.evidence["error_type"]) == (Status.ERROR, "TimeoutError")
+    assert r.result.evidence["abandoned"] is False
+    assert [rec.getMessage() for rec in caplog.records if rec.name == "asyncio"] == []
+
+
+def test_a_dependant_waiting_on_several_late_dependencies_names_them_all(registry):
+    m = make_manifest(
+        check_block("one", kind="stuck", timeout_s=5),
+        check_block("two", kind="stuck", timeout_s=5),
+        check_block("child", depends_on=["one", "two"]),
+        extra="[settings]\nsweep_deadline_s = 0.3\n",
+    )
+    results, _ = run_with_stuck_kind(m, registry)
+    child = results["child"].result
+    assert child.summary.startswith(
+        "Not started: the sweep deadline (0.3s) passed while it waited for its dependencies (one, two)"
+    ), child.summary
+    assert child.evidence["waiting_on"] == ["one", "two"]
+
+
 # --- what the release manager reads when a check could not tell: whole texts and evidence ---------------
 
 

@@ -319,6 +319,27 @@ def truncate_and_forge_the_anchor(conn, rows):
     return n, "head anchor forged"
 
 
+def test_an_entry_appended_after_a_forged_last_row_still_reaches_the_external_anchor(vault_, db_url, raw, clock,
+                                                                                      tmp_path, caplog):
+    """Someone inserts a row past the head; the vault appends after it rather than fail every operation. That
+    entry's head still goes to the external anchor, whole (no warning that the anchor could not be written)."""
+    import json
+    import logging
+
+    path = tmp_path / "anchor.jsonl"
+    _busy_log(vault_)
+    rows = _events(raw)
+    with raw.begin() as conn:
+        forged_seq, _ = insert_a_forged_row_at_the_end(conn, rows)
+    with Vault.open(db_url, StaticKeySource(K1), clock, anchor=f"file:{path}") as v:
+        with caplog.at_level(logging.WARNING):
+            v.put(ADMIN, "acme", "google", "late", TOKEN + "-late")
+        assert v.verify_audit(AUDITOR).first_bad_seq == forged_seq
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    (line,) = [json.loads(text) for text in path.read_text().splitlines()][:1]
+    assert (line["seq"], len(line["tag"])) == (forged_seq + 1, 64)
+
+
 TAMPERING = [
     edit_a_field, edit_the_actor, edit_the_fingerprint_in_detail, edit_the_provider_in_detail,
     delete_a_row, delete_the_first_rows, insert_a_forged_row_at_the_end,

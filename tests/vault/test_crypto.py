@@ -287,6 +287,18 @@ def test_hkdf_rfc5869_test_case_1_through_the_reference_and_the_library_call_we_
     assert okm == case["okm"]
 
 
+RFC5869_CASE_3 = {  # no salt and no info: the salt derive_key uses (none: HashLen zero bytes)
+    "ikm": bytes([0x0B] * 22),
+    "okm": bytes.fromhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"),
+}
+
+
+def test_hkdf_rfc5869_test_case_3_without_salt_through_the_reference_and_the_library_call_we_make():
+    case = RFC5869_CASE_3
+    assert _hkdf_rfc5869(case["ikm"], b"", b"", 42) == case["okm"]
+    assert HKDF(algorithm=hashes.SHA256(), length=42, salt=None, info=b"").derive(case["ikm"]) == case["okm"]
+
+
 @pytest.mark.parametrize("purpose", ["audit-chain", "token-fingerprint", "row-mac"])
 def test_derive_key_is_rfc5869_hkdf_sha256_with_no_salt_and_our_info(purpose):
     expected = _hkdf_rfc5869(KEK, b"", f"readiness/{purpose}/v1".encode(), 32)

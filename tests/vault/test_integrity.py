@@ -213,7 +213,7 @@ def test_the_external_anchor_catches_a_rollback_to_an_older_copy(sqlite_url, tmp
         assert v.verify_audit(AUDITOR).ok  # from inside the database, the old copy is consistent
     with Vault.open(sqlite_url, StaticKeySource(K1), clock, anchor=f"file:{anchor}") as v:
         report = v.verify_audit(AUDITOR)
-        assert not report.ok and "external anchor" in (report.reason or ""), report.summary
+        assert report.ok is False and "external anchor" in (report.reason or ""), report.summary
 
 
 def test_the_external_anchor_catches_a_kek_holder_rewriting_the_chain(vault_, raw, clock, db_url, tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import os
 import logging
 from html import escape as html_escape
 from urllib.parse import quote, quote_plus
@@ -375,6 +377,64 @@ def test_fingerprint_key_file_is_created_private(monkeypatch, tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_bytes()) == 32
     redact._reset_fingerprint_key()
     assert redact.fingerprint("hunter22") == first  # the same installation, the same names
+
+
+def test_two_processes_creating_the_fingerprint_key_at_once_end_up_with_the_same_key(monkeypatch, tmp_path):
+    """The race on first use: this process finds no key file, and before it creates one another process (a real
+    one, running the same code) creates it. This process must then use the other's key, or the two would
+    name the same secret differently. The pause is staged by holding this process right after its read found
+    nothing (the standard library's ``Path.read_bytes``, which the key file is read with)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vault import redact
+
+    monkeypatch.delenv("READINESS_FINGERPRINT_KEY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = tmp_path / "readiness" / "fingerprint.key"
+    other: list[str] = []
+    real_read = Path.read_bytes
+
+    def read_then_lose_the_race(self):
+        try:
+            return real_read(self)
+        finally:
+            if self == path and not other:  # nothing there yet: the other process creates it now
+                other.append(subprocess.run(
+                    [sys.executable, "-c", "from vault import redact; print(redact.fingerprint('hunter22'))"],
+                    check=True, capture_output=True, text=True, env=dict(os.environ),
+                ).stdout.strip())
+
+    monkeypatch.setattr(Path, "read_bytes", read_then_lose_the_race)
+    redact._reset_fingerprint_key()
+    try:
+        ours = redact.fingerprint("hunter22")
+    finally:
+        redact._reset_fingerprint_key()
+    theirs = hmac.new(real_read(path), b"hunter22", hashlib.sha256).hexdigest()[:16]
+    assert other == [ours] == ["fp:" + theirs]
+
+
+@pytest.mark.parametrize("left", [b"", b"31 bytes of a half-written key!"], ids=["empty", "short"])
+def test_a_fingerprint_key_file_cut_short_is_never_the_key(monkeypatch, tmp_path, left):
+    """A key file a crash left empty or short is not a key: fingerprints under it would be guessable (an empty
+    HMAC key) or differ from every other process's. This process uses a random key of its own instead."""
+    from vault import redact
+
+    monkeypatch.delenv("READINESS_FINGERPRINT_KEY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = tmp_path / "readiness" / "fingerprint.key"
+    path.parent.mkdir()
+    path.write_bytes(left)
+    redact._reset_fingerprint_key()
+    try:
+        ours = redact.fingerprint("hunter22")
+        assert ours == redact.fingerprint("hunter22")  # stable within the process
+    finally:
+        redact._reset_fingerprint_key()
+    assert ours != "fp:" + hmac.new(left, b"hunter22", hashlib.sha256).hexdigest()[:16]
+    assert path.read_bytes() == left  # not overwritten: another process may be finishing it
 
 
 def test_the_cli_installs_the_redacting_filter(tmp_path):

@@ -527,14 +527,17 @@ def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, s
             failed.append(statement)
             raise conn.dialect.dbapi.OperationalError("database is locked")
 
+    pauses: list[float] = []
     sa.event.listen(vault_.engine, "before_cursor_execute", hiccup)
     try:
         with caplog.at_level(logging.WARNING, logger="vault.refresh"):
-            (outcome,) = make().run_once().outcomes
+            (outcome,) = make(sleep=pauses.append).run_once().outcomes
     finally:
         sa.event.remove(vault_.engine, "before_cursor_execute", hiccup)
     warned = [r.getMessage() for r in caplog.records if r.name == "vault.refresh"]
     retry = f"storing refreshed tokens of credential {cid} failed (OperationalError); retrying at once"
+    # short pauses between the tries (50 then 100 ms), none after the last: at once, not a backoff
+    assert pauses == [0.05, 0.1][:hiccups]
     if hiccups == 1:
         assert (outcome.result, warned) == ("refreshed", [retry])
         assert info(vault_, cid).last_refresh_error is None
@@ -1027,6 +1030,17 @@ def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clo
         (claim,) = refresher._claim()
         v.revoke(ADMIN, "acme", gone)
         assert refresher._process(claim).detail == "credential is revoked"
+        # a put during the call that keeps the refresh token we sent: telling it from a newer one opens the stored
+        # refresh token with a key fetched afresh from the ring
+        mid = put(v, standins, clock, "google", "mid@acme.test", timedelta(minutes=5))[0]
+
+        def meanwhile(request):
+            v.put(ADMIN, "acme", "google", "mid@acme.test", "ya29.theirs" + secrets.token_urlsafe(20), None,
+                  expires_at=clock.now() + timedelta(hours=1))
+
+        with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
+            assert [(o.credential_id, o.result) for o in make(vault=v, http=client).run_once().outcomes] == [
+                (mid, "refreshed")]
         assert v.verify_audit(ADMIN).ok
 
 

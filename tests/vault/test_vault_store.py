@@ -256,6 +256,16 @@ def test_a_ciphertext_moved_to_another_row_fails_to_open(vault_, db_url):
 # ---------------------------------------------------------------------------------------- opening, keys
 
 
+def test_a_refused_read_is_audited_with_its_tenant_and_credential(vault_):
+    cid = vault_.put(ADMIN, "acme", "google", "gone", "tok-gone")
+    vault_.revoke(ADMIN, "acme", cid)
+    with pytest.raises(VaultError):
+        vault_.get(ADMIN, "acme", cid)
+    entry = vault_.audit_events(ADMIN, limit=1)[0]
+    assert (entry.op, entry.outcome, entry.tenant, entry.target, entry.detail["error"]) == (
+        "get", "error", "acme", cid, "VaultError")
+
+
 def test_open_refuses_a_database_without_a_vault(db_url):
     with pytest.raises(VaultError, match="no vault yet"):
         Vault.open(db_url, StaticKeySource(K1))
@@ -264,10 +274,10 @@ def test_open_refuses_a_database_without_a_vault(db_url):
 def test_open_refuses_a_key_the_vault_does_not_know(vault_, db_url):
     vault_.close()
     with pytest.raises(KeyUnavailable) as err:
-        Vault.open(db_url, StaticKeySource(K2))
+        Vault.open(db_url, StaticKeySource(K2, K3))
     message = str(err.value)
-    assert "match none this vault knows" in message and kek_fingerprint(K1) in message
-    assert "wrong TOKEN_VAULT_ENCRYPTION_KEY?" in message
+    assert f"match none this vault knows (known: {kek_fingerprint(K1)}; " in message
+    assert f" offers: {kek_fingerprint(K2)}, {kek_fingerprint(K3)}); wrong TOKEN_VAULT_ENCRYPTION_KEY?" in message
     assert base64.b64encode(K2).decode() not in message
 
 
@@ -526,6 +536,34 @@ def test_rotate_dek_reseals_one_tenant_and_retires_the_old_dek(vault_, db_url):
     assert vault_.list(ADMIN, "t0")[-1].dek_version == 2 and vault_.get(ADMIN, "t0", new).access_token.reveal()
 
 
+def test_the_process_that_created_the_vault_fingerprints_tokens_as_every_later_process_does(db_url, clock):
+    """The creating process keeps the audit key's subkeys it just made; a token it stores must get the fingerprint
+    any other process opening the vault gives the same token, or the audit log and the token list could not be
+    matched across processes."""
+    with Vault.init(db_url, StaticKeySource(K1), clock) as first:
+        first.put(ADMIN, "acme", "google", "a", "ya29.same-token")
+        with Vault.open(db_url, StaticKeySource(K1), clock) as later:
+            later.put(ADMIN, "acme", "google", "b", "ya29.same-token")
+            made = {i.account: i.token_fingerprint for i in later.list(ADMIN, "acme")}
+    assert made["a"] == made["b"] and made["a"].startswith("hmac:")
+
+
+def test_a_retired_data_key_leaves_the_memory_of_the_process_that_retired_it_wiped(vault_, db_url, clock):
+    """Reading t0's and t1's tokens caches their v1 data keys unwrapped. Rotating t0 retires its v1: the cached
+    copy is dropped and its bytes zeroed (a memory dump taken afterwards holds no retired key), t1's stays. A
+    process that never cached the retired key rotates just the same."""
+    ids = _fill(vault_, tenants=2, per_tenant=2)
+    _assert_all_open(vault_, ids)
+    held = {key: dek for key, (dek, _) in vault_._deks.items()}  # the cache's own buffers, as a dump would see
+    assert set(held) == {("t0", 1), ("t1", 1)} and all(any(dek) for dek in held.values())
+    assert vault_.rotate_dek(ADMIN, "t0").retired == ("t0@v1",)
+    assert ("t0", 1) not in vault_._deks and held[("t0", 1)] == bytearray(32)
+    assert vault_._deks[("t1", 1)][0] is held[("t1", 1)] and any(held[("t1", 1)])
+    with Vault.open(db_url, StaticKeySource(K1), clock) as other:  # t1's v1 never read here: not in its cache
+        assert other.rotate_dek(ADMIN, "t1").retired == ("t1@v1",)
+    _assert_all_open(vault_, ids)
+
+
 def test_rotate_dek_resumes_to_the_same_version_after_a_crash(vault_, db_url):
     ids = _fill(vault_, tenants=1, per_tenant=7)
 
@@ -544,6 +582,31 @@ def test_rotate_dek_resumes_to_the_same_version_after_a_crash(vault_, db_url):
     # a second rotation is a new version
     assert vault_.rotate_dek(ADMIN, "t0").target == "t0@v3"
     _assert_all_open(vault_, ids)
+
+
+def test_a_put_keeping_the_refresh_token_of_a_row_not_yet_resealed_moves_it_to_the_new_dek(vault_):
+    """Mid-rotation, a credential still sealed under v1 gets a new access token and no refresh token (a provider
+    that does not rotate it): the kept refresh token is resealed under v2 with the access token, still opens,
+    and the rest of the rotation retires v1 without it."""
+    ids = _fill(vault_, tenants=1, per_tenant=4)
+
+    def stop_after_first_batch(done, total):
+        raise Crash
+
+    with pytest.raises(Crash):
+        vault_.rotate_dek(ADMIN, "t0", progress=stop_after_first_batch, batch=2)
+    behind = [i for i in vault_.list(ADMIN, "t0") if i.dek_version == 1]
+    assert len(behind) == 2
+    kept = behind[0]
+    assert vault_.put(ADMIN, "t0", "google", kept.account, "tok-new") == kept.id
+    assert {i.id: i.dek_version for i in vault_.list(ADMIN, "t0")}[kept.id] == 2
+    with vault_.get(ADMIN, "t0", kept.id) as tokens:
+        assert (tokens.access_token.reveal(), tokens.refresh_token.reveal()) == ("tok-new", f"ref-0-{kept.account[4:]}")
+    report = vault_.rotate_dek(ADMIN, "t0")
+    assert (report.total, report.retired) == (1, ("t0@v1",))
+    with vault_.get(ADMIN, "t0", kept.id) as tokens:
+        assert tokens.refresh_token.reveal() == f"ref-0-{kept.account[4:]}"
+    _assert_all_open(vault_, {k: v for k, v in ids.items() if v != kept.id})
 
 
 def test_a_put_sealing_under_the_old_dek_holds_off_its_retirement(pg_url, clock):
