@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import pytest
 
@@ -31,12 +30,11 @@ def by_id(results):
 
 
 def test_checks_run_concurrently(registry):
-    m = make_manifest(*(check_block(f"c{i}", sleep_s=0.3) for i in range(10)))
-    t0 = time.perf_counter()
-    results = run(m, registry)
-    wall = time.perf_counter() - t0
+    m = make_manifest(*(check_block(f"c{i}", kind="inflight", sleep_s=0.05) for i in range(10)))
+    seen = {"now": 0, "max": 0}
+    results = run(m, registry, extras={"inflight": seen})
     assert [r.status for r in results] == [Status.PASS] * 10
-    assert wall < 0.3 * 10 / 2, f"10 x 0.3 s checks took {wall:.2f}s: not concurrent"
+    assert seen["max"] == 10, f"{seen['max']} of 10 checks were in flight at once at the default concurrency"
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
@@ -181,10 +179,7 @@ def test_sweep_deadline_cuts_a_slow_chain(registry):
         check_block("free", sleep_s=0.05),
         extra="[settings]\nsweep_deadline_s = 0.9\n",
     )
-    t0 = time.perf_counter()
     results = by_id(run(m, registry))
-    wall = time.perf_counter() - t0
-    assert wall < 1.5, f"the sweep took {wall:.2f}s past its 0.9 s deadline (1.8 s without it)"
     assert results["c1"].status is Status.PASS and results["free"].status is Status.PASS
     running, waiting = results["c2"].result, results["c3"].result
     assert running.status is Status.ERROR and "Cancelled at the sweep deadline (0.9s)" in running.summary
@@ -210,18 +205,15 @@ def test_sweep_deadline_bounds_waiting_for_a_free_slot(registry):
         *(check_block(f"c{i}", sleep_s=0.2 if i == 0 else 5) for i in range(3)),
         extra="[settings]\nconcurrency = 1\nsweep_deadline_s = 0.3\n",
     )
-    t0 = time.perf_counter()
     results = run(m, registry)
-    wall = time.perf_counter() - t0
     assert [r.status for r in results] == [Status.PASS, Status.ERROR, Status.ERROR]
     # the last one never got the slot: it was not started, and the release manager is told what to change
     assert results[2].result.summary == (
         "Not started: the sweep deadline (0.3s) passed while it waited for a free slot (settings.concurrency = 1): "
         "could not tell; fix what is slow, or raise settings.sweep_deadline_s"
     )
-    # cut at the deadline: waiting for the second check's 5 s would take ten times as long (a wide margin
-    # on purpose, so a loaded machine cannot fail it)
-    assert wall < 3
+    # the second was cut at the deadline rather than left to sleep its 5 s
+    assert results[1].result.duration_ms < 5000 and "sweep deadline" in results[1].result.summary
 
 
 def test_check_timeout_is_cut_to_the_deadline_and_said_so(registry):
@@ -234,15 +226,15 @@ def test_check_timeout_is_cut_to_the_deadline_and_said_so(registry):
 
 
 def run_with_stuck_kind(manifest, registry, budget_s=3.0):
-    """The sweep's results and wall time. The stuck kind is released once the sweep returns, or after
-    ``budget_s`` if it has not (a hung sweep then shows as a slow one instead of hanging the test run)."""
+    """The sweep's results, and whether it returned on its own: the stuck kind is released once the sweep
+    returns, or after ``budget_s`` if it has not (a sweep that waited for the stuck kind then returns only after
+    the release, which the test sees, instead of hanging the test run)."""
     release = asyncio.Event()
     out = {}
 
     async def sweep():
-        t0 = time.perf_counter()
         out["results"] = by_id(await run_checks(manifest, registry=registry, extras={"release": release}))
-        out["wall"] = time.perf_counter() - t0
+        out["on_its_own"] = not release.is_set()
 
     async def bounded():
         task = asyncio.ensure_future(sweep())
@@ -251,7 +243,7 @@ def run_with_stuck_kind(manifest, registry, budget_s=3.0):
         await task
 
     asyncio.run(bounded())
-    return out["results"], out["wall"]
+    return out["results"], out["on_its_own"]
 
 
 def test_a_dependency_stuck_past_the_deadline_ends_its_dependant_as_error(registry):
@@ -261,8 +253,8 @@ def test_a_dependency_stuck_past_the_deadline_ends_its_dependant_as_error(regist
         check_block("free"),
         extra="[settings]\nsweep_deadline_s = 0.3\n",
     )
-    results, wall = run_with_stuck_kind(m, registry)
-    assert wall < 1.0, f"the sweep took {wall:.2f}s past its 0.3 s deadline"
+    results, on_its_own = run_with_stuck_kind(m, registry)
+    assert on_its_own, "the sweep waited for the stuck check past its 0.3 s deadline"
     stuck, child = results["stuck"].result, results["child"].result
     assert stuck.status is Status.ERROR
     assert stuck.summary.startswith("Cancelled at the sweep deadline (0.3s) after running 0.")
@@ -282,8 +274,8 @@ def test_a_dependency_stuck_past_the_deadline_ends_its_dependant_as_error(regist
 
 def test_a_dependency_stuck_past_its_timeout_skips_its_dependant(registry):
     m = make_manifest(check_block("stuck", kind="stuck", timeout_s=0.2), check_block("child", depends_on=["stuck"]))
-    results, wall = run_with_stuck_kind(m, registry)
-    assert wall < 1.0, f"a 0.2 s timeout took {wall:.2f}s"
+    results, on_its_own = run_with_stuck_kind(m, registry)
+    assert on_its_own, "the sweep waited for a check stuck past its 0.2 s timeout"
     stuck = results["stuck"].result
     assert stuck.status is Status.ERROR and stuck.evidence["error_type"] == "TimeoutError"
     assert stuck.summary.startswith("Timed out after 0.2s (it ignored the cancellation and was abandoned")
