@@ -1,0 +1,159 @@
+"""Edges of the vault's key rotation and audited operations a reviewer reads after the fact: a rotation across
+providers, the tenant every rotation entry carries, a scoped admin's reach, what a refusal names, a database
+failure's audit entry, and which audit entry each rewritten row is bound to. On SQLite and PostgreSQL, through
+``db_url``; the database is edited only as an operator (or an outage) would."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from vault import AccessDenied, Actor, Role, StaticKeySource, Vault, VaultError
+from vault.crypto import kek_fingerprint
+
+K1 = bytes(range(32))  # the KEK of the ``vault_`` fixture
+K2 = bytes(range(100, 132))
+ADMIN = Actor("ada", Role.ADMIN)
+
+
+def _entries(v: Vault, op: str) -> list:
+    return sorted((e for e in v.audit_events(ADMIN, limit=1000) if e.op == op), key=lambda e: e.seq)
+
+
+def test_a_dek_rotation_in_small_batches_reseals_every_provider(vault_, raw):
+    """Keyset pages over (provider, account): accounts sorted one way and providers another must all be
+    resealed, none left on the old key, and the old key retired."""
+    for provider, account in (("zoom", "a"), ("google", "b"), ("microsoft", "c"), ("google", "d")):
+        vault_.put(ADMIN, "acme", provider, account, f"tok-{account}")
+    report = vault_.rotate_dek(ADMIN, "acme", batch=1)
+    assert (report.total, report.rewritten, report.remaining, report.retired) == (4, 4, 0, ("acme@v1",))
+    with raw.connect() as conn:
+        versions = conn.execute(sa.text("select dek_version from credentials where tenant = 'acme'")).scalars()
+        assert sorted(versions) == [2, 2, 2, 2]
+
+
+def test_every_dek_rotation_entry_names_its_tenant(vault_):
+    """A tenant's audit trail (``audit_events(tenant=…)``) shows every phase of its rotation, batches too."""
+    for account in ("a", "b", "c"):
+        vault_.put(ADMIN, "acme", "google", account, f"tok-{account}")
+    vault_.rotate_dek(ADMIN, "acme", batch=2)
+    phases = [e.detail["phase"] for e in _entries(vault_, "rotate_dek")]
+    assert phases == ["start", "batch", "batch", "done"]
+    mine = [e for e in vault_.audit_events(ADMIN, limit=1000, tenant="acme") if e.op == "rotate_dek"]
+    assert sorted(e.detail["phase"] for e in mine) == sorted(phases)
+
+
+def test_an_admin_scoped_to_one_tenant_may_not_rotate_another_tenants_key(vault_):
+    vault_.put(ADMIN, "acme", "google", "a", "tok-a")
+    vault_.put(ADMIN, "globex", "google", "a", "tok-b")
+    scoped = Actor("acme-admin", Role.ADMIN, frozenset({"acme"}))
+    with pytest.raises(AccessDenied):
+        vault_.rotate_dek(scoped, "globex")
+    assert vault_.rotate_dek(scoped, "acme").complete
+    denied = [e for e in _entries(vault_, "rotate_dek") if e.outcome == "denied"]
+    assert [(e.actor, e.tenant) for e in denied] == [("acme-admin", "globex")]
+
+
+def test_a_dek_rotation_of_a_tenant_named_with_at_v_retires_its_old_key(vault_):
+    """The retired key's name is ``tenant@vN``; a tenant whose own name holds ``@v`` still rotates cleanly."""
+    vault_.put(ADMIN, "team@vx", "google", "a", "tok-a")
+    report = vault_.rotate_dek(ADMIN, "team@vx")
+    assert (report.complete, report.retired) == (True, ("team@vx@v1",))
+    assert [e.outcome for e in _entries(vault_, "rotate_dek")] == ["ok", "ok", "ok"]
+
+
+def test_remove_kek_names_only_the_audit_key_when_no_data_key_needs_it(db_url, clock):
+    """A vault with nothing stored yet: after a key change only the audit key is under the old KEK, and the
+    refusal says so (not "0 data key(s)")."""
+    Vault.init(db_url, StaticKeySource(K1), clock).close()
+    fp1 = kek_fingerprint(K1)
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock) as v:
+        with pytest.raises(VaultError) as err:
+            v.remove_kek(ADMIN, fp1)
+        assert str(err.value) == f"{fp1} still wraps the audit key: run rotate_kek (`readiness vault rotate-key`) first"
+
+
+def test_a_database_failure_mid_kek_rotation_is_a_vault_error_and_audited(db_url, clock, raw):
+    """The data keys' table goes away after the audit key was rewrapped: the caller gets a VaultError naming
+    the progress, the audit log an error entry naming the target KEK; the rerun completes."""
+    v0 = Vault.init(db_url, StaticKeySource(K1), clock)
+    v0.put(ADMIN, "acme", "google", "a", "tok-a")
+    v0.close()
+    fp2 = kek_fingerprint(K2)
+
+    def lose_the_table(done, total):
+        with raw.begin() as conn:
+            conn.execute(sa.text("alter table data_keys rename to data_keys_away"))
+
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock) as v:
+        try:
+            with pytest.raises(VaultError) as err:
+                v.rotate_kek(ADMIN, progress=lose_the_table)
+        finally:
+            with raw.begin() as conn:
+                conn.execute(sa.text("alter table data_keys_away rename to data_keys"))
+        assert str(err.value).startswith("KEK rotation interrupted after 1 rows (")
+        last = _entries(v, "rotate_kek")[-1]
+        assert (last.target, last.outcome, last.detail["error"]) == (fp2, "error", type(err.value.__cause__).__name__)
+        assert v.rotate_kek(ADMIN).complete
+
+
+def test_a_failed_operation_is_audited_with_its_tenant_and_target(vault_, raw):
+    """The credentials' table is gone (an outage, a botched migration): a read fails as a VaultError, and its
+    error entry names the tenant and the credential asked for."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
+    with raw.begin() as conn:
+        conn.execute(sa.text("alter table credentials rename to credentials_away"))
+    try:
+        with pytest.raises(VaultError, match="the vault database refused it"):
+            vault_.get(ADMIN, "acme", cid)
+    finally:
+        with raw.begin() as conn:
+            conn.execute(sa.text("alter table credentials_away rename to credentials"))
+    last = _entries(vault_, "get")[-1]
+    assert (last.tenant, last.target, last.outcome) == ("acme", cid, "error")
+
+
+_REFUSE = {
+    "sqlite": ["create trigger refuse before update on credentials begin select raise(abort, 'refused'); end"],
+    "postgresql": [
+        "create function refuse() returns trigger language plpgsql as $$ begin "
+        "raise exception 'refused' using errcode = 'check_violation'; end $$",
+        "create trigger refuse before update on credentials for each row execute function refuse()",
+    ],
+}
+_ALLOW = {
+    "sqlite": ["drop trigger refuse"],
+    "postgresql": ["drop trigger refuse on credentials", "drop function refuse()"],
+}
+
+
+def test_a_write_the_database_keeps_refusing_is_audited_with_its_tenant_and_target(vault_, raw):
+    """A constraint (here a trigger) refuses every update: the revoke is retried, then fails as a VaultError,
+    and its error entry names the tenant and the credential."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
+    with raw.begin() as conn:
+        for statement in _REFUSE[raw.dialect.name]:
+            conn.execute(sa.text(statement))
+    try:
+        with pytest.raises(VaultError, match="the vault database refused it"):
+            vault_.revoke(ADMIN, "acme", cid)
+    finally:
+        with raw.begin() as conn:
+            for statement in _ALLOW[raw.dialect.name]:
+                conn.execute(sa.text(statement))
+    last = _entries(vault_, "revoke")[-1]
+    assert (last.tenant, last.target, last.outcome, last.detail["error"]) == ("acme", cid, "error", "IntegrityError")
+
+
+def test_each_written_row_is_bound_to_the_audit_entry_that_wrote_it(vault_, raw):
+    """``audit_seq`` of a new data key and of a revoked credential is the seq of the entry of the operation
+    that wrote it (what ``verify_audit`` compares with the log's last entry to catch a cut log)."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
+    put = _entries(vault_, "put")[-1]
+    vault_.revoke(ADMIN, "acme", cid)
+    revoke = _entries(vault_, "revoke")[-1]
+    with raw.connect() as conn:
+        key_seq = conn.execute(sa.text("select audit_seq from data_keys where tenant = 'acme'")).scalar_one()
+        row_seq = conn.execute(sa.text("select audit_seq from credentials where id = :id"), {"id": cid}).scalar_one()
+    assert (key_seq, row_seq) == (put.seq, revoke.seq)
