@@ -157,3 +157,41 @@ def test_each_written_row_is_bound_to_the_audit_entry_that_wrote_it(vault_, raw)
         key_seq = conn.execute(sa.text("select audit_seq from data_keys where tenant = 'acme'")).scalar_one()
         row_seq = conn.execute(sa.text("select audit_seq from credentials where id = :id"), {"id": cid}).scalar_one()
     assert (key_seq, row_seq) == (put.seq, revoke.seq)
+
+
+def _token_sets_in(tb) -> list:
+    """The TokenSets a traceback keeps alive in its frames' locals (what an error reporter that records
+    locals would read)."""
+    found = []
+    while tb is not None:
+        found += [value for value in tb.tb_frame.f_locals.values() if type(value).__name__ == "TokenSet"]
+        tb = tb.tb_next
+    return found
+
+
+def test_a_read_whose_commit_fails_leaves_no_readable_token_behind(vault_, raw):
+    """The database refuses the commit of a read (a deferred check, after the tokens were opened): the caller
+    gets a VaultError and no token, and the tokens opened on the way, still reachable from that error's
+    traceback, are wiped. PostgreSQL only: SQLite checks nothing at commit but deferred foreign keys, which
+    fail as an IntegrityError (the retry path, tested apart)."""
+    if raw.dialect.name != "postgresql":
+        pytest.skip("SQLite has no commit-time failure other than an IntegrityError")
+    cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
+    with raw.begin() as conn:
+        conn.execute(sa.text(
+            "create function refuse_commit() returns trigger language plpgsql as $$ begin "
+            "raise exception 'refused at commit'; end $$"))
+        conn.execute(sa.text(
+            "create constraint trigger refuse_commit after insert on audit_events deferrable initially deferred "
+            "for each row execute function refuse_commit()"))
+    try:
+        with pytest.raises(VaultError, match="the vault database refused it") as err:
+            vault_.get(ADMIN, "acme", cid)
+    finally:
+        with raw.begin() as conn:
+            conn.execute(sa.text("drop trigger refuse_commit on audit_events"))
+            conn.execute(sa.text("drop function refuse_commit()"))
+    opened = _token_sets_in(err.value.__traceback__)
+    assert opened, "the read never got as far as opening the tokens"
+    assert all(t.access_token.wiped for t in opened)
+    assert "tok-a" not in repr(err.value) and "tok-a" not in str(err.value)
