@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from checks.shell.cli_app import DbOpt, ManifestOpt, app, die, open_manifest, open_store, out
+from checks.shell.cli_app import DbOpt, ManifestOpt, app, die, history_exists, open_manifest, open_store, out
 
 
 class HistoryFormat(str, Enum):
@@ -24,7 +24,8 @@ class HistoryFormat(str, Enum):
 
 history_app = typer.Typer(
     name="history",
-    help="Recent runs, newest first (verdict, passing counts), or one check's history with --check.",
+    help="Recent runs, newest first (verdict, passing counts), or one check's history with --check; "
+    "`history prune` removes old runs.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -83,6 +84,9 @@ def prune(
 
     if keep_days < 0:
         die(f"--keep-days {keep_days}: expected 0 or more days")
+    if not history_exists(db):  # pruning must not create (and migrate) an empty history file
+        out.print("no history recorded here: nothing to prune", highlight=False, markup=False)
+        return
     store = open_store(db)
     try:
         report = run_prune(store, keep_days, SystemClock().now(), dry_run=dry_run)

@@ -107,3 +107,13 @@ def test_the_cli_prune_fails_in_one_line(tmp_path):
     )
     assert down.returncode == 2 and len(down.stderr.strip().splitlines()) == 1, down.stderr
     assert "hunter2" not in down.stderr and "Traceback" not in down.stderr
+
+
+def test_pruning_where_no_history_was_recorded_creates_none(tmp_path):
+    missing = tmp_path / "none" / "h.db"
+    done = readiness("history", "prune", "--keep-days", "30", "--db", f"sqlite:///{missing}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "no history recorded here: nothing to prune"
+    assert not missing.exists() and not missing.parent.exists()
+    default = readiness("history", "prune", "--keep-days", "30", "--dry-run", cwd=tmp_path)  # ./.readiness
+    assert default.returncode == 0 and not (tmp_path / ".readiness").exists()
