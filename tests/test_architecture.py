@@ -92,9 +92,18 @@ def test_the_import_contracts_hold():
     In its own process: import-linter configures logging (``dictConfig``), which would switch off the loggers
     other tests read."""
     done = subprocess.run(
-        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-         "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--no-cache",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "0 broken" in done.stdout
@@ -130,13 +139,17 @@ def test_no_module_imports_from_its_own_package_init():
 @pytest.mark.parametrize(
     ("statement", "absent"),
     [
-        ("import checks.core.runner, checks.core.verdict, checks.core.registry",
-         ("vault.store", "sqlalchemy", "pandas")),
+        (
+            "import checks.core.runner, checks.core.verdict, checks.core.registry",
+            ("vault.store", "sqlalchemy", "pandas"),
+        ),
         ("import checks", ("vault.store", "sqlalchemy", "pandas", "streamlit", "plotly")),
         ("import vault.errors, vault.redact", ("vault.store", "sqlalchemy")),
         # What every `readiness` call pays before its command runs (issue 13: start-up).
-        ("import checks.shell.cli",
-         ("vault.store", "sqlalchemy", "alembic", "pandas", "pyarrow", "plotly", "streamlit", "httpx", "pydantic")),
+        (
+            "import checks.shell.cli",
+            ("vault.store", "sqlalchemy", "alembic", "pandas", "pyarrow", "plotly", "streamlit", "httpx", "pydantic"),
+        ),
     ],
 )
 def test_importing_the_engine_loads_no_storage(statement, absent):

@@ -45,8 +45,14 @@ class FileAnchor:
 
     def record(self, chain: AuditChain, head: dict[str, Any]) -> None:
         """Append one line for ``head`` (``seq``, ``mac``, ``tag`` as in the head anchor)."""
-        line = json.dumps({"vault": chain.vault_id(), "seq": int(head["seq"]), "mac": str(head["mac"]),
-                           "tag": str(head["tag"])}, sort_keys=True, separators=(",", ":")) + "\n"
+        line = (
+            json.dumps(
+                {"vault": chain.vault_id(), "seq": int(head["seq"]), "mac": str(head["mac"]), "tag": str(head["tag"])},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            + "\n"
+        )
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode())
@@ -60,8 +66,10 @@ class FileAnchor:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise VaultError(f"cannot read the external audit anchor {self.spec} ({type(exc).__name__}): check "
-                             f"{ENV_ANCHOR} and the file's permissions") from None
+            raise VaultError(
+                f"cannot read the external audit anchor {self.spec} ({type(exc).__name__}): check "
+                f"{ENV_ANCHOR} and the file's permissions"
+            ) from None
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -80,8 +88,9 @@ class FileAnchor:
                 best = entry
         return best
 
-    def check(self, conn: sa.Connection, chain: AuditChain, head: dict[str, Any] | None,
-              last: int) -> tuple[int | None, str] | str:
+    def check(
+        self, conn: sa.Connection, chain: AuditChain, head: dict[str, Any] | None, last: int
+    ) -> tuple[int | None, str] | str:
         """``head`` (read by :meth:`latest` *before* the chain was walked) against a chain ending at ``last``:
         ``(first bad seq, why)`` when broken, else a one-line note for the report."""
         if head is None:
@@ -92,12 +101,15 @@ class FileAnchor:
         if not chain.verify_anchor_tag(seq, mac, str(head.get("tag", ""))):
             return None, f"external anchor {self.spec}: the line for seq {seq} does not verify (forged)"
         if seq > last:
-            return last + 1, (f"external anchor {self.spec} records seq {seq} but the log ends at seq {last}: the "
-                              "database was rolled back to an older copy or truncated")
+            return last + 1, (
+                f"external anchor {self.spec} records seq {seq} but the log ends at seq {last}: the "
+                "database was rolled back to an older copy or truncated"
+            )
         stored = conn.execute(sa.select(AuditEventRecord.mac).where(AuditEventRecord.seq == seq)).scalar_one_or_none()
         if stored != mac:
-            return seq, (f"external anchor {self.spec}: the entry at seq {seq} is not the one anchored (the chain "
-                         "was rewritten)")
+            return seq, (
+                f"external anchor {self.spec}: the entry at seq {seq} is not the one anchored (the chain was rewritten)"
+            )
         return f"external anchor {self.spec}: seq {seq} matches"
 
 
@@ -107,10 +119,14 @@ def anchor_from_spec(spec: str | None) -> FileAnchor | None:
         return None
     scheme, sep, rest = spec.strip().partition(":")
     if scheme != "file" or not sep or not rest:
-        raise VaultError(f"{ENV_ANCHOR} must be file:/path/to/append-only-file (got a {scheme or 'blank'!r} "
-                         "anchor); leave it unset for no external anchor")
+        raise VaultError(
+            f"{ENV_ANCHOR} must be file:/path/to/append-only-file (got a {scheme or 'blank'!r} "
+            "anchor); leave it unset for no external anchor"
+        )
     path = Path(rest).expanduser()
     if not path.parent.is_dir():
-        raise VaultError(f"{ENV_ANCHOR}: directory {path.parent} does not exist; create it (writable by the vault "
-                         "only) or fix the path")
+        raise VaultError(
+            f"{ENV_ANCHOR}: directory {path.parent} does not exist; create it (writable by the vault "
+            "only) or fix the path"
+        )
     return FileAnchor(path)

@@ -103,8 +103,12 @@ class Prepared:
         order = list(compiled.positiontup or ()) if compiled.positional else list(by_name)
         escaped = compiled.escaped_bind_names
         binds = tuple(
-            (by_name[name].key, escaped.get(name, name), by_name[name].effective_value,
-             by_name[name].type.dialect_impl(dialect).bind_processor(dialect))
+            (
+                by_name[name].key,
+                escaped.get(name, name),
+                by_name[name].effective_value,
+                by_name[name].type.dialect_impl(dialect).bind_processor(dialect),
+            )
             for name in order
         )
         columns = getattr(self.statement, "exported_columns", ())
@@ -118,8 +122,10 @@ class Prepared:
         dialect = conn.dialect
         sql, positional, binds, results = self._plans.get(dialect) or self._plan(dialect)
         given = params or _NO_PARAMS
-        values = [process(given.get(key, default)) if process is not None else given.get(key, default)
-                  for key, _, default, process in binds]
+        values = [
+            process(given.get(key, default)) if process is not None else given.get(key, default)
+            for key, _, default, process in binds
+        ]
         args: Sequence[Any] | dict[str, Any] = (
             tuple(values) if positional else {name: v for (_, name, _, _), v in zip(binds, values, strict=True)}
         )
@@ -132,7 +138,12 @@ class Prepared:
             if disconnect:
                 conn.invalidate(exc)
             raise sa.exc.DBAPIError.instance(
-                sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect,
+                sql,
+                None,
+                exc,
+                dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                dialect=dialect,
                 connection_invalidated=disconnect,
             ) from exc
         finally:
@@ -160,8 +171,11 @@ def _append_pg() -> sa.ClauseElement:
     from sqlalchemy.dialects.postgresql import insert
 
     appended = (
-        insert(_EVENTS).values({c.name: sa.bindparam(c.name, type_=c.type) for c in _EVENTS.c})
-        .on_conflict_do_nothing(index_elements=["seq"]).returning(_EVENTS.c.seq).cte("appended")
+        insert(_EVENTS)
+        .values({c.name: sa.bindparam(c.name, type_=c.type) for c in _EVENTS.c})
+        .on_conflict_do_nothing(index_elements=["seq"])
+        .returning(_EVENTS.c.seq)
+        .cte("appended")
     )
     return (
         _META.update()
@@ -315,8 +329,16 @@ class AuditChain:
         prev_mac = str(head["mac"]) if head else GENESIS
         at = utc(at)
         fields: dict[str, Any] = {
-            "seq": seq, "at": at, "actor": actor, "role": role, "op": op, "tenant": tenant,
-            "target": target, "outcome": outcome, "detail": _as_stored(detail), "prev_mac": prev_mac,
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "role": role,
+            "op": op,
+            "tenant": tenant,
+            "target": target,
+            "outcome": outcome,
+            "detail": _as_stored(detail),
+            "prev_mac": prev_mac,
         }
         mac = self.mac(fields)
         anchor = {"seq": seq, "mac": mac, "tag": self.anchor_tag(seq, mac)}
@@ -431,6 +453,15 @@ class AuditChain:
 def event_from_row(row: Any) -> AuditEvent:
     """An :class:`AuditEvent` from an ``audit_events`` row."""
     return AuditEvent(
-        seq=row.seq, at=row.at, actor=row.actor, role=row.role, op=row.op, tenant=row.tenant, target=row.target,
-        outcome=row.outcome, detail=dict(row.detail or {}), prev_mac=row.prev_mac, mac=row.mac,
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        role=row.role,
+        op=row.op,
+        tenant=row.tenant,
+        target=row.target,
+        outcome=row.outcome,
+        detail=dict(row.detail or {}),
+        prev_mac=row.prev_mac,
+        mac=row.mac,
     )

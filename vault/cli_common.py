@@ -76,21 +76,33 @@ class Format(str, Enum):
 
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", envvar="TOKEN_VAULT_DB_URL", show_envvar=True,
-                 callback=db_option("--db", ["READINESS_DB_URL"], DEFAULT_DB_URL),
-                 help="Vault database URL [default: READINESS_DB_URL, else sqlite:///./.readiness/readiness.db]"),
+    typer.Option(
+        "--db",
+        envvar="TOKEN_VAULT_DB_URL",
+        show_envvar=True,
+        callback=db_option("--db", ["READINESS_DB_URL"], DEFAULT_DB_URL),
+        help="Vault database URL [default: READINESS_DB_URL, else sqlite:///./.readiness/readiness.db]",
+    ),
 ]
 KeySourceOpt = Annotated[
     str | None,
-    typer.Option("--key-source", envvar="TOKEN_VAULT_KEY_SOURCE", show_envvar=True,
-                 help="Where the keys come from: env (TOKEN_VAULT_ENCRYPTION_KEY), file:PATH or "
-                      "gcp:projects/P/secrets/S"),
+    typer.Option(
+        "--key-source",
+        envvar="TOKEN_VAULT_KEY_SOURCE",
+        show_envvar=True,
+        help="Where the keys come from: env (TOKEN_VAULT_ENCRYPTION_KEY), file:PATH or gcp:projects/P/secrets/S",
+    ),
 ]
 ActorOpt = Annotated[
     str | None,
-    typer.Option("--as", envvar=ENV_ACTOR, show_envvar=True, metavar="NAME:ROLE[:TENANT,…]",
-                 help="Who is acting, e.g. ada:admin or sync:service:acme,globex (role: admin, service, auditor, "
-                      "viewer). Asserted by whoever runs the command [default: the OS user as viewer]"),
+    typer.Option(
+        "--as",
+        envvar=ENV_ACTOR,
+        show_envvar=True,
+        metavar="NAME:ROLE[:TENANT,…]",
+        help="Who is acting, e.g. ada:admin or sync:service:acme,globex (role: admin, service, auditor, "
+        "viewer). Asserted by whoever runs the command [default: the OS user as viewer]",
+    ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json")]
 
@@ -136,13 +148,15 @@ def parse_actor(spec: str | None) -> Actor:
     role_text, _, tenants_text = rest.partition(":")
     roles = ", ".join(r.value for r in Role)
     if not name or not role_text:
-        raise typer.BadParameter(f"expected NAME:ROLE[:TENANT,TENANT] (role: {roles}); got {spec!r}",
-                                 param_hint="--as / TOKEN_VAULT_ACTOR")
+        raise typer.BadParameter(
+            f"expected NAME:ROLE[:TENANT,TENANT] (role: {roles}); got {spec!r}", param_hint="--as / TOKEN_VAULT_ACTOR"
+        )
     try:
         role = Role(role_text.strip().lower())
     except ValueError:
-        raise typer.BadParameter(f"unknown role {role_text!r}; use one of {roles}",
-                                 param_hint="--as / TOKEN_VAULT_ACTOR") from None
+        raise typer.BadParameter(
+            f"unknown role {role_text!r}; use one of {roles}", param_hint="--as / TOKEN_VAULT_ACTOR"
+        ) from None
     tenants = frozenset(t.strip() for t in tenants_text.split(",") if t.strip()) if tenants_text else None
     try:
         return Actor(name.strip(), role, tenants)
@@ -182,8 +196,14 @@ def progress_bar(what: str) -> Iterator[Callable[[int, int], None] | None]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # a terminal's
 
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     task = bar.add_task(what, total=None)
 
     def advance(done: int, total: int) -> None:
@@ -200,8 +220,9 @@ def shown_when(value: datetime | None) -> str:
 def info_dict(info: CredentialInfo) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in vars(info).items():
-        data[key] = value.isoformat() if isinstance(value, datetime) else list(value) if isinstance(value, tuple) \
-            else value
+        data[key] = (
+            value.isoformat() if isinstance(value, datetime) else list(value) if isinstance(value, tuple) else value
+        )
     return data
 
 
@@ -229,12 +250,15 @@ def read_stdin_tokens(with_refresh: bool) -> tuple[bytearray, bytearray | None]:
     if len(lines) != expected or not all(lines):
         wipe_buffers(*lines)
         if not lines:
-            die("no access token on standard input: pipe it in, e.g. `readiness vault put TENANT PROVIDER "
-                 "ACCOUNT < token.txt` (a token is never passed as an argument)")
-        die(f"expected {expected} non-empty line(s) on standard input (the access token"
-             + (", then the refresh token)" if with_refresh else "; add --with-refresh for a refresh token on "
-                                                                  "line two)")
-             + f"; got {len(lines)}")
+            die(
+                "no access token on standard input: pipe it in, e.g. `readiness vault put TENANT PROVIDER "
+                "ACCOUNT < token.txt` (a token is never passed as an argument)"
+            )
+        die(
+            f"expected {expected} non-empty line(s) on standard input (the access token"
+            + (", then the refresh token)" if with_refresh else "; add --with-refresh for a refresh token on line two)")
+            + f"; got {len(lines)}"
+        )
     return lines[0], lines[1] if with_refresh else None
 
 

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from vault.keys import KeyRing
 
 
-
 @command("rotate-key")
 def rotate_key(
     retire_old: Annotated[
@@ -59,14 +58,19 @@ def rotate_key(
                     if "is not a KEK this vault knows" not in str(exc):
                         raise
     state = "complete" if report.complete else f"incomplete: {report.remaining} left, run it again"
-    out.print(f"KEK rotation to {report.target}: {report.rewritten} of {report.total} rewrapped ({state})",
-              markup=False)
+    out.print(
+        f"KEK rotation to {report.target}: {report.rewritten} of {report.total} rewrapped ({state})", markup=False
+    )
     for fp in retired:
-        out.print(f"the vault forgot {fp}: remove it from the key source (e.g. TOKEN_VAULT_PREVIOUS_KEYS)",
-                  markup=False)
+        out.print(
+            f"the vault forgot {fp}: remove it from the key source (e.g. TOKEN_VAULT_PREVIOUS_KEYS)", markup=False
+        )
     if report.complete and ring.others and not retire_old:
-        err.print("the older key(s) are no longer needed by the vault: rerun with --retire-old, then drop them "
-                  "from the key source", markup=False)
+        err.print(
+            "the older key(s) are no longer needed by the vault: rerun with --retire-old, then drop them "
+            "from the key source",
+            markup=False,
+        )
     if not report.complete:
         raise typer.Exit(1)
 
@@ -92,8 +96,10 @@ def rewrap(
                 report = vault.rotate_dek(actor, name, progress=progress, batch=batch)
             state = "complete" if report.complete else f"incomplete: {report.remaining} left, run it again"
             retired = f"; retired {', '.join(report.retired)}" if report.retired else ""
-            out.print(f"{report.target}: {report.rewritten} of {report.total} credentials re-sealed ({state}){retired}",
-                      markup=False)
+            out.print(
+                f"{report.target}: {report.rewritten} of {report.total} credentials re-sealed ({state}){retired}",
+                markup=False,
+            )
             incomplete += not report.complete
     if not tenants:
         out.print("no tenant holds credentials: nothing to rewrap", markup=False)

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from vault.keys import KeyRing, KeySource
 
 
-
 @command()
 def refresh(
     format: FormatOpt = Format.table,
@@ -53,8 +52,10 @@ def refresh(
     actor = parse_actor(as_)
     endpoints = endpoints_from_env()
     if not endpoints:
-        die("no provider client configured: set GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET (or the "
-             "MICROSOFT_ / GHL_ pairs) so the refresher can call the token endpoints")
+        die(
+            "no provider client configured: set GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET (or the "
+            "MICROSOFT_ / GHL_ pairs) so the refresher can call the token endpoints"
+        )
     # The refresher logs (its warnings, httpx's requests): scrub them, client secrets included. On the root
     # logger's handlers, and on the refresher's own logger for records no handler takes (Python's last resort).
     redacting = install()
@@ -69,22 +70,31 @@ def refresh(
     if format is Format.json:
         print_json(report.as_dict())
     else:
-        out.print(f"refreshed {report.refreshed}, skipped {report.skipped_already_fresh}, needs re-auth "
-                  f"{report.needs_reauth}, backed off {report.backed_off}, errors {report.errors} "
-                  f"({report.claimed} claimed by {report.owner})", markup=False)
+        out.print(
+            f"refreshed {report.refreshed}, skipped {report.skipped_already_fresh}, needs re-auth "
+            f"{report.needs_reauth}, backed off {report.backed_off}, errors {report.errors} "
+            f"({report.claimed} claimed by {report.owner})",
+            markup=False,
+        )
         for o in report.outcomes:
             if o.result != "refreshed":
-                out.print(f"  {o.result}: {o.provider} {o.account} ({o.tenant}) {o.detail or ''}".rstrip(),
-                          markup=False)
+                out.print(
+                    f"  {o.result}: {o.provider} {o.account} ({o.tenant}) {o.detail or ''}".rstrip(), markup=False
+                )
     if report.errors or report.needs_reauth:
         raise typer.Exit(1)
 
 
 @command()
 def audit(
-    verify: Annotated[bool, typer.Option(
-        "--verify", help="Verify the HMAC chain, every row's MAC and audit seq, and the external anchor "
-                         "(TOKEN_VAULT_AUDIT_ANCHOR) when set; exit 1 when broken")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Verify the HMAC chain, every row's MAC and audit seq, and the external anchor "
+            "(TOKEN_VAULT_AUDIT_ANCHOR) when set; exit 1 when broken",
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", help="How many of the latest entries to show")] = 20,
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's entries")] = None,
     format: FormatOpt = Format.table,
@@ -98,9 +108,16 @@ def audit(
         if verify:
             report = vault.verify_audit(actor)
             if format is Format.json:
-                print_json({"ok": report.ok, "checked": report.checked, "head_seq": report.head_seq,
-                       "first_bad_seq": report.first_bad_seq, "reason": report.reason,
-                       "external_anchor": report.external})
+                print_json(
+                    {
+                        "ok": report.ok,
+                        "checked": report.checked,
+                        "head_seq": report.head_seq,
+                        "first_bad_seq": report.first_bad_seq,
+                        "reason": report.reason,
+                        "external_anchor": report.external,
+                    }
+                )
             elif report.ok:
                 out.print(f"OK: {report.summary}", markup=False)
             else:
@@ -117,10 +134,17 @@ def audit(
     table = Table("seq", "at", "actor", "role", "op", "tenant", "target", "outcome", "detail")
     for e in events:
         style = {"denied": "yellow", "error": "red"}.get(e.outcome, "")
-        table.add_row(str(e.seq), shown_when(e.at), escape(e.actor), e.role, e.op, escape(e.tenant or "-"),
-                      escape(e.target or "-"),
-                      f"[{style}]{e.outcome}[/]" if style else e.outcome,
-                      escape(json.dumps(e.detail, sort_keys=True)[:120]))
+        table.add_row(
+            str(e.seq),
+            shown_when(e.at),
+            escape(e.actor),
+            e.role,
+            e.op,
+            escape(e.tenant or "-"),
+            escape(e.target or "-"),
+            f"[{style}]{e.outcome}[/]" if style else e.outcome,
+            escape(json.dumps(e.detail, sort_keys=True)[:120]),
+        )
     out.print(table)
 
 
@@ -153,11 +177,15 @@ def self_test(
 
         table = Table("check", "result", "ms", "detail")
         for r in report.results:
-            table.add_row(r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]", f"{r.duration_ms:.1f}",
-                          escape(r.detail))
+            table.add_row(
+                r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]", f"{r.duration_ms:.1f}", escape(r.detail)
+            )
         out.print(table)
-        out.print(f"self-test {'passed' if report.ok else 'FAILED'}: {len(report.results) - len(report.failed)} "
-                  f"of {len(report.results)} checks in {report.duration_ms:.0f} ms", markup=False)
+        out.print(
+            f"self-test {'passed' if report.ok else 'FAILED'}: {len(report.results) - len(report.failed)} "
+            f"of {len(report.results)} checks in {report.duration_ms:.0f} ms",
+            markup=False,
+        )
     if not report.ok:
         raise typer.Exit(1)
 

@@ -29,7 +29,7 @@ from vault.rbac import Role
 service_token_app = typer.Typer(
     name="service-token",
     help="The vault service's caller identities: per-service API tokens (shown once, stored as hashes), scoped "
-         "to tenants and providers, with expiry and revocation. Needs an unscoped admin (--as NAME:admin).",
+    "to tenants and providers, with expiry and revocation. Needs an unscoped admin (--as NAME:admin).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -43,12 +43,15 @@ _ROLES = ", ".join(r.value for r in Role)
 def create(
     name: Annotated[str, typer.Argument(help="The identity's name (the audit log shows svc:NAME)")],
     role: Annotated[str, typer.Option("--role", help=f"One of {_ROLES}")] = "service",
-    tenant: Annotated[list[str] | None, typer.Option("--tenant", help="A tenant it may touch (repeatable; "
-                                                     "required for service)")] = None,
-    provider: Annotated[list[str] | None, typer.Option("--provider", help="A provider it may touch (repeatable; "
-                                                       "default: all)")] = None,
-    expires_in_days: Annotated[int | None, typer.Option("--expires-in-days", help="Expire after this many days "
-                                                        "(default: 90; 0: never)")] = 90,
+    tenant: Annotated[
+        list[str] | None, typer.Option("--tenant", help="A tenant it may touch (repeatable; required for service)")
+    ] = None,
+    provider: Annotated[
+        list[str] | None, typer.Option("--provider", help="A provider it may touch (repeatable; default: all)")
+    ] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option("--expires-in-days", help="Expire after this many days (default: 90; 0: never)")
+    ] = 90,
     db: DbOpt = None,
     key_source: KeySourceOpt = None,
     as_: ActorOpt = None,
@@ -63,17 +66,19 @@ def create(
         raise typer.BadParameter(f"unknown role {role!r}; use one of {_ROLES}", param_hint="--role") from None
     expires = timedelta(days=expires_in_days) if expires_in_days else None
     with open_vault(db, key_source) as vault:
-        issued = ServiceTokens(vault).create(actor, name, role_, tenants=tenant, providers=provider,
-                                             expires_in=expires)
+        issued = ServiceTokens(vault).create(actor, name, role_, tenants=tenant, providers=provider, expires_in=expires)
     try:
         sys.stdout.write(issued.token.reveal() + "\n")
     finally:
         issued.token.wipe()
     ident = issued.identity
     scope = ", ".join(sorted(ident.tenants)) if ident.tenants is not None else "every tenant"
-    err.print(f"created service identity {ident.name} ({ident.id}), role {ident.role.value}, {scope}, expires "
-              f"{shown_when(ident.expires_at)}; the token above is shown once: store it in the caller's secret "
-              "manager now", markup=False)
+    err.print(
+        f"created service identity {ident.name} ({ident.id}), role {ident.role.value}, {scope}, expires "
+        f"{shown_when(ident.expires_at)}; the token above is shown once: store it in the caller's secret "
+        "manager now",
+        markup=False,
+    )
 
 
 @service_token_app.command("list")
@@ -100,9 +105,16 @@ def list_(
 
     table = Table("id", "name", "role", "tenants", "providers", "state", "expires", "last used")
     for i in identities:
-        table.add_row(i.id, i.name, i.role.value, ", ".join(sorted(i.tenants)) if i.tenants is not None else "*",
-                      ", ".join(sorted(i.providers)) if i.providers is not None else "*", i.state(now),
-                      shown_when(i.expires_at), shown_when(i.last_used_at))
+        table.add_row(
+            i.id,
+            i.name,
+            i.role.value,
+            ", ".join(sorted(i.tenants)) if i.tenants is not None else "*",
+            ", ".join(sorted(i.providers)) if i.providers is not None else "*",
+            i.state(now),
+            shown_when(i.expires_at),
+            shown_when(i.last_used_at),
+        )
     out.print(table, markup=False)
 
 
@@ -124,21 +136,32 @@ def revoke(
 
 @command()
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (plain HTTP only on loopback)")]
-    = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (plain HTTP only on loopback)")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port")] = 8443,
-    cert: Annotated[str | None, typer.Option("--cert", envvar="TOKEN_VAULT_TLS_CERT", show_envvar=True,
-                                             help="TLS certificate chain (PEM)")] = None,
-    key: Annotated[str | None, typer.Option("--key", envvar="TOKEN_VAULT_TLS_KEY", show_envvar=True,
-                                            help="TLS private key (PEM)")] = None,
-    client_ca: Annotated[str | None, typer.Option("--client-ca", envvar="TOKEN_VAULT_CLIENT_CA", show_envvar=True,
-                                                  help="Require client certificates signed by this CA (mutual "
-                                                       "TLS)")] = None,
+    cert: Annotated[
+        str | None,
+        typer.Option("--cert", envvar="TOKEN_VAULT_TLS_CERT", show_envvar=True, help="TLS certificate chain (PEM)"),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="TOKEN_VAULT_TLS_KEY", show_envvar=True, help="TLS private key (PEM)")
+    ] = None,
+    client_ca: Annotated[
+        str | None,
+        typer.Option(
+            "--client-ca",
+            envvar="TOKEN_VAULT_CLIENT_CA",
+            show_envvar=True,
+            help="Require client certificates signed by this CA (mutual TLS)",
+        ),
+    ] = None,
     rate: Annotated[float, typer.Option("--rate", help="Requests a second per identity")] = 100.0,
     burst: Annotated[int, typer.Option("--burst", help="Burst per identity")] = 200,
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body, bytes")] = 64 * 1024,
-    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
-                                             help="One scrubbed line per request on stderr")] = True,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="One scrubbed line per request on stderr")
+    ] = True,
     db: DbOpt = None,
     key_source: KeySourceOpt = None,
 ) -> None:
@@ -162,18 +185,27 @@ def serve(
     configure_logging(access_log)
     with open_vault(db, key_source) as vault:
         endpoints = endpoints_from_env()
-        refresher = Refresher(vault, Actor("vault-service", Role.ADMIN), endpoints=endpoints,
-                              url_rewriter=standins_rewriter(os.environ.get("READINESS_STANDINS_URL"))) \
-            if endpoints else None
+        refresher = (
+            Refresher(
+                vault,
+                Actor("vault-service", Role.ADMIN),
+                endpoints=endpoints,
+                url_rewriter=standins_rewriter(os.environ.get("READINESS_STANDINS_URL")),
+            )
+            if endpoints
+            else None
+        )
         settings = ServiceSettings(rate=rate, burst=burst, max_body=max_body)
         app = build_app(vault, OnDemandRefresh(vault, refresher), settings)
         config = uvicorn_config(app, host, port, certfile=cert, keyfile=key, client_ca=client_ca)
         import uvicorn
 
         shown_port = sock.getsockname()[1]
-        err.print(f"vault service on {'https' if tls else 'http'}://{host}:{shown_port} "
-                  f"(refreshing {', '.join(sorted(endpoints)) or 'nothing: no provider endpoint configured'})",
-                  markup=False)
+        err.print(
+            f"vault service on {'https' if tls else 'http'}://{host}:{shown_port} "
+            f"(refreshing {', '.join(sorted(endpoints)) or 'nothing: no provider endpoint configured'})",
+            markup=False,
+        )
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     pass
 
 
-
 @command()
 def init(db: DbOpt = None, key_source: KeySourceOpt = None) -> None:
     """Create the vault in the database (idempotent): its primary KEK is the key source's primary."""
@@ -86,16 +85,27 @@ def put(
     if ctx.args:  # click would echo them in its error, and one may well be a token
         names = sorted({a.split("=", 1)[0] for a in ctx.args if a.startswith("--")})
         shown = f" (options: {', '.join(names)})" if names else ""
-        die(f"put takes no token argument: {len(ctx.args)} unexpected argument(s), not shown{shown}. Tokens are "
-             "read from standard input only: `readiness vault put TENANT PROVIDER ACCOUNT < token.txt`")
+        die(
+            f"put takes no token argument: {len(ctx.args)} unexpected argument(s), not shown{shown}. Tokens are "
+            "read from standard input only: `readiness vault put TENANT PROVIDER ACCOUNT < token.txt`"
+        )
     actor = parse_actor(as_)
     access_buf, refresh_buf = read_stdin_tokens(with_refresh)
     access, refresh = Secret(access_buf), Secret(refresh_buf) if refresh_buf is not None else None
     try:
         with open_vault(db, key_source) as vault:
             expiry = parse_expiry(expires_at, expires_in, vault.clock.now())
-            cid = vault.put(actor, tenant, provider, account, access, refresh, expires_at=expiry,
-                            scopes=scope or (), credential_id=credential_id)
+            cid = vault.put(
+                actor,
+                tenant,
+                provider,
+                account,
+                access,
+                refresh,
+                expires_at=expiry,
+                scopes=scope or (),
+                credential_id=credential_id,
+            )
     finally:
         access.wipe()
         if refresh is not None:
@@ -141,15 +151,32 @@ def get(
     from rich.table import Table  # only where a table is drawn
 
     table = Table("field", "value", show_header=False)
-    for key in ("id", "tenant", "provider", "account", "state", "scopes", "expires_at", "token_fingerprint",
-                "access_token", "refresh_token", "dek_version", "refresh_due_at", "last_refresh_at",
-                "last_refresh_error", "failures", "created_at", "updated_at"):
+    for key in (
+        "id",
+        "tenant",
+        "provider",
+        "account",
+        "state",
+        "scopes",
+        "expires_at",
+        "token_fingerprint",
+        "access_token",
+        "refresh_token",
+        "dek_version",
+        "refresh_due_at",
+        "last_refresh_at",
+        "last_refresh_error",
+        "failures",
+        "created_at",
+        "updated_at",
+    ):
         value = data.get(key)
         table.add_row(key, ", ".join(value) if isinstance(value, list) else "-" if value is None else str(value))
     out.print(table, markup=False)
     if not reveal:
-        err.print("tokens masked; add --reveal to decrypt (needs admin, or service for this tenant; audited)",
-                  markup=False)
+        err.print(
+            "tokens masked; add --reveal to decrypt (needs admin, or service for this tenant; audited)", markup=False
+        )
 
 
 @command("list")
@@ -175,8 +202,17 @@ def list_(
 
     table = Table("id", "tenant", "provider", "account", "state", "expires", "refresh", "fingerprint", "dek")
     for i in infos:
-        table.add_row(i.id, i.tenant, i.provider, i.account, i.state, shown_when(i.expires_at),
-                      "yes" if i.has_refresh_token else "no", i.token_fingerprint, f"v{i.dek_version}")
+        table.add_row(
+            i.id,
+            i.tenant,
+            i.provider,
+            i.account,
+            i.state,
+            shown_when(i.expires_at),
+            "yes" if i.has_refresh_token else "no",
+            i.token_fingerprint,
+            f"v{i.dek_version}",
+        )
     out.print(table, markup=False)
 
 

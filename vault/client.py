@@ -62,8 +62,10 @@ class AccessToken:
         self.wipe()
 
     def __repr__(self) -> str:
-        return f"AccessToken(credential_id={self.credential_id!r}, access_token=Secret(***), " \
-               f"expires_at={self.expires_at!r})"
+        return (
+            f"AccessToken(credential_id={self.credential_id!r}, access_token=Secret(***), "
+            f"expires_at={self.expires_at!r})"
+        )
 
 
 def _segment(value: str) -> str:
@@ -76,12 +78,20 @@ class VaultClient:
     ``verify``: an :class:`ssl.SSLContext`, a CA bundle path, or True (the system's); ``cert``: a client
     certificate (path, or (cert, key)) for mutual TLS. ``transport``: an httpx transport (tests)."""
 
-    def __init__(self, base_url: str, token: str | Secret, *, verify: ssl.SSLContext | str | bool = True,
-                 cert: str | tuple[str, str] | None = None, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | Secret,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: str | tuple[str, str] | None = None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self._token = token if isinstance(token, Secret) else Secret(token)
-        context: ssl.SSLContext | bool = verify if isinstance(verify, ssl.SSLContext | bool) else \
-            ssl.create_default_context(cafile=verify)
+        context: ssl.SSLContext | bool = (
+            verify if isinstance(verify, ssl.SSLContext | bool) else ssl.create_default_context(cafile=verify)
+        )
         if cert is not None:
             if context is False:
                 raise ValueError("a client certificate needs TLS verification on")
@@ -91,9 +101,11 @@ class VaultClient:
             context.load_cert_chain(certfile, keyfile)
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, follow_redirects=False,
-            transport=transport or httpx.HTTPTransport(
-                verify=context, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]),
+            base_url=self.base_url,
+            timeout=timeout,
+            follow_redirects=False,
+            transport=transport
+            or httpx.HTTPTransport(verify=context, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
 
@@ -115,12 +127,26 @@ class VaultClient:
         """A usable access token (the service refreshes it first when due)."""
         data = self._call("GET", self._path(tenant, provider, account))
         expires = data.get("expires_at")
-        return AccessToken(Secret(data["access_token"]), datetime.fromisoformat(expires) if expires else None,
-                           data.get("credential_id", ""), list(data.get("scopes") or []), bool(data.get("refreshed")))
+        return AccessToken(
+            Secret(data["access_token"]),
+            datetime.fromisoformat(expires) if expires else None,
+            data.get("credential_id", ""),
+            list(data.get("scopes") or []),
+            bool(data.get("refreshed")),
+        )
 
-    def put_token(self, tenant: str, provider: str, account: str, access_token: str | Secret,
-                  refresh_token: str | Secret | None = None, *, expires_in: int | None = None,
-                  expires_at: datetime | None = None, scopes: Iterable[str] = ()) -> dict[str, Any]:
+    def put_token(
+        self,
+        tenant: str,
+        provider: str,
+        account: str,
+        access_token: str | Secret,
+        refresh_token: str | Secret | None = None,
+        *,
+        expires_in: int | None = None,
+        expires_at: datetime | None = None,
+        scopes: Iterable[str] = (),
+    ) -> dict[str, Any]:
         """Store tokens (from the OAuth callback); answers the credential's id and expiry."""
         body: dict[str, Any] = {
             "access_token": access_token.reveal() if isinstance(access_token, Secret) else access_token,
@@ -162,11 +188,15 @@ class VaultClient:
         except httpx.ConnectError as exc:
             text = str(exc)
             code = "tls" if "CERTIFICATE" in text.upper() or "SSL" in text.upper() else "unreachable"
-            raise VaultServiceError(code, f"could not reach the vault service at {self.base_url} "
-                                          f"({type(exc).__name__}: {scrub_text(text)[:200]})") from None
+            raise VaultServiceError(
+                code,
+                f"could not reach the vault service at {self.base_url} "
+                f"({type(exc).__name__}: {scrub_text(text)[:200]})",
+            ) from None
         except httpx.HTTPError as exc:
-            raise VaultServiceError("unreachable", f"no answer from the vault service at {self.base_url} "
-                                                   f"({type(exc).__name__})") from None
+            raise VaultServiceError(
+                "unreachable", f"no answer from the vault service at {self.base_url} ({type(exc).__name__})"
+            ) from None
         finally:
             headers.clear()
         try:
@@ -181,5 +211,6 @@ class VaultClient:
         else:
             code, message = "unexpected", f"HTTP {response.status_code} without a vault error body"
         retry = response.headers.get("retry-after")
-        raise VaultServiceError(code, scrub_text(message)[:300], response.status_code,
-                                float(retry) if retry and retry.isdigit() else None)
+        raise VaultServiceError(
+            code, scrub_text(message)[:300], response.status_code, float(retry) if retry and retry.isdigit() else None
+        )

@@ -64,8 +64,9 @@ def kek_fingerprint(kek: bytes | bytearray) -> str:
 
 def derive_key(key: bytes | bytearray, purpose: str) -> bytes:
     """HKDF-SHA256 subkey of ``key`` for ``purpose`` (e.g. ``audit-chain``)."""
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
-                info=f"readiness/{purpose}/v1".encode()).derive(bytes(key))
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=f"readiness/{purpose}/v1".encode()).derive(
+        bytes(key)
+    )
 
 
 def hmac_fingerprint(key: bytes, value: bytes | bytearray) -> str:
@@ -89,8 +90,14 @@ def credential_aad(tenant: str, provider: str, credential_id: str, field: str, d
             f'"provider":{_str(provider)},"tenant":{_str(tenant)},"v":1}}'
         ).encode()
     return _AAD.encode(
-        {"v": 1, "tenant": tenant, "provider": provider, "credential": credential_id, "field": field,
-         "dek_version": dek_version},
+        {
+            "v": 1,
+            "tenant": tenant,
+            "provider": provider,
+            "credential": credential_id,
+            "field": field,
+            "dek_version": dek_version,
+        },
     ).encode()
 
 
@@ -138,15 +145,17 @@ def open_with(aes: AESGCM, blob: bytes, aad: bytes) -> bytearray:
         raise IntegrityError("ciphertext failed authentication") from None
 
 
-def wrap_key(kek: bytes | bytearray, dek: bytes | bytearray, tenant: str, dek_version: int, kek_fp: str,
-             purpose: str = "dek") -> bytes:
+def wrap_key(
+    kek: bytes | bytearray, dek: bytes | bytearray, tenant: str, dek_version: int, kek_fp: str, purpose: str = "dek"
+) -> bytes:
     """Wrap a DEK (or the audit key) under the KEK, bound to its tenant, version and KEK fingerprint."""
     _need_key(dek)
     return seal(kek, dek, _key_aad(tenant, dek_version, kek_fp, purpose))
 
 
-def unwrap_key(kek: bytes | bytearray, wrapped: bytes, tenant: str, dek_version: int, kek_fp: str,
-               purpose: str = "dek") -> bytearray:
+def unwrap_key(
+    kek: bytes | bytearray, wrapped: bytes, tenant: str, dek_version: int, kek_fp: str, purpose: str = "dek"
+) -> bytearray:
     key = open_blob(kek, wrapped, _key_aad(tenant, dek_version, kek_fp, purpose))
     if len(key) != KEY_BYTES:
         raise IntegrityError("ciphertext failed authentication")

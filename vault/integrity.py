@@ -57,12 +57,30 @@ LEGACY_AUDIT_KEY_PURPOSE = "audit"
 _C: sa.Table = Credential.metadata.tables["credentials"]
 _D: sa.Table = DataKey.metadata.tables["data_keys"]
 CREDENTIAL_COLUMNS = (
-    _C.c.id, _C.c.tenant, _C.c.provider, _C.c.account, _C.c.scopes, _C.c.expires_at, _C.c.state, _C.c.dek_version,
-    _C.c.token_fingerprint, _C.c.access_ct, _C.c.refresh_ct, _C.c.audit_seq, _C.c.row_mac,
+    _C.c.id,
+    _C.c.tenant,
+    _C.c.provider,
+    _C.c.account,
+    _C.c.scopes,
+    _C.c.expires_at,
+    _C.c.state,
+    _C.c.dek_version,
+    _C.c.token_fingerprint,
+    _C.c.access_ct,
+    _C.c.refresh_ct,
+    _C.c.audit_seq,
+    _C.c.row_mac,
 )
 """Every column a credential's row MAC covers (and the MAC): select these to check a row."""
-DATA_KEY_COLUMNS = (_D.c.tenant, _D.c.version, _D.c.kek_fingerprint, _D.c.state, _D.c.wrapped, _D.c.audit_seq,
-                    _D.c.row_mac)
+DATA_KEY_COLUMNS = (
+    _D.c.tenant,
+    _D.c.version,
+    _D.c.kek_fingerprint,
+    _D.c.state,
+    _D.c.wrapped,
+    _D.c.audit_seq,
+    _D.c.row_mac,
+)
 
 
 def _getter(row: Any) -> Callable[[str], Any]:
@@ -96,22 +114,37 @@ class RowMac:
     def credential(self, row: Any) -> str:
         """The MAC of a credential row given as a mapping or a result row with :data:`CREDENTIAL_COLUMNS`."""
         get = _getter(row)
-        return self._mac({
-            "row": "credential", "id": get("id"), "tenant": get("tenant"),
-            "provider": get("provider"), "account": get("account"),
-            "scopes": list(get("scopes") or []), "expires_at": _when(get("expires_at")),
-            "state": get("state"), "dek_version": int(get("dek_version")),
-            "token_fingerprint": get("token_fingerprint"), "access": _digest(get("access_ct")),
-            "refresh": _digest(get("refresh_ct")), "audit_seq": get("audit_seq"),
-        })
+        return self._mac(
+            {
+                "row": "credential",
+                "id": get("id"),
+                "tenant": get("tenant"),
+                "provider": get("provider"),
+                "account": get("account"),
+                "scopes": list(get("scopes") or []),
+                "expires_at": _when(get("expires_at")),
+                "state": get("state"),
+                "dek_version": int(get("dek_version")),
+                "token_fingerprint": get("token_fingerprint"),
+                "access": _digest(get("access_ct")),
+                "refresh": _digest(get("refresh_ct")),
+                "audit_seq": get("audit_seq"),
+            }
+        )
 
     def data_key(self, row: Any) -> str:
         get = _getter(row)
-        return self._mac({
-            "row": "data_key", "tenant": get("tenant"), "version": int(get("version")),
-            "kek": get("kek_fingerprint"), "state": get("state"), "wrapped": _digest(get("wrapped")),
-            "audit_seq": get("audit_seq"),
-        })
+        return self._mac(
+            {
+                "row": "data_key",
+                "tenant": get("tenant"),
+                "version": int(get("version")),
+                "kek": get("kek_fingerprint"),
+                "state": get("state"),
+                "wrapped": _digest(get("wrapped")),
+                "audit_seq": get("audit_seq"),
+            }
+        )
 
     def audit_key(self, kek: str, wrapped: str, seq: int) -> str:
         return self._mac({"row": "audit_key", "kek": kek, "wrapped": wrapped, "seq": seq})
@@ -190,6 +223,8 @@ def check_store(conn: sa.Connection, rows: RowMac, audit_key_seq: int, last_seq:
         if key.audit_seq is not None and key.audit_seq > top:
             top, top_what = key.audit_seq, f"data key {key.tenant}@v{key.version}"
     if top > last_seq:
-        return last_seq + 1, (f"truncated: {top_what} was last written at audit seq {top} but the log ends at seq "
-                              f"{last_seq} (entries deleted)")
+        return last_seq + 1, (
+            f"truncated: {top_what} was last written at audit seq {top} but the log ends at seq "
+            f"{last_seq} (entries deleted)"
+        )
     return None

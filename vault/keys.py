@@ -56,10 +56,11 @@ ENV_SOURCE = "TOKEN_VAULT_KEY_SOURCE"
 ENV_KEY = "TOKEN_VAULT_ENCRYPTION_KEY"
 ENV_PREVIOUS_KEYS = "TOKEN_VAULT_PREVIOUS_KEYS"
 
-_GENERATE = "generate one with: python -c \"import base64, os; print(base64.b64encode(os.urandom(32)).decode())\""
+_GENERATE = 'generate one with: python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"'
 _SPEC_FORMS = "'env' (the default), 'file:PATH' or 'gcp:projects/PROJECT/secrets/SECRET'"
 _SECRET_NAME = re.compile(r"projects/[^/\s]+/secrets/[^/\s]+")
 _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=_\-\s]+")
+
 
 @dataclass(frozen=True, repr=False)
 class Kek:
@@ -345,7 +346,8 @@ class GcpKeySource:
         retry = Retry(predicate=if_transient_error, initial=0.1, maximum=2.0, multiplier=2.0, timeout=self._deadline)
         request = secretmanager.ListSecretVersionsRequest(parent=self.secret, filter="state:ENABLED")
         enabled = [
-            v for v in client.list_secret_versions(request=request, retry=retry, timeout=self._timeout)
+            v
+            for v in client.list_secret_versions(request=request, retry=retry, timeout=self._timeout)
             if v.state == secretmanager.SecretVersion.State.ENABLED
         ]
         if not enabled:
@@ -431,8 +433,14 @@ class GcpKeySource:
                 f"account, set GOOGLE_APPLICATION_CREDENTIALS, or run 'gcloud auth application-default login'"
             )
         if isinstance(
-            exc, gexc.ServiceUnavailable | gexc.DeadlineExceeded | gexc.RetryError | gexc.InternalServerError
-            | gexc.TooManyRequests | auth_exc.TransportError | OSError
+            exc,
+            gexc.ServiceUnavailable
+            | gexc.DeadlineExceeded
+            | gexc.RetryError
+            | gexc.InternalServerError
+            | gexc.TooManyRequests
+            | auth_exc.TransportError
+            | OSError,
         ):
             return KeyUnavailable(
                 f"Secret Manager is unreachable for secret {secret} ({_describe(exc)}); check network access "
@@ -492,7 +500,8 @@ def key_source_from_spec(spec: str | None = None, environ: Mapping[str, str] | N
             from google.auth.credentials import AnonymousCredentials
 
             return GcpKeySource(
-                rest, client_options={"api_endpoint": f"{standins}/secretmanager.googleapis.com"},
+                rest,
+                client_options={"api_endpoint": f"{standins}/secretmanager.googleapis.com"},
                 credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             )
         return GcpKeySource(rest)

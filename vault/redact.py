@@ -85,8 +85,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # the vault service's own API tokens (vault.service_tokens)
     (re.compile(r"\brvs_[A-Za-z0-9_-]{16,}"), MASK),
     # name=value in query strings and form bodies, plain or URL-encoded (not status_code=, not barcode=)
-    (re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_NAMES})(?:=|%3D))[^&\s\"'<>%]+(?:%[0-9A-F]{{2}}[^&\s\"'<>%]*)*"),
-     r"\1" + MASK),
+    (
+        re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_NAMES})(?:=|%3D))[^&\s\"'<>%]+(?:%[0-9A-F]{{2}}[^&\s\"'<>%]*)*"),
+        r"\1" + MASK,
+    ),
     # "name": "value" (JSON, also JSON inside JSON) and 'name': 'value' (Python reprs)
     (re.compile(rf"(?i)(\"(?:{_NAMES})\"\s*:\s*\")(?:[^\"\\]|\\.)*(\")"), r"\1" + MASK + r"\2"),
     (re.compile(rf"(?i)(\\\"(?:{_NAMES})\\\"\s*:\s*\\\")(?:[^\\]|\\[^\"])*(\\\")"), r"\1" + MASK + r"\2"),
@@ -155,6 +157,7 @@ def _reset_fingerprint_key() -> None:
 
 # --------------------------------------------------------------------------------------------- forms
 
+
 def _b64_cores(raw: bytes) -> set[str]:
     """Base64 of ``raw`` as it appears inside the base64 of any longer blob, at each byte alignment."""
     cores: set[str] = set()
@@ -200,6 +203,7 @@ secret_forms = forms_of
 
 # --------------------------------------------------------------------------------------------- the Redactor
 
+
 def _continues(char: str) -> bool:
     """Whether ``char`` would continue a token (so a match that stops before it is another token's prefix)."""
     return char.isalnum() or char in "-_"
@@ -213,8 +217,13 @@ class Redactor:
     ``inherit``: also mask what the process-wide registry knows (every Redactor but the registry does).
     """
 
-    def __init__(self, secrets: Iterable[str | bytes | bytearray] = (), *,
-                 label: Callable[[str | bytes], str] | None = None, inherit: bool = True) -> None:
+    def __init__(
+        self,
+        secrets: Iterable[str | bytes | bytearray] = (),
+        *,
+        label: Callable[[str | bytes], str] | None = None,
+        inherit: bool = True,
+    ) -> None:
         self._lock = threading.Lock()
         self._forms: dict[str, str] = {}  # form -> replacement
         self._by_secret: dict[bytes, set[str]] = {}  # insertion order: oldest first, for the cap
@@ -377,6 +386,7 @@ def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 # --------------------------------------------------------------------------------------------- logging
+
 
 class RedactingFilter(logging.Filter):
     """Rewrites records so that no registered secret and no token-shaped string reaches a handler."""

@@ -117,8 +117,10 @@ class Refresher(RefreshSettle):
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         if lease <= timedelta(seconds=2 * timeout):
-            raise ValueError(f"lease ({lease}) must be longer than twice the HTTP timeout ({timeout} s), or a "
-                             "slow provider lets another worker take the credential mid-refresh")
+            raise ValueError(
+                f"lease ({lease}) must be longer than twice the HTTP timeout ({timeout} s), or a "
+                "slow provider lets another worker take the credential mid-refresh"
+            )
         if lead <= timedelta(0) or base_backoff <= timedelta(0) or max_backoff < base_backoff:
             raise ValueError("lead and base_backoff must be positive, and max_backoff at least base_backoff")
         self.vault = vault
@@ -199,9 +201,15 @@ class Refresher(RefreshSettle):
             counts[COUNTERS[outcome.result]] += 1
         report = RefreshReport(self.owner, started, self.clock.now(), outcomes=tuple(outcomes), **counts)
         if outcomes:
-            log.info("refresh run by %s: %d refreshed, %d skipped, %d needs_reauth, %d backed off, %d errors",
-                     self.owner, report.refreshed, report.skipped_already_fresh, report.needs_reauth,
-                     report.backed_off, report.errors)
+            log.info(
+                "refresh run by %s: %d refreshed, %d skipped, %d needs_reauth, %d backed off, %d errors",
+                self.owner,
+                report.refreshed,
+                report.skipped_already_fresh,
+                report.needs_reauth,
+                report.backed_off,
+                report.errors,
+            )
         return report
 
     def refresh_one(self, credential_id: str) -> RefreshOutcome | None:
@@ -217,8 +225,11 @@ class Refresher(RefreshSettle):
     def count_due(self) -> int:
         """How many credentials this refresher could claim now (for progress bars and dashboards)."""
         with self.vault._begin() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(_C).where(*self._due(self.clock.now())))
-                       .scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(_C).where(*self._due(self.clock.now()))
+                ).scalar_one()
+            )
 
     def _due(self, now: datetime) -> list[sa.ColumnElement[bool]]:
         c = _C.c
@@ -256,14 +267,16 @@ class Refresher(RefreshSettle):
             rows = conn.execute(
                 sa.select(c.id, c.tenant, c.provider, c.account, c.version)
                 .where(*self._due(now), *([c.id == only] if only is not None else []))
-                .order_by(c.refresh_due_at, c.id).limit(self.batch)
+                .order_by(c.refresh_due_at, c.id)
+                .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
                 taken = conn.execute(
                     _C.update()
-                    .where(c.id == row.id, c.version == row.version,
-                           sa.or_(c.lease_until.is_(None), c.lease_until < now))
+                    .where(
+                        c.id == row.id, c.version == row.version, sa.or_(c.lease_until.is_(None), c.lease_until < now)
+                    )
                     .values(lease_owner=self.owner, lease_until=until)
                 ).rowcount
                 if taken == 1:
@@ -277,12 +290,14 @@ class Refresher(RefreshSettle):
         try:
             with self.vault._begin() as conn:
                 conn.execute(
-                    _C.update().where(_C.c.id.in_([c.id for c in claims]), _C.c.lease_owner == self.owner)
+                    _C.update()
+                    .where(_C.c.id.in_([c.id for c in claims]), _C.c.lease_owner == self.owner)
                     .values(lease_owner=None, lease_until=None)
                 )
         except Exception as exc:
-            log.warning("could not release %d refresh leases (%s); they expire on their own",
-                        len(claims), type(exc).__name__)
+            log.warning(
+                "could not release %d refresh leases (%s); they expire on their own", len(claims), type(exc).__name__
+            )
 
     # ------------------------------------------------------------------------------------------ processing
 
@@ -325,20 +340,31 @@ class Refresher(RefreshSettle):
             if row.lease_owner != self.owner:
                 result = "lost_lease" if self._is_due(row, now) else "already_fresh"
                 self._audit(conn, ring, claim, "ok", {"result": result, "lease_owner": row.lease_owner})
-                return claim.outcome(result, detail="another worker took it over" if result == "lost_lease"
-                                     else "another worker refreshed it first")
+                return claim.outcome(
+                    result,
+                    detail="another worker took it over"
+                    if result == "lost_lease"
+                    else "another worker refreshed it first",
+                )
             if not self._is_due(row, now):
-                conn.execute(_C.update().where(_C.c.id == claim.id, _C.c.lease_owner == self.owner)
-                             .values(lease_owner=None, lease_until=None))
+                conn.execute(
+                    _C.update()
+                    .where(_C.c.id == claim.id, _C.c.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_until=None)
+                )
                 self._audit(conn, ring, claim, "ok", {"result": "already_fresh"})
                 return claim.outcome("already_fresh", detail="already refreshed")
             earlier = row.last_refresh_error if (row.last_refresh_error or "").startswith(IN_FLIGHT) else None
             marker = f"{IN_FLIGHT} since {now.isoformat(timespec='seconds')} ({self.owner}); no outcome recorded yet"
-            conn.execute(_C.update().where(_C.c.id == claim.id, _C.c.lease_owner == self.owner)
-                         .values(lease_until=now + self.lease, last_refresh_error=marker))
+            conn.execute(
+                _C.update()
+                .where(_C.c.id == claim.id, _C.c.lease_owner == self.owner)
+                .values(lease_until=now + self.lease, last_refresh_error=marker)
+            )
             dek = self.vault._dek_for(conn, ring, row.tenant, row.dek_version)
-            plain = self.vault._open_field(dek, row.tenant, row.provider, row.id, "refresh", row.dek_version,
-                                           row.refresh_ct)
+            plain = self.vault._open_field(
+                dek, row.tenant, row.provider, row.id, "refresh", row.dek_version, row.refresh_ct
+            )
             return PreparedRefresh(row.version, Secret(plain), list(row.scopes or []), row.token_fingerprint, earlier)
 
     def _call(self, endpoint: ProviderEndpoint, prepared: PreparedRefresh) -> Answer:
@@ -353,8 +379,9 @@ class Refresher(RefreshSettle):
             form["scope"] = " ".join(prepared.scopes)
         try:
             url = self.url_rewriter(endpoint.token_url)
-            response = self.http.post(url, data=form, timeout=self.timeout,
-                                      headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+            response = self.http.post(
+                url, data=form, timeout=self.timeout, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
+            )
         except httpx.TimeoutException:
             return Answer("transient", f"timeout after {self.timeout:g} s calling the token endpoint")
         except httpx.HTTPError as exc:
@@ -363,5 +390,10 @@ class Refresher(RefreshSettle):
             return Answer("error", f"unusable token endpoint URL ({type(exc).__name__})")
         finally:
             form.clear()
-        return classify(response, refresh_token=prepared.refresh_token, client_id=endpoint.client_id,
-                        client_secret=endpoint.client_secret, now=self.clock.now())
+        return classify(
+            response,
+            refresh_token=prepared.refresh_token,
+            client_id=endpoint.client_id,
+            client_secret=endpoint.client_secret,
+            now=self.clock.now(),
+        )

@@ -70,8 +70,9 @@ class Answer:
                 secret.wipe()
 
 
-def classify(response: httpx.Response, *, refresh_token: Secret, client_id: str, client_secret: Secret,
-             now: datetime) -> Answer:
+def classify(
+    response: httpx.Response, *, refresh_token: Secret, client_id: str, client_secret: Secret, now: datetime
+) -> Answer:
     """Sort an answer into ok / invalid_grant / rate_limited / transient / error; see the module doc."""
     status = response.status_code
     body: Any = None
@@ -140,9 +141,12 @@ def _token_answer(body: Any, response: httpx.Response) -> Answer:
     refresh = body.get("refresh_token")
     scope = body.get("scope")
     return Answer(
-        "ok", status=200, access_token=Secret(body["access_token"]),
+        "ok",
+        status=200,
+        access_token=Secret(body["access_token"]),
         refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
-        expires_in=expires_in, scopes=scope.split() if isinstance(scope, str) and scope.strip() else None,
+        expires_in=expires_in,
+        scopes=scope.split() if isinstance(scope, str) and scope.strip() else None,
     )
 
 

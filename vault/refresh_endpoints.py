@@ -50,8 +50,9 @@ class ProviderEndpoint:
         """``tenant``: the directory (GUID or domain) the app is registered in, not ``common``."""
         if not tenant.strip():
             raise ValueError("a Microsoft token endpoint needs the tenant: set MICROSOFT_TENANT_ID")
-        return cls(MICROSOFT_TOKEN_URL.format(tenant=tenant.strip()), client_id, _secret(client_secret),
-                   send_scope=True)
+        return cls(
+            MICROSOFT_TOKEN_URL.format(tenant=tenant.strip()), client_id, _secret(client_secret), send_scope=True
+        )
 
     @classmethod
     def ghl(cls, client_id: str, client_secret: Secret | str) -> ProviderEndpoint:

@@ -66,14 +66,27 @@ class RefreshReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (for ``readiness vault refresh --format json`` and the dashboard)."""
         return {
-            "owner": self.owner, "started_at": self.started_at.isoformat(), "finished_at": self.finished_at.isoformat(),
-            "refreshed": self.refreshed, "skipped_already_fresh": self.skipped_already_fresh,
-            "needs_reauth": self.needs_reauth, "backed_off": self.backed_off, "errors": self.errors,
+            "owner": self.owner,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "refreshed": self.refreshed,
+            "skipped_already_fresh": self.skipped_already_fresh,
+            "needs_reauth": self.needs_reauth,
+            "backed_off": self.backed_off,
+            "errors": self.errors,
             "outcomes": [
-                {"credential_id": o.credential_id, "tenant": o.tenant, "provider": o.provider, "account": o.account,
-                 "result": o.result, "detail": o.detail, "status": o.status, "rotated": o.rotated,
-                 "fingerprint": o.fingerprint,
-                 "next_attempt_at": o.next_attempt_at.isoformat() if o.next_attempt_at else None}
+                {
+                    "credential_id": o.credential_id,
+                    "tenant": o.tenant,
+                    "provider": o.provider,
+                    "account": o.account,
+                    "result": o.result,
+                    "detail": o.detail,
+                    "status": o.status,
+                    "rotated": o.rotated,
+                    "fingerprint": o.fingerprint,
+                    "next_attempt_at": o.next_attempt_at.isoformat() if o.next_attempt_at else None,
+                }
                 for o in self.outcomes
             ],
         }

@@ -8,8 +8,8 @@ from __future__ import annotations
 import hmac
 import logging
 import random
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +37,12 @@ IN_FLIGHT = "refresh in flight"
 
 _C: sa.Table = Credential.metadata.tables["credentials"]
 _ROW_COLUMNS = (
-    *CREDENTIAL_COLUMNS, _C.c.version, _C.c.lease_owner, _C.c.lease_until, _C.c.refresh_due_at, _C.c.failures,
+    *CREDENTIAL_COLUMNS,
+    _C.c.version,
+    _C.c.lease_owner,
+    _C.c.lease_until,
+    _C.c.refresh_due_at,
+    _C.c.failures,
     _C.c.last_refresh_error,
 )
 
@@ -53,7 +58,6 @@ def due_at(now: datetime, expires_at: datetime | None, lead: timedelta = DEFAULT
     if lifetime <= timedelta(0):
         return expires_at
     return expires_at - min(lead, lifetime / 5)
-
 
 
 class RefreshSettle:
@@ -73,7 +77,6 @@ class RefreshSettle:
         """The claimed row, re-read and held (``FOR UPDATE`` on PostgreSQL) until the transaction ends."""
         return conn.execute(sa.select(*_ROW_COLUMNS).where(_C.c.id == credential_id).with_for_update()).first()
 
-
     def _settle(self, claim: Claim, prepared: PreparedRefresh, answer: Answer) -> RefreshOutcome:
         if answer.kind == "ok":
             return self._store_now(claim, prepared, answer)
@@ -92,8 +95,11 @@ class RefreshSettle:
             try:
                 return self._store(claim, prepared, answer)
             except sa.exc.OperationalError as exc:
-                log.warning("storing refreshed tokens of credential %s failed (%s); retrying at once", claim.id,
-                            type(exc).__name__)
+                log.warning(
+                    "storing refreshed tokens of credential %s failed (%s); retrying at once",
+                    claim.id,
+                    type(exc).__name__,
+                )
                 self.sleep(0.05 * attempt)
         return self._store(claim, prepared, answer)  # the last try: its failure is the caller's
 
@@ -127,28 +133,43 @@ class RefreshSettle:
             keep = answer.refresh_token is None
             refresh = prepared.refresh_token if keep else answer.refresh_token
             assert refresh is not None
-            access_ct = vault._seal_field(dek, row.tenant, row.provider, row.id, "access", version,
-                                          answer.access_token.buffer())
+            access_ct = vault._seal_field(
+                dek, row.tenant, row.provider, row.id, "access", version, answer.access_token.buffer()
+            )
             refresh_ct = vault._seal_field(dek, row.tenant, row.provider, row.id, "refresh", version, refresh.buffer())
             fp = vault._fingerprint(conn, ring, answer.access_token.buffer())
             expires = now + timedelta(seconds=answer.expires_in) if answer.expires_in is not None else None
             values: dict[str, Any] = {
-                "access_ct": access_ct, "refresh_ct": refresh_ct, "dek_version": version, "token_fingerprint": fp,
-                "expires_at": expires, "refresh_due_at": due_at(now, expires, self.lead), "last_refresh_at": now,
-                "last_refresh_error": None, "failures": 0, "next_attempt_at": None, "lease_owner": None,
-                "lease_until": None, "version": row.version + 1, "updated_at": now, "state": "active",
+                "access_ct": access_ct,
+                "refresh_ct": refresh_ct,
+                "dek_version": version,
+                "token_fingerprint": fp,
+                "expires_at": expires,
+                "refresh_due_at": due_at(now, expires, self.lead),
+                "last_refresh_at": now,
+                "last_refresh_error": None,
+                "failures": 0,
+                "next_attempt_at": None,
+                "lease_owner": None,
+                "lease_until": None,
+                "version": row.version + 1,
+                "updated_at": now,
+                "state": "active",
             }
             if answer.scopes:
                 values["scopes"] = answer.scopes
-            bound = vault._rows(conn, ring).bind("credential", {**row._asdict(), **values},
-                                                 vault._next_seq(conn, ring))
+            bound = vault._rows(conn, ring).bind("credential", {**row._asdict(), **values}, vault._next_seq(conn, ring))
             values.update(audit_seq=bound["audit_seq"], row_mac=bound["row_mac"])
             done = conn.execute(_C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(**values))
             if done.rowcount != 1:  # the row is locked (PostgreSQL) or the database is (SQLite): cannot happen
                 raise VaultError(f"credential {row.id} changed while locked")
             detail: dict[str, Any] = {
-                "result": "refreshed", "fingerprint": fp, "previous": row.token_fingerprint, "rotated": not keep,
-                "expires_at": expires.isoformat() if expires else None, "dek_version": version,
+                "result": "refreshed",
+                "fingerprint": fp,
+                "previous": row.token_fingerprint,
+                "rotated": not keep,
+                "expires_at": expires.isoformat() if expires else None,
+                "dek_version": version,
             }
             if row.state != "active":
                 detail["revived_from"] = row.state
@@ -174,33 +195,65 @@ class RefreshSettle:
                 return claim.outcome("superseded", detail=f"credential is {shown}", status=answer.status)
             if not self._same_refresh(conn, ring, row, prepared.refresh_token):
                 if row.lease_owner == self.owner:
-                    conn.execute(_C.update().where(_C.c.id == row.id, _C.c.lease_owner == self.owner)
-                                 .values(lease_owner=None, lease_until=None))
-                self._audit(conn, ring, claim, "ok", {"result": "superseded", "error": "invalid_grant",
-                                                      "note": "refresh token changed meanwhile"})
-                return claim.outcome("superseded", status=answer.status,
-                                     detail="invalid_grant for a refresh token another worker had already replaced")
+                    conn.execute(
+                        _C.update()
+                        .where(_C.c.id == row.id, _C.c.lease_owner == self.owner)
+                        .values(lease_owner=None, lease_until=None)
+                    )
+                self._audit(
+                    conn,
+                    ring,
+                    claim,
+                    "ok",
+                    {"result": "superseded", "error": "invalid_grant", "note": "refresh token changed meanwhile"},
+                )
+                return claim.outcome(
+                    "superseded",
+                    status=answer.status,
+                    detail="invalid_grant for a refresh token another worker had already replaced",
+                )
             detail = answer.detail
             info: dict[str, Any] = {"result": "needs_reauth", **answer.audit()}
             if prepared.interrupted:
                 when = prepared.interrupted.removeprefix(IN_FLIGHT).split(";")[0].strip()
-                detail = (f"invalid_grant after an interrupted refresh ({when}): the provider may have rotated the "
-                          "refresh token in an answer that was never stored; re-authorise")
+                detail = (
+                    f"invalid_grant after an interrupted refresh ({when}): the provider may have rotated the "
+                    "refresh token in an answer that was never stored; re-authorise"
+                )
                 info["interrupted"] = prepared.interrupted
-            bound = self.vault._rows(conn, ring).bind("credential", {**row._asdict(), "state": "needs_reauth"},
-                                                      self.vault._next_seq(conn, ring))
+            bound = self.vault._rows(conn, ring).bind(
+                "credential", {**row._asdict(), "state": "needs_reauth"}, self.vault._next_seq(conn, ring)
+            )
             conn.execute(
-                _C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(
-                    state="needs_reauth", failures=row.failures + 1, last_refresh_error=detail,
-                    next_attempt_at=None, lease_owner=None, lease_until=None, version=row.version + 1, updated_at=now,
-                    audit_seq=bound["audit_seq"], row_mac=bound["row_mac"],
+                _C.update()
+                .where(_C.c.id == row.id, _C.c.version == row.version)
+                .values(
+                    state="needs_reauth",
+                    failures=row.failures + 1,
+                    last_refresh_error=detail,
+                    next_attempt_at=None,
+                    lease_owner=None,
+                    lease_until=None,
+                    version=row.version + 1,
+                    updated_at=now,
+                    audit_seq=bound["audit_seq"],
+                    row_mac=bound["row_mac"],
                 )
             )
             self._audit(conn, ring, claim, "error", info)
         return claim.outcome("needs_reauth", detail=detail, status=answer.status)
 
-    def _fail(self, claim: Claim, result: str, detail: str | None, status: int | None,
-              delay: timedelta | None, answer: Answer | None = None, *, audit_only: bool = False) -> RefreshOutcome:
+    def _fail(
+        self,
+        claim: Claim,
+        result: str,
+        detail: str | None,
+        status: int | None,
+        delay: timedelta | None,
+        answer: Answer | None = None,
+        *,
+        audit_only: bool = False,
+    ) -> RefreshOutcome:
         """Record a failed attempt: failures + 1, next_attempt_at, a secret-free error, lease and in-flight
         marker cleared. ``audit_only``: the vault itself failed; leave the row (and its marker) alone."""
         try:
@@ -219,17 +272,27 @@ class RefreshSettle:
                 wait = self.retry_policy.delay(failures, delay)  # Retry-After if given, else the backoff
                 retry_at = now + wait
                 conn.execute(
-                    _C.update().where(_C.c.id == row.id, _C.c.version == row.version).values(
-                        failures=failures, next_attempt_at=retry_at, last_refresh_error=detail, lease_owner=None,
-                        lease_until=None, version=row.version + 1, updated_at=now,
+                    _C.update()
+                    .where(_C.c.id == row.id, _C.c.version == row.version)
+                    .values(
+                        failures=failures,
+                        next_attempt_at=retry_at,
+                        last_refresh_error=detail,
+                        lease_owner=None,
+                        lease_until=None,
+                        version=row.version + 1,
+                        updated_at=now,
                     )
                 )
                 info.update({"failures": failures, "retry_in_s": round(wait.total_seconds(), 3)})
                 self._audit(conn, ring, claim, "error", info)
             return claim.outcome(result, detail=detail, status=status, next_attempt_at=retry_at)
         except (VaultError, sa.exc.SQLAlchemyError) as exc:
-            log.warning("could not record a failed refresh of credential %s (%s); its lease expires on its own",
-                        claim.id, type(exc).__name__)
+            log.warning(
+                "could not record a failed refresh of credential %s (%s); its lease expires on its own",
+                claim.id,
+                type(exc).__name__,
+            )
             return claim.outcome("error", detail=detail or f"vault: {type(exc).__name__}", status=status)
 
     def _backoff(self, failures: int) -> timedelta:
@@ -240,13 +303,22 @@ class RefreshSettle:
         if not row.refresh_ct:
             return False
         dek = self.vault._dek_for(conn, ring, row.tenant, row.dek_version)
-        stored = self.vault._open_field(dek, row.tenant, row.provider, row.id, "refresh", row.dek_version,
-                                        row.refresh_ct)
+        stored = self.vault._open_field(
+            dek, row.tenant, row.provider, row.id, "refresh", row.dek_version, row.refresh_ct
+        )
         try:
             return hmac.compare_digest(bytes(stored), bytes(used.buffer()))
         finally:
             stored[:] = bytes(len(stored))
 
     def _audit(self, conn: sa.Connection, ring: KeyRing, claim: Claim, outcome: str, detail: dict[str, Any]) -> None:
-        self.vault._append(conn, ring, self.actor, Op.REFRESH, claim.tenant, claim.id, outcome,
-                           {"provider": claim.provider, "account": claim.account, "owner": self.owner, **detail})
+        self.vault._append(
+            conn,
+            ring,
+            self.actor,
+            Op.REFRESH,
+            claim.tenant,
+            claim.id,
+            outcome,
+            {"provider": claim.provider, "account": claim.account, "owner": self.owner, **detail},
+        )

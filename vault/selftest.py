@@ -98,8 +98,12 @@ class SelfTestResult:
     duration_ms: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail,
-                "duration_ms": round(self.duration_ms, 2)}
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "detail": self.detail,
+            "duration_ms": round(self.duration_ms, 2),
+        }
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,9 @@ class _Scratch:
             create_at_head(engine)
         finally:
             engine.dispose()
-        self.vault = Vault.init(self.url, StaticKeySource(self.k1, name="selftest"), clock, dek_cache_ttl=300,
-                                anchor="")
+        self.vault = Vault.init(
+            self.url, StaticKeySource(self.k1, name="selftest"), clock, dek_cache_ttl=300, anchor=""
+        )
         self.tokens: dict[str, tuple[str, str]] = {}
         self.ids: dict[str, str] = {}
 
@@ -176,8 +181,16 @@ class _Scratch:
 
     def put(self, label: str, tenant: str = "selftest-a") -> str:
         access, refresh = f"ya29.selftest-{secrets.token_urlsafe(24)}", f"1//selftest-{secrets.token_urlsafe(24)}"
-        cid = self.vault.put(_ADMIN, tenant, "google", f"{label}@selftest.invalid", access, refresh,
-                             expires_at=self.clock.now() + timedelta(hours=1), scopes=["openid"])
+        cid = self.vault.put(
+            _ADMIN,
+            tenant,
+            "google",
+            f"{label}@selftest.invalid",
+            access,
+            refresh,
+            expires_at=self.clock.now() + timedelta(hours=1),
+            scopes=["openid"],
+        )
         self.tokens[cid] = (access, refresh)
         self.ids[label] = cid
         return cid
@@ -246,8 +259,10 @@ def _known_answer(_: _Scratch | None) -> str:
         pass
     else:
         raise _Failed("vault.crypto.open_blob accepted Test Case 16 with a wrong tag")
-    return ("McGrew-Viega GCM Test Case 16 (AES-256, 96-bit IV, 60-byte plaintext, 20-byte AAD): published "
-            "ciphertext and tag reproduced; the vault's blob layout opens it and refuses a wrong tag")
+    return (
+        "McGrew-Viega GCM Test Case 16 (AES-256, 96-bit IV, 60-byte plaintext, 20-byte AAD): published "
+        "ciphertext and tag reproduced; the vault's blob layout opens it and refuses a wrong tag"
+    )
 
 
 def _round_trip(s: _Scratch | None) -> str:
@@ -286,8 +301,10 @@ def _tampered_aad(s: _Scratch | None) -> str:
     c = s.put("aad-c")
     s.write_blob(c, s.blob(c, "access_ct"), "refresh_ct")  # the access ciphertext as the refresh token
     s.refused("selftest-a", c)
-    return ("a ciphertext copied to another credential of the same tenant and DEK, and the access ciphertext "
-            "copied to its own row's refresh field: both refused by the associated data")
+    return (
+        "a ciphertext copied to another credential of the same tenant and DEK, and the access ciphertext "
+        "copied to its own row's refresh field: both refused by the associated data"
+    )
 
 
 def _cross_tenant(s: _Scratch | None) -> str:
@@ -310,8 +327,10 @@ def _cross_tenant(s: _Scratch | None) -> str:
         pass
     else:
         raise _Failed("tenant selftest-a's credential was returned for tenant selftest-b")
-    return ("tenant a's ciphertext in tenant b's row refused (other DEK, other associated data); a service actor "
-            "of tenant a denied tenant b; tenant a's credential id not found under tenant b")
+    return (
+        "tenant a's ciphertext in tenant b's row refused (other DEK, other associated data); a service actor "
+        "of tenant a denied tenant b; tenant a's credential id not found under tenant b"
+    )
 
 
 def _kek_rotation(s: _Scratch | None) -> str:
@@ -334,8 +353,10 @@ def _kek_rotation(s: _Scratch | None) -> str:
     s.vault = Vault.open(s.url, StaticKeySource(s.k2, name="selftest"), s.clock, anchor="")
     if not s.opens(tenant, cid):
         raise _Failed("with the old KEK removed, the token no longer opens under the new KEK alone")
-    return (f"KEK {old_fp} -> {new_fp}: {kek.rewritten} wrapped key(s) rewrapped, {dek.rewritten} credential(s) "
-            f"re-sealed under {dek.target}; the old tokens open; the old KEK removed and the vault opens without it")
+    return (
+        f"KEK {old_fp} -> {new_fp}: {kek.rewritten} wrapped key(s) rewrapped, {dek.rewritten} credential(s) "
+        f"re-sealed under {dek.target}; the old tokens open; the old KEK removed and the vault opens without it"
+    )
 
 
 def _audit_tamper(s: _Scratch | None) -> str:
@@ -364,20 +385,27 @@ def _redaction(_: _Scratch | None) -> str:
     handler.addFilter(redacting)
     logger = logging.Logger("vault.selftest.redaction", logging.DEBUG)  # detached: touches no app logging
     logger.addHandler(handler)
-    logger.debug("calling the API with Authorization: Bearer %s (refresh_token=%s) and %s", token, refresh,
-                 registered)
+    logger.debug("calling the API with Authorization: Bearer %s (refresh_token=%s) and %s", token, refresh, registered)
     handler.flush()
     text = stream.getvalue()
-    leaked = [what for what, value in (("the bearer token", token), ("the refresh token", refresh),
-                                       ("the registered secret", registered)) if value in text]
+    leaked = [
+        what
+        for what, value in (
+            ("the bearer token", token),
+            ("the refresh token", refresh),
+            ("the registered secret", registered),
+        )
+        if value in text
+    ]
     if leaked:
         raise _Failed(f"{', '.join(leaked)} survived the redacting filter")
     if text.count(MASK) < 3:
         raise _Failed("the redacting filter did not mask all three secrets")
     if scrub_text(f"token {token} end") != f"token {MASK} end":
         raise _Failed("scrub_text did not mask a Google access token")
-    return ("a DEBUG line with a bearer token, a refresh_token= pair and a registered secret came out as "
-            + repr(text.strip().replace("\n", " ")[:120]))
+    return "a DEBUG line with a bearer token, a refresh_token= pair and a registered secret came out as " + repr(
+        text.strip().replace("\n", " ")[:120]
+    )
 
 
 def _key_source_check(source: KeySource) -> Callable[[_Scratch | None], str]:
@@ -389,9 +417,11 @@ def _key_source_check(source: KeySource) -> Callable[[_Scratch | None], str]:
         except Exception as exc:  # anything else could carry anything: its type only
             raise _Failed(f"key source {source.name} failed ({type(exc).__name__})") from None
         older = len(ring.others)
-        return (f"key source {source.name} loaded: primary {ring.primary.fingerprint}"
-                + (f", {older} older key(s) for decryption ({', '.join(k.fingerprint for k in ring.others)})"
-                   if older else ", no older keys"))
+        return f"key source {source.name} loaded: primary {ring.primary.fingerprint}" + (
+            f", {older} older key(s) for decryption ({', '.join(k.fingerprint for k in ring.others)})"
+            if older
+            else ", no older keys"
+        )
 
     return check
 
@@ -431,8 +461,9 @@ def run(key_source: KeySource | None = None, *, clock: Clock | None = None) -> S
         for name, check, needs_vault in checks:
             t = time.perf_counter()
             if needs_vault and scratch is None:
-                results.append(SelfTestResult(name, False, f"no scratch vault: {scratch_error}",
-                                              (time.perf_counter() - t) * 1000))
+                results.append(
+                    SelfTestResult(name, False, f"no scratch vault: {scratch_error}", (time.perf_counter() - t) * 1000)
+                )
                 continue
             try:
                 detail, passed = check(scratch), True
@@ -446,8 +477,9 @@ def run(key_source: KeySource | None = None, *, clock: Clock | None = None) -> S
     finally:
         if scratch is not None:
             scratch.close()
-    return SelfTestReport(tuple(results), started, clock.now(), key_source.name if key_source else None,
-                          (time.perf_counter() - t0) * 1000)
+    return SelfTestReport(
+        tuple(results), started, clock.now(), key_source.name if key_source else None, (time.perf_counter() - t0) * 1000
+    )
 
 
 def _describe(exc: BaseException, known: list[str]) -> str:

@@ -41,17 +41,20 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def check_listen(host: str, certfile: str | Path | None, keyfile: str | Path | None,
-                 client_ca: str | Path | None = None) -> bool:
+def check_listen(
+    host: str, certfile: str | Path | None, keyfile: str | Path | None, client_ca: str | Path | None = None
+) -> bool:
     """Whether the service will speak TLS; raise :class:`ServeRefused` for plain HTTP off loopback, a
     certificate without its key (or the reverse), client certificates without TLS, or a missing file."""
     if bool(certfile) != bool(keyfile):
         raise ServeRefused("give both --cert and --key (the certificate and its private key), or neither")
     tls = bool(certfile)
     if not tls and not _loopback(host):
-        raise ServeRefused(f"refusing plain HTTP on {host}: the vault service speaks TLS off loopback (\"TLS "
-                           "encryption for all token vault communications\"); pass --cert and --key, or listen on "
-                           "127.0.0.1")
+        raise ServeRefused(
+            f'refusing plain HTTP on {host}: the vault service speaks TLS off loopback ("TLS '
+            'encryption for all token vault communications"); pass --cert and --key, or listen on '
+            "127.0.0.1"
+        )
     if client_ca and not tls:
         raise ServeRefused("--client-ca (mutual TLS) needs --cert and --key")
     for path, what in ((certfile, "--cert"), (keyfile, "--key"), (client_ca, "--client-ca")):
@@ -73,9 +76,16 @@ def configure_logging(access_log: bool = True) -> None:
         install(logging.getLogger(name))
 
 
-def uvicorn_config(app: Any, host: str, port: int, *, certfile: str | Path | None = None,
-                   keyfile: str | Path | None = None, client_ca: str | Path | None = None,
-                   log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    certfile: str | Path | None = None,
+    keyfile: str | Path | None = None,
+    client_ca: str | Path | None = None,
+    log_level: str = "warning",
+) -> uvicorn.Config:
     """The server's settings: TLS 1.2+ when given a certificate, client certificates required with
     ``client_ca``, keep-alive, no uvicorn access log (the app writes its own, scrubbed)."""
     tls = check_listen(host, certfile, keyfile, client_ca)
@@ -86,8 +96,18 @@ def uvicorn_config(app: Any, host: str, port: int, *, certfile: str | Path | Non
         options.update(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile))
         if client_ca:
             options.update(ssl_ca_certs=str(client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
-    return uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None, log_level=log_level,
-                          lifespan="off", timeout_keep_alive=30, server_header=False, **options)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        log_level=log_level,
+        lifespan="off",
+        timeout_keep_alive=30,
+        server_header=False,
+        **options,
+    )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -113,8 +133,9 @@ class BackgroundServer:
         self.server = uvicorn.Server(config)
         self.config = config
         self.socket = bind(config.host, config.port)  # as `readiness vault serve` listens
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
-                                        name="vault-service", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="vault-service", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -139,6 +160,7 @@ class BackgroundServer:
     def __enter__(self) -> BackgroundServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -26,8 +26,9 @@ class Authenticator:
     is not looked up again (keyed by its hash; the token itself is not kept): a revocation or an expiry takes
     effect on every replica within that time. ``cache_ttl=0`` looks every request up."""
 
-    def __init__(self, tokens: ServiceTokens, *, cache_ttl: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, tokens: ServiceTokens, *, cache_ttl: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.tokens = tokens
         self.cache_ttl = cache_ttl
         self._monotonic = monotonic

@@ -38,8 +38,10 @@ class ServiceMetrics:
         lines = [
             "# HELP vault_service_requests_total Requests answered, by route and status.",
             "# TYPE vault_service_requests_total counter",
-            *(f'vault_service_requests_total{{route="{r}",status="{s}"}} {n}'
-              for (r, s), n in sorted(requests.items())),
+            *(
+                f'vault_service_requests_total{{route="{r}",status="{s}"}} {n}'
+                for (r, s), n in sorted(requests.items())
+            ),
             "# HELP vault_service_auth_failures_total Requests refused before identification, by code.",
             "# TYPE vault_service_auth_failures_total counter",
             *(f'vault_service_auth_failures_total{{code="{c}"}} {n}' for c, n in sorted(failures.items())),

@@ -28,8 +28,10 @@ _CODES = {
 
 def _error_ref(*codes: str) -> dict[str, Any]:
     return {
-        str(_CODES[c][0]): {"description": f"`{c}`: {_CODES[c][1]}",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        str(_CODES[c][0]): {
+            "description": f"`{c}`: {_CODES[c][1]}",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
         for c in codes
     }
 
@@ -37,16 +39,28 @@ def _error_ref(*codes: str) -> dict[str, Any]:
 _COMMON = ("unauthorized", "forbidden", "rate_limited", "unavailable", "internal")
 _PATH_PARAMS = [
     {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}},
-    {"name": "provider", "in": "path", "required": True, "schema": {"type": "string"},
-     "description": "google, microsoft, ghl, …"},
-    {"name": "account", "in": "path", "required": True, "schema": {"type": "string"},
-     "description": "The account the tokens belong to (an email, a GHL location id); URL-encoded."},
+    {
+        "name": "provider",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "google, microsoft, ghl, …",
+    },
+    {
+        "name": "account",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The account the tokens belong to (an email, a GHL location id); URL-encoded.",
+    },
 ]
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -57,9 +71,9 @@ def openapi_document() -> dict[str, Any]:
             "title": "Readiness token vault service",
             "version": "1",
             "description": "OAuth tokens for the platform's backend: a usable access token per (tenant, provider, "
-                           "account), refreshed on demand; the refresh token never leaves the service. Every "
-                           "/v1 call needs a service token (`readiness vault service-token create`) and is "
-                           "authorised by the vault's RBAC matrix and audited. See docs/vault.md.",
+            "account), refreshed on demand; the refresh token never leaves the service. Every "
+            "/v1 call needs a service token (`readiness vault service-token create`) and is "
+            "authorised by the vault's RBAC matrix and audited. See docs/vault.md.",
         },
         "security": [{"serviceToken": []}],
         "paths": {
@@ -69,18 +83,23 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "getToken",
                     "summary": "A usable access token (refreshed first when due; one refresh across replicas).",
                     "description": "Permission `get` (admin; service for its tenants and providers).",
-                    "responses": {"200": _json("AccessToken", "The access token and its expiry; never the "
-                                                              "refresh token"),
-                                  **_error_ref("not_found", "needs_reauth", "revoked", "refresh_failed", *_COMMON)},
+                    "responses": {
+                        "200": _json("AccessToken", "The access token and its expiry; never the refresh token"),
+                        **_error_ref("not_found", "needs_reauth", "revoked", "refresh_failed", *_COMMON),
+                    },
                 },
                 "put": {
                     "operationId": "putToken",
                     "summary": "Store tokens from the OAuth callback (replaces; reactivates a revoked credential).",
                     "description": "Permission `put`. Without refresh_token the stored one is kept.",
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/StoreTokens"}}}},
-                    "responses": {"200": _json("Stored", "Stored"),
-                                  **_error_ref("invalid_request", "too_large", *_COMMON)},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StoreTokens"}}},
+                    },
+                    "responses": {
+                        "200": _json("Stored", "Stored"),
+                        **_error_ref("invalid_request", "too_large", *_COMMON),
+                    },
                 },
             },
             "/v1/tokens/{tenant}/{provider}/{account}/revoke": {
@@ -109,69 +128,138 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "health",
                     "summary": "Whether the service and its database answer (no identity needed).",
                     "security": [],
-                    "responses": {"200": _json("Health", "Healthy"), "503": _json("Health", "The database does "
-                                                                                           "not answer")},
+                    "responses": {
+                        "200": _json("Health", "Healthy"),
+                        "503": _json("Health", "The database does not answer"),
+                    },
                 },
             },
             "/metrics": {
                 "get": {
                     "operationId": "metrics",
                     "summary": "Prometheus text: requests, refusals, refreshes (permission `stats`).",
-                    "responses": {"200": {"description": "Prometheus text format",
-                                          "content": {"text/plain": {"schema": {"type": "string"}}}},
-                                  **_error_ref("unauthorized", "forbidden", "rate_limited", "internal")},
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_error_ref("unauthorized", "forbidden", "rate_limited", "internal"),
+                    },
                 },
             },
             "/openapi.json": {
-                "get": {"operationId": "openapi", "summary": "This document.", "security": [],
-                        "responses": {"200": {"description": "OpenAPI 3.1",
-                                              "content": {"application/json": {"schema": {"type": "object"}}}}}},
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document.",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                },
             },
         },
         "components": {
-            "securitySchemes": {"serviceToken": {
-                "type": "http", "scheme": "bearer",
-                "description": "A service token `rvs_…` (shown once at creation, stored as a SHA-256 hash).",
-            }},
+            "securitySchemes": {
+                "serviceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A service token `rvs_…` (shown once at creation, stored as a SHA-256 hash).",
+                }
+            },
             "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                    "type": "object", "required": ["code", "message"],
-                    "properties": {"code": {"type": "string", "enum": list(_CODES)},
-                                   "message": {"type": "string"}}}}},
-                "AccessToken": {"type": "object", "required": ["access_token", "token_type", "expires_at"],
-                                "properties": {
-                                    "access_token": {"type": "string"},
-                                    "token_type": {"type": "string", "const": "Bearer"},
-                                    "expires_at": {"type": ["string", "null"], "format": "date-time"},
-                                    "scopes": {"type": "array", "items": {"type": "string"}},
-                                    "credential_id": {"type": "string"}, "tenant": {"type": "string"},
-                                    "provider": {"type": "string"}, "account": {"type": "string"},
-                                    "refreshed": {"type": "boolean",
-                                                  "description": "This call refreshed it first"}}},
-                "StoreTokens": {"type": "object", "required": ["access_token"], "additionalProperties": False,
-                                "properties": {
-                                    "access_token": {"type": "string"},
-                                    "refresh_token": {"type": ["string", "null"]},
-                                    "expires_in": {"type": ["integer", "null"], "minimum": 1},
-                                    "expires_at": {"type": ["string", "null"], "format": "date-time"},
-                                    "scopes": {"type": "array", "items": {"type": "string"}}}},
-                "Stored": {"type": "object", "properties": {
-                    "credential_id": {"type": "string"}, "tenant": {"type": "string"},
-                    "provider": {"type": "string"}, "account": {"type": "string"},
-                    "expires_at": {"type": ["string", "null"], "format": "date-time"},
-                    "has_refresh_token": {"type": "boolean"}}},
-                "Revoked": {"type": "object", "properties": {"credential_id": {"type": "string"},
-                                                             "state": {"type": "string", "const": "revoked"}}},
-                "CredentialList": {"type": "object", "properties": {"credentials": {
-                    "type": "array", "items": {"$ref": "#/components/schemas/Credential"}}}},
-                "Credential": {"type": "object", "description": "Metadata only (vault.CredentialInfo).",
-                               "properties": {k: {"type": t} for k, t in (
-                                   ("id", "string"), ("tenant", "string"), ("provider", "string"),
-                                   ("account", "string"), ("state", "string"), ("has_refresh_token", "boolean"),
-                                   ("token_fingerprint", "string"), ("failures", "integer"))}},
-                "Health": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok", "down"]},
-                                                            "service": {"type": "string"},
-                                                            "database": {"type": "string"}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string", "enum": list(_CODES)},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "AccessToken": {
+                    "type": "object",
+                    "required": ["access_token", "token_type", "expires_at"],
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "token_type": {"type": "string", "const": "Bearer"},
+                        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                        "scopes": {"type": "array", "items": {"type": "string"}},
+                        "credential_id": {"type": "string"},
+                        "tenant": {"type": "string"},
+                        "provider": {"type": "string"},
+                        "account": {"type": "string"},
+                        "refreshed": {"type": "boolean", "description": "This call refreshed it first"},
+                    },
+                },
+                "StoreTokens": {
+                    "type": "object",
+                    "required": ["access_token"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "refresh_token": {"type": ["string", "null"]},
+                        "expires_in": {"type": ["integer", "null"], "minimum": 1},
+                        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                        "scopes": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "Stored": {
+                    "type": "object",
+                    "properties": {
+                        "credential_id": {"type": "string"},
+                        "tenant": {"type": "string"},
+                        "provider": {"type": "string"},
+                        "account": {"type": "string"},
+                        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                        "has_refresh_token": {"type": "boolean"},
+                    },
+                },
+                "Revoked": {
+                    "type": "object",
+                    "properties": {
+                        "credential_id": {"type": "string"},
+                        "state": {"type": "string", "const": "revoked"},
+                    },
+                },
+                "CredentialList": {
+                    "type": "object",
+                    "properties": {
+                        "credentials": {"type": "array", "items": {"$ref": "#/components/schemas/Credential"}}
+                    },
+                },
+                "Credential": {
+                    "type": "object",
+                    "description": "Metadata only (vault.CredentialInfo).",
+                    "properties": {
+                        k: {"type": t}
+                        for k, t in (
+                            ("id", "string"),
+                            ("tenant", "string"),
+                            ("provider", "string"),
+                            ("account", "string"),
+                            ("state", "string"),
+                            ("has_refresh_token", "boolean"),
+                            ("token_fingerprint", "string"),
+                            ("failures", "integer"),
+                        )
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "down"]},
+                        "service": {"type": "string"},
+                        "database": {"type": "string"},
+                    },
+                },
             },
         },
     }

@@ -26,11 +26,21 @@ __all__ = ["Located", "OnDemandRefresh"]
 
 _C: sa.Table = Credential.metadata.tables["credentials"]
 _LOCATE = sa.select(
-    _C.c.id, _C.c.provider, _C.c.state, _C.c.refresh_due_at, _C.c.next_attempt_at, _C.c.expires_at,
+    _C.c.id,
+    _C.c.provider,
+    _C.c.state,
+    _C.c.refresh_due_at,
+    _C.c.next_attempt_at,
+    _C.c.expires_at,
     (_C.c.refresh_ct.is_not(None)).label("refreshable"),
 ).where(_C.c.tenant == sa.bindparam("t"), _C.c.provider == sa.bindparam("p"), _C.c.account == sa.bindparam("a"))
 _BY_ID = sa.select(
-    _C.c.id, _C.c.provider, _C.c.state, _C.c.refresh_due_at, _C.c.next_attempt_at, _C.c.expires_at,
+    _C.c.id,
+    _C.c.provider,
+    _C.c.state,
+    _C.c.refresh_due_at,
+    _C.c.next_attempt_at,
+    _C.c.expires_at,
     (_C.c.refresh_ct.is_not(None)).label("refreshable"),
 ).where(_C.c.id == sa.bindparam("i"))
 
@@ -70,8 +80,11 @@ class OnDemandRefresh:
             return None
         now = self.vault.clock.now()
         due = (
-            self.refresher is not None and row.state == "active" and bool(row.refreshable)
-            and row.refresh_due_at is not None and row.refresh_due_at <= now
+            self.refresher is not None
+            and row.state == "active"
+            and bool(row.refreshable)
+            and row.refresh_due_at is not None
+            and row.refresh_due_at <= now
             and (row.next_attempt_at is None or row.next_attempt_at <= now)
             and row.provider in self.refresher.endpoints
         )

@@ -93,11 +93,17 @@ class ServiceIdentity:
             return value.isoformat() if value else None
 
         return {
-            "id": self.id, "name": self.name, "role": self.role.value, "state": self.state(now),
+            "id": self.id,
+            "name": self.name,
+            "role": self.role.value,
+            "state": self.state(now),
             "tenants": sorted(self.tenants) if self.tenants is not None else None,
             "providers": sorted(self.providers) if self.providers is not None else None,
-            "created_by": self.created_by, "created_at": when(self.created_at), "expires_at": when(self.expires_at),
-            "revoked_at": when(self.revoked_at), "last_used_at": when(self.last_used_at),
+            "created_by": self.created_by,
+            "created_at": when(self.created_at),
+            "expires_at": when(self.expires_at),
+            "revoked_at": when(self.revoked_at),
+            "last_used_at": when(self.last_used_at),
         }
 
 
@@ -114,10 +120,15 @@ class IssuedToken:
 
 def _identity(row: Any) -> ServiceIdentity:
     return ServiceIdentity(
-        id=row.id, name=row.name, role=Role(row.role),
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
         tenants=frozenset(row.tenants) if row.tenants is not None else None,
         providers=frozenset(row.providers) if row.providers is not None else None,
-        created_by=row.created_by, created_at=row.created_at, expires_at=row.expires_at, revoked_at=row.revoked_at,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
     )
 
@@ -145,15 +156,22 @@ class ServiceTokens:
         if actor.role is Role.ADMIN and actor.tenants is None:
             return
         reason = f"only an unscoped admin may manage service identities; {actor.name!r} is {actor.role.value}" + (
-            " scoped to tenants" if actor.tenants is not None else "")
+            " scoped to tenants" if actor.tenants is not None else ""
+        )
         ring = self.vault._ring()
         with self.vault._begin() as conn:
             self.vault._append(conn, ring, actor, op, None, target, "denied", {"reason": reason})
         raise AccessDenied(f"access denied: {reason}")
 
     def create(
-        self, actor: Actor, name: str, role: Role | str, *, tenants: Iterable[str] | None = None,
-        providers: Iterable[str] | None = None, expires_in: timedelta | None = None,
+        self,
+        actor: Actor,
+        name: str,
+        role: Role | str,
+        *,
+        tenants: Iterable[str] | None = None,
+        providers: Iterable[str] | None = None,
+        expires_in: timedelta | None = None,
     ) -> IssuedToken:
         """A new identity and its token (shown once: wipe the :class:`Secret` when it has been handed over)."""
         self._admin_only(actor, "service_token_create", name)
@@ -170,9 +188,16 @@ class ServiceTokens:
         identity_id = uuid.uuid4().hex[:16]
         expires_at = now + expires_in if expires_in is not None else None
         row: dict[str, Any] = {
-            "id": identity_id, "name": name, "token_hash": token_hash(token.buffer()), "role": role.value,
-            "tenants": tenant_list, "providers": provider_list, "created_by": actor.name, "created_at": now,
-            "expires_at": expires_at, "revoked_at": None,
+            "id": identity_id,
+            "name": name,
+            "token_hash": token_hash(token.buffer()),
+            "role": role.value,
+            "tenants": tenant_list,
+            "providers": provider_list,
+            "created_by": actor.name,
+            "created_at": now,
+            "expires_at": expires_at,
+            "revoked_at": None,
             "last_used_at": None,
         }
         ring = self.vault._ring()
@@ -180,13 +205,26 @@ class ServiceTokens:
             with self.vault._begin() as conn:
                 taken = conn.execute(sa.select(_T.c.id).where(_T.c.name == name)).first()
                 if taken is not None:
-                    raise VaultError(f"a service identity named {name!r} exists (id {taken.id}); revoke it or "
-                                     "pick another name")
+                    raise VaultError(
+                        f"a service identity named {name!r} exists (id {taken.id}); revoke it or pick another name"
+                    )
                 conn.execute(_T.insert(), row)
-                self.vault._append(conn, ring, actor, "service_token_create", None, identity_id, "ok", {
-                    "name": name, "role": role.value, "tenants": tenant_list, "providers": provider_list,
-                    "expires_at": expires_at.isoformat() if expires_at else None,
-                })
+                self.vault._append(
+                    conn,
+                    ring,
+                    actor,
+                    "service_token_create",
+                    None,
+                    identity_id,
+                    "ok",
+                    {
+                        "name": name,
+                        "role": role.value,
+                        "tenants": tenant_list,
+                        "providers": provider_list,
+                        "expires_at": expires_at.isoformat() if expires_at else None,
+                    },
+                )
         except BaseException:
             token.wipe()
             raise
@@ -204,16 +242,17 @@ class ServiceTokens:
         self._admin_only(actor, "service_token_revoke", id_or_name)
         ring = self.vault._ring()
         with self.vault._begin() as conn:
-            row = conn.execute(sa.select(_T).where(sa.or_(_T.c.id == id_or_name, _T.c.name == id_or_name))
-                               .with_for_update()).first()
+            row = conn.execute(
+                sa.select(_T).where(sa.or_(_T.c.id == id_or_name, _T.c.name == id_or_name)).with_for_update()
+            ).first()
             if row is None:
-                raise VaultError(f"no service identity {id_or_name!r}: `readiness vault service-token list` "
-                                 "shows them")
+                raise VaultError(f"no service identity {id_or_name!r}: `readiness vault service-token list` shows them")
             already = row.revoked_at is not None
             if not already:
                 conn.execute(_T.update().where(_T.c.id == row.id).values(revoked_at=self.vault.clock.now()))
-            self.vault._append(conn, ring, actor, "service_token_revoke", None, row.id, "ok",
-                               {"name": row.name, "already": already})
+            self.vault._append(
+                conn, ring, actor, "service_token_revoke", None, row.id, "ok", {"name": row.name, "already": already}
+            )
             row = conn.execute(sa.select(_T).where(_T.c.id == row.id)).one()
         return _identity(row)
 

@@ -63,7 +63,6 @@ class Vault(CredentialOps, RotationOps, AuditOps):
     * :func:`refresh_due` and ``self.clock`` for every time decision.
     """
 
-
     # ------------------------------------------------------------------------------------- opening
 
     @classmethod
@@ -111,12 +110,16 @@ class Vault(CredentialOps, RotationOps, AuditOps):
 
     @classmethod
     def init(
-        cls, db_url: str | None, key_source: KeySource, clock: Clock | None = None, *, dek_cache_ttl: float = 300.0,
+        cls,
+        db_url: str | None,
+        key_source: KeySource,
+        clock: Clock | None = None,
+        *,
+        dek_cache_ttl: float = 300.0,
         anchor: str | None = None,
     ) -> Vault:
         """Open, creating the vault when the database holds none yet (``open(..., create=True)``)."""
         return cls.open(db_url, key_source, clock, dek_cache_ttl=dek_cache_ttl, create=True, anchor=anchor)
-
 
     def _start(self, create: bool) -> None:
         ring = self._load_ring()
@@ -125,9 +128,7 @@ class Vault(CredentialOps, RotationOps, AuditOps):
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_INIT_LOCK})
             if meta_get(conn, "primary_kek") is None:
                 if not create:
-                    raise VaultError(
-                        "this database holds no vault yet: run `readiness vault init` (Vault.init) first"
-                    )
+                    raise VaultError("this database holds no vault yet: run `readiness vault init` (Vault.init) first")
                 self._initialise(conn, ring)
             else:
                 self._accept_ring(conn, ring)
@@ -141,8 +142,9 @@ class Vault(CredentialOps, RotationOps, AuditOps):
         fp = ring.primary.fingerprint
         audit_key = crypto.new_key()
         try:
-            wrapped = crypto.wrap_key(ring.primary.key, audit_key, AUDIT_KEY_SCOPE, 0, fp,
-                                      purpose=integrity.AUDIT_KEY_PURPOSE)
+            wrapped = crypto.wrap_key(
+                ring.primary.key, audit_key, AUDIT_KEY_SCOPE, 0, fp, purpose=integrity.AUDIT_KEY_PURPOSE
+            )
             chain = AuditChain(audit_key)
             fp_key = crypto.derive_key(audit_key, "token-fingerprint")
             rows = RowMac(audit_key, required=True)
@@ -152,8 +154,15 @@ class Vault(CredentialOps, RotationOps, AuditOps):
         meta_set(conn, "known_keks", [fp], now)
         meta_set(conn, "audit_key", audit_key_meta(rows, fp, wrapped, chain.next_seq(conn)), now)
         chain.append(
-            conn, at=now, actor=SYSTEM_ACTOR.name, role=SYSTEM_ACTOR.role.value, op="init", tenant=None, target=fp,
-            outcome="ok", detail={"kek": fp, "key_source": self.key_source.name},
+            conn,
+            at=now,
+            actor=SYSTEM_ACTOR.name,
+            role=SYSTEM_ACTOR.role.value,
+            op="init",
+            tenant=None,
+            target=fp,
+            outcome="ok",
+            detail={"kek": fp, "key_source": self.key_source.name},
         )
         with self._lock:
             self._chain_cache = (chain, fp_key, rows, now + self._ttl)
@@ -171,12 +180,19 @@ class Vault(CredentialOps, RotationOps, AuditOps):
                 f"the audit key is wrapped under {meta['kek']}, which key source {self.key_source.name} does not "
                 "offer: put that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS)"
             )
-        key = crypto.unwrap_key(kek.key, unb64(meta["wrapped"]), AUDIT_KEY_SCOPE, 0, kek.fingerprint,
-                                purpose=integrity.LEGACY_AUDIT_KEY_PURPOSE)
+        key = crypto.unwrap_key(
+            kek.key,
+            unb64(meta["wrapped"]),
+            AUDIT_KEY_SCOPE,
+            0,
+            kek.fingerprint,
+            purpose=integrity.LEGACY_AUDIT_KEY_PURPOSE,
+        )
         try:
             chain, rows = AuditChain(key), RowMac(key, required=True)
-            wrapped = crypto.wrap_key(kek.key, key, AUDIT_KEY_SCOPE, 0, kek.fingerprint,
-                                      purpose=integrity.AUDIT_KEY_PURPOSE)
+            wrapped = crypto.wrap_key(
+                kek.key, key, AUDIT_KEY_SCOPE, 0, kek.fingerprint, purpose=integrity.AUDIT_KEY_PURPOSE
+            )
         finally:
             zero(key)
         seq = chain.next_seq(conn)

@@ -30,9 +30,17 @@ class AuditOps(AuditedOps):
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[AuditReport, str | None, dict[str, Any]]:
             report = self._verify(conn, ring)
-            return report, None, {"intact": report.ok, "checked": report.checked,
-                                  "first_bad_seq": report.first_bad_seq, "reason": report.reason,
-                                  "external": report.external}
+            return (
+                report,
+                None,
+                {
+                    "intact": report.ok,
+                    "checked": report.checked,
+                    "first_bad_seq": report.first_bad_seq,
+                    "reason": report.reason,
+                    "external": report.external,
+                },
+            )
 
         return self._run(actor, Op.AUDIT_VERIFY, None, None, body)
 
@@ -56,13 +64,13 @@ class AuditOps(AuditedOps):
             return dataclasses.replace(report, ok=False, first_bad_seq=external[0], reason=external[1])
         return dataclasses.replace(report, external=external)
 
-    def audit_events(self, actor: Actor, limit: int = 100, *, tenant: str | None = None,
-                     before_seq: int | None = None) -> builtins.list[AuditEvent]:
+    def audit_events(
+        self, actor: Actor, limit: int = 100, *, tenant: str | None = None, before_seq: int | None = None
+    ) -> builtins.list[AuditEvent]:
         """The latest audit entries, newest first (optionally one tenant's, or those before ``before_seq``)."""
         self.authorize(actor, Op.AUDIT_READ)
 
-        def body(conn: sa.Connection, ring: KeyRing) -> tuple[builtins.list[AuditEvent], str | None,
-                                                               dict[str, Any]]:
+        def body(conn: sa.Connection, ring: KeyRing) -> tuple[builtins.list[AuditEvent], str | None, dict[str, Any]]:
             query = sa.select(AuditEventRecord).order_by(AuditEventRecord.seq.desc()).limit(limit)
             if tenant is not None:
                 query = query.where(AuditEventRecord.tenant == tenant)

@@ -122,21 +122,35 @@ class CredentialOps(AuditedOps):
                     refresh_ct = existing.refresh_ct
                 else:
                     old_dek = self._dek_for(conn, ring, tenant, existing.dek_version)
-                    plain = self._open_field(old_dek, tenant, provider, cid, "refresh", existing.dek_version,
-                                             existing.refresh_ct)
+                    plain = self._open_field(
+                        old_dek, tenant, provider, cid, "refresh", existing.dek_version, existing.refresh_ct
+                    )
                     try:
                         refresh_ct = self._seal_field(dek, tenant, provider, cid, "refresh", version, plain)
                     finally:
                         zero(plain)
             fp = self._fingerprint(conn, ring, access.buffer())
             values: dict[str, Any] = {
-                "scopes": scope_list, "expires_at": expires, "access_ct": access_ct, "refresh_ct": refresh_ct,
-                "dek_version": version, "token_fingerprint": fp, "state": "active",
-                "refresh_due_at": refresh_due(now, expires), "last_refresh_error": None, "failures": 0,
-                "next_attempt_at": None, "lease_owner": None, "lease_until": None, "updated_at": now,
+                "scopes": scope_list,
+                "expires_at": expires,
+                "access_ct": access_ct,
+                "refresh_ct": refresh_ct,
+                "dek_version": version,
+                "token_fingerprint": fp,
+                "state": "active",
+                "refresh_due_at": refresh_due(now, expires),
+                "last_refresh_error": None,
+                "failures": 0,
+                "next_attempt_at": None,
+                "lease_owner": None,
+                "lease_until": None,
+                "updated_at": now,
             }
-            bound = rows.bind("credential", {**values, "id": cid, "tenant": tenant, "provider": provider,
-                                             "account": account}, self._next_seq(conn, ring))
+            bound = rows.bind(
+                "credential",
+                {**values, "id": cid, "tenant": tenant, "provider": provider, "account": account},
+                self._next_seq(conn, ring),
+            )
             values.update(audit_seq=bound["audit_seq"], row_mac=bound["row_mac"])
             if existing is not None:
                 done = conn.execute(
@@ -148,14 +162,31 @@ class CredentialOps(AuditedOps):
             else:
                 conn.execute(
                     _CREDENTIALS.insert(),
-                    {"id": cid, "tenant": tenant, "provider": provider, "account": account, "version": 1,
-                     "created_at": now, "last_refresh_at": None, **values},
+                    {
+                        "id": cid,
+                        "tenant": tenant,
+                        "provider": provider,
+                        "account": account,
+                        "version": 1,
+                        "created_at": now,
+                        "last_refresh_at": None,
+                        **values,
+                    },
                 )
-            return cid, cid, {
-                "provider": provider, "account": account, "fingerprint": fp, "dek_version": version,
-                "created": existing is None, "has_refresh_token": refresh_ct is not None, "scopes": scope_list,
-                "expires_at": expires.isoformat() if expires else None,
-            }
+            return (
+                cid,
+                cid,
+                {
+                    "provider": provider,
+                    "account": account,
+                    "fingerprint": fp,
+                    "dek_version": version,
+                    "created": existing is None,
+                    "has_refresh_token": refresh_ct is not None,
+                    "scopes": scope_list,
+                    "expires_at": expires.isoformat() if expires else None,
+                },
+            )
 
         try:
             return self._run(actor, Op.PUT, tenant, credential_id, body, retries=2)
@@ -188,20 +219,33 @@ class CredentialOps(AuditedOps):
             try:
                 refresh = (
                     self._open_field(dek, tenant, provider, cid, "refresh", dek_version, refresh_ct)
-                    if refresh_ct else None
+                    if refresh_ct
+                    else None
                 )
             except BaseException:
                 zero(access)
                 raise
             tokens = TokenSet(
-                tenant=tenant, provider=provider, account=account, credential_id=cid,
-                access_token=Secret(access), refresh_token=Secret(refresh) if refresh is not None else None,
-                expires_at=expires_at, scopes=builtins.list(scopes or []),
+                tenant=tenant,
+                provider=provider,
+                account=account,
+                credential_id=cid,
+                access_token=Secret(access),
+                refresh_token=Secret(refresh) if refresh is not None else None,
+                expires_at=expires_at,
+                scopes=builtins.list(scopes or []),
             )
-            return tokens, cid, {
-                "provider": provider, "account": account, "fingerprint": fp, "state": state,
-                "dek_version": dek_version,
-            }
+            return (
+                tokens,
+                cid,
+                {
+                    "provider": provider,
+                    "account": account,
+                    "fingerprint": fp,
+                    "state": state,
+                    "dek_version": dek_version,
+                },
+            )
 
         return self._run(actor, Op.GET, tenant, credential_id, body)
 
@@ -214,12 +258,19 @@ class CredentialOps(AuditedOps):
         """
         self.authorize(actor, Op.LIST, tenant)
 
-        def body(conn: sa.Connection, ring: KeyRing) -> tuple[builtins.list[CredentialInfo], str | None,
-                                                               dict[str, Any]]:
+        def body(
+            conn: sa.Connection, ring: KeyRing
+        ) -> tuple[builtins.list[CredentialInfo], str | None, dict[str, Any]]:
             c = Credential
             query = sa.select(
-                *CREDENTIAL_COLUMNS, c.refresh_due_at, c.last_refresh_at, c.last_refresh_error, c.failures,
-                c.next_attempt_at, c.created_at, c.updated_at,
+                *CREDENTIAL_COLUMNS,
+                c.refresh_due_at,
+                c.last_refresh_at,
+                c.last_refresh_error,
+                c.failures,
+                c.next_attempt_at,
+                c.created_at,
+                c.updated_at,
             ).order_by(c.tenant, c.provider, c.account)
             if tenant is not None:
                 query = query.where(c.tenant == tenant)
@@ -234,8 +285,11 @@ class CredentialOps(AuditedOps):
                 fields = row._asdict()
                 for hidden in ("access_ct", "refresh_ct", "audit_seq", "row_mac"):
                     del fields[hidden]
-                infos.append(CredentialInfo(**{**fields, "scopes": tuple(row.scopes or ()),
-                                               "has_refresh_token": row.refresh_ct is not None}))
+                infos.append(
+                    CredentialInfo(
+                        **{**fields, "scopes": tuple(row.scopes or ()), "has_refresh_token": row.refresh_ct is not None}
+                    )
+                )
             return infos, None, {"provider": provider, "count": len(infos)}
 
         return self._run(actor, Op.LIST, tenant, None, body)
@@ -264,9 +318,17 @@ class CredentialOps(AuditedOps):
                 done = conn.execute(
                     sa.update(Credential)
                     .where(Credential.id == credential_id, Credential.version == row.version)
-                    .values(**erased, refresh_due_at=None, lease_owner=None, lease_until=None, next_attempt_at=None,
-                            version=row.version + 1, updated_at=self.clock.now(), audit_seq=bound["audit_seq"],
-                            row_mac=bound["row_mac"])
+                    .values(
+                        **erased,
+                        refresh_due_at=None,
+                        lease_owner=None,
+                        lease_until=None,
+                        next_attempt_at=None,
+                        version=row.version + 1,
+                        updated_at=self.clock.now(),
+                        audit_seq=bound["audit_seq"],
+                        row_mac=bound["row_mac"],
+                    )
                 )
                 if done.rowcount != 1:
                     raise _Retry()
@@ -274,8 +336,9 @@ class CredentialOps(AuditedOps):
 
         self._run(actor, Op.REVOKE, tenant, credential_id, body, retries=2)
 
-    def stats(self, actor: Actor, tenant: str | None = None, *,
-              expiring_within: timedelta = timedelta(hours=24)) -> VaultStats:
+    def stats(
+        self, actor: Actor, tenant: str | None = None, *, expiring_within: timedelta = timedelta(hours=24)
+    ) -> VaultStats:
         """Counts by state and provider, expiring soon, and key-rotation status: metadata only."""
         self.authorize(actor, Op.STATS, tenant)
 
@@ -307,23 +370,37 @@ class CredentialOps(AuditedOps):
                 tenants_q = tenants_q.where(Tenant.id.in_(sorted(actor.tenants)))
             primary = str(meta_get(conn, "primary_kek"))
             pending = {
-                fp: n for fp, n in conn.execute(
+                fp: n
+                for fp, n in conn.execute(
                     sa.select(DataKey.kek_fingerprint, sa.func.count())
                     .where(DataKey.state == "active", DataKey.kek_fingerprint != primary)
                     .group_by(DataKey.kek_fingerprint)
                 )
             }
-            rotations = conn.execute(
-                sa.select(VaultMeta.key).where(sa.or_(VaultMeta.key == "kek_rotation",
-                                                      VaultMeta.key.like("dek_rotation:%")))
-            ).scalars().all()
+            rotations = (
+                conn.execute(
+                    sa.select(VaultMeta.key).where(
+                        sa.or_(VaultMeta.key == "kek_rotation", VaultMeta.key.like("dek_rotation:%"))
+                    )
+                )
+                .scalars()
+                .all()
+            )
             stats = VaultStats(
-                at=now, tenants=conn.execute(tenants_q).scalar_one(), credentials=sum(by_state.values()),
-                by_state=by_state, by_provider={p: sum(s.values()) for p, s in by_provider_state.items()},
-                by_provider_state=by_provider_state, expiring_soon=soon, expired=expired, refresh_failing=failing,
-                primary_kek=primary, pending_rewrap=pending,
-                rotations_in_progress=tuple(sorted(k.replace("dek_rotation:", "dek:").replace("kek_rotation", "kek")
-                                                   for k in rotations)),
+                at=now,
+                tenants=conn.execute(tenants_q).scalar_one(),
+                credentials=sum(by_state.values()),
+                by_state=by_state,
+                by_provider={p: sum(s.values()) for p, s in by_provider_state.items()},
+                by_provider_state=by_provider_state,
+                expiring_soon=soon,
+                expired=expired,
+                refresh_failing=failing,
+                primary_kek=primary,
+                pending_rewrap=pending,
+                rotations_in_progress=tuple(
+                    sorted(k.replace("dek_rotation:", "dek:").replace("kek_rotation", "kek") for k in rotations)
+                ),
             )
             return stats, None, {"credentials": stats.credentials}
 

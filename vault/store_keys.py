@@ -38,7 +38,6 @@ Without it a writer that read the old version (and holds its DEK in its cache) c
 under a DEK rotation had just erased: unreadable for ever."""
 
 
-
 class VaultKeys(VaultSession):
     """Keys and the audit entry: the second layer of a :class:`~vault.store.Vault`."""
 
@@ -177,8 +176,9 @@ class VaultKeys(VaultSession):
         finally:
             zero(dek)
 
-    def _insert_dek(self, conn: sa.Connection, ring: KeyRing, tenant: str, version: int, dek: bytearray,
-                    now: datetime) -> None:
+    def _insert_dek(
+        self, conn: sa.Connection, ring: KeyRing, tenant: str, version: int, dek: bytearray, now: datetime
+    ) -> None:
         fp = ring.primary.fingerprint
         wrapped = crypto.wrap_key(ring.primary.key, dek, tenant, version, fp)
         values = {"tenant": tenant, "version": version, "wrapped": wrapped, "kek_fingerprint": fp, "state": "active"}
@@ -186,18 +186,25 @@ class VaultKeys(VaultSession):
         conn.execute(sa.insert(DataKey).values(**bound, created_at=now, retired_at=None))
 
     @staticmethod
-    def _seal_field(dek: bytes, tenant: str, provider: str, credential_id: str, field: str, version: int,
-                    plaintext: bytes | bytearray) -> bytes:
+    def _seal_field(
+        dek: bytes,
+        tenant: str,
+        provider: str,
+        credential_id: str,
+        field: str,
+        version: int,
+        plaintext: bytes | bytearray,
+    ) -> bytes:
         return crypto.seal(dek, plaintext, crypto.credential_aad(tenant, provider, credential_id, field, version))
 
     @staticmethod
-    def _open_field(dek: bytes, tenant: str, provider: str, credential_id: str, field: str, version: int,
-                    blob: bytes) -> bytearray:
+    def _open_field(
+        dek: bytes, tenant: str, provider: str, credential_id: str, field: str, version: int, blob: bytes
+    ) -> bytearray:
         return crypto.open_blob(dek, blob, crypto.credential_aad(tenant, provider, credential_id, field, version))
 
     def _fingerprint(self, conn: sa.Connection, ring: KeyRing, plaintext: bytes | bytearray) -> str:
         return crypto.hmac_fingerprint(self._chain(conn, ring)[1], plaintext)
-
 
     def _accept_ring(self, conn: sa.Connection, ring: KeyRing) -> None:
         known: builtins.list[str] = builtins.list(meta_get(conn, "known_keks") or [])
@@ -220,14 +227,37 @@ class VaultKeys(VaultSession):
         else:
             op = "kek_primary"
         meta_set(conn, "primary_kek", primary, now)
-        self._append(conn, ring, SYSTEM_ACTOR, op, None, primary, "ok",
-                     {"kek": primary, "key_source": self.key_source.name, "known": known})
+        self._append(
+            conn,
+            ring,
+            SYSTEM_ACTOR,
+            op,
+            None,
+            primary,
+            "ok",
+            {"kek": primary, "key_source": self.key_source.name, "known": known},
+        )
 
-
-    def _append(self, conn: sa.Connection, ring: KeyRing, actor: Actor, op: Op | str, tenant: str | None,
-                target: str | None, outcome: str, detail: dict[str, Any]) -> AuditEvent:
+    def _append(
+        self,
+        conn: sa.Connection,
+        ring: KeyRing,
+        actor: Actor,
+        op: Op | str,
+        tenant: str | None,
+        target: str | None,
+        outcome: str,
+        detail: dict[str, Any],
+    ) -> AuditEvent:
         chain = self._chain(conn, ring)[0]
         return chain.append(
-            conn, at=self.clock.now(), actor=actor.name, role=actor.role.value, op=Op(op).value if isinstance(op, Op)
-            else op, tenant=tenant, target=target, outcome=outcome, detail=detail,
+            conn,
+            at=self.clock.now(),
+            actor=actor.name,
+            role=actor.role.value,
+            op=Op(op).value if isinstance(op, Op) else op,
+            tenant=tenant,
+            target=target,
+            outcome=outcome,
+            detail=detail,
         )

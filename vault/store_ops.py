@@ -58,8 +58,9 @@ class AuditedOps(VaultKeys):
             log.warning("could not audit a denied %s by %s (%s)", Op(op).value, actor.name, type(exc).__name__)
         raise AccessDenied(f"access denied: {reason}")
 
-    def _record_failure(self, actor: Actor, op: Op | str, tenant: str | None, target: str | None,
-                        exc: BaseException) -> None:
+    def _record_failure(
+        self, actor: Actor, op: Op | str, tenant: str | None, target: str | None, exc: BaseException
+    ) -> None:
         """Best effort: an ``error`` entry for an operation that failed (its own transaction rolled back)."""
         detail = {"error": type(exc).__name__, "message": str(exc)[:300]}
         try:

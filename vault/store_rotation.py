@@ -40,8 +40,9 @@ _REWRAP = _DATA_KEYS.update().where(
 class RotationOps(AuditedOps):
     """Rotate and remove keys: the rotation methods of a :class:`~vault.store.Vault`."""
 
-    def rotate_kek(self, actor: Actor, progress: Callable[[int, int], None] | None = None,
-                   batch: int = 500) -> RotationReport:
+    def rotate_kek(
+        self, actor: Actor, progress: Callable[[int, int], None] | None = None, batch: int = 500
+    ) -> RotationReport:
         """Rewrap every DEK, and the audit key, from any older KEK to the key source's primary.
 
         Resumable: each row is rewrapped by a compare-and-set on its KEK fingerprint, one transaction per
@@ -72,8 +73,9 @@ class RotationOps(AuditedOps):
             with self._begin() as conn:
                 total = report(conn)
                 if total:
-                    meta_set(conn, "kek_rotation", {"to": fp, "started_at": started.isoformat(), "total": total},
-                              started)
+                    meta_set(
+                        conn, "kek_rotation", {"to": fp, "started_at": started.isoformat(), "total": total}, started
+                    )
                 self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok", {"phase": "start", "pending": total})
             with self._begin() as conn:
                 meta = meta_get(conn, "audit_key", lock=True)
@@ -86,33 +88,59 @@ class RotationOps(AuditedOps):
                         )
                     macs = self._rows(conn, ring)
                     macs.check_audit_key(meta)  # never rewrap (and re-MAC) an entry that was edited
-                    key = crypto.unwrap_key(old.key, unb64(meta["wrapped"]), AUDIT_KEY_SCOPE, 0, old.fingerprint,
-                                            purpose=integrity.AUDIT_KEY_PURPOSE)
+                    key = crypto.unwrap_key(
+                        old.key,
+                        unb64(meta["wrapped"]),
+                        AUDIT_KEY_SCOPE,
+                        0,
+                        old.fingerprint,
+                        purpose=integrity.AUDIT_KEY_PURPOSE,
+                    )
                     try:
-                        wrapped = crypto.wrap_key(primary.key, key, AUDIT_KEY_SCOPE, 0, fp,
-                                                  purpose=integrity.AUDIT_KEY_PURPOSE)
+                        wrapped = crypto.wrap_key(
+                            primary.key, key, AUDIT_KEY_SCOPE, 0, fp, purpose=integrity.AUDIT_KEY_PURPOSE
+                        )
                     finally:
                         zero(key)
-                    meta_set(conn, "audit_key", audit_key_meta(macs, fp, wrapped, self._next_seq(conn, ring)),
-                              self.clock.now())
+                    meta_set(
+                        conn,
+                        "audit_key",
+                        audit_key_meta(macs, fp, wrapped, self._next_seq(conn, ring)),
+                        self.clock.now(),
+                    )
                     with self._lock:
                         self._chain_cache = None  # the entry changed; the keys did not
-                    self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
-                                 {"phase": "audit_key", "from": meta["kek"]})
+                    self._append(
+                        conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok", {"phase": "audit_key", "from": meta["kek"]}
+                    )
                     done += 1
             if done and progress:
                 progress(done, total)
+
             def rewrap(conn: sa.Connection, rows: Sequence[Any]) -> int:
                 n, olds = self._rewrap(conn, ring, rows)
-                self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
-                             {"phase": "batch", "rewrapped": n, "from": sorted(olds)})
+                self._append(
+                    conn,
+                    ring,
+                    actor,
+                    Op.ROTATE_KEK,
+                    None,
+                    fp,
+                    "ok",
+                    {"phase": "batch", "rewrapped": n, "from": sorted(olds)},
+                )
                 return n
 
             # Keyset pagination on the primary key.
             for n in self._in_batches(
-                lambda after: sa.select(DataKey.id, *DATA_KEY_COLUMNS)
-                .where(pending, DataKey.id > (0 if after is None else after)).order_by(DataKey.id),
-                rewrap, lambda row: row.id, batch,
+                lambda after: (
+                    sa.select(DataKey.id, *DATA_KEY_COLUMNS)
+                    .where(pending, DataKey.id > (0 if after is None else after))
+                    .order_by(DataKey.id)
+                ),
+                rewrap,
+                lambda row: row.id,
+                batch,
             ):
                 done += n
                 if progress:
@@ -122,8 +150,16 @@ class RotationOps(AuditedOps):
                 if not remaining:
                     meta_delete(conn, "kek_rotation")
                 finished = self.clock.now()
-                self._append(conn, ring, actor, Op.ROTATE_KEK, None, fp, "ok",
-                             {"phase": "done", "rewrapped": done, "remaining": remaining})
+                self._append(
+                    conn,
+                    ring,
+                    actor,
+                    Op.ROTATE_KEK,
+                    None,
+                    fp,
+                    "ok",
+                    {"phase": "done", "rewrapped": done, "remaining": remaining},
+                )
         except sa.exc.SQLAlchemyError as exc:
             self._record_failure(actor, Op.ROTATE_KEK, None, fp, exc)
             raise VaultError(f"KEK rotation interrupted after {done} rows ({type(exc).__name__}); rerun it") from exc
@@ -132,8 +168,9 @@ class RotationOps(AuditedOps):
             raise
         return RotationReport("kek", fp, total, done, remaining, (), started, finished)
 
-    def rotate_dek(self, actor: Actor, tenant: str, progress: Callable[[int, int], None] | None = None,
-                   batch: int = 500) -> RotationReport:
+    def rotate_dek(
+        self, actor: Actor, tenant: str, progress: Callable[[int, int], None] | None = None, batch: int = 500
+    ) -> RotationReport:
         """Give ``tenant`` a new DEK version and re-seal its credentials under it, ``batch`` rows a transaction.
 
         Resumable: the target version is recorded in ``vault_meta`` (``dek_rotation:<tenant>``) until the run
@@ -175,8 +212,17 @@ class RotationOps(AuditedOps):
                 target = f"{tenant}@v{to}"
                 stale = sa.and_(c.tenant == tenant, c.dek_version != to, c.state != "revoked")
                 total = conn.execute(sa.select(sa.func.count()).select_from(Credential).where(stale)).scalar_one()
-                self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
-                             {"phase": "start", "to": to, "resumed": bool(resume), "pending": total})
+                self._append(
+                    conn,
+                    ring,
+                    actor,
+                    Op.ROTATE_DEK,
+                    tenant,
+                    target,
+                    "ok",
+                    {"phase": "start", "to": to, "resumed": bool(resume), "pending": total},
+                )
+
             def page(after: tuple[str, str] | None) -> sa.Select[Any]:
                 stale_rows = sa.select(*CREDENTIAL_COLUMNS, c.version).where(stale)
                 if after is not None:
@@ -198,31 +244,51 @@ class RotationOps(AuditedOps):
             with self._begin() as conn:
                 now = self.clock.now()
                 for version in conn.execute(
-                    sa.select(DataKey.version).where(DataKey.tenant == tenant, DataKey.state == "active",
-                                                     DataKey.version != to)
+                    sa.select(DataKey.version).where(
+                        DataKey.tenant == tenant, DataKey.state == "active", DataKey.version != to
+                    )
                 ).scalars():
                     refs = conn.execute(
-                        sa.select(sa.func.count()).select_from(Credential)
+                        sa.select(sa.func.count())
+                        .select_from(Credential)
                         .where(c.tenant == tenant, c.dek_version == version, c.state != "revoked")
                     ).scalar_one()
                     if refs == 0:
-                        old = conn.execute(sa.select(*DATA_KEY_COLUMNS).where(DataKey.tenant == tenant,
-                                                                              DataKey.version == version)).one()
+                        old = conn.execute(
+                            sa.select(*DATA_KEY_COLUMNS).where(DataKey.tenant == tenant, DataKey.version == version)
+                        ).one()
                         macs = self._rows(conn, ring)
                         macs.check_data_key(old)
-                        bound = macs.bind("data_key", {**old._asdict(), "state": "retired", "wrapped": b""},
-                                          self._next_seq(conn, ring))
+                        bound = macs.bind(
+                            "data_key",
+                            {**old._asdict(), "state": "retired", "wrapped": b""},
+                            self._next_seq(conn, ring),
+                        )
                         conn.execute(
-                            sa.update(DataKey).where(DataKey.tenant == tenant, DataKey.version == version)
-                            .values(state="retired", wrapped=b"", retired_at=now, audit_seq=bound["audit_seq"],
-                                    row_mac=bound["row_mac"])
+                            sa.update(DataKey)
+                            .where(DataKey.tenant == tenant, DataKey.version == version)
+                            .values(
+                                state="retired",
+                                wrapped=b"",
+                                retired_at=now,
+                                audit_seq=bound["audit_seq"],
+                                row_mac=bound["row_mac"],
+                            )
                         )
                         retired.append(f"{tenant}@v{version}")
                 remaining = conn.execute(sa.select(sa.func.count()).select_from(Credential).where(stale)).scalar_one()
                 if not remaining:
                     meta_delete(conn, checkpoint)
-                self._append(conn, ring, actor, Op.ROTATE_DEK, tenant, target, "ok",
-                             {"phase": "done", "resealed": done, "remaining": remaining, "retired": retired})
+                self._append(
+                    conn,
+                    ring,
+                    actor,
+                    Op.ROTATE_DEK,
+                    tenant,
+                    target,
+                    "ok",
+                    {"phase": "done", "resealed": done, "remaining": remaining, "retired": retired},
+                )
             for name in retired:
                 self._forget_dek(tenant, int(name.rsplit("@v", 1)[1]))
         except sa.exc.SQLAlchemyError as exc:
@@ -288,8 +354,16 @@ class RotationOps(AuditedOps):
             finally:
                 zero(dek)
             bound = macs.bind("data_key", {**row._asdict(), "wrapped": wrapped, "kek_fingerprint": fp}, seq)
-            params.append({"b_id": row.id, "b_kek": row.kek_fingerprint, "wrapped": wrapped, "kek_fingerprint": fp,
-                           "audit_seq": seq, "row_mac": bound["row_mac"]})
+            params.append(
+                {
+                    "b_id": row.id,
+                    "b_kek": row.kek_fingerprint,
+                    "wrapped": wrapped,
+                    "kek_fingerprint": fp,
+                    "audit_seq": seq,
+                    "row_mac": bound["row_mac"],
+                }
+            )
             olds.add(row.kek_fingerprint)
         return int(conn.execute(_REWRAP, params).rowcount), olds
 
@@ -323,8 +397,18 @@ class RotationOps(AuditedOps):
                 finally:
                     zero(plain)
             bound = macs.bind("credential", {**row._mapping, **values, "dek_version": to}, seq)
-            params.append({"b_id": row.id, "b_version": row.version, "dek_version": to, "version": row.version + 1,
-                           "updated_at": now, "audit_seq": seq, "row_mac": bound["row_mac"], **values})
+            params.append(
+                {
+                    "b_id": row.id,
+                    "b_version": row.version,
+                    "dek_version": to,
+                    "version": row.version + 1,
+                    "updated_at": now,
+                    "audit_seq": seq,
+                    "row_mac": bound["row_mac"],
+                    **values,
+                }
+            )
         return int(conn.execute(_RESEAL, params).rowcount)
 
     def remove_kek(self, actor: Actor, fingerprint: str) -> None:
@@ -342,7 +426,8 @@ class RotationOps(AuditedOps):
             if fingerprint == meta_get(conn, "primary_kek"):
                 raise VaultError(f"{fingerprint} is the primary KEK: make another key primary and rotate_kek first")
             deks = conn.execute(
-                sa.select(sa.func.count()).select_from(DataKey)
+                sa.select(sa.func.count())
+                .select_from(DataKey)
                 .where(DataKey.state == "active", DataKey.kek_fingerprint == fingerprint)
             ).scalar_one()
             audit_key = (meta_get(conn, "audit_key") or {}).get("kek") == fingerprint

@@ -65,7 +65,6 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-
 class VaultSession:
     """The state and the transactions of a :class:`~vault.store.Vault` (its first base class)."""
 
@@ -122,5 +121,9 @@ class VaultSession:
                 raise VaultError("audit key not loaded")
             self._anchor.record(cached[0], head)
         except Exception as exc:  # committed already: say so loudly; verify_audit shows the anchor behind
-            log.warning("could not write the external audit anchor %s for seq %s (%s)", self._anchor.spec,
-                        head.get("seq"), type(exc).__name__)
+            log.warning(
+                "could not write the external audit anchor %s for seq %s (%s)",
+                self._anchor.spec,
+                head.get("seq"),
+                type(exc).__name__,
+            )

@@ -28,8 +28,10 @@ from vault.errors import VaultError
 __all__ = ["check_connection", "check_transport", "install", "is_loopback", "judge_connection"]
 
 _TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
-_FIX = ("add sslmode=require (or verify-full) to TOKEN_VAULT_DB_URL (or to its pg_service.conf entry); only "
-        "loopback and Unix-socket connections may go without TLS")
+_FIX = (
+    "add sslmode=require (or verify-full) to TOKEN_VAULT_DB_URL (or to its pg_service.conf entry); only "
+    "loopback and Unix-socket connections may go without TLS"
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -77,8 +79,9 @@ def check_transport(url: str | sa.URL) -> None:
     if isinstance(mode, str) and mode in _TLS_MODES:
         return
     shown = f"sslmode={mode}" if mode else "no sslmode"
-    raise VaultError(f"refusing to open the vault over an unencrypted connection to {', '.join(remote)} ({shown}): "
-                     f"{_FIX}")
+    raise VaultError(
+        f"refusing to open the vault over an unencrypted connection to {', '.join(remote)} ({shown}): {_FIX}"
+    )
 
 
 def judge_connection(host: str | None, hostaddr: str | None, ssl_in_use: bool) -> str | None:
@@ -122,8 +125,10 @@ def install(engine: sa.Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     if engine.dialect.driver != "psycopg":
-        raise VaultError(f"the vault judges TLS on the live connection and needs the psycopg driver, not "
-                         f"{engine.dialect.driver}: write the URL as postgresql+psycopg://...")
+        raise VaultError(
+            f"the vault judges TLS on the live connection and needs the psycopg driver, not "
+            f"{engine.dialect.driver}: write the URL as postgresql+psycopg://..."
+        )
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

@@ -99,17 +99,18 @@ def _health_answer(response: httpx.Response, ctx: CheckContext, evidence: dict[s
     if not isinstance(status, str):
         return Result.errored(
             f"the token vault service answered {code} at {evidence['url']} but not a health answer (expected a JSON "
-            f"object with \"status\": \"ok\"; got {_seen(response, ctx)}): could not tell",
+            f'object with "status": "ok"; got {_seen(response, ctx)}): could not tell',
             remediation="Check the URL reaches the token vault service and not a proxy, a sign-in page or another "
-            "service; its health endpoint answers {\"status\": \"ok\"}",
+            'service; its health endpoint answers {"status": "ok"}',
             content_type=response.headers.get("content-type", ""),
             **evidence,
         )
     shown = ctx.scrubber.clip(status, 60)
     evidence["health_status"] = shown
     if status.strip().lower() in HEALTHY:
-        return Result.passed(f"the token vault service answers {code} at {evidence['url']}: status {shown!r}",
-                             **evidence)
+        return Result.passed(
+            f"the token vault service answers {code} at {evidence['url']}: status {shown!r}", **evidence
+        )
     return Result.failed(
         f"the token vault service reports status {shown!r} at {evidence['url']}: it is up but not healthy",
         remediation="Look at the service's logs and its dependencies (database, key source)",

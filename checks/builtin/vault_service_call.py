@@ -28,8 +28,9 @@ def _ask(base: str, token: str, ca_file: str | None, timeout: float) -> tuple[di
         return health, len(client.list())
 
 
-async def probe_service_call(params: VaultParams, ctx: CheckContext, base: str, token: str,
-                             evidence: dict[str, Any]) -> Result:
+async def probe_service_call(
+    params: VaultParams, ctx: CheckContext, base: str, token: str, evidence: dict[str, Any]
+) -> Result:
     from vault.client import VaultServiceError
 
     ca_file = ctx.value(params.ca_file_env)
@@ -44,19 +45,25 @@ async def probe_service_call(params: VaultParams, ctx: CheckContext, base: str, 
             return Result.failed(
                 f"TLS to the token vault service at {url} did not verify ({shown})",
                 remediation=f"Serve a certificate for this host name; for a private CA set {params.ca_file_env} "
-                "to its PEM file", **evidence)
+                "to its PEM file",
+                **evidence,
+            )
         if exc.code in ("unauthorized", "forbidden"):
             return Result.failed(
                 f"the token vault service at {url} refused the probe identity ({exc.status} {exc.code}): "
                 f"{params.probe_token_env} is unknown, expired, revoked or not allowed to list",
                 remediation=f"Create a probe identity (`{_CREATE}`) and put its token in {params.probe_token_env}",
-                **evidence)
+                **evidence,
+            )
         return Result.errored(
             f"the token vault service at {url} did not complete the probe's calls ({shown}): could not tell",
             remediation="Look at the service's logs and its database; `/healthz` says whether the database answers",
-            **evidence)
+            **evidence,
+        )
     status = str(health.get("status", ""))
     evidence.update(health_status=ctx.scrubber.clip(status, 60), credentials_visible=visible)
     return Result.passed(
         f"the token vault service at {url} is healthy over {'TLS' if evidence['tls'] else 'loopback http'} and "
-        f"answered the probe identity's metadata call ({visible} credential(s) visible)", **evidence)
+        f"answered the probe identity's metadata call ({visible} credential(s) visible)",
+        **evidence,
+    )

@@ -194,8 +194,11 @@ def demo_command(
     step_hours: Annotated[float, typer.Option("--step-hours", help="Hours between the story's sweeps")] = 6.0,
     hostile: Annotated[
         bool,
-        typer.Option("--hostile", help="After the story, every provider reflects what it is sent (headers, bodies, "
-                     "queries, encoded every way): press Run checks now and look for a secret on the page"),
+        typer.Option(
+            "--hostile",
+            help="After the story, every provider reflects what it is sent (headers, bodies, "
+            "queries, encoded every way): press Run checks now and look for a secret on the page",
+        ),
     ] = False,
     allow_unauthenticated_writes: AllowWritesOpt = False,
 ) -> None:
@@ -238,8 +241,10 @@ def demo_command(
         env = demo_dashboard_env(directory, server.url, os.environ)
         if hostile:
             server.hostile = True
-            _say("Hostile scenario: every provider now reflects what it is sent; \"Run checks now\" shows what is "
-                 "left of the echo once scrubbed")
+            _say(
+                'Hostile scenario: every provider now reflects what it is sent; "Run checks now" shows what is '
+                "left of the echo once scrubbed"
+            )
         url = f"http://{'127.0.0.1' if address in ('0.0.0.0', '::') else address}:{port}"
         _say(f"Stand-ins: {server.url}")
         _say(f"Dashboard: {url} (role release_manager, clock pinned at {DASHBOARD_NOW:%Y-%m-%d %H:%M} UTC)")

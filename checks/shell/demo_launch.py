@@ -12,12 +12,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     pass
 
-__all__ = [
-]
+__all__ = []
 
 
 # ------------------------------------------------------------------------------------------ launching
-
 
 
 def streamlit_command(*, port: int, address: str) -> list[str]:

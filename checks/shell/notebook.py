@@ -64,7 +64,6 @@ def checkpoint_report(
     return build_report(manifest, store, run=str(runs["run_id"].iloc[-1]), now=min(now, end - timedelta(seconds=1)))
 
 
-
 # ------------------------------------------------------------------------------ which history a notebook reads
 
 DEMO_DIR = Path(".readiness/demo")

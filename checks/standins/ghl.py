@@ -286,7 +286,12 @@ class GhlProxyStandin:
         {id, name?, access?}: add or change a registry entry), ``reset`` (POST), ``state`` (GET: scenario,
         the registry, how many calls were served; never the key)."""
         return self.scenarios.control(
-            method, action, payload, apply=self.set_scenario, reset=self.reset, state=self._state,
+            method,
+            action,
+            payload,
+            apply=self.set_scenario,
+            reset=self.reset,
+            state=self._state,
             writes={"location": self._location_command},
         )
 

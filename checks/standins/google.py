@@ -115,7 +115,6 @@ class Recorded:
     """Request headers without ``authorization`` and ``cookie``."""
 
 
-
 def google_error(
     code: int,
     message: str,
@@ -214,8 +213,14 @@ class GoogleStandin:
     def control(self, method: str, action: str, payload: Any) -> tuple[int, Any]:
         """``POST scenario {name, ...options}``, ``POST reset``, ``GET calls``, ``GET state``, and each host's own."""
         return self.scenarios.control(
-            method, action, payload, apply=self.set_scenario, reset=self.reset, state=self._locked_state,
-            reads={"calls": self._calls_answer}, writes=self._writes(),
+            method,
+            action,
+            payload,
+            apply=self.set_scenario,
+            reset=self.reset,
+            state=self._locked_state,
+            reads={"calls": self._calls_answer},
+            writes=self._writes(),
         )
 
     def _calls_answer(self) -> list[dict[str, Any]]:
@@ -240,7 +245,6 @@ class GoogleStandin:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host})"
-
 
 
 def set_scenario(providers: Iterable[Any], name: str, **options: Any) -> None:

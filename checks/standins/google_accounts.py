@@ -56,7 +56,6 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-
 @dataclass
 class _Client:
     redirect_uris: dict[str, str]

@@ -42,8 +42,13 @@ _PASS_THROUGH = ("/token", "/oauth2/token", "/oauth2/v2.0/token", "/o/oauth2/tok
 
 def forms_reflected(value: str) -> list[str]:
     """Every form of ``value`` the hostile stand-in echoes (the tests assert none reaches an output)."""
-    forms = [value, base64.b64encode(value.encode()).decode(), quote(value, safe=""), json.dumps(value)[1:-1],
-             value.encode().hex()]
+    forms = [
+        value,
+        base64.b64encode(value.encode()).decode(),
+        quote(value, safe=""),
+        json.dumps(value)[1:-1],
+        value.encode().hex(),
+    ]
     scheme, _, rest = value.partition(" ")
     if scheme.lower() in ("basic", "bearer") and rest:
         forms.append(rest)
@@ -96,22 +101,40 @@ class HostileReflector:
         status = _STATUSES[n % len(_STATUSES)]
         shape = _SHAPES[(n // len(_STATUSES)) % len(_SHAPES)]
         if shape == "html":
-            page = f"<html><body><h1>Error {status}</h1><pre>{html.escape(reflection)}</pre>" \
-                   f"<!-- {reflection} --></body></html>"
+            page = (
+                f"<html><body><h1>Error {status}</h1><pre>{html.escape(reflection)}</pre>"
+                f"<!-- {reflection} --></body></html>"
+            )
             return status, {"Content-Type": "text/html; charset=UTF-8"}, page.encode()
         if shape == "text":
             return status, {"Content-Type": "text/plain; charset=UTF-8"}, reflection.encode()
         if shape == "google":
-            obj: object = {"error": {"code": status, "message": reflection, "status": "INVALID_ARGUMENT",
-                                     "errors": [{"message": reflection, "reason": reflection[-40:]}]}}
+            obj: object = {
+                "error": {
+                    "code": status,
+                    "message": reflection,
+                    "status": "INVALID_ARGUMENT",
+                    "errors": [{"message": reflection, "reason": reflection[-40:]}],
+                }
+            }
         elif shape == "graph":
-            obj = {"error": {"code": "InvalidAuthenticationToken", "message": reflection,
-                             "innerError": {"request-id": reflection[:64]}}}
+            obj = {
+                "error": {
+                    "code": "InvalidAuthenticationToken",
+                    "message": reflection,
+                    "innerError": {"request-id": reflection[:64]},
+                }
+            }
         elif shape == "twilio":
             obj = {"code": 20003, "message": reflection, "more_info": reflection, "status": status}
         elif shape == "retell":
             obj = {"status": "error", "message": reflection}
         else:
-            obj = {"error": "invalid_request", "error_description": reflection, "error_codes": [],
-                   "message": reflection, "received": dict(headers)}
+            obj = {
+                "error": "invalid_request",
+                "error_description": reflection,
+                "error_codes": [],
+                "message": reflection,
+                "received": dict(headers),
+            }
         return json_response(status, obj)

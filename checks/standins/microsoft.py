@@ -72,8 +72,13 @@ __all__ = [
 GRAPH_HOST = "graph.microsoft.com"
 SCENARIOS = MICROSOFT_SCENARIOS
 _GRAPH_SCENARIOS = (
-    "unknown_client", "expired_secret", "secret_expiring", "redirect_missing", "registration_forbidden",
-    "no_events", "token_expired",
+    "unknown_client",
+    "expired_secret",
+    "secret_expiring",
+    "redirect_missing",
+    "registration_forbidden",
+    "no_events",
+    "token_expired",
 )
 """The scenarios that change Graph (the others of :data:`SCENARIOS` are about the identity platform)."""
 _APPLICATION = re.compile(r"^/v1\.0/applications\(appId='([^']*)'\)/?$")
@@ -256,7 +261,12 @@ class GraphStandin:
         """``POST scenario {name, ...options}``, ``POST reset``, ``POST add_account {account, token, events?}``,
         ``GET calls``, ``GET state``."""
         return self.scenarios.control(
-            method, action, payload, apply=self.set_scenario, reset=self.reset, state=self._state,
+            method,
+            action,
+            payload,
+            apply=self.set_scenario,
+            reset=self.reset,
+            state=self._state,
             reads={"calls": self._calls_answer},
             writes={"add_account": lambda p: self.add_account(str(p["account"]), str(p["token"]), p.get("events"))},
         )

@@ -42,8 +42,16 @@ from urllib.parse import parse_qs
 from checks.standins.provider import Response, json_response
 from checks.standins.scenarios import Fault, Scenarios
 
-__all__ = ["GARBAGE_HTML", "NO_STORE", "SCENARIOS", "Grant", "TokenRequest", "TokenStandin", "b64url",
-           "parse_token_request"]
+__all__ = [
+    "GARBAGE_HTML",
+    "NO_STORE",
+    "SCENARIOS",
+    "Grant",
+    "TokenRequest",
+    "TokenStandin",
+    "b64url",
+    "parse_token_request",
+]
 
 SCENARIOS = ("ok", "slow", "500", "429", "garbage", "invalid_grant", "omit_refresh_token")
 
@@ -84,8 +92,9 @@ class TokenStandin:
     rotates_by_default: ClassVar[bool] = False
     expires_in: int = 3599
 
-    def __init__(self, *, rotate: bool | None = None, retire_used: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, rotate: bool | None = None, retire_used: bool = True, clock: Callable[[], float] = time.time
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self.rotate = self.rotates_by_default if rotate is None else rotate
@@ -105,8 +114,13 @@ class TokenStandin:
 
     def _scenarios(self) -> Scenarios:
         """The endpoint's scenarios (module docstring): ``ok``, and faults that last ``times`` requests."""
-        return Scenarios(self.host, SCENARIOS, default="ok", faults=SCENARIOS[1:],
-                         fault_defaults={"seconds": 0.0, "retry_after": None})
+        return Scenarios(
+            self.host,
+            SCENARIOS,
+            default="ok",
+            faults=SCENARIOS[1:],
+            fault_defaults={"seconds": 0.0, "retry_after": None},
+        )
 
     # -- test helpers -------------------------------------------------------------------------------------------
 
@@ -125,8 +139,17 @@ class TokenStandin:
         """:meth:`grant` for many accounts at once: account -> refresh token."""
         return {account: self.grant(account, client_id, scope) for account in accounts}
 
-    def set_scenario(self, name: str, *, seconds: float = 0.0, status: int = 500, retry_after: int | str | None = None,
-                     times: int | None = None, refresh_token: str | None = None, **options: Any) -> None:
+    def set_scenario(
+        self,
+        name: str,
+        *,
+        seconds: float = 0.0,
+        status: int = 500,
+        retry_after: int | str | None = None,
+        times: int | None = None,
+        refresh_token: str | None = None,
+        **options: Any,
+    ) -> None:
         """Make the endpoint misbehave (see the module docstring); ``set_scenario("ok")`` restores it."""
         self.scenarios.check(name)
         if name == "invalid_grant" and refresh_token is not None:
@@ -212,18 +235,31 @@ class TokenStandin:
           ``state`` -> clients (ids only), live grants, scenario, rotation.
         """
         return self.scenarios.control(
-            method, action, payload, apply=self.set_scenario, reset=self.reset, state=self._state,
+            method,
+            action,
+            payload,
+            apply=self.set_scenario,
+            reset=self.reset,
+            state=self._state,
             reads={"counters": self.counters, "latest": self.latest},
-            writes={"register_client": self._register_command, "expire_secret": self._expire_command,
-                    "grant": self._grant_command, "grant_many": self._grant_many_command,
-                    "revoke": lambda p: self.revoke(str(p["refresh_token"])),
-                    "rotation": lambda p: self.set_rotation(bool(p["on"]), p.get("retire_used"))},
+            writes={
+                "register_client": self._register_command,
+                "expire_secret": self._expire_command,
+                "grant": self._grant_command,
+                "grant_many": self._grant_many_command,
+                "revoke": lambda p: self.revoke(str(p["refresh_token"])),
+                "rotation": lambda p: self.set_rotation(bool(p["on"]), p.get("retire_used")),
+            },
         )
 
     def _state(self) -> dict[str, Any]:
         with self._lock:
-            return {"clients": sorted(self._clients), "live_grants": len(self._live), "rotate": self.rotate,
-                    "retire_used": self.retire_used}
+            return {
+                "clients": sorted(self._clients),
+                "live_grants": len(self._live),
+                "rotate": self.rotate,
+                "retire_used": self.retire_used,
+            }
 
     def _register_command(self, payload: Any) -> None:
         args = {k: v for k, v in payload.items() if k not in ("client_id", "client_secret")}
@@ -238,8 +274,9 @@ class TokenStandin:
         return {"refresh_token": token}
 
     def _grant_many_command(self, payload: Any) -> dict[str, Any]:
-        tokens = self.grant_many([str(a) for a in payload["accounts"]], str(payload["client_id"]),
-                                 str(payload.get("scope", "")))
+        tokens = self.grant_many(
+            [str(a) for a in payload["accounts"]], str(payload["client_id"]), str(payload.get("scope", ""))
+        )
         return {"tokens": tokens}
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
@@ -352,8 +389,14 @@ class TokenStandin:
     def _success(self, access: str, refresh: str | None, grant: Grant) -> Response:
         raise NotImplementedError
 
-    def _error(self, status: int, error: str, description: str, code: int | None = None,
-               headers: Mapping[str, str] | None = None) -> Response:
+    def _error(
+        self,
+        status: int,
+        error: str,
+        description: str,
+        code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
         body: dict[str, Any] = {"error": error, "error_description": description}
         return json_response(status, body, {**NO_STORE, **(headers or {})})
 

@@ -24,6 +24,7 @@ __all__ = ["GHL_HOST", "GhlOAuthStandin"]
 
 GHL_HOST = "services.leadconnectorhq.com"
 
+
 class GhlOAuthStandin(TokenStandin):
     """``services.leadconnectorhq.com``: HighLevel's OAuth 2.0 token endpoint. Rotates refresh tokens and
     retires the one presented (a refresh token works once)."""
@@ -33,8 +34,9 @@ class GhlOAuthStandin(TokenStandin):
     expires_in = 86399
     default_scope = "contacts.readonly calendars.readonly calendars/events.write locations.readonly"
 
-    def __init__(self, *, rotate: bool | None = None, retire_used: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, rotate: bool | None = None, retire_used: bool = True, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(rotate=rotate, retire_used=retire_used, clock=clock)
 
     def grant(self, account: str, client_id: str, scope: str = "", **extra: Any) -> str:
@@ -49,11 +51,19 @@ class GhlOAuthStandin(TokenStandin):
 
     def _jwt(self, grant: Grant, kind: str, lifetime: int) -> str:
         now = int(self._clock())
-        payload = {"authClass": grant.extra.get("userType", "Location"), "authClassId": grant.account,
-                   "source": "INTEGRATION", "sourceId": grant.client_id.split("-")[0], "channel": "OAUTH",
-                   "primaryAuthClassId": grant.account, "oauthMeta": {"scopes": grant.scope.split(),
-                                                                      "client": grant.client_id.split("-")[0]},
-                   "iat": now, "exp": now + lifetime, "jti": secrets.token_hex(12), "type": kind}
+        payload = {
+            "authClass": grant.extra.get("userType", "Location"),
+            "authClassId": grant.account,
+            "source": "INTEGRATION",
+            "sourceId": grant.client_id.split("-")[0],
+            "channel": "OAUTH",
+            "primaryAuthClassId": grant.account,
+            "oauthMeta": {"scopes": grant.scope.split(), "client": grant.client_id.split("-")[0]},
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": secrets.token_hex(12),
+            "type": kind,
+        }
         return f"{b64url({'alg': 'HS256', 'typ': 'JWT'})}.{b64url(payload)}.{secrets.token_urlsafe(32)}"
 
     def _new_access(self, grant: Grant) -> str:
@@ -67,15 +77,28 @@ class GhlOAuthStandin(TokenStandin):
         if refresh is not None:
             body["refresh_token"] = refresh
         user_type = grant.extra.get("userType", "Location")
-        body.update({"scope": grant.scope, "refreshTokenId": secrets.token_hex(12), "userType": user_type,
-                     "companyId": grant.extra.get("companyId"), "userId": grant.extra.get("userId"),
-                     "isBulkInstallation": False})
+        body.update(
+            {
+                "scope": grant.scope,
+                "refreshTokenId": secrets.token_hex(12),
+                "userType": user_type,
+                "companyId": grant.extra.get("companyId"),
+                "userId": grant.extra.get("userId"),
+                "isBulkInstallation": False,
+            }
+        )
         if user_type == "Location":
             body["locationId"] = grant.account
         return json_response(200, body)
 
-    def _error(self, status: int, error: str, description: str, code: int | None = None,
-               headers: Mapping[str, str] | None = None) -> Response:
+    def _error(
+        self,
+        status: int,
+        error: str,
+        description: str,
+        code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
         return json_response(status, {"error": error, "error_description": description}, headers)
 
     def _missing(self, name: str) -> Response:

@@ -19,7 +19,6 @@ __all__ = ["GOOGLE_HOST", "GoogleOAuthStandin"]
 GOOGLE_HOST = "oauth2.googleapis.com"
 
 
-
 class GoogleOAuthStandin(TokenStandin):
     """``oauth2.googleapis.com``: Google's token endpoint. Does not rotate refresh tokens."""
 
@@ -57,8 +56,12 @@ class GoogleOAuthStandin(TokenStandin):
         return "1//0g" + secrets.token_urlsafe(75)
 
     def _success(self, access: str, refresh: str | None, grant: Grant) -> Response:
-        body: dict[str, Any] = {"access_token": access, "expires_in": self.expires_in, "scope": grant.scope,
-                                "token_type": "Bearer"}
+        body: dict[str, Any] = {
+            "access_token": access,
+            "expires_in": self.expires_in,
+            "scope": grant.scope,
+            "token_type": "Bearer",
+        }
         if refresh is not None:
             body["refresh_token"] = refresh
         return json_response(200, body, NO_STORE)

@@ -15,6 +15,7 @@ __all__ = ["Controllable", "Provider", "Response", "json_response"]
 Response = tuple[int, Mapping[str, str], bytes]
 """What a provider answers: status, headers, body."""
 
+
 @runtime_checkable
 class Provider(Protocol):
     """A stand-in for one real host. Keeps its own state; must be safe to call from many threads."""

@@ -211,8 +211,9 @@ class RetellStandin:
     def control(self, method: str, action: str, payload: Any) -> tuple[int, Any]:
         """``scenario`` (POST {name}: switch; GET: the current one and the choices), ``reset`` (POST),
         ``state`` (GET: scenario, agent names, how many calls were served; never the key)."""
-        return self.scenarios.control(method, action, payload, apply=self.set_scenario, reset=self.reset,
-                                      state=self._state)
+        return self.scenarios.control(
+            method, action, payload, apply=self.set_scenario, reset=self.reset, state=self._state
+        )
 
     def _state(self) -> dict[str, Any]:
         with self._lock:

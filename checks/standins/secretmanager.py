@@ -229,10 +229,13 @@ class SecretManagerStandin:
         real_name = _version_name(project, secret, found.number)
         if found.state != "ENABLED":
             return _error(400, f"Secret Version [{real_name}] is in {found.state} state.", "FAILED_PRECONDITION")
-        return json_response(200, {
-            "name": real_name,
-            "payload": {"data": base64.b64encode(found.data).decode(), "dataCrc32c": str(found.crc32c)},
-        })
+        return json_response(
+            200,
+            {
+                "name": real_name,
+                "payload": {"data": base64.b64encode(found.data).decode(), "dataCrc32c": str(found.crc32c)},
+            },
+        )
 
     # -- control surface (/_standins/secretmanager.googleapis.com/ACTION) -----------------------------------------
 
@@ -245,8 +248,10 @@ class SecretManagerStandin:
                 return 200, {
                     f"projects/{p}/secrets/{s}": {
                         "denied": e.denied,
-                        "versions": [{"number": v.number, "state": v.state, "createTime": _time(v.create_time)}
-                                     for v in e.versions],
+                        "versions": [
+                            {"number": v.number, "state": v.state, "createTime": _time(v.create_time)}
+                            for v in e.versions
+                        ],
                     }
                     for (p, s), e in self._secrets.items()
                 }
@@ -318,10 +323,12 @@ def _denied(permission: str, resource: str) -> Response:
     return _error(
         403,
         f"Permission '{permission}' denied for resource '{resource}' (or it may not exist).",
-        details=[{
-            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-            "reason": "IAM_PERMISSION_DENIED",
-            "domain": "secretmanager.googleapis.com",
-            "metadata": {"permission": permission, "resource": resource},
-        }],
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "IAM_PERMISSION_DENIED",
+                "domain": "secretmanager.googleapis.com",
+                "metadata": {"permission": permission, "resource": resource},
+            }
+        ],
     )

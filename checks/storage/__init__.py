@@ -1,2 +1,1 @@
-"""Storage: the run history (SQLAlchemy Core, Alembic migrations). Builds on :mod:`checks.core` only.
-"""
+"""Storage: the run history (SQLAlchemy Core, Alembic migrations). Builds on :mod:`checks.core` only."""

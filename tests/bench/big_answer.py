@@ -136,7 +136,10 @@ def main() -> None:
             for mode in ("announced", "unannounced"):
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", kind, mode, base],
-                    capture_output=True, text=True, check=True, cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=ROOT,
                 )
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:

@@ -47,19 +47,36 @@ def main() -> int:
         for provider in args.provider.split(","):
             if db == "sqlite":
                 with tempfile.TemporaryDirectory() as tmp:
-                    res = kill_runs(f"sqlite:///{tmp}/vault.db", provider=provider, n=args.credentials,
-                                    runs=args.runs, mode=args.mode, seed=args.seed)
+                    res = kill_runs(
+                        f"sqlite:///{tmp}/vault.db",
+                        provider=provider,
+                        n=args.credentials,
+                        runs=args.runs,
+                        mode=args.mode,
+                        seed=args.seed,
+                    )
             else:
                 res = _on_pg(provider, args)
             entry = res.as_dict()
             entry["errors"] = sorted(set(entry["errors"]))
             results.append(entry)
-    print(json.dumps({
-        "bench": "refresh_kill", "vault_code": str(Path(vault.__file__).parent), "python": platform.python_version(),
-        "runs": args.runs, "credentials": args.credentials, "mode": args.mode, "seed": args.seed,
-        "results": results,
-        "summary": [{k: r[k] for k in ("db", "provider", "runs", "kills", "lost", "lost_explained")} for r in results],
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "refresh_kill",
+                "vault_code": str(Path(vault.__file__).parent),
+                "python": platform.python_version(),
+                "runs": args.runs,
+                "credentials": args.credentials,
+                "mode": args.mode,
+                "seed": args.seed,
+                "results": results,
+                "summary": [
+                    {k: r[k] for k in ("db", "provider", "runs", "kills", "lost", "lost_explained")} for r in results
+                ],
+            }
+        )
+    )
     return 0
 
 
@@ -72,8 +89,14 @@ def _on_pg(provider: str, args: argparse.Namespace):  # type: ignore[no-untyped-
         conn.execute(sa.text(f'create schema "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
     try:
-        return kill_runs(f"{PG_URL}{sep}options=-csearch_path%3D{schema}", provider=provider, n=args.credentials,
-                         runs=args.runs, mode=args.mode, seed=args.seed)
+        return kill_runs(
+            f"{PG_URL}{sep}options=-csearch_path%3D{schema}",
+            provider=provider,
+            n=args.credentials,
+            runs=args.runs,
+            mode=args.mode,
+            seed=args.seed,
+        )
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))

@@ -72,8 +72,12 @@ def pct(values: list[float], q: float) -> float:
 
 def figures(latencies_s: list[float], wall_s: float) -> dict[str, float]:
     ms = [v * 1000 for v in latencies_s]
-    return {"p50_ms": round(statistics.median(ms), 3), "p99_ms": round(pct(ms, 0.99), 3),
-            "per_s": round(len(ms) / wall_s, 1), "calls": len(ms)}
+    return {
+        "p50_ms": round(statistics.median(ms), 3),
+        "p99_ms": round(pct(ms, 0.99), 3),
+        "per_s": round(len(ms) / wall_s, 1),
+        "calls": len(ms),
+    }
 
 
 @contextmanager
@@ -125,9 +129,30 @@ def server(db_url: str, work: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_VAULT_", "GOOGLE_", "MICROSOFT_", "GHL_"))}
     env.update(TOKEN_VAULT_ENCRYPTION_KEY=base64.b64encode(KEY).decode(), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "checks.shell.cli", "vault", "serve", "--port", str(port), "--cert", str(cert),
-         "--key", str(key), "--db", db_url, "--rate", "1000000", "--burst", "1000000"],
-        env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"), cwd=work)
+        [
+            sys.executable,
+            "-m",
+            "checks.shell.cli",
+            "vault",
+            "serve",
+            "--port",
+            str(port),
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+            "--db",
+            db_url,
+            "--rate",
+            "1000000",
+            "--burst",
+            "1000000",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        cwd=work,
+    )
     url = f"https://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -218,26 +243,39 @@ def bench_database(kind: str, calls: int) -> dict[str, Any]:
         vault = Vault.init(url, StaticKeySource(KEY))
         try:
             token = ServiceTokens(vault).create(ADMIN, "bench", Role.SERVICE, tenants=["acme"]).token.reveal()
-            cid = vault.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN, "1//0gbench-refresh",
-                            expires_at=datetime.now(UTC) + timedelta(days=30))
+            cid = vault.put(
+                ADMIN,
+                "acme",
+                "google",
+                "ops@acme.test",
+                TOKEN,
+                "1//0gbench-refresh",
+                expires_at=datetime.now(UTC) + timedelta(days=30),
+            )
             actor = Actor("svc:bench", Role.SERVICE, frozenset({"acme"}))
             section: dict[str, Any] = {}
             with server(url, work) as (service_url, ca_file):
                 # The three single-caller figures in interleaved rounds, so that the load of a shared machine
                 # falls on all three alike; each figure is the median over rounds of its round's p50 and p99.
-                rounds: dict[str, list[dict[str, float]]] = {"in_process": [], "transport_floor": [],
-                                                             "service_1_client": []}
+                rounds: dict[str, list[dict[str, float]]] = {
+                    "in_process": [],
+                    "transport_floor": [],
+                    "service_1_client": [],
+                }
                 per_round = max(20, calls // ROUNDS)
                 for _ in range(ROUNDS):
                     rounds["in_process"].append(bench_in_process(vault, actor, cid, per_round))
                     rounds["transport_floor"].append(bench_floor(service_url, ca_file, per_round))
                     rounds["service_1_client"].append(bench_service(service_url, ca_file, token, 1, per_round))
                 for name, measured in rounds.items():
-                    section[name] = {key: round(statistics.median(r[key] for r in measured), 3)
-                                     for key in ("p50_ms", "p99_ms", "per_s")}
+                    section[name] = {
+                        key: round(statistics.median(r[key] for r in measured), 3)
+                        for key in ("p50_ms", "p99_ms", "per_s")
+                    }
                     section[name]["calls"] = sum(int(r["calls"]) for r in measured)
-                section["service"] = {f"clients_{n}": bench_service(service_url, ca_file, token, n, calls)
-                                      for n in CLIENT_COUNTS if n > 1}
+                section["service"] = {
+                    f"clients_{n}": bench_service(service_url, ca_file, token, n, calls) for n in CLIENT_COUNTS if n > 1
+                }
         finally:
             vault.close()
     base = section["in_process"]["p50_ms"]

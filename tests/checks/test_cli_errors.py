@@ -82,8 +82,13 @@ def test_every_command_names_a_bad_database_in_one_line(command, url):
 
 @pytest.mark.parametrize(
     ("command", "variable"),
-    [("history", "READINESS_DB_URL"), ("checkpoint", "READINESS_DB_URL"), ("vault-list", "TOKEN_VAULT_DB_URL"),
-     ("vault-list", "READINESS_DB_URL"), ("vault-audit", "TOKEN_VAULT_DB_URL")],
+    [
+        ("history", "READINESS_DB_URL"),
+        ("checkpoint", "READINESS_DB_URL"),
+        ("vault-list", "TOKEN_VAULT_DB_URL"),
+        ("vault-list", "READINESS_DB_URL"),
+        ("vault-audit", "TOKEN_VAULT_DB_URL"),
+    ],
 )
 def test_database_urls_from_the_environment_too(command, variable):
     assert_one_line(invoke(COMMANDS[command], env={variable: "notaurl"}), variable, "is not a database URL")
@@ -94,7 +99,11 @@ def _console(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     base = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "TOKEN_VAULT_", "GOOGLE_"))}
     return subprocess.run(
         [sys.executable, "-m", "checks.shell.cli", *args],
-        cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -120,15 +129,20 @@ def test_console_script_exit_2_one_line_password_masked(tmp_path, args, env, exp
 
 
 def test_a_missing_env_file_is_named():
-    assert_one_line(invoke(["check", "--no-record", "--env-file", "nope.env", "--only", "env.*"]),
-                    "--env-file nope.env: file not found")
+    assert_one_line(
+        invoke(["check", "--no-record", "--env-file", "nope.env", "--only", "env.*"]),
+        "--env-file nope.env: file not found",
+    )
 
 
 def test_an_existing_env_file_is_still_read(tmp_path):
-    (tmp_path / "ci.env").write_text("GOOGLE_OAUTH_CLIENT_ID=1234567890-abcdefghijklmnopqrstuvwxyz012345.apps."
-                                     "googleusercontent.com\n")
-    result = invoke(["check", "--no-record", "--env-file", "ci.env", "--only", "env.GOOGLE_OAUTH_CLIENT_ID",
-                     "--format", "json"], env={"GOOGLE_OAUTH_CLIENT_ID": None})
+    (tmp_path / "ci.env").write_text(
+        "GOOGLE_OAUTH_CLIENT_ID=1234567890-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com\n"
+    )
+    result = invoke(
+        ["check", "--no-record", "--env-file", "ci.env", "--only", "env.GOOGLE_OAUTH_CLIENT_ID", "--format", "json"],
+        env={"GOOGLE_OAUTH_CLIENT_ID": None},
+    )
     assert result.exit_code in (0, 1), result.output
     (res,) = json.loads(result.stdout)["results"]
     assert res["evidence"]["source"] == ".env file"

@@ -83,7 +83,9 @@ def day(month_day: str, hour: int = 0) -> datetime:
 def test_runs_span_the_three_weeks(demo):
     # written out, not asked of checks.shell.demo.schedule: every 12 hours from Oct 6 06:00 to Oct 17 18:00,
     # plus the two checkpoints that fall between sweeps (Oct 6 and Oct 11 at noon; Week 2's is the last sweep)
-    times = sorted([day(f"10-{d:02d}", h) for d in range(6, 18) for h in (6, 18)] + [day("10-06", 12), day("10-11", 12)])
+    times = sorted(
+        [day(f"10-{d:02d}", h) for d in range(6, 18) for h in (6, 18)] + [day("10-06", 12), day("10-11", 12)]
+    )
     assert len(times) == 26
     assert [s.started_at for s in demo.summaries] == times
     assert demo.summaries[0].started_at == START and demo.summaries[-1].started_at == END
@@ -279,8 +281,17 @@ def test_standins_command_serves_until_stopped(tmp_path):
 
 def test_standins_print_env_is_evaluable(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "checks.shell.cli", "standins", "--print-env", "--port", "8765",
-         "--dir", str(tmp_path / "d")],
+        [
+            sys.executable,
+            "-m",
+            "checks.shell.cli",
+            "standins",
+            "--print-env",
+            "--port",
+            "8765",
+            "--dir",
+            str(tmp_path / "d"),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -319,8 +330,17 @@ def test_standins_print_env_is_evaluable(tmp_path):
 
 def test_standins_print_env_needs_a_port(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "checks.shell.cli", "standins", "--print-env", "--port", "0",
-         "--dir", str(tmp_path / "d")],
+        [
+            sys.executable,
+            "-m",
+            "checks.shell.cli",
+            "standins",
+            "--print-env",
+            "--port",
+            "0",
+            "--dir",
+            str(tmp_path / "d"),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,

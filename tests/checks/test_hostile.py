@@ -94,8 +94,12 @@ def hostile_world(tmp_path_factory):
 
         def cli(name: str, *args: str, ok=(0, 1)) -> str:
             proc = subprocess.run(
-                [sys.executable, "-m", "checks.shell.cli", *args], env=env, cwd=directory, capture_output=True,
-                text=True, timeout=180,
+                [sys.executable, "-m", "checks.shell.cli", *args],
+                env=env,
+                cwd=directory,
+                capture_output=True,
+                text=True,
+                timeout=180,
             )
             assert proc.returncode in ok, (name, proc.returncode, proc.stderr[-2000:])
             outputs[name] = proc.stdout + proc.stderr
@@ -122,8 +126,9 @@ def hostile_world(tmp_path_factory):
 def test_the_hostile_stand_in_reflects_what_it_is_sent(hostile_world):
     config, _, _, outputs, reflected = hostile_world
     assert reflected >= 10  # the probes really met the hostile scenario
-    run = json.loads(outputs["check json"].split("\n", 1)[1] if not outputs["check json"].startswith("{")
-                     else outputs["check json"])
+    run = json.loads(
+        outputs["check json"].split("\n", 1)[1] if not outputs["check json"].startswith("{") else outputs["check json"]
+    )
     probes = [r for r in run["results"] if r["kind"] not in ("env", "manual")]
     assert probes and not any(r["status"] == "pass" for r in probes if r["id"].startswith("sandbox.twilio"))
     # what the providers said is still shown (scrubbed), not dropped: the release manager sees the echo
@@ -131,11 +136,23 @@ def test_the_hostile_stand_in_reflects_what_it_is_sent(hostile_world):
     assert "you sent" in excerpts
 
 
-@pytest.mark.parametrize("name", [
-    "check json", "check junit", "check markdown", "check table", "history", "history json", "history check",
-    "report md",
-    "report html", "report html file", "vault list", "vault list json",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "check json",
+        "check junit",
+        "check markdown",
+        "check table",
+        "history",
+        "history json",
+        "history check",
+        "report md",
+        "report html",
+        "report html file",
+        "vault list",
+        "vault list json",
+    ],
+)
 def test_no_secret_in_any_command_output(hostile_world, name):
     config, _, _, outputs, _ = hostile_world
     assert not leaks(outputs[name], secret_forms(config)), name
@@ -180,6 +197,7 @@ def test_no_secret_on_the_dashboard(hostile_world, monkeypatch):
     with Store.open(env["READINESS_DB_URL"]) as store:
         run = store.latest_run()
     assert run is not None and len(run.results) > 20
+
     def bare(text: str) -> str:  # the page's element dump escapes quotes
         return re.sub(r"[\\\"']", "", text)
 
@@ -198,8 +216,20 @@ def test_standins_command_serves_the_hostile_scenario(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "checks.shell.cli", "standins", "--scenario", "hostile", "--port", str(port),
-         "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "checks.shell.cli",
+            "standins",
+            "--scenario",
+            "hostile",
+            "--port",
+            str(port),
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -210,8 +240,10 @@ def test_standins_command_serves_the_hostile_scenario(tmp_path):
             except httpx.HTTPError:
                 time.sleep(0.1)
         assert health["hostile"] is True
-        answer = httpx.get(f"{url}/api.twilio.com/2010-04-01/Accounts/AC1.json",
-                           headers={"Authorization": "Basic QUMxOnRva2VuLXZhbHVl"})
+        answer = httpx.get(
+            f"{url}/api.twilio.com/2010-04-01/Accounts/AC1.json",
+            headers={"Authorization": "Basic QUMxOnRva2VuLXZhbHVl"},
+        )
         assert "QUMxOnRva2VuLXZhbHVl" in answer.text and "AC1:token-value" in answer.text
     finally:
         proc.terminate()

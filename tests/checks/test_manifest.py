@@ -525,10 +525,13 @@ UNKNOWN_REFERENCES = [
     (
         "notify.routes[0].contacts[1]",
         "unknown contact 'legal'",
-        lambda d: d.__setitem__("notify", {
-            "channels": {"release": {"url_env": "READINESS_NOTIFY_RELEASE"}},
-            "routes": [{"contacts": ["platform", "legal"], "channels": ["release"]}],
-        }),
+        lambda d: d.__setitem__(
+            "notify",
+            {
+                "channels": {"release": {"url_env": "READINESS_NOTIFY_RELEASE"}},
+                "routes": [{"contacts": ["platform", "legal"], "channels": ["release"]}],
+            },
+        ),
     ),
 ]
 
@@ -622,8 +625,16 @@ def test_every_problem_is_reported_at_once(data):
         ("settings.max_response_bytes", lambda d: d["settings"].__setitem__("max_response_bytes", 2**40), "67108864"),
     ],
     ids=[
-        "timeout-inf", "timeout-nan", "timeout-1e9", "check-timeout-inf", "check-timeout-1e9",
-        "deadline-inf", "deadline-zero", "deadline-1e9", "cap-zero", "cap-1TiB",
+        "timeout-inf",
+        "timeout-nan",
+        "timeout-1e9",
+        "check-timeout-inf",
+        "check-timeout-1e9",
+        "deadline-inf",
+        "deadline-zero",
+        "deadline-1e9",
+        "cap-zero",
+        "cap-1TiB",
     ],
 )
 def test_unbounded_time_and_size_are_refused_naming_the_field(data, path, change, words):
@@ -755,12 +766,30 @@ def test_env_checks_are_generated_with_their_params_and_severity():
     )
     got = [(c.id, c.item, c.kind, c.title, c.severity, c.params) for c in m.env_checks()]
     assert got == [
-        ("env.NEED", "a.one", "env", "NEED is set and valid", Severity.BLOCKING,
-         {"variable": "NEED", "type": "url", "secret": False, "required": True}),
-        ("env.OPT", "b.two", "env", "OPT is set and valid", Severity.MINOR,
-         {"variable": "OPT", "type": "api_key", "secret": True, "required": False}),
-        ("env.LOUD", "b.two", "env", "LOUD is set and valid", Severity.MAJOR,
-         {"variable": "LOUD", "type": "string", "secret": False, "required": False}),
+        (
+            "env.NEED",
+            "a.one",
+            "env",
+            "NEED is set and valid",
+            Severity.BLOCKING,
+            {"variable": "NEED", "type": "url", "secret": False, "required": True},
+        ),
+        (
+            "env.OPT",
+            "b.two",
+            "env",
+            "OPT is set and valid",
+            Severity.MINOR,
+            {"variable": "OPT", "type": "api_key", "secret": True, "required": False},
+        ),
+        (
+            "env.LOUD",
+            "b.two",
+            "env",
+            "LOUD is set and valid",
+            Severity.MAJOR,
+            {"variable": "LOUD", "type": "string", "secret": False, "required": False},
+        ),
     ]
 
 

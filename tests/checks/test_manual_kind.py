@@ -18,13 +18,24 @@ NOW = datetime(2025, 10, 20, 12, tzinfo=UTC)
 def run(attestation: Attestation | None, **params):
     m = make_manifest(check_block("a.one.approved", kind="manual", pass_on=["approved"]))
     validated = ManualParams(**{"pass_on": ["approved"], **params})
-    return run_kind(lambda ctx: manual(validated, ctx), manifest=m, check=m.checks[0], clock=FixedClock(NOW),
-                    attestations={"a.one": attestation} if attestation else {})
+    return run_kind(
+        lambda ctx: manual(validated, ctx),
+        manifest=m,
+        check=m.checks[0],
+        clock=FixedClock(NOW),
+        attestations={"a.one": attestation} if attestation else {},
+    )
 
 
 def att(status, days_ago=1, effective=None):
-    return Attestation(item="a.one", status=status, by="rohan", at=NOW - timedelta(days=days_ago),
-                       note="form sent", effective=effective)
+    return Attestation(
+        item="a.one",
+        status=status,
+        by="rohan",
+        at=NOW - timedelta(days=days_ago),
+        note="form sent",
+        effective=effective,
+    )
 
 
 def test_missing_attestation_fails_and_says_how_to_attest():
@@ -35,9 +46,13 @@ def test_missing_attestation_fails_and_says_how_to_attest():
 
 @pytest.mark.parametrize(
     "status, params, expected",
-    [("approved", {}, Status.PASS), ("submitted", {"pending_on": ["submitted"]}, Status.PENDING),
-     ("configured", {"warn_on": ["configured"]}, Status.WARN), ("rejected", {}, Status.FAIL),
-     ("submitted", {}, Status.FAIL)],
+    [
+        ("approved", {}, Status.PASS),
+        ("submitted", {"pending_on": ["submitted"]}, Status.PENDING),
+        ("configured", {"warn_on": ["configured"]}, Status.WARN),
+        ("rejected", {}, Status.FAIL),
+        ("submitted", {}, Status.FAIL),
+    ],
     ids=["approved-pass", "submitted-pending", "configured-warn", "rejected-fail", "unlisted-fail"],
 )
 def test_status_mapping(status, params, expected):

@@ -1444,8 +1444,12 @@ def test_the_evidence_lists_each_secret_by_id_name_and_end_never_its_hint(ms: Mi
     ms.graph.reset()
     result = run({"probe": "registration"}, ms.url)
     assert result.evidence["client_secrets"] == [
-        {"keyId": SECRET_KEY_ID, "displayName": "readiness", "endDateTime": "2026-04-24T09:00:00+00:00",
-         "days_left": 200},
+        {
+            "keyId": SECRET_KEY_ID,
+            "displayName": "readiness",
+            "endDateTime": "2026-04-24T09:00:00+00:00",
+            "days_left": 200,
+        },
         {"keyId": old_id, "displayName": "old", "endDateTime": "2025-09-06T08:00:00+00:00", "days_left": -31},
     ]
 
@@ -1488,6 +1492,5 @@ def test_graph_error_shapes_on_the_registration(ms: Microsoft, body: Any, error_
     assert result.status is Status.ERROR
     assert (result.evidence["error_code"], result.evidence["error_message"]) == (error_code, error_message)
     assert result.summary == (
-        f"Microsoft Graph answered 400 {error_code} ({error_message[:200]}): could not tell what the registration "
-        "holds"
+        f"Microsoft Graph answered 400 {error_code} ({error_message[:200]}): could not tell what the registration holds"
     )

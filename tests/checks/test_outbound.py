@@ -140,9 +140,8 @@ CAP = "max_response_bytes = 4096"
 
 @pytest.mark.parametrize("mode", ["announced", "unannounced"])
 def test_answer_past_the_cap_is_not_read_and_is_an_error(mode):
-    with flood_server(20 << 20) as base:
-        with pytest.raises(NoAnswer) as exc:
-            call(f"{base}/{mode}/v1/thing", settings=CAP)
+    with flood_server(20 << 20) as base, pytest.raises(NoAnswer) as exc:
+        call(f"{base}/{mode}/v1/thing", settings=CAP)
     result = exc.value.result
     assert result.status is Status.ERROR
     assert "too large" in result.summary and "4096" in result.summary, result.summary

@@ -412,15 +412,18 @@ def test_cli_checkpoint_then_report_to_files(tmp_path, db_url):
 # ------------------------------------------------------------------ provider text in Markdown is inert
 
 
-@pytest.mark.parametrize("hostile, must_not", [
-    ("<img src=x onerror=alert(1)>", "<img"),
-    ("<!-- hide --> text", "<!--"),
-    ("[click me](https://evil.example/phish)", "](https://"),
-    ("**urgent** _now_", "**urgent**"),
-    ("| a | b |\n# heading", "| a |"),
-    ("see https://evil.example/x for details", " https://evil.example/x "),
-    ("`code` breaks out", "`code`"),
-])
+@pytest.mark.parametrize(
+    "hostile, must_not",
+    [
+        ("<img src=x onerror=alert(1)>", "<img"),
+        ("<!-- hide --> text", "<!--"),
+        ("[click me](https://evil.example/phish)", "](https://"),
+        ("**urgent** _now_", "**urgent**"),
+        ("| a | b |\n# heading", "| a |"),
+        ("see https://evil.example/x for details", " https://evil.example/x "),
+        ("`code` breaks out", "`code`"),
+    ],
+)
 def test_md_text_neutralises_provider_markup(hostile, must_not):
     from checks.presentation.formats import md_text
 

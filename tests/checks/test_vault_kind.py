@@ -106,15 +106,30 @@ def sweep_extras(v: Vault, url: str = "sqlite:///vault.db") -> dict[str, Any]:
     return {"vault": v, "vault_auditor": AUDITOR, "vault_db": url}
 
 
-def put(v: Vault, clock: FixedClock, account: str, expires_in: timedelta | None, *, provider: str = "google",
-        tenant: str = "acme", refresh: str | None = "1//refresh-" + "x" * 20,
-        issued_ago: timedelta = timedelta(0)) -> str:
+def put(
+    v: Vault,
+    clock: FixedClock,
+    account: str,
+    expires_in: timedelta | None,
+    *,
+    provider: str = "google",
+    tenant: str = "acme",
+    refresh: str | None = "1//refresh-" + "x" * 20,
+    issued_ago: timedelta = timedelta(0),
+) -> str:
     """Store a credential ``issued_ago`` before now that expires ``expires_in`` from now."""
     now = clock.now()
     clock.set(now - issued_ago)
     try:
-        return v.put(ADMIN, tenant, provider, account, "ya29.a0" + secrets.token_urlsafe(30), refresh,
-                     expires_at=now + expires_in if expires_in is not None else None)
+        return v.put(
+            ADMIN,
+            tenant,
+            provider,
+            account,
+            "ya29.a0" + secrets.token_urlsafe(30),
+            refresh,
+            expires_at=now + expires_in if expires_in is not None else None,
+        )
     finally:
         clock.set(now)
 
@@ -152,7 +167,8 @@ def test_selftest_failure_names_the_failing_checks(monkeypatch: pytest.MonkeyPat
     real = vault_selftest.run()
     broken = tuple(
         dataclasses.replace(r, passed=False, detail="IntegrityError was not raised")
-        if r.name in ("tampered_tag_refused", "redaction") else r
+        if r.name in ("tampered_tag_refused", "redaction")
+        else r
         for r in real.results
     )
     monkeypatch.setattr(vault_selftest, "run", lambda *a, **k: dataclasses.replace(real, results=broken))
@@ -268,8 +284,15 @@ REFRESH_TABLE = [
 
 
 @pytest.mark.parametrize("name, expires_in, status, health, words", REFRESH_TABLE, ids=[r[0] for r in REFRESH_TABLE])
-def test_refresh_health_by_time_to_expiry(opened: Vault, clock: FixedClock, name: str, expires_in: timedelta | None,
-                                          status: Status, health: str, words: list[str]) -> None:
+def test_refresh_health_by_time_to_expiry(
+    opened: Vault,
+    clock: FixedClock,
+    name: str,
+    expires_in: timedelta | None,
+    status: Status,
+    health: str,
+    words: list[str],
+) -> None:
     put(opened, clock, "w@acme.test", expires_in, issued_ago=timedelta(minutes=50))
     result = run({"probe": "refresh"}, extras=sweep_extras(opened), clock=clock)
     assert result.status is status, result.summary
@@ -283,8 +306,9 @@ def test_refresh_health_by_time_to_expiry(opened: Vault, clock: FixedClock, name
 def test_refresh_thresholds_are_params(opened: Vault, clock: FixedClock) -> None:
     put(opened, clock, "w@acme.test", timedelta(minutes=25))
     assert run({"probe": "refresh"}, extras=sweep_extras(opened), clock=clock).status is Status.PASS
-    result = run({"probe": "refresh", "warn_minutes": 60, "critical_minutes": 30}, extras=sweep_extras(opened),
-                 clock=clock)
+    result = run(
+        {"probe": "refresh", "warn_minutes": 60, "critical_minutes": 30}, extras=sweep_extras(opened), clock=clock
+    )
     assert result.status is Status.FAIL and "(critical)" in result.summary
 
 
@@ -302,11 +326,19 @@ def test_refresh_needs_reauth_names_the_credential(opened: Vault, clock: FixedCl
     good = standin.grant("good@acme.test", GOOGLE_CLIENT[0])
     gone = standin.grant("gone@acme.test", GOOGLE_CLIENT[0])
     put(opened, clock, "good@acme.test", timedelta(minutes=5), refresh=good, issued_ago=timedelta(minutes=55))
-    put(opened, clock, "gone@acme.test", timedelta(minutes=5), refresh=gone, issued_ago=timedelta(minutes=55),
-        tenant="globex")
+    put(
+        opened,
+        clock,
+        "gone@acme.test",
+        timedelta(minutes=5),
+        refresh=gone,
+        issued_ago=timedelta(minutes=55),
+        tenant="globex",
+    )
     standin.set_scenario("invalid_grant", refresh_token=gone)
-    with Refresher(opened, ADMIN, endpoints=endpoints, clock=clock,
-                   url_rewriter=standins_rewriter(server.url)) as refresher:
+    with Refresher(
+        opened, ADMIN, endpoints=endpoints, clock=clock, url_rewriter=standins_rewriter(server.url)
+    ) as refresher:
         report = refresher.run_once()
     assert (report.refreshed, report.needs_reauth) == (1, 1)
     clock.advance(timedelta(minutes=2))
@@ -329,12 +361,18 @@ def test_refresh_failures_warn(opened: Vault, clock: FixedClock, google: Google)
     token = standin.grant("slow@acme.test", GOOGLE_CLIENT[0])
     put(opened, clock, "slow@acme.test", timedelta(minutes=9), refresh=token, issued_ago=timedelta(hours=1))
     standin.set_scenario("500", status=503)
-    with Refresher(opened, ADMIN, endpoints={"google": ProviderEndpoint.google(*GOOGLE_CLIENT)}, clock=clock,
-                   url_rewriter=standins_rewriter(server.url)) as refresher:
+    with Refresher(
+        opened,
+        ADMIN,
+        endpoints={"google": ProviderEndpoint.google(*GOOGLE_CLIENT)},
+        clock=clock,
+        url_rewriter=standins_rewriter(server.url),
+    ) as refresher:
         assert refresher.run_once().backed_off == 1
     # 9 minutes left is a warning by default; with tighter thresholds the failing refresh is what shows
-    result = run({"probe": "refresh", "warn_minutes": 5, "critical_minutes": 2}, extras=sweep_extras(opened),
-                 clock=clock)
+    result = run(
+        {"probe": "refresh", "warn_minutes": 5, "critical_minutes": 2}, extras=sweep_extras(opened), clock=clock
+    )
     assert result.status is Status.WARN and "refresh failing (1 attempts" in result.summary
     assert result.evidence["by_credential"][0]["failures"] == 1
 
@@ -353,10 +391,19 @@ def test_refresh_with_no_credentials_is_not_checked(opened: Vault, clock: FixedC
     "extras, status, words",
     [
         ({}, Status.PENDING, "the vault is not configured for this sweep (set TOKEN_VAULT_DB_URL and a key)"),
-        ({"vault_problem_kind": "not_initialised", "vault_problem": "no vault initialised at sqlite:///x.db: run "
-          "`readiness vault init`"}, Status.PENDING, "run `readiness vault init`"),
-        ({"vault_problem_kind": "key", "vault_problem": "the key source's keys match none this vault knows"},
-         Status.ERROR, "match none this vault knows"),
+        (
+            {
+                "vault_problem_kind": "not_initialised",
+                "vault_problem": "no vault initialised at sqlite:///x.db: run `readiness vault init`",
+            },
+            Status.PENDING,
+            "run `readiness vault init`",
+        ),
+        (
+            {"vault_problem_kind": "key", "vault_problem": "the key source's keys match none this vault knows"},
+            Status.ERROR,
+            "match none this vault knows",
+        ),
     ],
     ids=["not-configured", "not-initialised", "key-refused"],
 )
@@ -422,8 +469,9 @@ SERVICE_TABLE = [
 
 
 @pytest.mark.parametrize("name, suffix, params, status, words", SERVICE_TABLE, ids=[r[0] for r in SERVICE_TABLE])
-def test_service_health_on_loopback(health: str, name: str, suffix: str, params: dict[str, Any], status: Status,
-                                    words: str) -> None:
+def test_service_health_on_loopback(
+    health: str, name: str, suffix: str, params: dict[str, Any], status: Status, words: str
+) -> None:
     result = run({"probe": "service", **params}, env={"TOKEN_VAULT_URL": health + suffix})
     assert result.status is status and words in result.summary, result.summary
     assert result.evidence["loopback"] is True and result.evidence["status_code"] in (200, 404, 503)
@@ -493,8 +541,11 @@ def vault_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def test_service_with_a_probe_identity_is_verified_end_to_end(vault_service: Any) -> None:
-    env = {"TOKEN_VAULT_URL": vault_service.url, "TOKEN_VAULT_PROBE_TOKEN": vault_service.probe,
-           "TOKEN_VAULT_CA_FILE": str(vault_service.tls.ca_file)}
+    env = {
+        "TOKEN_VAULT_URL": vault_service.url,
+        "TOKEN_VAULT_PROBE_TOKEN": vault_service.probe,
+        "TOKEN_VAULT_CA_FILE": str(vault_service.tls.ca_file),
+    }
     result = run({"probe": "service"}, env=env)
     assert result.status is Status.PASS, result.summary
     assert "metadata call (1 credential(s) visible)" in result.summary and result.evidence["tls"] is True
@@ -504,8 +555,11 @@ def test_service_with_a_probe_identity_is_verified_end_to_end(vault_service: Any
 
 
 def test_service_with_a_revoked_probe_identity_fails(vault_service: Any) -> None:
-    env = {"TOKEN_VAULT_URL": vault_service.url, "TOKEN_VAULT_PROBE_TOKEN": vault_service.gone,
-           "TOKEN_VAULT_CA_FILE": str(vault_service.tls.ca_file)}
+    env = {
+        "TOKEN_VAULT_URL": vault_service.url,
+        "TOKEN_VAULT_PROBE_TOKEN": vault_service.gone,
+        "TOKEN_VAULT_CA_FILE": str(vault_service.tls.ca_file),
+    }
     result = run({"probe": "service"}, env=env)
     assert result.status is Status.FAIL and "refused the probe identity (401 unauthorized)" in result.summary
     assert "service-token create" in result.remediation and vault_service.gone not in rendered(result)
@@ -542,8 +596,13 @@ def test_vault_extras_opens_and_reports_a_wrong_key(opened: Vault, sqlite_url: s
         assert run({"probe": "keys"}, extras=extras).status is Status.PASS
     finally:
         close_vault_extras(extras)
-    wrong = vault_extras({"TOKEN_VAULT_ENCRYPTION_KEY": OTHER_KEY, "TOKEN_VAULT_DB_URL": sqlite_url,
-                          "TOKEN_VAULT_ACTOR": "nobody:superuser"})
+    wrong = vault_extras(
+        {
+            "TOKEN_VAULT_ENCRYPTION_KEY": OTHER_KEY,
+            "TOKEN_VAULT_DB_URL": sqlite_url,
+            "TOKEN_VAULT_ACTOR": "nobody:superuser",
+        }
+    )
     assert wrong["vault_problem_kind"] == "key" and "vault" not in wrong
     assert "role" in wrong["vault_actor_problem"] and "vault_actor" not in wrong
     result = run({"probe": "keys"}, extras=wrong, env={"TOKEN_VAULT_ENCRYPTION_KEY": OTHER_KEY})
@@ -568,12 +627,23 @@ def test_readiness_check_only_vault_end_to_end(tmp_path: Path, health: str) -> N
     manifest = tmp_path / "readiness.toml"
     manifest.write_text(HEAD + "\n" + "\n".join(E2E_CHECKS))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_VAULT_", "READINESS_"))}
-    env.update(TOKEN_VAULT_ENCRYPTION_KEY=KEY, READINESS_DB_URL=f"sqlite:///{tmp_path / 'r.db'}",
-               TOKEN_VAULT_URL=health, PYTHONPATH=str(ROOT))
+    env.update(
+        TOKEN_VAULT_ENCRYPTION_KEY=KEY,
+        READINESS_DB_URL=f"sqlite:///{tmp_path / 'r.db'}",
+        TOKEN_VAULT_URL=health,
+        PYTHONPATH=str(ROOT),
+    )
 
     def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "checks.shell.cli", *args], cwd=tmp_path, env=env, input=stdin,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "checks.shell.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         for secret in (KEY, "ya29.e2e-access-token-value", "1//e2e-refresh-token-value"):
             assert secret not in done.stdout and secret not in done.stderr
         return done
@@ -585,15 +655,29 @@ def test_readiness_check_only_vault_end_to_end(tmp_path: Path, health: str) -> N
 
     init = cli("vault", "init")
     assert init.returncode == 0, init.stderr
-    put = cli("vault", "put", "sandbox", "google", "test@sandbox.example", "--expires-in", "3600", "--with-refresh",
-              "--as", "ada:admin", stdin="ya29.e2e-access-token-value\n1//e2e-refresh-token-value\n")
+    put = cli(
+        "vault",
+        "put",
+        "sandbox",
+        "google",
+        "test@sandbox.example",
+        "--expires-in",
+        "3600",
+        "--with-refresh",
+        "--as",
+        "ada:admin",
+        stdin="ya29.e2e-access-token-value\n1//e2e-refresh-token-value\n",
+    )
     assert put.returncode == 0, put.stderr
 
     done = cli("check", "--manifest", str(manifest), "--only", "vault.*", "--format", "json")
     report = json.loads(done.stdout)
     results = {r["id"]: r for r in report["results"]}
     assert {k: r["status"] for k, r in results.items()} == {
-        "vault.selftest": "pass", "vault.keys": "pass", "vault.audit": "pass", "vault.refresh": "pass",
+        "vault.selftest": "pass",
+        "vault.keys": "pass",
+        "vault.audit": "pass",
+        "vault.refresh": "pass",
         "vault.service": "pass",
     }, {k: r["summary"] for k, r in results.items()}
     assert results["vault.keys"]["evidence"]["primary"].startswith("kek:")

@@ -328,8 +328,14 @@ def test_escalations_areas_and_criteria_carry_their_titles_and_texts():
         manifest(), results(two="fail"), now=NOW, attestations={"a.one": submitted(9)}, status_since=fail_since
     )
     assert verdict.escalations == [
-        EscalationHit("oauth_approval_delay", "a.one", datetime(2025, 10, 11, tzinfo=UTC), "Platform Team",
-                      "OAuth Approval Delays", "If Google/Microsoft approval takes >7 days"),
+        EscalationHit(
+            "oauth_approval_delay",
+            "a.one",
+            datetime(2025, 10, 11, tzinfo=UTC),
+            "Platform Team",
+            "OAuth Approval Delays",
+            "If Google/Microsoft approval takes >7 days",
+        ),
         EscalationHit("still_failing", "b.two", NOW - timedelta(days=3), "Platform Team", "Failing for two days", ""),
     ]
     assert [(a.id, a.title) for a in verdict.areas] == [("a", "Area A"), ("b", "Area B")]

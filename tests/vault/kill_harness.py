@@ -95,8 +95,16 @@ class KillResult:
         return dict(vars(self))
 
 
-def kill_runs(db_url: str, *, provider: str = "ghl", n: int = 40, runs: int = 3, mode: str = "random",
-              seed: int = 0, timeout: float = 120.0) -> KillResult:
+def kill_runs(
+    db_url: str,
+    *,
+    provider: str = "ghl",
+    n: int = 40,
+    runs: int = 3,
+    mode: str = "random",
+    seed: int = 0,
+    timeout: float = 120.0,
+) -> KillResult:
     """``runs`` killed runs (after one unkilled calibration run in ``random`` mode); see the module doc."""
     rng = random.Random(seed)
     client_id, secret = _CLIENTS[provider], "sec-" + secrets.token_urlsafe(24)
@@ -107,8 +115,12 @@ def kill_runs(db_url: str, *, provider: str = "ghl", n: int = 40, runs: int = 3,
     result = KillResult(db=db_url.split(":")[0].split("+")[0], provider=provider, credentials=n, mode=mode)
     started = time.perf_counter()
     vault = Vault.init(db_url, StaticKeySource(KEY), clock)
-    env = {**os.environ, "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(KEY).decode(),
-           "REFRESH_WORKER_CLIENT_SECRET": secret, "REFRESH_WORKER_TENANT": TENANT_ID}
+    env = {
+        **os.environ,
+        "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(KEY).decode(),
+        "REFRESH_WORKER_CLIENT_SECRET": secret,
+        "REFRESH_WORKER_TENANT": TENANT_ID,
+    }
     try:
         with StandinServer([standin]) as server:
             accounts = [f"acct_{i:04d}" for i in range(n)]
@@ -168,22 +180,36 @@ def kill_runs(db_url: str, *, provider: str = "ghl", n: int = 40, runs: int = 3,
     return result
 
 
-def _consent(vault: Vault, standin: Any, clock: OffsetClock, provider: str, account: str, client_id: str,
-             at: timedelta) -> None:
+def _consent(
+    vault: Vault, standin: Any, clock: OffsetClock, provider: str, account: str, client_id: str, at: timedelta
+) -> None:
     """A grant stored as if issued 55 minutes before ``at`` with an hour's life: due at ``at``."""
     extra = {"tenant": TENANT_ID} if provider == "microsoft" else {}
     refresh = standin.grant(account, client_id, **extra)
     clock.offset = at - timedelta(minutes=55)
-    vault.put(ADMIN, "acme", provider, account, "old-access-" + secrets.token_urlsafe(16), refresh,
-              expires_at=datetime.now(UTC) + at + timedelta(minutes=5))
+    vault.put(
+        ADMIN,
+        "acme",
+        provider,
+        account,
+        "old-access-" + secrets.token_urlsafe(16),
+        refresh,
+        expires_at=datetime.now(UTC) + at + timedelta(minutes=5),
+    )
     clock.offset = timedelta(0)
 
 
-def _spawn(db_url: str, url: str, provider: str, client_id: str, offset: timedelta, owner: str,
-           env: dict[str, str]) -> subprocess.Popen[str]:
+def _spawn(
+    db_url: str, url: str, provider: str, client_id: str, offset: timedelta, owner: str, env: dict[str, str]
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WORKER), db_url, url, provider, client_id, str(offset.total_seconds()), owner],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _ready(worker: subprocess.Popen[str]) -> None:

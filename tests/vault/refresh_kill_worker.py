@@ -38,17 +38,33 @@ def main(argv: list[str]) -> int:
     clock = OffsetClock(timedelta(seconds=float(offset)))
     secret = os.environ.pop("REFRESH_WORKER_CLIENT_SECRET")
     vault = Vault.open(db_url, EnvKeySource(), clock)
-    refresher = Refresher(vault, Actor(f"refresher-{owner}", Role.ADMIN), clock=clock, owner=owner, batch=20,
-                          endpoints={provider: endpoint(provider, client_id, secret)},
-                          url_rewriter=standins_rewriter(standins_url))
+    refresher = Refresher(
+        vault,
+        Actor(f"refresher-{owner}", Role.ADMIN),
+        clock=clock,
+        owner=owner,
+        batch=20,
+        endpoints={provider: endpoint(provider, client_id, secret)},
+        url_rewriter=standins_rewriter(standins_url),
+    )
     print("ready", flush=True)
     sys.stdin.readline()
     report = refresher.run_once()
     refresher.close()
     vault.close()
-    print(json.dumps({"owner": owner, "refreshed": report.refreshed, "needs_reauth": report.needs_reauth,
-                      "skipped": report.skipped_already_fresh, "backed_off": report.backed_off,
-                      "errors": report.errors}), flush=True)
+    print(
+        json.dumps(
+            {
+                "owner": owner,
+                "refreshed": report.refreshed,
+                "needs_reauth": report.needs_reauth,
+                "skipped": report.skipped_already_fresh,
+                "backed_off": report.backed_off,
+                "errors": report.errors,
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -27,8 +27,13 @@ def main(argv: list[str]) -> int:
     endpoint = _FACTORIES[provider](client_id, secret)
     vault = Vault.open(db_url, EnvKeySource())
     refresher = Refresher(
-        vault, Actor(f"refresher-{owner}", Role.ADMIN), clock=SystemClock(), endpoints={provider: endpoint},
-        owner=owner, batch=batch, url_rewriter=standins_rewriter(standins_url),
+        vault,
+        Actor(f"refresher-{owner}", Role.ADMIN),
+        clock=SystemClock(),
+        endpoints={provider: endpoint},
+        owner=owner,
+        batch=batch,
+        url_rewriter=standins_rewriter(standins_url),
     )
     print("ready", flush=True)
     sys.stdin.readline()
@@ -37,13 +42,22 @@ def main(argv: list[str]) -> int:
     elapsed = time.perf_counter() - started
     refresher.close()
     vault.close()
-    print(json.dumps({
-        "owner": owner, "elapsed_s": elapsed, "refreshed": report.refreshed,
-        "skipped_already_fresh": report.skipped_already_fresh, "needs_reauth": report.needs_reauth,
-        "backed_off": report.backed_off, "errors": report.errors,
-        "ids": [o.credential_id for o in report.outcomes if o.result == "refreshed"],
-        "results": sorted({o.result for o in report.outcomes}),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "owner": owner,
+                "elapsed_s": elapsed,
+                "refreshed": report.refreshed,
+                "skipped_already_fresh": report.skipped_already_fresh,
+                "needs_reauth": report.needs_reauth,
+                "backed_off": report.backed_off,
+                "errors": report.errors,
+                "ids": [o.credential_id for o in report.outcomes if o.result == "refreshed"],
+                "results": sorted({o.result for o in report.outcomes}),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

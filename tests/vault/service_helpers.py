@@ -97,18 +97,30 @@ class Running:
 
 
 @contextlib.contextmanager
-def running_service(db_url: str, tls: Tls | None, clock: OffsetClock, *, standins_url: str | None = None,
-                    settings: ServiceSettings | None = None, client_ca: Path | None = None) -> Iterator[Running]:
+def running_service(
+    db_url: str,
+    tls: Tls | None,
+    clock: OffsetClock,
+    *,
+    standins_url: str | None = None,
+    settings: ServiceSettings | None = None,
+    client_ca: Path | None = None,
+) -> Iterator[Running]:
     vault = Vault.init(db_url, StaticKeySource(KEY), clock)
     refresher = None
     if standins_url is not None:
-        refresher = Refresher(vault, Actor("vault-service", Role.ADMIN), clock=clock,
-                              endpoints={"google": ProviderEndpoint.google(*GOOGLE_CLIENT)},
-                              url_rewriter=standins_rewriter(standins_url))
+        refresher = Refresher(
+            vault,
+            Actor("vault-service", Role.ADMIN),
+            clock=clock,
+            endpoints={"google": ProviderEndpoint.google(*GOOGLE_CLIENT)},
+            url_rewriter=standins_rewriter(standins_url),
+        )
     refresh = OnDemandRefresh(vault, refresher, poll=0.02)
     app = build_app(vault, refresh, settings or ServiceSettings(auth_cache_ttl=0))
-    config = uvicorn_config(app, "127.0.0.1", 0, certfile=tls.cert if tls else None,
-                            keyfile=tls.key if tls else None, client_ca=client_ca)
+    config = uvicorn_config(
+        app, "127.0.0.1", 0, certfile=tls.cert if tls else None, keyfile=tls.key if tls else None, client_ca=client_ca
+    )
     try:
         with BackgroundServer(config) as server:
             yield Running(vault, server, refresh, refresher)
@@ -118,14 +130,14 @@ def running_service(db_url: str, tls: Tls | None, clock: OffsetClock, *, standin
         vault.close()
 
 
-def put_due(vault: Vault, clock: OffsetClock, tenant: str, account: str, refresh_token: str,
-            access: str | None = None) -> str:
+def put_due(
+    vault: Vault, clock: OffsetClock, tenant: str, account: str, refresh_token: str, access: str | None = None
+) -> str:
     """Store a Google credential issued an hour ago that expires in 5 minutes: due for refresh now."""
     access = access or "ya29.a0due-" + secrets.token_urlsafe(30)
     expires = clock.now() + timedelta(minutes=5)
     clock.offset -= timedelta(hours=1)
     try:
-        return vault.put(ADMIN, tenant, "google", account, access, refresh_token, expires_at=expires,
-                         scopes=["openid"])
+        return vault.put(ADMIN, tenant, "google", account, access, refresh_token, expires_at=expires, scopes=["openid"])
     finally:
         clock.offset += timedelta(hours=1)

@@ -80,8 +80,9 @@ def test_each_operations_entry_names_who_what_and_its_detail_whole(vault_, clock
     """What a security reviewer reads for each kind of call: actor, role, op, tenant, target, outcome and
     the detail, literally (a token only as its fingerprint)."""
     expires = clock.now() + timedelta(hours=1)
-    vault_.put(ADMIN, "acme", "google", "a", TOKEN, "refresh-1", expires_at=expires, scopes=["openid"],
-               credential_id="cred-a")
+    vault_.put(
+        ADMIN, "acme", "google", "a", TOKEN, "refresh-1", expires_at=expires, scopes=["openid"], credential_id="cred-a"
+    )
     vault_.put(SERVICE, "acme", "google", "a", TOKEN + "-2")
     vault_.get(SERVICE, "acme", "cred-a").wipe()
     vault_.list(ADMIN, "acme", "google")
@@ -102,27 +103,84 @@ def test_each_operations_entry_names_who_what_and_its_detail_whole(vault_, clock
     assert fp1.startswith("hmac:") and fp1 != fp2
     assert {e.at for e in events} == {clock.now()}
     assert [(e.actor, e.role, e.op, e.tenant, e.target, e.outcome, e.detail) for e in events] == [
-        ("ada", "admin", "put", "acme", "cred-a", "ok", {
-            "provider": "google", "account": "a", "fingerprint": fp1, "dek_version": 1, "created": True,
-            "has_refresh_token": True, "scopes": ["openid"], "expires_at": expires.isoformat()}),
-        ("svc", "service", "put", "acme", "cred-a", "ok", {
-            "provider": "google", "account": "a", "fingerprint": fp2, "dek_version": 1, "created": False,
-            "has_refresh_token": True, "scopes": [], "expires_at": None}),
-        ("svc", "service", "get", "acme", "cred-a", "ok", {
-            "provider": "google", "account": "a", "fingerprint": fp2, "state": "active", "dek_version": 1}),
+        (
+            "ada",
+            "admin",
+            "put",
+            "acme",
+            "cred-a",
+            "ok",
+            {
+                "provider": "google",
+                "account": "a",
+                "fingerprint": fp1,
+                "dek_version": 1,
+                "created": True,
+                "has_refresh_token": True,
+                "scopes": ["openid"],
+                "expires_at": expires.isoformat(),
+            },
+        ),
+        (
+            "svc",
+            "service",
+            "put",
+            "acme",
+            "cred-a",
+            "ok",
+            {
+                "provider": "google",
+                "account": "a",
+                "fingerprint": fp2,
+                "dek_version": 1,
+                "created": False,
+                "has_refresh_token": True,
+                "scopes": [],
+                "expires_at": None,
+            },
+        ),
+        (
+            "svc",
+            "service",
+            "get",
+            "acme",
+            "cred-a",
+            "ok",
+            {"provider": "google", "account": "a", "fingerprint": fp2, "state": "active", "dek_version": 1},
+        ),
         ("ada", "admin", "list", "acme", None, "ok", {"provider": "google", "count": 1}),
         ("svc", "service", "list", None, None, "ok", {"provider": None, "count": 1}),
-        ("ada", "admin", "revoke", "acme", "cred-a", "ok", {"provider": "google", "fingerprint": fp2,
-                                                            "already": False}),
-        ("ada", "admin", "revoke", "acme", "cred-a", "ok", {"provider": "google", "fingerprint": fp2,
-                                                            "already": True}),
-        ("ada", "admin", "get", "acme", "cred-a", "error", {
-            "error": "VaultError", "message": "credential cred-a was revoked; store new tokens with put"}),
+        (
+            "ada",
+            "admin",
+            "revoke",
+            "acme",
+            "cred-a",
+            "ok",
+            {"provider": "google", "fingerprint": fp2, "already": False},
+        ),
+        ("ada", "admin", "revoke", "acme", "cred-a", "ok", {"provider": "google", "fingerprint": fp2, "already": True}),
+        (
+            "ada",
+            "admin",
+            "get",
+            "acme",
+            "cred-a",
+            "error",
+            {"error": "VaultError", "message": "credential cred-a was revoked; store new tokens with put"},
+        ),
         ("svc", "service", "get", "globex", "cred-b", "denied", {"reason": reason}),
         ("aud", "auditor", "stats", "acme", None, "ok", {"credentials": 1}),
         ("aud", "auditor", "audit_read", None, None, "ok", {"count": 5, "tenant": "acme"}),
-        ("aud", "auditor", "audit_verify", None, None, "ok", {
-            "intact": True, "checked": report.checked, "first_bad_seq": None, "reason": None, "external": None}),
+        (
+            "aud",
+            "auditor",
+            "audit_verify",
+            None,
+            None,
+            "ok",
+            {"intact": True, "checked": report.checked, "first_bad_seq": None, "reason": None, "external": None},
+        ),
     ]
     assert report.checked == events[-1].seq - 1
 
@@ -182,22 +240,33 @@ def _drop_audit_table(conn: sa.Connection) -> None:
 
 def _read_only_trigger(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite":
-        conn.execute(sa.text(
-            "create trigger audit_read_only before insert on audit_events "
-            "begin select raise(abort, 'audit log is read-only'); end"))
+        conn.execute(
+            sa.text(
+                "create trigger audit_read_only before insert on audit_events "
+                "begin select raise(abort, 'audit log is read-only'); end"
+            )
+        )
     else:
-        conn.execute(sa.text(
-            "create function audit_read_only() returns trigger language plpgsql as "
-            "$$ begin raise exception 'audit log is read-only'; end $$"))
-        conn.execute(sa.text(
-            "create trigger audit_read_only before insert on audit_events "
-            "for each row execute function audit_read_only()"))
+        conn.execute(
+            sa.text(
+                "create function audit_read_only() returns trigger language plpgsql as "
+                "$$ begin raise exception 'audit log is read-only'; end $$"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "create trigger audit_read_only before insert on audit_events "
+                "for each row execute function audit_read_only()"
+            )
+        )
 
 
 def _not_performed(op: str) -> str:
     """The whole message a caller gets when an operation's audit entry could not be written."""
-    return (rf"^{op} was not performed: its audit entry could not be written \((OperationalError|ProgrammingError|"
-            r"IntegrityError|InternalError)\); nothing was changed and nothing is returned$")
+    return (
+        rf"^{op} was not performed: its audit entry could not be written \((OperationalError|ProgrammingError|"
+        r"IntegrityError|InternalError)\); nothing was changed and nothing is returned$"
+    )
 
 
 @pytest.mark.parametrize("breakage", [_drop_audit_table, _read_only_trigger], ids=["dropped", "read-only-trigger"])
@@ -314,13 +383,16 @@ def truncate_and_forge_the_anchor(conn, rows):
     conn.execute(sa.text("delete from audit_events where seq > :n"), {"n": n})
     head = conn.execute(sa.text("select value from vault_meta where key='audit_head'")).scalar_one()
     head = head if isinstance(head, dict) else __import__("json").loads(head)
-    conn.execute(sa.text("update vault_meta set value=:v where key='audit_head'"),
-                 {"v": canonical_json({**head, "seq": n, "mac": rows[n - 1]["mac"]}).decode()})
+    conn.execute(
+        sa.text("update vault_meta set value=:v where key='audit_head'"),
+        {"v": canonical_json({**head, "seq": n, "mac": rows[n - 1]["mac"]}).decode()},
+    )
     return n, "head anchor forged"
 
 
-def test_an_entry_appended_after_a_forged_last_row_still_reaches_the_external_anchor(vault_, db_url, raw, clock,
-                                                                                      tmp_path, caplog):
+def test_an_entry_appended_after_a_forged_last_row_still_reaches_the_external_anchor(
+    vault_, db_url, raw, clock, tmp_path, caplog
+):
     """Someone inserts a row past the head; the vault appends after it rather than fail every operation. That
     entry's head still goes to the external anchor, whole (no warning that the anchor could not be written)."""
     import json
@@ -341,10 +413,19 @@ def test_an_entry_appended_after_a_forged_last_row_still_reaches_the_external_an
 
 
 TAMPERING = [
-    edit_a_field, edit_the_actor, edit_the_fingerprint_in_detail, edit_the_provider_in_detail,
-    delete_a_row, delete_the_first_rows, insert_a_forged_row_at_the_end,
-    insert_a_forged_row_in_the_middle, replay_a_row_at_the_end, swap_two_rows, swap_adjacent_rows,
-    truncate_the_tail, truncate_and_forge_the_anchor,
+    edit_a_field,
+    edit_the_actor,
+    edit_the_fingerprint_in_detail,
+    edit_the_provider_in_detail,
+    delete_a_row,
+    delete_the_first_rows,
+    insert_a_forged_row_at_the_end,
+    insert_a_forged_row_in_the_middle,
+    replay_a_row_at_the_end,
+    swap_two_rows,
+    swap_adjacent_rows,
+    truncate_the_tail,
+    truncate_and_forge_the_anchor,
 ]
 
 

@@ -28,8 +28,17 @@ def chain_db(tmp_path):
     chain = AuditChain(KEY)
     with engine.begin() as conn:
         for n in range(ENTRIES):
-            chain.append(conn, at=T0 + timedelta(minutes=n), actor="ada", role="admin", op="list",
-                         tenant="acme", target=f"item-{n + 1}", outcome="ok", detail={"n": n + 1})
+            chain.append(
+                conn,
+                at=T0 + timedelta(minutes=n),
+                actor="ada",
+                role="admin",
+                op="list",
+                tenant="acme",
+                target=f"item-{n + 1}",
+                outcome="ok",
+                detail={"n": n + 1},
+            )
     yield engine, chain
     engine.dispose()
 
@@ -82,15 +91,18 @@ ANCHOR_CASES = [
     (_delete_the_anchor, ENTRIES, "head anchor missing (vault_meta was edited)"),
     (_malform_the_anchor, ENTRIES + 1, "head anchor malformed (vault_meta was edited)"),
     (_forge_an_anchor_far_ahead, ENTRIES + 1, "head anchor forged: its tag does not verify"),
-    (_put_back_an_older_anchor, ENTRIES - 1,
-     f"entries after the head anchor (seq {ENTRIES - 2}): appended outside the vault"),
-    (_anchor_a_different_last_entry, ENTRIES,
-     "head anchor mismatch: the last entry is not the one the anchor records"),
+    (
+        _put_back_an_older_anchor,
+        ENTRIES - 1,
+        f"entries after the head anchor (seq {ENTRIES - 2}): appended outside the vault",
+    ),
+    (_anchor_a_different_last_entry, ENTRIES, "head anchor mismatch: the last entry is not the one the anchor records"),
 ]
 
 
-@pytest.mark.parametrize(("tamper", "seq", "reason"), ANCHOR_CASES,
-                         ids=[c[0].__name__.strip("_").replace("_", "-") for c in ANCHOR_CASES])
+@pytest.mark.parametrize(
+    ("tamper", "seq", "reason"), ANCHOR_CASES, ids=[c[0].__name__.strip("_").replace("_", "-") for c in ANCHOR_CASES]
+)
 def test_a_tampered_head_anchor_is_named_with_the_first_entry_in_doubt(chain_db, tamper, seq, reason):
     engine, chain = chain_db
     tamper(engine, chain, _rows(engine))
@@ -121,7 +133,9 @@ def test_the_first_entry_moved_to_the_end_is_named_as_written_at_seq_1(chain_db)
     _move(engine, [*range(2, ENTRIES + 1), 1])
     report = _verify(engine, chain)
     assert (report.first_bad_seq, report.reason) == (
-        1, "reorder: the entry at seq 1 was written as seq 2 (moved or replayed)")
+        1,
+        "reorder: the entry at seq 1 was written as seq 2 (moved or replayed)",
+    )
 
 
 def test_a_replayed_first_entry_is_named_as_written_at_seq_1(chain_db):
@@ -131,7 +145,9 @@ def test_a_replayed_first_entry_is_named_as_written_at_seq_1(chain_db):
         conn.execute(sa.insert(AuditEventRecord).values(**{**first, "seq": ENTRIES + 1}))
     report = _verify(engine, chain)
     assert (report.first_bad_seq, report.reason) == (
-        ENTRIES + 1, f"reorder: the entry at seq {ENTRIES + 1} was written as seq 1 (moved or replayed)")
+        ENTRIES + 1,
+        f"reorder: the entry at seq {ENTRIES + 1} was written as seq 1 (moved or replayed)",
+    )
 
 
 def test_an_entry_pointed_at_another_predecessor_is_a_forgery_not_a_move(chain_db):
@@ -143,10 +159,14 @@ def test_an_entry_pointed_at_another_predecessor_is_a_forgery_not_a_move(chain_d
     assert (report.first_bad_seq, report.reason) == (5, "mac mismatch: the entry was edited or forged")
 
 
-@pytest.mark.parametrize(("rotated", "reason"), [
-    (8, "reorder: the entry at seq 1 was written as seq 8 (moved or replayed)"),
-    (9, "mac mismatch: the entry was edited or forged"),
-], ids=["8-moved-traced", "9-moved-beyond-the-trace-depth"])
+@pytest.mark.parametrize(
+    ("rotated", "reason"),
+    [
+        (8, "reorder: the entry at seq 1 was written as seq 8 (moved or replayed)"),
+        (9, "mac mismatch: the entry was edited or forged"),
+    ],
+    ids=["8-moved-traced", "9-moved-beyond-the-trace-depth"],
+)
 def test_a_reordering_is_traced_back_through_at_most_eight_moved_entries(chain_db, rotated, reason):
     """Following ``prev_mac`` through moved entries is bounded (``_REORDER_DEPTH``): a longer run of moved entries
     is reported as the plain mac mismatch it also is."""
@@ -168,10 +188,27 @@ def test_audit_events_are_the_stored_entries_field_for_field(sqlite_url, clock):
     assert (put.role, put.tenant, put.target, put.outcome) == ("admin", "acme", cid, "ok")
     for event in events:
         row = stored[event.seq]
-        assert (event.at, event.actor, event.role, event.op, event.tenant, event.target, event.outcome,
-                event.prev_mac, event.mac) == (
-            row["at"], row["actor"], row["role"], row["op"], row["tenant"], row["target"], row["outcome"],
-            row["prev_mac"], row["mac"])
+        assert (
+            event.at,
+            event.actor,
+            event.role,
+            event.op,
+            event.tenant,
+            event.target,
+            event.outcome,
+            event.prev_mac,
+            event.mac,
+        ) == (
+            row["at"],
+            row["actor"],
+            row["role"],
+            row["op"],
+            row["tenant"],
+            row["target"],
+            row["outcome"],
+            row["prev_mac"],
+            row["mac"],
+        )
         assert len(event.mac) == 64 and event.at is not None
 
 
@@ -204,8 +241,17 @@ def test_append_returns_the_entry_it_stored(chain_db):
     """``append`` hands back the entry as written: the same sequence number and MAC the chain holds."""
     engine, chain = chain_db
     with engine.begin() as conn:
-        event = chain.append(conn, at=T0 + timedelta(hours=1), actor="bo", role="admin", op="get", tenant="acme",
-                             target="item-11", outcome="ok", detail={"n": 11})
+        event = chain.append(
+            conn,
+            at=T0 + timedelta(hours=1),
+            actor="bo",
+            role="admin",
+            op="get",
+            tenant="acme",
+            target="item-11",
+            outcome="ok",
+            detail={"n": 11},
+        )
     stored = _rows(engine)[-1]
     assert (event.seq, event.mac, event.prev_mac) == (stored["seq"], stored["mac"], _rows(engine)[-2]["mac"])
     assert (event.actor, event.op, event.target, event.detail) == ("bo", "get", "item-11", {"n": 11})

@@ -351,8 +351,14 @@ def test_a_fields_associated_data_is_the_canonical_json_of_its_names(fields):
 
     tenant, provider, credential, field, version = fields
     expected = json.dumps(
-        {"v": 1, "tenant": tenant, "provider": provider, "credential": credential, "field": field,
-         "dek_version": version},
+        {
+            "v": 1,
+            "tenant": tenant,
+            "provider": provider,
+            "credential": credential,
+            "field": field,
+            "dek_version": version,
+        },
         sort_keys=True,
         separators=(",", ":"),
     ).encode()

@@ -28,10 +28,26 @@ TOKEN_B = "ya29.integrity-token-of-account-b-9876543210"
 
 
 def _two(v: Vault, clock) -> tuple[str, str]:
-    a = v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A, "refresh-a", expires_at=clock.now() + timedelta(hours=1),
-              scopes=["openid"])
-    b = v.put(ADMIN, "acme", "google", "b@acme.test", TOKEN_B, "refresh-b", expires_at=clock.now() + timedelta(hours=1),
-              scopes=["openid"])
+    a = v.put(
+        ADMIN,
+        "acme",
+        "google",
+        "a@acme.test",
+        TOKEN_A,
+        "refresh-a",
+        expires_at=clock.now() + timedelta(hours=1),
+        scopes=["openid"],
+    )
+    b = v.put(
+        ADMIN,
+        "acme",
+        "google",
+        "b@acme.test",
+        TOKEN_B,
+        "refresh-b",
+        expires_at=clock.now() + timedelta(hours=1),
+        scopes=["openid"],
+    )
     return a, b
 
 
@@ -186,8 +202,10 @@ def test_a_truncated_tail_with_an_old_head_anchor_put_back_is_caught_by_the_rows
     _two(vault_, clock)
     with raw.begin() as conn:
         conn.execute(sa.text("delete from audit_events where seq > 1"))
-        conn.execute(sa.text("update vault_meta set value=:v where key='audit_head'"),
-                     {"v": old_head if isinstance(old_head, str) else json.dumps(old_head)})
+        conn.execute(
+            sa.text("update vault_meta set value=:v where key='audit_head'"),
+            {"v": old_head if isinstance(old_head, str) else json.dumps(old_head)},
+        )
     report = vault_.verify_audit(AUDITOR)
     assert not report.ok and "truncated" in (report.reason or ""), report.summary
     assert report.first_bad_seq == 2
@@ -225,8 +243,7 @@ def test_the_external_anchor_catches_a_kek_holder_rewriting_the_chain(vault_, ra
         with v._begin() as conn:
             chain = v._chain(conn, v._ring())[0]
         with raw.connect() as read:  # closed at once: an open read would hold a lock the schema drop waits on
-            rows = [dict(r._mapping) for r in read.execute(
-                sa.select(AuditEventRecord).order_by(AuditEventRecord.seq))]
+            rows = [dict(r._mapping) for r in read.execute(sa.select(AuditEventRecord).order_by(AuditEventRecord.seq))]
         with raw.begin() as conn:
             prev = rows[1]["prev_mac"]
             for row in rows[1:]:
@@ -235,8 +252,11 @@ def test_the_external_anchor_catches_a_kek_holder_rewriting_the_chain(vault_, ra
                 row["prev_mac"] = prev
                 row["mac"] = chain.mac(row)
                 prev = row["mac"]
-                conn.execute(sa.update(AuditEventRecord).where(AuditEventRecord.seq == row["seq"])
-                             .values(actor=row["actor"], prev_mac=row["prev_mac"], mac=row["mac"]))
+                conn.execute(
+                    sa.update(AuditEventRecord)
+                    .where(AuditEventRecord.seq == row["seq"])
+                    .values(actor=row["actor"], prev_mac=row["prev_mac"], mac=row["mac"])
+                )
             head = {"seq": rows[-1]["seq"], "mac": prev, "tag": chain.anchor_tag(rows[-1]["seq"], prev)}
             conn.execute(sa.text("update vault_meta set value=:v where key='audit_head'"), {"v": json.dumps(head)})
     with Vault.open(db_url, StaticKeySource(K1), clock) as v:
@@ -269,8 +289,7 @@ def test_an_anchor_that_cannot_be_written_warns_and_the_write_stands(sqlite_url,
             cid = v.put(ADMIN, "acme", "google", "a@acme.test", TOKEN_A)
             warned = [r.getMessage() for r in caplog.records if r.name == "vault"]
         seq = max(e.seq for e in v.audit_events(ADMIN, 5) if e.op == "put")
-    assert warned == [
-        f"could not write the external audit anchor file:{anchor} for seq {seq} (IsADirectoryError)"]
+    assert warned == [f"could not write the external audit anchor file:{anchor} for seq {seq} (IsADirectoryError)"]
     with Vault.open(sqlite_url, StaticKeySource(K1), clock, anchor="") as v:
         assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN_A
 
@@ -286,13 +305,23 @@ def test_cli_audit_verify_reads_the_anchor_from_the_environment_and_exits_1(tmp_
 
     anchor = tmp_path / "anchor.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_VAULT_", "READINESS_"))}
-    env.update({"TOKEN_VAULT_DB_URL": f"sqlite:///{tmp_path / 'v.db'}",
-                "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(K1).decode(),
-                "TOKEN_VAULT_AUDIT_ANCHOR": f"file:{anchor}"})
+    env.update(
+        {
+            "TOKEN_VAULT_DB_URL": f"sqlite:///{tmp_path / 'v.db'}",
+            "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(K1).decode(),
+            "TOKEN_VAULT_AUDIT_ANCHOR": f"file:{anchor}",
+        }
+    )
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "checks.shell.cli", "vault", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "checks.shell.cli", "vault", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     assert run("init").returncode == 0
     ok = run("audit", "--verify", "--as", "aud:auditor")
@@ -357,7 +386,8 @@ def test_binding_a_vault_whose_audit_key_kek_is_not_offered_names_the_key(db_url
         Vault.open(db_url, StaticKeySource(k2), clock)
     assert str(err.value) == (
         f"the audit key is wrapped under {kek_fingerprint(K1)}, which key source static does not offer: put that key "
-        "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS)")
+        "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS)"
+    )
 
 
 def _make_legacy(v: Vault, conn: sa.Connection) -> None:

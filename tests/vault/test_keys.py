@@ -52,8 +52,12 @@ def test_env_primary_only():
 
 @pytest.mark.parametrize(
     "text",
-    [b64(PLUS_SLASH), base64.urlsafe_b64encode(PLUS_SLASH).decode(), b64(PLUS_SLASH).rstrip("="),
-     f"  {b64(PLUS_SLASH)}\n"],
+    [
+        b64(PLUS_SLASH),
+        base64.urlsafe_b64encode(PLUS_SLASH).decode(),
+        b64(PLUS_SLASH).rstrip("="),
+        f"  {b64(PLUS_SLASH)}\n",
+    ],
     ids=["standard", "urlsafe", "unpadded", "whitespace"],
 )
 def test_env_base64_alphabets(text):
@@ -311,8 +315,12 @@ def test_gcp_server_stopped_after_a_good_load(sm):
 
 @pytest.mark.parametrize(
     "payload, expected",
-    [(K1[:31], "not valid base64"), (b"\xff" * 40, "not base64 text"), (b64(K1[:24]).encode(), "24 bytes"),
-     (bytes(32), "one byte repeated")],
+    [
+        (K1[:31], "not valid base64"),
+        (b"\xff" * 40, "not base64 text"),
+        (b64(K1[:24]).encode(), "24 bytes"),
+        (bytes(32), "one byte repeated"),
+    ],
     ids=["31-raw-bytes", "binary-garbage", "base64-of-24", "all-zero"],
 )
 def test_gcp_malformed_payload(sm, endpoint, payload, expected):
@@ -398,8 +406,10 @@ def test_spec_gcp_honours_standins_url(sm, standin):
 
 @pytest.mark.parametrize("spec", ["vault:x", "file:", "gcp:", "gcp:projects/p", "aws:arn:aws:kms", "FILE:/x"])
 def test_spec_unknown_forms(spec):
-    with pytest.raises(KeyUnavailable, match="'env'.*'file:PATH'.*'gcp:projects/PROJECT/secrets/SECRET'|"
-                                             "projects/PROJECT/secrets/SECRET"):
+    with pytest.raises(
+        KeyUnavailable,
+        match="'env'.*'file:PATH'.*'gcp:projects/PROJECT/secrets/SECRET'|projects/PROJECT/secrets/SECRET",
+    ):
         key_source_from_spec(spec, environ={})
 
 

@@ -84,8 +84,11 @@ class World:
     def events_after(self, seq: int) -> list[sa.Row]:
         with self.engine.connect() as conn:
             return conn.execute(
-                sa.text("select seq, actor, role, op, tenant, target, outcome from audit_events where seq > :s "
-                        "order by seq"), {"s": seq}).all()
+                sa.text(
+                    "select seq, actor, role, op, tenant, target, outcome from audit_events where seq > :s order by seq"
+                ),
+                {"s": seq},
+            ).all()
 
     def credential(self, tenant: str) -> str:
         return self.vault.put(ADMIN, tenant, "google", f"acct-{uuid.uuid4().hex[:8]}", "ya29.matrix-token")
@@ -160,10 +163,13 @@ def _verdict(op: str, role: str, scope: str) -> str:
 
 CASES = [
     pytest.param(op, role, scope, id=f"{op}-{role}-{scope}-tenant-{_verdict(op, role, scope)}")
-    for op in TENANT_OPS for role in ACTORS for scope in ("own", "other")
+    for op in TENANT_OPS
+    for role in ACTORS
+    for scope in ("own", "other")
 ] + [
     pytest.param(op, role, "vault", id=f"{op}-{role}-{_verdict(op, role, 'vault')}")
-    for op in VAULT_OPS for role in ACTORS
+    for op in VAULT_OPS
+    for role in ACTORS
 ]
 
 
@@ -185,7 +191,12 @@ def test_matrix(world, op, role, scope):
         assert len(events) == 1, events
         denied = events[0]
         assert (denied.outcome, denied.op, denied.actor, denied.role, denied.tenant) == (
-            "denied", op, actor.name, actor.role.value, tenant)
+            "denied",
+            op,
+            actor.name,
+            actor.role.value,
+            tenant,
+        )
 
 
 def test_every_operation_is_in_the_matrix():
@@ -198,7 +209,9 @@ def test_the_code_agrees_with_the_matrix():
         for role, cell in cells.items():
             assert (Role(role) in rbac.PERMISSIONS[Op(op)]) == (cell != "no"), (op, role)
     assert {r for op, roles in rbac.PERMISSIONS.items() for r in roles if op in rbac.GLOBAL_OPS} <= {
-        Role.ADMIN, Role.AUDITOR}
+        Role.ADMIN,
+        Role.AUDITOR,
+    }
 
 
 def _doc_table(text: str) -> dict[str, dict[str, str]]:
@@ -230,8 +243,11 @@ def test_a_service_actor_must_be_scoped():
 
 def test_a_scoped_admin_is_refused_vault_wide_operations(world):
     scoped = Actor("ada-acme", Role.ADMIN, frozenset({OWN}))
-    for call in (lambda: world.vault.rotate_kek(scoped), lambda: world.vault.verify_audit(scoped),
-                 lambda: world.vault.audit_events(scoped)):
+    for call in (
+        lambda: world.vault.rotate_kek(scoped),
+        lambda: world.vault.verify_audit(scoped),
+        lambda: world.vault.audit_events(scoped),
+    ):
         mark = world.last_seq()
         with pytest.raises(AccessDenied, match="covers the whole vault"):
             call()
@@ -266,8 +282,7 @@ def test_authorize_refuses_a_service_outside_its_tenants():
     assert str(info.value) == "access denied: actor 'billing-sync' is scoped to tenants acme, initech, not 'globex'"
 
 
-@pytest.mark.parametrize(
-    "tenants", ["acme", ["acme"], {"acme"}, ("acme",)], ids=["str", "list", "set", "tuple"])
+@pytest.mark.parametrize("tenants", ["acme", ["acme"], {"acme"}, ("acme",)], ids=["str", "list", "set", "tuple"])
 def test_an_actors_tenants_are_frozen_whole_names(tenants):
     """A tenant given as one string is one tenant, not its letters: ``acm`` is not in scope of ``acme``."""
     service = Actor("svc", "service", tenants)

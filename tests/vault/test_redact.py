@@ -6,8 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import logging
+import os
 from html import escape as html_escape
 from urllib.parse import quote, quote_plus
 
@@ -35,26 +35,54 @@ SHAPES = [
     ("basic-header", "headers={'authorization': 'Basic QUN4eHg6dG9rZW4xMjM='}", "QUN4eHg6dG9rZW4xMjM", "headers"),
     ("google-access", "refreshed: ya29.a0AfB_byC-1xYz_2AbC.3dEf", "a0AfB_byC-1xYz", "refreshed"),
     ("google-refresh", "stored 1//0gLkRefreshTokenValue-abc_123 ok", "0gLkRefreshTokenValue", "stored"),
-    ("jwt", "id_token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlLXZhbHVl end",
-     "eyJzdWIiOiIxMjM0In0", "end"),
+    ("jwt", "id_token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlLXZhbHVl end", "eyJzdWIiOiIxMjM0In0", "end"),
     ("jwt-unsigned", "got eyJhbGciOiJub25lIn0.eyJzdWIiOiJhYmMifQ. ok", "eyJzdWIiOiJhYmMifQ", "got"),
-    ("query-code", "GET /oauth/callback?state=xyz&code=4/0AX4XfWh-secretcode&scope=email",
-     "4/0AX4XfWh-secretcode", "scope=email"),
-    ("form-body", "POST body: client_id=123.apps&client_secret=GOCSPX-topsecret1&grant_type=refresh_token"
-     "&refresh_token=opaque-refresh-987", "GOCSPX-topsecret1", "client_id=123.apps"),
-    ("form-refresh", "grant_type=refresh_token&refresh_token=opaque-refresh-987", "opaque-refresh-987",
-     "grant_type=refresh_token"),
+    (
+        "query-code",
+        "GET /oauth/callback?state=xyz&code=4/0AX4XfWh-secretcode&scope=email",
+        "4/0AX4XfWh-secretcode",
+        "scope=email",
+    ),
+    (
+        "form-body",
+        "POST body: client_id=123.apps&client_secret=GOCSPX-topsecret1&grant_type=refresh_token"
+        "&refresh_token=opaque-refresh-987",
+        "GOCSPX-topsecret1",
+        "client_id=123.apps",
+    ),
+    (
+        "form-refresh",
+        "grant_type=refresh_token&refresh_token=opaque-refresh-987",
+        "opaque-refresh-987",
+        "grant_type=refresh_token",
+    ),
     ("query-access", "https://graph.example/me?access_token=EwBwA8l6BAAU-ms&x=1", "EwBwA8l6BAAU", "x=1"),
-    ("json-access", '{"access_token": "EwBwA8l6BAAU-microsoft-opaque", "token_type": "Bearer", "expires_in": 3599}',
-     "EwBwA8l6BAAU-microsoft-opaque", '"expires_in": 3599'),
-    ("json-refresh-escaped", '{"refresh_token":"abc\\"def-opaque-refresh","scope":"email"}', "def-opaque-refresh",
-     '"scope":"email"'),
+    (
+        "json-access",
+        '{"access_token": "EwBwA8l6BAAU-microsoft-opaque", "token_type": "Bearer", "expires_in": 3599}',
+        "EwBwA8l6BAAU-microsoft-opaque",
+        '"expires_in": 3599',
+    ),
+    (
+        "json-refresh-escaped",
+        '{"refresh_token":"abc\\"def-opaque-refresh","scope":"email"}',
+        "def-opaque-refresh",
+        '"scope":"email"',
+    ),
     ("json-client-secret", '{"client_secret": "GOCSPX-json-secret"}', "GOCSPX-json-secret", "client_secret"),
     ("dict-repr", "{'access_token': 'opaque-dict-token', 'expires_in': 3600}", "opaque-dict-token", "expires_in"),
-    ("twilio-basic-url", "POST https://AC0123456789abcdef0123456789abcdef:twilio-auth-token-123@api.twilio.com/"
-     "2010-04-01/Accounts.json", "twilio-auth-token-123", "AC0123456789abcdef0123456789abcdef"),
-    ("postgres-url", "connecting to postgresql://vault:pg-password-1@db.internal:5432/vault", "pg-password-1",
-     "db.internal:5432"),
+    (
+        "twilio-basic-url",
+        "POST https://AC0123456789abcdef0123456789abcdef:twilio-auth-token-123@api.twilio.com/2010-04-01/Accounts.json",
+        "twilio-auth-token-123",
+        "AC0123456789abcdef0123456789abcdef",
+    ),
+    (
+        "postgres-url",
+        "connecting to postgresql://vault:pg-password-1@db.internal:5432/vault",
+        "pg-password-1",
+        "db.internal:5432",
+    ),
 ]
 
 
@@ -146,8 +174,12 @@ def test_exception_chain_scrubbed(redacting, caplog):
 
 def test_extra_fields_scrubbed(redacting, caplog):
     logger, _ = redacting
-    logger.debug("request", extra={"httpRequest": {"headers": {"Authorization": "Bearer extra-token-123456"},
-                                                   "body": ["code=4/extra-code"]}})
+    logger.debug(
+        "request",
+        extra={
+            "httpRequest": {"headers": {"Authorization": "Bearer extra-token-123456"}, "body": ["code=4/extra-code"]}
+        },
+    )
     record = caplog.records[-1]
     dumped = json.dumps(record.httpRequest)
     assert "extra-token-123456" not in dumped and "4/extra-code" not in dumped
@@ -155,8 +187,10 @@ def test_extra_fields_scrubbed(redacting, caplog):
 
 def test_ordinary_text_untouched(redacting, caplog):
     logger, _ = redacting
-    text = ("status_code=500 barcode=123 error code 42 after 3 retries; see https://example.com/docs?page=2; "
-            "token_type Bearer; user@example.com")
+    text = (
+        "status_code=500 barcode=123 error code 42 after 3 retries; see https://example.com/docs?page=2; "
+        "token_type Bearer; user@example.com"
+    )
     logger.info(text)
     assert caplog.records[-1].getMessage() == text
 
@@ -218,12 +252,14 @@ def _b64_blob_forms(secret: str) -> list[tuple[str, str]]:
     # short neighbours: their own base64 stays under the 12 characters the test looks for
     for prefix in ("", "u", "us", "usr:", "AC01:"):
         blob = (prefix + secret + "&").encode()
-        out += [(f"base64-after-{len(prefix)}-bytes", base64.b64encode(blob).decode()),
-                (f"base64url-after-{len(prefix)}-bytes", base64.urlsafe_b64encode(blob).decode().rstrip("="))]
+        out += [
+            (f"base64-after-{len(prefix)}-bytes", base64.b64encode(blob).decode()),
+            (f"base64url-after-{len(prefix)}-bytes", base64.urlsafe_b64encode(blob).decode().rstrip("=")),
+        ]
     return out
 
 
-SECRET = "Rt7/opaque+refresh=token&value\"x"
+SECRET = 'Rt7/opaque+refresh=token&value"x'
 # Readable ids: a form's own text (quotes, backslashes) makes a node id mutmut cannot select the test by.
 REFLECTED = [
     ("raw", SECRET),
@@ -247,7 +283,7 @@ def test_every_reflected_form_is_masked(form):
     assert "provider says" in out and "end" in out
     assert SECRET[:10] not in out
     # no 12-character piece of the reflected form survives
-    assert not any(form[i:i + 12] in out for i in range(len(form) - 11)), out
+    assert not any(form[i : i + 12] in out for i in range(len(form) - 11)), out
 
 
 def test_a_secret_straddling_the_cut_leaves_nothing():
@@ -310,31 +346,51 @@ def test_the_whole_outer_secret_gets_its_own_fingerprint_not_the_inner_ones(inne
     assert scrubber(f"a {outer} b {inner} c") == f"a {fingerprint(outer)} b {fingerprint(inner)} c"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("GET /cb?refresh_token=r-0paque.987&page=2", f"GET /cb?refresh_token={MASK}&page=2"),
-    ("GET /cb?token=t-0paque.654&page=2", f"GET /cb?token={MASK}&page=2"),
-    ("GET /cb?page=2&token=t-0paque.654", f"GET /cb?page=2&token={MASK}"),
-    ("https://x.test/a?state=ok&refresh_token=r-1%2F2%2B3&token=t-4%3D5&status_code=400",
-     f"https://x.test/a?state=ok&refresh_token={MASK}&token={MASK}&status_code=400"),
-    ("POST grant_type=refresh_token&refresh_token=r-0paque.987 HTTP/1.1",
-     f"POST grant_type=refresh_token&refresh_token={MASK} HTTP/1.1"),
-    ("url?Token=t-0paque.654", f"url?Token={MASK}"),
-], ids=["refresh-token", "token", "token-last", "url-encoded-values", "form-body", "any-case"])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("GET /cb?refresh_token=r-0paque.987&page=2", f"GET /cb?refresh_token={MASK}&page=2"),
+        ("GET /cb?token=t-0paque.654&page=2", f"GET /cb?token={MASK}&page=2"),
+        ("GET /cb?page=2&token=t-0paque.654", f"GET /cb?page=2&token={MASK}"),
+        (
+            "https://x.test/a?state=ok&refresh_token=r-1%2F2%2B3&token=t-4%3D5&status_code=400",
+            f"https://x.test/a?state=ok&refresh_token={MASK}&token={MASK}&status_code=400",
+        ),
+        (
+            "POST grant_type=refresh_token&refresh_token=r-0paque.987 HTTP/1.1",
+            f"POST grant_type=refresh_token&refresh_token={MASK} HTTP/1.1",
+        ),
+        ("url?Token=t-0paque.654", f"url?Token={MASK}"),
+    ],
+    ids=["refresh-token", "token", "token-last", "url-encoded-values", "form-body", "any-case"],
+)
 def test_token_and_refresh_token_in_query_strings_are_masked_to_the_separator(text, expected):
     assert Redactor().scrub(text) == expected
 
 
-@pytest.mark.parametrize("text, leaked", [
-    ("GOCSPX-AbCdEf123456_xyz", "AbCdEf123456"),
-    ("header eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig-value end", "eyJzdWIiOiJ4In0"),
-    ("Authorization%3A%20Bearer%20opaquetoken123", "opaquetoken123"),
-    ("refresh_token%3Dopaque-refresh-987%26x%3D1", "opaque-refresh-987"),
-    ('{\\"access_token\\":\\"nested-json-token\\"}', "nested-json-token"),
-    ("Basic QUM6dG9rZW4xMjM0NTY3OA==", "QUM6dG9rZW4xMjM0NTY3OA"),
-    ("url?token=abc123def456&page=2", "abc123def456"),
-    ("url?refresh_token=abc123def456", "abc123def456"),
-], ids=["google-client-secret", "jwt", "bearer-url-encoded", "refresh-token-url-encoded", "json-in-json",
-        "basic", "query-token", "query-refresh-token"])
+@pytest.mark.parametrize(
+    "text, leaked",
+    [
+        ("GOCSPX-AbCdEf123456_xyz", "AbCdEf123456"),
+        ("header eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig-value end", "eyJzdWIiOiJ4In0"),
+        ("Authorization%3A%20Bearer%20opaquetoken123", "opaquetoken123"),
+        ("refresh_token%3Dopaque-refresh-987%26x%3D1", "opaque-refresh-987"),
+        ('{\\"access_token\\":\\"nested-json-token\\"}', "nested-json-token"),
+        ("Basic QUM6dG9rZW4xMjM0NTY3OA==", "QUM6dG9rZW4xMjM0NTY3OA"),
+        ("url?token=abc123def456&page=2", "abc123def456"),
+        ("url?refresh_token=abc123def456", "abc123def456"),
+    ],
+    ids=[
+        "google-client-secret",
+        "jwt",
+        "bearer-url-encoded",
+        "refresh-token-url-encoded",
+        "json-in-json",
+        "basic",
+        "query-token",
+        "query-refresh-token",
+    ],
+)
 def test_token_shapes_in_encoded_forms(text, leaked):
     assert leaked not in Redactor().scrub(text)
 
@@ -401,10 +457,15 @@ def test_two_processes_creating_the_fingerprint_key_at_once_end_up_with_the_same
             return real_read(self)
         finally:
             if self == path and not other:  # nothing there yet: the other process creates it now
-                other.append(subprocess.run(
-                    [sys.executable, "-c", "from vault import redact; print(redact.fingerprint('hunter22'))"],
-                    check=True, capture_output=True, text=True, env=dict(os.environ),
-                ).stdout.strip())
+                other.append(
+                    subprocess.run(
+                        [sys.executable, "-c", "from vault import redact; print(redact.fingerprint('hunter22'))"],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                        env=dict(os.environ),
+                    ).stdout.strip()
+                )
 
     monkeypatch.setattr(Path, "read_bytes", read_then_lose_the_race)
     redact._reset_fingerprint_key()
@@ -545,8 +606,9 @@ def test_a_secret_given_as_bytes_is_masked_as_text_too():
 SHORT = "pa>>word"  # its base64 has a "+": three different short forms, each only ever masked whole
 
 
-@pytest.mark.parametrize("form", ["cGE+PndvcmQ=", "cGE+PndvcmQ", "cGE-PndvcmQ"],
-                         ids=["base64", "base64-unpadded", "base64url-unpadded"])
+@pytest.mark.parametrize(
+    "form", ["cGE+PndvcmQ=", "cGE+PndvcmQ", "cGE-PndvcmQ"], ids=["base64", "base64-unpadded", "base64url-unpadded"]
+)
 def test_a_short_secret_in_base64_is_masked_whole(form):
     assert base64.urlsafe_b64decode(form.replace("+", "-") + "=" * (-len(form) % 4)) == SHORT.encode()
     assert Redactor([SHORT], inherit=False).scrub(f"got {form} end") == f"got {MASK} end"  # no "Basic": no shape
@@ -558,7 +620,7 @@ def test_a_secret_inside_a_larger_base64_blob_is_masked_at_every_alignment(lengt
     secret = ("opaque-refresh-" + "7f3c91ab5d2e4a6b8c0d")[:length]
     blob = base64.b64encode(f"{prefix}{secret}&x=1".encode()).decode()
     out = Redactor([secret], inherit=False).scrub(f"body {blob} end")
-    assert not any(blob[i:i + 12] in out for i in range(4, len(blob) - 16)), out
+    assert not any(blob[i : i + 12] in out for i in range(4, len(blob) - 16)), out
 
 
 def test_a_short_secret_is_masked_at_every_occurrence():
@@ -597,11 +659,21 @@ def test_a_record_formatted_before_the_filter_keeps_no_secret_in_its_message():
 
 def test_extra_fields_keep_their_shape_and_plain_values():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "request", None, None)
-    record.ctx = {"attempt": 3, "ok": False, "headers": ("Authorization: Bearer extra-token-123456", 7),
-                  "body": ["a=1", "code=4/extra-code"], "deep": {"a": {"b": {"c": {"d": "Bearer deep-token-123456"}}}}}
+    record.ctx = {
+        "attempt": 3,
+        "ok": False,
+        "headers": ("Authorization: Bearer extra-token-123456", 7),
+        "body": ["a=1", "code=4/extra-code"],
+        "deep": {"a": {"b": {"c": {"d": "Bearer deep-token-123456"}}}},
+    }
     RedactingFilter().filter(record)
-    assert record.ctx == {"attempt": 3, "ok": False, "headers": (f"Authorization: Bearer {MASK}", 7),
-                          "body": ["a=1", f"code={MASK}"], "deep": {"a": {"b": {"c": {"d": f"Bearer {MASK}"}}}}}
+    assert record.ctx == {
+        "attempt": 3,
+        "ok": False,
+        "headers": (f"Authorization: Bearer {MASK}", 7),
+        "body": ["a=1", f"code={MASK}"],
+        "deep": {"a": {"b": {"c": {"d": f"Bearer {MASK}"}}}},
+    }
 
 
 def test_a_self_referencing_extra_field_does_not_break_logging(redacting, caplog):
@@ -646,5 +718,7 @@ def test_a_token_nested_deeper_than_the_filter_walks_is_still_scrubbed():
     record.ctx = deep
     RedactingFilter().filter(record)
     assert "very-deep-token-123456" not in repr(record.ctx) and f"Bearer {MASK}" in repr(record.ctx)
-    assert record.ctx["next"][0]["next"][0]["next"][0] == "{'next': [{'next': [{'next': [{'next': [{'next': " \
+    assert (
+        record.ctx["next"][0]["next"][0]["next"][0] == "{'next': [{'next': [{'next': [{'next': [{'next': "
         f"['Bearer {MASK}']}}]}}]}}]}}]}}"
+    )

@@ -64,8 +64,13 @@ def standins():
     microsoft.register_client(*CLIENTS["microsoft"], tenant=TENANT_ID)
     ghl.register_client(*CLIENTS["ghl"])
     with StandinServer([google, microsoft, ghl]) as server:
-        yield SimpleNamespace(server=server, google=google, microsoft=microsoft, ghl=ghl,
-                              by_name={"google": google, "microsoft": microsoft, "ghl": ghl})
+        yield SimpleNamespace(
+            server=server,
+            google=google,
+            microsoft=microsoft,
+            ghl=ghl,
+            by_name={"google": google, "microsoft": microsoft, "ghl": ghl},
+        )
 
 
 @pytest.fixture
@@ -79,8 +84,9 @@ def endpoints(secret_overrides=None):
     secret_overrides = secret_overrides or {}
     return {
         "google": ProviderEndpoint.google(CLIENTS["google"][0], secret_overrides.get("google", CLIENTS["google"][1])),
-        "microsoft": ProviderEndpoint.microsoft(TENANT_ID, CLIENTS["microsoft"][0],
-                                                secret_overrides.get("microsoft", CLIENTS["microsoft"][1])),
+        "microsoft": ProviderEndpoint.microsoft(
+            TENANT_ID, CLIENTS["microsoft"][0], secret_overrides.get("microsoft", CLIENTS["microsoft"][1])
+        ),
         "ghl": ProviderEndpoint.ghl(CLIENTS["ghl"][0], secret_overrides.get("ghl", CLIENTS["ghl"][1])),
     }
 
@@ -115,16 +121,30 @@ def put(vault_, standins, clock, provider, account, expires_in, *, tenant="acme"
     The put happens (on the injected clock) when the token was issued, ``lifetime`` before its expiry, so
     the vault schedules it as it would have: an hour-long token with 5 minutes left is due now.
     Returns (credential id, refresh token, access token)."""
-    refresh = standins.by_name[provider].grant(account, CLIENTS[provider][0], tenant=TENANT_ID) \
-        if provider == "microsoft" else standins.by_name[provider].grant(account, CLIENTS[provider][0])
-    access = {"google": "ya29.a0old" + secrets.token_urlsafe(40), "microsoft": "eyJ0eXAiOiJKV1Qi.eyJvbGQi." +
-              secrets.token_urlsafe(40), "ghl": "eyJhbGciOiJIUzI1NiJ9.eyJvbGQi." + secrets.token_urlsafe(30)}[provider]
+    refresh = (
+        standins.by_name[provider].grant(account, CLIENTS[provider][0], tenant=TENANT_ID)
+        if provider == "microsoft"
+        else standins.by_name[provider].grant(account, CLIENTS[provider][0])
+    )
+    access = {
+        "google": "ya29.a0old" + secrets.token_urlsafe(40),
+        "microsoft": "eyJ0eXAiOiJKV1Qi.eyJvbGQi." + secrets.token_urlsafe(40),
+        "ghl": "eyJhbGciOiJIUzI1NiJ9.eyJvbGQi." + secrets.token_urlsafe(30),
+    }[provider]
     now = clock.now()
     expires_at = now + expires_in
     clock.set(min(now, expires_at - lifetime))
     try:
-        cid = vault_.put(ADMIN, tenant, provider, account, access, refresh, expires_at=expires_at,
-                         scopes=["openid", "offline_access"])
+        cid = vault_.put(
+            ADMIN,
+            tenant,
+            provider,
+            account,
+            access,
+            refresh,
+            expires_at=expires_at,
+            scopes=["openid", "offline_access"],
+        )
     finally:
         clock.set(now)
     return cid, refresh, access
@@ -191,9 +211,14 @@ def test_due_at_matches_the_store_rule_and_the_80_percent_rule(clock):
 
 def test_due_selection_lead_time_and_80_percent(vault_, standins, make, clock):
     t0 = clock.now()
-    hour, twenty, nine = (put(vault_, standins, clock, "google", f"{name}@acme.test", life, lifetime=life)[0]
-                          for name, life in (("hour", timedelta(hours=1)), ("twenty", timedelta(minutes=20)),
-                                             ("nine", timedelta(minutes=9))))
+    hour, twenty, nine = (
+        put(vault_, standins, clock, "google", f"{name}@acme.test", life, lifetime=life)[0]
+        for name, life in (
+            ("hour", timedelta(hours=1)),
+            ("twenty", timedelta(minutes=20)),
+            ("nine", timedelta(minutes=9)),
+        )
+    )
     refresher = make()
     assert refresher.count_due() == 0 and refresher.run_once().claimed == 0
 
@@ -256,10 +281,23 @@ def test_not_due_credentials_are_untouched(vault_, standins, make, clock):
 
 
 def test_credentials_without_refresh_token_or_endpoint_or_active_state_are_not_claimed(vault_, standins, make, clock):
-    vault_.put(ADMIN, "acme", "google", "no-refresh@acme.test", "ya29.x" + secrets.token_urlsafe(20),
-               expires_at=clock.now() + timedelta(minutes=1))
-    vault_.put(ADMIN, "acme", "twilio", "acct", "tok" + secrets.token_urlsafe(20), "r" + secrets.token_urlsafe(20),
-               expires_at=clock.now() + timedelta(minutes=1))
+    vault_.put(
+        ADMIN,
+        "acme",
+        "google",
+        "no-refresh@acme.test",
+        "ya29.x" + secrets.token_urlsafe(20),
+        expires_at=clock.now() + timedelta(minutes=1),
+    )
+    vault_.put(
+        ADMIN,
+        "acme",
+        "twilio",
+        "acct",
+        "tok" + secrets.token_urlsafe(20),
+        "r" + secrets.token_urlsafe(20),
+        expires_at=clock.now() + timedelta(minutes=1),
+    )
     revoked = put(vault_, standins, clock, "google", "gone@acme.test", timedelta(minutes=1))[0]
     vault_.revoke(ADMIN, "acme", revoked)
     assert make().run_once().claimed == 0
@@ -458,8 +496,13 @@ def test_transient_failures_back_off_with_growing_delays(vault_, standins, make,
         standins.google.set_scenario("garbage")
     else:
         standins.google.set_scenario("500", status=int(scenario))
-    refresher = make(rng=MaxRandom(), timeout=0.2, lease=timedelta(seconds=30),
-                     base_backoff=timedelta(seconds=10), max_backoff=timedelta(seconds=35))
+    refresher = make(
+        rng=MaxRandom(),
+        timeout=0.2,
+        lease=timedelta(seconds=30),
+        base_backoff=timedelta(seconds=10),
+        max_backoff=timedelta(seconds=35),
+    )
     delays = []
     for _ in range(4):
         report = refresher.run_once()
@@ -472,8 +515,12 @@ def test_transient_failures_back_off_with_growing_delays(vault_, standins, make,
     assert meta.failures == 4 and meta.state == "active"
     error = meta.last_refresh_error
     assert error and len(error) <= 200
-    expected = {"500": "HTTP 500", "503": "HTTP 503", "garbage": "without a JSON access token",
-                "timeout": "timeout after 0.2 s"}[scenario]
+    expected = {
+        "500": "HTTP 500",
+        "503": "HTTP 503",
+        "garbage": "without a JSON access token",
+        "timeout": "timeout after 0.2 s",
+    }[scenario]
     assert expected in error
     for secret in (refresh, access, CLIENTS["google"][1], *standins.google.issued_tokens()):
         assert secret not in error
@@ -492,8 +539,9 @@ def test_transient_failures_back_off_with_growing_delays(vault_, standins, make,
         ("slow", "backed_off", "timeout after 0.2 s calling the token endpoint"),
     ],
 )
-def test_a_token_endpoint_that_cannot_be_reached_is_recorded_literally(vault_, standins, make, clock, where, result,
-                                                                       error):
+def test_a_token_endpoint_that_cannot_be_reached_is_recorded_literally(
+    vault_, standins, make, clock, where, result, error
+):
     """What the release manager reads in ``last_refresh_error`` when the call never got an answer."""
     cid = put(vault_, standins, clock, "google", "net@acme.test", timedelta(minutes=5))[0]
     rewriter = standins_rewriter(standins.server.url)
@@ -509,13 +557,16 @@ def test_a_token_endpoint_that_cannot_be_reached_is_recorded_literally(vault_, s
         standins.google.set_scenario("slow", seconds=0.6)
     (outcome,) = make(url_rewriter=rewriter, timeout=0.2, rng=MaxRandom()).run_once().outcomes
     assert (outcome.result, outcome.detail, outcome.status, outcome.next_attempt_at) == (
-        result, error, None, clock.now() + timedelta(seconds=30))
+        result,
+        error,
+        None,
+        clock.now() + timedelta(seconds=30),
+    )
     assert (info(vault_, cid).last_refresh_error, info(vault_, cid).failures) == (error, 1)
 
 
 @pytest.mark.parametrize("hiccups", [1, 3], ids=["once", "every-try"])
-def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, standins, make, clock, caplog,
-                                                                       hiccups):
+def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, standins, make, clock, caplog, hiccups):
     """The provider's answer is the only copy of the new tokens: a busy or dropped database gets two more tries
     at once (each one logged). If all three fail, the outcome says the vault failed, and the in-flight marker
     stays for the next cycle to read."""
@@ -547,8 +598,9 @@ def test_a_database_hiccup_while_storing_new_tokens_is_retried_at_once(vault_, s
         assert info(vault_, cid).last_refresh_error.startswith("refresh in flight since ")
 
 
-def test_a_failure_answered_after_the_lease_passed_to_another_worker_is_audited_not_recorded(vault_, standins, make,
-                                                                                             clock):
+def test_a_failure_answered_after_the_lease_passed_to_another_worker_is_audited_not_recorded(
+    vault_, standins, make, clock
+):
     """A's call outlives its lease and B claims the credential meanwhile; A's 503 is then B's business: A audits
     what it saw, marked as not recorded, and leaves the row (failures, schedule, B's lease) alone."""
     cid = put(vault_, standins, clock, "google", "late@acme.test", timedelta(minutes=5))[0]
@@ -561,14 +613,24 @@ def test_a_failure_answered_after_the_lease_passed_to_another_worker_is_audited_
 
     with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
         (outcome,) = make(owner="worker-a", http=client).run_once().outcomes
-    assert outcome == RefreshOutcome(cid, "acme", "google", "late@acme.test", "backed_off",
-                                     detail="HTTP 503 from the token endpoint", status=503)
+    assert outcome == RefreshOutcome(
+        cid, "acme", "google", "late@acme.test", "backed_off", detail="HTTP 503 from the token endpoint", status=503
+    )
     stored = row(vault_, cid)
     assert (stored["failures"], stored["next_attempt_at"], stored["lease_owner"]) == (0, None, "worker-b")
     (event,) = refresh_events(vault_, cid)
-    assert (event.outcome, event.detail) == ("error", {
-        "provider": "google", "account": "late@acme.test", "owner": "worker-a", "result": "backed_off",
-        "error": "HTTP 503 from the token endpoint", "status": 503, "recorded": False})
+    assert (event.outcome, event.detail) == (
+        "error",
+        {
+            "provider": "google",
+            "account": "late@acme.test",
+            "owner": "worker-a",
+            "result": "backed_off",
+            "error": "HTTP 503 from the token endpoint",
+            "status": 503,
+            "recorded": False,
+        },
+    )
 
 
 def test_a_failure_the_vault_cannot_record_is_an_error_outcome_and_a_warning(vault_, standins, make, clock, caplog):
@@ -593,11 +655,13 @@ def test_a_failure_the_vault_cannot_record_is_an_error_outcome_and_a_warning(vau
             with engine.begin() as conn:
                 conn.execute(sa.text("alter table credentials_away rename to credentials"))
             engine.dispose()
-    assert outcome == RefreshOutcome(cid, "acme", "google", "nodb@acme.test", "error",
-                                     detail="HTTP 503 from the token endpoint", status=503)
+    assert outcome == RefreshOutcome(
+        cid, "acme", "google", "nodb@acme.test", "error", detail="HTTP 503 from the token endpoint", status=503
+    )
     error = "OperationalError" if vault_.engine.dialect.name == "sqlite" else "ProgrammingError"
     assert [r.getMessage() for r in caplog.records if r.name == "vault.refresh"] == [
-        f"could not record a failed refresh of credential {cid} ({error}); its lease expires on its own"]
+        f"could not record a failed refresh of credential {cid} ({error}); its lease expires on its own"
+    ]
     stored = row(vault_, cid)
     assert (stored["failures"], stored["lease_owner"]) == (0, "w1")
     assert stored["last_refresh_error"].startswith("refresh in flight since ")
@@ -648,8 +712,15 @@ def test_invalid_grant_marks_needs_reauth(vault_, standins, make, clock):
     assert standins.google.calls_for(refresh) == 1
     # a new consent (put) reactivates it
     fresh = standins.google.grant("gone@acme.test", CLIENTS["google"][0])
-    vault_.put(ADMIN, "acme", "google", "gone@acme.test", "ya29.new" + secrets.token_urlsafe(20), fresh,
-               expires_at=clock.now() + timedelta(minutes=1))
+    vault_.put(
+        ADMIN,
+        "acme",
+        "google",
+        "gone@acme.test",
+        "ya29.new" + secrets.token_urlsafe(20),
+        fresh,
+        expires_at=clock.now() + timedelta(minutes=1),
+    )
     clock.advance(timedelta(seconds=48))  # 80 % of its minute
     assert refresher.run_once().refreshed == 1
 
@@ -665,8 +736,14 @@ def test_needs_reauth_after_a_backoff_counts_the_failure_and_clears_the_schedule
     standins.google.revoke(refresh)
     assert refresher.run_once().needs_reauth == 1
     stored = row(vault_, cid)
-    assert (stored["state"], stored["failures"], stored["next_attempt_at"], stored["lease_owner"],
-            stored["lease_until"], stored["version"]) == ("needs_reauth", 2, None, None, None, 3)
+    assert (
+        stored["state"],
+        stored["failures"],
+        stored["next_attempt_at"],
+        stored["lease_owner"],
+        stored["lease_until"],
+        stored["version"],
+    ) == ("needs_reauth", 2, None, None, None, 3)
     assert info(vault_, cid).updated_at == clock.now()
     # the backoff's error is an outcome, not an interrupted call: the invalid_grant is reported as such
     assert info(vault_, cid).last_refresh_error == "invalid_grant: Token has been expired or revoked."
@@ -720,8 +797,15 @@ def test_invalid_grant_for_a_replaced_token_gives_back_a_lease_its_owner_name_ho
     def meanwhile(request):
         clock.advance(timedelta(minutes=3))
         fresh = standins.google.grant("same@acme.test", CLIENTS["google"][0])
-        vault_.put(ADMIN, "acme", "google", "same@acme.test", "ya29.re" + secrets.token_urlsafe(20), fresh,
-                   expires_at=clock.now() + timedelta(minutes=1))
+        vault_.put(
+            ADMIN,
+            "acme",
+            "google",
+            "same@acme.test",
+            "ya29.re" + secrets.token_urlsafe(20),
+            fresh,
+            expires_at=clock.now() + timedelta(minutes=1),
+        )
         clock.advance(timedelta(seconds=50))
         assert len(b._claim()) == 1
         standins.google.revoke(old)
@@ -729,10 +813,18 @@ def test_invalid_grant_for_a_replaced_token_gives_back_a_lease_its_owner_name_ho
     with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
         (outcome,) = make(owner="cron", http=client).run_once().outcomes
     assert (outcome.result, outcome.detail, outcome.status) == (
-        "superseded", "invalid_grant for a refresh token another worker had already replaced", 400)
+        "superseded",
+        "invalid_grant for a refresh token another worker had already replaced",
+        400,
+    )
     assert refresh_events(vault_, cid)[0].detail == {
-        "provider": "google", "account": "same@acme.test", "owner": "cron", "result": "superseded",
-        "error": "invalid_grant", "note": "refresh token changed meanwhile"}
+        "provider": "google",
+        "account": "same@acme.test",
+        "owner": "cron",
+        "result": "superseded",
+        "error": "invalid_grant",
+        "note": "refresh token changed meanwhile",
+    }
     assert (row(vault_, cid)["lease_owner"], row(vault_, cid)["lease_until"]) == (None, None)
     assert info(vault_, cid).state == "active"
 
@@ -750,9 +842,11 @@ def test_invalid_grant_after_an_interrupted_refresh_says_so(vault_, standins, ma
     standins.google.revoke(refresh)
     clock.advance(timedelta(minutes=3))
     (outcome,) = make(owner="worker-b").run_once().outcomes
-    expected = (f"invalid_grant after an interrupted refresh (since {started.isoformat(timespec='seconds')} "
-                "(worker-a)): the provider may have rotated the refresh token in an answer that was never stored; "
-                "re-authorise")
+    expected = (
+        f"invalid_grant after an interrupted refresh (since {started.isoformat(timespec='seconds')} "
+        "(worker-a)): the provider may have rotated the refresh token in an answer that was never stored; "
+        "re-authorise"
+    )
     assert (outcome.result, outcome.detail) == ("needs_reauth", expected)
     assert (info(vault_, cid).state, info(vault_, cid).last_refresh_error) == ("needs_reauth", expected)
     assert refresh_events(vault_, cid)[0].detail["interrupted"] == marker
@@ -835,8 +929,14 @@ def test_reread_after_lease_skips_a_credential_stored_meanwhile(vault_, standins
     refresher = make()
     claims = refresher._claim()
     # the user re-consents between the claim and the refresh (put clears the lease)
-    vault_.put(ADMIN, "acme", "google", "reread@acme.test", "ya29.fresh" + secrets.token_urlsafe(20),
-               expires_at=clock.now() + timedelta(hours=1))
+    vault_.put(
+        ADMIN,
+        "acme",
+        "google",
+        "reread@acme.test",
+        "ya29.fresh" + secrets.token_urlsafe(20),
+        expires_at=clock.now() + timedelta(hours=1),
+    )
     outcome = refresher._process(claims[0])
     assert outcome.result == "already_fresh"
     assert standins.google.calls_for(refresh) == 0
@@ -853,19 +953,23 @@ def test_a_clock_stepped_back_after_the_claim_gives_the_credential_back_uncalled
     held_until = row(vault_, other)["lease_until"]
     clock.advance(-timedelta(minutes=10))
     outcome = refresher._process(claims[cid])
-    assert outcome == RefreshOutcome(cid, "acme", "google", "ntp@acme.test", "already_fresh",
-                                     detail="already refreshed")
+    assert outcome == RefreshOutcome(
+        cid, "acme", "google", "ntp@acme.test", "already_fresh", detail="already refreshed"
+    )
     assert (row(vault_, cid)["lease_owner"], row(vault_, cid)["lease_until"]) == (None, None)
     assert (row(vault_, other)["lease_owner"], row(vault_, other)["lease_until"]) == ("w1", held_until)
     assert standins.google.calls_for(refresh) == 0 and standins.google.calls_for(other_refresh) == 0
     (event,) = refresh_events(vault_, cid)
-    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "ntp@acme.test",
-                                                    "owner": "w1", "result": "already_fresh"})
+    assert (event.outcome, event.detail) == (
+        "ok",
+        {"provider": "google", "account": "ntp@acme.test", "owner": "w1", "result": "already_fresh"},
+    )
 
 
 @pytest.mark.parametrize("change", ["revoked", "gone"])
-def test_a_credential_revoked_or_deleted_between_the_claim_and_the_call_is_not_called(vault_, standins, make, clock,
-                                                                                     change):
+def test_a_credential_revoked_or_deleted_between_the_claim_and_the_call_is_not_called(
+    vault_, standins, make, clock, change
+):
     cid, refresh, _ = put(vault_, standins, clock, "google", "early@acme.test", timedelta(minutes=5))
     refresher = make(owner="w1")
     (claim,) = refresher._claim()
@@ -875,12 +979,15 @@ def test_a_credential_revoked_or_deleted_between_the_claim_and_the_call_is_not_c
         with vault_.engine.begin() as conn:
             conn.execute(sa.text("delete from credentials where id = :id"), {"id": cid})
     outcome = refresher._process(claim)
-    assert outcome == RefreshOutcome(cid, "acme", "google", "early@acme.test", "superseded",
-                                     detail=f"credential is {change}")
+    assert outcome == RefreshOutcome(
+        cid, "acme", "google", "early@acme.test", "superseded", detail=f"credential is {change}"
+    )
     assert standins.google.calls_for(refresh) == 0
     (event,) = refresh_events(vault_, cid)
-    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "early@acme.test",
-                                                    "owner": "w1", "result": "superseded", "state": change})
+    assert (event.outcome, event.detail) == (
+        "ok",
+        {"provider": "google", "account": "early@acme.test", "owner": "w1", "result": "superseded", "state": change},
+    )
 
 
 def test_each_credential_of_a_batch_gets_a_fresh_lease_just_before_its_call(vault_, standins, make, clock):
@@ -957,8 +1064,7 @@ def test_leases_that_cannot_be_given_back_are_left_to_expire_with_a_warning(vaul
 
 @pytest.mark.parametrize("answer", ["ok", "invalid_grant"])
 @pytest.mark.parametrize("change", ["revoked", "gone"])
-def test_a_credential_revoked_or_deleted_during_the_call_is_not_written(vault_, standins, make, clock, answer,
-                                                                          change):
+def test_a_credential_revoked_or_deleted_during_the_call_is_not_written(vault_, standins, make, clock, answer, change):
     """The user revokes (or a database admin deletes the row) while the provider is being asked: the answer is
     not written over it, and the outcome and audit entry say what became of the credential."""
     cid, refresh, _ = put(vault_, standins, clock, "google", "rv@acme.test", timedelta(minutes=5))
@@ -975,20 +1081,26 @@ def test_a_credential_revoked_or_deleted_during_the_call_is_not_written(vault_, 
     with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
         (outcome,) = make(owner="w1", http=client).run_once().outcomes
     detail, status, audit = {
-        "ok": (f"credential became {change} meanwhile; answer discarded", None,
-               {"result": "superseded", "state": change, "discarded": True}),
+        "ok": (
+            f"credential became {change} meanwhile; answer discarded",
+            None,
+            {"result": "superseded", "state": change, "discarded": True},
+        ),
         "invalid_grant": (f"credential is {change}", 400, {"result": "superseded", "state": change}),
     }[answer]
     assert (outcome.result, outcome.detail, outcome.status) == ("superseded", detail, status)
     (event,) = refresh_events(vault_, cid)
-    assert (event.outcome, event.detail) == ("ok", {"provider": "google", "account": "rv@acme.test", "owner": "w1",
-                                                    **audit})
+    assert (event.outcome, event.detail) == (
+        "ok",
+        {"provider": "google", "account": "rv@acme.test", "owner": "w1", **audit},
+    )
     assert [i.state for i in vault_.list(ADMIN)] == (["revoked"] if change == "revoked" else [])
 
 
 @pytest.mark.parametrize("new_refresh", [True, False], ids=["new-refresh-token", "same-refresh-token"])
-def test_an_answer_is_discarded_only_if_newer_tokens_were_stored_during_the_call(vault_, standins, make, clock,
-                                                                                  new_refresh):
+def test_an_answer_is_discarded_only_if_newer_tokens_were_stored_during_the_call(
+    vault_, standins, make, clock, new_refresh
+):
     """A put lands while the provider is being asked. With a new refresh token it is newer than our answer,
     which is discarded; with the refresh token we sent still stored, our answer is the live successor and
     is written."""
@@ -1006,8 +1118,13 @@ def test_an_answer_is_discarded_only_if_newer_tokens_were_stored_during_the_call
         stored = tokens.access_token.reveal()
     if new_refresh:
         assert (outcome.result, outcome.detail) == ("superseded", "new tokens were stored meanwhile; answer discarded")
-        assert event.detail == {"provider": "google", "account": "mid@acme.test", "owner": "w1",
-                                "result": "superseded", "discarded": True}
+        assert event.detail == {
+            "provider": "google",
+            "account": "mid@acme.test",
+            "owner": "w1",
+            "result": "superseded",
+            "discarded": True,
+        }
         assert stored == theirs
     else:
         assert (outcome.result, event.detail["result"]) == ("refreshed", "refreshed")
@@ -1024,7 +1141,10 @@ def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clo
         standins.google.set_scenario("500", status=503, times=1)
         report = make(vault=v).run_once()
         assert {o.credential_id: o.result for o in report.outcomes} == {
-            ok[0]: "refreshed", busy[0]: "backed_off", dead[0]: "needs_reauth"}
+            ok[0]: "refreshed",
+            busy[0]: "backed_off",
+            dead[0]: "needs_reauth",
+        }
         gone = put(v, standins, clock, "google", "gone@acme.test", timedelta(minutes=5))[0]
         refresher = make(vault=v)
         (claim,) = refresher._claim()
@@ -1035,12 +1155,20 @@ def test_a_refresher_over_a_vault_that_caches_no_key(db_url, standins, make, clo
         mid = put(v, standins, clock, "google", "mid@acme.test", timedelta(minutes=5))[0]
 
         def meanwhile(request):
-            v.put(ADMIN, "acme", "google", "mid@acme.test", "ya29.theirs" + secrets.token_urlsafe(20), None,
-                  expires_at=clock.now() + timedelta(hours=1))
+            v.put(
+                ADMIN,
+                "acme",
+                "google",
+                "mid@acme.test",
+                "ya29.theirs" + secrets.token_urlsafe(20),
+                None,
+                expires_at=clock.now() + timedelta(hours=1),
+            )
 
         with httpx.Client(event_hooks={"request": [meanwhile]}) as client:
             assert [(o.credential_id, o.result) for o in make(vault=v, http=client).run_once().outcomes] == [
-                (mid, "refreshed")]
+                (mid, "refreshed")
+            ]
         assert v.verify_audit(ADMIN).ok
 
 
@@ -1060,8 +1188,9 @@ def test_on_postgresql_every_reread_of_a_claimed_row_is_locked(pg_url, standins,
                 rereads.append(statement.rstrip().endswith("FOR UPDATE"))
 
         sa.event.listen(v.engine, "before_cursor_execute", record)
-        with Refresher(v, BOT, endpoints=endpoints(), clock=clock,
-                       url_rewriter=standins_rewriter(standins.server.url)) as refresher:
+        with Refresher(
+            v, BOT, endpoints=endpoints(), clock=clock, url_rewriter=standins_rewriter(standins.server.url)
+        ) as refresher:
             assert refresher.run_once().claimed == 3
         assert rereads == [True] * 6  # each credential: before the call, and before its outcome is written
 
@@ -1085,8 +1214,15 @@ def test_audit_entries_for_each_outcome_hold_no_token(vault_, standins, make, cl
     for event in by_target.values():
         assert event.actor == "refresher" and event.tenant == "acme"
     assert vault_.verify_audit(ADMIN).ok
-    tokens = [*standins.google.issued_tokens(), *standins.microsoft.issued_tokens(), *standins.ghl.issued_tokens(),
-              ok[2], busy[2], dead[2], *(c[1] for c in CLIENTS.values())]
+    tokens = [
+        *standins.google.issued_tokens(),
+        *standins.microsoft.issued_tokens(),
+        *standins.ghl.issued_tokens(),
+        ok[2],
+        busy[2],
+        dead[2],
+        *(c[1] for c in CLIENTS.values()),
+    ]
     stored = everything_stored(vault_)
     logged = caplog.text + repr(report) + json.dumps(report.as_dict())
     for token in tokens:
@@ -1110,30 +1246,70 @@ def test_each_outcome_and_its_audit_entry_whole(vault_, standins, make, clock):
     reauth = by_id[dead[0]].detail
     assert reauth.startswith("invalid_grant: AADSTS70000: ")
     assert by_id == {
-        ok[0]: RefreshOutcome(ok[0], "acme", "ghl", "ok@ghl.test", "refreshed", status=200, fingerprint=fp,
-                              rotated=True),
-        busy[0]: RefreshOutcome(busy[0], "acme", "google", "busy@acme.test", "backed_off",
-                                detail="HTTP 503 from the token endpoint", status=503,
-                                next_attempt_at=now + timedelta(seconds=30)),
-        dead[0]: RefreshOutcome(dead[0], "acme", "microsoft", "dead@contoso.test", "needs_reauth", detail=reauth,
-                                status=400),
+        ok[0]: RefreshOutcome(
+            ok[0], "acme", "ghl", "ok@ghl.test", "refreshed", status=200, fingerprint=fp, rotated=True
+        ),
+        busy[0]: RefreshOutcome(
+            busy[0],
+            "acme",
+            "google",
+            "busy@acme.test",
+            "backed_off",
+            detail="HTTP 503 from the token endpoint",
+            status=503,
+            next_attempt_at=now + timedelta(seconds=30),
+        ),
+        dead[0]: RefreshOutcome(
+            dead[0], "acme", "microsoft", "dead@contoso.test", "needs_reauth", detail=reauth, status=400
+        ),
     }
     events = {e.target: e for e in refresh_events(vault_)}
     assert {e.actor for e in events.values()} == {"refresher"}
     refreshed = dict(events[ok[0]].detail)
     assert refreshed.pop("refresh_fingerprint").startswith("hmac:")
-    assert (events[ok[0]].outcome, refreshed) == ("ok", {
-        "provider": "ghl", "account": "ok@ghl.test", "owner": "w1", "result": "refreshed", "fingerprint": fp,
-        "previous": previous, "rotated": True, "expires_at": (now + timedelta(seconds=86399)).isoformat(),
-        "dek_version": 1})
-    assert (events[busy[0]].outcome, events[busy[0]].detail) == ("error", {
-        "provider": "google", "account": "busy@acme.test", "owner": "w1", "result": "backed_off",
-        "error": "HTTP 503 from the token endpoint", "status": 503, "failures": 1, "retry_in_s": 30.0})
-    assert (events[dead[0]].outcome, events[dead[0]].detail) == ("error", {
-        "provider": "microsoft", "account": "dead@contoso.test", "owner": "w1", "result": "needs_reauth",
-        "error": "invalid_grant", "description": reauth.removeprefix("invalid_grant: "), "status": 400})
+    assert (events[ok[0]].outcome, refreshed) == (
+        "ok",
+        {
+            "provider": "ghl",
+            "account": "ok@ghl.test",
+            "owner": "w1",
+            "result": "refreshed",
+            "fingerprint": fp,
+            "previous": previous,
+            "rotated": True,
+            "expires_at": (now + timedelta(seconds=86399)).isoformat(),
+            "dek_version": 1,
+        },
+    )
+    assert (events[busy[0]].outcome, events[busy[0]].detail) == (
+        "error",
+        {
+            "provider": "google",
+            "account": "busy@acme.test",
+            "owner": "w1",
+            "result": "backed_off",
+            "error": "HTTP 503 from the token endpoint",
+            "status": 503,
+            "failures": 1,
+            "retry_in_s": 30.0,
+        },
+    )
+    assert (events[dead[0]].outcome, events[dead[0]].detail) == (
+        "error",
+        {
+            "provider": "microsoft",
+            "account": "dead@contoso.test",
+            "owner": "w1",
+            "result": "needs_reauth",
+            "error": "invalid_grant",
+            "description": reauth.removeprefix("invalid_grant: "),
+            "status": 400,
+        },
+    )
     assert (info(vault_, busy[0]).last_refresh_error, info(vault_, dead[0]).last_refresh_error) == (
-        "HTTP 503 from the token endpoint", reauth)
+        "HTTP 503 from the token endpoint",
+        reauth,
+    )
     assert info(vault_, ok[0]).refresh_due_at == now + timedelta(seconds=86399 - 600)
 
 
@@ -1186,14 +1362,19 @@ def test_the_run_report_its_times_and_its_log_line(vault_, standins, make, clock
     def slow(request):
         clock.advance(timedelta(seconds=5))
 
-    with httpx.Client(event_hooks={"request": [slow]}) as client, \
-            caplog.at_level(logging.INFO, logger="vault.refresh"):
+    with httpx.Client(event_hooks={"request": [slow]}) as client, caplog.at_level(logging.INFO, logger="vault.refresh"):
         report = make(owner="w1", http=client).run_once()
     assert (report.started_at, report.finished_at) == (started, started + timedelta(seconds=20))
-    assert (report.refreshed, report.skipped_already_fresh, report.needs_reauth, report.backed_off,
-            report.errors) == (2, 0, 1, 1, 0)
+    assert (report.refreshed, report.skipped_already_fresh, report.needs_reauth, report.backed_off, report.errors) == (
+        2,
+        0,
+        1,
+        1,
+        0,
+    )
     assert [r.getMessage() for r in caplog.records if r.name == "vault.refresh"] == [
-        "refresh run by w1: 2 refreshed, 0 skipped, 1 needs_reauth, 1 backed off, 0 errors"]
+        "refresh run by w1: 2 refreshed, 0 skipped, 1 needs_reauth, 1 backed off, 0 errors"
+    ]
 
 
 def test_viewer_may_not_refresh_and_the_denial_is_audited(vault_, standins, make, clock):
@@ -1222,15 +1403,20 @@ def test_endpoint_repr_masks_the_secret_and_rewriter_follows_the_standins_rule()
     assert rewrite(GOOGLE_TOKEN_URL) == f"http://127.0.0.1:9999/{GOOGLE_HOST}/token"
     assert rewrite(GHL_TOKEN_URL + "?a=1") == f"http://127.0.0.1:9999/{GHL_HOST}/oauth/token?a=1"
     assert ProviderEndpoint.microsoft("contoso.onmicrosoft.com", "id", "s").token_url == (
-        f"https://{MICROSOFT_HOST}/contoso.onmicrosoft.com/oauth2/v2.0/token")
+        f"https://{MICROSOFT_HOST}/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    )
     assert standins_rewriter(None)(GOOGLE_TOKEN_URL) == GOOGLE_TOKEN_URL
     with pytest.raises(ValueError):
         ProviderEndpoint.microsoft(" ", "id", "s")
 
 
 def test_endpoints_from_env():
-    env = {"GOOGLE_OAUTH_CLIENT_ID": "g", "GOOGLE_OAUTH_CLIENT_SECRET": "gs", "MICROSOFT_OAUTH_CLIENT_ID": "m",
-           "MICROSOFT_OAUTH_CLIENT_SECRET": "ms"}
+    env = {
+        "GOOGLE_OAUTH_CLIENT_ID": "g",
+        "GOOGLE_OAUTH_CLIENT_SECRET": "gs",
+        "MICROSOFT_OAUTH_CLIENT_ID": "m",
+        "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
+    }
     assert sorted(endpoints_from_env(env)) == ["google"]  # Microsoft needs its tenant
     env["MICROSOFT_TENANT_ID"] = TENANT_ID
     found = endpoints_from_env(env)
@@ -1252,9 +1438,11 @@ LEAD_RULE = "lead and base_backoff must be positive, and max_backoff at least ba
         ({"batch": 0}, "batch must be at least 1"),
         ({"timeout": 0}, "timeout must be positive"),
         ({"timeout": -1.0}, "timeout must be positive"),
-        ({"lease": timedelta(seconds=20), "timeout": 10},
-         "lease (0:00:20) must be longer than twice the HTTP timeout (10 s), or a slow provider lets another worker "
-         "take the credential mid-refresh"),
+        (
+            {"lease": timedelta(seconds=20), "timeout": 10},
+            "lease (0:00:20) must be longer than twice the HTTP timeout (10 s), or a slow provider lets another worker "
+            "take the credential mid-refresh",
+        ),
         ({"lead": timedelta(0)}, LEAD_RULE),
         ({"base_backoff": timedelta(0)}, LEAD_RULE),
         ({"max_backoff": timedelta(seconds=29)}, LEAD_RULE),
@@ -1268,17 +1456,34 @@ def test_refresher_settings_are_refused_with_what_to_fix(vault_, settings, messa
 
 
 def test_refresher_defaults_and_the_edges_it_accepts(vault_, clock):
-    with Refresher(vault_, BOT, endpoints=endpoints(), batch=1, lease=timedelta(seconds=20.001), timeout=10,
-                   max_backoff=timedelta(seconds=30), lead=timedelta(microseconds=1)) as edge:
+    with Refresher(
+        vault_,
+        BOT,
+        endpoints=endpoints(),
+        batch=1,
+        lease=timedelta(seconds=20.001),
+        timeout=10,
+        max_backoff=timedelta(seconds=30),
+        lead=timedelta(microseconds=1),
+    ) as edge:
         assert (edge.batch, edge.max_backoff) == (1, edge.base_backoff)
     r = Refresher(vault_, BOT, endpoints=endpoints())
     host, pid, tag = r.owner.rsplit(":", 2)
     assert (host, pid, len(tag), int(tag, 16) >= 0) == (socket.gethostname(), str(os.getpid()), 8, True)
     assert (r.lead, r.lease, r.batch, r.timeout, r.base_backoff, r.max_backoff) == (
-        timedelta(minutes=10), timedelta(minutes=2), 50, 10.0, timedelta(seconds=30), timedelta(hours=1))
+        timedelta(minutes=10),
+        timedelta(minutes=2),
+        50,
+        10.0,
+        timedelta(seconds=30),
+        timedelta(hours=1),
+    )
     assert r.clock is clock and r.url_rewriter(GOOGLE_TOKEN_URL) == GOOGLE_TOKEN_URL
     assert (r.http.headers["User-Agent"], r.http.follow_redirects, r.http.timeout) == (
-        "readiness-vault-refresher/1", False, httpx.Timeout(10.0))
+        "readiness-vault-refresher/1",
+        False,
+        httpx.Timeout(10.0),
+    )
     assert repr(r) == f"Refresher(owner={r.owner!r}, providers=['ghl', 'google', 'microsoft'])"
     r.close()
     assert r.http.is_closed
@@ -1289,39 +1494,89 @@ def test_refresher_defaults_and_the_edges_it_accepts(vault_, clock):
 
 def test_report_as_dict_is_the_json_the_cli_prints(clock):
     later = clock.now() + timedelta(minutes=5)
-    report = RefreshReport("w1", clock.now(), later, refreshed=1, backed_off=1, outcomes=(
-        RefreshOutcome("c1", "acme", "google", "a", "refreshed", status=200, fingerprint="hmac:ab", rotated=True),
-        RefreshOutcome("c2", "acme", "ghl", "b", "backed_off", detail="HTTP 503", status=503, next_attempt_at=later),
-    ))
+    report = RefreshReport(
+        "w1",
+        clock.now(),
+        later,
+        refreshed=1,
+        backed_off=1,
+        outcomes=(
+            RefreshOutcome("c1", "acme", "google", "a", "refreshed", status=200, fingerprint="hmac:ab", rotated=True),
+            RefreshOutcome(
+                "c2", "acme", "ghl", "b", "backed_off", detail="HTTP 503", status=503, next_attempt_at=later
+            ),
+        ),
+    )
     assert report.claimed == 2
     assert report.as_dict() == {
-        "owner": "w1", "started_at": clock.now().isoformat(), "finished_at": later.isoformat(), "refreshed": 1,
-        "skipped_already_fresh": 0, "needs_reauth": 0, "backed_off": 1, "errors": 0,
+        "owner": "w1",
+        "started_at": clock.now().isoformat(),
+        "finished_at": later.isoformat(),
+        "refreshed": 1,
+        "skipped_already_fresh": 0,
+        "needs_reauth": 0,
+        "backed_off": 1,
+        "errors": 0,
         "outcomes": [
-            {"credential_id": "c1", "tenant": "acme", "provider": "google", "account": "a", "result": "refreshed",
-             "detail": None, "status": 200, "rotated": True, "fingerprint": "hmac:ab", "next_attempt_at": None},
-            {"credential_id": "c2", "tenant": "acme", "provider": "ghl", "account": "b", "result": "backed_off",
-             "detail": "HTTP 503", "status": 503, "rotated": False, "fingerprint": None,
-             "next_attempt_at": later.isoformat()},
+            {
+                "credential_id": "c1",
+                "tenant": "acme",
+                "provider": "google",
+                "account": "a",
+                "result": "refreshed",
+                "detail": None,
+                "status": 200,
+                "rotated": True,
+                "fingerprint": "hmac:ab",
+                "next_attempt_at": None,
+            },
+            {
+                "credential_id": "c2",
+                "tenant": "acme",
+                "provider": "ghl",
+                "account": "b",
+                "result": "backed_off",
+                "detail": "HTTP 503",
+                "status": 503,
+                "rotated": False,
+                "fingerprint": None,
+                "next_attempt_at": later.isoformat(),
+            },
         ],
     }
 
 
 def test_endpoints_their_urls_and_the_standins_rule_literally():
     assert repr(ProviderEndpoint.ghl("cid", "s3cret")) == (
-        f"ProviderEndpoint({GHL_TOKEN_URL!r}, client_id='cid', client_secret=Secret(***))")
-    env = {"GOOGLE_OAUTH_CLIENT_ID": " g ", "GOOGLE_OAUTH_CLIENT_SECRET": "gs", "GHL_OAUTH_CLIENT_ID": "h",
-           "GHL_OAUTH_CLIENT_SECRET": "hs", "MICROSOFT_OAUTH_CLIENT_ID": "m", "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
-           "MICROSOFT_TENANT_ID": f" {TENANT_ID} "}
+        f"ProviderEndpoint({GHL_TOKEN_URL!r}, client_id='cid', client_secret=Secret(***))"
+    )
+    env = {
+        "GOOGLE_OAUTH_CLIENT_ID": " g ",
+        "GOOGLE_OAUTH_CLIENT_SECRET": "gs",
+        "GHL_OAUTH_CLIENT_ID": "h",
+        "GHL_OAUTH_CLIENT_SECRET": "hs",
+        "MICROSOFT_OAUTH_CLIENT_ID": "m",
+        "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
+        "MICROSOFT_TENANT_ID": f" {TENANT_ID} ",
+    }
     found = endpoints_from_env(env)
     assert {name: (e.token_url, e.client_id, e.client_secret.reveal(), e.send_scope) for name, e in found.items()} == {
         "google": (GOOGLE_TOKEN_URL, "g", "gs", False),
         "microsoft": (f"https://{MICROSOFT_HOST}/{TENANT_ID}/oauth2/v2.0/token", "m", "ms", True),
         "ghl": (GHL_TOKEN_URL, "h", "hs", False),
     }
-    assert endpoints_from_env({"GHL_OAUTH_CLIENT_ID": "  ", "GHL_OAUTH_CLIENT_SECRET": "hs",
-                               "GOOGLE_OAUTH_CLIENT_ID": "g", "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
-                               "MICROSOFT_TENANT_ID": TENANT_ID}) == {}
+    assert (
+        endpoints_from_env(
+            {
+                "GHL_OAUTH_CLIENT_ID": "  ",
+                "GHL_OAUTH_CLIENT_SECRET": "hs",
+                "GOOGLE_OAUTH_CLIENT_ID": "g",
+                "MICROSOFT_OAUTH_CLIENT_SECRET": "ms",
+                "MICROSOFT_TENANT_ID": TENANT_ID,
+            }
+        )
+        == {}
+    )
     assert endpoints_from_env({**env, "MICROSOFT_TENANT_ID": " "}).keys() == {"google", "ghl"}
     with pytest.raises(ValueError) as err:
         ProviderEndpoint.microsoft(" ", "id", "s")
@@ -1342,30 +1597,53 @@ def post(server, host, path, data=None, auth=None):
 def test_google_standin_speaks_googles_errors(standins):
     cid, secret = CLIENTS["google"]
     server = standins.server
-    unknown = post(server, GOOGLE_HOST, "/token", {"client_id": "nope", "client_secret": "x",
-                                                  "grant_type": "refresh_token", "refresh_token": "1//x"})
+    unknown = post(
+        server,
+        GOOGLE_HOST,
+        "/token",
+        {"client_id": "nope", "client_secret": "x", "grant_type": "refresh_token", "refresh_token": "1//x"},
+    )
     assert unknown.status_code == 401
     assert unknown.json() == {"error": "invalid_client", "error_description": "The OAuth client was not found."}
-    wrong = post(server, GOOGLE_HOST, "/token", {"client_id": cid, "client_secret": "x",
-                                                "grant_type": "refresh_token", "refresh_token": "1//x"})
+    wrong = post(
+        server,
+        GOOGLE_HOST,
+        "/token",
+        {"client_id": cid, "client_secret": "x", "grant_type": "refresh_token", "refresh_token": "1//x"},
+    )
     assert wrong.status_code == 401 and wrong.json() == {"error": "invalid_client", "error_description": "Unauthorized"}
-    code = post(server, GOOGLE_HOST, "/token", {"client_id": cid, "client_secret": secret,
-                                               "grant_type": "authorization_code", "code": "4/0Aany",
-                                               "redirect_uri": "https://x.test/cb"})
+    code = post(
+        server,
+        GOOGLE_HOST,
+        "/token",
+        {
+            "client_id": cid,
+            "client_secret": secret,
+            "grant_type": "authorization_code",
+            "code": "4/0Aany",
+            "redirect_uri": "https://x.test/cb",
+        },
+    )
     assert code.status_code == 400
     assert code.json() == {"error": "invalid_grant", "error_description": "Malformed auth code."}
-    revoked = post(server, GOOGLE_HOST, "/token", {"client_id": cid, "client_secret": secret,
-                                                  "grant_type": "refresh_token", "refresh_token": "1//unknown"})
+    revoked = post(
+        server,
+        GOOGLE_HOST,
+        "/token",
+        {"client_id": cid, "client_secret": secret, "grant_type": "refresh_token", "refresh_token": "1//unknown"},
+    )
     assert revoked.status_code == 400
     assert revoked.json() == {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
     refresh = standins.google.grant("u@acme.test", cid)
-    ok = post(server, GOOGLE_HOST, "/token", {"grant_type": "refresh_token", "refresh_token": refresh},
-              auth=(cid, secret))  # HTTP Basic client authentication works too
+    ok = post(
+        server, GOOGLE_HOST, "/token", {"grant_type": "refresh_token", "refresh_token": refresh}, auth=(cid, secret)
+    )  # HTTP Basic client authentication works too
     body = ok.json()
     assert ok.status_code == 200 and set(body) == {"access_token", "expires_in", "scope", "token_type"}
     assert body["access_token"].startswith("ya29.") and body["expires_in"] == 3599 and body["token_type"] == "Bearer"
-    again = post(server, GOOGLE_HOST, "/token", {"grant_type": "refresh_token", "refresh_token": refresh},
-                 auth=(cid, secret)).json()
+    again = post(
+        server, GOOGLE_HOST, "/token", {"grant_type": "refresh_token", "refresh_token": refresh}, auth=(cid, secret)
+    ).json()
     assert again["access_token"] != body["access_token"]  # random, never constant
 
 
@@ -1448,13 +1726,29 @@ def test_four_refresher_processes_refresh_every_credential_exactly_once(pg_url):
         for i in range(n):
             account = f"loc_{i:04d}"
             refresh = ghl.grant(account, cid)
-            ids[account] = vault_.put(ADMIN, f"tenant-{i % 7}", "ghl", account, "eyJold." + secrets.token_urlsafe(24),
-                                      refresh, expires_at=now + timedelta(minutes=5))
-        env = {**os.environ, "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(KEY).decode(),
-               "REFRESH_WORKER_CLIENT_SECRET": secret}
+            ids[account] = vault_.put(
+                ADMIN,
+                f"tenant-{i % 7}",
+                "ghl",
+                account,
+                "eyJold." + secrets.token_urlsafe(24),
+                refresh,
+                expires_at=now + timedelta(minutes=5),
+            )
+        env = {
+            **os.environ,
+            "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(KEY).decode(),
+            "REFRESH_WORKER_CLIENT_SECRET": secret,
+        }
         workers = [
-            subprocess.Popen([sys.executable, str(WORKER), pg_url, server.url, f"w{k}", "ghl", cid, "10"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            subprocess.Popen(
+                [sys.executable, str(WORKER), pg_url, server.url, f"w{k}", "ghl", cid, "10"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
             for k in range(4)
         ]
         try:
@@ -1491,8 +1785,9 @@ def test_four_refresher_processes_refresh_every_credential_exactly_once(pg_url):
     assert all(i.state == "active" and i.failures == 0 and i.last_refresh_at is not None for i in vault_.list(ADMIN))
     assert vault_.verify_audit(ADMIN).ok
     share = sorted(r["refreshed"] for r in results)
-    print(f"\n4 refresher processes, {n} credentials: {wall:.2f} s wall, {n / wall:.0f} credentials/s, "
-          f"per worker {share}")
+    print(
+        f"\n4 refresher processes, {n} credentials: {wall:.2f} s wall, {n / wall:.0f} credentials/s, per worker {share}"
+    )
     assert sum(1 for s in share if s) >= 2  # the work really was shared
     vault_.close()
 

@@ -45,15 +45,22 @@ def _put(env, clock, account):
     now = clock.now()
     clock.set(now - timedelta(minutes=55))
     try:
-        return env.vault.put(ADMIN, "acme", "ghl", account, "old-access", refresh,
-                             expires_at=now + timedelta(minutes=5))
+        return env.vault.put(
+            ADMIN, "acme", "ghl", account, "old-access", refresh, expires_at=now + timedelta(minutes=5)
+        )
     finally:
         clock.set(now)
 
 
 def _refresher(env, clock, **kw):
-    return Refresher(env.vault, ADMIN, clock=clock, endpoints={"ghl": ProviderEndpoint.ghl(*CLIENT)},
-                     url_rewriter=standins_rewriter(env.server.url), **kw)
+    return Refresher(
+        env.vault,
+        ADMIN,
+        clock=clock,
+        endpoints={"ghl": ProviderEndpoint.ghl(*CLIENT)},
+        url_rewriter=standins_rewriter(env.server.url),
+        **kw,
+    )
 
 
 def _info(vault, cid):
@@ -74,9 +81,13 @@ def test_no_lock_is_held_during_the_call_and_the_refresh_is_marked_in_flight(ghl
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 else:  # the row lock is free (NOWAIT fails at once if anybody held it)
                     conn.exec_driver_sql("SET lock_timeout = '200ms'")
-                row = conn.execute(sa.text("select last_refresh_error, lease_owner from credentials where id = :id"
-                                           + ("" if conn.dialect.name == "sqlite" else " for update nowait")),
-                                   {"id": cid}).one()
+                row = conn.execute(
+                    sa.text(
+                        "select last_refresh_error, lease_owner from credentials where id = :id"
+                        + ("" if conn.dialect.name == "sqlite" else " for update nowait")
+                    ),
+                    {"id": cid},
+                ).one()
                 conn.execute(sa.text("update credentials set updated_at = updated_at where id = :id"), {"id": cid})
                 conn.rollback()
                 seen.append(tuple(row))

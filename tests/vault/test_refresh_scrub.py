@@ -87,11 +87,23 @@ def echoed(db_url, clock, tmp_path):
             refresh_tokens[account] = standin.grant(account, CLIENT_ID)
             now = clock.now()
             clock.set(now - timedelta(minutes=55))
-            vault.put(ADMIN, "acme", "google", account, "ya29.old-" + secrets.token_urlsafe(20),
-                      refresh_tokens[account], expires_at=now + timedelta(minutes=5))
+            vault.put(
+                ADMIN,
+                "acme",
+                "google",
+                account,
+                "ya29.old-" + secrets.token_urlsafe(20),
+                refresh_tokens[account],
+                expires_at=now + timedelta(minutes=5),
+            )
             clock.set(now)
-        with Refresher(vault, ADMIN, clock=clock, endpoints={"google": ProviderEndpoint.google(CLIENT_ID, SECRET)},
-                       url_rewriter=standins_rewriter(server.url)) as refresher:
+        with Refresher(
+            vault,
+            ADMIN,
+            clock=clock,
+            endpoints={"google": ProviderEndpoint.google(CLIENT_ID, SECRET)},
+            url_rewriter=standins_rewriter(server.url),
+        ) as refresher:
             report = refresher.run_once()
     yield vault, report, refresh_tokens, db_url
     vault.close()
@@ -130,11 +142,18 @@ def test_stored_error_is_code_status_and_a_cut_scrubbed_description(echoed):
 
 
 def test_secret_forms_cover_url_encoding_json_escaping_and_base64():
-    secret = "1//0gAb+cd=ef\"gh"
+    secret = '1//0gAb+cd=ef"gh'
     forms = secret_forms(secret)
-    for form in (secret, quote(secret), quote(secret, safe=""), "1%2F%2F0gAb%2Bcd%3Def%22gh",
-                 json.dumps(secret)[1:-1], json.dumps(secret)[1:-1].replace("/", "\\/"),
-                 base64.b64encode(secret.encode()).decode(), secret.encode().hex()):
+    for form in (
+        secret,
+        quote(secret),
+        quote(secret, safe=""),
+        "1%2F%2F0gAb%2Bcd%3Def%22gh",
+        json.dumps(secret)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        base64.b64encode(secret.encode()).decode(),
+        secret.encode().hex(),
+    ):
         assert form in forms
     redacting = RedactingFilter([secret])
     assert redacting.scrub(f"echo {quote(secret, safe='')} and {json.dumps(secret)}") == 'echo *** and "***"'
@@ -161,9 +180,13 @@ def test_cli_refresh_installs_the_redacting_filter_with_the_client_secret(sqlite
     with Vault.init(sqlite_url, StaticKeySource(KEY)) as vault:
         vault.put(ADMIN, "acme", "google", "cli@x.test", "ya29.old-cli-token", standin.grant("cli@x.test", CLIENT_ID))
     with StandinServer([standin]) as server:
-        env = {"TOKEN_VAULT_DB_URL": sqlite_url, "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(KEY).decode(),
-               "GOOGLE_OAUTH_CLIENT_ID": CLIENT_ID, "GOOGLE_OAUTH_CLIENT_SECRET": SECRET,
-               "READINESS_STANDINS_URL": server.url}
+        env = {
+            "TOKEN_VAULT_DB_URL": sqlite_url,
+            "TOKEN_VAULT_ENCRYPTION_KEY": base64.b64encode(KEY).decode(),
+            "GOOGLE_OAUTH_CLIENT_ID": CLIENT_ID,
+            "GOOGLE_OAUTH_CLIENT_SECRET": SECRET,
+            "READINESS_STANDINS_URL": server.url,
+        }
         result = CliRunner().invoke(vault_app, ["refresh", "--as", "ada:admin"], env=env)
     assert result.exit_code == 0, result.output
     found = [f for f in logging.getLogger("vault.refresh").filters if isinstance(f, RedactingFilter)]

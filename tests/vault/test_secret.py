@@ -18,8 +18,18 @@ TOKEN = "ya29.a0AfH6SMBx-plaintext-token"
 def test_repr_str_format_fstring_are_masked():
     s = Secret(TOKEN)
     old_style = ["%s" % s, "%r" % s, "{}".format(s)]  # noqa: UP031, UP032  # every formatting route on purpose
-    shown = [repr(s), str(s), format(s), format(s, ">40"), f"{s}", f"{s!r}", f"{s!s}", *old_style, repr([s]),
-             repr({"t": s})]
+    shown = [
+        repr(s),
+        str(s),
+        format(s),
+        format(s, ">40"),
+        f"{s}",
+        f"{s!r}",
+        f"{s!s}",
+        *old_style,
+        repr([s]),
+        repr({"t": s}),
+    ]
     for text in shown:
         assert TOKEN not in text
         assert "ya29" not in text
@@ -107,9 +117,14 @@ def test_equality_uses_compare_digest(monkeypatch):
 
 def _tokens() -> TokenSet:
     return TokenSet(
-        tenant="acme", provider="google", account="ops@acme.test", credential_id="cred-1",
-        access_token=Secret(TOKEN), refresh_token=Secret("1//0refresh-plaintext"),
-        expires_at=datetime(2025, 10, 6, 10, tzinfo=UTC), scopes=["email"],
+        tenant="acme",
+        provider="google",
+        account="ops@acme.test",
+        credential_id="cred-1",
+        access_token=Secret(TOKEN),
+        refresh_token=Secret("1//0refresh-plaintext"),
+        expires_at=datetime(2025, 10, 6, 10, tzinfo=UTC),
+        scopes=["email"],
     )
 
 

@@ -43,15 +43,25 @@ def world(request, tls, tmp_path_factory):
         for role in ROLES:
             ids[role] = tokens.create(ADMIN, f"{role}-acme", Role(role), tenants=["acme"]).token.reveal()
         ids["root"] = tokens.create(ADMIN, "root", Role.ADMIN).token.reveal()
-        ids["ms-only"] = tokens.create(ADMIN, "ms-only", Role.SERVICE, tenants=["acme"],
-                                       providers=["microsoft"]).token.reveal()
-        ids["expired"] = tokens.create(ADMIN, "expired", Role.SERVICE, tenants=["acme"],
-                                       expires_in=timedelta(minutes=1)).token.reveal()
+        ids["ms-only"] = tokens.create(
+            ADMIN, "ms-only", Role.SERVICE, tenants=["acme"], providers=["microsoft"]
+        ).token.reveal()
+        ids["expired"] = tokens.create(
+            ADMIN, "expired", Role.SERVICE, tenants=["acme"], expires_in=timedelta(minutes=1)
+        ).token.reveal()
         ids["revoked"] = tokens.create(ADMIN, "revoked", Role.SERVICE, tenants=["acme"]).token.reveal()
         tokens.revoke(ADMIN, "revoked")
         for tenant in ("acme", "globex"):
-            svc.vault.put(ADMIN, tenant, "google", f"ops@{tenant}.test", ACCESS[tenant], REFRESH[tenant],
-                          expires_at=clock.now() + timedelta(hours=1), scopes=["openid"])
+            svc.vault.put(
+                ADMIN,
+                tenant,
+                "google",
+                f"ops@{tenant}.test",
+                ACCESS[tenant],
+                REFRESH[tenant],
+                expires_at=clock.now() + timedelta(hours=1),
+                scopes=["openid"],
+            )
         clock.offset = timedelta(0)
         svc.ids = ids
         svc.clock = clock
@@ -81,8 +91,7 @@ def _call(world, endpoint, who, tenant, account):
         if endpoint == "get":
             return c.get_token(tenant, "google", account)
         if endpoint == "put":
-            return c.put_token(tenant, "google", account, "ya29.a0put-" + secrets.token_urlsafe(20),
-                               expires_in=3600)
+            return c.put_token(tenant, "google", account, "ya29.a0put-" + secrets.token_urlsafe(20), expires_in=3600)
         if endpoint == "revoke":
             return c.revoke(tenant, "google", account)
         if endpoint == "list":
@@ -100,8 +109,14 @@ def _call(world, endpoint, who, tenant, account):
 def test_every_endpoint_by_role_and_tenant_follows_the_rbac_matrix(world, endpoint, role, tenant):
     account = f"{endpoint}-{role}@{tenant}.test"
     if endpoint in ("get", "revoke"):  # something to read or revoke, whoever may
-        world.vault.put(ADMIN, tenant, "google", account, "ya29.a0m-" + secrets.token_urlsafe(20),
-                        expires_at=world.clock.now() + timedelta(hours=1))
+        world.vault.put(
+            ADMIN,
+            tenant,
+            "google",
+            account,
+            "ya29.a0m-" + secrets.token_urlsafe(20),
+            expires_at=world.clock.now() + timedelta(hours=1),
+        )
     allowed = Role(role) in PERMISSIONS[ENDPOINTS[endpoint]] and (tenant == "acme" or endpoint == "metrics")
     if allowed:
         answer = _call(world, endpoint, role, tenant, account)
@@ -129,6 +144,7 @@ def test_an_unscoped_admin_reaches_every_tenant(world):
 
 # ------------------------------------------------------------------------------------ identities refused
 
+
 @pytest.mark.parametrize("who, reason", [("expired", "expired"), ("revoked", "revoked")])
 def test_expired_and_revoked_identities_are_refused_and_audited(world, who, reason):
     world.clock.offset = timedelta(minutes=2)  # the "expired" identity lived a minute
@@ -140,16 +156,15 @@ def test_expired_and_revoked_identities_are_refused_and_audited(world, who, reas
     assert (refused.value.status, refused.value.code) == (401, "unauthorized")
     assert reason in str(refused.value) and world.ids[who] not in str(refused.value)
     event = last_events(world, 1)[0]
-    assert (event.actor, event.outcome, event.detail["reason"]) == ("anonymous", "denied",
-                                                                    f"unauthenticated: {reason}")
+    assert (event.actor, event.outcome, event.detail["reason"]) == ("anonymous", "denied", f"unauthenticated: {reason}")
 
 
-@pytest.mark.parametrize("header", [None, "Bearer rvs_" + "x" * 43, "Basic dXNlcjpwYXNz"],
-                         ids=["none", "unknown", "other-scheme"])
+@pytest.mark.parametrize(
+    "header", [None, "Bearer rvs_" + "x" * 43, "Basic dXNlcjpwYXNz"], ids=["none", "unknown", "other-scheme"]
+)
 def test_unidentified_calls_are_401_with_a_challenge(world, header):
     with http(world) as h:
-        response = h.get("/v1/tokens/acme/google/ops@acme.test",
-                         headers={"Authorization": header} if header else {})
+        response = h.get("/v1/tokens/acme/google/ops@acme.test", headers={"Authorization": header} if header else {})
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert ACCESS["acme"] not in response.text
@@ -165,10 +180,12 @@ def test_an_identity_outside_its_providers_is_refused(world):
 
 # --------------------------------------------------------------------------------------- the token answers
 
+
 def test_get_answers_the_access_token_and_never_the_refresh_token(world):
     with http(world) as h:
-        response = h.get("/v1/tokens/acme/google/ops@acme.test",
-                         headers={"Authorization": f"Bearer {world.ids['service']}"})
+        response = h.get(
+            "/v1/tokens/acme/google/ops@acme.test", headers={"Authorization": f"Bearer {world.ids['service']}"}
+        )
     body = response.json()
     assert response.status_code == 200 and body["access_token"] == ACCESS["acme"]
     assert REFRESH["acme"] not in response.text and "refresh_token" not in body
@@ -192,24 +209,35 @@ def test_put_then_get_then_revoke_through_the_client(world):
         assert (missing.value.status, missing.value.code) == (404, "not_found")
 
 
-@pytest.mark.parametrize("body, fragment", [
-    (b"not json", "not JSON"), (b"[1]", "JSON object"), (b"{}", "access_token"),
-    (b'{"access_token": "ya29.x", "expires_in": -5}', "expires_in"),
-    (b'{"access_token": "ya29.x", "expires_in": 5, "expires_at": "2030-01-01T00:00:00Z"}', "not both"),
-    (b'{"access_token": "ya29.x", "scopes": "openid"}', "scopes"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"not json", "not JSON"),
+        (b"[1]", "JSON object"),
+        (b"{}", "access_token"),
+        (b'{"access_token": "ya29.x", "expires_in": -5}', "expires_in"),
+        (b'{"access_token": "ya29.x", "expires_in": 5, "expires_at": "2030-01-01T00:00:00Z"}', "not both"),
+        (b'{"access_token": "ya29.x", "scopes": "openid"}', "scopes"),
+    ],
+)
 def test_a_malformed_put_is_invalid_request(world, body, fragment):
     with http(world) as h:
-        response = h.put("/v1/tokens/acme/google/bad@acme.test", content=body,
-                         headers={"Authorization": f"Bearer {world.ids['service']}"})
+        response = h.put(
+            "/v1/tokens/acme/google/bad@acme.test",
+            content=body,
+            headers={"Authorization": f"Bearer {world.ids['service']}"},
+        )
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
     assert fragment in response.json()["error"]["message"]
 
 
 def test_a_body_over_the_limit_is_too_large(world):
     with http(world) as h:
-        response = h.put("/v1/tokens/acme/google/big@acme.test", content=b"x" * (64 * 1024 + 1),
-                         headers={"Authorization": f"Bearer {world.ids['service']}"})
+        response = h.put(
+            "/v1/tokens/acme/google/big@acme.test",
+            content=b"x" * (64 * 1024 + 1),
+            headers={"Authorization": f"Bearer {world.ids['service']}"},
+        )
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
 
 
@@ -233,6 +261,7 @@ def test_the_audit_chain_still_verifies_after_all_of_it(world):
 
 # ---------------------------------------------------------------------------------------- the contract
 
+
 def test_the_openapi_document_served_is_the_committed_one(world):
     with http(world) as h:
         served = h.get("/openapi.json").json()
@@ -244,6 +273,7 @@ def test_every_error_code_is_documented_with_its_status():
 
 
 # ------------------------------------------------------------------------------------------ TLS and logs
+
 
 def test_a_client_that_does_not_trust_the_ca_is_refused_by_tls(world):
     with VaultClient(world.url, world.ids["service"], verify=True) as c, pytest.raises(VaultServiceError) as bad:
@@ -259,8 +289,11 @@ def test_no_token_reaches_a_log_line(world, caplog):
         c.get_token("acme", "google", "log@acme.test").wipe()
     with http(world) as h:  # a token where a path segment goes, and a broken body carrying one
         h.get(f"/v1/tokens/acme/google/{secret_access}", headers={"Authorization": f"Bearer {world.ids['service']}"})
-        h.put("/v1/tokens/acme/google/x", content=f'{{"access_token": "{secret_access}", "x": '.encode(),
-              headers={"Authorization": f"Bearer {world.ids['service']}"})
+        h.put(
+            "/v1/tokens/acme/google/x",
+            content=f'{{"access_token": "{secret_access}", "x": '.encode(),
+            headers={"Authorization": f"Bearer {world.ids['service']}"},
+        )
         h.get("/v1/credentials", headers={"Authorization": f"Bearer {secret_refresh}"})
     text = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert "/v1/tokens/acme/google/" in text  # the requests were logged
@@ -270,10 +303,13 @@ def test_no_token_reaches_a_log_line(world, caplog):
 
 # ------------------------------------------------------------------------- limits, listening, mutual TLS
 
+
 def test_an_identity_over_its_rate_is_told_when_to_come_back(tls, tmp_path):
     clock = OffsetClock()
-    with database("sqlite", tmp_path) as url, running_service(
-            url, tls, clock, settings=ServiceSettings(rate=0.5, burst=2, auth_cache_ttl=0)) as svc:
+    with (
+        database("sqlite", tmp_path) as url,
+        running_service(url, tls, clock, settings=ServiceSettings(rate=0.5, burst=2, auth_cache_ttl=0)) as svc,
+    ):
         token = ServiceTokens(svc.vault).create(ADMIN, "busy", Role.VIEWER).token.reveal()
         other = ServiceTokens(svc.vault).create(ADMIN, "calm", Role.VIEWER).token.reveal()
         with VaultClient(svc.url, token, verify=tls.context()) as c:
@@ -287,11 +323,17 @@ def test_an_identity_over_its_rate_is_told_when_to_come_back(tls, tmp_path):
             assert c.list() == []  # another identity has its own bucket
 
 
-@pytest.mark.parametrize("host, cert, refused", [
-    ("127.0.0.1", False, None), ("::1", False, None), ("localhost", False, None),
-    ("0.0.0.0", False, "refusing plain HTTP"), ("10.1.2.3", False, "refusing plain HTTP"),
-    ("0.0.0.0", True, None),
-])
+@pytest.mark.parametrize(
+    "host, cert, refused",
+    [
+        ("127.0.0.1", False, None),
+        ("::1", False, None),
+        ("localhost", False, None),
+        ("0.0.0.0", False, "refusing plain HTTP"),
+        ("10.1.2.3", False, "refusing plain HTTP"),
+        ("0.0.0.0", True, None),
+    ],
+)
 def test_plain_http_only_on_loopback(tls, host, cert, refused):
     from vault.serve import ServeRefused, check_listen
 
@@ -369,9 +411,25 @@ def test_readiness_vault_serve_serves_over_tls_and_logs_each_request_scrubbed(tl
         port = s.getsockname()[1]
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "checks.shell.cli", "vault", "serve", "--port", str(port),
-                                 "--cert", str(tls.cert), "--key", str(tls.key)], env=cli.env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=sink)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "checks.shell.cli",
+                "vault",
+                "serve",
+                "--port",
+                str(port),
+                "--cert",
+                str(tls.cert),
+                "--key",
+                str(tls.key),
+            ],
+            env=cli.env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
         try:
             with VaultClient(f"https://127.0.0.1:{port}", token, verify=tls.context()) as c:
                 for _ in range(300):
@@ -392,6 +450,7 @@ def test_readiness_vault_serve_serves_over_tls_and_logs_each_request_scrubbed(tl
 
 
 # --------------------------------------------------------------------------- the limits' and cache's rules
+
 
 class Ticks:
     def __init__(self):

@@ -37,6 +37,7 @@ def google():
 
 async def _gather_gets(urls, token, tls, account):
     """``CLIENTS`` gets at once, spread over ``urls`` (one connection each): the access tokens answered."""
+
     async def one(i):
         async with httpx.AsyncClient(base_url=urls[i % len(urls)], verify=tls.context()) as h:
             response = await h.get(f"/v1/tokens/acme/google/{account}", headers={"Authorization": f"Bearer {token}"})
@@ -82,9 +83,11 @@ def test_a_credential_the_provider_refuses_answers_needs_reauth(tls, google, tmp
 
 def test_replicas_on_one_postgresql_behave_as_one(tls, google, tmp_path):
     clock = OffsetClock()
-    with database("postgresql", tmp_path) as url, \
-            running_service(url, tls, clock, standins_url=google.url) as one, \
-            running_service(url, tls, clock, standins_url=google.url) as two:
+    with (
+        database("postgresql", tmp_path) as url,
+        running_service(url, tls, clock, standins_url=google.url) as one,
+        running_service(url, tls, clock, standins_url=google.url) as two,
+    ):
         token = ServiceTokens(one.vault).create(ADMIN, "wizard", Role.SERVICE, tenants=["acme"]).token.reveal()
         access = "ya29.a0replica-" + secrets.token_urlsafe(20)
         with VaultClient(one.url, token, verify=tls.context()) as a:
@@ -120,8 +123,9 @@ def test_an_expired_token_whose_refresh_fails_is_refresh_failed_not_a_dead_token
         refresh = google.grant("late@acme.test", GOOGLE_CLIENT[0])
         stale = "ya29.a0stale-" + secrets.token_urlsafe(20)
         clock.offset -= timedelta(hours=2)
-        svc.vault.put(ADMIN, "acme", "google", "late@acme.test", stale, refresh,
-                      expires_at=clock.now() + timedelta(hours=1))  # expired an hour ago
+        svc.vault.put(
+            ADMIN, "acme", "google", "late@acme.test", stale, refresh, expires_at=clock.now() + timedelta(hours=1)
+        )  # expired an hour ago
         clock.offset = timedelta(0)
         google.set_scenario("500")
         with VaultClient(svc.url, token, verify=tls.context()) as c, pytest.raises(VaultServiceError) as failed:

@@ -48,9 +48,15 @@ def test_authenticate_maps_the_token_to_its_actor(tokens):
     assert found.allows_provider("google") and not found.allows_provider("ghl")
 
 
-@pytest.mark.parametrize("presented, code", [
-    (None, "missing"), ("", "missing"), ("Bearer-ish", "unknown"), (PREFIX + "x" * 43, "unknown"),
-])
+@pytest.mark.parametrize(
+    "presented, code",
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("Bearer-ish", "unknown"),
+        (PREFIX + "x" * 43, "unknown"),
+    ],
+)
 def test_unusable_tokens_are_refused_with_a_stable_code(tokens, presented, code):
     _issue(tokens)
     with pytest.raises(Unauthenticated) as caught:
@@ -80,13 +86,22 @@ def test_revocation_by_name_or_id_is_immediate_idempotent_and_audited(tokens, va
     assert vault_.verify_audit(ADMIN).ok
 
 
-@pytest.mark.parametrize("actor", [
-    Actor("sync", Role.SERVICE, frozenset({"acme"})), Actor("aud", Role.AUDITOR), Actor("vic", Role.VIEWER),
-    Actor("scoped", Role.ADMIN, frozenset({"acme"})),
-], ids=["service", "auditor", "viewer", "scoped-admin"])
+@pytest.mark.parametrize(
+    "actor",
+    [
+        Actor("sync", Role.SERVICE, frozenset({"acme"})),
+        Actor("aud", Role.AUDITOR),
+        Actor("vic", Role.VIEWER),
+        Actor("scoped", Role.ADMIN, frozenset({"acme"})),
+    ],
+    ids=["service", "auditor", "viewer", "scoped-admin"],
+)
 def test_only_an_unscoped_admin_manages_identities_and_denials_are_audited(tokens, vault_, actor):
-    for call in (lambda: tokens.create(actor, "x", Role.VIEWER), lambda: tokens.list(actor),
-                 lambda: tokens.revoke(actor, "x")):
+    for call in (
+        lambda: tokens.create(actor, "x", Role.VIEWER),
+        lambda: tokens.list(actor),
+        lambda: tokens.revoke(actor, "x"),
+    ):
         with pytest.raises(AccessDenied):
             call()
     denied = [e for e in vault_.audit_events(ADMIN, 10) if e.outcome == "denied"]

@@ -178,12 +178,18 @@ def test_a_read_whose_commit_fails_leaves_no_readable_token_behind(vault_, raw):
     assert raw.dialect.name == "postgresql"
     cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
     with raw.begin() as conn:
-        conn.execute(sa.text(
-            "create function refuse_commit() returns trigger language plpgsql as $$ begin "
-            "raise exception 'refused at commit'; end $$"))
-        conn.execute(sa.text(
-            "create constraint trigger refuse_commit after insert on audit_events deferrable initially deferred "
-            "for each row execute function refuse_commit()"))
+        conn.execute(
+            sa.text(
+                "create function refuse_commit() returns trigger language plpgsql as $$ begin "
+                "raise exception 'refused at commit'; end $$"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "create constraint trigger refuse_commit after insert on audit_events deferrable initially deferred "
+                "for each row execute function refuse_commit()"
+            )
+        )
     try:
         with pytest.raises(VaultError, match="the vault database refused it") as err:
             vault_.get(ADMIN, "acme", cid)

@@ -176,8 +176,18 @@ def test_the_decision_reads_real_psycopg_connection_info(pg_url):
         ("/var/run/postgresql", "", False, False),
         ("@abstract", "", False, False),
     ],
-    ids=["tls", "remote-plain", "private-plain", "unknown-addr", "v4-loop", "v6-loop", "mapped-loop", "mapped-remote",
-         "unix", "abstract-socket"],
+    ids=[
+        "tls",
+        "remote-plain",
+        "private-plain",
+        "unknown-addr",
+        "v4-loop",
+        "v6-loop",
+        "mapped-loop",
+        "mapped-remote",
+        "unix",
+        "abstract-socket",
+    ],
 )
 def test_the_rule(host, hostaddr, ssl, refused):
     problem = judge_connection(host, hostaddr, ssl)

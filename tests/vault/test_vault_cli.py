@@ -30,11 +30,19 @@ class Cli:
         self.db = tmp / "vault.db"
         self.cwd = tmp
         self.env = {
-            k: v for k, v in os.environ.items()
+            k: v
+            for k, v in os.environ.items()
             if not k.startswith(("GOOGLE_", "MICROSOFT_", "GHL_", "TOKEN_VAULT_", "READINESS_", "USER", "LOGNAME"))
         }
-        self.env.update({"COLUMNS": "200", "TOKEN_VAULT_DB_URL": f"sqlite:///{self.db}",
-                         "TOKEN_VAULT_ENCRYPTION_KEY": K1, "USER": "olive", "LOGNAME": "olive"})
+        self.env.update(
+            {
+                "COLUMNS": "200",
+                "TOKEN_VAULT_DB_URL": f"sqlite:///{self.db}",
+                "TOKEN_VAULT_ENCRYPTION_KEY": K1,
+                "USER": "olive",
+                "LOGNAME": "olive",
+            }
+        )
         self.seen: list[str] = []
 
     def __call__(self, *args: str, stdin: str | None = None, env: dict[str, str | None] | None = None):
@@ -44,8 +52,15 @@ class Cli:
                 run_env.pop(key, None)
             else:
                 run_env[key] = value
-        proc = subprocess.run([sys.executable, "-m", "checks.shell.cli", "vault", *args], cwd=self.cwd, env=run_env,
-                              input=stdin if stdin is not None else "", capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "checks.shell.cli", "vault", *args],
+            cwd=self.cwd,
+            env=run_env,
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         self.seen += [proc.stdout, proc.stderr]
         return proc
 
@@ -66,8 +81,22 @@ def cli(tmp_path) -> Cli:
 
 
 def _put(cli: Cli, account: str = "ops@acme.test", *extra: str) -> str:
-    proc = cli.ok("put", "acme", "google", account, "--with-refresh", "--scope", "openid", "--scope", "email",
-                  "--expires-in", "3600", *ADMIN, *extra, stdin=f"{TOKEN}\n{REFRESH}\n")
+    proc = cli.ok(
+        "put",
+        "acme",
+        "google",
+        account,
+        "--with-refresh",
+        "--scope",
+        "openid",
+        "--scope",
+        "email",
+        "--expires-in",
+        "3600",
+        *ADMIN,
+        *extra,
+        stdin=f"{TOKEN}\n{REFRESH}\n",
+    )
     cid = proc.stdout.strip()
     assert len(cid) == 36 and cid in proc.stdout
     return cid
@@ -97,7 +126,11 @@ def test_put_from_stdin_then_list_shows_metadata_only_and_the_token_is_nowhere(c
     assert [c["id"] for c in listed] == [cid]
     entry = listed[0]
     assert (entry["tenant"], entry["provider"], entry["account"], entry["state"]) == (
-        "acme", "google", "ops@acme.test", "active")
+        "acme",
+        "google",
+        "ops@acme.test",
+        "active",
+    )
     assert entry["scopes"] == ["openid", "email"] and entry["has_refresh_token"] is True
     assert entry["token_fingerprint"].startswith("hmac:")
     assert "access_ct" not in entry and "refresh_ct" not in entry
@@ -144,14 +177,18 @@ def test_rotate_key_after_swapping_keys_then_the_old_key_can_be_dropped(cli):
     rotated = cli.ok("rotate-key", *ADMIN, env=swapped)
     assert "2 of 2 rewrapped (complete)" in rotated.stdout  # the tenant's DEK and the audit key
     assert "--retire-old" in rotated.stderr
-    assert json.loads(cli.ok("get", "acme", cid, "--reveal", "-f", "json", *ADMIN, env=swapped).stdout)[
-        "access_token"] == TOKEN
+    assert (
+        json.loads(cli.ok("get", "acme", cid, "--reveal", "-f", "json", *ADMIN, env=swapped).stdout)["access_token"]
+        == TOKEN
+    )
 
     retired = cli.ok("rotate-key", "--retire-old", *ADMIN, env=swapped)
     assert "the vault forgot kek:" in retired.stdout
     new_only = {"TOKEN_VAULT_ENCRYPTION_KEY": K2, "TOKEN_VAULT_PREVIOUS_KEYS": None}
-    assert json.loads(cli.ok("get", "acme", cid, "--reveal", "-f", "json", *ADMIN, env=new_only).stdout)[
-        "access_token"] == TOKEN
+    assert (
+        json.loads(cli.ok("get", "acme", cid, "--reveal", "-f", "json", *ADMIN, env=new_only).stdout)["access_token"]
+        == TOKEN
+    )
     old_only = cli("list", *ADMIN, env={"TOKEN_VAULT_ENCRYPTION_KEY": K1})
     assert old_only.returncode == 2 and "KeyUnavailable" in old_only.stderr
     assert "OK" in cli.ok("audit", "--verify", *AUDITOR, env=new_only).stdout
@@ -246,14 +283,28 @@ def test_refresh_runs_one_cycle_against_the_stand_in(cli):
         google.register_client("cli-client.apps.googleusercontent.com", "cli-secret")
         refresh_token = google.grant("due@acme.test", "cli-client.apps.googleusercontent.com")
         expired = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        cid = cli.ok("put", "acme", "google", "due@acme.test", "--with-refresh", "--expires-at", expired, *ADMIN,
-                     stdin=f"ya29.stale-token-0001\n{refresh_token}\n").stdout.strip()
-        env = {"GOOGLE_OAUTH_CLIENT_ID": "cli-client.apps.googleusercontent.com",
-               "GOOGLE_OAUTH_CLIENT_SECRET": "cli-secret", "READINESS_STANDINS_URL": server.url}
+        cid = cli.ok(
+            "put",
+            "acme",
+            "google",
+            "due@acme.test",
+            "--with-refresh",
+            "--expires-at",
+            expired,
+            *ADMIN,
+            stdin=f"ya29.stale-token-0001\n{refresh_token}\n",
+        ).stdout.strip()
+        env = {
+            "GOOGLE_OAUTH_CLIENT_ID": "cli-client.apps.googleusercontent.com",
+            "GOOGLE_OAUTH_CLIENT_SECRET": "cli-secret",
+            "READINESS_STANDINS_URL": server.url,
+        }
         assert cli("refresh", env=env).returncode == 2  # a viewer may not refresh
         report = json.loads(cli.ok("refresh", "-f", "json", *ADMIN, env=env).stdout)
         assert report["refreshed"] == 1 and report["outcomes"][0]["credential_id"] == cid
         fresh = google.last_access_token("due@acme.test")
-    assert fresh and json.loads(cli.ok("get", "acme", cid, "--reveal", "-f", "json", *ADMIN).stdout)[
-        "access_token"] == fresh
+    assert (
+        fresh
+        and json.loads(cli.ok("get", "acme", cid, "--reveal", "-f", "json", *ADMIN).stdout)["access_token"] == fresh
+    )
     assert cli("refresh", *ADMIN).returncode == 2  # no provider client configured

@@ -59,15 +59,20 @@ class CountingSource:
 
 def test_put_get_round_trip(vault_, clock):
     expires = clock.now() + timedelta(hours=1)
-    cid = vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN, REFRESH, expires_at=expires,
-                     scopes=["openid", "email"])
+    cid = vault_.put(
+        ADMIN, "acme", "google", "ops@acme.test", TOKEN, REFRESH, expires_at=expires, scopes=["openid", "email"]
+    )
     with vault_.get(ADMIN, "acme", cid) as tokens:
         assert isinstance(tokens, TokenSet)
         assert isinstance(tokens.access_token, Secret) and isinstance(tokens.refresh_token, Secret)
         assert tokens.access_token.reveal() == TOKEN
         assert tokens.refresh_token.reveal() == REFRESH
         assert (tokens.tenant, tokens.provider, tokens.account, tokens.credential_id) == (
-            "acme", "google", "ops@acme.test", cid)
+            "acme",
+            "google",
+            "ops@acme.test",
+            cid,
+        )
         assert tokens.expires_at == expires
         assert tokens.scopes == ["openid", "email"]
         assert TOKEN not in repr(tokens) and REFRESH not in repr(tokens)
@@ -115,7 +120,10 @@ def test_list_is_metadata_only(vault_, clock):
     vault_.put(ADMIN, "globex", "google", "b", TOKEN + "3")
     everything = vault_.list(ADMIN)
     assert [(c.tenant, c.provider, c.account) for c in everything] == [
-        ("acme", "ghl", "loc-1"), ("acme", "google", "a"), ("globex", "google", "b")]
+        ("acme", "ghl", "loc-1"),
+        ("acme", "google", "a"),
+        ("globex", "google", "b"),
+    ]
     assert [c.account for c in vault_.list(ADMIN, "acme", "google")] == ["a"]
     assert [c.tenant for c in vault_.list(SERVICE)] == ["acme", "acme"]  # scoped actor: own tenants only
     info = vault_.list(ADMIN, "acme", "google")[0]
@@ -135,8 +143,9 @@ def test_revoke_refuses_get_erases_ciphertexts_and_put_reactivates(vault_, db_ur
     with pytest.raises(VaultError, match="revoked"):
         vault_.get(ADMIN, "acme", cid)
     with raw(db_url).connect() as conn:
-        row = conn.execute(sa.text("select access_ct, refresh_ct, state from credentials where id=:id"),
-                           {"id": cid}).one()
+        row = conn.execute(
+            sa.text("select access_ct, refresh_ct, state from credentials where id=:id"), {"id": cid}
+        ).one()
     assert bytes(row.access_ct) == b"" and row.refresh_ct is None and row.state == "revoked"
     assert vault_.put(ADMIN, "acme", "google", "a", "fresh") == cid
     assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "fresh"
@@ -263,7 +272,12 @@ def test_a_refused_read_is_audited_with_its_tenant_and_credential(vault_):
         vault_.get(ADMIN, "acme", cid)
     entry = vault_.audit_events(ADMIN, limit=1)[0]
     assert (entry.op, entry.outcome, entry.tenant, entry.target, entry.detail["error"]) == (
-        "get", "error", "acme", cid, "VaultError")
+        "get",
+        "error",
+        "acme",
+        cid,
+        "VaultError",
+    )
 
 
 def test_open_refuses_a_database_without_a_vault(db_url):
@@ -335,8 +349,7 @@ def test_non_loopback_postgresql_without_tls_is_refused_before_connecting(url):
         "postgresql+psycopg://postgres@/test?host=/var/run/postgresql",
         "sqlite:///vault.db",
     ],
-    ids=["require", "verify-full", "verify-ca", "ipv4-loopback", "localhost", "ipv6-loopback", "unix-socket",
-         "sqlite"],
+    ids=["require", "verify-full", "verify-ca", "ipv4-loopback", "localhost", "ipv6-loopback", "unix-socket", "sqlite"],
 )
 def test_tls_or_loopback_urls_pass_the_transport_check(url):
     check_transport(url)
@@ -414,8 +427,11 @@ def _assert_all_open(v: Vault, ids: dict[tuple[str, str], str]) -> None:
 
 def _keks(url: str) -> dict[str, int]:
     with raw(url).connect() as conn:
-        return dict(conn.execute(sa.text(
-            "select kek_fingerprint, count(*) from data_keys where state='active' group by kek_fingerprint")).all())
+        return dict(
+            conn.execute(
+                sa.text("select kek_fingerprint, count(*) from data_keys where state='active' group by kek_fingerprint")
+            ).all()
+        )
 
 
 def test_rotate_kek_rewraps_every_dek_and_the_audit_key_then_the_old_key_can_go(vault_, db_url, clock):
@@ -427,7 +443,12 @@ def test_rotate_kek_rewraps_every_dek_and_the_audit_key_then_the_old_key_can_go(
     seen = []
     report = v.rotate_kek(ADMIN, progress=lambda done, total: seen.append((done, total)), batch=3)
     assert (report.kind, report.target, report.total, report.rewritten, report.remaining) == (
-        "kek", kek_fingerprint(K2), 5, 5, 0)
+        "kek",
+        kek_fingerprint(K2),
+        5,
+        5,
+        0,
+    )
     assert report.complete and seen[-1] == (5, 5)
     assert _keks(db_url) == {kek_fingerprint(K2): 4}
     assert v.rotate_kek(ADMIN).rewritten == 0  # idempotent
@@ -523,12 +544,15 @@ def test_rotate_dek_reseals_one_tenant_and_retires_the_old_dek(vault_, db_url):
     assert (report.kind, report.target, report.total, report.rewritten, report.remaining) == ("dek", "t0@v2", 5, 5, 0)
     assert report.retired == ("t0@v1",) and seen == [(2, 5), (4, 5), (5, 5)]
     with raw(db_url).connect() as conn:
-        keys = conn.execute(sa.text(
-            "select tenant, version, state, length(wrapped) as n from data_keys order by tenant, version")).all()
-        versions = dict(conn.execute(sa.text(
-            "select tenant, max(dek_version) from credentials group by tenant")).all())
+        keys = conn.execute(
+            sa.text("select tenant, version, state, length(wrapped) as n from data_keys order by tenant, version")
+        ).all()
+        versions = dict(conn.execute(sa.text("select tenant, max(dek_version) from credentials group by tenant")).all())
     assert [(k.tenant, k.version, k.state) for k in keys] == [
-        ("t0", 1, "retired"), ("t0", 2, "active"), ("t1", 1, "active")]
+        ("t0", 1, "retired"),
+        ("t0", 2, "active"),
+        ("t1", 1, "active"),
+    ]
     assert keys[0].n == 0  # a retired DEK's wrapped bytes are erased
     assert versions == {"t0": 2, "t1": 1}
     _assert_all_open(vault_, ids)
@@ -648,9 +672,12 @@ def test_a_put_sealing_under_the_old_dek_holds_off_its_retirement(pg_url, clock)
     deadline = time.monotonic() + 30
     with watcher.connect() as conn:  # until the rotation finished, or waits for the writer's lock on the tenant
         while rotation.is_alive() and time.monotonic() < deadline:
-            waiting = conn.execute(sa.text(
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-                "and query like '%FROM tenants%FOR UPDATE%'")).scalar_one()
+            waiting = conn.execute(
+                sa.text(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                    "and query like '%FROM tenants%FOR UPDATE%'"
+                )
+            ).scalar_one()
             if waiting:
                 break
             time.sleep(0.005)
@@ -666,10 +693,17 @@ def test_a_put_sealing_under_the_old_dek_holds_off_its_retirement(pg_url, clock)
         assert not isinstance(report, BaseException), report
         assert report.target == "acme@v2" and report.retired == ("acme@v1",) and report.remaining == 0
         with raw(pg_url).connect() as conn:
-            orphans = conn.execute(sa.text(
-                "select c.id from credentials c left join data_keys k on k.tenant = c.tenant "
-                "and k.version = c.dek_version where c.state <> 'revoked' and (k.state is null or k.state <> 'active')"
-            )).scalars().all()
+            orphans = (
+                conn.execute(
+                    sa.text(
+                        "select c.id from credentials c left join data_keys k on k.tenant = c.tenant "
+                        "and k.version = c.dek_version where c.state <> 'revoked' "
+                        "and (k.state is null or k.state <> 'active')"
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert orphans == []  # no live credential points at a retired (erased) DEK
         for v in (rotator, writer):
             assert v.get(ADMIN, "acme", first).access_token.reveal() == TOKEN
@@ -691,8 +725,10 @@ def test_a_denied_call_raises_access_denied(vault_):
 
 
 def test_vault_does_not_import_checks():
-    code = "import sys, vault, vault.store, vault.audit, vault.rbac; " \
-           "sys.exit(any(m == 'checks' or m.startswith('checks.') for m in sys.modules))"
+    code = (
+        "import sys, vault, vault.store, vault.audit, vault.rbac; "
+        "sys.exit(any(m == 'checks' or m.startswith('checks.') for m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -728,13 +764,15 @@ def test_rotate_dek_reports_records_and_audits_each_phase(vault_, db_url, clock)
 
     def progress(done, total):
         with raw(db_url).connect() as conn:
-            checkpoints.append(conn.execute(sa.text(
-                "select value from vault_meta where key = 'dek_rotation:t0'")).scalar_one())
+            checkpoints.append(
+                conn.execute(sa.text("select value from vault_meta where key = 'dek_rotation:t0'")).scalar_one()
+            )
         clock.advance(timedelta(minutes=1))
 
     report = vault_.rotate_dek(ADMIN, "t0", progress=progress, batch=2)
-    assert report == vault.store.RotationReport("dek", "t0@v2", 3, 3, 0, ("t0@v1",), start,
-                                                start + timedelta(minutes=2))
+    assert report == vault.store.RotationReport(
+        "dek", "t0@v2", 3, 3, 0, ("t0@v1",), start, start + timedelta(minutes=2)
+    )
     assert _json(checkpoints[0]) == {"to": 2, "from": 1, "started_at": start.isoformat()}
     assert _rotation_trail(vault_, "rotate_dek") == [
         ("ada", "t0@v2", "ok", {"phase": "start", "to": 2, "resumed": False, "pending": 3}),
@@ -759,8 +797,10 @@ def test_rotate_dek_resumed_says_so_and_a_batch_below_one_is_refused(vault_):
         vault_.rotate_dek(ADMIN, "t0", progress=stop, batch=2)
     vault_.rotate_dek(ADMIN, "t0")
     starts = [d for _, _, _, d in _rotation_trail(vault_, "rotate_dek") if d.get("phase") == "start"]
-    assert starts == [{"phase": "start", "to": 2, "resumed": False, "pending": 3},
-                      {"phase": "start", "to": 2, "resumed": True, "pending": 1}]
+    assert starts == [
+        {"phase": "start", "to": 2, "resumed": False, "pending": 3},
+        {"phase": "start", "to": 2, "resumed": True, "pending": 1},
+    ]
     for rotate in (lambda: vault_.rotate_dek(ADMIN, "t0", batch=0), lambda: vault_.rotate_kek(ADMIN, batch=0)):
         with pytest.raises(ValueError) as err:
             rotate()
@@ -771,8 +811,12 @@ def test_a_failed_dek_rotation_is_audited_as_the_callers_error(vault_):
     with pytest.raises(VaultError):
         vault_.rotate_dek(ADMIN, "nobody")
     assert _rotation_trail(vault_, "rotate_dek") == [
-        ("ada", "nobody", "error", {"error": "VaultError",
-                                    "message": "no tenant 'nobody' in this vault (nothing stored for it yet)"}),
+        (
+            "ada",
+            "nobody",
+            "error",
+            {"error": "VaultError", "message": "no tenant 'nobody' in this vault (nothing stored for it yet)"},
+        ),
     ]
 
 
@@ -826,8 +870,9 @@ def test_rotate_kek_reports_records_and_audits_each_phase(vault_, db_url, clock)
     def progress(done, total):
         seen.append((done, total))
         with raw(db_url).connect() as conn:
-            checkpoints.append(conn.execute(sa.text(
-                "select value from vault_meta where key = 'kek_rotation'")).scalar_one())
+            checkpoints.append(
+                conn.execute(sa.text("select value from vault_meta where key = 'kek_rotation'")).scalar_one()
+            )
         clock.advance(timedelta(minutes=1))
 
     report = v.rotate_kek(ADMIN, progress=progress, batch=2)
@@ -860,7 +905,8 @@ def test_rotate_kek_without_the_old_key_names_the_key_to_put_back(vault_, db_url
             v.rotate_kek(ADMIN)
         assert str(err.value) == (
             f"the audit key is wrapped under {fp1}, which key source switchable does not offer: put that key "
-            "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun")
+            "back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
+        )
         source.switch(K2, K1)
 
         def stop(done, total):
@@ -873,9 +919,14 @@ def test_rotate_kek_without_the_old_key_names_the_key_to_put_back(vault_, db_url
             v.rotate_kek(ADMIN)
         assert str(err.value) == (
             f"tenant 'acme''s data key v1 is wrapped under {fp1}, which key source switchable does not offer: put "
-            "that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun")
+            "that key back (e.g. in TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
+        )
         assert _rotation_trail(v, "rotate_kek")[-1] == (
-            "ada", kek_fingerprint(K3), "error", {"error": "KeyUnavailable", "message": str(err.value)})
+            "ada",
+            kek_fingerprint(K3),
+            "error",
+            {"error": "KeyUnavailable", "message": str(err.value)},
+        )
         source.switch(K3, K2, K1)
         assert v.rotate_kek(ADMIN).complete
         assert v.get(ADMIN, "acme", cid).access_token.reveal() == TOKEN
@@ -1019,7 +1070,9 @@ def test_audit_events_pages_back_by_seq_and_filters_by_tenant(vault_):
     assert [e.seq for e in newest] == [5, 4]
     assert [e.seq for e in vault_.audit_events(ADMIN, 2, before_seq=4)] == [3, 2]
     assert [(e.seq, e.tenant) for e in vault_.audit_events(ADMIN, 10, tenant="acme", before_seq=4)] == [
-        (3, "acme"), (2, "acme")]
+        (3, "acme"),
+        (2, "acme"),
+    ]
 
 
 def test_on_postgresql_the_meta_entries_an_operation_rewrites_are_read_locked(pg_url, clock):
@@ -1053,7 +1106,12 @@ def test_rotating_a_tenant_whose_credentials_are_all_revoked_retires_its_old_dek
     vault_.revoke(ADMIN, "acme", cid)
     report = vault_.rotate_dek(ADMIN, "acme")
     assert (report.target, report.total, report.rewritten, report.remaining, report.retired) == (
-        "acme@v2", 0, 0, 0, ("acme@v1",))
+        "acme@v2",
+        0,
+        0,
+        0,
+        ("acme@v1",),
+    )
     assert vault_.put(ADMIN, "acme", "google", "a", "fresh") == cid
     assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "fresh"
 
@@ -1069,14 +1127,17 @@ def test_revoke_is_bound_to_the_tenant_named_and_clears_the_row_once(vault_, db_
     assert vault_.list(ADMIN, "globex")[0].state == "active"
     mine = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
     with raw(db_url).begin() as conn:  # a refresher holds its lease
-        conn.execute(sa.text("update credentials set lease_owner='w1', lease_until=:t where id=:id"),
-                     {"t": datetime(2030, 1, 1), "id": mine})
+        conn.execute(
+            sa.text("update credentials set lease_owner='w1', lease_until=:t where id=:id"),
+            {"t": datetime(2030, 1, 1), "id": mine},
+        )
     columns = "state, version, refresh_due_at, lease_owner, lease_until, next_attempt_at"
     for _ in range(2):
         vault_.revoke(SERVICE, "acme", mine)
         with raw(db_url).connect() as conn:
-            assert tuple(conn.execute(sa.text(f"select {columns} from credentials where id=:id"),
-                                      {"id": mine}).one()) == ("revoked", 2, None, None, None, None)
+            assert tuple(
+                conn.execute(sa.text(f"select {columns} from credentials where id=:id"), {"id": mine}).one()
+            ) == ("revoked", 2, None, None, None, None)
 
 
 def test_put_again_clears_the_refresh_trouble_and_the_lease_and_bumps_the_version_once(vault_, db_url, clock):
@@ -1086,15 +1147,25 @@ def test_put_again_clears_the_refresh_trouble_and_the_lease_and_bumps_the_versio
     created = clock.now()
     cid = vault_.put(ADMIN, "acme", "google", "a", TOKEN, REFRESH)
     with raw(db_url).begin() as conn:  # what a refresher leaves behind after failing (columns no MAC covers)
-        conn.execute(sa.text(
-            "update credentials set failures=3, last_refresh_error='invalid_grant', next_attempt_at=:t, "
-            "lease_owner='w1', lease_until=:t where id=:id"), {"t": datetime(2030, 1, 1), "id": cid})
+        conn.execute(
+            sa.text(
+                "update credentials set failures=3, last_refresh_error='invalid_grant', next_attempt_at=:t, "
+                "lease_owner='w1', lease_until=:t where id=:id"
+            ),
+            {"t": datetime(2030, 1, 1), "id": cid},
+        )
     clock.advance(timedelta(minutes=5))
     assert vault_.put(ADMIN, "acme", "google", "a", "new-access") == cid
     columns = "version, failures, last_refresh_error, next_attempt_at, lease_owner, lease_until"
     with raw(db_url).connect() as conn:
         assert tuple(conn.execute(sa.text(f"select {columns} from credentials where id=:id"), {"id": cid}).one()) == (
-            2, 0, None, None, None, None)
+            2,
+            0,
+            None,
+            None,
+            None,
+            None,
+        )
     info = vault_.list(ADMIN, "acme")[0]
     assert (info.state, info.failures, info.last_refresh_error, info.next_attempt_at) == ("active", 0, None, None)
     assert (info.created_at, info.updated_at) == (created, clock.now())
@@ -1187,7 +1258,8 @@ def test_a_failure_that_cannot_be_audited_is_logged_as_such(db_url, clock, caplo
         with caplog.at_level("WARNING", logger="vault"), pytest.raises(KeyUnavailable):
             v.get(ADMIN, "acme", cid)
     assert [r.getMessage() for r in caplog.records if r.name == "vault"] == [
-        "could not audit a failed get by ada (KeyUnavailable)"]
+        "could not audit a failed get by ada (KeyUnavailable)"
+    ]
 
 
 def test_a_data_key_marked_retired_is_not_used_even_with_its_wrapped_bytes_left(vault_, db_url):
