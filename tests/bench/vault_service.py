@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +52,7 @@ sys.path.append(str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 import trustme  # noqa: E402
 
+from tests.pgschema import fresh_schema  # noqa: E402
 from vault import Actor, Role, StaticKeySource, Vault  # noqa: E402
 from vault.client import VaultClient  # noqa: E402
 from vault.service_tokens import ServiceTokens  # noqa: E402
@@ -85,17 +85,8 @@ def database(kind: str, work: Path):
     if kind == "sqlite":
         yield f"sqlite:///{work / 'vault.db'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
-        admin.dispose()
+    with fresh_schema(PG_URL, prefix="bench") as url:
+        yield url
 
 
 def pg_available() -> str | None:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 import trustme
 
 from tests.conftest import PG_URL, require_pg
+from tests.pgschema import fresh_schema
 from vault import Actor, Role, StaticKeySource, Vault
 from vault.refresh import ProviderEndpoint, Refresher, standins_rewriter
 from vault.serve import BackgroundServer, uvicorn_config
@@ -71,17 +71,8 @@ def database(kind: str, folder: Path) -> Iterator[str]:
         yield f"sqlite:///{folder / f'vault-{uuid.uuid4().hex[:6]}.db'}"
         return
     require_pg()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'drop schema if exists "{schema}" cascade'))
-        admin.dispose()
+    with fresh_schema(PG_URL) as url:
+        yield url
 
 
 @dataclass
