@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -177,16 +179,9 @@ def test_demo_in_chromium(demo_app):
     assert "Traceback" not in text
 
 
-def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, manifest_path):
-    """`readiness dashboard --role viewer`: "Run checks now" is drawn disabled with the one-line reason, and
-    pressing it anyway records nothing (a sweep is a write)."""
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
-
-    from checks.storage.history import Store
-
-    with Store.open(history_url) as store:
-        before = len(store.runs(limit=1000))
+@contextmanager
+def viewer_dashboard(tmp_path: Path, manifest_path: Path, history_url: str) -> Iterator[str]:
+    """`readiness dashboard --role viewer` on ``history_url``, its clock pinned, until the block ends: its URL."""
     port = free_port()
     log = tmp_path / "dashboard.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "TOKEN_VAULT_"))}
@@ -201,23 +196,36 @@ def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, man
         )  # fmt: skip
     try:
         wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"http://127.0.0.1:{port}")
-                expect(page.get_by_text("NO-GO", exact=True).first).to_be_visible(timeout=60_000)
-                button = page.get_by_role("button", name="Run checks now")
-                expect(button).to_be_visible()
-                expect(button).to_be_disabled()
-                expect(page.get_by_text("it needs the release_manager or admin role").first).to_be_visible()
-                button.click(force=True)  # a disabled button ignores it; nothing may run
-                page.wait_for_timeout(2000)
-                expect(page.get_by_text("Run finished:")).to_have_count(0)
-            finally:
-                browser.close()
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_group(proc)
+
+
+def test_viewer_dashboard_offers_no_sweep_in_chromium(tmp_path, history_url, manifest_path):
+    """`readiness dashboard --role viewer`: "Run checks now" is drawn disabled with the one-line reason, and
+    pressing it anyway records nothing (a sweep is a write)."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    from checks.storage.history import Store
+
+    with Store.open(history_url) as store:
+        before = len(store.runs(limit=1000))
+    with viewer_dashboard(tmp_path, manifest_path, history_url) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            expect(page.get_by_text("NO-GO", exact=True).first).to_be_visible(timeout=60_000)
+            button = page.get_by_role("button", name="Run checks now")
+            expect(button).to_be_visible()
+            expect(button).to_be_disabled()
+            expect(page.get_by_text("it needs the release_manager or admin role").first).to_be_visible()
+            button.click(force=True)  # a disabled button ignores it; nothing may run
+            page.wait_for_timeout(2000)
+            expect(page.get_by_text("Run finished:")).to_have_count(0)
+        finally:
+            browser.close()
     with Store.open(history_url) as store:
         assert len(store.runs(limit=1000)) == before
 
@@ -408,39 +416,23 @@ def test_trends_period_and_range_selector_in_chromium(tmp_path, history_url, man
     require_browser()
     from playwright.sync_api import expect, sync_playwright
 
-    port = free_port()
-    log = tmp_path / "dashboard.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "TOKEN_VAULT_"))}
-    env.update({"HOME": str(tmp_path), "READINESS_DASHBOARD_NOW": "2025-10-15T10:00:00+00:00"})
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "checks.shell.cli", "dashboard", "--role", "viewer", "--port", str(port),
-                "--manifest", str(manifest_path), "--db", history_url,
-            ],
-            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env, start_new_session=True,
-        )  # fmt: skip
     errors: list[str] = []
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(f"http://127.0.0.1:{port}/trends")
-                expect(page.get_by_role("heading", name="Trends").first).to_be_visible(timeout=60_000)
-                expect(page.get_by_text("Blocking checks passing", exact=True).first).to_be_visible(timeout=60_000)
-                expect(page.locator(".rangeselector .button").first).to_be_visible()
-                page.get_by_text("All", exact=True).first.click()
-                expect(page.get_by_text("Blocking checks passing, per day").first).to_be_visible(timeout=60_000)
-                expect(page.get_by_text("A point per day", exact=False).first).to_be_visible()
-                expect(page.locator(".rangeselector").get_by_text("90 d").first).to_be_visible()  # the daily buttons
-                settle(page)
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "trends-all.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        stop_group(proc)
+    with viewer_dashboard(tmp_path, manifest_path, history_url) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{url}/trends")
+            expect(page.get_by_role("heading", name="Trends").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Blocking checks passing", exact=True).first).to_be_visible(timeout=60_000)
+            expect(page.locator(".rangeselector .button").first).to_be_visible()
+            page.get_by_text("All", exact=True).first.click()
+            expect(page.get_by_text("Blocking checks passing, per day").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("A point per day", exact=False).first).to_be_visible()
+            expect(page.locator(".rangeselector").get_by_text("90 d").first).to_be_visible()  # the daily buttons
+            settle(page)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "trends-all.png"), full_page=True)
+        finally:
+            browser.close()
     assert not errors, errors
