@@ -98,6 +98,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {"message", "asctime"}
+_SCRUBBED_BY = "_readiness_scrubbed_by"
+"""The record attribute naming the filters (ids) that have scrubbed it, so a record crossing the same filter on
+its logger and on a handler is scrubbed once."""
 
 
 # --------------------------------------------------------------------------------------------- fingerprints
@@ -409,6 +412,9 @@ class RedactingFilter(logging.Filter):
         return self._redactor.scrub(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        seen: frozenset[int] = record.__dict__.get(_SCRUBBED_BY, frozenset())
+        if id(self) in seen:  # this filter has scrubbed it already (on its logger, now on a handler): once is enough
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: keep what we can show, scrubbed
@@ -426,8 +432,9 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.scrub(record.stack_info)
         for key, value in list(vars(record).items()):
-            if key not in _RECORD_ATTRS:
+            if key not in _RECORD_ATTRS and key != _SCRUBBED_BY:
                 setattr(record, key, self._scrub_value(value))
+        record.__dict__[_SCRUBBED_BY] = seen | {id(self)}
         return True
 
     def _scrub_value(self, value: Any, depth: int = 0) -> Any:

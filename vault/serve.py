@@ -72,8 +72,9 @@ def configure_logging(access_log: bool = True) -> None:
     if not root.handlers:
         root.addHandler(handler)
     logging.getLogger("vault.service").setLevel(logging.INFO if access_log else logging.WARNING)
+    shared = install()  # the root's filter (the CLI's), for all of them: a request line is scrubbed once
     for name in _LOGGERS:
-        install(logging.getLogger(name))
+        shared = install(logging.getLogger(name), shared)
 
 
 def uvicorn_config(
@@ -89,8 +90,9 @@ def uvicorn_config(
     """The server's settings: TLS 1.2+ when given a certificate, client certificates required with
     ``client_ca``, keep-alive, no uvicorn access log (the app writes its own, scrubbed)."""
     tls = check_listen(host, certfile, keyfile, client_ca)
+    shared = install()  # one filter for every logger (see configure_logging)
     for name in _LOGGERS:
-        install(logging.getLogger(name))
+        install(logging.getLogger(name), shared)
     options: dict[str, Any] = {}
     if tls:
         options.update(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from vault.rbac import Actor, Op, Role, denial_reason
 from vault.redact import install, scrub_text
 from vault.secret import Secret
 from vault.service_auth import Authenticator, RateLimiter, bearer
+from vault.service_batch import GroupCommit
 from vault.service_metrics import ServiceMetrics
 from vault.service_openapi import openapi_document
 from vault.service_refresh import OnDemandRefresh
@@ -124,6 +126,8 @@ class _Service:
         self.anonymous = RateLimiter(settings.anonymous_rate, max(1, int(settings.anonymous_rate * 2)))
         self.metrics = ServiceMetrics()
         self._limiter: anyio.CapacityLimiter | None = None
+        self.batch = None if vault._pg else GroupCommit(vault)
+        self._openapi: bytes | None = None
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run blocking vault work: inline on SQLite, else in a worker thread, at most ``db_threads`` at once."""
@@ -132,6 +136,14 @@ class _Service:
         if self._limiter is None:  # made on first use: it belongs to the server's event loop
             self._limiter = anyio.CapacityLimiter(self.settings.db_threads if self.vault._pg else 1)
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    async def _audited(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Like :meth:`_db`, for work that writes audit entries: on SQLite grouped with the requests that arrived
+        with it into one commit (:mod:`vault.service_batch`). ``fn`` must not identify the caller (a token's
+        last-use stamp is written on a connection of its own, which the group's write lock would stall)."""
+        if self.batch is None:
+            return await self._db(fn, *args)
+        return await self.batch.run(fn, *args)
 
     # -------------------------------------------------------------------------------- identity and access
 
@@ -184,9 +196,11 @@ class _Service:
 
     async def get_token(self, request: Request) -> Response:
         tenant, provider, account = _path(request)
+        # SQLite: identified here, on the loop, outside the group commit; PostgreSQL: in the worker thread below.
+        known = None if self.batch is None else self.identify(request, "get")
 
         def locate() -> tuple[Actor, Any]:
-            identity = self.identify(request, "get")
+            identity = known or self.identify(request, "get")
             actor = self.authorize(identity, Op.GET, tenant, provider)
             located = self.refresh.locate(tenant, provider, account)
             if located is None:
@@ -219,13 +233,13 @@ class _Service:
                                "again (its refresh token was refused)")
             return actor, located, None if located.due else reveal(actor, located, None)
 
-        actor, located, body = await self._db(first)
+        actor, located, body = await self._audited(first)
         if body is None:  # due: refresh once (per server, and across replicas), then reveal what was stored
             outcome = await self.refresh.ensure_fresh(located)
             if outcome == "needs_reauth":
                 raise ApiError("needs_reauth", f"credential {located.credential_id} needs the user to authorise "
                                "again (the provider refused its refresh token)")
-            body = await self._db(reveal, actor, located, outcome)
+            body = await self._audited(reveal, actor, located, outcome)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def put_token(self, request: Request) -> Response:
@@ -301,11 +315,14 @@ class _Service:
             self._audit(actor, "metrics", None, None, "ok", {})
 
         await self._db(check)
-        return Response(self.metrics.render(self.refresh.refreshes),
+        groups = None if self.batch is None else (self.batch.groups, self.batch.grouped)
+        return Response(self.metrics.render(self.refresh.refreshes, groups),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(openapi_document())
+        if self._openapi is None:  # the same document every time: rendered once
+            self._openapi = JSONResponse(openapi_document()).body
+        return Response(self._openapi, media_type="application/json")
 
 
 def _path(request: Request) -> tuple[str, str, str]:
@@ -441,7 +458,7 @@ def _handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]
         return _error("internal", "the vault service failed; see its log")
 
     return {ApiError: api_error, HTTPException: http_error, AccessDenied: denied, VaultError: vault_error,
-            sa.exc.SQLAlchemyError: db_error, Exception: crash}
+            sa.exc.SQLAlchemyError: db_error, sqlite3.Error: db_error, Exception: crash}
 
 
 def build_app(vault: Vault, refresh: OnDemandRefresh | None = None,

@@ -32,7 +32,8 @@ class ServiceMetrics:
         with self._lock:
             self.rate_limited += 1
 
-    def render(self, refreshes: int) -> bytes:
+    def render(self, refreshes: int, groups: tuple[int, int] | None = None) -> bytes:
+        """The text format; ``groups`` is (commits, requests in them) of a SQLite server's group commit."""
         with self._lock:
             requests, failures, limited = dict(self.requests), dict(self.auth_failures), self.rate_limited
         lines = [
@@ -55,4 +56,14 @@ class ServiceMetrics:
             "# TYPE vault_service_start_time_seconds gauge",
             f"vault_service_start_time_seconds {self.started:.3f}",
         ]
+        if groups is not None:
+            lines += [
+                "# HELP vault_service_group_commits_total Transactions committed for grouped requests (SQLite).",
+                "# TYPE vault_service_group_commits_total counter",
+                f"vault_service_group_commits_total {groups[0]}",
+                "# HELP vault_service_grouped_requests_total Requests whose audited work went through a group "
+                "commit (divide by the commits: requests per fsync).",
+                "# TYPE vault_service_grouped_requests_total counter",
+                f"vault_service_grouped_requests_total {groups[1]}",
+            ]
         return ("\n".join(lines) + "\n").encode()

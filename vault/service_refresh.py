@@ -71,7 +71,7 @@ class OnDemandRefresh:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def locate(self, tenant: str, provider: str, account: str) -> Located | None:
-        with self.vault.engine.connect() as conn:
+        with self.vault._reading() as conn:
             row = conn.execute(_LOCATE, {"t": tenant, "p": provider, "a": account}).first()
         return None if row is None else self._located(row)
 

@@ -98,7 +98,7 @@ class AuditedOps(VaultKeys):
                             raise _AuditUnwritable(type(exc).__name__) from exc
                     return result  # type: ignore[no-any-return]
                 except (_AuditUnwritable, sa.exc.DBAPIError) as exc:
-                    if reconnected or not _connection_lost(exc):
+                    if reconnected or self._in_group() or not _connection_lost(exc):
                         raise
                     # The connection had died (a server restart, an idle timeout): the pool has dropped it and
                     # the transaction went with it. Run once more on a fresh connection (no pre-ping: see

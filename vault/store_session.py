@@ -80,6 +80,7 @@ class VaultSession:
         self._deks: dict[tuple[str, int], tuple[bytearray, datetime]] = {}
         self._chain_cache: tuple[AuditChain, bytes, RowMac, datetime] | None = None
         self._anchor: FileAnchor | None = None
+        self._grouped = threading.local()
 
     def close(self) -> None:
         """Forget every cached key (zeroed) and release pooled connections."""
@@ -102,7 +103,23 @@ class VaultSession:
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
-        """A transaction; once it commits, the audit head it wrote (if any) goes to the external anchor."""
+        """A transaction; once it commits, the audit head it wrote (if any) goes to the external anchor.
+
+        Inside :meth:`_group` (on the same thread), a savepoint of the group's transaction instead: the work is
+        all-or-nothing as before, but durable only when the group commits."""
+        grouped: sa.Connection | None = getattr(self._grouped, "conn", None)
+        if grouped is not None:
+            before = grouped.info.get(PENDING_HEAD)
+            try:
+                with grouped.begin_nested():
+                    yield grouped
+            except BaseException:  # rolled back to the savepoint: so is any audit head it wrote
+                if before is None:
+                    grouped.info.pop(PENDING_HEAD, None)
+                else:
+                    grouped.info[PENDING_HEAD] = before
+                raise
+            return
         with self.engine.begin() as conn:
             conn.info.pop(PENDING_HEAD, None)
             try:
@@ -111,6 +128,42 @@ class VaultSession:
                 head = None if conn.invalidated else conn.info.pop(PENDING_HEAD, None)
         if head is not None and self._anchor is not None:
             self._write_anchor(head)
+
+    @contextmanager
+    def _group(self) -> Iterator[None]:
+        """Group commit: every vault operation this thread runs inside the block shares one transaction, each in
+        a savepoint of it (an operation that fails rolls back alone, and its ``error`` entry is written as
+        usual), and the whole is committed once at the end: one write lock and one fsync for many audited gets.
+
+        Nothing an operation inside returned may leave the process before the block has exited without an
+        exception: until then its audit entry is not durable (a failed commit raises here and undoes them all).
+        The vault service's SQLite path (:mod:`vault.service_batch`) is the caller. Not reentrant."""
+        if getattr(self._grouped, "conn", None) is not None:
+            raise RuntimeError("vault operations are already grouped on this thread")
+        with self.engine.begin() as conn:
+            conn.info.pop(PENDING_HEAD, None)
+            self._grouped.conn = conn
+            try:
+                yield
+            finally:
+                self._grouped.conn = None
+                head = None if conn.invalidated else conn.info.pop(PENDING_HEAD, None)
+        if head is not None and self._anchor is not None:
+            self._write_anchor(head)
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        """A connection to read on: the group's inside :meth:`_group` (a connection of its own would wait for the
+        write lock the group holds: every SQLite transaction here takes it at ``BEGIN``), else a pooled one."""
+        grouped: sa.Connection | None = getattr(self._grouped, "conn", None)
+        if grouped is not None:
+            yield grouped
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    def _in_group(self) -> bool:
+        return getattr(self._grouped, "conn", None) is not None
 
     def _write_anchor(self, head: dict[str, Any]) -> None:
         assert self._anchor is not None

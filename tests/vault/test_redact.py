@@ -722,3 +722,17 @@ def test_a_token_nested_deeper_than_the_filter_walks_is_still_scrubbed():
         record.ctx["next"][0]["next"][0]["next"][0] == "{'next': [{'next': [{'next': [{'next': [{'next': "
         f"['Bearer {MASK}']}}]}}]}}]}}]}}"
     )
+
+
+def test_a_record_is_scrubbed_once_per_filter_yet_by_every_filter_it_meets():
+    """One filter on a logger and on its handler scrubs a line once; a second filter that knows another secret
+    still masks its own in the same record."""
+    first, second = RedactingFilter(["alpha-secret-0001"]), RedactingFilter(["bravo-secret-0002"])
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "%s and %s", ("alpha-secret-0001", "bravo-secret-0002"), None
+    )
+    assert first.filter(record) and first.filter(record)
+    once = record.getMessage()
+    assert "alpha-secret-0001" not in once and "bravo-secret-0002" in once
+    second.filter(record)
+    assert "bravo-secret-0002" not in record.getMessage() and "alpha-secret-0001" not in record.getMessage()
