@@ -153,11 +153,16 @@ class VaultSession:
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
-        """A connection to read on: the group's inside :meth:`_group` (a connection of its own would wait for the
-        write lock the group holds: every SQLite transaction here takes it at ``BEGIN``), else a pooled one."""
+        """A connection for one read: the group's inside :meth:`_group` (a connection of its own would wait for the
+        write lock the group holds: every SQLite transaction here takes it at ``BEGIN``), else a pooled one
+        (on PostgreSQL in autocommit: the statement alone, no transaction around it)."""
         grouped: sa.Connection | None = getattr(self._grouped, "conn", None)
         if grouped is not None:
             yield grouped
+            return
+        if self._pg:  # one round trip for a read, not three (BEGIN, the query, ROLLBACK when it goes back)
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
             return
         with self.engine.connect() as conn:
             yield conn
