@@ -317,7 +317,8 @@ class Redactor:
         if not text:
             return text
         for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+            if pattern.search(text):  # a miss costs the scan alone: ``sub`` first expands the template, every call
+                text = pattern.sub(replacement, text)
         spans: list[tuple[int, int, str, bool]] = []
         self._spans(text, spans)
         if self._inherit and self is not _PROCESS:
