@@ -140,10 +140,11 @@ async def run_checks(
 
     async def _run_one(check: CheckSpec, started: float) -> Result:
         waiting = [dep for dep in check.depends_on if dep in done]  # others: not selected, judged by their run
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(deadline):
-                for dep in waiting:
-                    await asyncio.shield(done[dep])  # a cancelled wait must not cancel the dependency's result
+        if waiting:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    for dep in waiting:
+                        await asyncio.shield(done[dep])  # a cancelled wait must not cancel the dependency's result
         known = {dep: done[dep].result() for dep in waiting if done[dep].done()}
         blocked = [f"{d} ({r.status.value})" for d, r in known.items() if not r.status.ok and not _cut(r.result)]
         if blocked:
@@ -157,11 +158,14 @@ async def run_checks(
             what = f"its dependencies ({', '.join(late)})" if late else "its turn"
             return _not_started(deadline_s, what, waiting_on=late)
         timeout = check.timeout_s or manifest.settings.timeout_s
-        try:
-            async with asyncio.timeout_at(deadline):
-                await semaphore.acquire()
-        except TimeoutError:
-            return _not_started(deadline_s, f"a free slot (settings.concurrency = {manifest.settings.concurrency})")
+        if semaphore.locked():  # a free slot is taken at once: no deadline to arm
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await semaphore.acquire()
+            except TimeoutError:
+                return _not_started(deadline_s, f"a free slot (settings.concurrency = {manifest.settings.concurrency})")
+        else:
+            await semaphore.acquire()
         try:
             started_inner = time.perf_counter()
             until = min(loop.time() + timeout, deadline)
