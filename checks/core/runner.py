@@ -21,6 +21,8 @@ import contextlib
 import fnmatch
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -33,7 +35,7 @@ from checks.core.manifest import CheckSpec, Manifest
 from checks.core.outbound_pool import sweep_client
 from checks.core.redact import Scrubber
 from checks.core.registry import Registry, get_registry
-from checks.core.result import CheckResult, Result
+from checks.core.result import CheckResult, Condition, Result
 from checks.core.status import Status
 from checks.core.version import __version__
 
@@ -127,7 +129,7 @@ async def run_checks(
             area=manifest.area_of(check),
             kind=check.kind,
             severity=check.severity,
-            result=_scrubbed(result, scrubber).with_timing((time.perf_counter() - started) * 1000, clock.now()),
+            result=_scrubbed(result, scrubber, (time.perf_counter() - started) * 1000, clock.now()),
         )
         done[check.id].set_result(outcome)
         counter[0] += 1
@@ -268,13 +270,12 @@ def _not_started(deadline_s: float, what: str, **evidence: Any) -> Result:
     )
 
 
-def _scrubbed(result: Result, scrubber: Scrubber) -> Result:
-    from dataclasses import replace
-
-    from checks.core.result import Condition
-
+def _scrubbed(result: Result, scrubber: Scrubber, duration_ms: float, observed_at: datetime) -> Result:
+    """``result`` as it leaves the runner: every string scrubbed and cut, timed (one copy: ``with_timing``'s too)."""
     return replace(
         result,
+        duration_ms=duration_ms,
+        observed_at=observed_at,
         summary=scrubber.clip(result.summary, _SUMMARY_MAX),
         remediation=scrubber.clip(result.remediation, _SUMMARY_MAX),
         evidence=_scrub_value(result.evidence, scrubber),
