@@ -66,6 +66,8 @@ MAX_SECRETS = 1000
 """A Redactor remembers at most this many secrets, forgetting the oldest first: a long-lived process (the
 dashboard, a watcher) reveals new tokens for ever, and every scrub costs time in proportion to what it knows."""
 _FP_ENV = "READINESS_FINGERPRINT_KEY"
+_CLEAN_MAX = 256  # a text this short that scrubbing leaves as it is, is remembered as clean ...
+_CLEAN_CAP = 4096  # ... up to this many (then forgotten all at once): the evidence keys and the constant values
 
 _NAMES = (
     r"client_secret|client_assertion|access_token|refresh_token|id_token|auth_token|api_key|apikey|"
@@ -231,6 +233,11 @@ class Redactor:
         self._forms: dict[str, str] = {}  # form -> replacement
         self._by_secret: dict[bytes, set[str]] = {}  # insertion order: oldest first, for the cap
         self._index: tuple[list[tuple[str, str, str, str]], int] | None = None
+        self._generation = 0  # bumped whenever the registered forms change
+        # Short texts scrubbing left unchanged, valid for one (own, registry) generation: a sweep scrubs the
+        # same evidence keys and values for every check. Only unchanged texts: nothing held here was masked.
+        self._clean: set[str] = set()
+        self._clean_stamp = (0, 0)
         self._label = label or (lambda _raw: MASK)
         self._inherit = inherit
         for secret in secrets:
@@ -259,6 +266,7 @@ class Redactor:
                     if not any(form in kept for kept in self._by_secret.values()):
                         self._forms.pop(form, None)
             self._index = None
+            self._generation += 1
 
     @property
     def forms(self) -> int:
@@ -319,8 +327,13 @@ class Redactor:
         prefix could mask only that prefix."""
         if not text:
             return text
+        clean = self._clean_texts()  # taken before the forms are read: a set a later add made stale is dropped
+        if text in clean:
+            return text
+        original = text
         for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+            if pattern.search(text):  # a miss costs the scan alone: ``sub`` first expands the template, every call
+                text = pattern.sub(replacement, text)
         spans: list[tuple[int, int, str, bool]] = []
         self._spans(text, spans)
         if self._inherit and self is not _PROCESS:
@@ -341,9 +354,20 @@ class Redactor:
                 pos = end
             out.append(text[pos:])
             text = "".join(out)
+        if text == original and len(text) <= _CLEAN_MAX:
+            if len(clean) >= _CLEAN_CAP:
+                clean.clear()
+            clean.add(text)
         return text
 
     __call__ = scrub
+
+    def _clean_texts(self) -> set[str]:
+        """The texts known to scrub to themselves under the forms registered now (here and in the registry)."""
+        stamp = (self._generation, _PROCESS._generation if self._inherit and self is not _PROCESS else 0)
+        if stamp != self._clean_stamp:
+            self._clean, self._clean_stamp = set(), stamp
+        return self._clean
 
     def clip(self, text: object, limit: int) -> str:
         """Scrubbed, *then* cut to ``limit`` characters (with ``…`` when cut).
@@ -381,6 +405,7 @@ def forget_all() -> None:
         _PROCESS._forms.clear()
         _PROCESS._by_secret.clear()
         _PROCESS._index = None
+        _PROCESS._generation += 1
 
 
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:

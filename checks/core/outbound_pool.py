@@ -63,15 +63,19 @@ class HostLimits(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         gate, pool = self._origin(request.url)
-        wait = request.extensions.get("timeout", {}).get("pool")
-        try:
-            async with asyncio.timeout(wait):
-                await gate.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout(
-                f"{request.url.host} still had {self.per_host} requests in flight after {wait:g}s (settings.per_host)",
-                request=request,
-            ) from None
+        if gate.locked():  # a free slot is taken at once: no timeout to arm
+            wait = request.extensions.get("timeout", {}).get("pool")
+            try:
+                async with asyncio.timeout(wait):
+                    await gate.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(
+                    f"{request.url.host} still had {self.per_host} requests in flight after {wait:g}s "
+                    "(settings.per_host)",
+                    request=request,
+                ) from None
+        else:
+            await gate.acquire()
         try:
             response = await pool.handle_async_request(request)
         except BaseException:

@@ -21,6 +21,8 @@ import contextlib
 import fnmatch
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -33,7 +35,7 @@ from checks.core.manifest import CheckSpec, Manifest
 from checks.core.outbound_pool import sweep_client
 from checks.core.redact import Scrubber
 from checks.core.registry import Registry, get_registry
-from checks.core.result import CheckResult, Result
+from checks.core.result import CheckResult, Condition, Result
 from checks.core.status import Status
 from checks.core.version import __version__
 
@@ -127,7 +129,7 @@ async def run_checks(
             area=manifest.area_of(check),
             kind=check.kind,
             severity=check.severity,
-            result=_scrubbed(result, scrubber).with_timing((time.perf_counter() - started) * 1000, clock.now()),
+            result=_scrubbed(result, scrubber, (time.perf_counter() - started) * 1000, clock.now()),
         )
         done[check.id].set_result(outcome)
         counter[0] += 1
@@ -140,10 +142,11 @@ async def run_checks(
 
     async def _run_one(check: CheckSpec, started: float) -> Result:
         waiting = [dep for dep in check.depends_on if dep in done]  # others: not selected, judged by their run
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(deadline):
-                for dep in waiting:
-                    await asyncio.shield(done[dep])  # a cancelled wait must not cancel the dependency's result
+        if waiting:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    for dep in waiting:
+                        await asyncio.shield(done[dep])  # a cancelled wait must not cancel the dependency's result
         known = {dep: done[dep].result() for dep in waiting if done[dep].done()}
         blocked = [f"{d} ({r.status.value})" for d, r in known.items() if not r.status.ok and not _cut(r.result)]
         if blocked:
@@ -157,11 +160,14 @@ async def run_checks(
             what = f"its dependencies ({', '.join(late)})" if late else "its turn"
             return _not_started(deadline_s, what, waiting_on=late)
         timeout = check.timeout_s or manifest.settings.timeout_s
-        try:
-            async with asyncio.timeout_at(deadline):
-                await semaphore.acquire()
-        except TimeoutError:
-            return _not_started(deadline_s, f"a free slot (settings.concurrency = {manifest.settings.concurrency})")
+        if semaphore.locked():  # a free slot is taken at once: no deadline to arm
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await semaphore.acquire()
+            except TimeoutError:
+                return _not_started(deadline_s, f"a free slot (settings.concurrency = {manifest.settings.concurrency})")
+        else:
+            await semaphore.acquire()
         try:
             started_inner = time.perf_counter()
             until = min(loop.time() + timeout, deadline)
@@ -264,13 +270,12 @@ def _not_started(deadline_s: float, what: str, **evidence: Any) -> Result:
     )
 
 
-def _scrubbed(result: Result, scrubber: Scrubber) -> Result:
-    from dataclasses import replace
-
-    from checks.core.result import Condition
-
+def _scrubbed(result: Result, scrubber: Scrubber, duration_ms: float, observed_at: datetime) -> Result:
+    """``result`` as it leaves the runner: every string scrubbed and cut, timed (one copy: ``with_timing``'s too)."""
     return replace(
         result,
+        duration_ms=duration_ms,
+        observed_at=observed_at,
         summary=scrubber.clip(result.summary, _SUMMARY_MAX),
         remediation=scrubber.clip(result.remediation, _SUMMARY_MAX),
         evidence=_scrub_value(result.evidence, scrubber),

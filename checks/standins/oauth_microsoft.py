@@ -2,9 +2,9 @@
 ``POST /{tenant}/oauth2/v2.0/token`` and each tenant's OpenID discovery document.
 
 Rotates refresh tokens; errors carry ``error_codes``, ``timestamp``, ``trace_id`` and ``correlation_id`` and the
-``AADSTS…`` codes the real service uses (90002 tenant not found, 700016 unknown application, 7000215 invalid
-secret, 7000222 expired secret, 70000 invalid grant; any code of :data:`AADSTS_ANSWERS` in the ``aadsts``
-scenario). Clients, grants and the control surface are :class:`~checks.standins.oauth_base.TokenStandin`'s;
+``AADSTS…`` codes the real service uses (worded in :mod:`~checks.standins.oauth_microsoft_errors`; any code of
+:data:`AADSTS_ANSWERS` in the ``aadsts`` scenario). Clients, grants and the control surface are
+:class:`~checks.standins.oauth_base.TokenStandin`'s;
 :data:`MICROSOFT_SCENARIOS` are shared with Graph's stand-in (:mod:`checks.standins.microsoft`).
 """
 
@@ -15,17 +15,10 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from checks.standins.oauth_base import (
-    NO_STORE,
-    SCENARIOS,
-    Grant,
-    TokenRequest,
-    TokenStandin,
-    b64url,
-)
+from checks.standins.oauth_base import NO_STORE, SCENARIOS, Grant, TokenRequest, b64url
+from checks.standins.oauth_microsoft_errors import AADSTS_ANSWERS, MicrosoftRefusals
 from checks.standins.provider import Response, json_response
 from checks.standins.scenarios import Scenarios
 
@@ -33,59 +26,23 @@ __all__ = ["AADSTS_ANSWERS", "MICROSOFT_HOST", "MICROSOFT_SCENARIOS", "Microsoft
 
 MICROSOFT_HOST = "login.microsoftonline.com"
 
-AADSTS_ANSWERS: Mapping[int, tuple[int, str, str]] = {
-    7000112: (400, "unauthorized_client", "Application '{app}'(MaxAI) is disabled."),
-    7000229: (400, "invalid_client", "The client application {app} is missing service principal in the tenant "
-              "{tenant}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119"),
-    70002: (400, "invalid_client", "The client does not exist or is not enabled for consumers."),
-    700025: (401, "invalid_client", "Client is public so neither 'client_assertion' nor 'client_secret' should be "
-             "presented."),
-    53003: (400, "access_denied", "Access has been blocked by Conditional Access policies. The access policy does "
-            "not allow token issuance."),
-    50194: (400, "invalid_request", "Application '{app}'(MaxAI) is not configured as a multi-tenant application. "
-            "Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use "
-            "a tenant-specific endpoint or configure the application to be multi-tenant."),
-    900023: (400, "invalid_request", "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a "
-             "valid external domain."),
-    50059: (400, "invalid_request", "No tenant-identifying information found in either the request or implied by "
-            "any provided credentials."),
-    7000218: (401, "invalid_client", "The request body must contain the following parameter: 'client_assertion' "
-              "or 'client_secret'."),
-    700027: (401, "invalid_client", "Client assertion failed signature validation."),
-    90014: (400, "invalid_request", "The required field 'client_secret' is missing from the credential. Ensure "
-            "that you have all the necessary parameters for the login request."),
-    900144: (400, "invalid_request", "The request body must contain the following parameter: 'client_id'."),
-    70011: (400, "invalid_scope", "The provided request must include a 'scope' input parameter. The provided value "
-            "for the input parameter 'scope' is not valid."),
-    90009: (400, "invalid_request", "Application '{app}'(MaxAI) is requesting a token for itself. This scenario is "
-            "supported only if resource is specified using the GUID based App Identifier."),
-    500011: (400, "invalid_resource", "The resource principal named https://graph.microsoft.com was not found in "
-             "the tenant named {tenant}. This can happen if the application has not been installed by the "
-             "administrator of the tenant or consented to by any user in the tenant."),
-    65001: (400, "invalid_grant", "The user or administrator has not consented to use the application with ID "
-            "'{app}' named 'MaxAI'. Send an interactive authorization request for this user and resource."),
-    50011: (400, "invalid_request", "The redirect URI 'https://app.example/callback' specified in the request does "
-            "not match the redirect URIs configured for the application '{app}'."),
-    700054: (400, "invalid_request", "response_type 'id_token' is not enabled for the application."),
-    9002313: (400, "invalid_request", "Invalid request. Request is malformed or invalid."),
-    50034: (400, "invalid_grant", "The user account {{EUII Hidden}} does not exist in the {tenant} directory."),
-    50126: (400, "invalid_grant", "Error validating credentials due to invalid username or password."),
-    50076: (400, "invalid_grant", "Due to a configuration change made by your administrator, or because you moved "
-            "to a new location, you must use multi-factor authentication to access 'MaxAI'."),
-    50079: (400, "interaction_required", "Due to a configuration change made by your administrator, or because you "
-            "moved to a new location, you must enroll in multi-factor authentication to access 'MaxAI'."),
-    50053: (400, "invalid_grant", "Your account is locked because you've tried to sign in too many times with an "
-            "incorrect user ID or password."),
-    50196: (400, "invalid_request", "The server terminated an operation because it encountered a client request "
-            "loop. Please contact your app vendor."),
-}
-"""Codes the ``aadsts`` scenario can answer: code -> (HTTP status, ``error``, the message after ``AADSTSn: ``),
-as login.microsoftonline.com words them (``{app}``, ``{tenant}`` filled in)."""
-
 MICROSOFT_SCENARIOS = (
-    "valid", "unknown_tenant", "unknown_client", "wrong_secret", "secret_id_pasted", "expired_secret",
-    "secret_expiring", "redirect_missing", "registration_forbidden", "no_events", "token_expired",
-    "aadsts", "slow", "500", "429", "garbage",
+    "valid",
+    "unknown_tenant",
+    "unknown_client",
+    "wrong_secret",
+    "secret_id_pasted",
+    "expired_secret",
+    "secret_expiring",
+    "redirect_missing",
+    "registration_forbidden",
+    "no_events",
+    "token_expired",
+    "aadsts",
+    "slow",
+    "500",
+    "429",
+    "garbage",
 )
 """Named scenarios of the Microsoft stand-ins (this one and ``graph.microsoft.com``)."""
 _STATE_SCENARIOS = ("unknown_tenant", "unknown_client", "wrong_secret", "secret_id_pasted", "expired_secret", "aadsts")
@@ -94,7 +51,7 @@ _MS_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token/?$")
 _MS_SHARED_TENANTS = frozenset({"common", "organizations", "consumers"})
 
 
-class MicrosoftOAuthStandin(TokenStandin):
+class MicrosoftOAuthStandin(MicrosoftRefusals):
     """``login.microsoftonline.com``: the Microsoft identity platform v2.0 token endpoint. Rotates refresh
     tokens (the old one keeps working unless ``retire_used``, which the tests switch on to catch reuse).
 
@@ -127,8 +84,9 @@ class MicrosoftOAuthStandin(TokenStandin):
     region: str = "NA"
     """``tenant_region_scope`` of every tenant's discovery document."""
 
-    def __init__(self, *, rotate: bool | None = None, retire_used: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, rotate: bool | None = None, retire_used: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(rotate=rotate, retire_used=retire_used, clock=clock)
         self._tenants: set[str] = set()
         self._client_tenant: dict[str, str] = {}
@@ -139,8 +97,14 @@ class MicrosoftOAuthStandin(TokenStandin):
     def _scenarios(self) -> Scenarios:
         """:data:`MICROSOFT_SCENARIOS` and the token endpoint's own (``ok`` is ``valid``; faults last ``times``)."""
         names = (*MICROSOFT_SCENARIOS, *(n for n in SCENARIOS if n not in MICROSOFT_SCENARIOS))
-        return Scenarios(self.host, names, aliases=("ok",), faults=SCENARIOS[1:], own=_STATE_SCENARIOS,
-                         fault_defaults={"seconds": 0.0, "retry_after": None})
+        return Scenarios(
+            self.host,
+            names,
+            aliases=("ok",),
+            faults=SCENARIOS[1:],
+            own=_STATE_SCENARIOS,
+            fault_defaults={"seconds": 0.0, "retry_after": None},
+        )
 
     def register_client(self, client_id: str, client_secret: str, **extra: Any) -> None:
         """Also takes ``tenant`` (a GUID or domain): the directory the app is registered in, and ``roles``:
@@ -162,15 +126,32 @@ class MicrosoftOAuthStandin(TokenStandin):
                 self._tenants.add(domain)
                 self._tenant_ids[domain] = tenant
 
-    def set_scenario(self, name: str, *, seconds: float = 0.0, status: int = 500, retry_after: int | str | None = None,
-                     times: int | None = None, refresh_token: str | None = None, code: int | None = None,
-                     **options: Any) -> None:
+    def set_scenario(
+        self,
+        name: str,
+        *,
+        seconds: float = 0.0,
+        status: int = 500,
+        retry_after: int | str | None = None,
+        times: int | None = None,
+        refresh_token: str | None = None,
+        code: int | None = None,
+        **options: Any,
+    ) -> None:
         """The token endpoint's own scenarios and the Microsoft ones (:data:`MICROSOFT_SCENARIOS`); ``aadsts``
         takes ``code``, one of :data:`AADSTS_ANSWERS`."""
         if name == "aadsts" and int(code or 0) not in AADSTS_ANSWERS:
             raise ValueError(f"scenario 'aadsts' needs code, one of {', '.join(map(str, AADSTS_ANSWERS))}")
-        super().set_scenario(name, seconds=seconds, status=status, retry_after=retry_after, times=times,
-                             refresh_token=refresh_token, code=int(code or 0), **options)
+        super().set_scenario(
+            name,
+            seconds=seconds,
+            status=status,
+            retry_after=retry_after,
+            times=times,
+            refresh_token=refresh_token,
+            code=int(code or 0),
+            **options,
+        )
 
     @property
     def _state_scenario(self) -> str:
@@ -184,8 +165,13 @@ class MicrosoftOAuthStandin(TokenStandin):
             app = self._app_tokens.get(token)
             if app is not None:
                 client_id, tid, roles, exp = app
-                return {"type": "app", "client_id": client_id, "tenant": tid, "roles": list(roles),
-                        "expired": self._clock() >= exp}
+                return {
+                    "type": "app",
+                    "client_id": client_id,
+                    "tenant": tid,
+                    "roles": list(roles),
+                    "expired": self._clock() >= exp,
+                }
             for account, access in self._last_access.items():
                 if secrets.compare_digest(access, token):
                     return {"type": "user", "account": account}
@@ -251,12 +237,6 @@ class MicrosoftOAuthStandin(TokenStandin):
             return True
         return tenant in self._tenants and self._state_scenario != "unknown_tenant"
 
-    def _tenant_not_found(self, tenant: str, error: str = "invalid_request") -> Response:
-        return self._aad(400, error, 90002,
-                         f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
-                         "and are signing into the correct cloud. Check with your subscription administrator, "
-                         "this may happen if there are no active subscriptions for the tenant.")
-
     def _discovery(self, tenant: str) -> Response:
         if not self._known_tenant(tenant):
             return self._tenant_not_found(tenant, "invalid_tenant")
@@ -281,9 +261,27 @@ class MicrosoftOAuthStandin(TokenStandin):
             "http_logout_supported": True,
             "frontchannel_logout_supported": True,
             "end_session_endpoint": f"{base}/{path}/oauth2/v2.0/logout",
-            "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
-                                 "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr",
-                                 "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "cloud_instance_name",
+                "cloud_instance_host_name",
+                "cloud_graph_host_name",
+                "msgraph_host",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "acr",
+                "nonce",
+                "preferred_username",
+                "name",
+                "tid",
+                "ver",
+                "at_hash",
+                "c_hash",
+                "email",
+            ],
             "kerberos_endpoint": f"{base}/{path}/kerberos",
             "tenant_region_scope": None if shared or tenant == "consumers" else self.region,
             "cloud_instance_name": "microsoftonline.com",
@@ -291,8 +289,15 @@ class MicrosoftOAuthStandin(TokenStandin):
             "msgraph_host": "graph.microsoft.com",
             "rbac_url": "https://pas.windows.net",
         }
-        return json_response(200, doc, {"Cache-Control": "max-age=86400, private",
-                                        "Access-Control-Allow-Origin": "*", "x-ms-request-id": str(uuid.uuid4())})
+        return json_response(
+            200,
+            doc,
+            {
+                "Cache-Control": "max-age=86400, private",
+                "Access-Control-Allow-Origin": "*",
+                "x-ms-request-id": str(uuid.uuid4()),
+            },
+        )
 
     def _match_path(self, path: str) -> str | None:
         match = _MS_PATH.match(path)
@@ -307,9 +312,12 @@ class MicrosoftOAuthStandin(TokenStandin):
 
     def _client_credentials(self, call: TokenRequest) -> Response:
         if call.tenant in _MS_SHARED_TENANTS:
-            return self._aad(400, "invalid_request", 50059,
-                             "No tenant-identifying information found in either the request or implied by any "
-                             "provided credentials.")
+            return self._aad(
+                400,
+                "invalid_request",
+                50059,
+                "No tenant-identifying information found in either the request or implied by any provided credentials.",
+            )
         problem = self._check_client(call)
         if problem is not None:
             return problem
@@ -317,76 +325,91 @@ class MicrosoftOAuthStandin(TokenStandin):
         if not scope:
             return self._missing("scope")
         if not scope.endswith("/.default"):
-            return self._aad(400, "invalid_scope", 1002012,
-                             f"The provided value for scope {scope} is not valid. Client credential flows must have "
-                             "a scope value with /.default suffixed to the resource identifier (application ID URI).")
+            return self._aad(
+                400,
+                "invalid_scope",
+                1002012,
+                f"The provided value for scope {scope} is not valid. Client credential flows must have "
+                "a scope value with /.default suffixed to the resource identifier (application ID URI).",
+            )
         client_id = call.client_id or ""
         now, tid = int(self._clock()), self._tid(call.tenant)
         roles = list(self._client_roles.get(client_id, ()))
-        header = {"typ": "JWT", "nonce": secrets.token_urlsafe(32), "alg": "RS256",
-                  "x5t": secrets.token_urlsafe(20), "kid": secrets.token_urlsafe(20)}
-        payload: dict[str, Any] = {"aud": "https://graph.microsoft.com", "iss": f"https://sts.windows.net/{tid}/",
-                                   "iat": now, "nbf": now, "exp": now + self.expires_in, "app_displayname": "MaxAI",
-                                   "appid": client_id, "appidacr": "1", "idp": f"https://sts.windows.net/{tid}/",
-                                   "idtyp": "app", "oid": str(uuid.uuid4()), "sub": str(uuid.uuid4()), "tid": tid,
-                                   "uti": secrets.token_urlsafe(16), "ver": "1.0"}
+        header = {
+            "typ": "JWT",
+            "nonce": secrets.token_urlsafe(32),
+            "alg": "RS256",
+            "x5t": secrets.token_urlsafe(20),
+            "kid": secrets.token_urlsafe(20),
+        }
+        payload: dict[str, Any] = {
+            "aud": "https://graph.microsoft.com",
+            "iss": f"https://sts.windows.net/{tid}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.expires_in,
+            "app_displayname": "MaxAI",
+            "appid": client_id,
+            "appidacr": "1",
+            "idp": f"https://sts.windows.net/{tid}/",
+            "idtyp": "app",
+            "oid": str(uuid.uuid4()),
+            "sub": str(uuid.uuid4()),
+            "tid": tid,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+        }
         if roles:
             payload["roles"] = roles
         access = f"{b64url(header)}.{b64url(payload)}.{secrets.token_urlsafe(256)}"
         self._app_tokens[access] = (client_id, tid, roles, now + self.expires_in)
-        body = {"token_type": "Bearer", "expires_in": self.expires_in, "ext_expires_in": self.expires_in,
-                "access_token": access}
+        body = {
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "ext_expires_in": self.expires_in,
+            "access_token": access,
+        }
         return json_response(200, body, {**NO_STORE, "x-ms-request-id": str(uuid.uuid4())})
 
     def _new_access(self, grant: Grant) -> str:
         now = int(self._clock())
         tid = str(grant.extra.get("tenant") or uuid.uuid4())
-        header = {"typ": "JWT", "nonce": secrets.token_urlsafe(32), "alg": "RS256",
-                  "x5t": secrets.token_urlsafe(20), "kid": secrets.token_urlsafe(20)}
-        payload = {"aud": "00000003-0000-0000-c000-000000000000", "iss": f"https://sts.windows.net/{tid}/",
-                   "iat": now, "nbf": now, "exp": now + self.expires_in, "scp": grant.scope, "tid": tid,
-                   "upn": grant.account, "oid": str(uuid.uuid4()), "uti": secrets.token_urlsafe(16), "ver": "1.0"}
+        header = {
+            "typ": "JWT",
+            "nonce": secrets.token_urlsafe(32),
+            "alg": "RS256",
+            "x5t": secrets.token_urlsafe(20),
+            "kid": secrets.token_urlsafe(20),
+        }
+        payload = {
+            "aud": "00000003-0000-0000-c000-000000000000",
+            "iss": f"https://sts.windows.net/{tid}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.expires_in,
+            "scp": grant.scope,
+            "tid": tid,
+            "upn": grant.account,
+            "oid": str(uuid.uuid4()),
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+        }
         return f"{b64url(header)}.{b64url(payload)}.{secrets.token_urlsafe(256)}"
 
     def _new_refresh(self, grant: Grant) -> str:
         return "0.A" + secrets.token_urlsafe(300)
 
     def _success(self, access: str, refresh: str | None, grant: Grant) -> Response:
-        body: dict[str, Any] = {"token_type": "Bearer", "scope": grant.scope, "expires_in": self.expires_in,
-                                "ext_expires_in": self.expires_in, "access_token": access}
+        body: dict[str, Any] = {
+            "token_type": "Bearer",
+            "scope": grant.scope,
+            "expires_in": self.expires_in,
+            "ext_expires_in": self.expires_in,
+            "access_token": access,
+        }
         if refresh is not None:
             body["refresh_token"] = refresh
         return json_response(200, body, {**NO_STORE, "x-ms-request-id": str(uuid.uuid4())})
-
-    def _aad(self, status: int, error: str, code: int, message: str,
-             headers: Mapping[str, str] | None = None) -> Response:
-        trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-        stamp = datetime.fromtimestamp(self._clock(), UTC)
-        shown = stamp.strftime("%Y-%m-%d %H:%M:%SZ")
-        description = f"AADSTS{code}: {message} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {shown}"
-        body = {"error": error, "error_description": description, "error_codes": [code], "timestamp": shown,
-                "trace_id": trace, "correlation_id": correlation,
-                "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
-        return json_response(status, body, {**NO_STORE, "x-ms-request-id": trace, **(headers or {})})
-
-    def _error(self, status: int, error: str, description: str, code: int | None = None,
-               headers: Mapping[str, str] | None = None) -> Response:
-        return self._aad(status, error, code or 900144, description, headers)
-
-    def _missing(self, name: str) -> Response:
-        return self._aad(400, "invalid_request", 900144,
-                         f"The request body must contain the following parameter: '{name}'.")
-
-    def _unsupported_grant(self, grant_type: str) -> Response:
-        return self._aad(400, "unsupported_grant_type", 70003,
-                         "The app requested an unsupported grant type.")
-
-    def _unknown_client(self, call: TokenRequest) -> Response:
-        return self._aad(400, "unauthorized_client", 700016,
-                         f"Application with identifier '{call.client_id}' was not found in the directory "
-                         f"'{call.tenant}'. This can happen if the application has not been installed by the "
-                         "administrator of the tenant or consented to by any user in the tenant. You may have sent "
-                         "your authentication request to the wrong tenant.")
 
     def _check_client(self, call: TokenRequest) -> Response | None:
         if call.client_id and self._state_scenario == "unknown_client":
@@ -395,8 +418,11 @@ class MicrosoftOAuthStandin(TokenStandin):
         if problem is not None:
             return problem
         home = self._client_tenant.get(call.client_id or "", "common")
-        if home not in _MS_SHARED_TENANTS and call.tenant not in _MS_SHARED_TENANTS \
-                and self._tid(call.tenant) != self._tid(home):
+        if (
+            home not in _MS_SHARED_TENANTS
+            and call.tenant not in _MS_SHARED_TENANTS
+            and self._tid(call.tenant) != self._tid(home)
+        ):
             return self._unknown_client(call)
         if self._state_scenario in ("wrong_secret", "secret_id_pasted"):
             return self._bad_secret(call)
@@ -407,36 +433,3 @@ class MicrosoftOAuthStandin(TokenStandin):
             status, error, message = AADSTS_ANSWERS[code]
             return self._aad(status, error, code, message.format(app=call.client_id, tenant=call.tenant))
         return None
-
-    def _bad_secret(self, call: TokenRequest) -> Response:
-        return self._aad(401, "invalid_client", 7000215,
-                         "Invalid client secret provided. Ensure the secret being sent in the request is the client "
-                         f"secret value, not the client secret ID, for a secret added to app '{call.client_id}'.")
-
-    def _expired_secret(self, call: TokenRequest) -> Response:
-        return self._aad(401, "invalid_client", 7000222,
-                         f"The provided client secret keys for app '{call.client_id}' are expired. Visit the Azure "
-                         "portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using "
-                         "certificate credentials for added security: https://aka.ms/certCreds.")
-
-    def _wrong_client(self) -> Response:
-        return self._aad(400, "invalid_grant", 70000,
-                         "The provided value for the 'refresh_token' is not valid. The refresh token was issued to "
-                         "a different client.")
-
-    def _invalid_grant(self, what: str) -> Response:
-        if what == "code":
-            return self._aad(400, "invalid_grant", 9002313,
-                             "Invalid request. Request is malformed or invalid.")
-        return self._aad(400, "invalid_grant", 70000,
-                         "Provided grant is invalid or malformed.")
-
-    def _server_error(self, status: int) -> Response:
-        return self._aad(status, "temporarily_unavailable", 90033 if status == 503 else 90100,
-                         "A transient error has occurred. Please try again.")
-
-    def _too_many(self, retry_after: int | str | None) -> Response:
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        return self._aad(429, "temporarily_unavailable", 50196,
-                         "The server terminated an operation because it encountered a client request loop.",
-                         headers)

@@ -550,6 +550,36 @@ def test_the_vault_self_test_teaches_the_scrubber_nothing(tmp_path):
     assert len(redact.process_redactor()._by_secret) == 0
 
 
+def test_a_text_once_clean_is_masked_after_its_secret_is_registered_here():
+    r = Redactor(inherit=False)
+    line = "GET https://api.example.test/v1/Zq8-later-registered-value answered 200"
+    for _ in range(2):  # scrubbed twice: the second time is answered from what the first learnt
+        assert r.scrub(line) == line
+        assert r.scrub("Zq8-later-registered-value") == "Zq8-later-registered-value"
+        assert r.scrub("status_code") == "status_code"
+    r.add("Zq8-later-registered-value")
+    assert r.scrub(line) == f"GET https://api.example.test/v1/{MASK} answered 200"
+    assert r.scrub("Zq8-later-registered-value") == MASK  # what was clean a moment ago is not any more
+    assert r.scrub("status_code") == "status_code"
+
+
+def test_a_text_once_clean_is_masked_after_its_secret_reaches_the_process_registry():
+    from vault import redact
+
+    redact.forget_all()
+    r = Redactor()
+    text = "evidence value Pw-taught-to-the-registry-later"
+    assert r.scrub(text) == text
+    assert r.clip(text, 200) == text
+    redact.remember("Pw-taught-to-the-registry-later")
+    try:
+        assert r.scrub(text) == f"evidence value {MASK}"
+        assert r.clip(text, 200) == f"evidence value {MASK}"
+    finally:
+        redact.forget_all()
+    assert r.scrub(text) == text  # forgotten by the registry: shown again, as before it was taught
+
+
 # ------------------------------------------------------------------------- each form masked whole
 
 WORDY = 'Rt7/opaque+refresh=tökén&value"x'
