@@ -463,7 +463,10 @@ def new_trends(url: str, m: Manifest, days: int | None) -> int:
             runs = runs_frame(store, start)
             first = plots.blocking_trend(trends.blocking_share(runs), marks)
             freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
-            heat = trends.heatmap_from_items(run_items_frame(store, start), m, freq)
+            if freq == "h":
+                heat = trends.heatmap_from_items(run_items_frame(store, start), m, freq)
+            else:
+                heat = trends.heatmap_from_days(trends.last_runs_from(items, start), m, freq)
         else:
             per_day = trends.from_day(daily_runs_frame(store), start)
             first = plots.blocking_trend_daily(trends.daily_share(per_day), marks)

@@ -67,6 +67,15 @@ def from_day(daily: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
     return daily[daily["day"] >= pd.Timestamp(start).tz_convert("UTC").floor("D")]
 
 
+def last_runs_from(daily_items: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
+    """The rows of :func:`~checks.storage.trend_frames.daily_items_frame` whose day's last run of the item started at
+    or after ``start``: what the runs from ``start`` on leave in each day, so :func:`heatmap_from_days` of them is
+    :func:`heatmap_from_items` of those runs for buckets of a day or more, without reading a row per run and item."""
+    if start is None:
+        return daily_items
+    return daily_items[daily_items["last_at"] >= pd.Timestamp(start).tz_convert("UTC")]
+
+
 def daily_freq(daily: pd.DataFrame) -> str:
     """The heatmap's bucket for daily rows: days up to four months, weeks beyond (never hours)."""
     if daily.empty:
