@@ -3,7 +3,7 @@ result, so a year of hourly sweeps loads in a fraction of what :func:`~checks.st
 
 * :func:`history_end`: when the newest run started (where a period is counted back from);
 * :func:`checkpoint_runs_frame`: the checkpoints with their runs' counts (the trend's marks);
-* :func:`run_items_frame`: one row per run and item since a time (short ranges, per run);
+* :func:`run_items_frame`: one row per run and item since a time (the hourly heatmap of a history of a few days);
 * :func:`daily_runs_frame`, :func:`daily_items_frame`: one row per UTC day (and item), long ranges; they
   survive ``readiness history prune``.
 """
