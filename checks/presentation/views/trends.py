@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -189,7 +189,7 @@ def heatmap_from_days(daily_items: pd.DataFrame, manifest: Manifest, freq: str =
     return _heatmap(_area_counts(daily_items.groupby(["day", "area"], sort=False), "last_at", "max"), manifest, freq)
 
 
-def _area_counts(groups: DataFrameGroupBy, at: str, pick: str) -> pd.DataFrame:
+def _area_counts(groups: DataFrameGroupBy[Any, Any], at: str, pick: str) -> pd.DataFrame:
     """Per group: ``started_at`` (``pick`` of the ``at`` column) and the summed counts. One ``sum`` over the four
     columns rather than a named aggregation each: a third of the time."""
     per = groups[["passed", "total", "waiting", "pending"]].sum()
