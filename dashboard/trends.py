@@ -35,7 +35,10 @@ if trends.per_run(days):
     runs = data.runs_since(page.db_url, start)
     st.plotly_chart(plots.blocking_trend(trends.blocking_share(runs), marks), key="trend")
     freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
-    heat = trends.heatmap_from_items(data.run_items(page.db_url, start), m, freq)
+    if freq == "h":  # a few days of history: hour by hour, from the runs' per-item rows
+        heat = trends.heatmap_from_items(data.run_items(page.db_url, start), m, freq)
+    else:  # a cell per day holds the day's last run: the daily rows already have it
+        heat = trends.heatmap_from_days(trends.last_runs_from(daily_items, start), m, freq)
 else:
     per_day = trends.from_day(data.daily_runs(page.db_url), start)
     st.plotly_chart(plots.blocking_trend_daily(trends.daily_share(per_day), marks), key="trend")

@@ -260,6 +260,10 @@ class NotificationRecord(Base):
 def make_engine(url: str) -> sa.Engine:
     """An engine for ``url``; for SQLite, the database file's directory is created, WAL and foreign keys on."""
     parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
+        # No HSTORE column here: without this, the first connection of every engine looks the type up in the
+        # catalogue (psycopg's TypeInfo.fetch, one more query on a fresh backend).
+        return sa.create_engine(url, json_serializer=_dumps, pool_pre_ping=True, use_native_hstore=False)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, json_serializer=_dumps, pool_pre_ping=True)
     database = parsed.database or ""

@@ -3,7 +3,7 @@ result, so a year of hourly sweeps loads in a fraction of what :func:`~checks.st
 
 * :func:`history_end`: when the newest run started (where a period is counted back from);
 * :func:`checkpoint_runs_frame`: the checkpoints with their runs' counts (the trend's marks);
-* :func:`run_items_frame`: one row per run and item since a time (short ranges, per run);
+* :func:`run_items_frame`: one row per run and item since a time (the hourly heatmap of a history of a few days);
 * :func:`daily_runs_frame`, :func:`daily_items_frame`: one row per UTC day (and item), long ranges; they
   survive ``readiness history prune``.
 """
@@ -15,12 +15,12 @@ from datetime import date, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from checks.storage.frames import _frame, _raw, _UTCText
+from checks.storage.frames import _frame, _raw, _UTCStamp
 from checks.storage.history import Store
 from checks.storage.schema import CheckpointRecord, DailyItemRecord, DailyRunRecord, RunItemRecord, RunRecord
 
 _INTS = ("passed", "total", "waiting", "pending")
-# A day is its ISO text on both databases (cast, not _UTCText: a date has no time zone to convert).
+# A day is its ISO text on both databases (cast, not _UTCStamp: a date has no time zone to convert).
 
 
 def history_end(store: Store) -> datetime | None:
@@ -36,7 +36,7 @@ def checkpoint_runs_frame(store: Store) -> pd.DataFrame:
     c, run = CheckpointRecord, RunRecord
     stmt = (
         sa.select(
-            _UTCText(c.at).label("at"),
+            _UTCStamp(c.at).label("at"),
             c.title,
             run.verdict,
             _raw(run.blocking_passed).label("blocking_passed"),
@@ -61,7 +61,7 @@ def run_items_frame(store: Store, since: datetime | None = None) -> pd.DataFrame
     stmt = (
         sa.select(
             i.run_id,
-            _UTCText(run.started_at).label("started_at"),
+            _UTCStamp(run.started_at).label("started_at"),
             i.item,
             i.area,
             *(_raw(getattr(i, n)).label(n) for n in _INTS),
@@ -88,8 +88,8 @@ def daily_runs_frame(store: Store, since: date | None = None) -> pd.DataFrame:
     stmt = sa.select(
         sa.cast(d.day, sa.String).label("day"),
         _raw(d.runs).label("runs"),
-        _UTCText(d.first_at).label("first_at"),
-        _UTCText(d.last_at).label("last_at"),
+        _UTCStamp(d.first_at).label("first_at"),
+        _UTCStamp(d.last_at).label("last_at"),
         d.last_verdict,
         *(_raw(getattr(d, n)).label(n) for n in ("go", "conditional", "no_go", "blocking_runs")),
         _raw(d.share_sum).label("share_sum"),
@@ -122,12 +122,12 @@ def daily_items_frame(store: Store, since: date | None = None) -> pd.DataFrame:
         d.item,
         d.area,
         _raw(d.runs).label("runs"),
-        _UTCText(d.first_at).label("first_at"),
-        _UTCText(d.last_at).label("last_at"),
+        _UTCStamp(d.first_at).label("first_at"),
+        _UTCStamp(d.last_at).label("last_at"),
         *(_raw(getattr(d, n)).label(n) for n in _INTS),
         _raw(d.last_green).label("last_green"),
-        _UTCText(d.red_last_at).label("red_last_at"),
-        _UTCText(d.green_after).label("green_after"),
+        _UTCStamp(d.red_last_at).label("red_last_at"),
+        _UTCStamp(d.green_after).label("green_after"),
     ).order_by(d.day, d.item)
     if since is not None:
         stmt = stmt.where(d.day >= since)

@@ -58,7 +58,7 @@ from checks.core.status import Severity, Status  # noqa: E402
 from checks.core.verdict import decide  # noqa: E402
 from checks.presentation.report_build import record_checkpoint  # noqa: E402
 from checks.presentation.views import oauth, trends  # noqa: E402
-from checks.storage.frames import _frame, _UTCText, results_frame  # noqa: E402
+from checks.storage.frames import _frame, _UTCStamp, results_frame  # noqa: E402
 from checks.storage.history import OK_STATUSES, Store, _result_row  # noqa: E402
 from checks.storage.schema import (  # noqa: E402
     AttestationRecord,
@@ -401,8 +401,8 @@ def old_runs_frame(store: Store) -> Any:
     stmt = (
         sa.select(
             run.id.label("run_id"),
-            _UTCText(run.started_at).label("started_at"),
-            _UTCText(run.finished_at).label("finished_at"),
+            _UTCStamp(run.started_at).label("started_at"),
+            _UTCStamp(run.finished_at).label("finished_at"),
             run.verdict,
             _count(ok).label("passed"),
             sa.func.count(r.id).label("total"),
@@ -463,7 +463,10 @@ def new_trends(url: str, m: Manifest, days: int | None) -> int:
             runs = runs_frame(store, start)
             first = plots.blocking_trend(trends.blocking_share(runs), marks)
             freq = trends.heatmap_freq(runs["started_at"].iloc[0], runs["started_at"].iloc[-1])
-            heat = trends.heatmap_from_items(run_items_frame(store, start), m, freq)
+            if freq == "h":
+                heat = trends.heatmap_from_items(run_items_frame(store, start), m, freq)
+            else:
+                heat = trends.heatmap_from_days(trends.last_runs_from(items, start), m, freq)
         else:
             per_day = trends.from_day(daily_runs_frame(store), start)
             first = plots.blocking_trend_daily(trends.daily_share(per_day), marks)

@@ -75,6 +75,22 @@ def test_the_heatmaps_from_the_rollups_are_the_heatmap_from_every_result(history
         assert set(old["state"]) >= {"PARTIAL", "READY"}  # the history moves
 
 
+def test_a_period_s_daily_heatmap_from_the_daily_rows_is_the_one_from_its_runs(history, manifest):
+    # What the Trends page draws for 7 and 30 days: a cell per day, read from the daily rows instead of a row per
+    # run and item; the period starts mid-day, so the first day keeps only what the runs from there on left.
+    end = history_end(history)
+    days = daily_items_frame(history)
+    for period in (1, 4, 7):
+        start = trends.period_start(end, period) + timedelta(minutes=90)
+        items = run_items_frame(history, start)
+        assert items["started_at"].min() >= pd.Timestamp(start)
+        from_runs = trends.heatmap_from_items(items, manifest, "D")
+        pd.testing.assert_frame_equal(
+            trends.heatmap_from_days(trends.last_runs_from(days, start), manifest, "D"), from_runs
+        )
+    assert trends.last_runs_from(days, None) is days
+
+
 def test_time_to_green_from_the_daily_rollups_is_the_one_from_every_result(history, manifest):
     now = T0 + RUNS * STEP
     old = trends.time_to_green(results_frame(history), manifest, now)

@@ -262,6 +262,29 @@ def test_trends_period_picks_what_is_drawn(env):
     assert "A point per day" in text(at)
 
 
+def test_trends_reads_the_rollups_not_a_row_per_run_and_item(env):
+    # 7 and 30 days draw a heatmap cell per day, which the daily rows hold: reading run_items joined to the runs was
+    # the page's slowest query on a year of history (PostgreSQL scanned every run_items row). No period reads results.
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        at = render("trends.py")
+        for period in ("7 days", "90 days", "All"):
+            at.radio(key="period").set_value(period).run()
+            assert not at.exception
+            assert len(at.get("plotly_chart")) == 4
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    assert any("FROM daily_items" in s for s in seen) and any("FROM runs" in s for s in seen)
+    assert not [s for s in seen if "run_items" in s or "FROM results" in s]
+
+
 # --------------------------------------------------------------------------------------------- OAuth
 
 

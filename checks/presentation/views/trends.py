@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -14,6 +14,8 @@ from checks.core.manifest import Manifest
 from checks.core.status import Severity, Status
 
 if TYPE_CHECKING:
+    from pandas.api.typing import DataFrameGroupBy
+
     from checks.storage.history import Checkpoint
 
 AREA_STATES = ("NOT STARTED", "PARTIAL", "NEEDS VALIDATION", "READY")
@@ -65,6 +67,15 @@ def from_day(daily: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
     if start is None:
         return daily
     return daily[daily["day"] >= pd.Timestamp(start).tz_convert("UTC").floor("D")]
+
+
+def last_runs_from(daily_items: pd.DataFrame, start: datetime | None) -> pd.DataFrame:
+    """The rows of :func:`~checks.storage.trend_frames.daily_items_frame` whose day's last run of the item started at
+    or after ``start``: what the runs from ``start`` on leave in each day, so :func:`heatmap_from_days` of them is
+    :func:`heatmap_from_items` of those runs for buckets of a day or more, without reading a row per run and item."""
+    if start is None:
+        return daily_items
+    return daily_items[daily_items["last_at"] >= pd.Timestamp(start).tz_convert("UTC")]
 
 
 def daily_freq(daily: pd.DataFrame) -> str:
@@ -167,14 +178,7 @@ def heatmap_from_items(items: pd.DataFrame, manifest: Manifest, freq: str = "D")
     per-item counts instead of every result)."""
     if items.empty:
         return pd.DataFrame(columns=_HEAT_COLUMNS)
-    per = items.groupby(["run_id", "area"], sort=False).agg(
-        started_at=("started_at", "first"),
-        passed=("passed", "sum"),
-        total=("total", "sum"),
-        waiting=("waiting", "sum"),
-        pending=("pending", "sum"),
-    )
-    return _heatmap(per.reset_index(), manifest, freq)
+    return _heatmap(_area_counts(items.groupby(["run_id", "area"], sort=False), "started_at", "first"), manifest, freq)
 
 
 def heatmap_from_days(daily_items: pd.DataFrame, manifest: Manifest, freq: str = "D") -> pd.DataFrame:
@@ -182,14 +186,15 @@ def heatmap_from_days(daily_items: pd.DataFrame, manifest: Manifest, freq: str =
     last day's, each item as its last run that day left it (``freq`` of a day or more)."""
     if daily_items.empty:
         return pd.DataFrame(columns=_HEAT_COLUMNS)
-    per = daily_items.groupby(["day", "area"], sort=False).agg(
-        started_at=("last_at", "max"),
-        passed=("passed", "sum"),
-        total=("total", "sum"),
-        waiting=("waiting", "sum"),
-        pending=("pending", "sum"),
-    )
-    return _heatmap(per.reset_index(), manifest, freq)
+    return _heatmap(_area_counts(daily_items.groupby(["day", "area"], sort=False), "last_at", "max"), manifest, freq)
+
+
+def _area_counts(groups: DataFrameGroupBy[Any, Any], at: str, pick: str) -> pd.DataFrame:
+    """Per group: ``started_at`` (``pick`` of the ``at`` column) and the summed counts. One ``sum`` over the four
+    columns rather than a named aggregation each: a third of the time."""
+    per = groups[["passed", "total", "waiting", "pending"]].sum()
+    per.insert(0, "started_at", getattr(groups[at], pick)())
+    return per.reset_index()
 
 
 def _heatmap(per: pd.DataFrame, manifest: Manifest, freq: str) -> pd.DataFrame:
