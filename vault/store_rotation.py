@@ -332,81 +332,86 @@ class RotationOps(AuditedOps):
     def _rewrap(self, conn: sa.Connection, ring: KeyRing, rows: Sequence[Any]) -> tuple[int, set[str]]:
         """Rewrap one batch of data keys under the primary KEK (each row's MAC checked first), one ``UPDATE``
         executed with the whole batch's parameters, each a compare-and-set on the old KEK fingerprint. How many
-        rows it rewrote, and the fingerprints they were wrapped under."""
+        rows it rewrote, and the fingerprints they were wrapped under. ``rows``: the id, then
+        :data:`DATA_KEY_COLUMNS`, read by position (a result row's named columns cost more than the crypto)."""
         primary = ring.primary
         fp = primary.fingerprint
+        sealer = crypto.cipher(primary.key)  # one AES-GCM instance per KEK for the batch, not one per row
+        openers: dict[str, AESGCM] = {}
         macs = self._rows(conn, ring)
         seq = self._next_seq(conn, ring)
-        olds: set[str] = set()
         params: builtins.list[dict[str, Any]] = []
         for row in rows:
-            macs.check_data_key(row)
-            old = ring.by_fingerprint(row.kek_fingerprint)
-            if old is None:
-                raise KeyUnavailable(
-                    f"tenant {row.tenant!r}'s data key v{row.version} is wrapped under {row.kek_fingerprint}, which "
-                    f"key source {self.key_source.name} does not offer: put that key back (e.g. in "
-                    "TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
-                )
-            dek = crypto.unwrap_key(old.key, row.wrapped, row.tenant, row.version, row.kek_fingerprint)
+            row_id, tenant, version, old_fp, _state, old_wrapped = row[:6]
+            shared = macs.checked_data_key(row[1:])  # the row's MAC checked before anything else is done with it
+            opener = openers.get(old_fp)
+            if opener is None:
+                old = ring.by_fingerprint(old_fp)
+                if old is None:
+                    raise KeyUnavailable(
+                        f"tenant {tenant!r}'s data key v{version} is wrapped under {old_fp}, which key source "
+                        f"{self.key_source.name} does not offer: put that key back (e.g. in "
+                        "TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
+                    )
+                opener = openers[old_fp] = crypto.cipher(old.key)
+            dek = crypto.unwrap_with(opener, old_wrapped, tenant, version, old_fp)
             try:
-                wrapped = crypto.wrap_key(primary.key, dek, row.tenant, row.version, fp)
+                wrapped = crypto.wrap_with(sealer, dek, tenant, version, fp)
             finally:
                 zero(dek)
-            bound = macs.bind("data_key", {**row._asdict(), "wrapped": wrapped, "kek_fingerprint": fp}, seq)
             params.append(
                 {
-                    "b_id": row.id,
-                    "b_kek": row.kek_fingerprint,
+                    "b_id": row_id,
+                    "b_kek": old_fp,
                     "wrapped": wrapped,
                     "kek_fingerprint": fp,
                     "audit_seq": seq,
-                    "row_mac": bound["row_mac"],
+                    "row_mac": macs.rebound_data_key(shared, wrapped, fp, seq),
                 }
             )
-            olds.add(row.kek_fingerprint)
-        return int(conn.execute(_REWRAP, params).rowcount), olds
+        return int(conn.execute(_REWRAP, params).rowcount), set(openers)
 
     def _reseal(self, conn: sa.Connection, ring: KeyRing, tenant: str, to: int, rows: Sequence[Any]) -> int:
         """Re-seal one batch of ``tenant``'s credentials under DEK ``to``: every row's MAC checked, its tokens
         opened and sealed again, and one ``UPDATE`` executed with the whole batch's parameters (a
-        compare-and-set on each row's ``version``). How many rows it rewrote."""
+        compare-and-set on each row's ``version``). How many rows it rewrote. ``rows``:
+        :data:`CREDENTIAL_COLUMNS` then ``version``, read by position (a result row's named columns cost more
+        than the crypto)."""
         # One AES-GCM instance per key for the batch (as _seal_field/_open_field, without building one per field).
         sealer = crypto.cipher(self._dek_for(conn, ring, tenant, to))
         openers: dict[int, AESGCM] = {}
         macs = self._rows(conn, ring)
         seq = self._next_seq(conn, ring)
         now = self.clock.now()
+        aad = crypto.credential_aad
         params: builtins.list[dict[str, Any]] = []
         for row in rows:
-            macs.check_credential(row)
-            old = row.dek_version
+            cid, provider, old, access_ct, refresh_ct, version = row[0], row[2], row[7], row[9], row[10], row[13]
+            shared = macs.checked_credential(row)  # the row's MAC checked before anything else is done with it
             opener = openers.get(old)
             if opener is None:
                 opener = openers[old] = crypto.cipher(self._dek_for(conn, ring, tenant, old))
-            values: dict[str, Any] = {"access_ct": row.access_ct, "refresh_ct": row.refresh_ct}
-            for name in ("access", "refresh"):
-                blob = values[f"{name}_ct"]
+            sealed: builtins.list[bytes | None] = []
+            for name, blob in (("access", access_ct), ("refresh", refresh_ct)):
                 if not blob:
+                    sealed.append(blob)
                     continue
-                plain = crypto.open_with(opener, blob, crypto.credential_aad(tenant, row.provider, row.id, name, old))
+                plain = crypto.open_with(opener, blob, aad(tenant, provider, cid, name, old))
                 try:
-                    values[f"{name}_ct"] = crypto.seal_with(
-                        sealer, plain, crypto.credential_aad(tenant, row.provider, row.id, name, to)
-                    )
+                    sealed.append(crypto.seal_with(sealer, plain, aad(tenant, provider, cid, name, to)))
                 finally:
                     zero(plain)
-            bound = macs.bind("credential", {**row._mapping, **values, "dek_version": to}, seq)
             params.append(
                 {
-                    "b_id": row.id,
-                    "b_version": row.version,
+                    "b_id": cid,
+                    "b_version": version,
                     "dek_version": to,
-                    "version": row.version + 1,
+                    "version": version + 1,
                     "updated_at": now,
                     "audit_seq": seq,
-                    "row_mac": bound["row_mac"],
-                    **values,
+                    "row_mac": macs.rebound_credential(shared, sealed[0], sealed[1], to, seq),
+                    "access_ct": sealed[0],
+                    "refresh_ct": sealed[1],
                 }
             )
         return int(conn.execute(_RESEAL, params).rowcount)

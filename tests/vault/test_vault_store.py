@@ -518,7 +518,7 @@ def test_rotate_kek_crash_inside_a_batch_rolls_the_batch_back(vault_, db_url, cl
     ids = _fill(vault_, tenants=6, per_tenant=1)
     vault_.close()
     v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
-    real_wrap = vault.store.crypto.wrap_key
+    real_wrap = vault.store.crypto.wrap_with
     calls = []
 
     def flaky_wrap(*args, **kwargs):
@@ -527,11 +527,11 @@ def test_rotate_kek_crash_inside_a_batch_rolls_the_batch_back(vault_, db_url, cl
             raise Crash
         return real_wrap(*args, **kwargs)
 
-    monkeypatch.setattr(vault.store.crypto, "wrap_key", flaky_wrap)
+    monkeypatch.setattr(vault.store.crypto, "wrap_with", flaky_wrap)
     with pytest.raises(Crash):
         v.rotate_kek(ADMIN, batch=4)
     assert _keks(db_url)[kek_fingerprint(K1)] == 6  # the batch rolled back whole
-    monkeypatch.setattr(vault.store.crypto, "wrap_key", real_wrap)
+    monkeypatch.setattr(vault.store.crypto, "wrap_with", real_wrap)
     assert v.rotate_kek(ADMIN, batch=4).rewritten == 6
     _assert_all_open(v, ids)
     v.close()
