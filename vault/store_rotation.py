@@ -35,6 +35,34 @@ _REWRAP = _DATA_KEYS.update().where(
     _DATA_KEYS.c.id == sa.bindparam("b_id"), _DATA_KEYS.c.kek_fingerprint == sa.bindparam("b_kek")
 )
 """A data key rewrapped under the primary KEK, compare-and-set on its KEK fingerprint (``executemany``)."""
+_PG_RESEAL = sa.text(
+    "UPDATE credentials SET access_ct = v.access_ct, refresh_ct = v.refresh_ct, row_mac = v.row_mac, "
+    "dek_version = :dek_version, version = credentials.version + 1, updated_at = :updated_at, audit_seq = :audit_seq "
+    "FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:versions AS INTEGER[]), CAST(:access AS BYTEA[]), "
+    "CAST(:refresh AS BYTEA[]), CAST(:macs AS VARCHAR[])) AS v(id, version, access_ct, refresh_ct, row_mac) "
+    "WHERE credentials.id = v.id AND credentials.version = v.version"
+).bindparams(
+    sa.bindparam("ids", type_=sa.ARRAY(sa.String())),
+    sa.bindparam("versions", type_=sa.ARRAY(sa.Integer())),
+    sa.bindparam("access", type_=sa.ARRAY(sa.LargeBinary())),
+    sa.bindparam("refresh", type_=sa.ARRAY(sa.LargeBinary())),
+    sa.bindparam("macs", type_=sa.ARRAY(sa.String())),
+    sa.bindparam("updated_at", type_=_CREDENTIALS.c.updated_at.type),
+)
+"""_RESEAL on PostgreSQL: the whole batch in one statement, its rows joined from arrays (``unnest``): one
+statement planned and executed, not one per row (the compare-and-set on ``version`` as in _RESEAL)."""
+_PG_REWRAP = sa.text(
+    "UPDATE data_keys SET wrapped = v.wrapped, row_mac = v.row_mac, kek_fingerprint = :kek_fingerprint, "
+    "audit_seq = :audit_seq FROM unnest(CAST(:ids AS INTEGER[]), CAST(:keks AS VARCHAR[]), "
+    "CAST(:wrapped AS BYTEA[]), CAST(:macs AS VARCHAR[])) AS v(id, kek, wrapped, row_mac) "
+    "WHERE data_keys.id = v.id AND data_keys.kek_fingerprint = v.kek"
+).bindparams(
+    sa.bindparam("ids", type_=sa.ARRAY(sa.Integer())),
+    sa.bindparam("keks", type_=sa.ARRAY(sa.String())),
+    sa.bindparam("wrapped", type_=sa.ARRAY(sa.LargeBinary())),
+    sa.bindparam("macs", type_=sa.ARRAY(sa.String())),
+)
+"""_REWRAP on PostgreSQL, as _PG_RESEAL: one statement a batch (compare-and-set on the old KEK fingerprint)."""
 
 
 class RotationOps(AuditedOps):
@@ -369,6 +397,16 @@ class RotationOps(AuditedOps):
                     "row_mac": macs.rebound_data_key(shared, wrapped, fp, seq),
                 }
             )
+        if self._pg:
+            batch = {
+                "ids": [p["b_id"] for p in params],
+                "keks": [p["b_kek"] for p in params],
+                "wrapped": [p["wrapped"] for p in params],
+                "macs": [p["row_mac"] for p in params],
+                "kek_fingerprint": fp,
+                "audit_seq": seq,
+            }
+            return int(conn.execute(_PG_REWRAP, batch).rowcount), set(openers)
         return int(conn.execute(_REWRAP, params).rowcount), set(openers)
 
     def _reseal(self, conn: sa.Connection, ring: KeyRing, tenant: str, to: int, rows: Sequence[Any]) -> int:
@@ -414,6 +452,18 @@ class RotationOps(AuditedOps):
                     "refresh_ct": sealed[1],
                 }
             )
+        if self._pg:
+            batch = {
+                "ids": [p["b_id"] for p in params],
+                "versions": [p["b_version"] for p in params],
+                "access": [p["access_ct"] for p in params],
+                "refresh": [p["refresh_ct"] for p in params],
+                "macs": [p["row_mac"] for p in params],
+                "dek_version": to,
+                "updated_at": now,
+                "audit_seq": seq,
+            }
+            return int(conn.execute(_PG_RESEAL, batch).rowcount)
         return int(conn.execute(_RESEAL, params).rowcount)
 
     def remove_kek(self, actor: Actor, fingerprint: str) -> None:
