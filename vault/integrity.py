@@ -92,7 +92,7 @@ def _getter(row: Any) -> Callable[[str], Any]:
     return functools.partial(getattr, row)
 
 
-_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_str = json.encoder.encode_basestring_ascii
 """A JSON string as canonical_json writes one (ASCII, escaped)."""
 
 
@@ -113,6 +113,39 @@ def _when(value: datetime | None) -> str | None:
     return None if value is None else utc(value).isoformat(timespec="microseconds")
 
 
+class _CredentialFields:
+    """A credential's bound columns that a DEK rotation leaves as they are, and (``text``) their part of the MAC's
+    body as canonical_json writes it (keys sorted, no spaces, ASCII), written once for both MACs of a re-sealed
+    row: the account, the text between ``dek_version`` and ``refresh``, and the text after it. ``text`` is None
+    when a value is of another type than str (or None), and the MAC takes the general path.
+    tests/vault/test_integrity.py holds the two equal."""
+
+    __slots__ = ("account", "cid", "expires_at", "provider", "scopes", "state", "tenant", "text", "token_fingerprint")
+
+    def __init__(
+        self,
+        cid: Any,
+        tenant: Any,
+        provider: Any,
+        account: Any,
+        scopes: list[Any],
+        expires_at: str | None,
+        state: Any,
+        token_fingerprint: Any,
+    ) -> None:
+        self.cid, self.tenant, self.provider, self.account = cid, tenant, provider, account
+        self.scopes, self.expires_at, self.state, self.token_fingerprint = scopes, expires_at, state, token_fingerprint
+        try:
+            self.text: tuple[str, str, str] | None = (
+                _str(account),
+                f',"expires_at":{_js(expires_at)},"id":{_str(cid)},"provider":{_str(provider)},"refresh":',
+                f',"row":"credential","scopes":[{",".join(map(_str, scopes))}],"state":{_js(state)},'
+                f'"tenant":{_str(tenant)},"token_fingerprint":{_js(token_fingerprint)}}}',
+            )
+        except TypeError:
+            self.text = None
+
+
 class RowMac:
     """Computes and checks row MACs. ``required``: the vault is bound, so a missing MAC is tampering."""
 
@@ -128,7 +161,7 @@ class RowMac:
     def credential(self, row: Any) -> str:
         """The MAC of a credential row given as a mapping or a result row with :data:`CREDENTIAL_COLUMNS`."""
         get = _getter(row)
-        return self._credential(
+        shared = _CredentialFields(
             get("id"),
             get("tenant"),
             get("provider"),
@@ -136,40 +169,24 @@ class RowMac:
             list(get("scopes") or []),
             _when(get("expires_at")),
             get("state"),
-            int(get("dek_version")),
             get("token_fingerprint"),
-            _digest(get("access_ct")),
-            _digest(get("refresh_ct")),
-            get("audit_seq"),
+        )
+        return self._credential(
+            shared, int(get("dek_version")), _digest(get("access_ct")), _digest(get("refresh_ct")), get("audit_seq")
         )
 
     def _credential(
-        self,
-        cid: Any,
-        tenant: Any,
-        provider: Any,
-        account: Any,
-        scopes: list[Any],
-        expires_at: str | None,
-        state: Any,
-        dek_version: int,
-        token_fingerprint: Any,
-        access: str | None,
-        refresh: str | None,
-        audit_seq: Any,
+        self, shared: _CredentialFields, dek_version: int, access: str | None, refresh: str | None, audit_seq: Any
     ) -> str:
-        """A credential's MAC from its bound values, ``expires_at`` as text and the ciphertexts as digests."""
-        if type(dek_version) is int and (audit_seq is None or type(audit_seq) is int):
-            # The bytes canonical_json writes for this body (keys sorted, no spaces, ASCII), written directly: two
-            # of these per credential a DEK rotation re-seals. A value of another type than str (or None) raises
-            # TypeError in _str and takes the general path. tests/vault/test_integrity.py holds them equal.
+        """A credential's MAC from the columns no rotation changes (``shared``), its DEK version, the digests of
+        its ciphertexts and its audit seq."""
+        text = shared.text
+        if text is not None and type(dek_version) is int and (audit_seq is None or type(audit_seq) is int):
+            account, middle, tail = text
             try:
                 body = (
-                    f'{{"access":{_js(access)},"account":{_str(account)},"audit_seq":{_int(audit_seq)},'
-                    f'"dek_version":{dek_version},"expires_at":{_js(expires_at)},"id":{_str(cid)},'
-                    f'"provider":{_str(provider)},"refresh":{_js(refresh)},"row":"credential",'
-                    f'"scopes":[{",".join(map(_str, scopes))}],"state":{_js(state)},"tenant":{_str(tenant)},'
-                    f'"token_fingerprint":{_js(token_fingerprint)}}}'
+                    f'{{"access":{_js(access)},"account":{account},"audit_seq":{_int(audit_seq)},'
+                    f'"dek_version":{dek_version}{middle}{_js(refresh)}{tail}'
                 ).encode()
             except TypeError:
                 pass
@@ -178,15 +195,15 @@ class RowMac:
         return self._mac(
             {
                 "row": "credential",
-                "id": cid,
-                "tenant": tenant,
-                "provider": provider,
-                "account": account,
-                "scopes": scopes,
-                "expires_at": expires_at,
-                "state": state,
+                "id": shared.cid,
+                "tenant": shared.tenant,
+                "provider": shared.provider,
+                "account": shared.account,
+                "scopes": shared.scopes,
+                "expires_at": shared.expires_at,
+                "state": shared.state,
                 "dek_version": dek_version,
-                "token_fingerprint": token_fingerprint,
+                "token_fingerprint": shared.token_fingerprint,
                 "access": access,
                 "refresh": refresh,
                 "audit_seq": audit_seq,
@@ -228,32 +245,32 @@ class RowMac:
             }
         )
 
-    def checked_credential(self, row: Sequence[Any]) -> tuple[Any, ...]:
+    def checked_credential(self, row: Sequence[Any]) -> _CredentialFields:
         """Check a credential row's MAC, as :meth:`check_credential`, and return what :meth:`rebound_credential`
-        needs to MAC it re-sealed (the columns both MACs share, read once). ``row`` holds
+        needs to MAC it re-sealed (the columns both MACs share, read and serialised once). ``row`` holds
         :data:`CREDENTIAL_COLUMNS` in order, first: a result row read by position, whose named columns cost more
         than the MACs (a DEK rotation checks and re-MACs every credential of a tenant)."""
         cid, tenant, provider, account, scopes, expires_at, state, version, fp, access, refresh, seq, mac = row[:13]
-        shared = (cid, tenant, provider, account, list(scopes or []), _when(expires_at), state, fp)
+        shared = _CredentialFields(cid, tenant, provider, account, list(scopes or []), _when(expires_at), state, fp)
         if mac is None:
             if self.required:
                 raise IntegrityError("ciphertext failed authentication")
         else:
-            expected = self._credential(*shared[:7], int(version), fp, _digest(access), _digest(refresh), seq)
+            expected = self._credential(shared, int(version), _digest(access), _digest(refresh), seq)
             if not hmac.compare_digest(expected, str(mac)):
                 raise IntegrityError("ciphertext failed authentication")
         return shared
 
     def rebound_credential(
         self,
-        shared: tuple[Any, ...],
+        shared: _CredentialFields,
         access_ct: bytes | None,
         refresh_ct: bytes | None,
         dek_version: int,
         audit_seq: int,
     ) -> str:
         """The MAC of a row :meth:`checked_credential` checked, with new ciphertexts, DEK version and seq."""
-        return self._credential(*shared[:7], dek_version, shared[7], _digest(access_ct), _digest(refresh_ct), audit_seq)
+        return self._credential(shared, dek_version, _digest(access_ct), _digest(refresh_ct), audit_seq)
 
     def checked_data_key(self, row: Sequence[Any]) -> tuple[Any, ...]:
         """Check a data key row's MAC, as :meth:`check_data_key`, and return what :meth:`rebound_data_key` needs

@@ -782,6 +782,11 @@ def test_rotate_dek_reports_records_and_audits_each_phase(vault_, db_url, clock)
     ]
     updated = {c.id: c.updated_at for c in vault_.list(ADMIN, "t0")}
     assert sorted(updated[cid] for cid in ids.values()) == [start, start, start + timedelta(minutes=1)]  # per batch
+    with raw(db_url).connect() as conn:  # stored as every other write stores a time (on SQLite: the same text)
+        stored = conn.execute(
+            sa.text("select updated_at, created_at from credentials where tenant = 't0' and state = 'active'")
+        ).all()
+    assert {(type(u), len(str(u))) for u, _ in stored} == {(type(c), len(str(c))) for _, c in stored}
     assert _row_seqs(db_url, "credentials", "state = 'active'") == _batch_seqs(vault_, "rotate_dek")
     assert vault_.verify_audit(ADMIN).ok
     _assert_all_open(vault_, ids)
