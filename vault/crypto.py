@@ -38,7 +38,9 @@ __all__ = [
     "seal",
     "seal_with",
     "unwrap_key",
+    "unwrap_with",
     "wrap_key",
+    "wrap_with",
 ]
 
 KEY_BYTES = 32
@@ -149,14 +151,28 @@ def wrap_key(
     kek: bytes | bytearray, dek: bytes | bytearray, tenant: str, dek_version: int, kek_fp: str, purpose: str = "dek"
 ) -> bytes:
     """Wrap a DEK (or the audit key) under the KEK, bound to its tenant, version and KEK fingerprint."""
+    return wrap_with(cipher(kek), dek, tenant, dek_version, kek_fp, purpose)
+
+
+def wrap_with(
+    kek: AESGCM, dek: bytes | bytearray, tenant: str, dek_version: int, kek_fp: str, purpose: str = "dek"
+) -> bytes:
+    """:func:`wrap_key` with the KEK's :func:`cipher` already built (a KEK rotation wraps every DEK under one)."""
     _need_key(dek)
-    return seal(kek, dek, _key_aad(tenant, dek_version, kek_fp, purpose))
+    return seal_with(kek, dek, _key_aad(tenant, dek_version, kek_fp, purpose))
 
 
 def unwrap_key(
     kek: bytes | bytearray, wrapped: bytes, tenant: str, dek_version: int, kek_fp: str, purpose: str = "dek"
 ) -> bytearray:
-    key = open_blob(kek, wrapped, _key_aad(tenant, dek_version, kek_fp, purpose))
+    return unwrap_with(cipher(kek), wrapped, tenant, dek_version, kek_fp, purpose)
+
+
+def unwrap_with(
+    kek: AESGCM, wrapped: bytes, tenant: str, dek_version: int, kek_fp: str, purpose: str = "dek"
+) -> bytearray:
+    """:func:`unwrap_key` with the KEK's :func:`cipher` already built."""
+    key = open_with(kek, wrapped, _key_aad(tenant, dek_version, kek_fp, purpose))
     if len(key) != KEY_BYTES:
         raise IntegrityError("ciphertext failed authentication")
     return key

@@ -28,7 +28,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -91,12 +92,58 @@ def _getter(row: Any) -> Callable[[str], Any]:
     return functools.partial(getattr, row)
 
 
+_str = json.encoder.encode_basestring_ascii
+"""A JSON string as canonical_json writes one (ASCII, escaped)."""
+
+
+def _js(value: str | None) -> str:
+    """A str or None as canonical_json writes it; TypeError for anything else."""
+    return "null" if value is None else _str(value)
+
+
+def _int(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
 def _digest(blob: bytes | None) -> str | None:
     return None if blob is None else hashlib.sha256(bytes(blob)).hexdigest()
 
 
 def _when(value: datetime | None) -> str | None:
     return None if value is None else utc(value).isoformat(timespec="microseconds")
+
+
+class _CredentialFields:
+    """A credential's bound columns that a DEK rotation leaves as they are, and (``text``) their part of the MAC's
+    body as canonical_json writes it (keys sorted, no spaces, ASCII), written once for both MACs of a re-sealed
+    row: the account, the text between ``dek_version`` and ``refresh``, and the text after it. ``text`` is None
+    when a value is of another type than str (or None), and the MAC takes the general path.
+    tests/vault/test_integrity.py holds the two equal."""
+
+    __slots__ = ("account", "cid", "expires_at", "provider", "scopes", "state", "tenant", "text", "token_fingerprint")
+
+    def __init__(
+        self,
+        cid: Any,
+        tenant: Any,
+        provider: Any,
+        account: Any,
+        scopes: list[Any],
+        expires_at: str | None,
+        state: Any,
+        token_fingerprint: Any,
+    ) -> None:
+        self.cid, self.tenant, self.provider, self.account = cid, tenant, provider, account
+        self.scopes, self.expires_at, self.state, self.token_fingerprint = scopes, expires_at, state, token_fingerprint
+        try:
+            self.text: tuple[str, str, str] | None = (
+                _str(account),
+                f',"expires_at":{_js(expires_at)},"id":{_str(cid)},"provider":{_str(provider)},"refresh":',
+                f',"row":"credential","scopes":[{",".join(map(_str, scopes))}],"state":{_js(state)},'
+                f'"tenant":{_str(tenant)},"token_fingerprint":{_js(token_fingerprint)}}}',
+            )
+        except TypeError:
+            self.text = None
 
 
 class RowMac:
@@ -114,37 +161,133 @@ class RowMac:
     def credential(self, row: Any) -> str:
         """The MAC of a credential row given as a mapping or a result row with :data:`CREDENTIAL_COLUMNS`."""
         get = _getter(row)
+        shared = _CredentialFields(
+            get("id"),
+            get("tenant"),
+            get("provider"),
+            get("account"),
+            list(get("scopes") or []),
+            _when(get("expires_at")),
+            get("state"),
+            get("token_fingerprint"),
+        )
+        return self._credential(
+            shared, int(get("dek_version")), _digest(get("access_ct")), _digest(get("refresh_ct")), get("audit_seq")
+        )
+
+    def _credential(
+        self, shared: _CredentialFields, dek_version: int, access: str | None, refresh: str | None, audit_seq: Any
+    ) -> str:
+        """A credential's MAC from the columns no rotation changes (``shared``), its DEK version, the digests of
+        its ciphertexts and its audit seq."""
+        text = shared.text
+        if text is not None and type(dek_version) is int and (audit_seq is None or type(audit_seq) is int):
+            account, middle, tail = text
+            try:
+                body = (
+                    f'{{"access":{_js(access)},"account":{account},"audit_seq":{_int(audit_seq)},'
+                    f'"dek_version":{dek_version}{middle}{_js(refresh)}{tail}'
+                ).encode()
+            except TypeError:
+                pass
+            else:
+                return hmac.digest(self._key, body, "sha256").hex()
         return self._mac(
             {
                 "row": "credential",
-                "id": get("id"),
-                "tenant": get("tenant"),
-                "provider": get("provider"),
-                "account": get("account"),
-                "scopes": list(get("scopes") or []),
-                "expires_at": _when(get("expires_at")),
-                "state": get("state"),
-                "dek_version": int(get("dek_version")),
-                "token_fingerprint": get("token_fingerprint"),
-                "access": _digest(get("access_ct")),
-                "refresh": _digest(get("refresh_ct")),
-                "audit_seq": get("audit_seq"),
+                "id": shared.cid,
+                "tenant": shared.tenant,
+                "provider": shared.provider,
+                "account": shared.account,
+                "scopes": shared.scopes,
+                "expires_at": shared.expires_at,
+                "state": shared.state,
+                "dek_version": dek_version,
+                "token_fingerprint": shared.token_fingerprint,
+                "access": access,
+                "refresh": refresh,
+                "audit_seq": audit_seq,
             }
         )
 
     def data_key(self, row: Any) -> str:
         get = _getter(row)
+        return self._data_key(
+            get("tenant"),
+            int(get("version")),
+            get("kek_fingerprint"),
+            get("state"),
+            _digest(get("wrapped")),
+            get("audit_seq"),
+        )
+
+    def _data_key(self, tenant: Any, version: int, kek: Any, state: Any, wrapped: str | None, audit_seq: Any) -> str:
+        """A data key's MAC from its bound values, the wrapped bytes as a digest."""
+        if type(version) is int and (audit_seq is None or type(audit_seq) is int):
+            try:  # as _credential: canonical_json's bytes written directly (two per data key a KEK rotation rewraps)
+                body = (
+                    f'{{"audit_seq":{_int(audit_seq)},"kek":{_js(kek)},"row":"data_key","state":{_js(state)},'
+                    f'"tenant":{_str(tenant)},"version":{version},"wrapped":{_js(wrapped)}}}'
+                ).encode()
+            except TypeError:
+                pass
+            else:
+                return hmac.digest(self._key, body, "sha256").hex()
         return self._mac(
             {
                 "row": "data_key",
-                "tenant": get("tenant"),
-                "version": int(get("version")),
-                "kek": get("kek_fingerprint"),
-                "state": get("state"),
-                "wrapped": _digest(get("wrapped")),
-                "audit_seq": get("audit_seq"),
+                "tenant": tenant,
+                "version": version,
+                "kek": kek,
+                "state": state,
+                "wrapped": wrapped,
+                "audit_seq": audit_seq,
             }
         )
+
+    def checked_credential(self, row: Sequence[Any]) -> _CredentialFields:
+        """Check a credential row's MAC, as :meth:`check_credential`, and return what :meth:`rebound_credential`
+        needs to MAC it re-sealed (the columns both MACs share, read and serialised once). ``row`` holds
+        :data:`CREDENTIAL_COLUMNS` in order, first: a result row read by position, whose named columns cost more
+        than the MACs (a DEK rotation checks and re-MACs every credential of a tenant)."""
+        cid, tenant, provider, account, scopes, expires_at, state, version, fp, access, refresh, seq, mac = row[:13]
+        shared = _CredentialFields(cid, tenant, provider, account, list(scopes or []), _when(expires_at), state, fp)
+        if mac is None:
+            if self.required:
+                raise IntegrityError("ciphertext failed authentication")
+        else:
+            expected = self._credential(shared, int(version), _digest(access), _digest(refresh), seq)
+            if not hmac.compare_digest(expected, str(mac)):
+                raise IntegrityError("ciphertext failed authentication")
+        return shared
+
+    def rebound_credential(
+        self,
+        shared: _CredentialFields,
+        access_ct: bytes | None,
+        refresh_ct: bytes | None,
+        dek_version: int,
+        audit_seq: int,
+    ) -> str:
+        """The MAC of a row :meth:`checked_credential` checked, with new ciphertexts, DEK version and seq."""
+        return self._credential(shared, dek_version, _digest(access_ct), _digest(refresh_ct), audit_seq)
+
+    def checked_data_key(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        """Check a data key row's MAC, as :meth:`check_data_key`, and return what :meth:`rebound_data_key` needs
+        to MAC it rewrapped. ``row`` holds :data:`DATA_KEY_COLUMNS` in order, first (read by position)."""
+        tenant, version, kek, state, wrapped, seq, mac = row[:7]
+        shared = (tenant, int(version), state)
+        if mac is None:
+            if self.required:
+                raise IntegrityError("ciphertext failed authentication")
+        elif not hmac.compare_digest(self._data_key(tenant, shared[1], kek, state, _digest(wrapped), seq), str(mac)):
+            raise IntegrityError("ciphertext failed authentication")
+        return shared
+
+    def rebound_data_key(self, shared: tuple[Any, ...], wrapped: bytes, kek: str, audit_seq: int) -> str:
+        """The MAC of a data key :meth:`checked_data_key` checked, rewrapped under ``kek`` at ``audit_seq``."""
+        tenant, version, state = shared
+        return self._data_key(tenant, version, kek, state, _digest(wrapped), audit_seq)
 
     def audit_key(self, kek: str, wrapped: str, seq: int) -> str:
         return self._mac({"row": "audit_key", "kek": kek, "wrapped": wrapped, "seq": seq})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,16 +26,46 @@ from vault.store_values import RotationReport
 __all__ = ["RotationOps"]
 
 _CREDENTIALS: sa.Table = Credential.metadata.tables["credentials"]
-_DATA_KEYS: sa.Table = DataKey.metadata.tables["data_keys"]
-_RESEAL = _CREDENTIALS.update().where(
-    _CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.version == sa.bindparam("b_version")
+_RESEAL = (
+    "UPDATE credentials SET access_ct = ?, refresh_ct = ?, row_mac = ?, dek_version = ?, version = version + 1, "
+    "updated_at = ?, audit_seq = ? WHERE id = ? AND version = ?"
 )
-"""A credential re-sealed under a new DEK, compare-and-set on its version: executed once per batch, with every
-row's parameters (``executemany``)."""
-_REWRAP = _DATA_KEYS.update().where(
-    _DATA_KEYS.c.id == sa.bindparam("b_id"), _DATA_KEYS.c.kek_fingerprint == sa.bindparam("b_kek")
+"""A credential re-sealed under a new DEK, compare-and-set on its version: on SQLite, given to the driver's
+``executemany`` with every row's values once a batch (SQLAlchemy's per-row parameter processing cost as much as
+SQLite's own work; the one datetime is processed once a batch)."""
+_REWRAP = (
+    "UPDATE data_keys SET wrapped = ?, row_mac = ?, kek_fingerprint = ?, audit_seq = ? "
+    "WHERE id = ? AND kek_fingerprint = ?"
 )
-"""A data key rewrapped under the primary KEK, compare-and-set on its KEK fingerprint (``executemany``)."""
+"""A data key rewrapped under the primary KEK, compare-and-set on its KEK fingerprint (as _RESEAL)."""
+_PG_RESEAL = sa.text(
+    "UPDATE credentials SET access_ct = v.access_ct, refresh_ct = v.refresh_ct, row_mac = v.row_mac, "
+    "dek_version = :dek_version, version = credentials.version + 1, updated_at = :updated_at, audit_seq = :audit_seq "
+    "FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:versions AS INTEGER[]), CAST(:access AS BYTEA[]), "
+    "CAST(:refresh AS BYTEA[]), CAST(:macs AS VARCHAR[])) AS v(id, version, access_ct, refresh_ct, row_mac) "
+    "WHERE credentials.id = v.id AND credentials.version = v.version"
+).bindparams(
+    sa.bindparam("ids", type_=sa.ARRAY(sa.String())),
+    sa.bindparam("versions", type_=sa.ARRAY(sa.Integer())),
+    sa.bindparam("access", type_=sa.ARRAY(sa.LargeBinary())),
+    sa.bindparam("refresh", type_=sa.ARRAY(sa.LargeBinary())),
+    sa.bindparam("macs", type_=sa.ARRAY(sa.String())),
+    sa.bindparam("updated_at", type_=_CREDENTIALS.c.updated_at.type),
+)
+"""_RESEAL on PostgreSQL: the whole batch in one statement, its rows joined from arrays (``unnest``): one
+statement bound and executed, not one per row (the same compare-and-set on ``version``)."""
+_PG_REWRAP = sa.text(
+    "UPDATE data_keys SET wrapped = v.wrapped, row_mac = v.row_mac, kek_fingerprint = :kek_fingerprint, "
+    "audit_seq = :audit_seq FROM unnest(CAST(:ids AS INTEGER[]), CAST(:keks AS VARCHAR[]), "
+    "CAST(:wrapped AS BYTEA[]), CAST(:macs AS VARCHAR[])) AS v(id, kek, wrapped, row_mac) "
+    "WHERE data_keys.id = v.id AND data_keys.kek_fingerprint = v.kek"
+).bindparams(
+    sa.bindparam("ids", type_=sa.ARRAY(sa.Integer())),
+    sa.bindparam("keks", type_=sa.ARRAY(sa.String())),
+    sa.bindparam("wrapped", type_=sa.ARRAY(sa.LargeBinary())),
+    sa.bindparam("macs", type_=sa.ARRAY(sa.String())),
+)
+"""_REWRAP on PostgreSQL, as _PG_RESEAL: one statement a batch (compare-and-set on the old KEK fingerprint)."""
 
 
 class RotationOps(AuditedOps):
@@ -332,84 +363,90 @@ class RotationOps(AuditedOps):
     def _rewrap(self, conn: sa.Connection, ring: KeyRing, rows: Sequence[Any]) -> tuple[int, set[str]]:
         """Rewrap one batch of data keys under the primary KEK (each row's MAC checked first), one ``UPDATE``
         executed with the whole batch's parameters, each a compare-and-set on the old KEK fingerprint. How many
-        rows it rewrote, and the fingerprints they were wrapped under."""
+        rows it rewrote, and the fingerprints they were wrapped under. ``rows``: the id, then
+        :data:`DATA_KEY_COLUMNS`, read by position (a result row's named columns cost more than the crypto)."""
         primary = ring.primary
         fp = primary.fingerprint
+        sealer = crypto.cipher(primary.key)  # one AES-GCM instance per KEK for the batch, not one per row
+        openers: dict[str, AESGCM] = {}
         macs = self._rows(conn, ring)
         seq = self._next_seq(conn, ring)
-        olds: set[str] = set()
-        params: builtins.list[dict[str, Any]] = []
+        ids, keks, wrapped, row_macs = [], [], [], []
         for row in rows:
-            macs.check_data_key(row)
-            old = ring.by_fingerprint(row.kek_fingerprint)
-            if old is None:
-                raise KeyUnavailable(
-                    f"tenant {row.tenant!r}'s data key v{row.version} is wrapped under {row.kek_fingerprint}, which "
-                    f"key source {self.key_source.name} does not offer: put that key back (e.g. in "
-                    "TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
-                )
-            dek = crypto.unwrap_key(old.key, row.wrapped, row.tenant, row.version, row.kek_fingerprint)
+            row_id, tenant, version, old_fp, _state, old_wrapped = row[:6]
+            shared = macs.checked_data_key(row[1:])  # the row's MAC checked before anything else is done with it
+            opener = openers.get(old_fp)
+            if opener is None:
+                old = ring.by_fingerprint(old_fp)
+                if old is None:
+                    raise KeyUnavailable(
+                        f"tenant {tenant!r}'s data key v{version} is wrapped under {old_fp}, which key source "
+                        f"{self.key_source.name} does not offer: put that key back (e.g. in "
+                        "TOKEN_VAULT_PREVIOUS_KEYS) and rerun"
+                    )
+                opener = openers[old_fp] = crypto.cipher(old.key)
+            dek = crypto.unwrap_with(opener, old_wrapped, tenant, version, old_fp)
             try:
-                wrapped = crypto.wrap_key(primary.key, dek, row.tenant, row.version, fp)
+                new = crypto.wrap_with(sealer, dek, tenant, version, fp)
             finally:
                 zero(dek)
-            bound = macs.bind("data_key", {**row._asdict(), "wrapped": wrapped, "kek_fingerprint": fp}, seq)
-            params.append(
-                {
-                    "b_id": row.id,
-                    "b_kek": row.kek_fingerprint,
-                    "wrapped": wrapped,
-                    "kek_fingerprint": fp,
-                    "audit_seq": seq,
-                    "row_mac": bound["row_mac"],
-                }
-            )
-            olds.add(row.kek_fingerprint)
-        return int(conn.execute(_REWRAP, params).rowcount), olds
+            ids.append(row_id)
+            keks.append(old_fp)
+            wrapped.append(new)
+            row_macs.append(macs.rebound_data_key(shared, new, fp, seq))
+        if self._pg:
+            arrays = {"ids": ids, "keks": keks, "wrapped": wrapped, "macs": row_macs}
+            done = conn.execute(_PG_REWRAP, {**arrays, "kek_fingerprint": fp, "audit_seq": seq}).rowcount
+        else:
+            each = zip(wrapped, row_macs, repeat(fp), repeat(seq), ids, keks, strict=False)
+            done = conn.exec_driver_sql(_REWRAP, builtins.list(each)).rowcount
+        return int(done), set(openers)
 
     def _reseal(self, conn: sa.Connection, ring: KeyRing, tenant: str, to: int, rows: Sequence[Any]) -> int:
         """Re-seal one batch of ``tenant``'s credentials under DEK ``to``: every row's MAC checked, its tokens
         opened and sealed again, and one ``UPDATE`` executed with the whole batch's parameters (a
-        compare-and-set on each row's ``version``). How many rows it rewrote."""
+        compare-and-set on each row's ``version``). How many rows it rewrote. ``rows``:
+        :data:`CREDENTIAL_COLUMNS` then ``version``, read by position (a result row's named columns cost more
+        than the crypto)."""
         # One AES-GCM instance per key for the batch (as _seal_field/_open_field, without building one per field).
         sealer = crypto.cipher(self._dek_for(conn, ring, tenant, to))
         openers: dict[int, AESGCM] = {}
         macs = self._rows(conn, ring)
         seq = self._next_seq(conn, ring)
         now = self.clock.now()
-        params: builtins.list[dict[str, Any]] = []
+        aad = crypto.credential_aad
+        ids, versions, access, refresh, row_macs = [], [], [], [], []
         for row in rows:
-            macs.check_credential(row)
-            old = row.dek_version
+            cid, provider, old, access_ct, refresh_ct, version = row[0], row[2], row[7], row[9], row[10], row[13]
+            shared = macs.checked_credential(row)  # the row's MAC checked before anything else is done with it
             opener = openers.get(old)
             if opener is None:
                 opener = openers[old] = crypto.cipher(self._dek_for(conn, ring, tenant, old))
-            values: dict[str, Any] = {"access_ct": row.access_ct, "refresh_ct": row.refresh_ct}
-            for name in ("access", "refresh"):
-                blob = values[f"{name}_ct"]
+            sealed: builtins.list[bytes | None] = []
+            for name, blob in (("access", access_ct), ("refresh", refresh_ct)):
                 if not blob:
+                    sealed.append(blob)
                     continue
-                plain = crypto.open_with(opener, blob, crypto.credential_aad(tenant, row.provider, row.id, name, old))
+                plain = crypto.open_with(opener, blob, aad(tenant, provider, cid, name, old))
                 try:
-                    values[f"{name}_ct"] = crypto.seal_with(
-                        sealer, plain, crypto.credential_aad(tenant, row.provider, row.id, name, to)
-                    )
+                    sealed.append(crypto.seal_with(sealer, plain, aad(tenant, provider, cid, name, to)))
                 finally:
                     zero(plain)
-            bound = macs.bind("credential", {**row._mapping, **values, "dek_version": to}, seq)
-            params.append(
-                {
-                    "b_id": row.id,
-                    "b_version": row.version,
-                    "dek_version": to,
-                    "version": row.version + 1,
-                    "updated_at": now,
-                    "audit_seq": seq,
-                    "row_mac": bound["row_mac"],
-                    **values,
-                }
-            )
-        return int(conn.execute(_RESEAL, params).rowcount)
+            ids.append(cid)
+            versions.append(version)
+            access.append(sealed[0])
+            refresh.append(sealed[1])
+            row_macs.append(macs.rebound_credential(shared, sealed[0], sealed[1], to, seq))
+        if self._pg:
+            arrays = {"ids": ids, "versions": versions, "access": access, "refresh": refresh, "macs": row_macs}
+            done = conn.execute(_PG_RESEAL, {**arrays, "dek_version": to, "updated_at": now, "audit_seq": seq}).rowcount
+        else:
+            when = _CREDENTIALS.c.updated_at.type.dialect_impl(conn.dialect)  # the datetime as SQLAlchemy binds it
+            stored = when.bind_processor(conn.dialect)
+            at = stored(now) if stored else now
+            each = zip(access, refresh, row_macs, repeat(to), repeat(at), repeat(seq), ids, versions, strict=False)
+            done = conn.exec_driver_sql(_RESEAL, builtins.list(each)).rowcount
+        return int(done)
 
     def remove_kek(self, actor: Actor, fingerprint: str) -> None:
         """Forget an old KEK, once no data key and not the audit key is wrapped under it.

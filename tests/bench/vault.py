@@ -19,7 +19,8 @@ Fixtures are inserted in bulk with real ciphertexts and row MACs, exactly as ``p
 
 Run: python tests/bench/vault.py            (default settings: N = 100,000 credentials, T = 100,000 tenants)
      python tests/bench/vault.py --quick    (sizes / 10, a smoke test; stated in "settings")
-     python tests/bench/vault.py --only get (sections: get, dek, kek, refresh; stated in "settings")
+     python tests/bench/vault.py --only get (sections: get, dek, kek, refresh; rotation = dek and kek; stated in
+                                            "settings")
      READINESS_TEST_PG_URL=...              (PostgreSQL; default postgresql+psycopg://postgres@127.0.0.1:5432/test)
 """
 
@@ -535,7 +536,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes / 10: check that the script runs")
     parser.add_argument(
-        "--only", action="append", choices=["get", "dek", "kek", "refresh"], help="run only these sections (repeatable)"
+        "--only",
+        action="append",
+        choices=["get", "dek", "kek", "refresh", "rotation"],
+        help="run only these sections (repeatable; rotation: dek and kek)",
     )
     parser.add_argument(
         "--engine", action="append", choices=["sqlite", "postgresql"], help="run only on these engines (repeatable)"
@@ -549,6 +553,8 @@ def main() -> None:
     if args.engine:
         settings["engine"] = args.engine
     only = set(args.only or ["get", "dek", "kek", "refresh"])
+    if "rotation" in only:
+        only |= {"dek", "kek"}
     scale = 10 if args.quick else 1
     argv = " ".join(sys.argv[1:])
     out: dict[str, Any] = {

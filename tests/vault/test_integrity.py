@@ -6,18 +6,22 @@ Every tamper edits the database directly with SQL, as an attacker with write acc
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from vault import Actor, IntegrityError, KeyUnavailable, Role, StaticKeySource, Vault, VaultError
-from vault.integrity import CREDENTIAL_COLUMNS
+from vault.audit import canonical_json
+from vault.crypto import derive_key
+from vault.integrity import CREDENTIAL_COLUMNS, DATA_KEY_COLUMNS, RowMac
 from vault.models import AuditEventRecord, Credential
 
 K1 = bytes(range(32))
@@ -404,3 +408,99 @@ def _make_legacy(v: Vault, conn: sa.Connection) -> None:
     key = crypto.unwrap_key(kek.key, _unb64(meta["wrapped"]), "__audit__", 0, kek.fingerprint, purpose="audit+rows")
     wrapped = crypto.wrap_key(kek.key, key, "__audit__", 0, kek.fingerprint, purpose="audit")
     _meta_set(conn, "audit_key", {"wrapped": _b64(wrapped), "kek": kek.fingerprint}, v.clock.now())
+
+
+# ------------------------------------------------------------------------- the row MAC's serialisation
+
+PINNED_CREDENTIAL = {
+    "id": "cred-0001",
+    "tenant": "acme",
+    "provider": "google",
+    "account": "ops@acme.test",
+    "scopes": ["openid", "email"],
+    "expires_at": datetime(2026, 1, 5, 10, 0, tzinfo=UTC),
+    "state": "active",
+    "dek_version": 1,
+    "token_fingerprint": "hmac:0123456789abcdef",
+    "access_ct": b"\x01" * 40,
+    "refresh_ct": None,
+    "audit_seq": 7,
+}
+PINNED_DATA_KEY = {
+    "tenant": "acme",
+    "version": 1,
+    "kek_fingerprint": "kek:e1a68fef0423231d",
+    "state": "active",
+    "wrapped": b"\x02" * 61,
+    "audit_seq": 7,
+}
+
+
+def test_row_macs_written_by_an_earlier_release_still_check():
+    """The MACs of a credential and a data key as every release has written them (key: the audit key
+    ``bytes(range(32))``): a change to the MAC's fields or their serialisation fails this."""
+    macs = RowMac(K1, required=True)
+    assert macs.credential(PINNED_CREDENTIAL) == "32215c6affa6eb11f771087f5d8de07f70f4d6386169e029d775c5807594213d"
+    assert macs.data_key(PINNED_DATA_KEY) == "830bfbf13e061d67effbb88ade2a74e4c329418d5958b70755f5f37c5f8860b6"
+
+
+class _State(str):
+    """A str subclass: encoded as its text by JSON, as by the direct path."""
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"scopes": [], "expires_at": None, "token_fingerprint": None, "access_ct": None, "audit_seq": None},
+        {"scopes": None, "refresh_ct": b""},
+        {"account": 'quo"te\\back\ttab ünïcödé ✓ 🔑 \x00\x1f\x7f \u2028</script>', "tenant": "", "provider": "é"},
+        {"scopes": ["https://mail.google.com/", "ünï", ""], "dek_version": 2**70, "audit_seq": 2**40},
+        {"expires_at": datetime(2026, 1, 5, 10, 0)},  # naive: taken as UTC
+        {"state": _State("needs_reauth")},
+        {"audit_seq": True, "state": None},  # not an int: JSON's true, by the general path
+        {"scopes": ["openid", 3]},  # not a str: by the general path
+    ],
+)
+def test_a_row_mac_is_the_hmac_of_the_canonical_json_of_its_fields(changes):
+    """The MACs (computed directly for speed) are exactly HMAC-SHA256 over the canonical JSON of the bound
+    fields, for any text, a missing value or an unexpected type; and checking a row then MACing it re-sealed
+    (what the rotations do) agrees with checking and MACing it as a whole."""
+    macs = RowMac(K1, required=True)
+    row = {**PINNED_CREDENTIAL, **changes}
+    when = row["expires_at"]
+    body = {
+        "row": "credential",
+        **{k: row[k] for k in ("id", "tenant", "provider", "account", "state", "token_fingerprint", "audit_seq")},
+        "scopes": list(row["scopes"] or []),
+        "expires_at": None if when is None else when.replace(tzinfo=UTC).isoformat(timespec="microseconds"),
+        "dek_version": row["dek_version"],
+        "access": None if row["access_ct"] is None else hashlib.sha256(row["access_ct"]).hexdigest(),
+        "refresh": None if row["refresh_ct"] is None else hashlib.sha256(row["refresh_ct"]).hexdigest(),
+    }
+    expected = hmac.new(derive_key(K1, "row-mac"), canonical_json(body), "sha256").hexdigest()
+    assert macs.credential(row) == expected
+    stored = tuple(row[c.name] for c in CREDENTIAL_COLUMNS[:-1]) + (expected,)
+    shared = macs.checked_credential(stored)
+    resealed = {**row, "access_ct": b"new", "refresh_ct": None, "dek_version": 9, "audit_seq": 11}
+    assert macs.rebound_credential(shared, b"new", None, 9, 11) == macs.credential(resealed)
+    with pytest.raises(IntegrityError):
+        macs.checked_credential(stored[:-1] + ("0" * 64,))
+
+    key = {**PINNED_DATA_KEY, **{k: v for k, v in changes.items() if k in PINNED_DATA_KEY}}
+    if "account" in changes:
+        key["tenant"] = changes["account"]
+    body = {
+        "row": "data_key",
+        "tenant": key["tenant"],
+        "version": key["version"],
+        "kek": key["kek_fingerprint"],
+        "state": key["state"],
+        "wrapped": hashlib.sha256(key["wrapped"]).hexdigest(),
+        "audit_seq": key["audit_seq"],
+    }
+    expected = hmac.new(derive_key(K1, "row-mac"), canonical_json(body), "sha256").hexdigest()
+    assert macs.data_key(key) == expected
+    shared = macs.checked_data_key((*(key[c.name] for c in DATA_KEY_COLUMNS[:-1]), expected))
+    rewrapped = {**key, "wrapped": b"w" * 61, "kek_fingerprint": "kek:ffffffffffffffff", "audit_seq": 12}
+    assert macs.rebound_data_key(shared, b"w" * 61, "kek:ffffffffffffffff", 12) == macs.data_key(rewrapped)

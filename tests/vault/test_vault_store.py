@@ -518,7 +518,7 @@ def test_rotate_kek_crash_inside_a_batch_rolls_the_batch_back(vault_, db_url, cl
     ids = _fill(vault_, tenants=6, per_tenant=1)
     vault_.close()
     v = Vault.open(db_url, StaticKeySource(K2, K1), clock)
-    real_wrap = vault.store.crypto.wrap_key
+    real_wrap = vault.store.crypto.wrap_with
     calls = []
 
     def flaky_wrap(*args, **kwargs):
@@ -527,11 +527,11 @@ def test_rotate_kek_crash_inside_a_batch_rolls_the_batch_back(vault_, db_url, cl
             raise Crash
         return real_wrap(*args, **kwargs)
 
-    monkeypatch.setattr(vault.store.crypto, "wrap_key", flaky_wrap)
+    monkeypatch.setattr(vault.store.crypto, "wrap_with", flaky_wrap)
     with pytest.raises(Crash):
         v.rotate_kek(ADMIN, batch=4)
     assert _keks(db_url)[kek_fingerprint(K1)] == 6  # the batch rolled back whole
-    monkeypatch.setattr(vault.store.crypto, "wrap_key", real_wrap)
+    monkeypatch.setattr(vault.store.crypto, "wrap_with", real_wrap)
     assert v.rotate_kek(ADMIN, batch=4).rewritten == 6
     _assert_all_open(v, ids)
     v.close()
@@ -782,6 +782,11 @@ def test_rotate_dek_reports_records_and_audits_each_phase(vault_, db_url, clock)
     ]
     updated = {c.id: c.updated_at for c in vault_.list(ADMIN, "t0")}
     assert sorted(updated[cid] for cid in ids.values()) == [start, start, start + timedelta(minutes=1)]  # per batch
+    with raw(db_url).connect() as conn:  # stored as every other write stores a time (on SQLite: the same text)
+        stored = conn.execute(
+            sa.text("select updated_at, created_at from credentials where tenant = 't0' and state = 'active'")
+        ).all()
+    assert {(type(u), len(str(u))) for u, _ in stored} == {(type(c), len(str(c))) for _, c in stored}
     assert _row_seqs(db_url, "credentials", "state = 'active'") == _batch_seqs(vault_, "rotate_dek")
     assert vault_.verify_audit(ADMIN).ok
     _assert_all_open(vault_, ids)
