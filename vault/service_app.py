@@ -21,31 +21,37 @@ status, identity and duration, through the redacting filter; never a header or a
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from vault.errors import AccessDenied, IntegrityError, VaultError
 from vault.rbac import Actor, Op, Role, denial_reason
-from vault.redact import install, scrub_text
-from vault.secret import Secret
+from vault.redact import install
 from vault.service_auth import Authenticator, RateLimiter, bearer
 from vault.service_batch import GroupCommit
+from vault.service_http import (
+    ERRORS,
+    AccessLog,
+    ApiError,
+    expiry_field,
+    handlers,
+    info_dict,
+    parse_json,
+    path_of,
+    read_body,
+    token_field,
+    when,
+)
 from vault.service_metrics import ServiceMetrics
 from vault.service_openapi import openapi_document
 from vault.service_refresh import OnDemandRefresh
@@ -56,31 +62,8 @@ __all__ = ["ERRORS", "ApiError", "ServiceSettings", "build_app"]
 
 log = logging.getLogger("vault.service")
 
-ERRORS: dict[str, int] = {
-    "invalid_request": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "needs_reauth": 409,
-    "revoked": 410,
-    "too_large": 413,
-    "rate_limited": 429,
-    "internal": 500,
-    "refresh_failed": 502,
-    "unavailable": 503,
-}
-"""Every error code the service answers, with its HTTP status: a contract (``docs/vault.md``)."""
-
 ANONYMOUS = Actor("anonymous", Role.VIEWER)
 """Who an unidentified caller is in the audit log."""
-
-
-class ApiError(Exception):
-    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -103,15 +86,6 @@ class ServiceSettings:
     anyway (every get commits an audit entry), queueing in the loop is fair where SQLite's busy handler sleeps
     (a get waited up to a second behind 31 others in the benchmark), and it saves two thread handoffs a request
     (about 5 ms of the benchmark's 11 on its loaded machine)."""
-
-
-def _error(code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": scrub_text(message)[:500]}}, ERRORS[code],
-                        headers=headers)
-
-
-def _when(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 class _Service:
@@ -157,34 +131,45 @@ class _Service:
             wait = self.anonymous.take(client)
             if wait is not None:
                 self.metrics.limited()
-                raise ApiError("rate_limited", "too many unidentified requests from this address",
-                               {"Retry-After": str(max(1, round(wait)))}) from None
-            self._audit(ANONYMOUS, f"{op}", None, None, "denied", {"reason": f"unauthenticated: {exc.code}",
-                                                                    "client": client})
+                raise ApiError(
+                    "rate_limited",
+                    "too many unidentified requests from this address",
+                    {"Retry-After": str(max(1, round(wait)))},
+                ) from None
+            self._audit(
+                ANONYMOUS, f"{op}", None, None, "denied", {"reason": f"unauthenticated: {exc.code}", "client": client}
+            )
             raise ApiError("unauthorized", str(exc), {"WWW-Authenticate": 'Bearer realm="vault"'}) from None
         request.state.identity = identity.name
         wait = self.limits.take(identity.id)
         if wait is not None:
             self.metrics.limited()
-            raise ApiError("rate_limited", f"identity {identity.name!r} is over {self.settings.rate:g} requests a "
-                           "second", {"Retry-After": str(max(1, round(wait + 0.5)))})
+            raise ApiError(
+                "rate_limited",
+                f"identity {identity.name!r} is over {self.settings.rate:g} requests a second",
+                {"Retry-After": str(max(1, round(wait + 0.5)))},
+            )
         return identity
 
-    def authorize(self, identity: ServiceIdentity, op: Op, tenant: str | None, provider: str | None,
-                  target: str | None = None) -> Actor:
+    def authorize(
+        self, identity: ServiceIdentity, op: Op, tenant: str | None, provider: str | None, target: str | None = None
+    ) -> Actor:
         """The identity's actor, if the RBAC matrix and its providers allow ``op``; else an audited 403."""
         actor = identity.actor
         reason = denial_reason(actor, op, tenant)
         if reason is None and provider is not None and not identity.allows_provider(provider):
-            reason = f"identity {identity.name!r} is scoped to providers " \
-                     f"{', '.join(sorted(identity.providers or ()))}, not {provider!r}"
+            reason = (
+                f"identity {identity.name!r} is scoped to providers "
+                f"{', '.join(sorted(identity.providers or ()))}, not {provider!r}"
+            )
         if reason is not None:
             self._audit(actor, op.value, tenant, target, "denied", {"reason": reason, "provider": provider})
             raise ApiError("forbidden", f"access denied: {reason}")
         return actor
 
-    def _audit(self, actor: Actor, op: str, tenant: str | None, target: str | None, outcome: str,
-               detail: dict[str, Any]) -> None:
+    def _audit(
+        self, actor: Actor, op: str, tenant: str | None, target: str | None, outcome: str, detail: dict[str, Any]
+    ) -> None:
         try:
             ring = self.vault._ring()
             with self.vault._begin() as conn:
@@ -195,7 +180,7 @@ class _Service:
     # ----------------------------------------------------------------------------------------- routes
 
     async def get_token(self, request: Request) -> Response:
-        tenant, provider, account = _path(request)
+        tenant, provider, account = path_of(request)
         # SQLite: identified here, on the loop, outside the group commit; PostgreSQL: in the worker thread below.
         known = None if self.batch is None else self.identify(request, "get")
 
@@ -207,69 +192,96 @@ class _Service:
                 self._audit(actor, "get", tenant, f"{provider}/{account}", "error", {"error": "not_found"})
                 raise ApiError("not_found", f"no {provider} credential for {account!r} in tenant {tenant!r}")
             if located.state == "revoked":
-                raise ApiError("revoked", f"credential {located.credential_id} was revoked: store new tokens "
-                               "(PUT) after the user authorises again")
+                raise ApiError(
+                    "revoked",
+                    f"credential {located.credential_id} was revoked: store new tokens "
+                    "(PUT) after the user authorises again",
+                )
             return actor, located
 
         def reveal(actor: Actor, located: Any, refreshed: str | None) -> dict[str, Any]:
             with self.vault.get(actor, tenant, located.credential_id) as tokens:
                 now = self.vault.clock.now()
-                if tokens.expires_at is not None and tokens.expires_at <= now and refreshed not in (None, "fresh",
-                                                                                                  "refreshed"):
-                    raise ApiError("refresh_failed", f"the access token expired and its refresh did not succeed "
-                                   f"({refreshed}); try again later", {"Retry-After": "30"})
+                if (
+                    tokens.expires_at is not None
+                    and tokens.expires_at <= now
+                    and refreshed not in (None, "fresh", "refreshed")
+                ):
+                    raise ApiError(
+                        "refresh_failed",
+                        f"the access token expired and its refresh did not succeed ({refreshed}); try again later",
+                        {"Retry-After": "30"},
+                    )
                 return {
-                    "access_token": tokens.access_token.reveal(), "token_type": "Bearer",
-                    "expires_at": _when(tokens.expires_at), "scopes": list(tokens.scopes),
-                    "credential_id": tokens.credential_id, "tenant": tenant, "provider": provider,
-                    "account": account, "refreshed": refreshed == "refreshed",
+                    "access_token": tokens.access_token.reveal(),
+                    "token_type": "Bearer",
+                    "expires_at": when(tokens.expires_at),
+                    "scopes": list(tokens.scopes),
+                    "credential_id": tokens.credential_id,
+                    "tenant": tenant,
+                    "provider": provider,
+                    "account": account,
+                    "refreshed": refreshed == "refreshed",
                 }
 
         def first() -> tuple[Actor, Any, dict[str, Any] | None]:
             """One thread hop in the common case: identify, authorise, locate, and reveal unless it is due."""
             actor, located = locate()
             if located.state == "needs_reauth":
-                raise ApiError("needs_reauth", f"credential {located.credential_id} needs the user to authorise "
-                               "again (its refresh token was refused)")
+                raise ApiError(
+                    "needs_reauth",
+                    f"credential {located.credential_id} needs the user to authorise "
+                    "again (its refresh token was refused)",
+                )
             return actor, located, None if located.due else reveal(actor, located, None)
 
         actor, located, body = await self._audited(first)
         if body is None:  # due: refresh once (per server, and across replicas), then reveal what was stored
             outcome = await self.refresh.ensure_fresh(located)
             if outcome == "needs_reauth":
-                raise ApiError("needs_reauth", f"credential {located.credential_id} needs the user to authorise "
-                               "again (the provider refused its refresh token)")
+                raise ApiError(
+                    "needs_reauth",
+                    f"credential {located.credential_id} needs the user to authorise "
+                    "again (the provider refused its refresh token)",
+                )
             body = await self._audited(reveal, actor, located, outcome)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def put_token(self, request: Request) -> Response:
-        tenant, provider, account = _path(request)
-        raw = await _body(request, self.settings.max_body)
+        tenant, provider, account = path_of(request)
+        raw = await read_body(request, self.settings.max_body)
 
         def store() -> dict[str, Any]:
             identity = self.identify(request, "put")
             actor = self.authorize(identity, Op.PUT, tenant, provider)
-            data = _json(raw)
-            access, refresh = _token(data, "access_token", required=True), _token(data, "refresh_token")
+            data = parse_json(raw)
+            access, refresh = token_field(data, "access_token", required=True), token_field(data, "refresh_token")
             assert access is not None
             try:
-                expires = _expiry(data, self.vault.clock.now())
+                expires = expiry_field(data, self.vault.clock.now())
                 scopes = data.get("scopes") or []
                 if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                     raise ApiError("invalid_request", "scopes must be a list of strings")
-                cid = self.vault.put(actor, tenant, provider, account, access, refresh, expires_at=expires,
-                                     scopes=scopes)
+                cid = self.vault.put(
+                    actor, tenant, provider, account, access, refresh, expires_at=expires, scopes=scopes
+                )
             finally:
                 access.wipe()
                 if refresh is not None:
                     refresh.wipe()
-            return {"credential_id": cid, "tenant": tenant, "provider": provider, "account": account,
-                    "expires_at": _when(expires), "has_refresh_token": refresh is not None}
+            return {
+                "credential_id": cid,
+                "tenant": tenant,
+                "provider": provider,
+                "account": account,
+                "expires_at": when(expires),
+                "has_refresh_token": refresh is not None,
+            }
 
         return JSONResponse(await self._db(store), 200)
 
     async def revoke(self, request: Request) -> Response:
-        tenant, provider, account = _path(request)
+        tenant, provider, account = path_of(request)
 
         def revoke() -> dict[str, Any]:
             identity = self.identify(request, "revoke")
@@ -291,7 +303,7 @@ class _Service:
             identity = self.identify(request, "list")
             actor = self.authorize(identity, Op.LIST, tenant, provider)
             infos = self.vault.list(actor, tenant, provider)
-            return [_info(i) for i in infos if identity.allows_provider(i.provider)]
+            return [info_dict(i) for i in infos if identity.allows_provider(i.provider)]
 
         return JSONResponse({"credentials": await self._db(listing)})
 
@@ -305,8 +317,10 @@ class _Service:
                 return False
 
         ok = await self._db(ping)
-        return JSONResponse({"status": "ok" if ok else "down", "service": "token-vault",
-                             "database": "ok" if ok else "unreachable"}, 200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "down", "service": "token-vault", "database": "ok" if ok else "unreachable"},
+            200 if ok else 503,
+        )
 
     async def metrics_route(self, request: Request) -> Response:
         def check() -> None:
@@ -316,8 +330,9 @@ class _Service:
 
         await self._db(check)
         groups = None if self.batch is None else (self.batch.groups, self.batch.grouped)
-        return Response(self.metrics.render(self.refresh.refreshes, groups),
-                        media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(
+            self.metrics.render(self.refresh.refreshes, groups), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     async def openapi(self, request: Request) -> Response:
         if self._openapi is None:  # the same document every time: rendered once
@@ -325,144 +340,7 @@ class _Service:
         return Response(self._openapi, media_type="application/json")
 
 
-def _path(request: Request) -> tuple[str, str, str]:
-    p = request.path_params
-    return p["tenant"], p["provider"], p["account"]
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError("too_large", f"the body is over {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError("too_large", f"the body is over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _json(raw: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ApiError("invalid_request", "the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError("invalid_request", "the body must be a JSON object")
-    return data
-
-
-def _token(data: dict[str, Any], name: str, *, required: bool = False) -> Secret | None:
-    value = data.pop(name, None)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError("invalid_request", f"{name} must be a non-empty string")
-    return Secret(value.strip())
-
-
-def _expiry(data: dict[str, Any], now: datetime) -> datetime | None:
-    expires_in, expires_at = data.get("expires_in"), data.get("expires_at")
-    if expires_in is not None and expires_at is not None:
-        raise ApiError("invalid_request", "give expires_in or expires_at, not both")
-    if expires_in is not None:
-        if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
-            raise ApiError("invalid_request", "expires_in must be a positive integer (seconds)")
-        return now + timedelta(seconds=expires_in)
-    if expires_at is not None:
-        try:
-            when = datetime.fromisoformat(str(expires_at).replace("Z", "+00:00"))
-        except ValueError:
-            raise ApiError("invalid_request", "expires_at must be an ISO 8601 time") from None
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return None
-
-
-def _info(info: Any) -> dict[str, Any]:
-    return {k: (_when(v) if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v)
-            for k, v in vars(info).items()}
-
-
-class _AccessLog:
-    """Pure ASGI middleware: one scrubbed log line per request, and the per-route counters."""
-
-    def __init__(self, app: ASGIApp, service: _Service) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            route = _route_name(scope.get("path", ""))
-            self.service.metrics.request(route, status[0])
-            identity = scope.get("state", {}).get("identity", "-")
-            log.info("%s %s %d %s %.1fms", scope.get("method"), scope.get("path"), status[0], identity,
-                     (time.perf_counter() - started) * 1000)
-
-
-def _route_name(path: str) -> str:
-    if path.startswith("/v1/tokens/"):
-        return "revoke" if path.endswith("/revoke") else "tokens"
-    return {"/v1/credentials": "credentials", "/healthz": "healthz", "/metrics": "metrics",
-            "/openapi.json": "openapi"}.get(path, "other")
-
-
-def _handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return _error(exc.code, str(exc), exc.headers)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code == 405:
-            return _error("method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
-        if exc.status_code == 404:
-            return _error("not_found", f"no route {request.url.path}: see /openapi.json")
-        return _error("invalid_request", str(exc.detail))
-
-    async def denied(request: Request, exc: Exception) -> Response:
-        return _error("forbidden", str(exc))
-
-    async def vault_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, IntegrityError):
-            log.error("integrity failure serving %s: %s", request.url.path, type(exc).__name__)
-            return _error("internal", "the vault refused to serve a row that fails its integrity check")
-        text = str(exc)
-        if "was revoked" in text:
-            return _error("revoked", text)
-        if "no credential" in text:
-            return _error("not_found", text)
-        if "could not open" in text or "database refused" in text or "audit entry could not" in text:
-            return _error("unavailable", text, {"Retry-After": "5"})
-        return _error("invalid_request", text)
-
-    async def db_error(request: Request, exc: Exception) -> Response:
-        log.warning("database error serving %s (%s)", request.url.path, type(exc).__name__)
-        return _error("unavailable", "the vault database did not answer", {"Retry-After": "5"})
-
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.error("unexpected %s serving %s", type(exc).__name__, request.url.path)
-        return _error("internal", "the vault service failed; see its log")
-
-    return {ApiError: api_error, HTTPException: http_error, AccessDenied: denied, VaultError: vault_error,
-            sa.exc.SQLAlchemyError: db_error, sqlite3.Error: db_error, Exception: crash}
-
-
-def build_app(vault: Vault, refresh: OnDemandRefresh | None = None,
-              settings: ServiceSettings | None = None) -> ASGIApp:
+def build_app(vault: Vault, refresh: OnDemandRefresh | None = None, settings: ServiceSettings | None = None) -> ASGIApp:
     """The service's ASGI app over ``vault``; ``refresh`` refreshes due credentials on demand (``None``: never)."""
     service = _Service(vault, refresh or OnDemandRefresh(vault, None), settings or ServiceSettings())
     install(log)
@@ -477,7 +355,7 @@ def build_app(vault: Vault, refresh: OnDemandRefresh | None = None,
             Route("/metrics", service.metrics_route, methods=["GET"]),
             Route("/openapi.json", service.openapi, methods=["GET"]),
         ],
-        exception_handlers=_handlers(),
+        exception_handlers=handlers(),
     )
     app.state.service = service
-    return _AccessLog(app, service)
+    return AccessLog(app, service.metrics)
