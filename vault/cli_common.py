@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from vault.cli_console import console, escape
+from vault.cli_console import console, escape, real
 from vault.dburl import DEFAULT_DB_URL, db_option
 from vault.errors import VaultError
 from vault.rbac import Actor, Role
@@ -200,7 +200,7 @@ def progress_bar(what: str) -> Iterator[Callable[[int, int], None] | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=real(err),  # rich enters it as a context manager: the console itself, not its stand-in
         transient=True,
     )
     task = bar.add_task(what, total=None)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["console", "escape"]
+__all__ = ["console", "escape", "real"]
 
 
 class _LazyConsole:
@@ -23,18 +23,27 @@ class _LazyConsole:
         self._settings = settings
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        made = self._console
-        if made is None:
+    def made(self) -> Console:
+        if self._console is None:
             from rich.console import Console
 
-            made = self._console = Console(**self._settings)
-        return getattr(made, name)
+            self._console = Console(**self._settings)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
 
 
 def console(**settings: Any) -> Console:
-    """A console with rich's ``Console(**settings)`` behaviour, rich imported when it is first used."""
+    """A console with rich's ``Console(**settings)`` behaviour, rich imported when it is first used. Its
+    methods and attributes are the console's; where rich itself is handed a console (``Progress(console=)``,
+    which enters it as a context manager), hand it :func:`real` of it."""
     return cast("Console", _LazyConsole(**settings))
+
+
+def real(made: Console) -> Console:
+    """The rich console itself behind one from :func:`console` (built now if it was not yet)."""
+    return made.made() if isinstance(made, _LazyConsole) else made
 
 
 _TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")

@@ -13,7 +13,7 @@ import typer
 
 from checks.shell.cli_errors import ErrorBoundary
 from checks.shell.cli_help import plain_help
-from vault.cli_console import console, escape
+from vault.cli_console import console, escape, real
 from vault.dburl import DEFAULT_DB_URL, db_option
 
 if TYPE_CHECKING:
@@ -101,6 +101,6 @@ def progress_bar(total: int) -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=real(err),  # rich enters it as a context manager: the console itself, not its stand-in
         transient=True,
     )

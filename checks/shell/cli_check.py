@@ -92,8 +92,9 @@ def check(
         sys.stdout.write(to_markdown(run))
     else:
         from checks.presentation.terminal import print_run
+        from vault.cli_console import real
 
-        print_run(out, run)
+        print_run(real(out), run)
     raise typer.Exit(run.exit_code)
 
 

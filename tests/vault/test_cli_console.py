@@ -64,3 +64,24 @@ def test_a_lazy_console_prints_as_a_console_with_its_settings(capsys):
     assert captured.out == "hello 42\n"
     assert captured.err == "error: [x] 7\n"
     assert err.stderr is True and out.stderr is False and out.is_terminal is False
+
+
+def test_rich_is_handed_the_console_itself_and_a_progress_bar_draws_on_a_terminal(monkeypatch):
+    """`check` on a terminal: its progress bar enters the console as a context manager (which a stand-in cannot
+    be), so the bar gets the real console; the sweep still ends with its verdict."""
+    from typer.testing import CliRunner
+
+    import checks.shell.cli_app as cli_app
+    import checks.shell.cli_check as cli_check
+    from checks.shell.cli import app
+    from vault.cli_console import real
+
+    drawn = io.StringIO()
+    terminal = console(file=drawn, force_terminal=True, width=100)
+    assert isinstance(real(terminal), Console) and real(terminal) is real(terminal)
+    monkeypatch.setattr(cli_check, "err", terminal)
+    monkeypatch.setattr(cli_app, "err", terminal)
+    result = CliRunner().invoke(app, ["check", "--no-record", "--only", "env.*", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert '"verdict": "NO-GO"' in result.stdout
+    assert "env." in drawn.getvalue()  # the bar named the checks as they finished
