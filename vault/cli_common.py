@@ -18,9 +18,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from vault.cli_console import console, escape, real
 from vault.dburl import DEFAULT_DB_URL, db_option
 from vault.errors import VaultError
 from vault.rbac import Actor, Role
@@ -65,8 +64,8 @@ vault_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = console(highlight=False)  # rich loads when a command first draws (vault.cli_console)
+err = console(stderr=True, highlight=False)
 
 
 class Format(str, Enum):
@@ -201,7 +200,7 @@ def progress_bar(what: str) -> Iterator[Callable[[int, int], None] | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=real(err),  # rich enters it as a context manager: the console itself, not its stand-in
         transient=True,
     )
     task = bar.add_task(what, total=None)

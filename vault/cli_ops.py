@@ -8,7 +8,6 @@ import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from vault.cli_common import (
     ActorOpt,
@@ -26,6 +25,7 @@ from vault.cli_common import (
     progress_bar,
     shown_when,
 )
+from vault.cli_console import escape
 from vault.errors import KeyUnavailable
 
 if TYPE_CHECKING:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from checks.shell.cli_errors import ErrorBoundary
 from checks.shell.cli_help import plain_help
+from vault.cli_console import console, escape, real
 from vault.dburl import DEFAULT_DB_URL, db_option
 
 if TYPE_CHECKING:
@@ -37,8 +36,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = console()  # rich loads when a command first draws with it (vault.cli_console)
+err = console(stderr=True)
 
 ManifestOpt = Annotated[
     Path | None,
@@ -102,6 +101,6 @@ def progress_bar(total: int) -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=real(err),  # rich enters it as a context manager: the console itself, not its stand-in
         transient=True,
     )

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.text import Text
 
 from checks.shell.cli_app import (
     DbOpt,
@@ -40,6 +38,7 @@ def check(
 ) -> None:
     """Run the checks, print the verdict, exit 0 (GO/CONDITIONAL), 1 (NO-GO) or 2 (unusable input)."""
     from checks.core.environment import resolve_env
+    from checks.shell.cli_app import escape
     from checks.shell.sweep import close_vault_extras, sweep, vault_extras
 
     m = open_manifest(manifest)
@@ -93,8 +92,9 @@ def check(
         sys.stdout.write(to_markdown(run))
     else:
         from checks.presentation.terminal import print_run
+        from vault.cli_console import real
 
-        print_run(out, run)
+        print_run(real(out), run)
     raise typer.Exit(run.exit_code)
 
 
@@ -108,20 +108,18 @@ def validate(
 
     m = open_manifest(manifest)
     get_registry().validate(m)
-    out.print(
-        f"{m.source}: ok — {len(m.items)} items, {len(m.all_checks)} checks, {len(m.criteria)} criteria",
-        highlight=False,
-        markup=False,
-    )
+    # Plain lines (no rich console): a CI step's log, one line however long the path.
+    typer.echo(f"{m.source}: ok — {len(m.items)} items, {len(m.all_checks)} checks, {len(m.criteria)} criteria")
     if list_checks:
         for c in m.all_checks:
-            out.print(f"  {c.id}  ({c.kind}, {c.severity.value})", highlight=False, markup=False)
+            typer.echo(f"  {c.id}  ({c.kind}, {c.severity.value})")
 
 
 @app.command()
 def plugins() -> None:
     """List the check kinds and where each came from; plugins that failed to load, and why."""
     from rich.table import Table
+    from rich.text import Text
 
     from checks.core.registry import get_registry
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from typer.core import TyperArgument, TyperOption
 
 from checks.shell.cli_coerce import LightParam
+from vault.cli_console import escape
 
 __all__ = ["plain_help"]
 

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from checks.shell.cli_app import DbOpt, ManifestOpt, app, die, history_exists, open_manifest, open_store, out
+from vault.cli_console import real
 
 
 class HistoryFormat(str, Enum):
@@ -66,9 +67,9 @@ def history(
     from checks.presentation.terminal import print_check_history, print_history
 
     if check_id:
-        print_check_history(out, check_id, frame)
+        print_check_history(real(out), check_id, frame)
     else:
-        print_history(out, frame)
+        print_history(real(out), frame)
 
 
 @history_app.command("prune")
