@@ -438,7 +438,19 @@ class RotationOps(AuditedOps):
         macs = self._rows(conn, ring)
         seq = self._next_seq(conn, ring)
         now = self.clock.now()
-        aad = crypto.credential_aad
+        aads = crypto.reseal_aads
+        open_with, seal_with = crypto.open_with, crypto.seal_with
+
+        def again(opener: AESGCM, blob: bytes | None, was: bytes, becomes: bytes) -> bytes | None:
+            """A token field opened under its old DEK and sealed under the new one (an empty one stays as it is)."""
+            if not blob:
+                return blob
+            plain = open_with(opener, blob, was)
+            try:
+                return seal_with(sealer, plain, becomes)
+            finally:
+                zero(plain)
+
         ids, versions, access, refresh, row_macs = [], [], [], [], []
         for row in rows:
             cid, provider, old, access_ct, refresh_ct, version = row[0], row[2], row[7], row[9], row[10], row[13]
@@ -446,16 +458,11 @@ class RotationOps(AuditedOps):
             opener = openers.get(old)
             if opener is None:
                 opener = openers[old] = crypto.cipher(self._dek_for(conn, ring, tenant, old))
-            sealed: builtins.list[bytes | None] = []
-            for name, blob in (("access", access_ct), ("refresh", refresh_ct)):
-                if not blob:
-                    sealed.append(blob)
-                    continue
-                plain = crypto.open_with(opener, blob, aad(tenant, provider, cid, name, old))
-                try:
-                    sealed.append(crypto.seal_with(sealer, plain, aad(tenant, provider, cid, name, to)))
-                finally:
-                    zero(plain)
+            access_was, access_becomes, refresh_was, refresh_becomes = aads(tenant, provider, cid, old, to)
+            sealed = (
+                again(opener, access_ct, access_was, access_becomes),
+                again(opener, refresh_ct, refresh_was, refresh_becomes),
+            )
             ids.append(cid)
             versions.append(version)
             access.append(sealed[0])
