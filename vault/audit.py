@@ -151,7 +151,14 @@ class Prepared:
                 cursor.close()
         if not rows or not any(results):
             return [tuple(row) for row in rows]
-        return [tuple(p(v) if p is not None else v for p, v in zip(results, row, strict=True)) for row in rows]
+        if len(rows) == 1:
+            return [tuple(p(v) if p is not None else v for p, v in zip(results, rows[0], strict=True))]
+        # Many rows (a rotation's page): column by column, so the columns without a processor cost nothing a row.
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for i, process in enumerate(results):
+            if process is not None:
+                columns[i] = map(process, columns[i])
+        return list(zip(*columns, strict=True))
 
 
 # Prebuilt statements: every vault operation appends, so this is the hot path.

@@ -103,6 +103,34 @@ def credential_aad(tenant: str, provider: str, credential_id: str, field: str, d
     ).encode()
 
 
+def reseal_aads(
+    tenant: str, provider: str, credential_id: str, old_version: int, new_version: int
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """A credential's four :func:`credential_aad` of a DEK rotation: access at ``old_version`` and at
+    ``new_version``, then refresh at each; the same bytes, with the parts the four share written once."""
+    if (
+        type(old_version) is int
+        and type(new_version) is int
+        and type(tenant) is str
+        and type(provider) is str
+        and type(credential_id) is str
+    ):
+        head = f'{{"credential":{_str(credential_id)},"dek_version":'
+        tail = f',"provider":{_str(provider)},"tenant":{_str(tenant)},"v":1}}'
+        return (
+            f'{head}{old_version},"field":"access"{tail}'.encode(),
+            f'{head}{new_version},"field":"access"{tail}'.encode(),
+            f'{head}{old_version},"field":"refresh"{tail}'.encode(),
+            f'{head}{new_version},"field":"refresh"{tail}'.encode(),
+        )
+    return (
+        credential_aad(tenant, provider, credential_id, "access", old_version),
+        credential_aad(tenant, provider, credential_id, "access", new_version),
+        credential_aad(tenant, provider, credential_id, "refresh", old_version),
+        credential_aad(tenant, provider, credential_id, "refresh", new_version),
+    )
+
+
 def _key_aad(tenant: str, dek_version: int, kek_fp: str, purpose: str) -> bytes:
     if type(dek_version) is int and type(tenant) is str and type(kek_fp) is str and type(purpose) is str:
         # As credential_aad: _AAD's bytes written directly (twice per data key a KEK rotation rewraps).

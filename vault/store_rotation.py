@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import vault.crypto as crypto
 import vault.integrity as integrity
+from vault.audit import Prepared
 from vault.errors import KeyUnavailable, VaultError
 from vault.integrity import CREDENTIAL_COLUMNS, DATA_KEY_COLUMNS
 from vault.keys import KeyRing
@@ -66,6 +67,28 @@ _PG_REWRAP = sa.text(
     sa.bindparam("macs", type_=sa.ARRAY(sa.String())),
 )
 """_REWRAP on PostgreSQL, as _PG_RESEAL: one statement a batch (compare-and-set on the old KEK fingerprint)."""
+
+
+def _stale_page(after: bool) -> Prepared:
+    """A DEK rotation's page: a tenant's credentials not yet on DEK ``b_to`` (and not revoked), in
+    ``(provider, account)`` order, ``b_limit`` of them, past ``(b_provider, b_account)`` if ``after``; under a row
+    lock. Run through the DBAPI cursor (:class:`~vault.audit.Prepared`): SQLAlchemy's execution and its result
+    rows cost about as much as SQLite's own work on a page."""
+    c = _CREDENTIALS.c
+    stale = sa.select(*CREDENTIAL_COLUMNS, c.version).where(
+        c.tenant == sa.bindparam("b_tenant"), c.dek_version != sa.bindparam("b_to"), c.state != "revoked"
+    )
+    if after:
+        stale = stale.where(
+            sa.tuple_(c.provider, c.account) > sa.tuple_(sa.bindparam("b_provider"), sa.bindparam("b_account"))
+        )
+    return Prepared(
+        stale.order_by(c.provider, c.account).limit(sa.bindparam("b_limit", type_=sa.Integer())).with_for_update()
+    )
+
+
+_STALE_FIRST = _stale_page(after=False)
+_STALE_AFTER = _stale_page(after=True)
 
 
 class RotationOps(AuditedOps):
@@ -163,16 +186,17 @@ class RotationOps(AuditedOps):
                 return n
 
             # Keyset pagination on the primary key.
-            for n in self._in_batches(
-                lambda after: (
+            def page(conn: sa.Connection, after: int | None) -> Sequence[Any]:
+                rows = (
                     sa.select(DataKey.id, *DATA_KEY_COLUMNS)
                     .where(pending, DataKey.id > (0 if after is None else after))
                     .order_by(DataKey.id)
-                ),
-                rewrap,
-                lambda row: row.id,
-                batch,
-            ):
+                    .limit(batch)
+                    .with_for_update()
+                )
+                return conn.execute(rows).all()
+
+            for n in self._in_batches(page, rewrap, lambda row: row.id, batch):
                 done += n
                 if progress:
                     progress(done, total)
@@ -254,11 +278,11 @@ class RotationOps(AuditedOps):
                     {"phase": "start", "to": to, "resumed": bool(resume), "pending": total},
                 )
 
-            def page(after: tuple[str, str] | None) -> sa.Select[Any]:
-                stale_rows = sa.select(*CREDENTIAL_COLUMNS, c.version).where(stale)
-                if after is not None:
-                    stale_rows = stale_rows.where(sa.tuple_(c.provider, c.account) > sa.tuple_(*after))
-                return stale_rows.order_by(c.provider, c.account)
+            def page(conn: sa.Connection, after: tuple[str, str] | None) -> Sequence[Any]:
+                where = {"b_tenant": tenant, "b_to": to, "b_limit": batch}
+                if after is None:
+                    return _STALE_FIRST.execute(conn, where)
+                return _STALE_AFTER.execute(conn, {**where, "b_provider": after[0], "b_account": after[1]})
 
             def reseal(conn: sa.Connection, rows: Sequence[Any]) -> int:
                 n = self._reseal(conn, ring, tenant, to, rows)
@@ -267,7 +291,7 @@ class RotationOps(AuditedOps):
 
             # Keyset pagination over the tenant's unique (provider, account) index. Writers seal under ``to`` since
             # the transaction above, so nothing behind the key can turn stale.
-            for n in self._in_batches(page, reseal, lambda row: (row.provider, row.account), batch):
+            for n in self._in_batches(page, reseal, lambda row: (row[2], row[3]), batch):
                 done += n
                 if progress:
                     progress(done, total)
@@ -332,13 +356,13 @@ class RotationOps(AuditedOps):
 
     def _in_batches(
         self,
-        page: Callable[[Any], sa.Select[Any]],
+        page: Callable[[sa.Connection, Any], Sequence[Any]],
         work: Callable[[sa.Connection, Sequence[Any]], int],
         key: Callable[[Any], Any],
         batch: int,
     ) -> Iterator[int]:
-        """Keyset pagination of a rotation: ``page(after)`` (the rows still to do past the key ``after``, None for
-        the first batch, in key order) read ``batch`` at a time under a row lock, each batch given to ``work``
+        """Keyset pagination of a rotation: ``page(conn, after)`` (the next ``batch`` rows still to do past the key
+        ``after``, None for the first batch, in key order, read under a row lock), each batch given to ``work``
         (which rewrites it and audits it, returning how many rows it rewrote) in its own transaction, and the
         next batch starting at ``key`` of the last row, so no batch re-reads (or sorts) the rows before it. A row
         whose compare-and-set lost (it cannot, under the row lock, but the guard stays) is picked up by one more
@@ -348,7 +372,7 @@ class RotationOps(AuditedOps):
             missed = 0
             while True:
                 with self._begin() as conn:
-                    rows = conn.execute(page(after).limit(batch).with_for_update()).all()
+                    rows = page(conn, after)
                     if not rows:
                         break
                     n = work(conn, rows)
@@ -414,7 +438,19 @@ class RotationOps(AuditedOps):
         macs = self._rows(conn, ring)
         seq = self._next_seq(conn, ring)
         now = self.clock.now()
-        aad = crypto.credential_aad
+        aads = crypto.reseal_aads
+        open_with, seal_with = crypto.open_with, crypto.seal_with
+
+        def again(opener: AESGCM, blob: bytes | None, was: bytes, becomes: bytes) -> bytes | None:
+            """A token field opened under its old DEK and sealed under the new one (an empty one stays as it is)."""
+            if not blob:
+                return blob
+            plain = open_with(opener, blob, was)
+            try:
+                return seal_with(sealer, plain, becomes)
+            finally:
+                zero(plain)
+
         ids, versions, access, refresh, row_macs = [], [], [], [], []
         for row in rows:
             cid, provider, old, access_ct, refresh_ct, version = row[0], row[2], row[7], row[9], row[10], row[13]
@@ -422,16 +458,11 @@ class RotationOps(AuditedOps):
             opener = openers.get(old)
             if opener is None:
                 opener = openers[old] = crypto.cipher(self._dek_for(conn, ring, tenant, old))
-            sealed: builtins.list[bytes | None] = []
-            for name, blob in (("access", access_ct), ("refresh", refresh_ct)):
-                if not blob:
-                    sealed.append(blob)
-                    continue
-                plain = crypto.open_with(opener, blob, aad(tenant, provider, cid, name, old))
-                try:
-                    sealed.append(crypto.seal_with(sealer, plain, aad(tenant, provider, cid, name, to)))
-                finally:
-                    zero(plain)
+            access_was, access_becomes, refresh_was, refresh_becomes = aads(tenant, provider, cid, old, to)
+            sealed = (
+                again(opener, access_ct, access_was, access_becomes),
+                again(opener, refresh_ct, refresh_was, refresh_becomes),
+            )
             ids.append(cid)
             versions.append(version)
             access.append(sealed[0])

@@ -22,6 +22,7 @@ from vault.crypto import (
     kek_fingerprint,
     new_key,
     open_blob,
+    reseal_aads,
     seal,
     unwrap_key,
     wrap_key,
@@ -363,6 +364,24 @@ def test_a_fields_associated_data_is_the_canonical_json_of_its_names(fields):
         separators=(",", ":"),
     ).encode()
     assert credential_aad(tenant, provider, credential, field, version) == expected
+
+
+@pytest.mark.parametrize(
+    ("tenant", "provider", "credential", "old", "new"),
+    [
+        ("acme", "google", "cred-1", 1, 2),
+        ('quo"te\\back', "ünïcödé ✓ 🔑", "\u2028</script>", 0, 2**70),
+        ("", "", "", -1, 7),
+        ("acme", "google", "cred-1", True, 2),  # a bool is not an int in the AAD (JSON true): the general path
+    ],
+)
+def test_a_rotations_four_associated_data_are_each_fields_at_each_version(tenant, provider, credential, old, new):
+    """What a DEK rotation opens and seals a credential under: access at the old and new version, then refresh."""
+    assert reseal_aads(tenant, provider, credential, old, new) == tuple(
+        credential_aad(tenant, provider, credential, field, version)
+        for field in ("access", "refresh")
+        for version in (old, new)
+    )
 
 
 @pytest.mark.parametrize(
