@@ -100,7 +100,7 @@ class _Service:
         self.anonymous = RateLimiter(settings.anonymous_rate, max(1, int(settings.anonymous_rate * 2)))
         self.metrics = ServiceMetrics()
         self._limiter: anyio.CapacityLimiter | None = None
-        self.batch = None if vault._pg else GroupCommit(vault)
+        self.batch = GroupCommit(vault, threaded=vault._pg)
         self._openapi: bytes | None = None
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -112,11 +112,10 @@ class _Service:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     async def _audited(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Like :meth:`_db`, for work that writes audit entries: on SQLite grouped with the requests that arrived
-        with it into one commit (:mod:`vault.service_batch`). ``fn`` must not identify the caller (a token's
-        last-use stamp is written on a connection of its own, which the group's write lock would stall)."""
-        if self.batch is None:
-            return await self._db(fn, *args)
+        """Like :meth:`_db`, for work that writes audit entries: grouped with the requests that arrived with it
+        into one commit (:mod:`vault.service_batch`; on SQLite in the loop, on PostgreSQL in the group's worker
+        thread). On SQLite ``fn`` must not identify the caller (a token's last-use stamp is written on a connection
+        of its own, which the group's write lock would stall)."""
         return await self.batch.run(fn, *args)
 
     # -------------------------------------------------------------------------------- identity and access
@@ -182,7 +181,7 @@ class _Service:
     async def get_token(self, request: Request) -> Response:
         tenant, provider, account = path_of(request)
         # SQLite: identified here, on the loop, outside the group commit; PostgreSQL: in the worker thread below.
-        known = None if self.batch is None else self.identify(request, "get")
+        known = None if self.batch.threaded else self.identify(request, "get")
 
         def locate() -> tuple[Actor, Any]:
             identity = known or self.identify(request, "get")
@@ -329,7 +328,7 @@ class _Service:
             self._audit(actor, "metrics", None, None, "ok", {})
 
         await self._db(check)
-        groups = None if self.batch is None else (self.batch.groups, self.batch.grouped)
+        groups = (self.batch.groups, self.batch.grouped)
         return Response(
             self.metrics.render(self.refresh.refreshes, groups), media_type="text/plain; version=0.0.4; charset=utf-8"
         )

@@ -33,7 +33,7 @@ class ServiceMetrics:
             self.rate_limited += 1
 
     def render(self, refreshes: int, groups: tuple[int, int] | None = None) -> bytes:
-        """The text format; ``groups`` is (commits, requests in them) of a SQLite server's group commit."""
+        """The text format; ``groups`` is (commits, requests in them) of the group commit."""
         with self._lock:
             requests, failures, limited = dict(self.requests), dict(self.auth_failures), self.rate_limited
         lines = [
@@ -58,7 +58,7 @@ class ServiceMetrics:
         ]
         if groups is not None:
             lines += [
-                "# HELP vault_service_group_commits_total Transactions committed for grouped requests (SQLite).",
+                "# HELP vault_service_group_commits_total Transactions committed for grouped requests.",
                 "# TYPE vault_service_group_commits_total counter",
                 f"vault_service_group_commits_total {groups[0]}",
                 "# HELP vault_service_grouped_requests_total Requests whose audited work went through a group "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -221,3 +222,29 @@ def test_a_locked_database_answers_unavailable_and_serves_no_token(tmp_path, tls
         assert response.headers["retry-after"] == "5" and "ya29" not in response.text
         with VaultClient(svc.url, token, verify=tls.context()) as c:  # the lock gone, served again
             assert c.get_token("acme", "google", "ops@acme.test").access_token.reveal() == "ya29.grouped"
+
+
+def test_a_threaded_group_works_off_the_loop_in_one_commit(vault_, raw):
+    """PostgreSQL's mode: the group runs in a worker thread of its own, so the loop is free while it commits."""
+    ids = [_put(vault_, f"t{i}@acme.test") for i in range(6)]
+    batch = GroupCommit(vault_, threaded=True)
+    threads: set[int] = set()
+
+    def reveal(cid: str) -> str:
+        threads.add(threading.get_ident())
+        with vault_.get(SERVICE, "acme", cid) as tokens:
+            return tokens.access_token.reveal()
+
+    async def main() -> tuple[list[str], int]:
+        answers = await asyncio.gather(*(batch.run(reveal, cid) for cid in ids))
+        return answers, threading.get_ident()
+
+    try:
+        answers, loop_thread = asyncio.run(main())
+    finally:
+        batch.close()
+    assert answers == [f"ya29.t{i}@acme.test" for i in range(6)]
+    assert (batch.groups, batch.grouped) == (1, 6)
+    assert len(threads) == 1 and loop_thread not in threads
+    assert _gets(raw) == [("ok", cid) for cid in ids]
+    assert vault_.verify_audit(ADMIN).ok
