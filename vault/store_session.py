@@ -109,7 +109,7 @@ class VaultSession:
 
         Inside :meth:`_group` (on the same thread), a savepoint of the group's transaction instead: the work is
         all-or-nothing as before, but durable only when the group commits."""
-        grouped: sa.Connection | None = getattr(self._grouped, "conn", None)
+        grouped = self._group_conn()
         if grouped is not None:
             with self._savepoint(grouped):
                 yield grouped
@@ -163,7 +163,7 @@ class VaultSession:
         Nothing an operation inside returned may leave the process before the block has exited without an
         exception: until then its audit entry is not durable (a failed commit raises here and undoes them all).
         The vault service's SQLite path (:mod:`vault.service_batch`) is the caller. Not reentrant."""
-        if getattr(self._grouped, "conn", None) is not None:
+        if self._group_conn() is not None:
             raise RuntimeError("vault operations are already grouped on this thread")
         with self.engine.begin() as conn:
             conn.info.pop(PENDING_HEAD, None)
@@ -184,7 +184,7 @@ class VaultSession:
         """A connection for one read: the group's inside :meth:`_group` (a connection of its own would wait for the
         write lock the group holds: every SQLite transaction here takes it at ``BEGIN``), else a pooled one
         (on PostgreSQL in autocommit: the statement alone, no transaction around it)."""
-        grouped: sa.Connection | None = getattr(self._grouped, "conn", None)
+        grouped = self._group_conn()
         if grouped is not None:
             yield grouped
             return
@@ -195,8 +195,13 @@ class VaultSession:
         with self.engine.connect() as conn:
             yield conn
 
+    def _group_conn(self) -> sa.Connection | None:
+        """The connection of this thread's :meth:`_group`, if one is open."""
+        conn: sa.Connection | None = getattr(self._grouped, "conn", None)
+        return conn
+
     def _in_group(self) -> bool:
-        return getattr(self._grouped, "conn", None) is not None
+        return self._group_conn() is not None
 
     def _write_anchor(self, head: dict[str, Any]) -> None:
         assert self._anchor is not None

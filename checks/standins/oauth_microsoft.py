@@ -335,13 +335,7 @@ class MicrosoftOAuthStandin(MicrosoftRefusals):
         client_id = call.client_id or ""
         now, tid = int(self._clock()), self._tid(call.tenant)
         roles = list(self._client_roles.get(client_id, ()))
-        header = {
-            "typ": "JWT",
-            "nonce": secrets.token_urlsafe(32),
-            "alg": "RS256",
-            "x5t": secrets.token_urlsafe(20),
-            "kid": secrets.token_urlsafe(20),
-        }
+        header = _jwt_header()
         payload: dict[str, Any] = {
             "aud": "https://graph.microsoft.com",
             "iss": f"https://sts.windows.net/{tid}/",
@@ -374,13 +368,7 @@ class MicrosoftOAuthStandin(MicrosoftRefusals):
     def _new_access(self, grant: Grant) -> str:
         now = int(self._clock())
         tid = str(grant.extra.get("tenant") or uuid.uuid4())
-        header = {
-            "typ": "JWT",
-            "nonce": secrets.token_urlsafe(32),
-            "alg": "RS256",
-            "x5t": secrets.token_urlsafe(20),
-            "kid": secrets.token_urlsafe(20),
-        }
+        header = _jwt_header()
         payload = {
             "aud": "00000003-0000-0000-c000-000000000000",
             "iss": f"https://sts.windows.net/{tid}/",
@@ -433,3 +421,15 @@ class MicrosoftOAuthStandin(MicrosoftRefusals):
             status, error, message = AADSTS_ANSWERS[code]
             return self._aad(status, error, code, message.format(app=call.client_id, tenant=call.tenant))
         return None
+
+
+def _jwt_header() -> dict[str, str]:
+    """The header of an access token Microsoft's identity platform issues (random key ids: the stand-in signs
+    nothing)."""
+    return {
+        "typ": "JWT",
+        "nonce": secrets.token_urlsafe(32),
+        "alg": "RS256",
+        "x5t": secrets.token_urlsafe(20),
+        "kid": secrets.token_urlsafe(20),
+    }
