@@ -4,6 +4,10 @@ Built-in kinds come from the modules named in :data:`BUILTIN_MODULES`; third-par
 ``readiness.checks``, each entry point naming a module (or one marked function). A plugin that fails to
 import is recorded in :attr:`Registry.failures` and reported by ``readiness plugins``; it does not stop
 the other kinds from loading.
+
+The entry points are read when first needed: a kind no built-in module gives, or the whole list
+(:attr:`Registry.kinds`, :attr:`Registry.failures`). A manifest of built-in kinds alone (the default one) is
+validated and run without scanning every installed distribution's metadata.
 """
 
 from __future__ import annotations
@@ -11,10 +15,9 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from importlib.metadata import EntryPoint, entry_points
+from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +25,9 @@ from checks.core.errors import CheckError, ManifestError
 from checks.core.hookspecs import ENTRY_POINT_GROUP, KIND_ATTR, KindSpec
 from checks.core.manifest import CheckSpec, Manifest
 from checks.core.manifest_load import _loc, _message
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["PluginFailure", "Registry", "get_registry"]
 
@@ -36,16 +42,44 @@ class PluginFailure:
     error: str
 
 
-@dataclass
 class Registry:
-    kinds: dict[str, KindSpec] = field(default_factory=dict)
-    failures: list[PluginFailure] = field(default_factory=list)
+    """Check kinds by name, and the plugins that failed to load. ``plugins`` names an entry-point group read
+    when first needed (see the module's docstring); None: only what is added."""
+
+    def __init__(self, plugins: str | None = None) -> None:
+        self._kinds: dict[str, KindSpec] = {}
+        self._failures: list[PluginFailure] = []
+        self._plugins = plugins
+
+    @property
+    def kinds(self) -> dict[str, KindSpec]:
+        """Every kind, the plugins' included."""
+        self._load_plugins()
+        return self._kinds
+
+    @property
+    def failures(self) -> list[PluginFailure]:
+        """The plugins that failed to load."""
+        self._load_plugins()
+        return self._failures
+
+    def _load_plugins(self) -> None:
+        group, self._plugins = self._plugins, None
+        if group is not None:
+            from importlib.metadata import entry_points
+
+            for ep in entry_points(group=group):
+                _load_entry_point(self, ep)
+
+    def _find(self, name: str) -> KindSpec | None:
+        spec = self._kinds.get(name)
+        return spec if spec is not None else self.kinds.get(name)
 
     def add(self, spec: KindSpec) -> None:
-        existing = self.kinds.get(spec.name)
+        existing = self._kinds.get(spec.name)
         if existing is not None and existing.run is not spec.run:
             raise CheckError(f"check kind {spec.name!r} from {spec.source} is already registered by {existing.source}")
-        self.kinds[spec.name] = spec
+        self._kinds[spec.name] = spec
 
     def add_module(self, module: ModuleType | Any, source: str) -> int:
         """Register every function in ``module`` marked with ``@check_kind``; returns how many."""
@@ -59,11 +93,11 @@ class Registry:
         return found
 
     def get(self, name: str) -> KindSpec:
-        try:
-            return self.kinds[name]
-        except KeyError:
+        spec = self._find(name)
+        if spec is None:
             known = ", ".join(sorted(self.kinds)) or "none"
-            raise CheckError(f"unknown check kind {name!r} (known: {known}); see `readiness plugins`") from None
+            raise CheckError(f"unknown check kind {name!r} (known: {known}); see `readiness plugins`")
+        return spec
 
     def validate(self, manifest: Manifest, checks: Iterable[CheckSpec] | None = None) -> dict[str, BaseModel]:
         """Validate each check's ``params`` (default: every check) against its kind; params by check id.
@@ -76,7 +110,7 @@ class Registry:
         generated = {f"env.{v.name}": f"env[{n}]" for n, v in enumerate(manifest.env)}
         for check in manifest.all_checks if checks is None else checks:
             where = explicit.get(check.id) or generated.get(check.id, check.id)
-            spec = self.kinds.get(check.kind)
+            spec = self._find(check.kind)
             if spec is None:
                 known = ", ".join(sorted(self.kinds)) or "none"
                 problems.append((f"{where}.kind", f"unknown check kind {check.kind!r} (known: {known})"))
@@ -111,12 +145,9 @@ core names them rather than importing them (the layers contract in pyproject.tom
 
 def get_registry(*, entry_points_group: str = ENTRY_POINT_GROUP, load_plugins: bool = True) -> Registry:
     """Build a registry: the built-in kinds, then every entry point of ``readiness.checks``."""
-    registry = Registry()
+    registry = Registry(entry_points_group if load_plugins else None)
     for name in BUILTIN_MODULES:
         registry.add_module(importlib.import_module(name), "builtin")
-    if load_plugins:
-        for ep in entry_points(group=entry_points_group):
-            _load_entry_point(registry, ep)
     return registry
 
 
@@ -128,4 +159,4 @@ def _load_entry_point(registry: Registry, ep: EntryPoint) -> None:
         if registry.add_module(target, source) == 0:
             raise CheckError(f"{ep.value} defines no function marked with @check_kind")
     except Exception as exc:  # a broken plugin is reported, never fatal
-        registry.failures.append(PluginFailure(ep.name, ep.value, dist, f"{type(exc).__name__}: {exc}"))
+        registry._failures.append(PluginFailure(ep.name, ep.value, dist, f"{type(exc).__name__}: {exc}"))

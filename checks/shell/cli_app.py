@@ -36,6 +36,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _group() -> None:
+    """Always a group: the console script may register one command alone (``checks.shell.cli.app_for``), and typer
+    runs a lone command as the program itself."""
+
+
 out = console()  # rich loads when a command first draws with it (vault.cli_console)
 err = console(stderr=True)
 

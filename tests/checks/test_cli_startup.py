@@ -145,6 +145,11 @@ VALIDATE_SKIPS = (
     "checks.builtin.vault_integrity",
     "typer._adapters",  # option values coerced in plain Python (checks.shell.cli_coerce), no pydantic adapter
     "rich",  # validate prints plain lines; the consoles load rich on first use (vault.cli_console)
+    # the console script builds only the command it runs (checks.shell.cli.COMMANDS)
+    "checks.shell.cli_history",
+    "checks.shell.cli_serve",
+    "checks.shell.cli_watch",
+    "vault.cli",
 )
 
 
@@ -234,3 +239,24 @@ def test_option_values_are_what_typer_itself_makes_of_them(raw):
         kinds.add(repr(param.type_descriptor.annotation))
     assert len(params) > 50
     assert {"<class 'int'>", "<class 'float'>", "<class 'pathlib.Path'>", "list[str]", "<class 'str'>"} <= kinds
+
+
+def test_the_console_scripts_command_table_names_every_command_in_help_order():
+    """``readiness NAME`` imports only ``COMMANDS[NAME]``: the table names each top-level command of the whole
+    app, in ``--help``'s order, and each module registers the commands it is named for (fresh interpreters)."""
+    import typer.main
+
+    from checks.shell.cli import COMMANDS, app
+
+    assert list(typer.main.get_command(app).commands) == list(COMMANDS)
+    code = (
+        "import sys, typer.main\n"
+        "from checks.shell.cli import app_for\n"
+        "print(' '.join(typer.main.get_command(app_for(sys.argv[1:])).commands))\n"
+    )
+    for module in dict.fromkeys(COMMANDS.values()):
+        name = next(n for n, m in COMMANDS.items() if m == module)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, name, "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
+        assert proc.stdout.split() == [n for n, m in COMMANDS.items() if m == module], proc.stderr

@@ -123,3 +123,19 @@ def test_importing_checks_builds_no_registry():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_a_manifest_of_built_in_kinds_never_imports_a_plugin(plugin_path):
+    """A plugin is imported when a check needs its kind (or `readiness plugins` lists them all), so a broken or
+    slow plugin installed beside Readiness does not touch a manifest that does not use it."""
+    reg = get_registry()
+    m = make_manifest(check_block("x", kind="manual", pass_on=["approved"]))
+    assert set(reg.validate(m)) == {"x"}
+    assert reg.get("env").source == "builtin"
+    assert not {"readiness_hello", "readiness_broken"} & set(sys.modules)
+
+    greet = make_manifest(check_block("greet", kind="hello", greeting="hello"))
+    assert set(reg.validate(greet)) == {"greet"}  # an unknown name reads the entry points, once
+    assert "readiness_hello" in sys.modules
+    assert reg.get("hello").source == "entry point hello (readiness-hello)"
+    assert {f.name for f in reg.failures} == {"broken", "empty"}
