@@ -506,7 +506,7 @@ def test_the_cli_installs_the_redacting_filter(tmp_path):
         "import logging, checks.shell.cli as c\n"
         "from vault.redact import remember\n"
         "remember('opaque-secret-value-123456')\n"
-        "c.app = lambda: logging.getLogger('httpx').warning("
+        "c.app_for = lambda args: lambda: logging.getLogger('httpx').warning("
         "'POST body client_secret=x&y=opaque-secret-value-123456 and %s', 'b3BhcXVlLXNlY3JldC12YWx1ZS0xMjM0NTY=')\n"
         "c.main()\n"
     )
