@@ -24,10 +24,14 @@ SOURCE_ENV = "TOKEN_VAULT_KEY_SOURCE"
 # --- selftest --------------------------------------------------------------------------------------------------
 
 
-async def probe_selftest() -> Result:
-    from vault import selftest
+def _run_selftest() -> Any:
+    from vault import selftest  # SQLAlchemy and the store: imported in the worker, so the loop keeps serving
 
-    report = await asyncio.to_thread(selftest.run)
+    return selftest.run()
+
+
+async def probe_selftest() -> Result:
+    report = await asyncio.to_thread(_run_selftest)
     evidence: dict[str, Any] = {
         "checks": len(report.results),
         "passed": [r.name for r in report.results if r.passed],
