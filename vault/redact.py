@@ -30,16 +30,11 @@ This module is self-contained: ``vault`` does not import ``checks``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
-import html
-import json
+import functools
 import logging
 import os
 import re
-import secrets as _secrets
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -73,31 +68,37 @@ _NAMES = (
     r"client_secret|client_assertion|access_token|refresh_token|id_token|auth_token|api_key|apikey|"
     r"password|passwd|secret|token|code|assertion|private_key"
 )
-# (pattern, replacement): the replacement keeps the name and masks the value.
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # Authorization: Bearer|Basic|Token <credential> (header lines, dict reprs, curl -H)
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)[^\s\"',;<]+"), r"\1" + MASK),
-    (re.compile(r"(?i)(?<![A-Za-z])((?:bearer|basic)(?:\s+|%20|\+))[A-Za-z0-9._~+/%=-]{6,}"), r"\1" + MASK),
-    # JWTs (also JWS/JWE with more segments): header.payload[.signature]
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)*"), MASK),
-    # Google OAuth access and refresh tokens, Google OAuth client secrets
-    (re.compile(r"\bya29\.[A-Za-z0-9._-]+"), MASK),
-    (re.compile(r"(?<![A-Za-z0-9])1(?://|%2F%2F)[A-Za-z0-9._-]{10,}", re.IGNORECASE), MASK),
-    (re.compile(r"\bGOCSPX-[A-Za-z0-9_-]{4,}"), MASK),
-    # the vault service's own API tokens (vault.service_tokens)
-    (re.compile(r"\brvs_[A-Za-z0-9_-]{16,}"), MASK),
-    # name=value in query strings and form bodies, plain or URL-encoded (not status_code=, not barcode=)
-    (
-        re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_NAMES})(?:=|%3D))[^&\s\"'<>%]+(?:%[0-9A-F]{{2}}[^&\s\"'<>%]*)*"),
-        r"\1" + MASK,
-    ),
-    # "name": "value" (JSON, also JSON inside JSON) and 'name': 'value' (Python reprs)
-    (re.compile(rf"(?i)(\"(?:{_NAMES})\"\s*:\s*\")(?:[^\"\\]|\\.)*(\")"), r"\1" + MASK + r"\2"),
-    (re.compile(rf"(?i)(\\\"(?:{_NAMES})\\\"\s*:\s*\\\")(?:[^\\]|\\[^\"])*(\\\")"), r"\1" + MASK + r"\2"),
-    (re.compile(rf"(?i)('(?:{_NAMES})'\s*:\s*')(?:[^'\\]|\\.)*(')"), r"\1" + MASK + r"\2"),
-    # user:password@ in URLs (Twilio's https://AC...:authtoken@api.twilio.com)
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@/\s]+(@)"), r"\1" + MASK + r"\2"),
-]
+
+
+@functools.cache
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, replacement): the replacement keeps the name and masks the value. Compiled on the first scrub,
+    not at import: ``readiness validate`` and ``--help`` install the filter but never scrub."""
+    return (
+        # Authorization: Bearer|Basic|Token <credential> (header lines, dict reprs, curl -H)
+        (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+)[^\s\"',;<]+"), r"\1" + MASK),
+        (re.compile(r"(?i)(?<![A-Za-z])((?:bearer|basic)(?:\s+|%20|\+))[A-Za-z0-9._~+/%=-]{6,}"), r"\1" + MASK),
+        # JWTs (also JWS/JWE with more segments): header.payload[.signature]
+        (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)*"), MASK),
+        # Google OAuth access and refresh tokens, Google OAuth client secrets
+        (re.compile(r"\bya29\.[A-Za-z0-9._-]+"), MASK),
+        (re.compile(r"(?<![A-Za-z0-9])1(?://|%2F%2F)[A-Za-z0-9._-]{10,}", re.IGNORECASE), MASK),
+        (re.compile(r"\bGOCSPX-[A-Za-z0-9_-]{4,}"), MASK),
+        # the vault service's own API tokens (vault.service_tokens)
+        (re.compile(r"\brvs_[A-Za-z0-9_-]{16,}"), MASK),
+        # name=value in query strings and form bodies, plain or URL-encoded (not status_code=, not barcode=)
+        (
+            re.compile(rf"(?i)(?<![A-Za-z0-9_])((?:{_NAMES})(?:=|%3D))[^&\s\"'<>%]+(?:%[0-9A-F]{{2}}[^&\s\"'<>%]*)*"),
+            r"\1" + MASK,
+        ),
+        # "name": "value" (JSON, also JSON inside JSON) and 'name': 'value' (Python reprs)
+        (re.compile(rf"(?i)(\"(?:{_NAMES})\"\s*:\s*\")(?:[^\"\\]|\\.)*(\")"), r"\1" + MASK + r"\2"),
+        (re.compile(rf"(?i)(\\\"(?:{_NAMES})\\\"\s*:\s*\\\")(?:[^\\]|\\[^\"])*(\\\")"), r"\1" + MASK + r"\2"),
+        (re.compile(rf"(?i)('(?:{_NAMES})'\s*:\s*')(?:[^'\\]|\\.)*(')"), r"\1" + MASK + r"\2"),
+        # user:password@ in URLs (Twilio's https://AC...:authtoken@api.twilio.com)
+        (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@/\s]+(@)"), r"\1" + MASK + r"\2"),
+    )
+
 
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {"message", "asctime"}
 _SCRUBBED_BY = "_readiness_scrubbed_by"
@@ -114,6 +115,9 @@ _fp_lock = threading.Lock()
 def _fingerprint_key() -> bytes:
     """The per-installation fingerprint key: ``READINESS_FINGERPRINT_KEY``, else a 32-byte key kept in
     ``$XDG_CONFIG_HOME/readiness/fingerprint.key`` (created 0600 on first use), else one for this process."""
+    import hashlib
+    import secrets
+
     global _fp_key
     with _fp_lock:
         if _fp_key is not None:
@@ -129,7 +133,7 @@ def _fingerprint_key() -> bytes:
             if len(_fp_key) != 32:
                 raise OSError("bad key length")
         except OSError:
-            key = _secrets.token_bytes(32)
+            key = secrets.token_bytes(32)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -149,6 +153,9 @@ def fingerprint(value: str | bytes | bytearray) -> str:
 
     Without the key a fingerprint confirms nothing: a guessed secret cannot be checked against it offline.
     """
+    import hashlib
+    import hmac
+
     data = value.encode() if isinstance(value, str) else bytes(value)
     return "fp:" + hmac.new(_fingerprint_key(), data, hashlib.sha256).hexdigest()[:16]
 
@@ -165,6 +172,8 @@ def _reset_fingerprint_key() -> None:
 
 def _b64_cores(raw: bytes) -> set[str]:
     """Base64 of ``raw`` as it appears inside the base64 of any longer blob, at each byte alignment."""
+    import base64
+
     cores: set[str] = set()
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw).decode()
@@ -177,6 +186,9 @@ def _b64_cores(raw: bytes) -> set[str]:
 
 def forms_of(secret: str | bytes | bytearray) -> set[str]:
     """Every form of ``secret`` a provider could reflect (see the module docstring)."""
+    import html
+    import json
+
     raw = secret.encode() if isinstance(secret, str) else bytes(secret)
     forms: set[str] = set()
     text: str | None = secret if isinstance(secret, str) else None
@@ -207,6 +219,12 @@ secret_forms = forms_of
 
 
 # --------------------------------------------------------------------------------------------- the Redactor
+
+
+def _sha256(raw: bytes) -> bytes:
+    import hashlib  # with the other digests' modules, loaded on the first secret: validate never needs it
+
+    return hashlib.sha256(raw).digest()
 
 
 def _continues(char: str) -> bool:
@@ -250,7 +268,7 @@ class Redactor:
         raw = secret.encode() if isinstance(secret, str) else bytes(secret)
         if len(raw) < _MIN_SECRET:
             return
-        key = hashlib.sha256(raw).digest()
+        key = _sha256(raw)
         with self._lock:
             if key in self._by_secret:
                 return
@@ -331,7 +349,7 @@ class Redactor:
         if text in clean:
             return text
         original = text
-        for pattern, replacement in _PATTERNS:
+        for pattern, replacement in _patterns():
             if pattern.search(text):  # a miss costs the scan alone: ``sub`` first expands the template, every call
                 text = pattern.sub(replacement, text)
         spans: list[tuple[int, int, str, bool]] = []

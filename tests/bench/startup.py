@@ -8,7 +8,10 @@ empty working directory with a fresh empty HOME, so nothing configured and nothi
 * ``help``: ``readiness --help``;
 * ``validate``: ``readiness validate`` (the embedded default manifest);
 * ``check_no_record``: ``readiness check --no-record`` (the default manifest, nothing configured: NO-GO,
-  exit 1).
+  exit 1);
+* ``check_without_selftest``: the same sweep with ``--only`` naming every check but the vault's self-test
+  (``vault.service.selftest`` builds a scratch vault on SQLAlchemy, whose import alone costs more than the
+  whole baseline): what the sweep itself costs, beside what the self-test adds.
 
 Wall time (``time.perf_counter`` around spawn and ``os.wait4``), CPU time (user + system) and peak RSS
 (``ru_maxrss``), both of the child from ``os.wait4``, per process; the aims are on wall time, the CPU
@@ -17,6 +20,11 @@ figures say how much of it was ours when the machine is shared. One untimed warm
 to round. Every figure is min/median/max over the rounds; each command's ratio to the baseline is taken
 per round (same round, same load) and given as min/median/max too, beside the ratio of the medians.
 Each process's exit code is checked: a command that fails fast must not pass for a fast one.
+
+Instructions: where valgrind is installed, each command runs once more under ``valgrind --tool=callgrind``,
+and the instructions it executed (millions) and their ratio to the baseline's are reported too. A count is the
+same run after run whatever else the machine does, so it settles what a noisy wall time cannot; the aims stay
+on wall time.
 
 Run: python tests/bench/startup.py [--rounds N]   (the JSON is docs/bench/startup.json)
 """
@@ -27,6 +35,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -38,7 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROUNDS = 5
-AIMS = {"help": 1.5, "validate": 1.5, "check_no_record": 2.5}
+AIMS = {"help": 1.5, "validate": 1.5, "check_no_record": 2.5, "check_without_selftest": 2.5}
 """Issue 13's aims: each command's median wall time over the baseline's."""
 
 
@@ -48,14 +57,28 @@ def readiness_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "checks.shell.cli"]
 
 
+SELFTEST = "vault.service.selftest"
+
+
+def default_check_ids() -> list[str]:
+    """Every check id of the embedded default manifest, in order (a child process: this one stays clean)."""
+    code = "from checks.core.manifest_load import load_manifest\nfor c in load_manifest(None).all_checks: print(c.id)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tempfile.gettempdir()
+    )
+    return out.stdout.split()
+
+
 def commands() -> dict[str, tuple[list[str], int]]:
     """Name -> (argv, the exit code it must end with)."""
     cli = readiness_argv()
+    others = [arg for cid in default_check_ids() if cid != SELFTEST for arg in ("--only", cid)]
     return {
         "baseline": ([sys.executable, "-c", "import httpx, pydantic"], 0),
         "help": ([*cli, "--help"], 0),
         "validate": ([*cli, "validate"], 0),
         "check_no_record": ([*cli, "check", "--no-record"], 1),
+        "check_without_selftest": ([*cli, "check", "--no-record", *others], 1),
     }
 
 
@@ -93,6 +116,34 @@ def run_once(argv: list[str], expect: int) -> tuple[float, float, float]:
         return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # ru_maxrss: kilobytes on Linux
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def count_instructions(argv: list[str], expect: int) -> int | None:
+    """Instructions one process executes (callgrind's total), or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    scratch = Path(tempfile.mkdtemp(prefix="readiness-startup-"))
+    try:
+        (scratch / "home").mkdir()
+        (scratch / "cwd").mkdir()
+        proc = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+            cwd=scratch / "cwd",
+            env=clean_env(scratch / "home"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            timeout=600,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if proc.returncode != expect:
+        raise SystemExit(f"valgrind {' '.join(argv)}: exit {proc.returncode}, expected {expect}")
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    return int(found.group(1)) if found else None
 
 
 def spread(values: list[float], digits: int = 3) -> dict[str, float]:
@@ -133,6 +184,7 @@ def main() -> None:
             rss[name].append(m)
             cpu[name].append(c)
     load_after = os.getloadavg()
+    instructions = {name: count_instructions(*cmds[name]) for name in names}
 
     figures: dict[str, dict[str, object]] = {}
     base = statistics.median(wall["baseline"])
@@ -140,6 +192,8 @@ def main() -> None:
     for name in names:
         argv, expect = cmds[name]
         shown = shlex.join(["python", *argv[1:]] if argv[0] == sys.executable else [Path(argv[0]).name, *argv[1:]])
+        if name == "check_without_selftest":
+            shown = shown.split(" --only ")[0] + f" --only ID ... (every check but {SELFTEST})"
         entry: dict[str, object] = {
             "argv": shown,
             "exit": expect,
@@ -147,11 +201,15 @@ def main() -> None:
             "cpu_s": spread(cpu[name]),
             "peak_rss_mib": spread(rss[name], 1),
         }
+        if instructions[name]:
+            entry["instructions_millions"] = round(instructions[name] / 1e6)
         if name != "baseline":
             entry["wall_ratio"] = spread([w / b for w, b in zip(wall[name], wall["baseline"], strict=True)], 2)
             entry["wall_ratio_of_medians"] = round(statistics.median(wall[name]) / base, 2)
             entry["cpu_ratio_of_medians"] = round(statistics.median(cpu[name]) / statistics.median(cpu["baseline"]), 2)
             entry["rss_ratio_of_medians"] = round(statistics.median(rss[name]) / base_rss, 2)
+            if instructions[name] and instructions["baseline"]:
+                entry["instruction_ratio"] = round(instructions[name] / instructions["baseline"], 2)
             entry["aim"] = AIMS[name]
             entry["within_aim"] = entry["wall_ratio_of_medians"] <= AIMS[name]
         figures[name] = entry

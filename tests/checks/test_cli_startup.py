@@ -262,3 +262,31 @@ def test_the_console_scripts_command_table_names_every_command_in_help_order():
             [sys.executable, "-c", code, name, "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
         )
         assert proc.stdout.split() == [n for n, m in COMMANDS.items() if m == module], proc.stderr
+
+
+def test_the_console_script_leaves_pydantic_plugins_off_unless_asked(place, tmp_path):
+    """pydantic's plugin search reads every installed distribution's entry points (6 % of `validate`); the
+    console script turns it off by pydantic's documented switch, and a caller who sets it decides."""
+    site = tmp_path / "site"
+    info = site / "pydantic_spy-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pydantic-spy\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nspy = pydantic_spy\n")
+    (info / "RECORD").write_text("")
+    marker = tmp_path / "spied"
+    (site / "pydantic_spy.py").write_text(
+        f"open({str(marker)!r}, 'w').write('loaded')\n"
+        "def new_schema_validator(*args, **kwargs):  # pydantic's plugin protocol: no event handlers\n"
+        "    return None, None, None\n"
+    )
+    cwd, home = place
+    env = {**clean_env(home), "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    cmd = [sys.executable, "-m", "checks.shell.cli", "validate"]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists()
+    proc = subprocess.run(
+        cmd, cwd=cwd, env={**env, "PYDANTIC_DISABLE_PLUGINS": ""}, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert marker.read_text() == "loaded"
