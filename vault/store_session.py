@@ -47,7 +47,10 @@ def create_engine(url: str) -> sa.Engine:
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, hide_parameters=True)
+    # An in-memory database by URI (the self-test's scratch vault): one connection per thread, as SQLAlchemy
+    # picks today from ``mode=memory`` and has announced it will stop picking; named here so it stays.
+    memory = parsed.query.get("mode") == "memory"
+    engine = sa.create_engine(url, hide_parameters=True, poolclass=sa.pool.SingletonThreadPool if memory else None)
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
