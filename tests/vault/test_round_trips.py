@@ -94,3 +94,46 @@ def _served_after_the_drop(vault_: Vault, pg_url: str, tmp_path) -> None:
     events = [e for e in vault_.audit_events(ADMIN, limit=100) if e.seq > before]
     assert [(e.op, e.outcome) for e in events if e.op == "get"] == [("get", "ok")]
     assert all(e.outcome == "ok" for e in events) and len(wire.pids) == 2  # a second connection, no error entry
+
+
+def test_the_service_locates_and_serves_a_lone_get_in_the_round_trips_of_the_get_plus_one(vault_, tmp_path):
+    """The vault service's work for a get that arrives alone (vault.service_batch): on PostgreSQL, in the group's
+    worker thread with no group around it, the locate (autocommit, one round trip) and the audited get (5), not
+    the 8 of a group of one (BEGIN, the SAVEPOINT and RELEASE around the get). On SQLite, in the loop, a group of
+    one: BEGIN IMMEDIATE, the locate, SAVEPOINT, the get's four statements, RELEASE, COMMIT."""
+    import asyncio
+
+    from vault.service_batch import GroupCommit
+    from vault.service_refresh import OnDemandRefresh
+
+    vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN)
+    locate = OnDemandRefresh(vault_, None).locate
+    batch = GroupCommit(vault_, threaded=vault_._pg)
+
+    def serve() -> str:
+        located = locate("acme", "google", "ops@acme.test")
+        assert located is not None and not located.due
+        with vault_.get(ADMIN, "acme", located.credential_id) as tokens:
+            return tokens.access_token.reveal()
+
+    answers: list[str] = []
+    wire = WireCounter(vault_.engine, tmp_path)
+    try:
+        answers.append(asyncio.run(batch.run(serve)))  # a pooled connection, as in a running server
+        counted = wire.count(lambda: answers.append(asyncio.run(batch.run(serve))))
+    finally:
+        batch.close()
+    assert answers == [TOKEN, TOKEN]
+    assert counted == (6 if vault_._pg else 9)
+
+
+def test_a_service_token_is_checked_in_one_round_trip_or_one_statement(vault_, tmp_path):
+    """An auth-cache miss of the vault service: on PostgreSQL the lookup alone (autocommit; a pooled connection's
+    transaction would add BEGIN and ROLLBACK), on SQLite the lookup alone (no BEGIN IMMEDIATE: no write lock)."""
+    from vault.service_tokens import ServiceTokens
+
+    tokens = ServiceTokens(vault_)
+    token = tokens.create(ADMIN, "wizard", Role.SERVICE, tenants=["acme"]).token.reveal()
+    wire = WireCounter(vault_.engine, tmp_path)
+    tokens.authenticate(token)  # its last use recorded (the clock stands still: not again below)
+    assert wire.count(lambda: tokens.authenticate(token)) == 1
