@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -92,6 +93,23 @@ class OnDemandRefresh:
         with self.vault._reading() as conn:
             rows = _LOCATE.execute(conn, {"t": tenant, "p": provider, "a": account})
         return self._located(_Row(*rows[0])) if rows else None
+
+    def located(self, row: Mapping[str, Any] | None) -> Located | None:
+        """What :meth:`locate` says of a credential row read elsewhere (``Vault._get_account``'s: the credential
+        columns and ``refresh_due_at``, ``next_attempt_at``)."""
+        if row is None:
+            return None
+        return self._located(
+            _Row(
+                row["id"],
+                row["provider"],
+                row["state"],
+                row["refresh_due_at"],
+                row["next_attempt_at"],
+                row["expires_at"],
+                row["refresh_ct"] is not None,
+            )
+        )
 
     def _located(self, row: sa.Row[tuple[object, ...]] | _Row | None) -> Located | None:
         if row is None:
