@@ -28,8 +28,8 @@ from vault.store import Vault
 __all__ = ["Located", "OnDemandRefresh"]
 
 _C: sa.Table = Credential.metadata.tables["credentials"]
-# Every get locates its credential first: through the DBAPI cursor (audit.Prepared), a third of the cost of
-# conn.execute on SQLite.
+# A revoke locates its credential (a get finds it in the statement that reads it: Vault._get_account, with
+# located() below): through the DBAPI cursor (audit.Prepared), a third of the cost of conn.execute on SQLite.
 _LOCATE = Prepared(
     sa.select(
         _C.c.id,
