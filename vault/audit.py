@@ -71,12 +71,14 @@ class _Plan(NamedTuple):
 class Prepared:
     """A Core statement compiled once per dialect and run on the DBAPI cursor of the caller's connection.
 
-    For the per-operation hot paths (the audit append, ``Vault.get``). It runs the SQL ``conn.execute``
-    would run, in the caller's transaction on the same DBAPI connection, with the same bind and result
-    type processing (the dialect's own processors: UTC datetimes, JSON); it skips SQLAlchemy's
-    per-call execution context, which costs several times what SQLite spends on the statement. A driver
-    error is raised as SQLAlchemy wraps it (``sa.exc.IntegrityError``, ``OperationalError``, ...), with
-    parameters hidden, so callers handle it exactly as they handle ``conn.execute``'s.
+    For the per-operation hot paths (the audit append, ``Vault.get``, the vault service's locate and token
+    check). It runs the SQL ``conn.execute`` would run, in the caller's transaction on the same DBAPI
+    connection, with the same bind and result type processing (the dialect's own processors: UTC datetimes,
+    JSON); it skips SQLAlchemy's per-call execution context, which costs several times what SQLite spends on
+    the statement, and its autobegin (so on SQLite a read outside a transaction takes no write lock: no
+    ``BEGIN IMMEDIATE``). A driver error is raised as SQLAlchemy wraps it (``sa.exc.IntegrityError``,
+    ``OperationalError``, ...), with parameters hidden, so callers handle it exactly as they handle
+    ``conn.execute``'s.
 
     Only for statements with plain bind parameters (no ``IN`` expansion, no literal execution).
     """

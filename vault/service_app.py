@@ -37,6 +37,7 @@ from starlette.types import ASGIApp
 
 from vault.rbac import Actor, Op, Role, denial_reason
 from vault.redact import install
+from vault.secret import TokenSet
 from vault.service_auth import Authenticator, RateLimiter, bearer
 from vault.service_batch import GroupCommit
 from vault.service_http import (
@@ -54,7 +55,7 @@ from vault.service_http import (
 )
 from vault.service_metrics import ServiceMetrics
 from vault.service_openapi import openapi_document
-from vault.service_refresh import OnDemandRefresh
+from vault.service_refresh import Located, OnDemandRefresh
 from vault.service_tokens import ServiceIdentity, ServiceTokens, Unauthenticated
 from vault.store import Vault
 
@@ -183,23 +184,8 @@ class _Service:
         # SQLite: identified here, on the loop, outside the group commit; PostgreSQL: in the worker thread below.
         known = None if self.batch.threaded else self.identify(request, "get")
 
-        def locate() -> tuple[Actor, Any]:
-            identity = known or self.identify(request, "get")
-            actor = self.authorize(identity, Op.GET, tenant, provider)
-            located = self.refresh.locate(tenant, provider, account)
-            if located is None:
-                self._audit(actor, "get", tenant, f"{provider}/{account}", "error", {"error": "not_found"})
-                raise ApiError("not_found", f"no {provider} credential for {account!r} in tenant {tenant!r}")
-            if located.state == "revoked":
-                raise ApiError(
-                    "revoked",
-                    f"credential {located.credential_id} was revoked: store new tokens "
-                    "(PUT) after the user authorises again",
-                )
-            return actor, located
-
-        def reveal(actor: Actor, located: Any, refreshed: str | None) -> dict[str, Any]:
-            with self.vault.get(actor, tenant, located.credential_id) as tokens:
+        def answer(tokens: TokenSet, refreshed: str | None) -> dict[str, Any]:
+            with tokens:
                 now = self.vault.clock.now()
                 if (
                     tokens.expires_at is not None
@@ -223,19 +209,46 @@ class _Service:
                     "refreshed": refreshed == "refreshed",
                 }
 
-        def first() -> tuple[Actor, Any, dict[str, Any] | None]:
-            """One thread hop in the common case: identify, authorise, locate, and reveal unless it is due."""
-            actor, located = locate()
+        def first() -> tuple[Actor, Located | None, dict[str, Any] | None]:
+            """The common case in one thread hop and one statement to find the credential: identify, authorise,
+            and reveal in the statement that locates it (``Vault._get_account``), unless it is missing, revoked,
+            waiting for the user, or due (then nothing is revealed or audited there: the ways below take over)."""
+            identity = known or self.identify(request, "get")
+            actor = self.authorize(identity, Op.GET, tenant, provider)
+            seen: list[Located | None] = []
+
+            def admit(row: dict[str, Any] | None) -> bool:
+                located = self.refresh.located(row)
+                seen.append(located)
+                return located is not None and located.state not in ("revoked", "needs_reauth") and not located.due
+
+            tokens = self.vault._get_account(actor, tenant, provider, account, admit)
+            if tokens is not None:
+                return actor, None, answer(tokens, None)
+            located = seen[-1]
+            if located is None:
+                self._audit(actor, "get", tenant, f"{provider}/{account}", "error", {"error": "not_found"})
+                raise ApiError("not_found", f"no {provider} credential for {account!r} in tenant {tenant!r}")
+            if located.state == "revoked":
+                raise ApiError(
+                    "revoked",
+                    f"credential {located.credential_id} was revoked: store new tokens "
+                    "(PUT) after the user authorises again",
+                )
             if located.state == "needs_reauth":
                 raise ApiError(
                     "needs_reauth",
                     f"credential {located.credential_id} needs the user to authorise "
                     "again (its refresh token was refused)",
                 )
-            return actor, located, None if located.due else reveal(actor, located, None)
+            return actor, located, None  # due
+
+        def reveal(actor: Actor, located: Located, refreshed: str | None) -> dict[str, Any]:
+            return answer(self.vault.get(actor, tenant, located.credential_id), refreshed)
 
         actor, located, body = await self._audited(first)
         if body is None:  # due: refresh once (per server, and across replicas), then reveal what was stored
+            assert located is not None
             outcome = await self.refresh.ensure_fresh(located)
             if outcome == "needs_reauth":
                 raise ApiError(

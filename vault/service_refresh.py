@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import anyio.to_thread
 import sqlalchemy as sa
 
+from vault.audit import Prepared
 from vault.models import Credential
 from vault.refresh import Refresher
 from vault.store import Vault
@@ -25,15 +28,19 @@ from vault.store import Vault
 __all__ = ["Located", "OnDemandRefresh"]
 
 _C: sa.Table = Credential.metadata.tables["credentials"]
-_LOCATE = sa.select(
-    _C.c.id,
-    _C.c.provider,
-    _C.c.state,
-    _C.c.refresh_due_at,
-    _C.c.next_attempt_at,
-    _C.c.expires_at,
-    (_C.c.refresh_ct.is_not(None)).label("refreshable"),
-).where(_C.c.tenant == sa.bindparam("t"), _C.c.provider == sa.bindparam("p"), _C.c.account == sa.bindparam("a"))
+# A revoke locates its credential (a get finds it in the statement that reads it: Vault._get_account, with
+# located() below): through the DBAPI cursor (audit.Prepared), a third of the cost of conn.execute on SQLite.
+_LOCATE = Prepared(
+    sa.select(
+        _C.c.id,
+        _C.c.provider,
+        _C.c.state,
+        _C.c.refresh_due_at,
+        _C.c.next_attempt_at,
+        _C.c.expires_at,
+        (_C.c.refresh_ct.is_not(None)).label("refreshable"),
+    ).where(_C.c.tenant == sa.bindparam("t"), _C.c.provider == sa.bindparam("p"), _C.c.account == sa.bindparam("a"))
+)
 _BY_ID = sa.select(
     _C.c.id,
     _C.c.provider,
@@ -43,6 +50,18 @@ _BY_ID = sa.select(
     _C.c.expires_at,
     (_C.c.refresh_ct.is_not(None)).label("refreshable"),
 ).where(_C.c.id == sa.bindparam("i"))
+
+
+class _Row(NamedTuple):
+    """A row of ``_LOCATE``."""
+
+    id: str
+    provider: str
+    state: str
+    refresh_due_at: datetime | None
+    next_attempt_at: datetime | None
+    expires_at: datetime | None
+    refreshable: Any
 
 
 @dataclass(frozen=True)
@@ -72,10 +91,27 @@ class OnDemandRefresh:
 
     def locate(self, tenant: str, provider: str, account: str) -> Located | None:
         with self.vault._reading() as conn:
-            row = conn.execute(_LOCATE, {"t": tenant, "p": provider, "a": account}).first()
-        return None if row is None else self._located(row)
+            rows = _LOCATE.execute(conn, {"t": tenant, "p": provider, "a": account})
+        return self._located(_Row(*rows[0])) if rows else None
 
-    def _located(self, row: sa.Row[tuple[object, ...]] | None) -> Located | None:
+    def located(self, row: Mapping[str, Any] | None) -> Located | None:
+        """What :meth:`locate` says of a credential row read elsewhere (``Vault._get_account``'s: the credential
+        columns and ``refresh_due_at``, ``next_attempt_at``)."""
+        if row is None:
+            return None
+        return self._located(
+            _Row(
+                row["id"],
+                row["provider"],
+                row["state"],
+                row["refresh_due_at"],
+                row["next_attempt_at"],
+                row["expires_at"],
+                row["refresh_ct"] is not None,
+            )
+        )
+
+    def _located(self, row: sa.Row[tuple[object, ...]] | _Row | None) -> Located | None:
         if row is None:
             return None
         now = self.vault.clock.now()

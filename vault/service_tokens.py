@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from vault.audit import Prepared
 from vault.errors import AccessDenied, VaultError
 from vault.models import ServiceToken, utc
 from vault.rbac import Actor, Role
@@ -42,6 +43,7 @@ PREFIX = "rvs_"
 _SHAPE = re.compile(r"^rvs_[A-Za-z0-9_-]{43}$")
 _T: sa.Table = ServiceToken.metadata.tables["service_tokens"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_BY_HASH = Prepared(sa.select(_T).where(_T.c.token_hash == sa.bindparam("h")))
 
 
 class Unauthenticated(VaultError):
@@ -263,11 +265,13 @@ class ServiceTokens:
             raise Unauthenticated("missing", "no service token: send Authorization: Bearer rvs_…")
         if not _SHAPE.match(token):
             raise Unauthenticated("unknown", "not a service token (expected rvs_ and 43 characters)")
-        with self.vault.engine.connect() as conn:
-            row = conn.execute(sa.select(_T).where(_T.c.token_hash == token_hash(token))).first()
-        if row is None:
+        # One round trip on PostgreSQL (autocommit), no write lock on SQLite; a connection of its own, so a failed
+        # read fails this request, not the group commit it may run in (vault.service_batch).
+        with self.vault._reading(own=True) as conn:
+            rows = _BY_HASH.execute(conn, {"h": token_hash(token)})
+        if not rows:
             raise Unauthenticated("unknown", "this service token names no identity")
-        identity = _identity(row)
+        identity = _identity(SimpleNamespace(**dict(zip(_T.c.keys(), rows[0], strict=True))))
         now = self.vault.clock.now()
         state = identity.state(now)
         if state != "active":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,15 @@ _GET_CREDENTIAL = Prepared(
         _CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.tenant == sa.bindparam("b_tenant")
     )
 )
+_GET_NAMES = tuple(c.name for c in CREDENTIAL_COLUMNS)
+_GET_BY_ACCOUNT = Prepared(
+    sa.select(*CREDENTIAL_COLUMNS, _CREDENTIALS.c.refresh_due_at, _CREDENTIALS.c.next_attempt_at).where(
+        _CREDENTIALS.c.tenant == sa.bindparam("b_tenant"),
+        _CREDENTIALS.c.provider == sa.bindparam("b_provider"),
+        _CREDENTIALS.c.account == sa.bindparam("b_account"),
+    )
+)
+_BY_ACCOUNT_NAMES = (*_GET_NAMES, "refresh_due_at", "next_attempt_at")
 _SELECT_BY_ACCOUNT_FOR_UPDATE = (
     sa.select(*CREDENTIAL_COLUMNS, _CREDENTIALS.c.version)
     .where(
@@ -47,6 +56,10 @@ _SELECT_BY_ACCOUNT_FOR_UPDATE = (
 _UPDATE_CREDENTIAL_IF_VERSION = _CREDENTIALS.update().where(
     _CREDENTIALS.c.id == sa.bindparam("b_id"), _CREDENTIALS.c.version == sa.bindparam("b_version")
 )
+
+
+class _NotAdmitted(Exception):  # noqa: N818 - a signal inside _get_account, never seen outside
+    """``_get_account``'s caller declined the row: roll back, audit nothing (not a VaultError: _run lets it by)."""
 
 
 def _name(value: str, what: str) -> str:
@@ -207,47 +220,83 @@ class CredentialOps(AuditedOps):
             rows = _GET_CREDENTIAL.execute(conn, {"b_id": credential_id, "b_tenant": tenant})
             if not rows:
                 raise VaultError(f"no credential {credential_id!r} in tenant {tenant!r}")
-            row = dict(zip([c.name for c in CREDENTIAL_COLUMNS], rows[0], strict=True))
-            self._rows(conn, ring).check_credential(row)
-            cid, provider, account, state = row["id"], row["provider"], row["account"], row["state"]
-            dek_version, access_ct, refresh_ct = row["dek_version"], row["access_ct"], row["refresh_ct"]
-            expires_at, scopes, fp = row["expires_at"], row["scopes"], row["token_fingerprint"]
-            if state == "revoked":
-                raise VaultError(f"credential {credential_id} was revoked; store new tokens with put")
-            dek = self._dek_for(conn, ring, tenant, dek_version)
-            access = self._open_field(dek, tenant, provider, cid, "access", dek_version, access_ct)
-            try:
-                refresh = (
-                    self._open_field(dek, tenant, provider, cid, "refresh", dek_version, refresh_ct)
-                    if refresh_ct
-                    else None
-                )
-            except BaseException:
-                zero(access)
-                raise
-            tokens = TokenSet(
-                tenant=tenant,
-                provider=provider,
-                account=account,
-                credential_id=cid,
-                access_token=Secret(access),
-                refresh_token=Secret(refresh) if refresh is not None else None,
-                expires_at=expires_at,
-                scopes=builtins.list(scopes or []),
-            )
-            return (
-                tokens,
-                cid,
-                {
-                    "provider": provider,
-                    "account": account,
-                    "fingerprint": fp,
-                    "state": state,
-                    "dek_version": dek_version,
-                },
-            )
+            row = dict(zip(_GET_NAMES, rows[0], strict=True))
+            return self._reveal(conn, ring, tenant, row)
 
         return self._run(actor, Op.GET, tenant, credential_id, body)
+
+    def _get_account(
+        self,
+        actor: Actor,
+        tenant: str,
+        provider: str,
+        account: str,
+        admit: Callable[[dict[str, Any] | None], bool],
+    ) -> TokenSet | None:
+        """:meth:`get` by account, in the statement that finds the credential: the vault service's hot path
+        (``vault.service_app``), which would otherwise locate it in a round trip of its own first.
+
+        ``admit`` sees the row as read (its :data:`CREDENTIAL_COLUMNS` and ``refresh_due_at``,
+        ``next_attempt_at``; ``None`` when there is none) before anything is opened: when it says no, the
+        transaction is rolled back with nothing revealed or written and ``None`` is returned, for the caller to
+        take its own way (audit a miss, refresh a due credential, then :meth:`get`). Otherwise as :meth:`get`
+        (a missing row admitted is its ``no credential`` error), failures audited with the target
+        ``provider/account``."""
+        target = f"{provider}/{account}"
+        self.authorize(actor, Op.GET, tenant, target)
+
+        def body(conn: sa.Connection, ring: KeyRing) -> tuple[TokenSet, str | None, dict[str, Any]]:
+            rows = _GET_BY_ACCOUNT.execute(conn, {"b_tenant": tenant, "b_provider": provider, "b_account": account})
+            row = dict(zip(_BY_ACCOUNT_NAMES, rows[0], strict=True)) if rows else None
+            if not admit(row):
+                raise _NotAdmitted
+            if row is None:
+                raise VaultError(f"no {provider} credential for {account!r} in tenant {tenant!r}")
+            return self._reveal(conn, ring, tenant, row)
+
+        try:
+            return self._run(actor, Op.GET, tenant, target, body)
+        except _NotAdmitted:
+            return None
+
+    def _reveal(
+        self, conn: sa.Connection, ring: KeyRing, tenant: str, row: dict[str, Any]
+    ) -> tuple[TokenSet, str | None, dict[str, Any]]:
+        """A credential row read in ``conn`` checked and opened: the tokens, and the audit entry's target and
+        detail (the body of :meth:`get`)."""
+        self._rows(conn, ring).check_credential(row)
+        cid, provider, account, state = row["id"], row["provider"], row["account"], row["state"]
+        dek_version, access_ct, refresh_ct = row["dek_version"], row["access_ct"], row["refresh_ct"]
+        expires_at, scopes, fp = row["expires_at"], row["scopes"], row["token_fingerprint"]
+        if state == "revoked":
+            raise VaultError(f"credential {cid} was revoked; store new tokens with put")
+        dek = self._dek_for(conn, ring, tenant, dek_version)
+        access = self._open_field(dek, tenant, provider, cid, "access", dek_version, access_ct)
+        try:
+            refresh = (
+                self._open_field(dek, tenant, provider, cid, "refresh", dek_version, refresh_ct) if refresh_ct else None
+            )
+        except BaseException:
+            zero(access)
+            raise
+        tokens = TokenSet(
+            tenant=tenant,
+            provider=provider,
+            account=account,
+            credential_id=cid,
+            access_token=Secret(access),
+            refresh_token=Secret(refresh) if refresh is not None else None,
+            expires_at=expires_at,
+            scopes=builtins.list(scopes or []),
+        )
+        detail = {
+            "provider": provider,
+            "account": account,
+            "fingerprint": fp,
+            "state": state,
+            "dek_version": dek_version,
+        }
+        return tokens, cid, detail
 
     def list(
         self, actor: Actor, tenant: str | None = None, provider: str | None = None

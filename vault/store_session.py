@@ -183,11 +183,14 @@ class VaultSession:
             self._write_anchor(head)
 
     @contextmanager
-    def _reading(self) -> Iterator[sa.Connection]:
+    def _reading(self, *, own: bool = False) -> Iterator[sa.Connection]:
         """A connection for one read: the group's inside :meth:`_group` (a connection of its own would wait for the
         write lock the group holds: every SQLite transaction here takes it at ``BEGIN``), else a pooled one
-        (on PostgreSQL in autocommit: the statement alone, no transaction around it)."""
-        grouped = self._group_conn()
+        (on PostgreSQL in autocommit: the statement alone, no transaction around it).
+
+        ``own``: a pooled one even inside a group, for a read whose failure must not abort the group's transaction
+        (on SQLite only through the DBAPI cursor, :class:`vault.audit.Prepared`, which takes no write lock)."""
+        grouped = None if own else self._group_conn()
         if grouped is not None:
             yield grouped
             return

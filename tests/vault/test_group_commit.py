@@ -248,3 +248,34 @@ def test_a_threaded_group_works_off_the_loop_in_one_commit(vault_, raw):
     assert len(threads) == 1 and loop_thread not in threads
     assert _gets(raw) == [("ok", cid) for cid in ids]
     assert vault_.verify_audit(ADMIN).ok
+
+
+def test_a_lone_request_off_the_loop_is_answered_once_its_own_entry_is_committed(vault_, raw):
+    """PostgreSQL's mode with one request waiting: no group around it (its operations commit as they go, with no
+    savepoints to pay for), still off the loop, answered only once its audit entry is durable; a failure is its own
+    answer, audited."""
+    cid = _put(vault_, "a@acme.test")
+    batch = GroupCommit(vault_, threaded=True)
+    threads: set[int] = set()
+
+    def reveal(credential: str) -> str:
+        threads.add(threading.get_ident())
+        with vault_.get(SERVICE, "acme", credential) as tokens:
+            return tokens.access_token.reveal()
+
+    async def main() -> tuple[str, list[tuple[str, str | None]], int]:
+        answer = await batch.run(reveal, cid)
+        seen = _gets(raw)  # another connection, the moment the answer is in
+        with pytest.raises(VaultError, match="no credential"):
+            await batch.run(reveal, "missing")
+        return answer, seen, threading.get_ident()
+
+    try:
+        answer, seen, loop_thread = asyncio.run(main())
+    finally:
+        batch.close()
+    assert answer == "ya29.a@acme.test" and seen == [("ok", cid)]
+    assert _gets(raw) == [("ok", cid), ("error", "missing")]
+    assert (batch.groups, batch.grouped) == (2, 2)
+    assert threads and loop_thread not in threads
+    assert vault_.verify_audit(ADMIN).ok

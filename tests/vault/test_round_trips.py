@@ -94,3 +94,49 @@ def _served_after_the_drop(vault_: Vault, pg_url: str, tmp_path) -> None:
     events = [e for e in vault_.audit_events(ADMIN, limit=100) if e.seq > before]
     assert [(e.op, e.outcome) for e in events if e.op == "get"] == [("get", "ok")]
     assert all(e.outcome == "ok" for e in events) and len(wire.pids) == 2  # a second connection, no error entry
+
+
+def test_a_lone_get_through_the_service_costs_the_round_trips_of_an_in_process_get(vault_, tmp_path):
+    """``GET /v1/tokens/…`` through the service's app (in process, over ASGI), alone: on PostgreSQL the 5 round
+    trips of an in-process get, in the group's worker thread with no group around it, the credential found by the
+    statement that reads it (``Vault._get_account``; main made 8: a locate, BEGIN, SAVEPOINT and RELEASE more). On
+    SQLite, in the loop, a group of one: BEGIN IMMEDIATE, SAVEPOINT, the get's four statements, RELEASE, COMMIT."""
+    import asyncio
+
+    import httpx
+
+    from vault.service_app import ServiceSettings, build_app
+    from vault.service_tokens import ServiceTokens
+
+    vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN)
+    token = ServiceTokens(vault_).create(ADMIN, "wizard", Role.SERVICE, tenants=["acme"]).token.reveal()
+    app = build_app(vault_, settings=ServiceSettings(auth_cache_ttl=3600))  # the identity checked once, below
+
+    def get() -> str:
+        async def call() -> httpx.Response:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://vault.test") as c:
+                return await c.get("/v1/tokens/acme/google/ops@acme.test", headers={"Authorization": f"Bearer {token}"})
+
+        response = asyncio.run(call())
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    wire = WireCounter(vault_.engine, tmp_path)
+    answers = [get()]  # the identity looked up and its use recorded; a pooled connection, as in a running server
+    counted = wire.count(lambda: answers.append(get()))
+    assert answers == [TOKEN, TOKEN]
+    assert counted == (5 if vault_._pg else 8)
+    gets = [e for e in vault_.audit_events(ADMIN, 10) if e.op == "get"]
+    assert [(e.actor, e.outcome) for e in gets] == [("svc:wizard", "ok")] * 2
+
+
+def test_a_service_token_is_checked_in_one_round_trip_or_one_statement(vault_, tmp_path):
+    """An auth-cache miss of the vault service: on PostgreSQL the lookup alone (autocommit; a pooled connection's
+    transaction would add BEGIN and ROLLBACK), on SQLite the lookup alone (no BEGIN IMMEDIATE: no write lock)."""
+    from vault.service_tokens import ServiceTokens
+
+    tokens = ServiceTokens(vault_)
+    token = tokens.create(ADMIN, "wizard", Role.SERVICE, tenants=["acme"]).token.reveal()
+    wire = WireCounter(vault_.engine, tmp_path)
+    tokens.authenticate(token)  # its last use recorded (the clock stands still: not again below)
+    assert wire.count(lambda: tokens.authenticate(token)) == 1

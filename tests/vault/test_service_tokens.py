@@ -146,6 +146,23 @@ def test_last_use_is_recorded_at_most_once_a_minute(tokens, clock):
     assert tokens.authenticate(token).last_used_at == clock.now()
 
 
+def test_a_token_is_checked_apart_from_the_group_commit_it_runs_in(tokens, vault_, raw):
+    """On PostgreSQL the service checks tokens inside its group commits: the lookup runs on a connection of its own
+    (a failed lookup fails one request, not the group) and, on SQLite, does not wait for the group's write lock."""
+    _, token = _issue(tokens)
+    tokens.authenticate(token)  # its last use recorded now: nothing below writes
+    cid = vault_.put(ADMIN, "acme", "google", "a@acme.test", "ya29.a", "1//a")
+    if vault_.engine.dialect.name == "sqlite":  # a connection waiting for the group's lock: 50 ms, not 10 s
+        sa.event.listen(vault_.engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=50"))
+        vault_.engine.dispose()
+    with vault_._group():  # holds SQLite's write lock from here to its commit
+        found = tokens.authenticate(token)
+        vault_.get(found.actor, "acme", cid).wipe()
+    with raw.connect() as conn:
+        gets = conn.execute(sa.text("SELECT actor, outcome FROM audit_events WHERE op = 'get'")).all()
+    assert [tuple(g) for g in gets] == [("svc:wizard", "ok")]
+
+
 def test_the_scrubber_masks_a_leaked_service_token(tokens):
     _, token = _issue(tokens)
     from vault import redact
