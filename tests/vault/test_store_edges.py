@@ -30,6 +30,8 @@ def test_a_dek_rotation_in_small_batches_reseals_every_provider(vault_, raw):
     with raw.connect() as conn:
         versions = conn.execute(sa.text("select dek_version from credentials where tenant = 'acme'")).scalars()
         assert sorted(versions) == [2, 2, 2, 2]
+        old = conn.execute(sa.text("select state, wrapped, retired_at from data_keys where version = 1")).one()
+    assert (old.state, bytes(old.wrapped)) == ("retired", b"") and old.retired_at is not None  # when, for a review
 
 
 def test_every_dek_rotation_entry_names_its_tenant(vault_):
@@ -96,6 +98,50 @@ def test_a_database_failure_mid_kek_rotation_is_a_vault_error_and_audited(db_url
         last = _entries(v, "rotate_kek")[-1]
         assert (last.target, last.outcome, last.detail["error"]) == (fp2, "error", type(err.value.__cause__).__name__)
         assert v.rotate_kek(ADMIN).complete
+
+
+def test_a_database_failure_mid_dek_rotation_is_audited_with_its_tenant(vault_, raw):
+    """The credentials' table goes away after the first batch: a VaultError naming the progress, an error entry
+    in the tenant's trail (``audit_events(tenant=…)``) naming the target version; the rerun completes."""
+    for account in ("a", "b"):
+        vault_.put(ADMIN, "acme", "google", account, f"tok-{account}")
+
+    def lose_the_table(done, total):
+        with raw.begin() as conn:
+            conn.execute(sa.text("alter table credentials rename to credentials_away"))
+
+    try:
+        with pytest.raises(VaultError) as err:
+            vault_.rotate_dek(ADMIN, "acme", progress=lose_the_table, batch=1)
+    finally:
+        with raw.begin() as conn:
+            conn.execute(sa.text("alter table credentials_away rename to credentials"))
+    assert str(err.value).startswith("DEK rotation interrupted after 1 rows (")
+    last = _entries(vault_, "rotate_dek")[-1]
+    assert (last.tenant, last.target, last.outcome) == ("acme", "acme@v2", "error")
+    assert vault_.rotate_dek(ADMIN, "acme").complete
+
+
+def test_a_kek_rotation_in_batches_of_one_rewraps_every_data_key_whatever_order_the_table_keeps(db_url, clock, raw):
+    """Keyset pages over the data keys' id: the first key rewritten in place (PostgreSQL then stores it after
+    the others) is rewrapped too, none left under the old KEK."""
+    v0 = Vault.init(db_url, StaticKeySource(K1), clock)
+    for tenant in ("t1", "t2", "t3"):
+        v0.put(ADMIN, tenant, "google", "a", f"tok-{tenant}")
+    v0.close()
+    with raw.begin() as conn:
+        conn.execute(sa.text("update data_keys set state = state where id = (select min(id) from data_keys)"))
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock) as v:
+        report = v.rotate_kek(ADMIN, batch=1)
+    assert (report.total, report.rewritten, report.remaining) == (4, 4, 0)  # three data keys and the audit key
+
+
+def test_a_denied_key_removal_is_audited_naming_the_key(vault_):
+    fp = kek_fingerprint(K1)
+    with pytest.raises(AccessDenied):
+        vault_.remove_kek(Actor("vic", Role.VIEWER), fp)
+    denied = _entries(vault_, "remove_kek")[-1]
+    assert (denied.actor, denied.outcome, denied.target) == ("vic", "denied", fp)
 
 
 def test_a_failed_operation_is_audited_with_its_tenant_and_target(vault_, raw):
