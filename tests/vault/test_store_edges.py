@@ -182,7 +182,7 @@ def test_a_write_the_database_keeps_refusing_is_audited_with_its_tenant_and_targ
         for statement in _REFUSE[raw.dialect.name]:
             conn.execute(sa.text(statement))
     try:
-        with pytest.raises(VaultError, match="the vault database refused it"):
+        with pytest.raises(VaultError, match=r"the vault database refused it \(IntegrityError\)"):
             vault_.revoke(ADMIN, "acme", cid)
     finally:
         with raw.begin() as conn:
@@ -190,6 +190,38 @@ def test_a_write_the_database_keeps_refusing_is_audited_with_its_tenant_and_targ
                 conn.execute(sa.text(statement))
     last = _entries(vault_, "revoke")[-1]
     assert (last.tenant, last.target, last.outcome, last.detail["error"]) == ("acme", cid, "error", "IntegrityError")
+
+
+_REFUSE_AUDIT = {
+    "sqlite": ["create trigger refuse_audit before insert on audit_events begin select raise(abort, 'refused'); end"],
+    "postgresql": [
+        "create function refuse_audit() returns trigger language plpgsql as $$ begin "
+        "raise exception 'refused' using errcode = 'check_violation'; end $$",
+        "create trigger refuse_audit before insert on audit_events for each row execute function refuse_audit()",
+    ],
+}
+_ALLOW_AUDIT = {
+    "sqlite": ["drop trigger refuse_audit"],
+    "postgresql": ["drop trigger refuse_audit on audit_events", "drop function refuse_audit()"],
+}
+
+
+def test_an_operation_whose_audit_entry_is_refused_is_not_performed_and_says_why(vault_, raw):
+    """The database refuses the audit entry (here a trigger): the revoke does not happen, and the caller is told
+    that and why, naming the database's error."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
+    with raw.begin() as conn:
+        for statement in _REFUSE_AUDIT[raw.dialect.name]:
+            conn.execute(sa.text(statement))
+    try:
+        with pytest.raises(VaultError) as err:
+            vault_.revoke(ADMIN, "acme", cid)
+    finally:
+        with raw.begin() as conn:
+            for statement in _ALLOW_AUDIT[raw.dialect.name]:
+                conn.execute(sa.text(statement))
+    assert str(err.value).startswith("revoke was not performed: its audit entry could not be written (IntegrityError)")
+    assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "tok-a"
 
 
 def test_each_written_row_is_bound_to_the_audit_entry_that_wrote_it(vault_, raw):
