@@ -127,11 +127,12 @@ async def orphan(params: BaseModel, ctx: CheckContext) -> Result:
     return Result(Status.PASS, "finished late")
 
 
-@check_kind("collector", params=FixedParams)
-async def collector(params: FixedParams, ctx: CheckContext) -> Result:
-    """After ``sleep_s``, collects garbage (as the interpreter may at any moment), then lets the ``orphan`` finish
-    if it still exists: ``pass`` when it did, ``fail`` when it had been destroyed."""
-    await asyncio.sleep(params.sleep_s)
+@check_kind("collector")
+async def collector(params: BaseModel, ctx: CheckContext) -> Result:
+    """Once the runner has given up on the ``orphan`` (``ctx.extras["abandoned"]``, an ``asyncio.Event`` the test
+    sets), collects garbage (as the interpreter may at any moment), then lets the orphan finish if it still
+    exists: ``pass`` when it did, ``fail`` when it had been destroyed."""
+    await ctx.extras["abandoned"].wait()
     gc.collect()
     late = ctx.extras["late"]()
     if late is None:

@@ -231,20 +231,20 @@ def test_a_check_whose_turn_comes_after_the_deadline_is_not_started(registry):
     m = make_manifest(
         check_block("first"),
         check_block("then", kind="client", depends_on=["first"]),
-        extra="[settings]\nsweep_deadline_s = 0.2\n",
+        extra="[settings]\nsweep_deadline_s = 0.4\n",
     )
 
     def slow_display(result, done, total):
         if result.id == "first":
-            time.sleep(0.3)
+            time.sleep(0.6)
 
     seen: dict = {}
     results = by_id(run(m, registry, on_result=slow_display, extras=seen))
     assert results["first"].status is Status.PASS
     then = results["then"].result
     assert then.status is Status.ERROR
-    assert then.summary.startswith("Not started: the sweep deadline (0.2s) passed while it waited for its turn")
-    assert then.evidence == {"error_type": "SweepDeadline", "sweep_deadline_s": 0.2, "waiting_on": []}
+    assert then.summary.startswith("Not started: the sweep deadline (0.4s) passed while it waited for its turn")
+    assert then.evidence == {"error_type": "SweepDeadline", "sweep_deadline_s": 0.4, "waiting_on": []}
     assert "client" not in seen
 
 
@@ -263,7 +263,7 @@ class _RateLimited(BaseHTTPRequestHandler):
 
 
 def test_a_kind_is_told_the_sweep_deadline_and_does_not_wait_past_it(registry):
-    """A provider asks to be retried in 5 s: within the check's 10 s timeout, but past the sweep's 0.5 s
+    """A provider asks to be retried in 5 s: within the check's 10 s timeout, but past the sweep's 2 s
     deadline. The kind knows the deadline (``ctx.deadline``), so it reports the rate limit at once rather than
     sleeping until the sweep cuts it with nothing to show."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _RateLimited)
@@ -271,9 +271,7 @@ def test_a_kind_is_told_the_sweep_deadline_and_does_not_wait_past_it(registry):
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{srv.server_address[1]}/v1/thing"
-        m = make_manifest(
-            check_block("api", kind="retrying", timeout_s=10), extra="[settings]\nsweep_deadline_s = 0.5\n"
-        )
+        m = make_manifest(check_block("api", kind="retrying", timeout_s=10), extra="[settings]\nsweep_deadline_s = 2\n")
         [r] = run(m, registry, extras={"url": url})
     finally:
         srv.shutdown()
@@ -362,13 +360,15 @@ def test_an_abandoned_kind_is_left_running_to_its_end_not_destroyed(registry, ca
     """The runner stops waiting for a kind that ignored its cancellation, but keeps it alive: asyncio holds
     tasks only weakly, and a collected task dies mid-work with "Task was destroyed but it is pending!" on the
     release manager's output. Here the garbage is collected while the sweep still runs another check."""
-    m = make_manifest(
-        check_block("stuck", kind="orphan", timeout_s=0.1),
-        check_block("other", kind="collector", sleep_s=0.4),
-    )
-    extras: dict = {}
+    m = make_manifest(check_block("stuck", kind="orphan", timeout_s=0.1), check_block("other", kind="collector"))
+    extras: dict = {"abandoned": asyncio.Event()}
+
+    def given_up(result, done, total):
+        if result.id == "stuck":
+            extras["abandoned"].set()
+
     with caplog.at_level(logging.ERROR, logger="asyncio"):
-        results = by_id(run(m, registry, extras=extras))
+        results = by_id(run(m, registry, extras=extras, on_result=given_up))
     assert results["stuck"].result.evidence["abandoned"] is True
     assert (results["other"].status, results["other"].result.summary) == (
         Status.PASS,
