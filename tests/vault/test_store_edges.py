@@ -208,7 +208,7 @@ _ALLOW_AUDIT = {
 
 def test_an_operation_whose_audit_entry_is_refused_is_not_performed_and_says_why(vault_, raw):
     """The database refuses the audit entry (here a trigger): the revoke does not happen, and the caller is told
-    that and why, naming the database's error."""
+    that and why, naming the database's error, whose text shows the statement but none of the values it was given."""
     cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
     with raw.begin() as conn:
         for statement in _REFUSE_AUDIT[raw.dialect.name]:
@@ -221,6 +221,8 @@ def test_an_operation_whose_audit_entry_is_refused_is_not_performed_and_says_why
             for statement in _ALLOW_AUDIT[raw.dialect.name]:
                 conn.execute(sa.text(statement))
     assert str(err.value).startswith("revoke was not performed: its audit entry could not be written (IntegrityError)")
+    database_error = err.value.__cause__.__cause__  # what a traceback or an error reporter shows
+    assert "refused" in str(database_error) and cid not in str(database_error)  # the statement's values hidden
     assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "tok-a"
 
 
