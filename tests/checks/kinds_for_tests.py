@@ -1,10 +1,12 @@
 """Check kinds used only by the runner tests: sleep, raise, answer a fixed status, ignore cancellation, count
-the checks in flight."""
+the checks in flight, call an HTTP server as a provider kind does."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import weakref
 
 from pydantic import BaseModel, ConfigDict
 
@@ -109,3 +111,46 @@ async def client(params: BaseModel, ctx: CheckContext) -> Result:
     """Hands the runner's HTTP client to the test through ``ctx.extras["client"]``."""
     ctx.extras["client"] = ctx.client
     return Result(Status.PASS, "seen")
+
+
+@check_kind("orphan")
+async def orphan(params: BaseModel, ctx: CheckContext) -> Result:
+    """Ignores its cancellation, then waits on a future nothing but itself refers to (``ctx.extras["late"]``
+    holds a weak reference to it, for the test to set), and records ``ctx.extras["finished"]`` once it ran to
+    its end: an abandoned kind still busy."""
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.Event().wait()
+    late = asyncio.get_running_loop().create_future()
+    ctx.extras["late"] = weakref.ref(late)
+    await late
+    ctx.extras["finished"] = True
+    return Result(Status.PASS, "finished late")
+
+
+@check_kind("collector")
+async def collector(params: BaseModel, ctx: CheckContext) -> Result:
+    """Once the runner has given up on the ``orphan`` (``ctx.extras["abandoned"]``, an ``asyncio.Event`` the test
+    sets), collects garbage (as the interpreter may at any moment), then lets the orphan finish if it still
+    exists: ``pass`` when it did, ``fail`` when it had been destroyed."""
+    await ctx.extras["abandoned"].wait()
+    gc.collect()
+    late = ctx.extras["late"]()
+    if late is None:
+        return Result(Status.FAIL, "the abandoned kind was destroyed while it ran")
+    late.set_result(None)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return Result(Status.PASS, "the abandoned kind ran to its end" if ctx.extras.get("finished") else "still running")
+
+
+@check_kind("retrying")
+async def retrying(params: BaseModel, ctx: CheckContext) -> Result:
+    """Calls ``ctx.extras["url"]`` as a provider kind does (429 and 5xx retried within the time the check has
+    left) and reports an answer that outlasted the retries."""
+    from checks.core.outbound import request, server_error
+
+    url = ctx.extras["url"]
+    response = await request(ctx, "GET", url, what="The test API", provider=False)
+    if response.status_code >= 400:
+        return server_error(response, "The test API", url, ctx)
+    return Result(Status.PASS, "answered")

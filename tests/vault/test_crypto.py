@@ -343,6 +343,7 @@ def test_property_aad_bit_flip_fails(plaintext, aad, data):
         ('quo"te\\back', "tab\tnew\nline", "ünïcödé ✓ 🔑", "\x00\x1f\x7f", 0),
         ("", "", "", "", -1),
         ("\u2028\u2029", "</script>", "a" * 500, "f", 2**70),
+        ("acme", "google", "cred-1", "access", True),  # a bool is not an int in the AAD (JSON true): the general path
     ],
 )
 def test_a_fields_associated_data_is_the_canonical_json_of_its_names(fields):
@@ -373,6 +374,7 @@ def test_a_fields_associated_data_is_the_canonical_json_of_its_names(fields):
         ('quo"te\\back', "ünïcödé ✓ 🔑", "\u2028</script>", 0, 2**70),
         ("", "", "", -1, 7),
         ("acme", "google", "cred-1", True, 2),  # a bool is not an int in the AAD (JSON true): the general path
+        ("acme", "google", "cred-1", 1, True),
     ],
 )
 def test_a_rotations_four_associated_data_are_each_fields_at_each_version(tenant, provider, credential, old, new):
@@ -390,6 +392,7 @@ def test_a_rotations_four_associated_data_are_each_fields_at_each_version(tenant
         ("acme", 1, "kek:0123456789abcdef", "dek"),
         ("tenant-099999", 2**40, "kek:ffffffffffffffff", "audit"),
         ('quo"te\\ ünï ✓', 0, "\x00\n", ""),
+        ("acme", True, "kek:0123456789abcdef", "dek"),  # a bool is not an int in the AAD (JSON true): the general path
     ],
 )
 def test_a_wrapped_keys_associated_data_is_the_canonical_json_of_its_names(fields):

@@ -498,6 +498,25 @@ def test_a_fingerprint_key_file_cut_short_is_never_the_key(monkeypatch, tmp_path
     assert path.read_bytes() == left  # not overwritten: another process may be finishing it
 
 
+def test_a_fingerprint_key_path_that_cannot_be_read_gives_a_key_for_this_process(monkeypatch, tmp_path):
+    """Something unreadable where the key file should be (here a directory: the file exists, so this process
+    cannot create it, and reading it fails again). Fingerprints still work, under a key of this process, and
+    the path is left as it is."""
+    from vault import redact
+
+    monkeypatch.delenv("READINESS_FINGERPRINT_KEY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = tmp_path / "readiness" / "fingerprint.key"
+    path.mkdir(parents=True)
+    redact._reset_fingerprint_key()
+    try:
+        ours = redact.fingerprint("hunter22")
+        assert ours.startswith("fp:") and ours == redact.fingerprint("hunter22")
+    finally:
+        redact._reset_fingerprint_key()
+    assert path.is_dir() and list(path.iterdir()) == []
+
+
 def test_the_cli_installs_the_redacting_filter(tmp_path):
     import subprocess
     import sys

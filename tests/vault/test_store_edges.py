@@ -30,6 +30,8 @@ def test_a_dek_rotation_in_small_batches_reseals_every_provider(vault_, raw):
     with raw.connect() as conn:
         versions = conn.execute(sa.text("select dek_version from credentials where tenant = 'acme'")).scalars()
         assert sorted(versions) == [2, 2, 2, 2]
+        old = conn.execute(sa.text("select state, wrapped, retired_at from data_keys where version = 1")).one()
+    assert (old.state, bytes(old.wrapped)) == ("retired", b"") and old.retired_at is not None  # when, for a review
 
 
 def test_every_dek_rotation_entry_names_its_tenant(vault_):
@@ -98,6 +100,50 @@ def test_a_database_failure_mid_kek_rotation_is_a_vault_error_and_audited(db_url
         assert v.rotate_kek(ADMIN).complete
 
 
+def test_a_database_failure_mid_dek_rotation_is_audited_with_its_tenant(vault_, raw):
+    """The credentials' table goes away after the first batch: a VaultError naming the progress, an error entry
+    in the tenant's trail (``audit_events(tenant=…)``) naming the target version; the rerun completes."""
+    for account in ("a", "b"):
+        vault_.put(ADMIN, "acme", "google", account, f"tok-{account}")
+
+    def lose_the_table(done, total):
+        with raw.begin() as conn:
+            conn.execute(sa.text("alter table credentials rename to credentials_away"))
+
+    try:
+        with pytest.raises(VaultError) as err:
+            vault_.rotate_dek(ADMIN, "acme", progress=lose_the_table, batch=1)
+    finally:
+        with raw.begin() as conn:
+            conn.execute(sa.text("alter table credentials_away rename to credentials"))
+    assert str(err.value).startswith("DEK rotation interrupted after 1 rows (")
+    last = _entries(vault_, "rotate_dek")[-1]
+    assert (last.tenant, last.target, last.outcome) == ("acme", "acme@v2", "error")
+    assert vault_.rotate_dek(ADMIN, "acme").complete
+
+
+def test_a_kek_rotation_in_batches_of_one_rewraps_every_data_key_whatever_order_the_table_keeps(db_url, clock, raw):
+    """Keyset pages over the data keys' id: the first key rewritten in place (PostgreSQL then stores it after
+    the others) is rewrapped too, none left under the old KEK."""
+    v0 = Vault.init(db_url, StaticKeySource(K1), clock)
+    for tenant in ("t1", "t2", "t3"):
+        v0.put(ADMIN, tenant, "google", "a", f"tok-{tenant}")
+    v0.close()
+    with raw.begin() as conn:
+        conn.execute(sa.text("update data_keys set state = state where id = (select min(id) from data_keys)"))
+    with Vault.open(db_url, StaticKeySource(K2, K1), clock) as v:
+        report = v.rotate_kek(ADMIN, batch=1)
+    assert (report.total, report.rewritten, report.remaining) == (4, 4, 0)  # three data keys and the audit key
+
+
+def test_a_denied_key_removal_is_audited_naming_the_key(vault_):
+    fp = kek_fingerprint(K1)
+    with pytest.raises(AccessDenied):
+        vault_.remove_kek(Actor("vic", Role.VIEWER), fp)
+    denied = _entries(vault_, "remove_kek")[-1]
+    assert (denied.actor, denied.outcome, denied.target) == ("vic", "denied", fp)
+
+
 def test_a_failed_operation_is_audited_with_its_tenant_and_target(vault_, raw):
     """The credentials' table is gone (an outage, a botched migration): a read fails as a VaultError, and its
     error entry names the tenant and the credential asked for."""
@@ -136,7 +182,7 @@ def test_a_write_the_database_keeps_refusing_is_audited_with_its_tenant_and_targ
         for statement in _REFUSE[raw.dialect.name]:
             conn.execute(sa.text(statement))
     try:
-        with pytest.raises(VaultError, match="the vault database refused it"):
+        with pytest.raises(VaultError, match=r"the vault database refused it \(IntegrityError\)"):
             vault_.revoke(ADMIN, "acme", cid)
     finally:
         with raw.begin() as conn:
@@ -144,6 +190,40 @@ def test_a_write_the_database_keeps_refusing_is_audited_with_its_tenant_and_targ
                 conn.execute(sa.text(statement))
     last = _entries(vault_, "revoke")[-1]
     assert (last.tenant, last.target, last.outcome, last.detail["error"]) == ("acme", cid, "error", "IntegrityError")
+
+
+_REFUSE_AUDIT = {
+    "sqlite": ["create trigger refuse_audit before insert on audit_events begin select raise(abort, 'refused'); end"],
+    "postgresql": [
+        "create function refuse_audit() returns trigger language plpgsql as $$ begin "
+        "raise exception 'refused' using errcode = 'check_violation'; end $$",
+        "create trigger refuse_audit before insert on audit_events for each row execute function refuse_audit()",
+    ],
+}
+_ALLOW_AUDIT = {
+    "sqlite": ["drop trigger refuse_audit"],
+    "postgresql": ["drop trigger refuse_audit on audit_events", "drop function refuse_audit()"],
+}
+
+
+def test_an_operation_whose_audit_entry_is_refused_is_not_performed_and_says_why(vault_, raw):
+    """The database refuses the audit entry (here a trigger): the revoke does not happen, and the caller is told
+    that and why, naming the database's error, whose text shows the statement but none of the values it was given."""
+    cid = vault_.put(ADMIN, "acme", "google", "a", "tok-a")
+    with raw.begin() as conn:
+        for statement in _REFUSE_AUDIT[raw.dialect.name]:
+            conn.execute(sa.text(statement))
+    try:
+        with pytest.raises(VaultError) as err:
+            vault_.revoke(ADMIN, "acme", cid)
+    finally:
+        with raw.begin() as conn:
+            for statement in _ALLOW_AUDIT[raw.dialect.name]:
+                conn.execute(sa.text(statement))
+    assert str(err.value).startswith("revoke was not performed: its audit entry could not be written (IntegrityError)")
+    database_error = err.value.__cause__.__cause__  # what a traceback or an error reporter shows
+    assert "refused" in str(database_error) and cid not in str(database_error)  # the statement's values hidden
+    assert vault_.get(ADMIN, "acme", cid).access_token.reveal() == "tok-a"
 
 
 def test_each_written_row_is_bound_to_the_audit_entry_that_wrote_it(vault_, raw):
