@@ -30,18 +30,7 @@ __all__ = ["Located", "OnDemandRefresh"]
 _C: sa.Table = Credential.metadata.tables["credentials"]
 # A revoke locates its credential (a get finds it in the statement that reads it: Vault._get_account, with
 # located() below): through the DBAPI cursor (audit.Prepared), a third of the cost of conn.execute on SQLite.
-_LOCATE = Prepared(
-    sa.select(
-        _C.c.id,
-        _C.c.provider,
-        _C.c.state,
-        _C.c.refresh_due_at,
-        _C.c.next_attempt_at,
-        _C.c.expires_at,
-        (_C.c.refresh_ct.is_not(None)).label("refreshable"),
-    ).where(_C.c.tenant == sa.bindparam("t"), _C.c.provider == sa.bindparam("p"), _C.c.account == sa.bindparam("a"))
-)
-_BY_ID = sa.select(
+_COLUMNS = (
     _C.c.id,
     _C.c.provider,
     _C.c.state,
@@ -49,7 +38,14 @@ _BY_ID = sa.select(
     _C.c.next_attempt_at,
     _C.c.expires_at,
     (_C.c.refresh_ct.is_not(None)).label("refreshable"),
-).where(_C.c.id == sa.bindparam("i"))
+)
+"""What a located credential carries (:class:`_Row`), by account or by id."""
+_LOCATE = Prepared(
+    sa.select(*_COLUMNS).where(
+        _C.c.tenant == sa.bindparam("t"), _C.c.provider == sa.bindparam("p"), _C.c.account == sa.bindparam("a")
+    )
+)
+_BY_ID = sa.select(*_COLUMNS).where(_C.c.id == sa.bindparam("i"))
 
 
 class _Row(NamedTuple):
