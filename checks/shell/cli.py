@@ -40,20 +40,15 @@ COMMANDS: dict[str, str] = {
 
 def whole_app() -> Any:
     """The ``readiness`` group with every command registered."""
-    for module in dict.fromkeys(COMMANDS.values()):
-        importlib.import_module(module)
-    from checks.shell.cli_app import app as group
-
-    return group
+    return app_for([])
 
 
 def app_for(args: list[str]) -> Any:
     """The group as ``readiness ARGS`` needs it: only the named command's module when the first argument names
     one, else every command."""
-    module = COMMANDS.get(args[0]) if args else None
-    if module is None:
-        return whole_app()
-    importlib.import_module(module)
+    named = COMMANDS.get(args[0]) if args else None
+    for module in [named] if named else dict.fromkeys(COMMANDS.values()):
+        importlib.import_module(module)
     from checks.shell.cli_app import app as group
 
     return group
