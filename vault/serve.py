@@ -88,7 +88,10 @@ def uvicorn_config(
     log_level: str = "warning",
 ) -> uvicorn.Config:
     """The server's settings: TLS 1.2+ when given a certificate, client certificates required with
-    ``client_ca``, keep-alive, no uvicorn access log (the app writes its own, scrubbed)."""
+    ``client_ca``, keep-alive, no uvicorn access log (the app writes its own, scrubbed), and no proxy headers:
+    the service terminates TLS itself, so a caller is its socket's peer (uvicorn would otherwise believe an
+    ``X-Forwarded-For`` sent from loopback: a made-up address in the audit chain, a fresh rate-limit bucket for
+    an unidentified caller per address it invents)."""
     tls = check_listen(host, certfile, keyfile, client_ca)
     shared = install()  # one filter for every logger (see configure_logging)
     for name in _LOGGERS:
@@ -108,6 +111,7 @@ def uvicorn_config(
         lifespan="off",
         timeout_keep_alive=30,
         server_header=False,
+        proxy_headers=False,
         **options,
     )
 

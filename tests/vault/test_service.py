@@ -487,3 +487,20 @@ def test_a_cached_identity_is_trusted_for_the_ttl_then_its_revocation_counts(vau
     ticks.t += 1.0
     with pytest.raises(Unauthenticated):
         auth.identify(token)
+
+
+def test_a_forwarded_for_header_does_not_change_who_the_caller_is(world):
+    """The service terminates TLS itself and sits behind no proxy: a caller's address is its socket's peer.
+    A header claiming another address must neither be written to the audit chain as the caller's nor give an
+    unidentified caller a fresh rate-limit bucket per made-up address."""
+    statuses = []
+    with http(world) as h:
+        for i in range(12):
+            response = h.get(
+                "/v1/tokens/acme/google/ops@acme.test",
+                headers={"Authorization": "Bearer rvs_" + "y" * 43, "X-Forwarded-For": f"203.0.113.{i + 1}"},
+            )
+            statuses.append(response.status_code)
+    assert 429 in statuses  # one bucket for all twelve (the default allows a burst of 10 a second)
+    clients = {e.detail.get("client") for e in last_events(world, 20) if e.actor == "anonymous"}
+    assert clients == {"127.0.0.1"}
