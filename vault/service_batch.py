@@ -7,10 +7,11 @@ queues the work of the requests that reach the loop together and runs the queue 
 and answers its own error), one commit for all. A request's answer leaves only after that commit: if it fails,
 every request of the group answers the commit's error and no token is served without its audit entry on disk.
 While one group commits, the requests that arrive meanwhile form the next group, so the groups grow with the load
-by themselves; a lone request is a group of one (no timer, no added wait). On SQLite the group runs on the event
-loop; ``threaded`` (PostgreSQL) runs it in one worker thread, so a slow database holds the group, not the loop, and
-there a lone request runs with no group around it: its operations commit as they go, as they would outside the
-service, without the two savepoint round trips a group of one would add (its answer still leaves after its commit).
+by themselves, with no timer and no added wait. A lone request runs with no group around it: its operations commit
+as they go, as they would outside the service, without the savepoint a group of one would add (two round trips on
+PostgreSQL, two statements on SQLite); its answer still leaves only after its commit. On SQLite the groups run on
+the event loop; ``threaded`` (PostgreSQL) runs them in one worker thread, so a slow database holds the group, not
+the loop.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class GroupCommit:
     def _group(self, batch: list[Any]) -> tuple[Exception | None, list[tuple[bool, Any]]]:
         """Run the batch in one group: (the group's failure or None, each request's outcome)."""
         outcomes: list[tuple[bool, Any]] = []
-        if self.threaded and len(batch) == 1:  # alone (see the module): no group, no savepoints to pay round trips for
+        if len(batch) == 1:  # alone (see the module): no group, no savepoint to pay for
             fn, args, _ = batch[0]
             try:
                 return None, [(True, fn(*args))]

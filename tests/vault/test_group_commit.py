@@ -250,12 +250,13 @@ def test_a_threaded_group_works_off_the_loop_in_one_commit(vault_, raw):
     assert vault_.verify_audit(ADMIN).ok
 
 
-def test_a_lone_request_off_the_loop_is_answered_once_its_own_entry_is_committed(vault_, raw):
-    """PostgreSQL's mode with one request waiting: no group around it (its operations commit as they go, with no
-    savepoints to pay for), still off the loop, answered only once its audit entry is durable; a failure is its own
-    answer, audited."""
+@pytest.mark.parametrize("threaded", [True, False], ids=["off-the-loop", "in-the-loop"])
+def test_a_lone_request_is_answered_once_its_own_entry_is_committed(vault_, raw, threaded):
+    """One request waiting, in either mode (PostgreSQL's off the loop, SQLite's in it): no group around it (its
+    operations commit as they go, with no savepoint to pay for), answered only once its audit entry is durable; a
+    failure is its own answer, audited."""
     cid = _put(vault_, "a@acme.test")
-    batch = GroupCommit(vault_, threaded=True)
+    batch = GroupCommit(vault_, threaded=threaded)
     threads: set[int] = set()
 
     def reveal(credential: str) -> str:
@@ -277,5 +278,5 @@ def test_a_lone_request_off_the_loop_is_answered_once_its_own_entry_is_committed
     assert answer == "ya29.a@acme.test" and seen == [("ok", cid)]
     assert _gets(raw) == [("ok", cid), ("error", "missing")]
     assert (batch.groups, batch.grouped) == (2, 2)
-    assert threads and loop_thread not in threads
+    assert threads and (loop_thread not in threads if threaded else threads == {loop_thread})
     assert vault_.verify_audit(ADMIN).ok
