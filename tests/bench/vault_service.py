@@ -16,11 +16,15 @@ the rounds' p50 (and p99), so the load of a shared machine falls on all three al
    latency p50/p99 (ms) over every call, and gets/s over the whole run (closed loop: each client sends its next
    get the moment the last is answered, so 32 of them saturate the server);
 3. ``paced_32_clients``: open loop, 32 client processes (one ``VaultClient`` each) each sending a get every 100 ms
-   and every 40 ms (320 and 800 gets/s offered), latency counted from when each call was due.
+   and every 40 ms (320 and 800 gets/s offered), latency counted from when each call was due; beside it
+   ``in_process_paced``: the same arrivals served by ``Vault.get`` in this process, one caller, no HTTP: what the
+   machine and the database give an open-loop caller before the service adds anything.
 
 The aim (issue 15): p50 within 2x the in-process p50 plus 0.3 ms; p99 under 5 ms at 32 clients on SQLite.
-``aim`` says, for each database, whether the single-client p50 met the first and (SQLite) whether the 32-client
-p99 met the second, closed loop and paced. Closed loop, Little's law bounds the mean wait at 32 / throughput
+``aim`` says, for each database, whether the single-client p50 met the first, as written and with the 0.3 ms
+allowance for the hop replaced by the hop measured in the same run (``transport_floor``); each paced p99 over the
+in-process paced p99 of the same offered rate; and (SQLite) whether the 32-client p99 met the second, closed loop
+and paced. Closed loop, Little's law bounds the mean wait at 32 / throughput
 (``littles_law_mean_ms_32_clients``): under 5 ms needs 6,400 gets/s. Anchor: HashiCorp Vault's transit decrypt,
 about 0.6 ms mean in its own benchmark docs.
 
@@ -188,6 +192,27 @@ def bench_in_process(vault: Vault, actor: Actor, cid: str, calls: int) -> dict[s
     return figures(latencies, time.perf_counter() - start)
 
 
+def bench_in_process_paced(vault: Vault, actor: Actor, cid: str, per_s: float, calls: int) -> dict[str, Any]:
+    """``Vault.get`` in this process, one caller, on the paced runs' schedule (a call due every ``1 / per_s``
+    seconds, latency from when it was due): the same arrivals served by the library with no HTTP, no TLS and no
+    other process; what the machine and the database give any open-loop caller before the service adds anything."""
+    for _ in range(min(100, calls)):
+        vault.get(actor, "acme", cid).wipe()
+    interval = 1.0 / per_s
+    latencies = []
+    start = time.time() + 0.2
+    for k in range(calls):
+        due = start + k * interval
+        pause = due - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        vault.get(actor, "acme", cid).wipe()
+        latencies.append(time.time() - due)
+    result: dict[str, Any] = figures(latencies, time.time() - start)
+    result["offered_per_s"] = round(per_s, 1)
+    return result
+
+
 def bench_service(url: str, ca_file: Path, token: str, clients: int, calls: int) -> dict[str, float]:
     per_client = max(1, calls // clients)
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -328,14 +353,30 @@ def bench_database(
                     f"clients_{n}": bench_service(service_url, ca_file, token, n, calls) for n in client_counts if n > 1
                 }
                 if paced:
+                    section["in_process_paced"] = {
+                        f"offered_{32 * r:g}_per_s": bench_in_process_paced(vault, actor, cid, 32 * r, calls)
+                        for r in PACED_RATES
+                    }
                     section["paced_32_clients"] = {
                         f"each_{r:g}_per_s": bench_paced(service_url, ca_file, token, 32, r, calls) for r in PACED_RATES
                     }
         finally:
             vault.close()
     base = section["in_process"]["p50_ms"]
+    floor = section["transport_floor"]["p50_ms"]
     one = section["service_1_client"]["p50_ms"]
-    section["aim"] = {"p50_budget_ms": round(2 * base + 0.3, 3), "p50_met": one <= 2 * base + 0.3}
+    # As the issue wrote it, 0.3 ms stands for the hop; the same run measures the hop itself (the transport floor).
+    section["aim"] = {
+        "p50_budget_ms": round(2 * base + 0.3, 3),
+        "p50_met": one <= 2 * base + 0.3,
+        "p50_budget_with_measured_floor_ms": round(2 * base + floor, 3),
+        "p50_met_with_measured_floor": one <= 2 * base + floor,
+    }
+    floors = list(section.get("in_process_paced", {}).values())
+    for (name, run), alone in zip(section.get("paced_32_clients", {}).items(), floors, strict=True):
+        section["aim"][f"paced_{name}_p99_over_in_process"] = round(run["p99_ms"] / alone["p99_ms"], 2)
+        if kind == "sqlite":
+            section["aim"][f"paced_{name}_p99_under_5ms_met"] = run["p99_ms"] < 5.0
     saturated = section["service"].get("clients_32")
     if saturated is None:
         return section
@@ -345,8 +386,6 @@ def bench_database(
     if kind == "sqlite":
         p99 = saturated["p99_ms"]
         section["aim"].update(p99_32_clients_ms=p99, p99_under_5ms_met=p99 < 5.0)
-        for name, run in section.get("paced_32_clients", {}).items():
-            section["aim"][f"paced_{name}_p99_under_5ms_met"] = run["p99_ms"] < 5.0
     return section
 
 
