@@ -5,6 +5,9 @@ pre-ping on checkout any more: the connection found dead is replaced and the ope
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 import sqlalchemy as sa
 
 from tests.vault.conftest import STORE_KEY
@@ -94,6 +97,47 @@ def _served_after_the_drop(vault_: Vault, pg_url: str, tmp_path) -> None:
     events = [e for e in vault_.audit_events(ADMIN, limit=100) if e.seq > before]
     assert [(e.op, e.outcome) for e in events if e.op == "get"] == [("get", "ok")]
     assert all(e.outcome == "ok" for e in events) and len(wire.pids) == 2  # a second connection, no error entry
+
+
+@pytest.mark.parametrize("read", ["token-check", "locate"])
+def test_a_service_read_on_a_connection_the_server_dropped_discards_it_and_the_next_read_is_served(
+    pg_url, clock, tmp_path, caplog, read
+):
+    """The vault service's reads (the token check, the credential's locate) run in autocommit on a pooled
+    connection, no transaction around them, so no rollback of SQLAlchemy's is there to notice a dropped
+    connection: the read itself must. The request fails as a database error marked as a lost connection (the
+    service answers 503, Retry-After), the dead connection is discarded on the spot, not handed back to the pool
+    as live for its reset to fail on (SQLAlchemy then logs an ERROR with a traceback), and the next read is
+    served on a fresh connection."""
+    from vault.service_refresh import OnDemandRefresh
+    from vault.service_tokens import ServiceTokens
+
+    with Vault.init(pg_url, StaticKeySource(STORE_KEY), clock) as vault_:
+        vault_.put(ADMIN, "acme", "google", "ops@acme.test", TOKEN)
+        tokens = ServiceTokens(vault_)
+        token = tokens.create(ADMIN, "wizard", Role.SERVICE, tenants=["acme"]).token.reveal()
+        finder = OnDemandRefresh(vault_, None)
+
+        def run() -> str:
+            if read == "token-check":
+                return tokens.authenticate(token).name
+            located = finder.locate("acme", "google", "ops@acme.test")
+            assert located is not None
+            return located.credential_id
+
+        wire = WireCounter(vault_.engine, tmp_path)
+        served = run()  # (the token's use recorded now: the clock stands still, so not again below)
+        assert len(wire.pids) == 1
+        killer = sa.create_engine(pg_url)
+        with killer.begin() as conn:
+            assert conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": wire.pids[0]}).scalar_one()
+        killer.dispose()
+        caplog.clear()
+        with pytest.raises(sa.exc.OperationalError) as err:
+            run()
+        assert err.value.connection_invalidated
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+        assert run() == served and len(wire.pids) == 2  # a fresh connection
 
 
 def test_a_lone_get_through_the_service_costs_the_round_trips_of_an_in_process_get(vault_, tmp_path):
