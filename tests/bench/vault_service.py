@@ -210,6 +210,7 @@ def bench_in_process_paced(vault: Vault, actor: Actor, cid: str, per_s: float, c
         latencies.append(time.time() - due)
     result: dict[str, Any] = figures(latencies, time.time() - start)
     result["offered_per_s"] = round(per_s, 1)
+    result["saturated"] = result["per_s"] < 0.95 * per_s  # one caller slower than the arrivals: a growing queue
     return result
 
 
