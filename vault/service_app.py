@@ -348,7 +348,7 @@ class _Service:
 
     async def openapi(self, request: Request) -> Response:
         if self._openapi is None:  # the same document every time: rendered once
-            self._openapi = JSONResponse(openapi_document()).body
+            self._openapi = bytes(JSONResponse(openapi_document()).body)
         return Response(self._openapi, media_type="application/json")
 
 

@@ -38,8 +38,8 @@ def check(
 ) -> None:
     """Run the checks, print the verdict, exit 0 (GO/CONDITIONAL), 1 (NO-GO) or 2 (unusable input)."""
     from checks.core.environment import resolve_env
-    from checks.shell.cli_app import escape
     from checks.shell.sweep import close_vault_extras, sweep, vault_extras
+    from vault.cli_console import escape
 
     m = open_manifest(manifest)
     if env_file is not None and not Path(env_file).is_file():
