@@ -50,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,6 +193,21 @@ def bench_in_process(vault: Vault, actor: Actor, cid: str, calls: int) -> dict[s
     return figures(latencies, time.perf_counter() - start)
 
 
+def on_schedule(call: Callable[[], object], first_due: float, interval: float, calls: int) -> list[float]:
+    """Open loop: ``call()`` ``calls`` times, the k-th due at ``first_due + k * interval`` (``time.time()``, a clock
+    every process shares); each latency runs from when the call was due, not from when it was sent, so a caller
+    kept waiting is charged for the wait (no coordinated omission)."""
+    latencies: list[float] = []
+    for k in range(calls):
+        due = first_due + k * interval
+        pause = due - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        call()
+        latencies.append(time.time() - due)
+    return latencies
+
+
 def bench_in_process_paced(vault: Vault, actor: Actor, cid: str, per_s: float, calls: int) -> dict[str, Any]:
     """``Vault.get`` in this process, one caller, on the paced runs' schedule (a call due every ``1 / per_s``
     seconds, latency from when it was due): the same arrivals served by the library with no HTTP, no TLS and no
@@ -199,15 +215,8 @@ def bench_in_process_paced(vault: Vault, actor: Actor, cid: str, per_s: float, c
     for _ in range(min(100, calls)):
         vault.get(actor, "acme", cid).wipe()
     interval = 1.0 / per_s
-    latencies = []
     start = time.time() + 0.2
-    for k in range(calls):
-        due = start + k * interval
-        pause = due - time.time()
-        if pause > 0:
-            time.sleep(pause)
-        vault.get(actor, "acme", cid).wipe()
-        latencies.append(time.time() - due)
+    latencies = on_schedule(lambda: vault.get(actor, "acme", cid).wipe(), start, interval, calls)
     result: dict[str, Any] = figures(latencies, time.time() - start)
     result["offered_per_s"] = round(per_s, 1)
     # One caller, one call at a time: served under the rate, or a median call later than the gap between two
@@ -253,17 +262,12 @@ def bench_service(url: str, ca_file: Path, token: str, clients: int, calls: int)
 def _paced_client(url: str, ca_file: str, token: str, first_due: float, interval: float, calls: int, out: Any) -> None:
     """One paced client, in a process of its own: ``calls`` gets, the k-th due at ``first_due + k * interval``
     (``time.time()``); puts its latencies (from each call's due time) on ``out``."""
-    latencies: list[float] = []
     with VaultClient(url, token, verify=ca_file) as c:
         for _ in range(5):  # warm: the TLS handshake, the server's caches
             c.get_token("acme", "google", "ops@acme.test").wipe()
-        for k in range(calls):
-            due = first_due + k * interval
-            pause = due - time.time()
-            if pause > 0:
-                time.sleep(pause)
-            c.get_token("acme", "google", "ops@acme.test").wipe()
-            latencies.append(time.time() - due)
+        latencies = on_schedule(
+            lambda: c.get_token("acme", "google", "ops@acme.test").wipe(), first_due, interval, calls
+        )
     out.put(latencies)
 
 
