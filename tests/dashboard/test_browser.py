@@ -155,7 +155,7 @@ def test_demo_in_chromium(demo_app):
             expect(page.get_by_text("CONDITIONAL", exact=True).first).to_be_visible()
             page.mouse.move(5, 990)  # no tooltip over the button in the picture
             page.set_viewport_size({"width": 1400, "height": 2400})  # Streamlit scrolls inside: show it all
-            page.wait_for_timeout(1000)
+            settle(page, "the overview after the run")
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             htmls.append(page.content())
             page.set_viewport_size({"width": 1400, "height": 1000})
@@ -163,7 +163,7 @@ def test_demo_in_chromium(demo_app):
             for path, title in PAGES:
                 page.goto(f"{url}/{path}")
                 expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=60_000)
-                page.wait_for_timeout(1500)  # let the page's elements arrive over the websocket
+                settle(page, path)  # the page's elements have arrived over the websocket and drawn
                 htmls.append(page.content())
         finally:
             browser.close()
@@ -279,8 +279,8 @@ def test_every_page_at_two_widths_in_chromium(demo_app):
                     page.goto(f"{url}/{path}")
                     heading = page.get_by_role("heading", name=title) if title else page.get_by_text("CONDITIONAL")
                     expect(heading.first).to_be_visible(timeout=60_000)
-                    settle(page)
                     where = f"{name} at {width} px"
+                    settle(page, where)
                     if (
                         page.get_by_role("button", name="Deploy").count()
                         or page.get_by_test_id("stAppDeployButton").count()
@@ -297,7 +297,7 @@ def test_every_page_at_two_widths_in_chromium(demo_app):
                     page.mouse.move(width - 5, 5)
                     height = min(int(page.evaluate(FULL_HEIGHT)) + 100, 7000)
                     page.set_viewport_size({"width": width, "height": max(height, 1000)})  # Streamlit scrolls inside
-                    settle(page)
+                    settle(page, where)
                     page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
         finally:
             browser.close()
@@ -365,11 +365,60 @@ ICONS = """() => Array.from(document.querySelectorAll('[data-testid=stMarkdownCo
 """The Material icons in the page's markdown: (name, font family)."""
 
 
-def settle(page) -> None:
-    """Wait until the script run is over and its placeholders are gone, then let tables and charts draw."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')", timeout=60_000)
-    page.wait_for_timeout(2500)
+UNSETTLED = """() => {
+  const pending = [];
+  const app = document.querySelector('[data-testid=stApp]');
+  if (!app) return ['no stApp'];
+  if (app.getAttribute('data-test-script-state') !== 'notRunning')
+    pending.push('script ' + app.getAttribute('data-test-script-state'));
+  if (app.getAttribute('data-test-connection-state') !== 'CONNECTED')
+    pending.push('connection ' + app.getAttribute('data-test-connection-state'));
+  if (document.querySelector('[data-testid=stStatusWidget]')) pending.push('status widget');
+  if (document.querySelector('[data-testid=stSkeleton]')) pending.push('skeleton');
+  if (document.fonts.status !== 'loaded') pending.push('fonts');
+  const visible = (e) => {  // shown and in the viewport: a table in a closed expander or below the fold has no grid
+    if (e.closest('details:not([open])') || !e.checkVisibility()) return false;
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.top < window.innerHeight && r.bottom > 0;
+  };
+  for (const t of document.querySelectorAll('[data-testid=stDataFrame]')) {
+    if (!visible(t)) continue;
+    const canvas = t.querySelector('canvas[data-testid=data-grid-canvas]');
+    const scroller = t.querySelector('.dvn-scroller');
+    if (!canvas || !scroller) { pending.push('table without its grid'); continue; }
+    if (Math.abs(canvas.getBoundingClientRect().width - scroller.clientWidth) > 2) pending.push('table sizing');
+  }
+  for (const c of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
+    if (!visible(c)) continue;
+    const plot = c.querySelector('.js-plotly-plot');
+    if (!plot || !plot._fullLayout) { pending.push('chart not drawn'); continue; }
+    if (plot._promises && plot._promises.length) pending.push('chart drawing');
+    const svg = plot.querySelector('.main-svg');
+    if (!svg || Math.abs(svg.getBoundingClientRect().width - plot.getBoundingClientRect().width) > 2)
+      pending.push('chart sizing');
+  }
+  return pending;
+}"""
+"""What the page is still doing, by name: the script run, the connection, placeholders, fonts, each shown table's
+grid canvas not yet sized to its scroller, each shown Plotly chart not yet laid out to its box ("shown": in the
+viewport and not in a closed expander or another tab, where Streamlit mounts no grid). Reads Streamlit's and
+Plotly's own state (test ids, ``_fullLayout``), so a new Streamlit or Plotly release may need it updated."""
+
+
+def settle(page, where: str = "the page", timeout: float = 120_000) -> None:
+    """Wait until nothing is pending (twice in a row, 100 ms apart: a rerun can start as the last one ends); on
+    timeout fail with what was still pending."""
+    deadline = time.monotonic() + timeout / 1000
+    quiet = 0
+    pending: list[str] = []
+    while time.monotonic() < deadline:
+        pending = page.evaluate(UNSETTLED)
+        quiet = 0 if pending else quiet + 1
+        if quiet >= 2:
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            return
+        page.wait_for_timeout(100)
+    pytest.fail(f"{where} did not settle in {timeout / 1000:.0f} s: still {pending}")
 
 
 def overview_colours(page, where: str) -> list[str]:
