@@ -42,8 +42,10 @@ from vault.service_auth import Authenticator, RateLimiter, bearer
 from vault.service_batch import GroupCommit
 from vault.service_http import (
     ERRORS,
+    PUT_FIELDS,
     AccessLog,
     ApiError,
+    bad_name,
     expiry_field,
     handlers,
     info_dict,
@@ -152,10 +154,21 @@ class _Service:
         return identity
 
     def authorize(
-        self, identity: ServiceIdentity, op: Op, tenant: str | None, provider: str | None, target: str | None = None
+        self,
+        identity: ServiceIdentity,
+        op: Op,
+        tenant: str | None,
+        provider: str | None,
+        target: str | None = None,
+        *,
+        account: str | None = None,
     ) -> Actor:
-        """The identity's actor, if the RBAC matrix and its providers allow ``op``; else an audited 403."""
+        """The identity's actor, if the names are valid and the RBAC matrix and its providers allow ``op``; else
+        an audited 400 (the names left out of the audit entry: they may be anything) or 403."""
         actor = identity.actor
+        if (bad := bad_name(tenant=tenant, provider=provider, account=account)) is not None:
+            self._audit(actor, op.value, None, None, "error", {"error": "invalid_request", "reason": bad})
+            raise ApiError("invalid_request", bad)
         reason = denial_reason(actor, op, tenant)
         if reason is None and provider is not None and not identity.allows_provider(provider):
             reason = (
@@ -214,7 +227,7 @@ class _Service:
             and reveal in the statement that locates it (``Vault._get_account``), unless it is missing, revoked,
             waiting for the user, or due (then nothing is revealed or audited there: the ways below take over)."""
             identity = known or self.identify(request, "get")
-            actor = self.authorize(identity, Op.GET, tenant, provider)
+            actor = self.authorize(identity, Op.GET, tenant, provider, account=account)
             seen: list[Located | None] = []
 
             def admit(row: dict[str, Any] | None) -> bool:
@@ -265,13 +278,16 @@ class _Service:
 
         def store() -> dict[str, Any]:
             identity = self.identify(request, "put")
-            actor = self.authorize(identity, Op.PUT, tenant, provider)
+            actor = self.authorize(identity, Op.PUT, tenant, provider, account=account)
             data = parse_json(raw)
+            if unknown := sorted(set(data) - PUT_FIELDS):  # a misspelt refresh_token would keep the old one silently
+                raise ApiError("invalid_request", f"unknown field(s): {', '.join(repr(k[:40]) for k in unknown[:5])}")
             access, refresh = token_field(data, "access_token", required=True), token_field(data, "refresh_token")
             assert access is not None
             try:
                 expires = expiry_field(data, self.vault.clock.now())
-                scopes = data.get("scopes") or []
+                scopes = data.get("scopes")
+                scopes = [] if scopes is None else scopes
                 if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                     raise ApiError("invalid_request", "scopes must be a list of strings")
                 cid = self.vault.put(
@@ -297,7 +313,7 @@ class _Service:
 
         def revoke() -> dict[str, Any]:
             identity = self.identify(request, "revoke")
-            actor = self.authorize(identity, Op.REVOKE, tenant, provider)
+            actor = self.authorize(identity, Op.REVOKE, tenant, provider, account=account)
             located = self.refresh.locate(tenant, provider, account)
             if located is None:
                 self._audit(actor, "revoke", tenant, f"{provider}/{account}", "error", {"error": "not_found"})
@@ -308,8 +324,8 @@ class _Service:
         return JSONResponse(await self._db(revoke))
 
     async def credentials(self, request: Request) -> Response:
-        tenant = request.query_params.get("tenant") or None
-        provider = request.query_params.get("provider") or None
+        tenant = request.query_params.get("tenant")  # "" is a bad name, not "every tenant": leave it out for that
+        provider = request.query_params.get("provider")
 
         def listing() -> list[dict[str, Any]]:
             identity = self.identify(request, "list")

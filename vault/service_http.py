@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vault.errors import AccessDenied, IntegrityError, VaultError
+from vault.names import check_name
 from vault.redact import scrub_text
 from vault.secret import Secret
 from vault.service_metrics import ServiceMetrics
@@ -60,8 +62,22 @@ def when(value: datetime | None) -> str | None:
 
 
 def path_of(request: Request) -> tuple[str, str, str]:
+    """The (tenant, provider, account) a path names, as sent: :func:`bad_name` judges them once the caller is
+    known (an unidentified caller is told 401 whatever it sent)."""
     p = request.path_params
     return p["tenant"], p["provider"], p["account"]
+
+
+def bad_name(**names: str | None) -> str | None:
+    """Why one of the tenant, provider or account names given is not a valid one, if one is not
+    (:func:`vault.names.check_name`; ``None`` values are not given)."""
+    for what, value in names.items():
+        if value is not None:
+            try:
+                check_name(value, what)
+            except VaultError as exc:
+                return str(exc)
+    return None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -87,13 +103,28 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return data
 
 
+PUT_FIELDS = frozenset({"access_token", "refresh_token", "expires_in", "expires_at", "scopes"})
+"""The fields a PUT body may have (the OpenAPI document's ``StoreTokens``; anything else is refused)."""
+
+TOKEN_PATTERN = "^[\\u0021-\\u007e](?:[\\u0020-\\u007e]*[\\u0021-\\u007e])?$"
+"""An OAuth access or refresh token (RFC 6749, appendix A: ``1*VSCHAR``, printable ASCII), with no space at
+either end. ECMA-262 and Python read it alike: the OpenAPI document's pattern and the check below."""
+_TOKEN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+
+
 def token_field(data: dict[str, Any], name: str, *, required: bool = False) -> Secret | None:
     value = data.pop(name, None)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value:
         raise ApiError("invalid_request", f"{name} must be a non-empty string")
-    return Secret(value.strip())
+    if not _TOKEN.fullmatch(value):
+        raise ApiError("invalid_request", f"{name} must be printable ASCII with no space at either end (RFC 6749)")
+    return Secret(value)
+
+
+MAX_EXPIRES_IN = 10 * 366 * 86400
+"""The longest lifetime an access token may be stored with (ten years; providers' are hours to days)."""
 
 
 def expiry_field(data: dict[str, Any], now: datetime) -> datetime | None:
@@ -101,8 +132,12 @@ def expiry_field(data: dict[str, Any], now: datetime) -> datetime | None:
     if expires_in is not None and expires_at is not None:
         raise ApiError("invalid_request", "give expires_in or expires_at, not both")
     if expires_in is not None:
-        if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
-            raise ApiError("invalid_request", "expires_in must be a positive integer (seconds)")
+        if isinstance(expires_in, float) and expires_in.is_integer():
+            expires_in = int(expires_in)  # JSON has one number type: 3600.0 is the integer 3600
+        if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not 0 < expires_in <= MAX_EXPIRES_IN:
+            raise ApiError(
+                "invalid_request", f"expires_in must be a whole number of seconds from 1 to {MAX_EXPIRES_IN}"
+            )
         return now + timedelta(seconds=expires_in)
     if expires_at is not None:
         try:

@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vault.names import NAME_LIMITS
+from vault.service_http import MAX_EXPIRES_IN, TOKEN_PATTERN
+
 __all__ = ["openapi_document", "write"]
 
 _CODES = {
@@ -37,20 +40,34 @@ def _error_ref(*codes: str) -> dict[str, Any]:
 
 
 _COMMON = ("unauthorized", "forbidden", "rate_limited", "unavailable", "internal")
+_NOT_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"
+
+
+def _name_schema(what: str) -> dict[str, Any]:
+    """A tenant, provider or account name (:func:`vault.names.check_name`): not blank, no control character, no
+    longer than its column."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": NAME_LIMITS[what],
+        "pattern": f"^[^{_NOT_CONTROL}]*[^\\s{_NOT_CONTROL}][^{_NOT_CONTROL}]*$",
+    }
+
+
 _PATH_PARAMS = [
-    {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "tenant", "in": "path", "required": True, "schema": _name_schema("tenant")},
     {
         "name": "provider",
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": _name_schema("provider"),
         "description": "google, microsoft, ghl, …",
     },
     {
         "name": "account",
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": _name_schema("account"),
         "description": "The account the tokens belong to (an email, a GHL location id); URL-encoded.",
     },
 ]
@@ -85,7 +102,9 @@ def openapi_document() -> dict[str, Any]:
                     "description": "Permission `get` (admin; service for its tenants and providers).",
                     "responses": {
                         "200": _json("AccessToken", "The access token and its expiry; never the refresh token"),
-                        **_error_ref("not_found", "needs_reauth", "revoked", "refresh_failed", *_COMMON),
+                        **_error_ref(
+                            "invalid_request", "not_found", "needs_reauth", "revoked", "refresh_failed", *_COMMON
+                        ),
                     },
                 },
                 "put": {
@@ -108,7 +127,10 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "revokeToken",
                     "summary": "Revoke the credential and erase its ciphertexts (idempotent).",
                     "description": "Permission `revoke`. The provider's own revocation is separate.",
-                    "responses": {"200": _json("Revoked", "Revoked"), **_error_ref("not_found", *_COMMON)},
+                    "responses": {
+                        "200": _json("Revoked", "Revoked"),
+                        **_error_ref("invalid_request", "not_found", *_COMMON),
+                    },
                 },
             },
             "/v1/credentials": {
@@ -117,10 +139,13 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Credential metadata (never a token), within the identity's tenants and providers.",
                     "description": "Permission `list` (every role; scoped identities see their own tenants).",
                     "parameters": [
-                        {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}},
-                        {"name": "provider", "in": "query", "required": False, "schema": {"type": "string"}},
+                        {"name": "tenant", "in": "query", "required": False, "schema": _name_schema("tenant")},
+                        {"name": "provider", "in": "query", "required": False, "schema": _name_schema("provider")},
                     ],
-                    "responses": {"200": _json("CredentialList", "Metadata"), **_error_ref(*_COMMON)},
+                    "responses": {
+                        "200": _json("CredentialList", "Metadata"),
+                        **_error_ref("invalid_request", *_COMMON),
+                    },
                 },
             },
             "/healthz": {
@@ -204,11 +229,16 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["access_token"],
                     "additionalProperties": False,
                     "properties": {
-                        "access_token": {"type": "string"},
-                        "refresh_token": {"type": ["string", "null"]},
-                        "expires_in": {"type": ["integer", "null"], "minimum": 1},
+                        "access_token": {"type": "string", "pattern": TOKEN_PATTERN},
+                        "refresh_token": {"type": ["string", "null"], "pattern": TOKEN_PATTERN},
+                        "expires_in": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_EXPIRES_IN},
                         "expires_at": {"type": ["string", "null"], "format": "date-time"},
-                        "scopes": {"type": "array", "items": {"type": "string"}},
+                        "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+                    },
+                    "not": {
+                        "description": "expires_in or expires_at, not both",
+                        "required": ["expires_in", "expires_at"],
+                        "properties": {"expires_in": {"type": "integer"}, "expires_at": {"type": "string"}},
                     },
                 },
                 "Stored": {

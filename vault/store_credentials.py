@@ -17,6 +17,7 @@ from vault.errors import VaultError
 from vault.integrity import CREDENTIAL_COLUMNS
 from vault.keys import KeyRing
 from vault.models import Credential, DataKey, Tenant, VaultMeta, utc
+from vault.names import check_name
 from vault.rbac import Actor, Op
 from vault.secret import Secret, TokenSet
 from vault.store_meta import meta_get, zero
@@ -62,12 +63,6 @@ class _NotAdmitted(Exception):  # noqa: N818 - a signal inside _get_account, nev
     """``_get_account``'s caller declined the row: roll back, audit nothing (not a VaultError: _run lets it by)."""
 
 
-def _name(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise VaultError(f"{what} must be a non-empty string")
-    return value
-
-
 def _as_secret(value: Secret | str | bytes | None) -> Secret | None:
     if value is None or isinstance(value, Secret):
         return value
@@ -98,7 +93,7 @@ class CredentialOps(AuditedOps):
         """
         self.authorize(actor, Op.PUT, tenant, credential_id)
         for value, what in ((tenant, "tenant"), (provider, "provider"), (account, "account")):
-            _name(value, what)
+            check_name(value, what)
         access = _as_secret(access_token)
         refresh = _as_secret(refresh_token)
         assert access is not None
@@ -215,6 +210,7 @@ class CredentialOps(AuditedOps):
         cannot be written, nothing is returned.
         """
         self.authorize(actor, Op.GET, tenant, credential_id)
+        check_name(tenant, "tenant")
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[TokenSet, str | None, dict[str, Any]]:
             rows = _GET_CREDENTIAL.execute(conn, {"b_id": credential_id, "b_tenant": tenant})
@@ -244,6 +240,8 @@ class CredentialOps(AuditedOps):
         ``provider/account``."""
         target = f"{provider}/{account}"
         self.authorize(actor, Op.GET, tenant, target)
+        for value, what in ((tenant, "tenant"), (provider, "provider"), (account, "account")):
+            check_name(value, what)
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[TokenSet, str | None, dict[str, Any]]:
             rows = _GET_BY_ACCOUNT.execute(conn, {"b_tenant": tenant, "b_provider": provider, "b_account": account})
@@ -306,6 +304,9 @@ class CredentialOps(AuditedOps):
         Without ``tenant``, an actor scoped to tenants sees only its own.
         """
         self.authorize(actor, Op.LIST, tenant)
+        for value, what in ((tenant, "tenant"), (provider, "provider")):
+            if value is not None:
+                check_name(value, what)
 
         def body(
             conn: sa.Connection, ring: KeyRing
@@ -349,6 +350,7 @@ class CredentialOps(AuditedOps):
         It does not call the provider's revocation endpoint; ``put`` stores new tokens and reactivates it.
         """
         self.authorize(actor, Op.REVOKE, tenant, credential_id)
+        check_name(tenant, "tenant")
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[None, str | None, dict[str, Any]]:
             row = conn.execute(

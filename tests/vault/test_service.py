@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,6 +16,7 @@ from vault import Role
 from vault.client import VaultClient, VaultServiceError
 from vault.rbac import PERMISSIONS, Op
 from vault.service_app import ERRORS, ServiceSettings
+from vault.service_http import PUT_FIELDS
 from vault.service_openapi import _CODES, openapi_document
 from vault.service_tokens import ServiceTokens
 
@@ -257,6 +258,75 @@ def test_health_needs_no_identity_and_metrics_needs_one(world):
 
 def test_the_audit_chain_still_verifies_after_all_of_it(world):
     assert world.vault.verify_audit(ADMIN).ok
+
+
+BAD_NAMES = {
+    "nul tenant": ("/v1/tokens/acme%00/google/ops@acme.test", "tenant must not contain control characters"),
+    "newline account": ("/v1/tokens/acme/google/ops%0AFORGED", "account must not contain control characters"),
+    "blank provider": ("/v1/tokens/acme/%20/ops@acme.test", "provider must be a non-empty string"),
+    "long account": ("/v1/tokens/acme/google/" + "a" * 321, "account is longer than 320 characters"),
+}
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST"])
+@pytest.mark.parametrize(("path", "why"), BAD_NAMES.values(), ids=BAD_NAMES.keys())
+def test_a_bad_name_is_the_callers_400_audited_without_it_never_a_database_error(world, path, why, method):
+    """On PostgreSQL a NUL in a name used to reach the database: 503 `unavailable`, and the refusal's audit entry
+    could not be written. Now: identified first (401 whatever the path), then the name judged, then RBAC."""
+    url = path + "/revoke" if method == "POST" else path
+    body = {"access_token": "ya29.a0bad-name"} if method == "PUT" else None
+    with http(world) as h:
+        response = h.request(method, url, json=body, headers={"Authorization": f"Bearer {world.ids['root']}"})
+    assert (response.status_code, response.json()["error"]) == (400, {"code": "invalid_request", "message": why})
+    event = last_events(world, 1)[0]
+    assert (event.actor, event.outcome, event.tenant, event.target) == ("svc:root", "error", None, None)
+    assert event.detail == {"error": "invalid_request", "reason": why}
+
+
+def test_an_unidentified_caller_is_told_401_before_its_path_is_judged(world):
+    with http(world) as h:
+        response = h.get(next(iter(BAD_NAMES.values()))[0], headers={"Authorization": "Bearer rvs_" + "z" * 43})
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "unauthorized")
+
+
+def test_a_bad_name_in_a_listing_filter_is_400_and_an_empty_one_is_not_every_tenant(world):
+    with http(world) as h:
+        auth = {"Authorization": f"Bearer {world.ids['root']}"}
+        for query, why in (("tenant=acme%00", "tenant must not"), ("provider=", "provider must be a non-empty")):
+            response = h.get("/v1/credentials?" + query, headers=auth)
+            assert response.status_code == 400 and why in response.json()["error"]["message"]
+        assert {c["tenant"] for c in h.get("/v1/credentials", headers=auth).json()["credentials"]} >= {"acme", "globex"}
+
+
+PUT_BODIES = {
+    "misspelt field": ({"access_token": "ya29.a0x", "refreshtoken": "1//0g"}, 400, "unknown field(s): 'refreshtoken'"),
+    "scopes false": ({"access_token": "ya29.a0x", "scopes": False}, 400, "scopes must be a list of strings"),
+    "space at the end": ({"access_token": "ya29.a0x "}, 400, "printable ASCII with no space at either end"),
+    "not ascii": ({"access_token": "ya29.é"}, 400, "printable ASCII"),
+    "control character": ({"access_token": "ya29\x1d"}, 400, "printable ASCII"),
+    "ten years and a day": ({"access_token": "ya29.a0x", "expires_in": 10 * 366 * 86400 + 1}, 400, "from 1 to"),
+    "3600.0 is 3600": ({"access_token": "ya29.a0x", "expires_in": 3600.0}, 200, None),
+    "3600.5 is not": ({"access_token": "ya29.a0x", "expires_in": 3600.5}, 400, "whole number of seconds"),
+}
+
+
+@pytest.mark.parametrize(("body", "status", "why"), PUT_BODIES.values(), ids=PUT_BODIES.keys())
+def test_a_put_body_is_held_to_the_document(world, body, status, why):
+    with http(world) as h:
+        response = h.put(
+            "/v1/tokens/acme/google/body@acme.test", json=body, headers={"Authorization": f"Bearer {world.ids['root']}"}
+        )
+    assert response.status_code == status, response.text
+    if why is not None:
+        assert why in response.json()["error"]["message"]
+    else:
+        expires = datetime.fromisoformat(response.json()["expires_at"])
+        assert abs(expires - (world.clock.now() + timedelta(seconds=3600))) < timedelta(seconds=30)
+
+
+def test_the_documented_put_body_is_the_one_the_service_reads():
+    store = openapi_document()["components"]["schemas"]["StoreTokens"]
+    assert set(store["properties"]) == PUT_FIELDS and store["additionalProperties"] is False
 
 
 # ---------------------------------------------------------------------------------------- the contract

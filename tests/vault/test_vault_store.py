@@ -1219,12 +1219,13 @@ def test_on_postgresql_a_pooled_connection_the_server_dropped_is_replaced_not_an
 def test_on_postgresql_a_refused_statement_never_shows_its_parameters(pg_url, clock):
     """The database's refusal is kept as the VaultError's cause (for a traceback in a log): it names the
     statement but not the values, which hold ciphertexts, token fingerprints and account names."""
-    account = "x" * 400  # longer than the account column: PostgreSQL refuses the insert
+    account = "ops-" + "x" * 40 + "@acme.test"
+    credential_id = "c" * 100  # longer than the id column: PostgreSQL refuses the insert (names are checked first)
     with Vault.init(pg_url, StaticKeySource(K1), clock) as v, pytest.raises(VaultError, match="refused it") as err:
-        v.put(ADMIN, "acme", "google", account, TOKEN)
+        v.put(ADMIN, "acme", "google", account, TOKEN, credential_id=credential_id)
     cause = str(err.value.__cause__)
     assert "INSERT INTO credentials" in cause and "parameters hidden" in cause
-    assert account not in cause and "hmac:" not in cause
+    assert account not in cause and credential_id not in cause and "hmac:" not in cause
 
 
 def test_a_sqlite_uri_filename_is_opened_as_is_and_makes_no_folder(tmp_path, monkeypatch, clock):
