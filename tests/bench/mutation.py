@@ -91,6 +91,7 @@ SCOPE: dict[str, tuple[str, ...]] = {
     "vault/store_keys.py": ALL,
     "vault/store_ops.py": ALL,
     "vault/store_credentials.py": ALL,
+    "vault/names.py": ALL,
     "vault/store_rotation.py": ALL,
     "vault/store_audit.py": ALL,
     "vault/refresh.py": ALL,
