@@ -13,7 +13,7 @@ import unicodedata
 from vault.errors import VaultError
 from vault.models import Credential
 
-__all__ = ["NAME_LIMITS", "check_name"]
+__all__ = ["NAME_LIMITS", "check_name", "check_names"]
 
 NAME_LIMITS: dict[str, int] = {
     what: int(getattr(Credential.__table__.c[what].type, "length", 0) or 0)
@@ -33,3 +33,12 @@ def check_name(value: object, what: str) -> str:
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
         raise VaultError(f"{what} must not contain control characters")
     return value
+
+
+def check_names(*, given_only: bool = False, **names: str | None) -> None:
+    """Each name given by keyword (``tenant=``, ``provider=``, ``account=``) is valid (:func:`check_name`). With
+    ``given_only``, ``None`` stands for a name left out (a filter not given) and is not checked; otherwise it is
+    refused like any other non-string."""
+    for what, value in names.items():
+        if value is not None or not given_only:
+            check_name(value, what)

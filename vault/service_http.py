@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vault.errors import AccessDenied, IntegrityError, VaultError
-from vault.names import check_name
+from vault.names import check_names
 from vault.redact import scrub_text
 from vault.secret import Secret
 from vault.service_metrics import ServiceMetrics
@@ -71,12 +71,10 @@ def path_of(request: Request) -> tuple[str, str, str]:
 def bad_name(**names: str | None) -> str | None:
     """Why one of the tenant, provider or account names given is not a valid one, if one is not
     (:func:`vault.names.check_name`; ``None`` values are not given)."""
-    for what, value in names.items():
-        if value is not None:
-            try:
-                check_name(value, what)
-            except VaultError as exc:
-                return str(exc)
+    try:
+        check_names(given_only=True, **names)
+    except VaultError as exc:
+        return str(exc)
     return None
 
 
@@ -109,7 +107,7 @@ PUT_FIELDS = frozenset({"access_token", "refresh_token", "expires_in", "expires_
 TOKEN_PATTERN = "^[\\u0021-\\u007e](?:[\\u0020-\\u007e]*[\\u0021-\\u007e])?$"
 """An OAuth access or refresh token (RFC 6749, appendix A: ``1*VSCHAR``, printable ASCII), with no space at
 either end. ECMA-262 and Python read it alike: the OpenAPI document's pattern and the check below."""
-_TOKEN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 def token_field(data: dict[str, Any], name: str, *, required: bool = False) -> Secret | None:

@@ -17,7 +17,7 @@ from vault.errors import VaultError
 from vault.integrity import CREDENTIAL_COLUMNS
 from vault.keys import KeyRing
 from vault.models import Credential, DataKey, Tenant, VaultMeta, utc
-from vault.names import check_name
+from vault.names import check_name, check_names
 from vault.rbac import Actor, Op
 from vault.secret import Secret, TokenSet
 from vault.store_meta import meta_get, zero
@@ -92,8 +92,7 @@ class CredentialOps(AuditedOps):
         wrapped in a :class:`Secret` and wiped when done; a ``Secret`` passed in is left to the caller.
         """
         self.authorize(actor, Op.PUT, tenant, credential_id)
-        for value, what in ((tenant, "tenant"), (provider, "provider"), (account, "account")):
-            check_name(value, what)
+        check_names(tenant=tenant, provider=provider, account=account)
         access = _as_secret(access_token)
         refresh = _as_secret(refresh_token)
         assert access is not None
@@ -240,8 +239,7 @@ class CredentialOps(AuditedOps):
         ``provider/account``."""
         target = f"{provider}/{account}"
         self.authorize(actor, Op.GET, tenant, target)
-        for value, what in ((tenant, "tenant"), (provider, "provider"), (account, "account")):
-            check_name(value, what)
+        check_names(tenant=tenant, provider=provider, account=account)
 
         def body(conn: sa.Connection, ring: KeyRing) -> tuple[TokenSet, str | None, dict[str, Any]]:
             rows = _GET_BY_ACCOUNT.execute(conn, {"b_tenant": tenant, "b_provider": provider, "b_account": account})
@@ -304,9 +302,7 @@ class CredentialOps(AuditedOps):
         Without ``tenant``, an actor scoped to tenants sees only its own.
         """
         self.authorize(actor, Op.LIST, tenant)
-        for value, what in ((tenant, "tenant"), (provider, "provider")):
-            if value is not None:
-                check_name(value, what)
+        check_names(tenant=tenant, provider=provider, given_only=True)
 
         def body(
             conn: sa.Connection, ring: KeyRing

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vault import Actor, Role, VaultError
-from vault.names import NAME_LIMITS, check_name
+from vault.names import NAME_LIMITS, check_name, check_names
 
 ADMIN = Actor("ada", Role.ADMIN)
 TOKEN = "ya29.a0names-access-token"
@@ -39,6 +39,15 @@ def test_a_bad_tenant_is_refused_with_why_and_without_itself(value, why):
 @pytest.mark.parametrize("value", ["acme", "Ops Team", "ops+wizard@acme.test", "Zürich-GmbH", "東京", "a" * 200])
 def test_names_people_type_are_kept_as_they_are(value):
     assert check_name(value, "tenant") == value
+
+
+def test_a_name_left_out_is_refused_unless_only_the_given_ones_are_checked():
+    """put and get name all three (None is no name); a listing's filters may be left out."""
+    with pytest.raises(VaultError, match="provider must be a non-empty string"):
+        check_names(tenant="acme", provider=None, account="ops@acme.test")
+    check_names(tenant="acme", provider=None, given_only=True)
+    with pytest.raises(VaultError, match="tenant must not contain control characters"):
+        check_names(tenant="acme\x00", provider=None, given_only=True)
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=320))
